@@ -1,0 +1,264 @@
+//! The stored state of one DRBD resource (events2 spec §4.1): devices by volume, connections
+//! by peer node id, each with its peer devices by volume and its paths.
+//!
+//! Children live in small vectors sorted by key: resources have a handful of volumes and
+//! peers, so this is smaller and faster to clone (copy on write) than tree maps, and it
+//! serialises as lists in key order. Must never: hold I/O or anything not derived from lines.
+
+use crate::event::ResyncProgress;
+use crate::values::Address;
+use crate::vocab::*;
+use serde::{Deserialize, Serialize};
+
+/// A vector of objects kept sorted by their key, with map-like access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Keyed<T>(Vec<T>);
+
+/// Objects stored in a [`Keyed`] list.
+pub trait HasKey {
+    type Key: Ord + ?Sized;
+    fn key(&self) -> &Self::Key;
+}
+
+impl<T> Default for Keyed<T> {
+    fn default() -> Self {
+        Keyed(Vec::new())
+    }
+}
+
+impl<T: HasKey> Keyed<T> {
+    fn position(&self, key: &T::Key) -> Result<usize, usize> {
+        self.0.binary_search_by(|o| o.key().cmp(key))
+    }
+    pub fn get(&self, key: &T::Key) -> Option<&T> {
+        self.position(key).ok().map(|i| &self.0[i])
+    }
+    pub fn get_mut(&mut self, key: &T::Key) -> Option<&mut T> {
+        self.position(key).ok().map(move |i| &mut self.0[i])
+    }
+    /// Inserts or replaces the object with the same key; returns the old one.
+    pub fn insert(&mut self, obj: T) -> Option<T> {
+        match self.position(obj.key()) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i], obj)),
+            Err(i) => {
+                self.0.insert(i, obj);
+                None
+            }
+        }
+    }
+    pub fn remove(&mut self, key: &T::Key) -> Option<T> {
+        self.position(key).ok().map(|i| self.0.remove(i))
+    }
+    /// The object under `key`, inserted from `make` first if absent.
+    pub fn get_or_insert_with(&mut self, key: &T::Key, make: impl FnOnce() -> T) -> &mut T {
+        let i = match self.position(key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, make());
+                i
+            }
+        };
+        &mut self.0[i]
+    }
+}
+
+impl<T> Keyed<T> {
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Keyed<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<T: HasKey> FromIterator<T> for Keyed<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut k = Keyed::default();
+        for o in iter {
+            k.insert(o);
+        }
+        k
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Resource {
+    pub name: String,
+    pub role: Role,
+    pub suspended: Suspended,
+    pub force_io_failures: bool,
+    /// Absent until a line with statistics reports it.
+    pub write_ordering: Option<WriteOrdering>,
+    pub may_promote: bool,
+    pub promotion_score: u32,
+    pub devices: Keyed<Device>,
+    pub connections: Keyed<Connection>,
+}
+
+impl Resource {
+    pub fn new(name: impl Into<String>) -> Self {
+        Resource {
+            name: name.into(),
+            ..Resource::default()
+        }
+    }
+
+    pub fn device(&self, volume: u32) -> Option<&Device> {
+        self.devices.get(&volume)
+    }
+
+    pub fn connection(&self, peer_node_id: u32) -> Option<&Connection> {
+        self.connections.get(&peer_node_id)
+    }
+
+    pub fn peer_device(&self, peer_node_id: u32, volume: u32) -> Option<&PeerDevice> {
+        self.connection(peer_node_id)?.peer_devices.get(&volume)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Device {
+    pub volume: u32,
+    pub minor: u32,
+    /// The backing block device; `None` for a diskless volume (`backing_dev:none`).
+    pub backing_dev: Option<String>,
+    pub disk_state: DiskState,
+    /// Intentionally diskless ("DRBD client").
+    pub client: Tristate,
+    pub open: Tristate,
+    pub quorum: bool,
+    /// KiB
+    pub size: u64,
+    /// KiB
+    pub read: u64,
+    /// KiB
+    pub written: u64,
+    pub al_writes: u64,
+    pub bm_writes: u64,
+    pub upper_pending: u64,
+    pub lower_pending: u64,
+    pub al_suspended: bool,
+    pub blocked: Blocked,
+}
+
+impl HasKey for Device {
+    type Key = u32;
+    fn key(&self) -> &u32 {
+        &self.volume
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Connection {
+    pub peer_node_id: u32,
+    /// The peer's configured name (empty for a connection only known from a child line).
+    pub conn_name: String,
+    pub connection_state: ConnectionState,
+    pub peer_role: Role,
+    pub congested: bool,
+    /// 512-byte sectors
+    pub ap_in_flight: u64,
+    /// 512-byte sectors
+    pub rs_in_flight: u64,
+    pub peer_devices: Keyed<PeerDevice>,
+    pub paths: Keyed<Path>,
+}
+
+impl HasKey for Connection {
+    type Key = u32;
+    fn key(&self) -> &u32 {
+        &self.peer_node_id
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PeerDevice {
+    pub volume: u32,
+    pub replication_state: ReplicationState,
+    pub peer_disk_state: DiskState,
+    pub peer_client: Tristate,
+    pub resync_suspended: ResyncSuspended,
+    /// KiB
+    pub received: u64,
+    /// KiB
+    pub sent: u64,
+    /// KiB
+    pub out_of_sync: u64,
+    pub pending: u64,
+    pub unacked: u64,
+    /// Progress of a running resync or online verify (`done`, `eta`, ...); `None` otherwise.
+    pub progress: Option<Box<ResyncProgress>>,
+}
+
+impl HasKey for PeerDevice {
+    type Key = u32;
+    fn key(&self) -> &u32 {
+        &self.volume
+    }
+}
+
+/// A network path of a connection, identified by its two endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Path {
+    #[serde(flatten)]
+    pub endpoints: PathEndpoints,
+    pub established: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PathEndpoints {
+    pub local: Address,
+    pub peer: Address,
+}
+
+impl HasKey for Path {
+    type Key = PathEndpoints;
+    fn key(&self) -> &PathEndpoints {
+        &self.endpoints
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_lists_stay_sorted_and_replace_in_place() {
+        let mut k: Keyed<Device> = Keyed::default();
+        for v in [3, 1, 2] {
+            k.insert(Device {
+                volume: v,
+                ..Device::default()
+            });
+        }
+        assert_eq!(k.iter().map(|d| d.volume).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let old = k.insert(Device {
+            volume: 2,
+            minor: 9,
+            ..Device::default()
+        });
+        assert_eq!(old.unwrap().minor, 0);
+        assert_eq!(k.len(), 3);
+        assert_eq!(k.get(&2).unwrap().minor, 9);
+        assert!(k.remove(&7).is_none());
+        assert_eq!(k.remove(&1).unwrap().volume, 1);
+        assert_eq!(k.len(), 2);
+    }
+}

@@ -1,0 +1,380 @@
+//! The state of every DRBD resource and how each line changes it (events2 spec §4, §5.3).
+//!
+//! Each resource sits behind an `Arc`: applying a line replaces that one resource's `Arc`
+//! (copy on write) and leaves the others shared with snapshots and updates. Lines are merged
+//! into what is known, so short change lines (without `--full`) lose nothing.
+//! Must never: do I/O, or emit an update for a change of a field plugins do not match on.
+
+use crate::event::*;
+use crate::model::*;
+use crate::update::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Counts of what the state saw that did not change it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Lines applied (all kinds).
+    pub lines: u64,
+    /// Keys on object lines that this version does not know.
+    pub unknown_keys: u64,
+    /// Lines with a verb or kind this version does not know.
+    pub unknown_lines: u64,
+    /// Kernel notifications lost (`- skipped N`).
+    pub skipped_notifications: u64,
+}
+
+/// All resources, keyed (and iterated) by name.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    resources: BTreeMap<String, Arc<Resource>>,
+    counters: Counters,
+}
+
+impl PartialEq for State {
+    /// Two states are equal when they hold the same resources (counters aside).
+    fn eq(&self, other: &Self) -> bool {
+        self.resources == other.resources
+    }
+}
+
+impl State {
+    pub fn new() -> Self {
+        State::default()
+    }
+
+    pub fn resource(&self, name: &str) -> Option<&Arc<Resource>> {
+        self.resources.get(name)
+    }
+
+    /// Resources in name order.
+    pub fn resources(&self) -> impl ExactSizeIterator<Item = &Arc<Resource>> {
+        self.resources.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// A cheap immutable copy for readers (metrics, status): clones only the `Arc`s.
+    pub fn snapshot(&self) -> Arc<BTreeMap<String, Arc<Resource>>> {
+        Arc::new(self.resources.clone())
+    }
+
+    pub(crate) fn take_resources(&mut self) -> BTreeMap<String, Arc<Resource>> {
+        std::mem::take(&mut self.resources)
+    }
+
+    pub(crate) fn set_resources(&mut self, resources: BTreeMap<String, Arc<Resource>>) {
+        self.resources = resources;
+    }
+
+    /// Applies one event; pushes the updates it causes (usually none or one) to `out`.
+    pub fn apply(&mut self, event: Event, out: &mut Vec<PluginUpdate>) {
+        self.counters.lines += 1;
+        match event {
+            Event::Object { event_type, object } => {
+                self.counters.unknown_keys += object.unknown_keys().len() as u64;
+                self.apply_object(event_type, object, out)
+            }
+            Event::Helper(h) => out.push(PluginUpdate::Helper(HelperUpdate {
+                resource: self.resources.get(&h.name).cloned(),
+                phase: h.phase,
+                resource_name: h.name,
+                helper: h.helper,
+                volume: h.volume,
+                minor: h.minor,
+                peer_node_id: h.peer_node_id,
+                conn_name: h.conn_name,
+                status: h.status,
+            })),
+            Event::Rename {
+                resource, new_name, ..
+            } => self.rename(&resource, new_name, out),
+            Event::Skipped(n) => self.counters.skipped_notifications += n,
+            Event::Unknown { .. } => self.counters.unknown_lines += 1,
+            Event::EndOfDump => {}
+        }
+    }
+
+    fn apply_object(&mut self, event_type: EventType, object: ObjectLine, out: &mut Vec<PluginUpdate>) {
+        let destroy = event_type == EventType::Destroy;
+        let name = object.resource_name();
+        if destroy {
+            // A destroy for a resource we never saw changes nothing (quirk Q5 fixed).
+            let Some(stored) = self.resources.get(name) else {
+                return;
+            };
+            if let ObjectLine::Resource(_) = object {
+                let resource = Arc::clone(stored);
+                self.resources.remove(&resource.name.clone());
+                out.push(object_update(
+                    event_type,
+                    Change::Resource(Diff {
+                        old: ResourceFields::from(&*resource),
+                        new: ResourceFields::default(),
+                    }),
+                    resource,
+                ));
+                return;
+            }
+        }
+        if !self.resources.contains_key(name) {
+            let resource = Arc::new(Resource::new(name));
+            self.resources.insert(name.to_string(), resource);
+        }
+        let Some(slot) = self.resources.get_mut(name) else {
+            unreachable!("inserted above");
+        };
+        let resource = Arc::make_mut(slot);
+        let change = match object {
+            ObjectLine::Resource(l) => apply_resource(resource, l),
+            ObjectLine::Device(l) => apply_device(resource, l, destroy),
+            ObjectLine::Connection(l) => apply_connection(resource, l, destroy),
+            ObjectLine::PeerDevice(l) => apply_peer_device(resource, l, destroy),
+            ObjectLine::Path(l) => {
+                apply_path(resource, l, destroy);
+                None
+            }
+        };
+        if let Some(change) = change {
+            out.push(object_update(event_type, change, Arc::clone(slot)));
+        }
+    }
+
+    fn rename(&mut self, old: &str, new_name: String, out: &mut Vec<PluginUpdate>) {
+        let Some(resource) = self.resources.remove(old) else {
+            return;
+        };
+        out.push(object_update(
+            EventType::Destroy,
+            Change::Resource(Diff {
+                old: ResourceFields::from(&*resource),
+                new: ResourceFields::default(),
+            }),
+            Arc::clone(&resource),
+        ));
+        let mut renamed = Arc::unwrap_or_clone(resource);
+        renamed.name = new_name.clone();
+        let renamed = Arc::new(renamed);
+        self.resources.insert(new_name, Arc::clone(&renamed));
+        crate::replay::announce(&renamed, EventType::Create, out);
+    }
+}
+
+pub(crate) fn object_update(event_type: EventType, change: Change, resource: Arc<Resource>) -> PluginUpdate {
+    PluginUpdate::Object(ObjectUpdate {
+        event_type,
+        change,
+        resource,
+    })
+}
+
+/// Sets `field` when the line carries a value for it.
+macro_rules! merge {
+    ($($field:expr => $value:expr),+ $(,)?) => {
+        $(if let Some(v) = $value { $field = v; })+
+    };
+}
+
+fn apply_resource(r: &mut Resource, l: ResourceLine) -> Option<Change> {
+    let old = ResourceFields::from(&*r);
+    merge!(
+        r.role => l.role,
+        r.suspended => l.suspended,
+        r.force_io_failures => l.force_io_failures,
+        r.may_promote => l.may_promote,
+        r.promotion_score => l.promotion_score,
+    );
+    if l.write_ordering.is_some() {
+        r.write_ordering = l.write_ordering;
+    }
+    let new = ResourceFields::from(&*r);
+    // A new resource starts from the defaults, so it is announced as soon as it differs from
+    // them (spec §5.3), which a real resource always does.
+    (old != new).then_some(Change::Resource(Diff { old, new }))
+}
+
+fn apply_device(r: &mut Resource, l: DeviceLine, destroy: bool) -> Option<Change> {
+    if destroy {
+        let gone = r.devices.remove(&l.volume)?;
+        return Some(Change::Device {
+            volume: l.volume,
+            diff: Diff {
+                old: DeviceFields::from(&gone),
+                new: DeviceFields::default(),
+            },
+        });
+    }
+    let mut known = true;
+    let d = r.devices.get_or_insert_with(&l.volume, || {
+        known = false;
+        Device {
+            volume: l.volume,
+            ..Device::default()
+        }
+    });
+    let old = DeviceFields::from(&*d);
+    if let Some(b) = l.backing_dev {
+        d.backing_dev = match b {
+            BackingDev::None => None,
+            BackingDev::Path(p) => Some(p),
+        };
+    }
+    merge!(
+        d.minor => l.minor,
+        d.disk_state => l.disk,
+        d.client => l.client,
+        d.open => l.open,
+        d.quorum => l.quorum,
+        d.size => l.size,
+        d.read => l.read,
+        d.written => l.written,
+        d.al_writes => l.al_writes,
+        d.bm_writes => l.bm_writes,
+        d.upper_pending => l.upper_pending,
+        d.lower_pending => l.lower_pending,
+        d.al_suspended => l.al_suspended,
+        // drbdsetup prints `blocked` only when it changed, even with --full (quirk Q3 fixed).
+        d.blocked => l.blocked,
+    );
+    let new = DeviceFields::from(&*d);
+    (!known || old != new).then_some(Change::Device {
+        volume: l.volume,
+        diff: Diff {
+            old: if known { old } else { DeviceFields::default() },
+            new,
+        },
+    })
+}
+
+fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Option<Change> {
+    if destroy {
+        let gone = r.connections.remove(&l.peer_node_id)?;
+        return Some(Change::Connection {
+            peer_node_id: l.peer_node_id,
+            diff: Diff {
+                old: ConnectionFields::from(&gone),
+                new: ConnectionFields {
+                    conn_name: l.conn_name,
+                    ..ConnectionFields::default()
+                },
+            },
+        });
+    }
+    let mut known = true;
+    let c = r.connections.get_or_insert_with(&l.peer_node_id, || {
+        known = false;
+        Connection {
+            peer_node_id: l.peer_node_id,
+            ..Connection::default()
+        }
+    });
+    let old = ConnectionFields::from(&*c);
+    c.conn_name = l.conn_name;
+    merge!(
+        c.connection_state => l.connection,
+        c.peer_role => l.role,
+        c.congested => l.congested,
+        c.ap_in_flight => l.ap_in_flight,
+        c.rs_in_flight => l.rs_in_flight,
+    );
+    let new = ConnectionFields::from(&*c);
+    (!known || old != new).then_some(Change::Connection {
+        peer_node_id: l.peer_node_id,
+        diff: Diff {
+            old: if known { old } else { ConnectionFields::default() },
+            new,
+        },
+    })
+}
+
+/// The connection a peer-device or path line belongs to; created as a placeholder (with the
+/// line's conn-name) if its own line has not been seen yet.
+fn connection_for<'a>(r: &'a mut Resource, peer_node_id: u32, conn_name: &str) -> &'a mut Connection {
+    r.connections.get_or_insert_with(&peer_node_id, || Connection {
+        peer_node_id,
+        conn_name: conn_name.to_string(),
+        ..Connection::default()
+    })
+}
+
+fn apply_peer_device(r: &mut Resource, l: PeerDeviceLine, destroy: bool) -> Option<Change> {
+    if destroy {
+        let c = r.connections.get_mut(&l.peer_node_id)?;
+        let gone = c.peer_devices.remove(&l.volume)?;
+        return Some(Change::PeerDevice {
+            volume: l.volume,
+            peer_node_id: l.peer_node_id,
+            diff: Diff {
+                old: PeerDeviceFields::from(&gone),
+                new: PeerDeviceFields::default(),
+            },
+        });
+    }
+    let has_statistics = l.has_statistics();
+    let c = connection_for(r, l.peer_node_id, &l.conn_name);
+    let mut known = true;
+    let p = c.peer_devices.get_or_insert_with(&l.volume, || {
+        known = false;
+        PeerDevice {
+            volume: l.volume,
+            ..PeerDevice::default()
+        }
+    });
+    let old = PeerDeviceFields::from(&*p);
+    merge!(
+        p.replication_state => l.replication,
+        p.peer_disk_state => l.peer_disk,
+        p.peer_client => l.peer_client,
+        p.resync_suspended => l.resync_suspended,
+        p.received => l.received,
+        p.sent => l.sent,
+        p.out_of_sync => l.out_of_sync,
+        p.pending => l.pending,
+        p.unacked => l.unacked,
+    );
+    // The statistics group is printed as a whole: without progress keys, no resync runs.
+    if has_statistics {
+        p.progress = (!l.progress.is_empty()).then(|| Box::new(l.progress));
+    }
+    let new = PeerDeviceFields::from(&*p);
+    (!known || old != new).then_some(Change::PeerDevice {
+        volume: l.volume,
+        peer_node_id: l.peer_node_id,
+        diff: Diff {
+            old: if known { old } else { PeerDeviceFields::default() },
+            new,
+        },
+    })
+}
+
+fn apply_path(r: &mut Resource, l: PathLine, destroy: bool) {
+    let endpoints = PathEndpoints {
+        local: l.local,
+        peer: l.peer,
+    };
+    if destroy {
+        if let Some(c) = r.connections.get_mut(&l.peer_node_id) {
+            c.paths.remove(&endpoints);
+        }
+        return;
+    }
+    let c = connection_for(r, l.peer_node_id, &l.conn_name);
+    let established = l.established;
+    let p = c.paths.get_or_insert_with(&endpoints, || Path {
+        endpoints: endpoints.clone(),
+        established: false,
+    });
+    if let Some(e) = established {
+        p.established = e;
+    }
+}

@@ -1,0 +1,176 @@
+//! Non-vocabulary value types of events2: path addresses, two-decimal figures (`done`,
+//! `dbdt*`, `want`) and the resync ETA.
+//!
+//! Must never: go through floating point for printed decimals (parse(print(x)) must be exact).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A value drbdsetup prints with `%.2f`, kept as hundredths so it prints back exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Hundredths(pub u64);
+
+impl Hundredths {
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+impl FromStr for Hundredths {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (int, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (s, ""),
+        };
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        let whole: u64 = int.parse().map_err(|_| ())?;
+        let mut cents: u64 = 0;
+        for (i, b) in frac.bytes().enumerate() {
+            cents += u64::from(b - b'0') * if i == 0 { 10 } else { 1 };
+        }
+        whole
+            .checked_mul(100)
+            .and_then(|w| w.checked_add(cents))
+            .map(Hundredths)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for Hundredths {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+/// Estimated seconds until a resync or verify completes; `nan` when there was no recent
+/// progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Eta {
+    Seconds(u64),
+    Unknown,
+}
+
+impl FromStr for Eta {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        if s == "nan" || s == "-nan" {
+            return Ok(Eta::Unknown);
+        }
+        s.parse().map(Eta::Seconds).map_err(|_| ())
+    }
+}
+
+impl fmt::Display for Eta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Eta::Seconds(s) => write!(f, "{s}"),
+            Eta::Unknown => f.write_str("nan"),
+        }
+    }
+}
+
+/// Address family of a path endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressFamily {
+    Ipv4,
+    Ipv6,
+    Ssocks,
+    Sdp,
+}
+
+impl AddressFamily {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AddressFamily::Ipv4 => "ipv4",
+            AddressFamily::Ipv6 => "ipv6",
+            AddressFamily::Ssocks => "ssocks",
+            AddressFamily::Sdp => "sdp",
+        }
+    }
+}
+
+/// One endpoint of a path, e.g. `ipv4:10.0.0.1:7789` or `ipv6:[fd00::1]:7000`.
+/// `host` is kept as printed (brackets and scope included for IPv6).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Address {
+    pub family: AddressFamily,
+    pub host: String,
+    pub port: u16,
+}
+
+impl FromStr for Address {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (family, rest) = s.split_once(':').ok_or(())?;
+        let family = match family {
+            "ipv4" => AddressFamily::Ipv4,
+            "ipv6" => AddressFamily::Ipv6,
+            "ssocks" => AddressFamily::Ssocks,
+            "sdp" => AddressFamily::Sdp,
+            _ => return Err(()),
+        };
+        let (host, port) = rest.rsplit_once(':').ok_or(())?;
+        if host.is_empty() {
+            return Err(());
+        }
+        if family == AddressFamily::Ipv6 && !(host.starts_with('[') && host.ends_with(']')) {
+            return Err(());
+        }
+        let port = port.parse().map_err(|_| ())?;
+        Ok(Address {
+            family,
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.family.as_str(), self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hundredths_parse_and_print_exactly() {
+        assert_eq!("37.50".parse::<Hundredths>().unwrap(), Hundredths(3750));
+        assert_eq!(Hundredths(3750).to_string(), "37.50");
+        assert_eq!("0.24".parse::<Hundredths>().unwrap().to_string(), "0.24");
+        assert_eq!("100".parse::<Hundredths>().unwrap(), Hundredths(10000));
+        assert!("1.234".parse::<Hundredths>().is_err());
+        assert!("-1.00".parse::<Hundredths>().is_err());
+        assert!(".5".parse::<Hundredths>().is_err());
+    }
+
+    #[test]
+    fn eta_accepts_nan() {
+        assert_eq!("nan".parse::<Eta>().unwrap(), Eta::Unknown);
+        assert_eq!("10".parse::<Eta>().unwrap(), Eta::Seconds(10));
+        assert_eq!(Eta::Unknown.to_string(), "nan");
+    }
+
+    #[test]
+    fn addresses_keep_everything_after_the_family() {
+        let a: Address = "ipv4:10.29.0.11:7293".parse().unwrap();
+        assert_eq!(a.host, "10.29.0.11");
+        assert_eq!(a.port, 7293);
+        assert_eq!(a.to_string(), "ipv4:10.29.0.11:7293");
+        let b: Address = "ipv6:[fe80::1%eth0]:7000".parse().unwrap();
+        assert_eq!(b.host, "[fe80::1%eth0]");
+        assert_eq!(b.to_string(), "ipv6:[fe80::1%eth0]:7000");
+        assert!("ipv6:fd00::1:7000".parse::<Address>().is_err());
+        assert!("tcp:1.2.3.4:1".parse::<Address>().is_err());
+    }
+}

@@ -1,0 +1,373 @@
+//! DRBD's value vocabularies (events2 spec §2.6), parsed once at the edge into enums and
+//! printed back with drbdsetup's exact spelling.
+//!
+//! Must never: accept a spelling drbdsetup does not print (no case folding), or lose the
+//! `?` drbdsetup prints for a state number it has no name for (kept as `OutOfRange`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A value that is not in the vocabulary of its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownValue {
+    pub vocabulary: &'static str,
+    pub value: String,
+}
+
+impl fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}' is not a {}", self.value, self.vocabulary)
+    }
+}
+
+impl std::error::Error for UnknownValue {}
+
+/// Declares a closed vocabulary: each variant with its exact events2 spelling.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in DRBD's own order (the order enum metrics use).
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The exact spelling drbdsetup prints.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue { vocabulary: $what, value: s.to_string() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// Local role of a resource, or the role of a peer (`Unknown` while not connected).
+    Role, "role", {
+        Unknown = "Unknown",
+        Primary = "Primary",
+        Secondary = "Secondary",
+        OutOfRange = "?",
+    }
+);
+
+vocabulary!(
+    /// Disk state of a local volume (`disk`) or of a peer's volume (`peer-disk`).
+    DiskState, "disk state", {
+        Diskless = "Diskless",
+        Attaching = "Attaching",
+        Detaching = "Detaching",
+        Failed = "Failed",
+        Negotiating = "Negotiating",
+        Inconsistent = "Inconsistent",
+        Outdated = "Outdated",
+        DUnknown = "DUnknown",
+        Consistent = "Consistent",
+        UpToDate = "UpToDate",
+        OutOfRange = "?",
+    }
+);
+
+vocabulary!(
+    /// State of the connection to one peer.
+    ConnectionState, "connection state", {
+        StandAlone = "StandAlone",
+        Disconnecting = "Disconnecting",
+        Unconnected = "Unconnected",
+        Timeout = "Timeout",
+        BrokenPipe = "BrokenPipe",
+        NetworkFailure = "NetworkFailure",
+        ProtocolError = "ProtocolError",
+        TearDown = "TearDown",
+        Connecting = "Connecting",
+        Connected = "Connected",
+        OutOfRange = "?",
+    }
+);
+
+vocabulary!(
+    /// Replication state of one volume towards one peer.
+    ReplicationState, "replication state", {
+        Off = "Off",
+        Established = "Established",
+        StartingSyncS = "StartingSyncS",
+        StartingSyncT = "StartingSyncT",
+        WFBitMapS = "WFBitMapS",
+        WFBitMapT = "WFBitMapT",
+        WFSyncUUID = "WFSyncUUID",
+        SyncSource = "SyncSource",
+        SyncTarget = "SyncTarget",
+        VerifyS = "VerifyS",
+        VerifyT = "VerifyT",
+        PausedSyncS = "PausedSyncS",
+        PausedSyncT = "PausedSyncT",
+        Ahead = "Ahead",
+        Behind = "Behind",
+        OutOfRange = "?",
+    }
+);
+
+vocabulary!(
+    /// The disk write-ordering method of a resource.
+    WriteOrdering, "write ordering", {
+        None = "none",
+        Drain = "drain",
+        Flush = "flush",
+        Barrier = "barrier",
+    }
+);
+
+vocabulary!(
+    /// `yes`/`no`/`unknown`: `client`, `peer-client`, `open` (kernels that do not report the
+    /// flag make drbdsetup print `unknown`).
+    Tristate, "yes/no/unknown", {
+        Yes = "yes",
+        No = "no",
+        Unknown = "unknown",
+    }
+);
+
+impl Default for Role {
+    fn default() -> Self {
+        Role::Unknown
+    }
+}
+impl Default for DiskState {
+    fn default() -> Self {
+        DiskState::DUnknown
+    }
+}
+impl Default for ConnectionState {
+    fn default() -> Self {
+        ConnectionState::StandAlone
+    }
+}
+impl Default for ReplicationState {
+    fn default() -> Self {
+        ReplicationState::Off
+    }
+}
+impl Default for WriteOrdering {
+    fn default() -> Self {
+        WriteOrdering::None
+    }
+}
+impl Default for Tristate {
+    fn default() -> Self {
+        Tristate::No
+    }
+}
+
+impl Tristate {
+    /// True only for `yes`: an unreported flag is not taken as set (the original's lenient
+    /// booleans made `open:unknown` look open, quirk Q4).
+    pub const fn is_yes(self) -> bool {
+        matches!(self, Tristate::Yes)
+    }
+}
+
+impl From<bool> for Tristate {
+    fn from(b: bool) -> Self {
+        if b {
+            Tristate::Yes
+        } else {
+            Tristate::No
+        }
+    }
+}
+
+impl ReplicationState {
+    /// Resync states, in which the `done`/`eta` progress keys are printed.
+    pub const fn is_resync(self) -> bool {
+        matches!(
+            self,
+            ReplicationState::SyncSource
+                | ReplicationState::SyncTarget
+                | ReplicationState::PausedSyncS
+                | ReplicationState::PausedSyncT
+        )
+    }
+
+    /// Online-verify states.
+    pub const fn is_verify(self) -> bool {
+        matches!(self, ReplicationState::VerifyS | ReplicationState::VerifyT)
+    }
+}
+
+/// Parses the `yes`/`no` booleans of events2. `true`/`false` are accepted as well, since the
+/// original accepted them and some captures use them.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "yes" | "true" => Some(true),
+        "no" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The spelling drbdsetup uses for a boolean.
+pub const fn bool_str(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Declares a comma-list flag set printed as `no` when empty (e.g. `suspended:user,quorum`).
+macro_rules! flag_set {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($field:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        pub struct $name {
+            $(pub $field: bool,)+
+        }
+
+        impl $name {
+            /// True if any reason is set.
+            pub const fn any(&self) -> bool {
+                false $(|| self.$field)+
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                let mut set = $name::default();
+                if s == "no" {
+                    return Ok(set);
+                }
+                if s.is_empty() {
+                    return Err(UnknownValue { vocabulary: $what, value: String::new() });
+                }
+                for part in s.split(',') {
+                    match part {
+                        $($text => set.$field = true,)+
+                        _ => return Err(UnknownValue { vocabulary: $what, value: s.to_string() }),
+                    }
+                }
+                Ok(set)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if !self.any() {
+                    return f.write_str("no");
+                }
+                let mut first = true;
+                $(
+                    if self.$field {
+                        if !first { f.write_str(",")?; }
+                        f.write_str($text)?;
+                        first = false;
+                    }
+                )+
+                let _ = first;
+                Ok(())
+            }
+        }
+    };
+}
+
+flag_set!(
+    /// Why I/O of a resource is suspended (`suspended`).
+    Suspended, "suspension list", {
+        user = "user",
+        no_data = "no-data",
+        fencing = "fencing",
+        quorum = "quorum",
+    }
+);
+
+flag_set!(
+    /// Why a resync is suspended (`resync-suspended`).
+    ResyncSuspended, "resync suspension list", {
+        user = "user",
+        peer = "peer",
+        dependency = "dependency",
+        max_parallel = "max-parallel",
+    }
+);
+
+flag_set!(
+    /// Where I/O of a device is blocked (`blocked`).
+    Blocked, "blocked list", {
+        upper = "upper",
+        lower = "lower",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vocabulary_value_round_trips_through_its_spelling() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
+        }
+        for d in DiskState::ALL {
+            assert_eq!(d.as_str().parse::<DiskState>().unwrap(), *d);
+        }
+        for c in ConnectionState::ALL {
+            assert_eq!(c.as_str().parse::<ConnectionState>().unwrap(), *c);
+        }
+        for r in ReplicationState::ALL {
+            assert_eq!(r.as_str().parse::<ReplicationState>().unwrap(), *r);
+        }
+    }
+
+    #[test]
+    fn vocabulary_rejects_other_case() {
+        assert!("primary".parse::<Role>().is_err());
+        assert!("uptodate".parse::<DiskState>().is_err());
+    }
+
+    #[test]
+    fn question_mark_is_an_out_of_range_state_not_an_error() {
+        assert_eq!("?".parse::<DiskState>().unwrap(), DiskState::OutOfRange);
+        assert_eq!("?".parse::<ConnectionState>().unwrap(), ConnectionState::OutOfRange);
+    }
+
+    #[test]
+    fn suspension_lists_parse_and_print_in_drbd_order() {
+        let s: Suspended = "user,quorum".parse().unwrap();
+        assert!(s.user && s.quorum && !s.no_data && !s.fencing);
+        assert_eq!(s.to_string(), "user,quorum");
+        assert_eq!("no".parse::<Suspended>().unwrap(), Suspended::default());
+        assert_eq!(Suspended::default().to_string(), "no");
+        assert!("bogus".parse::<Suspended>().is_err());
+        assert!("".parse::<Suspended>().is_err());
+        let r: ResyncSuspended = "peer,max-parallel".parse().unwrap();
+        assert_eq!(r.to_string(), "peer,max-parallel");
+        let b: Blocked = "upper,lower".parse().unwrap();
+        assert_eq!(b.to_string(), "upper,lower");
+    }
+
+    #[test]
+    fn booleans_are_strict_yes_no() {
+        assert_eq!(parse_bool("yes"), Some(true));
+        assert_eq!(parse_bool("no"), Some(false));
+        assert_eq!(parse_bool("user"), None);
+        assert_eq!(parse_bool(""), None);
+    }
+}

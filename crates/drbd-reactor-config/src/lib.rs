@@ -1,0 +1,1 @@
+//! drbd-reactor's configuration (skeleton; being written).

@@ -1,0 +1,1 @@
+//! The drbd-reactor daemon (skeleton; being written).

@@ -1,0 +1,1 @@
+//! A simulated DRBD 9 cluster (skeleton; being written).

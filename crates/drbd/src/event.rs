@@ -251,7 +251,8 @@ pub struct PeerDeviceLine {
     pub out_of_sync: Option<u64>,
     pub pending: Option<u64>,
     pub unacked: Option<u64>,
-    pub progress: ResyncProgress,
+    /// Present when the line carries any resync or verify progress key (boxed: rare, large).
+    pub progress: Option<Box<ResyncProgress>>,
     pub unknown: UnknownKeys,
 }
 
@@ -264,7 +265,7 @@ impl PeerDeviceLine {
             || self.out_of_sync.is_some()
             || self.pending.is_some()
             || self.unacked.is_some()
-            || !self.progress.is_empty()
+            || self.progress.is_some()
     }
 }
 

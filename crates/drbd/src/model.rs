@@ -248,7 +248,10 @@ mod tests {
                 ..Device::default()
             });
         }
-        assert_eq!(k.iter().map(|d| d.volume).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            k.iter().map(|d| d.volume).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         let old = k.insert(Device {
             volume: 2,
             minor: 9,

@@ -40,7 +40,11 @@ impl fmt::Display for ParseError {
             Problem::NotAPair => write!(f, "token '{}' is not key:value", self.token),
             Problem::MissingKey(k) => write!(f, "{} line without key '{}'", self.token, k),
             Problem::BadValue { key, expected } => {
-                write!(f, "token '{}': value of '{}' is not {}", self.token, key, expected)
+                write!(
+                    f,
+                    "token '{}': value of '{}' is not {}",
+                    self.token, key, expected
+                )
             }
         }
     }
@@ -53,6 +57,94 @@ fn is_verb(t: &str) -> bool {
         t,
         "exists" | "create" | "change" | "destroy" | "call" | "response" | "rename" | "-"
     )
+}
+
+/// One pass over a line: tokens separated by ASCII white space, and for `key:value` tokens
+/// the split at the first colon and the new side of a `--diff` `old->new`, found while
+/// scanning (this is the hot loop of the daemon).
+const PLAIN: u8 = 0;
+const SPACE: u8 = 1;
+const COLON: u8 = 2;
+const GREATER: u8 = 3;
+
+/// Byte classes for the scanner: ASCII white space, ':', '>' and everything else.
+const CLASS: [u8; 256] = {
+    let mut c = [PLAIN; 256];
+    c[b' ' as usize] = SPACE;
+    c[b'\t' as usize] = SPACE;
+    c[b'\n' as usize] = SPACE;
+    c[b'\r' as usize] = SPACE;
+    c[0x0c] = SPACE;
+    c[b':' as usize] = COLON;
+    c[b'>' as usize] = GREATER;
+    c
+};
+
+#[derive(Clone)]
+struct Scanner<'a> {
+    line: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(line: &'a str) -> Self {
+        Scanner { line, pos: 0 }
+    }
+
+    /// The next token, with the offset of its first ':' and of its last '>' (if any).
+    fn scan(&mut self) -> Option<(&'a str, Option<usize>, Option<usize>)> {
+        let bytes = self.line.as_bytes();
+        let mut i = self.pos;
+        while i < bytes.len() && CLASS[bytes[i] as usize] == SPACE {
+            i += 1;
+        }
+        if i == bytes.len() {
+            self.pos = i;
+            return None;
+        }
+        let start = i;
+        let (mut colon, mut gt) = (None, None);
+        while i < bytes.len() {
+            match CLASS[bytes[i] as usize] {
+                PLAIN => {}
+                SPACE => break,
+                COLON => {
+                    if colon.is_none() {
+                        colon = Some(i - start)
+                    }
+                }
+                _ => gt = Some(i - start),
+            }
+            i += 1;
+        }
+        self.pos = i;
+        Some((&self.line[start..i], colon, gt))
+    }
+
+    fn token(&mut self) -> Option<&'a str> {
+        self.scan().map(|(t, _, _)| t)
+    }
+}
+
+impl<'a> Iterator for Scanner<'a> {
+    type Item = Result<(&'a str, &'a str), ParseError>;
+
+    /// The next `key:value` pair; a `--diff` value yields its new side.
+    fn next(&mut self) -> Option<Self::Item> {
+        let (token, colon, gt) = self.scan()?;
+        let Some(c) = colon else {
+            return Some(Err(ParseError {
+                token: token.to_string(),
+                problem: Problem::NotAPair,
+            }));
+        };
+        let key = &token[..c];
+        let value = match gt {
+            Some(g) if g > c + 1 && token.as_bytes()[g - 1] == b'-' => &token[g + 1..],
+            _ => &token[c + 1..],
+        };
+        Some(Ok((key, value)))
+    }
 }
 
 /// Removes ANSI colour sequences (`ESC [ ... m`) that `--color` wraps around state values.
@@ -78,15 +170,17 @@ fn strip_ansi(s: &str) -> String {
 
 /// Parses one line (with or without its trailing newline).
 pub fn parse_line(input: &str) -> Result<Line, ParseError> {
-    if input.contains('\x1b') {
-        return parse_clean(&strip_ansi(input));
+    match parse_clean(input) {
+        // `--color` wraps state values in escape sequences, which only vocabulary values can
+        // carry; look for them only when a line does not parse as it is.
+        Err(_) if input.contains('\x1b') => parse_clean(&strip_ansi(input)),
+        parsed => parsed,
     }
-    parse_clean(input)
 }
 
 fn parse_clean(input: &str) -> Result<Line, ParseError> {
-    let mut tokens = input.split_ascii_whitespace();
-    let first = tokens.next().ok_or(ParseError {
+    let mut tokens = Scanner::new(input);
+    let first = tokens.token().ok_or(ParseError {
         token: String::new(),
         problem: Problem::Empty,
     })?;
@@ -94,14 +188,13 @@ fn parse_clean(input: &str) -> Result<Line, ParseError> {
         (None, first)
     } else {
         // A `--timestamps` prefix is followed by a verb; anything else is an unknown verb.
-        let mut peek = tokens.clone();
-        match peek.next() {
+        match tokens.clone().token() {
             Some(v) if is_verb(v) => {
-                tokens.next();
+                tokens.token();
                 (Some(first.to_string()), v)
             }
             _ => {
-                let kind = tokens.next().unwrap_or("").to_string();
+                let kind = tokens.token().unwrap_or("").to_string();
                 return Ok(Line {
                     timestamp: None,
                     event: Event::Unknown {
@@ -112,7 +205,7 @@ fn parse_clean(input: &str) -> Result<Line, ParseError> {
             }
         }
     };
-    let kind = tokens.next().ok_or_else(|| ParseError {
+    let kind = tokens.token().ok_or_else(|| ParseError {
         token: verb.to_string(),
         problem: Problem::MissingKind,
     })?;
@@ -120,11 +213,7 @@ fn parse_clean(input: &str) -> Result<Line, ParseError> {
     Ok(Line { timestamp, event })
 }
 
-fn parse_event<'a>(
-    verb: &str,
-    kind: &str,
-    tokens: impl Iterator<Item = &'a str>,
-) -> Result<Event, ParseError> {
+fn parse_event(verb: &str, kind: &str, tokens: Scanner) -> Result<Event, ParseError> {
     let event_type = match verb {
         "exists" if kind == "-" => return Ok(Event::EndOfDump),
         "exists" => EventType::Exists,
@@ -170,8 +259,8 @@ fn parse_event<'a>(
     Ok(Event::Object { event_type, object })
 }
 
-fn skipped<'a>(mut tokens: impl Iterator<Item = &'a str>) -> Result<u64, ParseError> {
-    let t = tokens.next().unwrap_or("");
+fn skipped(mut tokens: Scanner) -> Result<u64, ParseError> {
+    let t = tokens.token().unwrap_or("");
     t.parse().map_err(|_| ParseError {
         token: t.to_string(),
         problem: Problem::BadValue {
@@ -181,19 +270,6 @@ fn skipped<'a>(mut tokens: impl Iterator<Item = &'a str>) -> Result<u64, ParseEr
     })
 }
 
-/// Splits `key:value` at the first colon and takes the new side of a `--diff` `old->new`.
-fn split_pair(token: &str) -> Result<(&str, &str), ParseError> {
-    let (key, value) = token.split_once(':').ok_or_else(|| ParseError {
-        token: token.to_string(),
-        problem: Problem::NotAPair,
-    })?;
-    let value = match value.rfind("->") {
-        Some(i) => &value[i + 2..],
-        None => value,
-    };
-    Ok((key, value))
-}
-
 /// A line's fields: each kind knows its keys.
 trait Fields {
     /// Stores a known key; returns `Ok(false)` for a key this kind does not know.
@@ -201,17 +277,15 @@ trait Fields {
     fn unknown(&mut self) -> &mut UnknownKeys;
 }
 
-fn fill<'a, F: Fields>(mut fields: F, tokens: impl Iterator<Item = &'a str>) -> Result<F, ParseError> {
-    for token in tokens {
-        let (key, value) = split_pair(token)?;
+fn fill<F: Fields>(mut fields: F, tokens: Scanner) -> Result<F, ParseError> {
+    for pair in tokens {
+        let (key, value) = pair?;
         match fields.set(key, value) {
             Ok(true) => {}
-            Ok(false) => fields
-                .unknown()
-                .push((key.to_string(), value.to_string())),
+            Ok(false) => fields.unknown().push((key.to_string(), value.to_string())),
             Err(expected) => {
                 return Err(ParseError {
-                    token: token.to_string(),
+                    token: format!("{key}:{value}"),
                     problem: Problem::BadValue {
                         key: key.to_string(),
                         expected,
@@ -228,7 +302,9 @@ fn num<T: FromStr>(v: &str) -> Result<Option<T>, &'static str> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err("an unsigned integer");
     }
-    v.parse().map(Some).map_err(|_| "an unsigned integer in range")
+    v.parse()
+        .map(Some)
+        .map_err(|_| "an unsigned integer in range")
 }
 
 fn boolean(v: &str) -> Result<Option<bool>, &'static str> {
@@ -306,7 +382,7 @@ fn missing(kind: &str, key: &'static str) -> ParseError {
     }
 }
 
-fn parse_device<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<DeviceLine, ParseError> {
+fn parse_device(tokens: Scanner) -> Result<DeviceLine, ParseError> {
     let f = fill(
         DeviceFields {
             line: DeviceLine::default(),
@@ -374,9 +450,7 @@ impl Fields for ConnectionFields {
     }
 }
 
-fn parse_connection<'a>(
-    tokens: impl Iterator<Item = &'a str>,
-) -> Result<ConnectionLine, ParseError> {
+fn parse_connection(tokens: Scanner) -> Result<ConnectionLine, ParseError> {
     let f = fill(
         ConnectionFields {
             id: PeerIdentity::default(),
@@ -387,6 +461,11 @@ fn parse_connection<'a>(
     let mut line = f.line;
     (line.name, line.peer_node_id, line.conn_name) = f.id.finish("connection")?;
     Ok(line)
+}
+
+/// The progress block of a line that has one (created by `set` before a progress key).
+fn progress(l: &mut PeerDeviceLine) -> &mut ResyncProgress {
+    l.progress.get_or_insert_with(Box::default)
 }
 
 struct PeerDeviceFields {
@@ -401,7 +480,6 @@ impl Fields for PeerDeviceFields {
             return Ok(true);
         }
         let l = &mut self.line;
-        let p = &mut l.progress;
         let hundredths = |v: &str| -> Result<Option<Hundredths>, &'static str> {
             v.parse().map(Some).map_err(|_| "a decimal with two places")
         };
@@ -416,26 +494,26 @@ impl Fields for PeerDeviceFields {
             "out-of-sync" => l.out_of_sync = num(v)?,
             "pending" => l.pending = num(v)?,
             "unacked" => l.unacked = num(v)?,
-            "done" => p.done = hundredths(v)?,
-            "rs-total" => p.rs_total = num(v)?,
-            "rs-dt-start-ms" => p.rs_dt_start_ms = num(v)?,
-            "rs-paused-ms" => p.rs_paused_ms = num(v)?,
-            "rs-dt0-ms" => p.rs_dt0_ms = num(v)?,
-            "rs-db0-sectors" => p.rs_db0_sectors = num(v)?,
-            "rs-dt1-ms" => p.rs_dt1_ms = num(v)?,
-            "rs-db1-sectors" => p.rs_db1_sectors = num(v)?,
-            "ov-start-sector" => p.ov_start_sector = num(v)?,
-            "ov-stop-sector" => p.ov_stop_sector = num(v)?,
-            "ov-position" => p.ov_position = num(v)?,
-            "ov-left" => p.ov_left = num(v)?,
-            "ov-skipped" => p.ov_skipped = num(v)?,
-            "rs-failed" => p.rs_failed = num(v)?,
-            "rs-same-csum" => p.rs_same_csum = num(v)?,
-            "want" => p.want = hundredths(v)?,
-            "dbdt" => p.dbdt = hundredths(v)?,
-            "dbdt0" => p.dbdt0 = hundredths(v)?,
-            "dbdt1" => p.dbdt1 = hundredths(v)?,
-            "eta" => p.eta = Some(v.parse::<Eta>().map_err(|_| "seconds or nan")?),
+            "done" => progress(l).done = hundredths(v)?,
+            "rs-total" => progress(l).rs_total = num(v)?,
+            "rs-dt-start-ms" => progress(l).rs_dt_start_ms = num(v)?,
+            "rs-paused-ms" => progress(l).rs_paused_ms = num(v)?,
+            "rs-dt0-ms" => progress(l).rs_dt0_ms = num(v)?,
+            "rs-db0-sectors" => progress(l).rs_db0_sectors = num(v)?,
+            "rs-dt1-ms" => progress(l).rs_dt1_ms = num(v)?,
+            "rs-db1-sectors" => progress(l).rs_db1_sectors = num(v)?,
+            "ov-start-sector" => progress(l).ov_start_sector = num(v)?,
+            "ov-stop-sector" => progress(l).ov_stop_sector = num(v)?,
+            "ov-position" => progress(l).ov_position = num(v)?,
+            "ov-left" => progress(l).ov_left = num(v)?,
+            "ov-skipped" => progress(l).ov_skipped = num(v)?,
+            "rs-failed" => progress(l).rs_failed = num(v)?,
+            "rs-same-csum" => progress(l).rs_same_csum = num(v)?,
+            "want" => progress(l).want = hundredths(v)?,
+            "dbdt" => progress(l).dbdt = hundredths(v)?,
+            "dbdt0" => progress(l).dbdt0 = hundredths(v)?,
+            "dbdt1" => progress(l).dbdt1 = hundredths(v)?,
+            "eta" => progress(l).eta = Some(v.parse::<Eta>().map_err(|_| "seconds or nan")?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -445,9 +523,7 @@ impl Fields for PeerDeviceFields {
     }
 }
 
-fn parse_peer_device<'a>(
-    tokens: impl Iterator<Item = &'a str>,
-) -> Result<PeerDeviceLine, ParseError> {
+fn parse_peer_device(tokens: Scanner) -> Result<PeerDeviceLine, ParseError> {
     let f = fill(
         PeerDeviceFields {
             id: PeerIdentity::default(),
@@ -488,7 +564,7 @@ impl Fields for PathFields {
     }
 }
 
-fn parse_path<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<PathLine, ParseError> {
+fn parse_path(tokens: Scanner) -> Result<PathLine, ParseError> {
     let f = fill(
         PathFields {
             id: PeerIdentity::default(),
@@ -537,10 +613,7 @@ impl Fields for HelperFields {
     }
 }
 
-fn parse_helper<'a>(
-    phase: HelperPhase,
-    tokens: impl Iterator<Item = &'a str>,
-) -> Result<HelperLine, ParseError> {
+fn parse_helper(phase: HelperPhase, tokens: Scanner) -> Result<HelperLine, ParseError> {
     let f = fill(
         HelperFields {
             line: HelperLine {
@@ -588,7 +661,7 @@ impl Fields for RenameFields {
     }
 }
 
-fn parse_rename<'a>(tokens: impl Iterator<Item = &'a str>) -> Result<Event, ParseError> {
+fn parse_rename(tokens: Scanner) -> Result<Event, ParseError> {
     let f = fill(
         RenameFields {
             name: String::new(),

@@ -137,7 +137,8 @@ impl ObjectLine {
                 kv(f, "peer-disk", &l.peer_disk)?;
                 kv(f, "peer-client", &l.peer_client)?;
                 kv(f, "resync-suspended", &l.resync_suspended)?;
-                let p = &l.progress;
+                let empty = ResyncProgress::default();
+                let p = l.progress.as_deref().unwrap_or(&empty);
                 kv(f, "done", &p.done)?;
                 kv(f, "received", &l.received)?;
                 kv(f, "sent", &l.sent)?;

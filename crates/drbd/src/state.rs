@@ -105,48 +105,39 @@ impl State {
         }
     }
 
-    fn apply_object(&mut self, event_type: EventType, object: ObjectLine, out: &mut Vec<PluginUpdate>) {
+    fn apply_object(
+        &mut self,
+        event_type: EventType,
+        object: ObjectLine,
+        out: &mut Vec<PluginUpdate>,
+    ) {
         let destroy = event_type == EventType::Destroy;
-        let name = object.resource_name();
-        if destroy {
-            // A destroy for a resource we never saw changes nothing (quirk Q5 fixed).
-            let Some(stored) = self.resources.get(name) else {
-                return;
-            };
-            if let ObjectLine::Resource(_) = object {
-                let resource = Arc::clone(stored);
-                self.resources.remove(&resource.name.clone());
-                out.push(object_update(
-                    event_type,
-                    Change::Resource(Diff {
-                        old: ResourceFields::from(&*resource),
-                        new: ResourceFields::default(),
-                    }),
-                    resource,
-                ));
-                return;
+        if let Some(slot) = self.resources.get_mut(object.resource_name()) {
+            if destroy {
+                if let ObjectLine::Resource(_) = object {
+                    let resource = Arc::clone(slot);
+                    self.resources.remove(&resource.name);
+                    out.push(object_update(
+                        event_type,
+                        Change::Resource(Diff {
+                            old: ResourceFields::from(&*resource),
+                            new: ResourceFields::default(),
+                        }),
+                        resource,
+                    ));
+                    return;
+                }
             }
-        }
-        if !self.resources.contains_key(name) {
-            let resource = Arc::new(Resource::new(name));
-            self.resources.insert(name.to_string(), resource);
-        }
-        let Some(slot) = self.resources.get_mut(name) else {
-            unreachable!("inserted above");
-        };
-        let resource = Arc::make_mut(slot);
-        let change = match object {
-            ObjectLine::Resource(l) => apply_resource(resource, l),
-            ObjectLine::Device(l) => apply_device(resource, l, destroy),
-            ObjectLine::Connection(l) => apply_connection(resource, l, destroy),
-            ObjectLine::PeerDevice(l) => apply_peer_device(resource, l, destroy),
-            ObjectLine::Path(l) => {
-                apply_path(resource, l, destroy);
-                None
-            }
-        };
-        if let Some(change) = change {
-            out.push(object_update(event_type, change, Arc::clone(slot)));
+            apply_to(slot, event_type, object, out);
+        } else if !destroy {
+            // Any line but a destroy makes the resource known (a destroy for a resource we never
+            // saw changes nothing: quirk Q5 fixed).
+            let name = object.resource_name().to_string();
+            let slot = self
+                .resources
+                .entry(name.clone())
+                .or_insert_with(|| Arc::new(Resource::new(name)));
+            apply_to(slot, event_type, object, out);
         }
     }
 
@@ -170,7 +161,35 @@ impl State {
     }
 }
 
-pub(crate) fn object_update(event_type: EventType, change: Change, resource: Arc<Resource>) -> PluginUpdate {
+/// Applies an object line to a stored resource (copy on write) and pushes its update.
+fn apply_to(
+    slot: &mut Arc<Resource>,
+    event_type: EventType,
+    object: ObjectLine,
+    out: &mut Vec<PluginUpdate>,
+) {
+    let destroy = event_type == EventType::Destroy;
+    let resource = Arc::make_mut(slot);
+    let change = match object {
+        ObjectLine::Resource(l) => apply_resource(resource, l),
+        ObjectLine::Device(l) => apply_device(resource, l, destroy),
+        ObjectLine::Connection(l) => apply_connection(resource, l, destroy),
+        ObjectLine::PeerDevice(l) => apply_peer_device(resource, l, destroy),
+        ObjectLine::Path(l) => {
+            apply_path(resource, l, destroy);
+            None
+        }
+    };
+    if let Some(change) = change {
+        out.push(object_update(event_type, change, Arc::clone(slot)));
+    }
+}
+
+pub(crate) fn object_update(
+    event_type: EventType,
+    change: Change,
+    resource: Arc<Resource>,
+) -> PluginUpdate {
     PluginUpdate::Object(ObjectUpdate {
         event_type,
         change,
@@ -291,7 +310,11 @@ fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Optio
     (!known || old != new).then_some(Change::Connection {
         peer_node_id: l.peer_node_id,
         diff: Diff {
-            old: if known { old } else { ConnectionFields::default() },
+            old: if known {
+                old
+            } else {
+                ConnectionFields::default()
+            },
             new,
         },
     })
@@ -299,12 +322,17 @@ fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Optio
 
 /// The connection a peer-device or path line belongs to; created as a placeholder (with the
 /// line's conn-name) if its own line has not been seen yet.
-fn connection_for<'a>(r: &'a mut Resource, peer_node_id: u32, conn_name: &str) -> &'a mut Connection {
-    r.connections.get_or_insert_with(&peer_node_id, || Connection {
-        peer_node_id,
-        conn_name: conn_name.to_string(),
-        ..Connection::default()
-    })
+fn connection_for<'a>(
+    r: &'a mut Resource,
+    peer_node_id: u32,
+    conn_name: &str,
+) -> &'a mut Connection {
+    r.connections
+        .get_or_insert_with(&peer_node_id, || Connection {
+            peer_node_id,
+            conn_name: conn_name.to_string(),
+            ..Connection::default()
+        })
 }
 
 fn apply_peer_device(r: &mut Resource, l: PeerDeviceLine, destroy: bool) -> Option<Change> {
@@ -344,14 +372,18 @@ fn apply_peer_device(r: &mut Resource, l: PeerDeviceLine, destroy: bool) -> Opti
     );
     // The statistics group is printed as a whole: without progress keys, no resync runs.
     if has_statistics {
-        p.progress = (!l.progress.is_empty()).then(|| Box::new(l.progress));
+        p.progress = l.progress;
     }
     let new = PeerDeviceFields::from(&*p);
     (!known || old != new).then_some(Change::PeerDevice {
         volume: l.volume,
         peer_node_id: l.peer_node_id,
         diff: Diff {
-            old: if known { old } else { PeerDeviceFields::default() },
+            old: if known {
+                old
+            } else {
+                PeerDeviceFields::default()
+            },
             new,
         },
     })

@@ -8,7 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A value drbdsetup prints with `%.2f`, kept as hundredths so it prints back exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Hundredths(pub u64);
 
 impl Hundredths {

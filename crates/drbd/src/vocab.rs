@@ -345,7 +345,10 @@ mod tests {
     #[test]
     fn question_mark_is_an_out_of_range_state_not_an_error() {
         assert_eq!("?".parse::<DiskState>().unwrap(), DiskState::OutOfRange);
-        assert_eq!("?".parse::<ConnectionState>().unwrap(), ConnectionState::OutOfRange);
+        assert_eq!(
+            "?".parse::<ConnectionState>().unwrap(),
+            ConnectionState::OutOfRange
+        );
     }
 
     #[test]

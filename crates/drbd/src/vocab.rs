@@ -25,6 +25,16 @@ impl std::error::Error for UnknownValue {}
 
 /// Declares a closed vocabulary: each variant with its exact events2 spelling.
 macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident, $what:literal, default $default:ident, { $($variant:ident = $text:literal),+ $(,)? }) => {
+        vocabulary!($(#[$meta])* $name, $what, { $($variant = $text),+ });
+
+        impl Default for $name {
+            /// What an object has before any line reported this value.
+            fn default() -> Self {
+                $name::$default
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -62,7 +72,7 @@ macro_rules! vocabulary {
 
 vocabulary!(
     /// Local role of a resource, or the role of a peer (`Unknown` while not connected).
-    Role, "role", {
+    Role, "role", default Unknown, {
         Unknown = "Unknown",
         Primary = "Primary",
         Secondary = "Secondary",
@@ -72,7 +82,7 @@ vocabulary!(
 
 vocabulary!(
     /// Disk state of a local volume (`disk`) or of a peer's volume (`peer-disk`).
-    DiskState, "disk state", {
+    DiskState, "disk state", default DUnknown, {
         Diskless = "Diskless",
         Attaching = "Attaching",
         Detaching = "Detaching",
@@ -89,7 +99,7 @@ vocabulary!(
 
 vocabulary!(
     /// State of the connection to one peer.
-    ConnectionState, "connection state", {
+    ConnectionState, "connection state", default StandAlone, {
         StandAlone = "StandAlone",
         Disconnecting = "Disconnecting",
         Unconnected = "Unconnected",
@@ -106,7 +116,7 @@ vocabulary!(
 
 vocabulary!(
     /// Replication state of one volume towards one peer.
-    ReplicationState, "replication state", {
+    ReplicationState, "replication state", default Off, {
         Off = "Off",
         Established = "Established",
         StartingSyncS = "StartingSyncS",
@@ -128,7 +138,7 @@ vocabulary!(
 
 vocabulary!(
     /// The disk write-ordering method of a resource.
-    WriteOrdering, "write ordering", {
+    WriteOrdering, "write ordering", default None, {
         None = "none",
         Drain = "drain",
         Flush = "flush",
@@ -139,43 +149,12 @@ vocabulary!(
 vocabulary!(
     /// `yes`/`no`/`unknown`: `client`, `peer-client`, `open` (kernels that do not report the
     /// flag make drbdsetup print `unknown`).
-    Tristate, "yes/no/unknown", {
+    Tristate, "yes/no/unknown", default No, {
         Yes = "yes",
         No = "no",
         Unknown = "unknown",
     }
 );
-
-impl Default for Role {
-    fn default() -> Self {
-        Role::Unknown
-    }
-}
-impl Default for DiskState {
-    fn default() -> Self {
-        DiskState::DUnknown
-    }
-}
-impl Default for ConnectionState {
-    fn default() -> Self {
-        ConnectionState::StandAlone
-    }
-}
-impl Default for ReplicationState {
-    fn default() -> Self {
-        ReplicationState::Off
-    }
-}
-impl Default for WriteOrdering {
-    fn default() -> Self {
-        WriteOrdering::None
-    }
-}
-impl Default for Tristate {
-    fn default() -> Self {
-        Tristate::No
-    }
-}
 
 impl Tristate {
     /// True only for `yes`: an unreported flag is not taken as set (the original's lenient

@@ -80,6 +80,21 @@ const CLASS: [u8; 256] = {
     c
 };
 
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (in the high bit of each byte) the bytes of `w` equal to `b`; the lowest mark is exact.
+const fn has_byte(w: u64, b: u8) -> u64 {
+    let x = w ^ (LOW * b as u64);
+    x.wrapping_sub(LOW) & !x & HIGH
+}
+
+/// Marks the bytes of `w` below 0x21 (white space and control bytes); the lowest mark is
+/// exact for ASCII, and bytes from 0x80 are never marked.
+const fn has_less_than_0x21(w: u64) -> u64 {
+    w.wrapping_sub(LOW * 0x21) & !w & HIGH
+}
+
 #[derive(Clone)]
 struct Scanner<'a> {
     line: &'a str,
@@ -105,6 +120,21 @@ impl<'a> Scanner<'a> {
         let start = i;
         let (mut colon, mut gt) = (None, None);
         while i < bytes.len() {
+            // Skip eight ordinary bytes at a time: a word with no white space or control byte,
+            // no ':' and no '>' cannot end the token or change what we record.
+            while let Some(chunk) = bytes.get(i..i + 8) {
+                let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+                let m = has_less_than_0x21(w) | has_byte(w, b':') | has_byte(w, b'>');
+                if m == 0 {
+                    i += 8;
+                } else {
+                    i += (m.trailing_zeros() / 8) as usize;
+                    break;
+                }
+            }
+            if i >= bytes.len() {
+                break;
+            }
             match CLASS[bytes[i] as usize] {
                 PLAIN => {}
                 SPACE => break,

@@ -297,8 +297,14 @@ fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Optio
             ..Connection::default()
         }
     });
-    let old = ConnectionFields::from(&*c);
-    c.conn_name = l.conn_name;
+    // Compare without cloning the name: most connection lines are statistics refreshes.
+    let before = (c.connection_state, c.peer_role, c.congested);
+    let renamed = c.conn_name != l.conn_name;
+    let old_name = if renamed {
+        std::mem::replace(&mut c.conn_name, l.conn_name)
+    } else {
+        String::new()
+    };
     merge!(
         c.connection_state => l.connection,
         c.peer_role => l.role,
@@ -306,16 +312,28 @@ fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Optio
         c.ap_in_flight => l.ap_in_flight,
         c.rs_in_flight => l.rs_in_flight,
     );
-    let new = ConnectionFields::from(&*c);
-    (!known || old != new).then_some(Change::Connection {
+    if known && !renamed && before == (c.connection_state, c.peer_role, c.congested) {
+        return None;
+    }
+    let old = if known {
+        ConnectionFields {
+            conn_name: if renamed {
+                old_name
+            } else {
+                c.conn_name.clone()
+            },
+            connection_state: before.0,
+            peer_role: before.1,
+            congested: before.2,
+        }
+    } else {
+        ConnectionFields::default()
+    };
+    Some(Change::Connection {
         peer_node_id: l.peer_node_id,
         diff: Diff {
-            old: if known {
-                old
-            } else {
-                ConnectionFields::default()
-            },
-            new,
+            old,
+            new: ConnectionFields::from(&*c),
         },
     })
 }

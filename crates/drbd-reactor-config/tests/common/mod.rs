@@ -7,11 +7,17 @@ pub struct Setup {
     pub dir: tempfile::TempDir,
 }
 
-impl Setup {
-    pub fn new() -> Self {
+impl Default for Setup {
+    fn default() -> Self {
         Setup {
             dir: tempfile::tempdir().expect("tempdir"),
         }
+    }
+}
+
+impl Setup {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

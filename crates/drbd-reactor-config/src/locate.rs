@@ -140,3 +140,46 @@ pub fn line_for(lines: &BTreeMap<String, usize>, path: &str, fallback: usize) ->
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_of_counts_newlines_before_the_offset() {
+        let text = "a\nbb\n\nc";
+        assert_eq!(line_of(text, 0), 1);
+        assert_eq!(line_of(text, 2), 2);
+        assert_eq!(line_of(text, 6), 4);
+        assert_eq!(line_of(text, 999), 4);
+    }
+
+    #[test]
+    fn key_lines_records_headers_keys_and_array_elements() {
+        let lines = key_lines("x = 1\n[[p]]\na = [\n 1,\n 2]\n[p.t.u]\nk = 3\n");
+        assert_eq!(lines["x"], 1);
+        assert_eq!(lines["p[0]"], 2);
+        assert_eq!(lines["p[0].a"], 3);
+        assert_eq!(lines["p[0].a[1]"], 5);
+        assert_eq!(lines["p[0].t.u.k"], 7);
+    }
+
+    #[test]
+    fn line_for_falls_back_to_the_nearest_ancestor_then_the_default() {
+        let lines = BTreeMap::from([("a".to_string(), 3), ("a.b".to_string(), 4)]);
+        assert_eq!(line_for(&lines, "a.b", 1), 4);
+        assert_eq!(line_for(&lines, "a.b.c[2]", 1), 4);
+        assert_eq!(line_for(&lines, "a.x", 1), 3);
+        assert_eq!(line_for(&lines, "z", 9), 9);
+    }
+
+    #[test]
+    fn below_strips_the_section_prefix_and_keeps_only_its_keys() {
+        let lines = key_lines("[[p]]\na = 1\n[[p]]\nb = [2]\n[[pp]]\nc = 3\n");
+        let second = below(&lines, "p[1]");
+        assert_eq!(
+            second,
+            BTreeMap::from([("b".to_string(), 4), ("b[0]".to_string(), 4)])
+        );
+    }
+}

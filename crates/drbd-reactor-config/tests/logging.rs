@@ -1,0 +1,135 @@
+//! The logging sinks: line format, per-sink levels, reconfiguration on reload.
+//! Uses `Logger` directly (not the global facade) so tests stay independent.
+
+use std::path::Path;
+
+use drbd_reactor_config::logging::{format_line, Logger};
+use drbd_reactor_config::LogConfig;
+use log::{Level, LevelFilter, Log, Record};
+
+fn emit(logger: &Logger, level: Level, target: &str, message: &str) {
+    logger.log(
+        &Record::builder()
+            .level(level)
+            .target(target)
+            .args(format_args!("{message}"))
+            .build(),
+    );
+}
+
+fn sink(level: LevelFilter, file: &Path) -> LogConfig {
+    LogConfig {
+        level,
+        file: Some(file.to_path_buf()),
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn line_format_is_level_target_message_without_decoration() {
+    let line = format_line(
+        &Record::builder()
+            .level(Level::Warn)
+            .target("drbd_reactor::plugin")
+            .args(format_args!("'id' is deprecated and ignored!"))
+            .build(),
+    );
+    assert_eq!(
+        line,
+        "WARN [drbd_reactor::plugin] 'id' is deprecated and ignored!\n"
+    );
+}
+
+#[test]
+fn multi_line_message_is_one_record_with_its_newlines() {
+    let line = format_line(
+        &Record::builder()
+            .level(Level::Info)
+            .target("drbd_reactor")
+            .args(format_args!("main: plugin config:\n[[debugger]]"))
+            .build(),
+    );
+    assert_eq!(
+        line,
+        "INFO [drbd_reactor] main: plugin config:\n[[debugger]]\n"
+    );
+}
+
+#[test]
+fn each_sink_filters_by_its_own_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let (all, errors) = (dir.path().join("all.log"), dir.path().join("err.log"));
+    let logger = Logger::new(&[
+        sink(LevelFilter::Trace, &all),
+        sink(LevelFilter::Error, &errors),
+    ])
+    .unwrap();
+    assert_eq!(logger.max_level(), LevelFilter::Trace);
+    emit(&logger, Level::Debug, "drbd_reactor::events", "d");
+    emit(&logger, Level::Error, "drbd_reactor", "e");
+    logger.flush();
+    assert_eq!(
+        read(&all),
+        "DEBUG [drbd_reactor::events] d\nERROR [drbd_reactor] e\n"
+    );
+    assert_eq!(read(&errors), "ERROR [drbd_reactor] e\n");
+}
+
+#[test]
+fn log_file_is_appended_to_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.log");
+    std::fs::write(&file, "old line\n").unwrap();
+    let logger = Logger::new(&[sink(LevelFilter::Info, &file)]).unwrap();
+    emit(&logger, Level::Info, "drbd_reactor", "new");
+    assert_eq!(read(&file), "old line\nINFO [drbd_reactor] new\n");
+}
+
+#[test]
+fn no_sinks_means_nothing_is_enabled() {
+    let logger = Logger::new(&[]).unwrap();
+    assert_eq!(logger.max_level(), LevelFilter::Off);
+}
+
+#[test]
+fn unopenable_log_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("missing-dir").join("r.log");
+    let err = Logger::new(&[sink(LevelFilter::Info, &file)])
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(err.contains(&file.display().to_string()), "{err}");
+}
+
+#[test]
+fn reconfigure_applies_new_level_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("1.log"), dir.path().join("2.log"));
+    let logger = Logger::new(&[sink(LevelFilter::Info, &first)]).unwrap();
+    emit(&logger, Level::Debug, "t", "hidden");
+    logger
+        .reconfigure(&[sink(LevelFilter::Debug, &second)])
+        .unwrap();
+    assert_eq!(logger.max_level(), LevelFilter::Debug);
+    emit(&logger, Level::Debug, "t", "shown");
+    assert_eq!(read(&first), "");
+    assert_eq!(read(&second), "DEBUG [t] shown\n");
+}
+
+#[test]
+fn failed_reconfigure_keeps_the_old_sinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.log");
+    let logger = Logger::new(&[sink(LevelFilter::Warn, &file)]).unwrap();
+    let bad = dir.path().join("no").join("such.log");
+    assert!(logger
+        .reconfigure(&[sink(LevelFilter::Trace, &bad)])
+        .is_err());
+    assert_eq!(logger.max_level(), LevelFilter::Warn);
+    emit(&logger, Level::Warn, "t", "still here");
+    assert_eq!(read(&file), "WARN [t] still here\n");
+}

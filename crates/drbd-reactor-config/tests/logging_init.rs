@@ -1,0 +1,36 @@
+//! logging::init installs the global logger once and its handle reconfigures it.
+//! One test in its own binary because the `log` facade can be set only once per process.
+
+use drbd_reactor_config::{logging, LogConfig};
+use log::LevelFilter;
+
+#[test]
+fn init_installs_sinks_and_the_handle_applies_a_new_log_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reactor.log");
+    let handle = logging::init(&[LogConfig {
+        level: LevelFilter::Info,
+        file: Some(file.clone()),
+    }])
+    .unwrap();
+    log::debug!(target: "drbd_reactor", "not yet");
+    log::info!(target: "drbd_reactor::plugin", "first");
+    assert_eq!(log::max_level(), LevelFilter::Info);
+
+    handle
+        .reconfigure(&[LogConfig {
+            level: LevelFilter::Debug,
+            file: Some(file.clone()),
+        }])
+        .unwrap();
+    assert_eq!(log::max_level(), LevelFilter::Debug);
+    log::debug!(target: "drbd_reactor", "now");
+    log::logger().flush();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "INFO [drbd_reactor::plugin] first\nDEBUG [drbd_reactor] now\n"
+    );
+
+    let again = logging::init(&[]);
+    assert!(again.is_err(), "a second init must be refused");
+}

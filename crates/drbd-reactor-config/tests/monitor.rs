@@ -1,0 +1,75 @@
+//! snippets_changed_since: which snippets changed after the last (re)load (spec §9).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::{file_name, main_with_snippets, Setup};
+use drbd_reactor_config::{load, snippets_changed_since, Config};
+
+fn set_mtime(path: &Path, mtime: SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
+#[test]
+fn snippet_newer_than_the_reload_and_settled_is_reported() {
+    let setup = Setup::new();
+    let config = load(&main_with_snippets(&setup)).unwrap();
+    let now = SystemTime::now();
+    let since = now - Duration::from_secs(100);
+    let changed = setup.snippet("changed.toml", "");
+    set_mtime(&changed, now - Duration::from_secs(50));
+    let old = setup.snippet("old.toml", "");
+    set_mtime(&old, now - Duration::from_secs(200));
+    let reported: Vec<_> = snippets_changed_since(&config, since, now)
+        .iter()
+        .map(|p| file_name(p))
+        .collect();
+    assert_eq!(reported, ["changed.toml"]);
+}
+
+#[test]
+fn snippet_younger_than_20_seconds_is_left_alone() {
+    let setup = Setup::new();
+    let config = load(&main_with_snippets(&setup)).unwrap();
+    let now = SystemTime::now();
+    let since = now - Duration::from_secs(100);
+    let fresh = setup.snippet("fresh.toml", "");
+    set_mtime(&fresh, now - Duration::from_secs(19));
+    let future = setup.snippet("future.toml", "");
+    set_mtime(&future, now + Duration::from_secs(60));
+    let settled = setup.snippet("settled.toml", "");
+    set_mtime(&settled, now - Duration::from_secs(20));
+    let reported: Vec<_> = snippets_changed_since(&config, since, now)
+        .iter()
+        .map(|p| file_name(p))
+        .collect();
+    assert_eq!(reported, ["settled.toml"]);
+}
+
+#[test]
+fn only_snippet_files_are_watched() {
+    let setup = Setup::new();
+    let config = load(&main_with_snippets(&setup)).unwrap();
+    let now = SystemTime::now();
+    let disabled = setup.snippet("x.toml.disabled", "");
+    set_mtime(&disabled, now - Duration::from_secs(30));
+    assert!(snippets_changed_since(&config, now - Duration::from_secs(100), now).is_empty());
+}
+
+#[test]
+fn without_snippets_or_with_a_vanished_directory_nothing_is_reported() {
+    let now = SystemTime::now();
+    let config = Config::default();
+    assert!(snippets_changed_since(&config, now - Duration::from_secs(100), now).is_empty());
+    let setup = Setup::new();
+    let config = load(&main_with_snippets(&setup)).unwrap();
+    std::fs::remove_dir(setup.snippets_dir()).unwrap();
+    assert!(snippets_changed_since(&config, now - Duration::from_secs(100), now).is_empty());
+}

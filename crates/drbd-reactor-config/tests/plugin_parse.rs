@@ -187,3 +187,78 @@ fn inline_tables_and_dotted_keys_are_located() {
     assert_eq!(err.key.as_deref(), Some("resources.bar.start[0]"));
     assert_eq!(err.origin.unwrap().line, 3);
 }
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+struct Umh {
+    #[serde(default)]
+    resource: Vec<ResourceRule>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+struct ResourceRule {
+    command: String,
+    #[serde(default)]
+    event_type: Option<EventType>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+enum EventType {
+    Exists,
+    Create,
+    Destroy,
+    Change,
+}
+
+const UMH: &str = "[[umh]]\n\n[[umh.resource]]\ncommand = \"a\"\n\n[[umh.resource]]\ncommand = \"b\"\nevent-type = \"Change\"\n[umh.resource.env]\nX = \"1\"\n";
+
+#[test]
+fn nested_arrays_of_tables_and_enums_parse() {
+    let setup = Setup::new();
+    let plugin = only_plugin(&setup, UMH);
+    let (umh, warnings): (Umh, _) = plugin.parse(Strictness::RejectUnknownKeys).unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(umh.resource.len(), 2);
+    assert_eq!(umh.resource[1].event_type, Some(EventType::Change));
+    assert_eq!(umh.resource[1].env["X"], "1");
+}
+
+#[test]
+fn wrong_enum_variant_names_the_line_of_the_value() {
+    let setup = Setup::new();
+    let plugin = only_plugin(&setup, &UMH.replace("\"Change\"", "\"change\""));
+    let err = plugin
+        .parse::<Umh>(Strictness::RejectUnknownKeys)
+        .unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("resource[1].event-type"));
+    assert_eq!(err.origin.as_ref().unwrap().line, 8);
+    assert!(
+        err.to_string().contains("unknown variant `change`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn typo_in_a_umh_rule_is_an_error_at_its_line_under_reject_strictness() {
+    let setup = Setup::new();
+    let plugin = only_plugin(&setup, &UMH.replace("event-type", "event_type"));
+    let err = plugin
+        .parse::<Umh>(Strictness::RejectUnknownKeys)
+        .unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("resource[1].event_type"));
+    assert_eq!(err.origin.unwrap().line, 8);
+}
+
+#[test]
+fn missing_field_in_the_second_rule_points_at_that_rule() {
+    let setup = Setup::new();
+    let plugin = only_plugin(&setup, &UMH.replace("command = \"b\"\n", ""));
+    let err = plugin
+        .parse::<Umh>(Strictness::RejectUnknownKeys)
+        .unwrap_err();
+    assert_eq!(err.origin.as_ref().unwrap().line, 6);
+    assert!(err.to_string().contains("missing field `command`"), "{err}");
+}

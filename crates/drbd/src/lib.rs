@@ -5,6 +5,7 @@
 //! This crate is the functional core: it never does I/O, never reads a clock and never
 //! spawns anything. The daemon and the simulator both build on it.
 
+pub mod dump;
 pub mod event;
 pub mod model;
 pub mod parse;
@@ -12,6 +13,7 @@ pub mod print;
 pub mod reconcile;
 pub mod replay;
 pub mod state;
+pub mod synth;
 pub mod update;
 pub mod values;
 pub mod vocab;

@@ -1,0 +1,399 @@
+//! The AgentX session with the SNMP master (snmpd): connect over TCP or a unix socket, Open,
+//! Register the LINBIT subtree, answer Get/GetNext/GetBulk from the table, answer any Set with
+//! notWritable, ping, and start over with backoff whenever the master goes away.
+//!
+//! Must never: give up (the master may come up later or restart), block the daemon's core
+//! (it only reads snapshots), or hang shutdown (a Close is sent and the task ends).
+
+use crate::cache::CachePolicy;
+use crate::mib::{MibTable, LINBIT};
+use agentx_pdu::*;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+const TARGET: &str = "drbd_reactor::plugin::agentx";
+/// Larger PDUs from a master are a protocol error, not a reason to allocate.
+const MAX_PDU: usize = 1 << 20;
+
+/// Where the master listens: `host:port` (TCP) or `unix:/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterAddress {
+    Tcp(String),
+    Unix(std::path::PathBuf),
+}
+
+impl std::str::FromStr for MasterAddress {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("unix: needs a socket path, e.g. unix:/var/agentx/master".into());
+            }
+            return Ok(MasterAddress::Unix(path.into()));
+        }
+        let tcp = s.strip_prefix("tcp:").unwrap_or(s);
+        match tcp.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(MasterAddress::Tcp(tcp.to_string()))
+            }
+            _ => Err(format!(
+                "'{s}' is not host:port or unix:PATH (e.g. localhost:705 or unix:/var/agentx/master)"
+            )),
+        }
+    }
+}
+
+/// Timing of the session; tests shorten it.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    pub ping_every: Duration,
+    /// How long the master may take to answer our Open, Register or Ping.
+    pub answer_within: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            ping_every: Duration::from_secs(30),
+            answer_within: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub address: MasterAddress,
+    /// Seconds, sent in Open (0..=255, checked at config time).
+    pub agent_timeout: u8,
+    pub cache_max: Duration,
+    pub timing: Timing,
+}
+
+/// What the session serves: a generation that changes with the state, and the table for it.
+pub trait TableSource: Send + Sync + 'static {
+    fn generation(&self) -> u64;
+    fn build(&self) -> MibTable;
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+async fn connect(address: &MasterAddress) -> std::io::Result<Box<dyn Stream>> {
+    Ok(match address {
+        MasterAddress::Tcp(a) => Box::new(tokio::net::TcpStream::connect(a.as_str()).await?),
+        MasterAddress::Unix(p) => Box::new(tokio::net::UnixStream::connect(p).await?),
+    })
+}
+
+async fn read_pdu(stream: &mut (impl AsyncRead + Unpin)) -> Result<Pdu, String> {
+    let mut buf = vec![0u8; HEADER_LEN];
+    stream
+        .read_exact(&mut buf)
+        .await
+        .map_err(|e| format!("reading from the master: {e}"))?;
+    let len = frame_len(&buf).expect("a whole header");
+    if len > MAX_PDU {
+        return Err(format!("the master sent a PDU of {len} bytes"));
+    }
+    buf.resize(len, 0);
+    stream
+        .read_exact(&mut buf[HEADER_LEN..])
+        .await
+        .map_err(|e| format!("reading from the master: {e}"))?;
+    Pdu::decode(&buf).map_err(|e| e.to_string())
+}
+
+async fn write_pdu(stream: &mut (impl AsyncWrite + Unpin), pdu: &Pdu) -> Result<(), String> {
+    stream
+        .write_all(&pdu.encode())
+        .await
+        .map_err(|e| format!("writing to the master: {e}"))
+}
+
+/// Runs until `shutdown` turns true: connects, serves, reconnects.
+pub async fn run(
+    config: SessionConfig,
+    source: impl TableSource,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = config.timing.backoff_min;
+    let mut served = Served::new(&config);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let attempt = async {
+            let mut stream = connect(&config.address).await.map_err(|e| {
+                format!(
+                    "cannot connect to the AgentX master at {:?}: {e}",
+                    config.address
+                )
+            })?;
+            let session_id = open(&mut stream, &config).await?;
+            log::info!(target: TARGET, "registered with the AgentX master at {:?} (session {session_id})", config.address);
+            Ok::<_, String>((stream, session_id))
+        };
+        let (stream, session_id) = tokio::select! {
+            r = attempt => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!(target: TARGET, "{e}; retrying in {backoff:?}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(config.timing.backoff_max);
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => continue,
+        };
+        backoff = config.timing.backoff_min;
+        match serve(
+            stream,
+            session_id,
+            &config,
+            &source,
+            &mut served,
+            &mut shutdown,
+        )
+        .await
+        {
+            Ok(()) => return,
+            Err(e) => log::warn!(target: TARGET, "AgentX session ended: {e}; reconnecting"),
+        }
+    }
+}
+
+/// The table being served and when to rebuild it; survives reconnects.
+struct Served {
+    table: MibTable,
+    generation: Option<u64>,
+    policy: CachePolicy,
+}
+
+impl Served {
+    fn new(config: &SessionConfig) -> Self {
+        Served {
+            table: MibTable::default(),
+            generation: None,
+            policy: CachePolicy::new(config.cache_max),
+        }
+    }
+
+    fn refresh(&mut self, source: &impl TableSource, walk: bool) {
+        let generation = source.generation();
+        let changed = self.generation != Some(generation);
+        let now = Instant::now();
+        let rebuild = if walk {
+            self.policy.before_get_next(changed, now)
+        } else {
+            self.policy.before_get(changed, now)
+        };
+        if rebuild || self.generation.is_none() {
+            self.table = source.build();
+            self.generation = Some(generation);
+        }
+    }
+}
+
+async fn open(stream: &mut Box<dyn Stream>, config: &SessionConfig) -> Result<u32, String> {
+    let open = Pdu {
+        ids: Ids {
+            packet_id: 1,
+            ..Ids::default()
+        },
+        payload: Payload::Open {
+            timeout: config.agent_timeout,
+            id: Oid(LINBIT.to_vec()),
+            descr: b"drbd-reactor".to_vec(),
+        },
+    };
+    let session_id = request(stream, open, config).await?.session_id;
+    let register = Pdu {
+        ids: Ids {
+            session_id,
+            packet_id: 2,
+            ..Ids::default()
+        },
+        payload: Payload::Register {
+            context: None,
+            timeout: 0,
+            priority: 127,
+            subtree: Oid(LINBIT.to_vec()),
+        },
+    };
+    request(stream, register, config).await?;
+    Ok(session_id)
+}
+
+/// Sends an administrative PDU and waits for its Response; an error in it is an error.
+async fn request(
+    stream: &mut Box<dyn Stream>,
+    pdu: Pdu,
+    config: &SessionConfig,
+) -> Result<Ids, String> {
+    write_pdu(stream, &pdu).await?;
+    let answer = tokio::time::timeout(config.timing.answer_within, read_pdu(stream))
+        .await
+        .map_err(|_| "the master did not answer".to_string())??;
+    match answer.payload {
+        Payload::Response { error, .. } if answer.ids.packet_id == pdu.ids.packet_id => {
+            if error == error::NO_ERROR {
+                Ok(answer.ids)
+            } else {
+                Err(format!(
+                    "the master refused our request (AgentX error {error})"
+                ))
+            }
+        }
+        other => Err(format!("unexpected answer from the master: {other:?}")),
+    }
+}
+
+async fn serve(
+    mut stream: Box<dyn Stream>,
+    session_id: u32,
+    config: &SessionConfig,
+    source: &impl TableSource,
+    served: &mut Served,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut ping = tokio::time::interval(config.timing.ping_every);
+    ping.tick().await;
+    let mut ping_sent: Option<Instant> = None;
+    let mut packet_id = 10u32;
+    loop {
+        tokio::select! {
+            pdu = read_pdu(&mut stream) => {
+                let pdu = pdu?;
+                match answer(pdu, source, served) {
+                    Reply::Send(r) => write_pdu(&mut stream, &r).await?,
+                    Reply::Pong => ping_sent = None,
+                    Reply::Closed => return Err("the master closed the session".into()),
+                    Reply::Nothing => {}
+                }
+            }
+            _ = ping.tick() => {
+                if let Some(t) = ping_sent {
+                    if t.elapsed() >= config.timing.answer_within {
+                        return Err("the master did not answer our ping".into());
+                    }
+                } else {
+                    packet_id = packet_id.wrapping_add(1);
+                    let p = Pdu { ids: Ids { session_id, transaction_id: 0, packet_id }, payload: Payload::Ping { context: None } };
+                    write_pdu(&mut stream, &p).await?;
+                    ping_sent = Some(Instant::now());
+                }
+            }
+            _ = shutdown.changed() => {
+                let close = Pdu { ids: Ids { session_id, transaction_id: 0, packet_id: packet_id.wrapping_add(1) }, payload: Payload::Close { reason: CloseReason::Shutdown } };
+                let _ = tokio::time::timeout(Duration::from_secs(1), write_pdu(&mut stream, &close)).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+enum Reply {
+    Send(Pdu),
+    Pong,
+    Closed,
+    Nothing,
+}
+
+fn response(ids: Ids, error: u16, index: u16, varbinds: Vec<VarBind>) -> Reply {
+    Reply::Send(Pdu {
+        ids,
+        payload: Payload::Response {
+            sys_uptime: 0,
+            error,
+            index,
+            varbinds,
+        },
+    })
+}
+
+/// The answer to one PDU from the master (RFC 2741 §7.2).
+fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
+    let ids = pdu.ids;
+    match pdu.payload {
+        Payload::Get { ranges, .. } => {
+            served.refresh(source, false);
+            let vbs = ranges
+                .into_iter()
+                .map(|r| VarBind {
+                    value: served.table.get(&r.start),
+                    name: r.start,
+                })
+                .collect();
+            response(ids, error::NO_ERROR, 0, vbs)
+        }
+        Payload::GetNext { ranges, .. } => {
+            served.refresh(source, true);
+            let vbs: Vec<VarBind> = ranges.iter().map(|r| next(&served.table, r)).collect();
+            if vbs.iter().all(|v| v.value == Value::EndOfMibView) {
+                served.policy.walk_ended();
+            }
+            response(ids, error::NO_ERROR, 0, vbs)
+        }
+        Payload::GetBulk {
+            non_repeaters,
+            max_repetitions,
+            ranges,
+            ..
+        } => {
+            served.refresh(source, true);
+            let n = (non_repeaters as usize).min(ranges.len());
+            let mut vbs: Vec<VarBind> =
+                ranges[..n].iter().map(|r| next(&served.table, r)).collect();
+            let mut repeaters: Vec<SearchRange> = ranges[n..].to_vec();
+            for _ in 0..max_repetitions {
+                if repeaters.is_empty() {
+                    break;
+                }
+                let mut all_end = true;
+                for r in repeaters.iter_mut() {
+                    let vb = next(&served.table, r);
+                    if vb.value != Value::EndOfMibView {
+                        all_end = false;
+                        r.start = vb.name.clone();
+                        r.include = false;
+                    }
+                    vbs.push(vb);
+                }
+                if all_end {
+                    break;
+                }
+            }
+            response(ids, error::NO_ERROR, 0, vbs)
+        }
+        // Nothing here is writable: refuse the first varbind and keep the session.
+        Payload::TestSet { .. } => response(ids, error::NOT_WRITABLE, 1, Vec::new()),
+        Payload::CommitSet | Payload::UndoSet | Payload::CleanupSet => {
+            response(ids, error::NO_ERROR, 0, Vec::new())
+        }
+        Payload::Response { .. } => Reply::Pong,
+        Payload::Close { .. } => Reply::Closed,
+        Payload::Ping { .. } => response(ids, error::NO_ERROR, 0, Vec::new()),
+        _ => Reply::Nothing,
+    }
+}
+
+fn next(table: &MibTable, r: &SearchRange) -> VarBind {
+    match table.get_next(r) {
+        Some((oid, v)) => VarBind {
+            name: oid.clone(),
+            value: v.clone(),
+        },
+        None => VarBind {
+            name: r.start.clone(),
+            value: Value::EndOfMibView,
+        },
+    }
+}

@@ -1,0 +1,166 @@
+//! Real net-snmp snmpd as AgentX master on loopback.
+use drbd::{parse_line, State};
+use drbd_reactor_agentx::mib::MibTable;
+use drbd_reactor_agentx::session::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Fixture(State);
+impl TableSource for Fixture {
+    fn generation(&self) -> u64 {
+        1
+    }
+    fn build(&self) -> MibTable {
+        MibTable::build(self.0.resources().map(|r| &**r), "9.2.8", "9.28.0", true)
+    }
+}
+
+fn fixture() -> Fixture {
+    let mut s = State::new();
+    let mut out = Vec::new();
+    for l in include_str!("fixtures/monitoring-example.events2").lines() {
+        s.apply(parse_line(l).unwrap().event, &mut out);
+    }
+    Fixture(s)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Snmpd {
+    child: Child,
+    dir: tempfile::TempDir,
+    udp: u16,
+    agentx: u16,
+}
+impl Snmpd {
+    fn start(dir: tempfile::TempDir, udp: u16, agentx: u16) -> Snmpd {
+        let conf = dir.path().join("snmpd.conf");
+        std::fs::write(&conf, format!("master agentx\nagentXSocket tcp:127.0.0.1:{agentx}\nagentaddress udp:127.0.0.1:{udp}\nrocommunity public 127.0.0.1\nrwcommunity private 127.0.0.1\n")).unwrap();
+        let child = Command::new("snmpd")
+            .args([
+                "-f",
+                "-Lf",
+                dir.path().join("log").to_str().unwrap(),
+                "-C",
+                "-c",
+                conf.to_str().unwrap(),
+                "-p",
+                dir.path().join("pid").to_str().unwrap(),
+            ])
+            .env("MIBS", "")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd (Debian package snmpd) must be installed");
+        Snmpd {
+            child,
+            dir,
+            udp,
+            agentx,
+        }
+    }
+    fn stop(mut self) -> (tempfile::TempDir, u16, u16) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.dir, self.udp, self.agentx)
+    }
+}
+
+fn snmp(tool: &str, udp: u16, args: &[&str]) -> String {
+    let out = Command::new(tool)
+        .args(["-v2c", "-On", "-m", "", "-r", "0", "-t", "1"])
+        .args(args)
+        .arg(format!("127.0.0.1:{udp}"))
+        .args(if tool == "snmpset" {
+            vec![".1.3.6.1.4.1.23302.1.1.1.0", "s", "x"]
+        } else {
+            vec![".1.3.6.1.4.1.23302"]
+        })
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn expected_walk() -> String {
+    include_str!("fixtures/agentx-example-snmpwalk.txt")
+        .lines()
+        .map(|l| {
+            l.replace(".23302.1.1.1 =", ".23302.1.1.1.0 =")
+                .replace(".23302.1.1.2 =", ".23302.1.1.2.0 =")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+fn walk_until(udp: u16, want: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = snmp("snmpwalk", udp, &["-c", "public"]);
+        if got == want || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn session(
+    agentx: u16,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let cfg = SessionConfig {
+        address: format!("127.0.0.1:{agentx}").parse().unwrap(),
+        agent_timeout: 60,
+        cache_max: Duration::from_secs(60),
+        timing: Timing {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(500),
+            ping_every: Duration::from_secs(1),
+            answer_within: Duration::from_secs(2),
+        },
+    };
+    let h = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run(cfg, fixture(), rx));
+    });
+    (tx, h)
+}
+
+#[test]
+fn walk_set_and_master_restart_against_real_snmpd() {
+    let (udp, agentx) = (free_port(), free_port());
+    // The subagent starts before the master exists.
+    let (stop, handle) = session(agentx);
+    let snmpd = Snmpd::start(tempfile::tempdir().unwrap(), udp, agentx);
+    let want = expected_walk();
+    assert_eq!(walk_until(udp, &want, Duration::from_secs(15)), want);
+
+    // A Set is refused as notWritable and the session stays up.
+    let set = snmp("snmpset", udp, &["-c", "private"]);
+    assert!(set.contains("notWritable"), "snmpset said: {set}");
+    assert_eq!(snmp("snmpwalk", udp, &["-c", "public"]), want);
+
+    // GetBulk (snmpbulkwalk) sees the same table.
+    assert_eq!(snmp("snmpbulkwalk", udp, &["-c", "public", "-Cr7"]), want);
+
+    // The master restarts: the subagent registers again.
+    let (dir, udp, agentx) = snmpd.stop();
+    let snmpd = Snmpd::start(dir, udp, agentx);
+    assert_eq!(walk_until(udp, &want, Duration::from_secs(15)), want);
+
+    stop.send(true).unwrap();
+    handle.join().unwrap();
+    snmpd.stop();
+}

@@ -1,0 +1,391 @@
+//! State snapshot → Prometheus text exposition (format 0.0.4): the 28 families of the
+//! original with identical names, types, HELP texts, labels and values, then our additions.
+//!
+//! Families come in the original's creation order (prometheus spec §6.2), series sorted by
+//! resource name, then peer node id and volume, so two scrapes of one state are identical.
+//! Must never: block, do I/O, or rename a family users already query.
+
+use crate::families::*;
+use drbd::vocab::{ConnectionState, DiskState, ReplicationState, Role};
+
+use drbd::{Connection, Device, PeerDevice, Resource};
+
+/// The versions reported by `drbdadm --version`, and whether the last attempt worked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrbdVersions {
+    /// `major.minor.patch` of the kernel module; `None` before the first success.
+    pub kmod: Option<String>,
+    pub utils: Option<String>,
+    /// True if the most recent `drbdadm --version` succeeded.
+    pub last_refresh_ok: bool,
+}
+
+/// The daemon's own counters, for the `drbdreactor_*` self-metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReactorMetrics {
+    pub events_processed: u64,
+    pub drbdsetup_restarts: u64,
+    /// Unix time of the last events2 line, if any arrived.
+    pub last_event_unix_seconds: Option<f64>,
+    pub plugin_restarts: u64,
+    pub umh_runs: u64,
+    pub umh_failures: u64,
+    pub umh_timeouts: u64,
+}
+
+/// What a scrape renders besides the resources.
+#[derive(Debug, Clone, Default)]
+pub struct RenderContext {
+    pub enums: bool,
+    pub versions: DrbdVersions,
+    pub reactor: ReactorMetrics,
+}
+
+/// Label sets built once per scrape, so each family only appends its value.
+struct Objects<'a> {
+    resources: Vec<(String, &'a Resource)>,
+    connections: Vec<(String, &'a Connection)>,
+    peer_devices: Vec<(String, &'a PeerDevice)>,
+    devices: Vec<(String, &'a Device)>,
+    paths: Vec<(String, bool)>,
+}
+
+fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
+    let mut o = Objects {
+        resources: Vec::new(),
+        connections: Vec::new(),
+        peer_devices: Vec::new(),
+        devices: Vec::new(),
+        paths: Vec::new(),
+    };
+    let mut num = itoa::Buffer::new();
+    for r in resources {
+        let mut rl = String::with_capacity(r.name.len() + 8);
+        label(&mut rl, "name", &r.name);
+        for c in &r.connections {
+            let mut cl = rl.clone();
+            cl.push(',');
+            label(&mut cl, "conn_name", &c.conn_name);
+            cl.push(',');
+            label(&mut cl, "peer_node_id", num.format(c.peer_node_id));
+            for p in &c.peer_devices {
+                let mut pl = cl.clone();
+                pl.push(',');
+                label(&mut pl, "volume", num.format(p.volume));
+                o.peer_devices.push((pl, p));
+            }
+            for p in &c.paths {
+                let mut pl = cl.clone();
+                pl.push(',');
+                label(&mut pl, "local", &p.endpoints.local.to_string());
+                pl.push(',');
+                label(&mut pl, "peer", &p.endpoints.peer.to_string());
+                o.paths.push((pl, p.established));
+            }
+            o.connections.push((cl, c));
+        }
+        for d in &r.devices {
+            let mut dl = rl.clone();
+            dl.push(',');
+            label(&mut dl, "volume", num.format(d.volume));
+            dl.push(',');
+            label(&mut dl, "minor", num.format(d.minor));
+            o.devices.push((dl, d));
+        }
+        o.resources.push((rl, r));
+    }
+    o
+}
+
+/// Appends `key="value"` with the value escaped per the text format.
+fn label(out: &mut String, key: &str, value: &str) {
+    out.push_str(key);
+    out.push_str("=\"");
+    if value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push_str(value);
+    }
+    out.push('"');
+}
+
+/// Writes the body for `resources` (iterated in name order) into `out`.
+pub fn render<'a>(
+    resources: impl Iterator<Item = &'a Resource>,
+    ctx: &RenderContext,
+    out: &mut String,
+) {
+    let o = collect(resources);
+    let mut w = Writer {
+        out,
+        num: itoa::Buffer::new(),
+    };
+    w.header(&UP);
+    w.out.push_str("drbdreactor_up 1\n");
+    w.header(&VERSION);
+    w.out.push_str("drbd_version{");
+    label(
+        w.out,
+        "kmod",
+        ctx.versions.kmod.as_deref().unwrap_or("0.0.0"),
+    );
+    w.out.push(',');
+    label(
+        w.out,
+        "utils",
+        ctx.versions.utils.as_deref().unwrap_or("0.0.0"),
+    );
+    w.out.push_str("} 1\n");
+    w.header(&RESOURCES);
+    w.out.push_str("drbd_resource_resources ");
+    w.value(o.resources.len() as u64);
+
+    if ctx.enums {
+        w.enum_family(&RESOURCE_ROLE, &o.resources, Role::ALL, |r| r.role);
+    }
+    for f in RESOURCE_FAMILIES {
+        w.family(f, &o.resources);
+    }
+    if ctx.enums {
+        w.enum_family(
+            &CONNECTION_STATE,
+            &o.connections,
+            ConnectionState::ALL,
+            |c| c.connection_state,
+        );
+    }
+    for f in PEER_DEVICE_FAMILIES {
+        w.family(f, &o.peer_devices);
+    }
+    for f in CONNECTION_FAMILIES {
+        w.family(f, &o.connections);
+    }
+    if ctx.enums {
+        w.enum_family(&DEVICE_STATE, &o.devices, DiskState::ALL, |d| d.disk_state);
+    }
+    for f in DEVICE_FAMILIES {
+        w.family(f, &o.devices);
+    }
+
+    // Our additions: new names only.
+    for f in NEW_PEER_DEVICE_FAMILIES {
+        w.family(f, &o.peer_devices);
+    }
+    w.progress(&o.peer_devices);
+    w.info_family(&PEER_DEVICE_REPLICATION_STATE, &o.peer_devices, |p| {
+        p.replication_state.as_str()
+    });
+    w.info_family(&PEER_DEVICE_PEER_DISK_STATE, &o.peer_devices, |p| {
+        p.peer_disk_state.as_str()
+    });
+    w.info_family(&CONNECTION_PEER_ROLE, &o.connections, |c| {
+        c.peer_role.as_str()
+    });
+    if !o.paths.is_empty() {
+        w.header(&PATH_ESTABLISHED);
+        for (labels, established) in &o.paths {
+            w.sample(PATH_ESTABLISHED.name, labels, u64::from(*established));
+        }
+    }
+    w.reactor(ctx);
+}
+
+struct Writer<'o> {
+    out: &'o mut String,
+    num: itoa::Buffer,
+}
+
+impl Writer<'_> {
+    fn header(&mut self, f: &Meta) {
+        self.out.push_str("# TYPE ");
+        self.out.push_str(f.name);
+        self.out.push(' ');
+        self.out.push_str(f.kind.as_str());
+        self.out.push_str("\n# HELP ");
+        self.out.push_str(f.name);
+        self.out.push(' ');
+        self.out.push_str(f.help);
+        self.out.push('\n');
+    }
+
+    fn value(&mut self, v: u64) {
+        self.out.push_str(self.num.format(v));
+        self.out.push('\n');
+    }
+
+    /// `name{labels} value`
+    fn sample(&mut self, name: &str, labels: &str, v: u64) {
+        self.out.push_str(name);
+        self.out.push('{');
+        self.out.push_str(labels);
+        self.out.push_str("} ");
+        self.value(v);
+    }
+
+    fn family<T>(&mut self, f: &Family<T>, objects: &[(String, &T)]) {
+        if objects.is_empty() {
+            return;
+        }
+        self.header(&f.meta);
+        let prefix = format!("{}{{", f.meta.name);
+        let out = &mut *self.out;
+        for (labels, obj) in objects {
+            out.push_str(&prefix);
+            out.push_str(labels);
+            out.push_str("} ");
+            out.push_str(self.num.format((f.value)(obj)));
+            out.push('\n');
+        }
+    }
+
+    /// One sample per possible state, 1 for the current one; the state label is named like
+    /// the family (prometheus spec §5.2). `?` (out of range) matches none.
+    fn enum_family<T, S: Copy + PartialEq + EnumState>(
+        &mut self,
+        f: &Meta,
+        objects: &[(String, &T)],
+        all: &[S],
+        state: impl Fn(&T) -> S,
+    ) {
+        if objects.is_empty() {
+            return;
+        }
+        self.header(f);
+        let prefix = format!("{}{{", f.name);
+        // `,<family>="<State>"} ` for each state, built once per scrape.
+        let suffixes: Vec<(S, String)> = all
+            .iter()
+            .filter(|s| !s.is_out_of_range())
+            .map(|s| (*s, format!(",{}=\"{}\"}} ", f.name, s.as_label())))
+            .collect();
+        let out = &mut *self.out;
+        for (labels, obj) in objects {
+            let current = state(obj);
+            for (s, suffix) in &suffixes {
+                out.push_str(&prefix);
+                out.push_str(labels);
+                out.push_str(suffix);
+                out.push_str(if *s == current { "1\n" } else { "0\n" });
+            }
+        }
+    }
+
+    /// One sample per object, value 1, with its current state in the `state` label.
+    fn info_family<T>(
+        &mut self,
+        f: &Meta,
+        objects: &[(String, &T)],
+        state: impl Fn(&T) -> &'static str,
+    ) {
+        if objects.is_empty() {
+            return;
+        }
+        self.header(f);
+        let prefix = format!("{}{{", f.name);
+        let out = &mut *self.out;
+        for (labels, obj) in objects {
+            out.push_str(&prefix);
+            out.push_str(labels);
+            out.push_str(",state=\"");
+            out.push_str(state(obj));
+            out.push_str("\"} 1\n");
+        }
+    }
+
+    fn progress(&mut self, peer_devices: &[(String, &PeerDevice)]) {
+        let with = |p: &PeerDevice| p.progress.as_ref().map(|b| (**b).clone());
+        let done: Vec<_> = peer_devices
+            .iter()
+            .filter_map(|(l, p)| with(p).and_then(|g| g.done).map(|d| (l, d)))
+            .collect();
+        if !done.is_empty() {
+            self.header(&RESYNC_DONE);
+            for (labels, d) in done {
+                self.float_sample(RESYNC_DONE.name, labels, d.as_f64() / 100.0);
+            }
+        }
+        let eta: Vec<_> = peer_devices
+            .iter()
+            .filter_map(|(l, p)| with(p).and_then(|g| g.eta).map(|e| (l, e)))
+            .collect();
+        if !eta.is_empty() {
+            self.header(&RESYNC_ETA);
+            for (labels, e) in eta {
+                match e {
+                    drbd::values::Eta::Seconds(s) => self.sample(RESYNC_ETA.name, labels, s),
+                    drbd::values::Eta::Unknown => {
+                        self.float_sample(RESYNC_ETA.name, labels, f64::NAN)
+                    }
+                }
+            }
+        }
+    }
+
+    fn float_sample(&mut self, name: &str, labels: &str, v: f64) {
+        self.out.push_str(name);
+        self.out.push('{');
+        self.out.push_str(labels);
+        self.out.push_str("} ");
+        self.float(v);
+    }
+
+    fn float(&mut self, v: f64) {
+        if v.is_nan() {
+            self.out.push_str("NaN\n");
+        } else {
+            use std::fmt::Write;
+            let _ = writeln!(self.out, "{v}");
+        }
+    }
+
+    fn reactor(&mut self, ctx: &RenderContext) {
+        let r = &ctx.reactor;
+        for (meta, v) in [
+            (&VERSION_OK, u64::from(ctx.versions.last_refresh_ok)),
+            (&EVENTS_PROCESSED, r.events_processed),
+            (&DRBDSETUP_RESTARTS, r.drbdsetup_restarts),
+            (&PLUGIN_RESTARTS, r.plugin_restarts),
+            (&UMH_RUNS, r.umh_runs),
+            (&UMH_FAILURES, r.umh_failures),
+            (&UMH_TIMEOUTS, r.umh_timeouts),
+        ] {
+            self.header(meta);
+            self.out.push_str(meta.name);
+            self.out.push(' ');
+            self.value(v);
+        }
+        if let Some(t) = r.last_event_unix_seconds {
+            self.header(&LAST_EVENT);
+            self.out.push_str(LAST_EVENT.name);
+            self.out.push(' ');
+            self.float(t);
+        }
+    }
+}
+
+/// The vocabularies enum families iterate over.
+pub trait EnumState {
+    fn is_out_of_range(&self) -> bool;
+    fn as_label(&self) -> &'static str;
+}
+
+macro_rules! enum_state {
+    ($($t:ty),+) => {$(
+        impl EnumState for $t {
+            fn is_out_of_range(&self) -> bool {
+                matches!(self, <$t>::OutOfRange)
+            }
+            fn as_label(&self) -> &'static str {
+                self.as_str()
+            }
+        }
+    )+};
+}
+enum_state!(Role, DiskState, ConnectionState, ReplicationState);

@@ -1,0 +1,62 @@
+use drbd::{parse_line, State};
+use drbd_reactor_prometheus::render::*;
+
+fn fixture_state() -> State {
+    let mut state = State::new();
+    let mut out = Vec::new();
+    for line in include_str!("fixtures/monitoring-example.events2").lines() {
+        state.apply(parse_line(line).unwrap().event, &mut out);
+    }
+    state
+}
+
+fn body(enums: bool) -> String {
+    let state = fixture_state();
+    let ctx = RenderContext {
+        enums,
+        versions: DrbdVersions {
+            kmod: Some("9.2.8".into()),
+            utils: Some("9.28.0".into()),
+            last_refresh_ok: true,
+        },
+        reactor: ReactorMetrics::default(),
+    };
+    let mut out = String::new();
+    render(state.resources().map(|r| &**r), &ctx, &mut out);
+    out
+}
+
+/// The body up to and including the last family the original has.
+fn original_families(body: &str) -> String {
+    let end = body
+        .find("# TYPE drbd_peerdevice_sent_bytes_total")
+        .unwrap();
+    body[..end].to_string()
+}
+
+#[test]
+fn fixture_state_renders_the_originals_enum_body_byte_for_byte() {
+    assert_eq!(
+        original_families(&body(true)),
+        include_str!("fixtures/prometheus-example-enums.txt")
+    );
+}
+
+#[test]
+fn fixture_state_renders_the_originals_noenum_body_byte_for_byte() {
+    assert_eq!(
+        original_families(&body(false)),
+        include_str!("fixtures/prometheus-example-noenums.txt")
+    );
+}
+
+#[test]
+fn empty_state_renders_the_three_global_families_with_zero_resources() {
+    let mut out = String::new();
+    render(std::iter::empty(), &RenderContext::default(), &mut out);
+    assert!(out.starts_with("# TYPE drbdreactor_up gauge\n# HELP drbdreactor_up Boolean indicating whether or not drbdreactor is running. Always 1\ndrbdreactor_up 1\n"));
+    assert!(out.contains("drbd_version{kmod=\"0.0.0\",utils=\"0.0.0\"} 1\n"));
+    assert!(out.contains("drbd_resource_resources 0\n"));
+    assert!(!out.contains("drbd_resource_suspended"));
+    assert!(out.contains("drbdreactor_drbd_version_ok 0\n"));
+}

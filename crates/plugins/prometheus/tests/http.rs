@@ -1,0 +1,165 @@
+use drbd::{parse_line, State};
+use drbd_reactor_prometheus::render::*;
+use drbd_reactor_prometheus::server::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Fixture(State);
+impl MetricsSource for Fixture {
+    fn generation(&self) -> u64 {
+        1
+    }
+    fn render(&self, out: &mut String) {
+        let ctx = RenderContext {
+            enums: true,
+            versions: DrbdVersions {
+                kmod: Some("9.2.8".into()),
+                utils: Some("9.28.0".into()),
+                last_refresh_ok: true,
+            },
+            reactor: ReactorMetrics::default(),
+        };
+        render(self.0.resources().map(|r| &**r), &ctx, out);
+    }
+}
+
+fn fixture() -> Arc<Fixture> {
+    let mut s = State::new();
+    let mut out = Vec::new();
+    for l in include_str!("fixtures/monitoring-example.events2").lines() {
+        s.apply(parse_line(l).unwrap().event, &mut out);
+    }
+    Arc::new(Fixture(s))
+}
+
+async fn start() -> (std::net::SocketAddr, tokio::sync::watch::Sender<bool>) {
+    let l = bind(&["127.0.0.1:0".parse().unwrap()]).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve(
+        l,
+        fixture(),
+        Timeouts {
+            read: Duration::from_secs(2),
+            connection: Duration::from_secs(5),
+        },
+        rx,
+    ));
+    (addr, tx)
+}
+
+async fn request(addr: std::net::SocketAddr, raw: &str) -> (String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(raw.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (
+        String::from_utf8_lossy(&buf[..split]).to_string(),
+        buf[split + 4..].to_vec(),
+    )
+}
+
+fn get(path: &str, extra: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n")
+}
+
+fn expected() -> String {
+    let mut out = String::new();
+    fixture().render(&mut out);
+    out
+}
+
+#[tokio::test]
+async fn get_metrics_serves_the_body_with_the_text_format_type() {
+    let (addr, _stop) = start().await;
+    let (head, body) = request(addr, &get("/metrics", "")).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert_eq!(String::from_utf8(body).unwrap(), expected());
+}
+
+#[tokio::test]
+async fn root_serves_metrics_to_scrapers_and_a_page_to_browsers() {
+    let (addr, _stop) = start().await;
+    let (_, body) = request(addr, &get("/", "Accept: */*\r\n")).await;
+    assert_eq!(String::from_utf8(body).unwrap(), expected());
+    let (head, body) = request(
+        addr,
+        &get("/", "Accept: text/html,application/xhtml+xml\r\n"),
+    )
+    .await;
+    assert!(head.to_lowercase().contains("text/html"));
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("href=\"/metrics\""));
+}
+
+#[tokio::test]
+async fn head_has_the_length_but_no_body_and_other_paths_and_methods_are_refused() {
+    let (addr, _stop) = start().await;
+    let (head, body) = request(
+        addr,
+        "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        head.contains(&format!("content-length: {}", expected().len())),
+        "{head}"
+    );
+    assert!(body.is_empty());
+    let (head, _) = request(addr, &get("/foo", "")).await;
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, _) = request(
+        addr,
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        head.starts_with("HTTP/1.1 405") && head.to_lowercase().contains("allow: get, head"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn gzip_is_used_when_accepted() {
+    let (addr, _stop) = start().await;
+    let (head, body) = request(addr, &get("/metrics", "Accept-Encoding: gzip\r\n")).await;
+    assert!(
+        head.to_lowercase().contains("content-encoding: gzip"),
+        "{head}"
+    );
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text).unwrap();
+    assert_eq!(text, expected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_client_and_200_concurrent_scrapers_do_not_delay_a_scrape() {
+    let (addr, _stop) = start().await;
+    let _idle = TcpStream::connect(addr).await.unwrap(); // connects, never sends
+    let mut half = TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"GET /metrics HTTP/1.1\r\n").await.unwrap(); // half a request
+    let scrapers: Vec<_> = (0..200)
+        .map(|_| tokio::spawn(async move { request(addr, &get("/metrics", "")).await }))
+        .collect();
+    let t = Instant::now();
+    let (head, body) = request(addr, &get("/metrics", "")).await;
+    let alone = t.elapsed();
+    assert!(head.starts_with("HTTP/1.1 200"));
+    assert_eq!(body.len(), expected().len());
+    for s in scrapers {
+        let (h, b) = s.await.unwrap();
+        assert!(h.starts_with("HTTP/1.1 200"));
+        assert_eq!(b.len(), expected().len());
+    }
+    // Not a timing assertion on the server: the idle clients hold connections the whole time,
+    // and the scrape still completed; report the figure.
+    eprintln!("scrape next to an idle client and 200 scrapers took {alone:?}");
+}

@@ -1,0 +1,143 @@
+//! The `[[umh]]` configuration: rule lists per object kind, each rule a set of filters plus
+//! the command to run (umh spec §2). Typed once at load; unknown keys are errors.
+//!
+//! Must never: accept a key it does not know (a typo would widen a rule to match everything),
+//! or a state name outside DRBD's vocabulary.
+
+use crate::pattern::Pattern;
+use drbd::event::{EventType, HelperPhase};
+use drbd::vocab::{ConnectionState, DiskState, ReplicationState, Role};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One `[[umh]]` instance.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UmhConfig {
+    /// Deprecated and ignored (kept for identity, like the original).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// At most this many commands run at once; further ones wait in order. Unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<usize>,
+    #[serde(default)]
+    pub resource: Vec<ResourceRule>,
+    #[serde(default)]
+    pub device: Vec<DeviceRule>,
+    #[serde(default)]
+    pub peerdevice: Vec<PeerDeviceRule>,
+    #[serde(default)]
+    pub connection: Vec<ConnectionRule>,
+    /// Rules on kernel helper calls and responses (`call helper` / `response helper`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub helper: Vec<HelperRule>,
+}
+
+/// Declares a rule struct: the common keys (umh spec §2.2) plus the kind's own.
+macro_rules! rule {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        pub struct $name {
+            /// Shown in the logs.
+            #[serde(default)]
+            pub name: String,
+            /// Run as `sh -c COMMAND`.
+            pub command: String,
+            /// Extra environment; wins over the DRBD_* variables and the fixed ones.
+            #[serde(default)]
+            pub env: BTreeMap<String, String>,
+            /// Seconds after which the command's process group is killed. Unset: never.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub timeout: Option<u64>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub event_type: Option<Pattern<EventType>>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub resource_name: Option<Pattern<String>>,
+            $($(#[$fm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $field: $ty,)*
+        }
+    };
+}
+
+/// Declares the old/new filter table of a kind.
+macro_rules! filter {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        pub struct $name {
+            $(#[serde(default, skip_serializing_if = "Option::is_none")] pub $field: Option<Pattern<$ty>>,)*
+        }
+    };
+}
+
+filter!(ResourceFilter {
+    role: Role,
+    may_promote: bool,
+    promotion_score: u32
+});
+filter!(DeviceFilter {
+    disk_state: DiskState,
+    client: bool,
+    quorum: bool,
+    open: bool,
+    size: u64
+});
+filter!(PeerDeviceFilter {
+    replication_state: ReplicationState,
+    peer_disk_state: DiskState,
+    peer_client: bool,
+    resync_suspended: bool,
+});
+filter!(ConnectionFilter {
+    conn_name: String,
+    connection_state: ConnectionState,
+    peer_role: Role,
+    congested: bool,
+});
+
+rule!(ResourceRule { old: Option<ResourceFilter>, new: Option<ResourceFilter> });
+rule!(DeviceRule {
+    volume: Option<Pattern<u32>>,
+    old: Option<DeviceFilter>,
+    new: Option<DeviceFilter>,
+});
+rule!(PeerDeviceRule {
+    volume: Option<Pattern<u32>>,
+    peer_node_id: Option<Pattern<u32>>,
+    old: Option<PeerDeviceFilter>,
+    new: Option<PeerDeviceFilter>,
+});
+rule!(ConnectionRule {
+    peer_node_id: Option<Pattern<u32>>,
+    old: Option<ConnectionFilter>,
+    new: Option<ConnectionFilter>,
+});
+/// A rule on `call helper` / `response helper` events (kernel helpers: fence-peer,
+/// before-resync-target, ...). Has no `event-type`: helper events are not object changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HelperRule {
+    #[serde(default)]
+    pub name: String,
+    pub command: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<Pattern<String>>,
+    /// `Call` or `Response`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Pattern<HelperPhase>>,
+    /// The handler name, e.g. `fence-peer`, `before-resync-target`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helper: Option<Pattern<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<Pattern<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_node_id: Option<Pattern<u32>>,
+    /// The helper's exit code (responses of helpers that exited normally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<Pattern<u8>>,
+}

@@ -1,0 +1,174 @@
+use drbd::{parse_line, PluginUpdate, State};
+use drbd_reactor_umh::matcher::invocations;
+use drbd_reactor_umh::rules::UmhConfig;
+
+fn config(text: &str) -> Result<UmhConfig, String> {
+    let t: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    let umh = t["umh"].as_array().unwrap()[0].clone();
+    umh.try_into::<UmhConfig>().map_err(|e| e.to_string())
+}
+
+const BLOG: &str = r#"
+[[umh]]
+id = "drbd-data"
+[[umh.device]]
+resource-name = "drbd-data"
+old.quorum = true
+new.quorum = false
+command = "/usr/local/bin/on-no-quorum-io-error.sh"
+name = "quorum lost"
+[umh.device.env]
+TIMEOUT = "30"
+[[umh.device]]
+resource-name = "drbd-data"
+old.quorum = false
+new.quorum = true
+command = "/usr/local/bin/on-no-quorum-io-error.sh"
+name = "quorum gained"
+"#;
+
+fn updates(lines: &[&str]) -> Vec<PluginUpdate> {
+    let mut s = State::new();
+    let mut out = Vec::new();
+    for l in lines {
+        s.apply(parse_line(l).unwrap().event, &mut out);
+    }
+    out
+}
+
+fn env_of<'a>(inv: &'a drbd_reactor_umh::matcher::Invocation, k: &str) -> Option<&'a str> {
+    inv.env
+        .iter()
+        .find(|(ek, _)| ek == k)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn the_blog_example_fires_quorum_lost_with_its_environment() {
+    let c = config(BLOG).unwrap();
+    let u = updates(&[
+        "exists resource name:drbd-data role:Primary suspended:no force-io-failures:no may_promote:no promotion_score:10101",
+        "exists device name:drbd-data volume:0 minor:1000 backing_dev:/dev/vg/d disk:UpToDate client:no open:yes quorum:yes",
+        "change device name:drbd-data volume:0 minor:1000 backing_dev:/dev/vg/d disk:UpToDate client:no open:yes quorum:no",
+    ]);
+    let fired: Vec<_> = u.iter().flat_map(|u| invocations(&c, u)).collect();
+    // Exists old.quorum=false (default) → new true: "quorum gained"; then the loss.
+    assert_eq!(
+        fired
+            .iter()
+            .map(|i| i.rule_name.as_str())
+            .collect::<Vec<_>>(),
+        ["quorum gained", "quorum lost"]
+    );
+    let lost = &fired[1];
+    assert_eq!(env_of(lost, "DRBD_RES_NAME"), Some("drbd-data"));
+    assert_eq!(env_of(lost, "DRBD_OLD_QUORUM"), Some("true"));
+    assert_eq!(env_of(lost, "DRBD_NEW_QUORUM"), Some("false"));
+    assert_eq!(env_of(lost, "TIMEOUT"), Some("30"));
+    assert_eq!(env_of(lost, "DRBD_MINOR"), Some("1000"));
+    assert_eq!(env_of(lost, "DRBD_MINOR_0"), Some("1000"));
+    assert_eq!(env_of(lost, "DRBD_BACKING_DEV_0"), Some("/dev/vg/d"));
+    assert_eq!(env_of(lost, "DRBD_OLD_OPEN"), Some("true"));
+    assert_eq!(env_of(lost, "PATH"), Some("/sbin:/usr/sbin:/bin:/usr/bin"));
+}
+
+#[test]
+fn user_env_wins_over_fixed_and_drbd_variables() {
+    let c = config(
+        r#"
+[[umh]]
+[[umh.resource]]
+command = "true"
+env = { PATH = "/opt/bin", DRBD_RES_NAME = "mine" }
+"#,
+    )
+    .unwrap();
+    let u = updates(&[
+        "exists resource name:r0 role:Secondary suspended:no may_promote:no promotion_score:1",
+    ]);
+    let inv = invocations(&c, &u[0]);
+    assert_eq!(env_of(&inv[0], "PATH"), Some("/opt/bin"));
+    assert_eq!(env_of(&inv[0], "DRBD_RES_NAME"), Some("mine"));
+    assert_eq!(inv[0].env.iter().filter(|(k, _)| k == "PATH").count(), 1);
+}
+
+#[test]
+fn not_equals_operator_in_both_toml_forms() {
+    let inline = config(
+        r#"
+[[umh]]
+[[umh.resource]]
+command = "true"
+old.role = { operator = "NotEquals", value = "Primary" }
+new.role = "Primary"
+"#,
+    )
+    .unwrap();
+    let dotted = config(
+        r#"
+[[umh]]
+[[umh.resource]]
+command = "true"
+old.role.operator = "NotEquals"
+old.role.value = "Primary"
+new.role.value = "Primary"
+"#,
+    )
+    .unwrap();
+    assert_eq!(inline, dotted);
+    let u = updates(&[
+        "exists resource name:r0 role:Secondary suspended:no may_promote:no promotion_score:1",
+        "change resource name:r0 role:Primary suspended:no may_promote:no promotion_score:1",
+        "change resource name:r0 role:Primary suspended:no may_promote:no promotion_score:2",
+    ]);
+    let fired: usize = u.iter().map(|u| invocations(&inline, u).len()).sum();
+    assert_eq!(fired, 1, "only the Secondary→Primary transition");
+}
+
+#[test]
+fn malformed_rules_are_errors() {
+    for (bad, why) in [
+        ("[[umh]]\n[[umh.device]]\ncommand = \"x\"\nnew.quorom = true\n", "unknown field"),
+        ("[[umh]]\n[[umh.device]]\ncommand = \"x\"\nresource_name = \"r\"\n", "unknown field"),
+        ("[[umh]]\n[[umh.device]]\ncommand = \"x\"\nvolume = \"0\"\n", "wrong type"),
+        ("[[umh]]\n[[umh.resource]]\ncommand = \"x\"\nnew.role = \"primary\"\n", "unknown state"),
+        ("[[umh]]\n[[umh.resource]]\ncommand = \"x\"\nevent-type = \"change\"\n", "unknown event type"),
+        ("[[umh]]\n[[umh.resource]]\ncommand = \"x\"\nnew.role = { value = \"Primary\", operatr = \"NotEquals\" }\n", "typo in operator table"),
+        ("[[umh]]\n[[umh.resource]]\ncommand = \"x\"\nnew.role = { operator = \"notequals\", value = \"Primary\" }\n", "operator case"),
+        ("[[umh]]\n[[umh.resource]]\nnew.role = \"Primary\"\n", "missing command"),
+        ("[[umh]]\n[[umh.resources]]\ncommand = \"x\"\n", "unknown rule list"),
+        ("[[umh]]\n[[umh.resource]]\ncommand = \"x\"\nold.role.operator = \"NotEquals\"\nold.role = \"Primary\"\n", "mixed forms"),
+    ] {
+        assert!(config(bad).is_err(), "{why} should be rejected: {bad}");
+    }
+}
+
+#[test]
+fn helper_rules_match_name_phase_and_exit_code() {
+    let c = config(
+        r#"
+[[umh]]
+[[umh.helper]]
+name = "fence"
+command = "true"
+helper = "before-resync-target"
+phase = "Response"
+exit-code = 4
+"#,
+    )
+    .unwrap();
+    let u = updates(&[
+        "exists resource name:r0 role:Secondary suspended:no may_promote:no promotion_score:1",
+        "call helper name:r0 peer-node-id:1 conn-name:p volume:0 helper:before-resync-target",
+        "response helper name:r0 peer-node-id:1 conn-name:p volume:0 helper:before-resync-target status:1024",
+    ]);
+    let fired: Vec<_> = u.iter().flat_map(|u| invocations(&c, u)).collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(
+        env_of(&fired[0], "DRBD_HELPER"),
+        Some("before-resync-target")
+    );
+    assert_eq!(env_of(&fired[0], "DRBD_HELPER_STATUS"), Some("4"));
+    assert_eq!(env_of(&fired[0], "DRBD_PEER_NODE_ID"), Some("1"));
+    assert_eq!(env_of(&fired[0], "DRBD_RESOURCE"), Some("r0"));
+}

@@ -35,7 +35,7 @@ impl Rng {
 
 /// The name of synthetic resource `i`: `pvc-` and a UUID-like tag, as CSI drivers name them.
 pub fn resource_name(i: usize) -> String {
-    let mut rng = Rng::new(i as u64 ^ 0x5eed_0f_d8bd);
+    let mut rng = Rng::new(i as u64 ^ 0x005e_ed0f_d8bd);
     let (a, b) = (rng.next_u64(), rng.next_u64());
     format!(
         "pvc-{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
@@ -61,7 +61,7 @@ pub fn resource(i: usize, peers: u32) -> Resource {
     let name = resource_name(i);
     let port = 7000 + (i % 58_000) as u16;
     let mut r = Resource::new(name);
-    r.role = if i % 3 == 0 {
+    r.role = if i.is_multiple_of(3) {
         Role::Primary
     } else {
         Role::Secondary
@@ -87,7 +87,7 @@ pub fn resource(i: usize, peers: u32) -> Resource {
     for peer in 1..=peers {
         let mut c = Connection {
             peer_node_id: peer,
-            conn_name: format!("node-{peer:02}.cluster.example"),
+            conn_name: format!("node-{peer:02}"),
             connection_state: ConnectionState::Connected,
             peer_role: Role::Secondary,
             ..Connection::default()

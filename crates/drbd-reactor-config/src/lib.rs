@@ -1,6 +1,27 @@
 //! drbd-reactor's configuration: the main file plus the snippets directory, each parsed
 //! on its own and merged; every error names file, line and key; plus the logging sinks
 //! configured by [[log]]. Never starts plugins and never decides plugin identity.
+//!
+//! ```
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let main = dir.path().join("drbd-reactor.toml");
+//! # std::fs::write(&main, "[[prometheus]]\naddress = \"[::]:9942\"\nbogus = 1\n").unwrap();
+//! use drbd_reactor_config::{load, PluginKind, Strictness};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Prometheus { address: String }
+//!
+//! let config = load(&main)?; // Err names file:line and key
+//! for warning in &config.warnings {
+//!     log::warn!("{warning}");
+//! }
+//! for section in config.plugins_of(PluginKind::Prometheus) {
+//!     let (prometheus, warnings): (Prometheus, _) = section.parse(Strictness::WarnUnknownKeys)?;
+//!     assert_eq!(prometheus.address, "[::]:9942");
+//!     assert_eq!(warnings[0].to_string(), format!("{}:3: key 'bogus': unknown key in [[prometheus]], ignored", main.display()));
+//! }
+//! # Ok::<(), drbd_reactor_config::ConfigError>(())
+//! ```
 
 mod error;
 mod file;
@@ -67,6 +88,13 @@ impl Default for Config {
             plugins: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+}
+
+impl Config {
+    /// The sections of one plugin type, in file order.
+    pub fn plugins_of(&self, kind: PluginKind) -> impl Iterator<Item = &PluginInstance> {
+        self.plugins.iter().filter(move |p| p.kind == kind)
     }
 }
 

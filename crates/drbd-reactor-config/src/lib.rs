@@ -36,7 +36,9 @@ pub use error::{ConfigError, Located, Origin};
 pub use file::parse_level;
 pub use logging::LoggingHandle;
 pub use plugin::{PluginInstance, PluginKind, Strictness};
-pub use snippets::{discover as discover_snippets, snippets_changed_since};
+/// The §9 rule (newer than the reload, at least 20 s old), also for the promoter's drop-ins.
+pub use snippets::changed as changed_since_reload;
+pub use snippets::{discover as discover_snippets, snippets_changed_since, SETTLE_TIME};
 
 use file::{FileConfig, SNIPPETS, SNIPPETS_MONITORING_INTERVAL, STATISTICS_POLL_INTERVAL};
 

@@ -73,3 +73,30 @@ fn without_snippets_or_with_a_vanished_directory_nothing_is_reported() {
     std::fs::remove_dir(setup.snippets_dir()).unwrap();
     assert!(snippets_changed_since(&config, now - Duration::from_secs(100), now).is_empty());
 }
+
+#[test]
+fn changed_since_reload_needs_newer_than_reload_and_20_seconds_settled() {
+    use drbd_reactor_config::changed_since_reload;
+    let now = SystemTime::now();
+    let reload = now - Duration::from_secs(60);
+    assert!(changed_since_reload(
+        now - Duration::from_secs(30),
+        reload,
+        now
+    ));
+    assert!(!changed_since_reload(
+        now - Duration::from_secs(10),
+        reload,
+        now
+    ));
+    assert!(!changed_since_reload(
+        now - Duration::from_secs(90),
+        reload,
+        now
+    ));
+    assert!(!changed_since_reload(
+        now + Duration::from_secs(90),
+        reload,
+        now
+    ));
+}

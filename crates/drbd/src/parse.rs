@@ -177,23 +177,31 @@ impl<'a> Iterator for Scanner<'a> {
     }
 }
 
-/// Removes ANSI colour sequences (`ESC [ ... m`) that `--color` wraps around state values.
+/// Removes ANSI colour sequences (`ESC [ ... m`) that `--color` wraps around state values,
+/// also in the caret notation (`^[[1;31m`) of captures that went through `cat -v`, as the
+/// drbd-utils test expectations in the corpus did.
 fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c2 in chars.by_ref() {
-                    if c2.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        let after = if let Some(r) = rest.strip_prefix("\x1b[") {
+            Some(r)
+        } else {
+            rest.strip_prefix("^[[")
+        };
+        match after {
+            Some(r) => {
+                // Skip parameters up to and including the final letter.
+                let end = r
+                    .find(|c: char| c.is_ascii_alphabetic())
+                    .map_or(r.len(), |i| i + 1);
+                rest = &r[end..];
             }
-            continue;
+            None => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
         }
-        out.push(c);
     }
     out
 }
@@ -203,7 +211,9 @@ pub fn parse_line(input: &str) -> Result<Line, ParseError> {
     match parse_clean(input) {
         // `--color` wraps state values in escape sequences, which only vocabulary values can
         // carry; look for them only when a line does not parse as it is.
-        Err(_) if input.contains('\x1b') => parse_clean(&strip_ansi(input)),
+        Err(_) if input.contains('\x1b') || input.contains("^[[") => {
+            parse_clean(&strip_ansi(input))
+        }
         parsed => parsed,
     }
 }

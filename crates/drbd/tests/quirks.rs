@@ -1,0 +1,509 @@
+//! The quirks of the original (events2 spec §6, Q1–Q22) and the cases its own tests exercise
+//! (§6.1): each test shows whether we reproduce the behaviour or fix it, as listed in
+//! docs/compat/core.md.
+
+use drbd::event::HelperPhase;
+use drbd::parse::Problem;
+use drbd::update::*;
+use drbd::vocab::*;
+use drbd::{parse_line, Event, EventType, PluginUpdate, State};
+
+/// Applies each line of `text` to `state`; returns the updates.
+fn feed(state: &mut State, text: &str) -> Vec<PluginUpdate> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let parsed = parse_line(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        state.apply(parsed.event, &mut out);
+    }
+    out
+}
+
+fn objects(updates: &[PluginUpdate]) -> Vec<&ObjectUpdate> {
+    updates
+        .iter()
+        .map(|u| match u {
+            PluginUpdate::Object(o) => o,
+            PluginUpdate::Helper(h) => panic!("unexpected helper update {h:?}"),
+        })
+        .collect()
+}
+
+const RES: &str = "exists resource name:r role:Secondary suspended:no force-io-failures:no write-ordering:flush may_promote:no promotion_score:10101\n";
+const DEV: &str = "exists device name:r volume:0 minor:7 backing_dev:/dev/sda disk:UpToDate client:no open:no quorum:yes size:100 read:1 written:2 al-writes:3 bm-writes:4 upper-pending:0 lower-pending:0 al-suspended:no blocked:upper\n";
+const CONN: &str = "exists connection name:r peer-node-id:1 conn-name:peer connection:Connected role:Secondary congested:no ap-in-flight:0 rs-in-flight:0\n";
+const PD: &str = "exists peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no received:0 sent:0 out-of-sync:0 pending:0 unacked:0\n";
+const PATH: &str = "exists path name:r peer-node-id:1 conn-name:peer local:ipv4:10.0.0.1:7000 peer:ipv4:10.0.0.2:7000 established:yes\n";
+
+/// A state holding resource `r` with one device, one connection, its peer device and path.
+fn full_state() -> State {
+    let mut s = State::new();
+    feed(&mut s, &[RES, CONN, DEV, PD, PATH, "exists -"].concat());
+    s
+}
+
+// ---- Q1–Q22 ----
+
+#[test]
+fn q1_force_io_failures_is_stored_not_thrown_away() {
+    let mut s = full_state();
+    feed(&mut s, "change resource name:r role:Secondary suspended:no force-io-failures:yes write-ordering:flush may_promote:no promotion_score:0");
+    assert!(s.resource("r").unwrap().force_io_failures);
+}
+
+#[test]
+fn q2_replay_announces_every_object_including_peer_devices_as_exists_with_full_snapshots() {
+    let s = full_state();
+    let mut out = Vec::new();
+    s.replay(&mut out);
+    let updates = objects(&out);
+    assert_eq!(
+        updates.len(),
+        4,
+        "resource, device, connection, peer device"
+    );
+    assert!(updates.iter().all(|u| u.event_type == EventType::Exists));
+    assert!(updates.iter().any(|u| matches!(
+        u.change,
+        Change::PeerDevice {
+            volume: 0,
+            peer_node_id: 1,
+            ..
+        }
+    )));
+    assert!(updates
+        .iter()
+        .all(|u| *u.resource == **s.resource("r").unwrap()));
+    match &updates[0].change {
+        Change::Resource(d) => assert_eq!(d.new.role, Role::Secondary),
+        c => panic!("{c:?}"),
+    }
+}
+
+#[test]
+fn q3_blocked_survives_a_full_change_line_without_it() {
+    let mut s = full_state();
+    feed(&mut s, "change device name:r volume:0 minor:7 backing_dev:/dev/sda disk:UpToDate client:no open:no quorum:yes size:100 read:9 written:2 al-writes:3 bm-writes:4 upper-pending:0 lower-pending:0 al-suspended:no");
+    let d = s.resource("r").unwrap().device(0).unwrap().clone();
+    assert!(d.blocked.upper, "blocked:upper kept");
+    assert_eq!(d.read, 9);
+}
+
+#[test]
+fn q4_an_unknown_tristate_is_not_yes() {
+    let mut s = State::new();
+    let out = feed(&mut s, "exists device name:r volume:0 minor:7 disk:UpToDate client:unknown open:unknown quorum:yes");
+    let d = s.resource("r").unwrap().device(0).unwrap().clone();
+    assert_eq!(d.open, Tristate::Unknown);
+    assert_eq!(d.client, Tristate::Unknown);
+    match &objects(&out)[0].change {
+        Change::Device { diff, .. } => assert!(!diff.new.open && !diff.new.client),
+        c => panic!("{c:?}"),
+    }
+}
+
+#[test]
+fn q5_a_destroy_for_an_unknown_resource_changes_nothing_and_emits_nothing() {
+    let mut s = State::new();
+    let out = feed(
+        &mut s,
+        "destroy resource name:ghost\ndestroy device name:ghost volume:0\ndestroy connection name:ghost peer-node-id:1 conn-name:p",
+    );
+    assert!(out.is_empty());
+    assert!(s.is_empty());
+}
+
+#[test]
+fn q5_other_lines_for_an_unknown_resource_still_create_it() {
+    let mut s = State::new();
+    let out = feed(
+        &mut s,
+        "change device name:new volume:0 minor:1 disk:Diskless client:no open:no quorum:yes",
+    );
+    assert_eq!(s.len(), 1);
+    let r = s.resource("new").unwrap();
+    assert_eq!(r.role, Role::Unknown, "resource line not seen yet");
+    assert_eq!(objects(&out).len(), 1, "only the device update");
+}
+
+#[test]
+fn q6_helper_lines_become_typed_updates_with_the_known_resource() {
+    let mut s = full_state();
+    let out = feed(
+        &mut s,
+        "call helper name:r peer-node-id:1 conn-name:peer volume:0 minor:7 helper:before-resync-target\nresponse helper name:r peer-node-id:1 conn-name:peer volume:0 minor:7 helper:before-resync-target status:1024",
+    );
+    assert_eq!(out.len(), 2);
+    let PluginUpdate::Helper(call) = &out[0] else {
+        panic!("{:?}", out[0])
+    };
+    assert_eq!(call.phase, HelperPhase::Call);
+    assert_eq!(call.helper, "before-resync-target");
+    assert_eq!(
+        (call.volume, call.minor, call.peer_node_id),
+        (Some(0), Some(7), Some(1))
+    );
+    assert!(call.resource.is_some());
+    let PluginUpdate::Helper(response) = &out[1] else {
+        panic!("{:?}", out[1])
+    };
+    assert_eq!(response.phase, HelperPhase::Response);
+    assert_eq!(response.decoded_status().unwrap().exit_code(), Some(4));
+}
+
+#[test]
+fn q6_rename_moves_the_resource_destroy_for_the_old_name_then_create_for_the_new() {
+    let mut s = full_state();
+    let out = feed(&mut s, "rename resource name:r new_name:s");
+    assert!(s.resource("r").is_none());
+    let renamed = s.resource("s").unwrap();
+    assert_eq!(renamed.name, "s");
+    assert_eq!(renamed.devices.len(), 1);
+    let updates = objects(&out);
+    assert_eq!(updates[0].event_type, EventType::Destroy);
+    assert_eq!(updates[0].resource_name(), "r");
+    assert!(updates[1..]
+        .iter()
+        .all(|u| u.event_type == EventType::Create && u.resource_name() == "s"));
+    assert_eq!(updates.len(), 1 + 4);
+    // Later lines for the new name change the moved resource, not a second one.
+    feed(&mut s, "change resource name:s role:Primary");
+    assert_eq!(s.len(), 1);
+    assert_eq!(s.resource("s").unwrap().role, Role::Primary);
+}
+
+#[test]
+fn q6_timestamps_and_skipped_lines_are_understood() {
+    let l = parse_line("2019-05-07T13:50:23.973595-07:00 exists -").unwrap();
+    assert_eq!(
+        l.timestamp.as_deref(),
+        Some("2019-05-07T13:50:23.973595-07:00")
+    );
+    assert_eq!(l.event, Event::EndOfDump);
+    let mut s = State::new();
+    feed(&mut s, "- skipped 12");
+    assert_eq!(s.counters().skipped_notifications, 12);
+}
+
+#[test]
+fn q7_resync_progress_is_kept_and_cleared_when_the_resync_ends() {
+    let mut s = full_state();
+    feed(&mut s, "change peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:SyncSource peer-disk:Inconsistent peer-client:no resync-suspended:no done:37.50 received:5 sent:10 out-of-sync:2500 pending:30 unacked:40 dbdt1:0.24 eta:10");
+    let p = s.resource("r").unwrap().peer_device(1, 0).unwrap().clone();
+    let progress = p.progress.expect("progress kept");
+    assert_eq!(progress.done.unwrap().to_string(), "37.50");
+    assert_eq!(progress.eta, Some(drbd::values::Eta::Seconds(10)));
+    feed(&mut s, "change peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no received:5 sent:10 out-of-sync:0 pending:0 unacked:0");
+    assert!(s
+        .resource("r")
+        .unwrap()
+        .peer_device(1, 0)
+        .unwrap()
+        .progress
+        .is_none());
+}
+
+#[test]
+fn q8_a_question_mark_state_is_out_of_range_not_a_dropped_line() {
+    let mut s = full_state();
+    feed(
+        &mut s,
+        "change connection name:r peer-node-id:1 conn-name:peer connection:? role:?",
+    );
+    let c = s.resource("r").unwrap().connection(1).unwrap().clone();
+    assert_eq!(c.connection_state, ConnectionState::OutOfRange);
+    assert_eq!(c.peer_role, Role::OutOfRange);
+}
+
+#[test]
+fn q8_other_bad_values_are_typed_errors_naming_the_token() {
+    let e = parse_line("change device name:r volume:0 minor:-1").unwrap_err();
+    assert_eq!(e.token, "minor:-1");
+    assert!(matches!(e.problem, Problem::BadValue { ref key, .. } if key == "minor"));
+    let e = parse_line("change device name:r volume:0 size:").unwrap_err();
+    assert_eq!(e.token, "size:");
+    let e = parse_line("exists resource name:r role:primary").unwrap_err();
+    assert_eq!(e.token, "role:primary");
+    assert!(e.to_string().contains("role:primary"));
+}
+
+#[test]
+fn q14_a_suspension_change_alone_produces_no_resource_update() {
+    let mut s = full_state();
+    let out = feed(&mut s, "change resource name:r suspended:user,quorum");
+    assert!(out.is_empty());
+    assert!(
+        s.resource("r").unwrap().suspended.quorum,
+        "stored nevertheless"
+    );
+}
+
+#[test]
+fn q15_congestion_and_resize_produce_updates_other_counters_do_not() {
+    let mut s = full_state();
+    let out = feed(&mut s, "change connection name:r peer-node-id:1 conn-name:peer connection:Connected role:Secondary congested:yes ap-in-flight:5 rs-in-flight:0");
+    assert_eq!(objects(&out).len(), 1);
+    let out = feed(&mut s, "change device name:r volume:0 minor:7 backing_dev:/dev/sda disk:UpToDate client:no open:no quorum:yes size:200 read:1 written:2 al-writes:3 bm-writes:4 upper-pending:0 lower-pending:0 al-suspended:no");
+    assert_eq!(objects(&out).len(), 1);
+    let out = feed(&mut s, "change device name:r volume:0 minor:7 backing_dev:/dev/sda disk:UpToDate client:no open:no quorum:yes size:200 read:100 written:200 al-writes:3 bm-writes:4 upper-pending:1 lower-pending:1 al-suspended:no");
+    assert!(out.is_empty());
+}
+
+#[test]
+fn q16_destroy_updates_carry_defaults_in_new_and_the_conn_name_for_connections() {
+    let mut s = full_state();
+    let out = feed(
+        &mut s,
+        "destroy peer-device name:r peer-node-id:1 conn-name:peer volume:0\ndestroy connection name:r peer-node-id:1 conn-name:peer\ndestroy device name:r volume:0",
+    );
+    let u = objects(&out);
+    assert_eq!(u.len(), 3);
+    match &u[0].change {
+        Change::PeerDevice { diff, .. } => {
+            assert_eq!(diff.old.peer_disk_state, DiskState::UpToDate);
+            assert_eq!(diff.new, PeerDeviceFields::default());
+        }
+        c => panic!("{c:?}"),
+    }
+    match &u[1].change {
+        Change::Connection { diff, .. } => {
+            assert_eq!(diff.old.connection_state, ConnectionState::Connected);
+            assert_eq!(diff.new.conn_name, "peer");
+            assert_eq!(diff.new.connection_state, ConnectionState::StandAlone);
+        }
+        c => panic!("{c:?}"),
+    }
+    match &u[2].change {
+        Change::Device { diff, .. } => assert_eq!(diff.new, DeviceFields::default()),
+        c => panic!("{c:?}"),
+    }
+}
+
+#[test]
+fn q17_a_placeholder_connection_takes_the_conn_name_of_the_child_line() {
+    let mut s = State::new();
+    feed(&mut s, RES);
+    let out = feed(&mut s, PD);
+    let c = s.resource("r").unwrap().connection(1).unwrap().clone();
+    assert_eq!(c.conn_name, "peer");
+    assert_eq!(c.connection_state, ConnectionState::StandAlone);
+    assert_eq!(objects(&out).len(), 1, "only the peer-device update");
+    // The connection's own line then reports a change from the placeholder values.
+    let out = feed(&mut s, CONN);
+    match &objects(&out)[0].change {
+        Change::Connection { diff, .. } => {
+            assert_eq!(diff.old.conn_name, "peer");
+            assert_eq!(diff.old.connection_state, ConnectionState::StandAlone);
+            assert_eq!(diff.new.connection_state, ConnectionState::Connected);
+        }
+        c => panic!("{c:?}"),
+    }
+}
+
+#[test]
+fn q18_a_device_destroy_leaves_the_peer_devices_of_that_volume() {
+    let mut s = full_state();
+    feed(&mut s, "destroy device name:r volume:0");
+    let r = s.resource("r").unwrap();
+    assert!(r.device(0).is_none());
+    assert!(r.peer_device(1, 0).is_some());
+}
+
+#[test]
+fn q19_connection_and_resource_destroys_remove_children_silently() {
+    let mut s = full_state();
+    let out = feed(
+        &mut s,
+        "destroy connection name:r peer-node-id:1 conn-name:peer",
+    );
+    assert_eq!(objects(&out).len(), 1);
+    assert!(s.resource("r").unwrap().connection(1).is_none());
+    let mut s = full_state();
+    let out = feed(&mut s, "destroy resource name:r");
+    let u = objects(&out);
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].event_type, EventType::Destroy);
+    assert_eq!(u[0].resource.devices.len(), 1, "pre-destroy snapshot");
+    assert!(s.is_empty());
+}
+
+#[test]
+fn q20_end_of_dump_emits_nothing_and_later_objects_are_create() {
+    let mut s = State::new();
+    let out = feed(&mut s, "exists -");
+    assert!(out.is_empty());
+    let out = feed(&mut s, &RES.replace("exists", "create"));
+    assert_eq!(objects(&out)[0].event_type, EventType::Create);
+}
+
+#[test]
+fn q21_duplicate_keys_last_wins_and_extra_keys_are_kept_aside_and_counted() {
+    let l = parse_line("exists resource name:r role:Primary role:Secondary xxx:bla").unwrap();
+    let Event::Object { object, .. } = &l.event else {
+        panic!("{l:?}")
+    };
+    assert_eq!(
+        object.unknown_keys(),
+        &vec![("xxx".to_string(), "bla".to_string())]
+    );
+    let mut s = State::new();
+    let mut out = Vec::new();
+    s.apply(l.event, &mut out);
+    assert_eq!(s.resource("r").unwrap().role, Role::Secondary);
+    assert_eq!(s.counters().unknown_keys, 1);
+}
+
+#[test]
+fn q21_a_token_without_a_colon_is_a_typed_error_not_ignored() {
+    let e = parse_line("exists resource name:r bogus").unwrap_err();
+    assert_eq!(e.token, "bogus");
+    assert_eq!(e.problem, Problem::NotAPair);
+}
+
+#[test]
+fn q22_short_change_lines_merge_into_the_known_state() {
+    let mut s = full_state();
+    let out = feed(
+        &mut s,
+        "change resource name:r may_promote:yes promotion_score:10102",
+    );
+    let r = s.resource("r").unwrap().clone();
+    assert_eq!(r.role, Role::Secondary, "role not on the line, kept");
+    assert_eq!(r.write_ordering, Some(WriteOrdering::Flush));
+    assert!(r.may_promote);
+    assert_eq!(objects(&out).len(), 1);
+    feed(
+        &mut s,
+        "change peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:SyncSource",
+    );
+    let p = s.resource("r").unwrap().peer_device(1, 0).unwrap().clone();
+    assert_eq!(p.replication_state, ReplicationState::SyncSource);
+    assert_eq!(p.peer_disk_state, DiskState::UpToDate, "kept");
+}
+
+// ---- Cases of the original's own tests (§6.1) ----
+
+#[test]
+fn booleans_accept_yes_true_no_false_and_reject_others() {
+    assert_eq!(parse_bool("yes"), Some(true));
+    assert_eq!(parse_bool("true"), Some(true));
+    assert_eq!(parse_bool("no"), Some(false));
+    assert_eq!(parse_bool("false"), Some(false));
+    assert!(parse_line("exists device name:r volume:0 quorum:maybe").is_err());
+}
+
+#[test]
+fn a_full_resource_line_gives_exactly_its_values_whatever_extra_key_it_carries() {
+    let base = "exists resource name:foo role:Primary suspended:user write-ordering:drain may_promote:yes promotion_score:23";
+    let with_extra = "exists resource name:foo xxx:bla role:Primary suspended:user write-ordering:drain may_promote:yes promotion_score:23";
+    let (mut a, mut b) = (State::new(), State::new());
+    feed(&mut a, base);
+    feed(&mut b, with_extra);
+    assert_eq!(a, b);
+    let r = a.resource("foo").unwrap();
+    assert_eq!(r.role, Role::Primary);
+    assert!(r.suspended.user && !r.force_io_failures && r.may_promote);
+    assert_eq!(r.write_ordering, Some(WriteOrdering::Drain));
+    assert_eq!(r.promotion_score, 23);
+}
+
+#[test]
+fn device_backing_dev_none_is_absent_and_missing_open_is_no() {
+    let mut s = State::new();
+    feed(&mut s, "exists device name:r volume:0 minor:1 backing_dev:none disk:Diskless client:yes quorum:yes blocked:upper");
+    let d = s.resource("r").unwrap().device(0).unwrap().clone();
+    assert_eq!(d.backing_dev, None);
+    assert_eq!(d.open, Tristate::No);
+    assert!(d.blocked.upper && !d.blocked.lower);
+    feed(
+        &mut s,
+        "exists device name:r volume:1 minor:2 backing_dev:/dev/sda1 disk:UpToDate",
+    );
+    let d = s.resource("r").unwrap().device(1).unwrap().clone();
+    assert_eq!(d.backing_dev.as_deref(), Some("/dev/sda1"));
+}
+
+#[test]
+fn unknown_verbs_and_kinds_are_ignored_and_counted_not_errors() {
+    let mut s = State::new();
+    let out = feed(&mut s, "xxx resource name:r\nexists xxx name:r");
+    assert!(out.is_empty() && s.is_empty());
+    assert_eq!(s.counters().unknown_lines, 2);
+}
+
+#[test]
+fn resource_updates_only_on_relevant_changes_and_always_on_destroy() {
+    let mut s = full_state();
+    assert!(feed(&mut s, RES).is_empty(), "identical line");
+    let out = feed(&mut s, "change resource name:r role:Secondary suspended:no force-io-failures:no write-ordering:flush may_promote:yes promotion_score:10101");
+    match &objects(&out)[0].change {
+        Change::Resource(d) => assert!(!d.old.may_promote && d.new.may_promote),
+        c => panic!("{c:?}"),
+    }
+    assert_eq!(objects(&feed(&mut s, "destroy resource name:r")).len(), 1);
+}
+
+#[test]
+fn device_first_sighting_has_default_old_and_a_re_added_device_starts_again() {
+    let mut s = full_state();
+    assert!(feed(&mut s, DEV).is_empty(), "identical line");
+    let out = feed(&mut s, "destroy device name:r volume:0");
+    assert_eq!(objects(&out).len(), 1);
+    let out = feed(&mut s, DEV);
+    match &objects(&out)[0].change {
+        Change::Device { volume: 0, diff } => {
+            assert_eq!(diff.old, DeviceFields::default());
+            assert_eq!(diff.new.disk_state, DiskState::UpToDate);
+        }
+        c => panic!("{c:?}"),
+    }
+}
+
+#[test]
+fn updating_a_connection_keeps_its_peer_devices_and_paths() {
+    let mut s = full_state();
+    feed(&mut s, "change connection name:r peer-node-id:1 conn-name:peer connection:Connecting role:Unknown congested:no");
+    let c = s.resource("r").unwrap().connection(1).unwrap().clone();
+    assert_eq!(c.peer_devices.len(), 1);
+    assert_eq!(c.paths.len(), 1);
+}
+
+#[test]
+fn peer_devices_of_several_volumes_and_peers_are_kept_apart() {
+    let mut s = full_state();
+    feed(&mut s, &PD.replace("volume:0", "volume:1"));
+    feed(&mut s, &PD.replace("peer-node-id:1", "peer-node-id:2"));
+    let out = feed(&mut s, "destroy peer-device name:r peer-node-id:1 conn-name:peer volume:1\ndestroy peer-device name:r peer-node-id:1 conn-name:peer volume:9");
+    assert_eq!(
+        objects(&out).len(),
+        1,
+        "destroying a missing volume is a no-op"
+    );
+    let r = s.resource("r").unwrap();
+    assert!(r.peer_device(1, 0).is_some() && r.peer_device(1, 1).is_none());
+    assert!(r.peer_device(2, 0).is_some());
+}
+
+#[test]
+fn paths_are_keyed_by_both_endpoints_and_never_produce_updates() {
+    let mut s = State::new();
+    let mut out = feed(&mut s, PATH);
+    out.extend(feed(
+        &mut s,
+        &PATH.replace("established:yes", "established:no"),
+    ));
+    out.extend(feed(&mut s, &PATH.replace("10.0.0.2", "10.0.0.3")));
+    out.extend(feed(&mut s, "destroy path name:r peer-node-id:1 conn-name:peer local:ipv4:9.9.9.9:1 peer:ipv4:9.9.9.9:2"));
+    assert!(out.is_empty());
+    let c = s.resource("r").unwrap().connection(1).unwrap().clone();
+    assert_eq!(c.paths.len(), 2);
+    assert!(!c.paths.iter().next().unwrap().established);
+}
+
+#[test]
+fn a_resource_serialises_to_json_and_back_unchanged() {
+    let s = full_state();
+    let r = s.resource("r").unwrap();
+    let json = serde_json::to_string(&**r).unwrap();
+    let back: drbd::Resource = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, **r);
+}

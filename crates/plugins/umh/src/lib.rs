@@ -9,3 +9,4 @@ pub mod env;
 pub mod matcher;
 pub mod pattern;
 pub mod rules;
+pub mod runner;

@@ -1,0 +1,130 @@
+use drbd_reactor_umh::matcher::Invocation;
+use drbd_reactor_umh::runner::*;
+use std::sync::atomic::Ordering;
+
+fn inv(name: &str, command: &str, timeout: Option<u64>, env: &[(&str, &str)]) -> Invocation {
+    Invocation {
+        rule_name: name.into(),
+        command: command.into(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        timeout_secs: timeout,
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_command_is_killed_with_its_group_while_other_rules_keep_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let mut r = Runner::new(None);
+    // The hanging rule starts a grandchild that would outlive a plain kill of the shell.
+    r.submit(inv(
+        "hang",
+        &format!("sleep 300 & echo $! > {d}/grandchild; wait"),
+        Some(1),
+        &[("PATH", "/bin:/usr/bin")],
+    ));
+    for i in 0..5 {
+        r.submit(inv(
+            "quick",
+            &format!("touch {d}/quick-{i}"),
+            None,
+            &[("PATH", "/bin:/usr/bin")],
+        ));
+    }
+    r.drain().await;
+    for i in 0..5 {
+        assert!(dir.path().join(format!("quick-{i}")).exists());
+    }
+    assert_eq!(r.counters.timeouts.load(Ordering::Relaxed), 1);
+    let grandchild: i32 = std::fs::read_to_string(dir.path().join("grandchild"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Killed means gone or a zombie (this machine's PID 1 may not reap orphans at once).
+    let running = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().next())
+                    != Some("Z")
+            })
+            .unwrap_or(false)
+    };
+    assert!(
+        !running(grandchild),
+        "the sleep started by the timed-out command survived"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_commands_under_a_limit_of_four_never_overlap_more_and_none_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let mut r = Runner::new(Some(4));
+    // Each command records how many run at once (mkdir is atomic), then leaves a mark.
+    let script = format!(
+        "n=0; while ! mkdir {d}/slot-$n 2>/dev/null; do n=$((n+1)); done; \
+         echo $n >> {d}/slots; touch {d}/done-$I; rmdir {d}/slot-$n"
+    );
+    for i in 0..1000 {
+        r.submit(inv(
+            "many",
+            &script,
+            None,
+            &[("PATH", "/bin:/usr/bin"), ("I", &i.to_string())],
+        ));
+    }
+    r.drain().await;
+    let done = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("done-")
+        })
+        .count();
+    assert_eq!(done, 1000, "every queued command ran");
+    let max_slot = std::fs::read_to_string(dir.path().join("slots"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse::<u32>().unwrap())
+        .max()
+        .unwrap();
+    assert!(max_slot < 4, "{} commands ran at once", max_slot + 1);
+    assert_eq!(r.counters.runs.load(Ordering::Relaxed), 1000);
+    assert_eq!(r.counters.failures.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn commands_see_only_their_environment_and_values_never_reach_the_shell_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("env");
+    let evil = "r0; touch /tmp/should-not-exist-umh";
+    let outcome = run(&inv(
+        "env",
+        &format!("env > {}", out.display()),
+        None,
+        &[("PATH", "/bin:/usr/bin"), ("DRBD_RES_NAME", evil)],
+    ))
+    .await;
+    assert_eq!(outcome, Outcome::Exited(0));
+    let env = std::fs::read_to_string(&out).unwrap();
+    assert!(env.contains(&format!("DRBD_RES_NAME={evil}")));
+    assert!(!env.contains("HOME="), "the environment is cleared: {env}");
+    assert!(!std::path::Path::new("/tmp/should-not-exist-umh").exists());
+}
+
+#[tokio::test]
+async fn exit_codes_are_reported() {
+    assert_eq!(
+        run(&inv("fail", "exit 3", None, &[])).await,
+        Outcome::Exited(3)
+    );
+}

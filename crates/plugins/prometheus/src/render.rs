@@ -41,17 +41,22 @@ pub struct RenderContext {
     pub reactor: ReactorMetrics,
 }
 
-/// Label sets built once per scrape, so each family only appends its value.
+/// Label sets built once per scrape into one arena string, so each family only appends them.
 struct Objects<'a> {
-    resources: Vec<(String, &'a Resource)>,
-    connections: Vec<(String, &'a Connection)>,
-    peer_devices: Vec<(String, &'a PeerDevice)>,
-    devices: Vec<(String, &'a Device)>,
-    paths: Vec<(String, bool)>,
+    arena: String,
+    resources: Vec<(Span, &'a Resource)>,
+    connections: Vec<(Span, &'a Connection)>,
+    peer_devices: Vec<(Span, &'a PeerDevice)>,
+    devices: Vec<(Span, &'a Device)>,
+    paths: Vec<(Span, bool)>,
 }
+
+/// A label set in the arena.
+type Span = std::ops::Range<usize>;
 
 fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
     let mut o = Objects {
+        arena: String::new(),
         resources: Vec::new(),
         connections: Vec::new(),
         peer_devices: Vec::new(),
@@ -59,37 +64,46 @@ fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
         paths: Vec::new(),
     };
     let mut num = itoa::Buffer::new();
+    let a = &mut o.arena;
+    // Appends a copy of `prefix` plus `,key="value"` pairs and returns the new span.
+    fn extend(a: &mut String, prefix: &Span, pairs: &[(&str, &str)]) -> Span {
+        let start = a.len();
+        a.extend_from_within(prefix.clone());
+        for (k, v) in pairs {
+            a.push(',');
+            label(a, k, v);
+        }
+        start..a.len()
+    }
     for r in resources {
-        let mut rl = String::with_capacity(r.name.len() + 8);
-        label(&mut rl, "name", &r.name);
+        let start = a.len();
+        label(a, "name", &r.name);
+        let rl = start..a.len();
         for c in &r.connections {
-            let mut cl = rl.clone();
-            cl.push(',');
-            label(&mut cl, "conn_name", &c.conn_name);
-            cl.push(',');
-            label(&mut cl, "peer_node_id", num.format(c.peer_node_id));
+            let id = num.format(c.peer_node_id).to_string();
+            let cl = extend(
+                a,
+                &rl,
+                &[("conn_name", &c.conn_name), ("peer_node_id", &id)],
+            );
             for p in &c.peer_devices {
-                let mut pl = cl.clone();
-                pl.push(',');
-                label(&mut pl, "volume", num.format(p.volume));
+                let pl = extend(a, &cl, &[("volume", num.format(p.volume))]);
                 o.peer_devices.push((pl, p));
             }
             for p in &c.paths {
-                let mut pl = cl.clone();
-                pl.push(',');
-                label(&mut pl, "local", &p.endpoints.local.to_string());
-                pl.push(',');
-                label(&mut pl, "peer", &p.endpoints.peer.to_string());
+                let (local, peer) = (p.endpoints.local.to_string(), p.endpoints.peer.to_string());
+                let pl = extend(a, &cl, &[("local", &local), ("peer", &peer)]);
                 o.paths.push((pl, p.established));
             }
             o.connections.push((cl, c));
         }
         for d in &r.devices {
-            let mut dl = rl.clone();
-            dl.push(',');
-            label(&mut dl, "volume", num.format(d.volume));
-            dl.push(',');
-            label(&mut dl, "minor", num.format(d.minor));
+            let minor = num.format(d.minor).to_string();
+            let dl = extend(
+                a,
+                &rl,
+                &[("volume", num.format(d.volume)), ("minor", &minor)],
+            );
             o.devices.push((dl, d));
         }
         o.resources.push((rl, r));
@@ -125,6 +139,7 @@ pub fn render<'a>(
     let o = collect(resources);
     let mut w = Writer {
         out,
+        arena: &o.arena,
         num: itoa::Buffer::new(),
     };
     w.header(&UP);
@@ -191,7 +206,11 @@ pub fn render<'a>(
     if !o.paths.is_empty() {
         w.header(&PATH_ESTABLISHED);
         for (labels, established) in &o.paths {
-            w.sample(PATH_ESTABLISHED.name, labels, u64::from(*established));
+            w.sample(
+                PATH_ESTABLISHED.name,
+                &o.arena[labels.clone()],
+                u64::from(*established),
+            );
         }
     }
     w.reactor(ctx);
@@ -199,6 +218,7 @@ pub fn render<'a>(
 
 struct Writer<'o> {
     out: &'o mut String,
+    arena: &'o str,
     num: itoa::Buffer,
 }
 
@@ -229,16 +249,16 @@ impl Writer<'_> {
         self.value(v);
     }
 
-    fn family<T>(&mut self, f: &Family<T>, objects: &[(String, &T)]) {
+    fn family<T>(&mut self, f: &Family<T>, objects: &[(Span, &T)]) {
         if objects.is_empty() {
             return;
         }
         self.header(&f.meta);
         let prefix = format!("{}{{", f.meta.name);
-        let out = &mut *self.out;
+        let (out, arena) = (&mut *self.out, self.arena);
         for (labels, obj) in objects {
             out.push_str(&prefix);
-            out.push_str(labels);
+            out.push_str(&arena[labels.clone()]);
             out.push_str("} ");
             out.push_str(self.num.format((f.value)(obj)));
             out.push('\n');
@@ -250,7 +270,7 @@ impl Writer<'_> {
     fn enum_family<T, S: Copy + PartialEq + EnumState>(
         &mut self,
         f: &Meta,
-        objects: &[(String, &T)],
+        objects: &[(Span, &T)],
         all: &[S],
         state: impl Fn(&T) -> S,
     ) {
@@ -265,12 +285,12 @@ impl Writer<'_> {
             .filter(|s| !s.is_out_of_range())
             .map(|s| (*s, format!(",{}=\"{}\"}} ", f.name, s.as_label())))
             .collect();
-        let out = &mut *self.out;
+        let (out, arena) = (&mut *self.out, self.arena);
         for (labels, obj) in objects {
             let current = state(obj);
             for (s, suffix) in &suffixes {
                 out.push_str(&prefix);
-                out.push_str(labels);
+                out.push_str(&arena[labels.clone()]);
                 out.push_str(suffix);
                 out.push_str(if *s == current { "1\n" } else { "0\n" });
             }
@@ -281,7 +301,7 @@ impl Writer<'_> {
     fn info_family<T>(
         &mut self,
         f: &Meta,
-        objects: &[(String, &T)],
+        objects: &[(Span, &T)],
         state: impl Fn(&T) -> &'static str,
     ) {
         if objects.is_empty() {
@@ -289,21 +309,22 @@ impl Writer<'_> {
         }
         self.header(f);
         let prefix = format!("{}{{", f.name);
-        let out = &mut *self.out;
+        let (out, arena) = (&mut *self.out, self.arena);
         for (labels, obj) in objects {
             out.push_str(&prefix);
-            out.push_str(labels);
+            out.push_str(&arena[labels.clone()]);
             out.push_str(",state=\"");
             out.push_str(state(obj));
             out.push_str("\"} 1\n");
         }
     }
 
-    fn progress(&mut self, peer_devices: &[(String, &PeerDevice)]) {
+    fn progress(&mut self, peer_devices: &[(Span, &PeerDevice)]) {
+        let arena = self.arena;
         let with = |p: &PeerDevice| p.progress.as_ref().map(|b| (**b).clone());
         let done: Vec<_> = peer_devices
             .iter()
-            .filter_map(|(l, p)| with(p).and_then(|g| g.done).map(|d| (l, d)))
+            .filter_map(|(l, p)| with(p).and_then(|g| g.done).map(|d| (&arena[l.clone()], d)))
             .collect();
         if !done.is_empty() {
             self.header(&RESYNC_DONE);
@@ -313,7 +334,7 @@ impl Writer<'_> {
         }
         let eta: Vec<_> = peer_devices
             .iter()
-            .filter_map(|(l, p)| with(p).and_then(|g| g.eta).map(|e| (l, e)))
+            .filter_map(|(l, p)| with(p).and_then(|g| g.eta).map(|e| (&arena[l.clone()], e)))
             .collect();
         if !eta.is_empty() {
             self.header(&RESYNC_ETA);

@@ -23,8 +23,15 @@ fn promtool_finds_nothing_but_the_documented_compatibility_exceptions() {
     s.apply(parse_line(syncing).unwrap().event, &mut out);
     let ctx = RenderContext {
         enums: true,
-        versions: DrbdVersions { kmod: Some("9.2.8".into()), utils: Some("9.28.0".into()), last_refresh_ok: true },
-        reactor: ReactorMetrics { last_event_unix_seconds: Some(1_763_750_000.5), ..Default::default() },
+        versions: DrbdVersions {
+            kmod: Some("9.2.8".into()),
+            utils: Some("9.28.0".into()),
+            last_refresh_ok: true,
+        },
+        reactor: ReactorMetrics {
+            last_event_unix_seconds: Some(1_763_750_000.5),
+            ..Default::default()
+        },
     };
     let mut body = String::new();
     render(s.resources().map(|r| &**r), &ctx, &mut body);
@@ -37,10 +44,20 @@ fn promtool_finds_nothing_but_the_documented_compatibility_exceptions() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool (Debian package prometheus) must be installed");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let findings: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let findings: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     for f in &findings {
         assert!(DOCUMENTED.contains(f), "promtool: {f}");
     }

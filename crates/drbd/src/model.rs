@@ -42,10 +42,18 @@ impl<T: HasKey> Keyed<T> {
         match self.position(obj.key()) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i], obj)),
             Err(i) => {
-                self.0.insert(i, obj);
+                self.insert_at(i, obj);
                 None
             }
         }
+    }
+    /// Inserts at `i`, growing a short list by exactly one slot: most lists hold one to
+    /// three objects, and the default doubling would leave most of each list unused.
+    fn insert_at(&mut self, i: usize, obj: T) {
+        if self.0.len() == self.0.capacity() && self.0.len() < 8 {
+            self.0.reserve_exact(1);
+        }
+        self.0.insert(i, obj);
     }
     pub fn remove(&mut self, key: &T::Key) -> Option<T> {
         self.position(key).ok().map(|i| self.0.remove(i))
@@ -55,7 +63,7 @@ impl<T: HasKey> Keyed<T> {
         let i = match self.position(key) {
             Ok(i) => i,
             Err(i) => {
-                self.0.insert(i, make());
+                self.insert_at(i, make());
                 i
             }
         };

@@ -1,0 +1,75 @@
+//! Parse and parse+apply throughput on generated `--full` streams: a 10k-resource, 2-peer
+//! initial dump (80k lines) and 200k change lines on 1k resources.
+//!
+//! Targets (2-core machine): dump parsed and applied in ≤ 30 ms; ≥ 2M change lines/s.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use drbd::{parse_line, synth, State};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn ingest(c: &mut Criterion) {
+    let dump = synth::render(&synth::initial_dump(10_000, 2));
+    let changes = synth::render(&synth::full_change_lines(1_000, 2, 200_000, 1));
+    let small_dump = synth::render(&synth::initial_dump(1_000, 2));
+
+    let mut g = c.benchmark_group("dump_10k_x2");
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(dump.lines().count() as u64));
+    g.bench_function("parse", |b| {
+        b.iter(|| {
+            for line in dump.lines() {
+                black_box(parse_line(line).unwrap());
+            }
+        })
+    });
+    g.bench_function("parse_apply", |b| {
+        b.iter(|| {
+            let mut state = State::new();
+            let mut out = Vec::new();
+            for line in dump.lines() {
+                state.apply(parse_line(line).unwrap().event, &mut out);
+                out.clear();
+            }
+            state
+        })
+    });
+    g.finish();
+
+    let base = {
+        let mut state = State::new();
+        let mut out = Vec::new();
+        for line in small_dump.lines() {
+            state.apply(parse_line(line).unwrap().event, &mut out);
+        }
+        state
+    };
+    let mut g = c.benchmark_group("changes_200k_on_1k");
+    g.sample_size(10).measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(200_000));
+    g.bench_function("parse", |b| {
+        b.iter(|| {
+            for line in changes.lines() {
+                black_box(parse_line(line).unwrap());
+            }
+        })
+    });
+    g.bench_function("parse_apply", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut state| {
+                let mut out = Vec::new();
+                for line in changes.lines() {
+                    state.apply(parse_line(line).unwrap().event, &mut out);
+                    out.clear();
+                }
+                state
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);

@@ -12,6 +12,7 @@ pub mod parse;
 pub mod print;
 pub mod reconcile;
 pub mod replay;
+mod resources;
 pub mod state;
 pub mod synth;
 pub mod update;

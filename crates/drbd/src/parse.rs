@@ -62,23 +62,11 @@ fn is_verb(t: &str) -> bool {
 /// One pass over a line: tokens separated by ASCII white space, and for `key:value` tokens
 /// the split at the first colon and the new side of a `--diff` `old->new`, found while
 /// scanning (this is the hot loop of the daemon).
-const PLAIN: u8 = 0;
-const SPACE: u8 = 1;
-const COLON: u8 = 2;
-const GREATER: u8 = 3;
-
-/// Byte classes for the scanner: ASCII white space, ':', '>' and everything else.
-const CLASS: [u8; 256] = {
-    let mut c = [PLAIN; 256];
-    c[b' ' as usize] = SPACE;
-    c[b'\t' as usize] = SPACE;
-    c[b'\n' as usize] = SPACE;
-    c[b'\r' as usize] = SPACE;
-    c[0x0c] = SPACE;
-    c[b':' as usize] = COLON;
-    c[b'>' as usize] = GREATER;
-    c
-};
+///
+/// ASCII white space as drbdsetup and `str::split_ascii_whitespace` know it.
+const fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
+}
 
 const LOW: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -95,6 +83,24 @@ const fn has_less_than_0x21(w: u64) -> u64 {
     w.wrapping_sub(LOW * 0x21) & !w & HIGH
 }
 
+/// The first index from `i` whose byte is below 0x21 or equal to `special`, or the length.
+/// Eight bytes at a time: tokens are short, but values such as names and paths are not.
+#[inline(always)]
+fn find(bytes: &[u8], mut i: usize, special: u8) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let m = has_less_than_0x21(w) | has_byte(w, special);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i] >= 0x21 && bytes[i] != special {
+        i += 1;
+    }
+    i
+}
+
 #[derive(Clone)]
 struct Scanner<'a> {
     line: &'a str,
@@ -109,43 +115,39 @@ impl<'a> Scanner<'a> {
     /// The next token, with the offset of its first ':' and of its last '>' (if any).
     fn scan(&mut self) -> Option<(&'a str, Option<usize>, Option<usize>)> {
         let bytes = self.line.as_bytes();
+        let len = bytes.len();
         let mut i = self.pos;
-        while i < bytes.len() && CLASS[bytes[i] as usize] == SPACE {
+        while i < len && is_space(bytes[i]) {
             i += 1;
         }
-        if i == bytes.len() {
+        if i == len {
             self.pos = i;
             return None;
         }
         let start = i;
         let (mut colon, mut gt) = (None, None);
-        while i < bytes.len() {
-            // Skip eight ordinary bytes at a time: a word with no white space or control byte,
-            // no ':' and no '>' cannot end the token or change what we record.
-            while let Some(chunk) = bytes.get(i..i + 8) {
-                let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-                let m = has_less_than_0x21(w) | has_byte(w, b':') | has_byte(w, b'>');
-                if m == 0 {
-                    i += 8;
-                } else {
-                    i += (m.trailing_zeros() / 8) as usize;
-                    break;
-                }
-            }
-            if i >= bytes.len() {
+        // The key: up to the first ':' or the end of the token.
+        loop {
+            i = find(bytes, i, b':');
+            if i == len || is_space(bytes[i]) {
                 break;
             }
-            match CLASS[bytes[i] as usize] {
-                PLAIN => {}
-                SPACE => break,
-                COLON => {
-                    if colon.is_none() {
-                        colon = Some(i - start)
-                    }
-                }
-                _ => gt = Some(i - start),
-            }
             i += 1;
+            if bytes[i - 1] == b':' {
+                colon = Some(i - 1 - start);
+                // The value: up to the end of the token, noting the last '>'.
+                loop {
+                    i = find(bytes, i, b'>');
+                    if i == len || is_space(bytes[i]) {
+                        break;
+                    }
+                    if bytes[i] == b'>' {
+                        gt = Some(i - start);
+                    }
+                    i += 1;
+                }
+                break;
+            }
         }
         self.pos = i;
         Some((&self.line[start..i], colon, gt))

@@ -7,6 +7,7 @@
 
 use crate::event::*;
 use crate::model::*;
+use crate::resources::Resources;
 use crate::update::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub struct Counters {
 /// All resources, keyed (and iterated) by name.
 #[derive(Debug, Clone, Default)]
 pub struct State {
-    resources: BTreeMap<String, Arc<Resource>>,
+    resources: Resources,
     counters: Counters,
 }
 
@@ -49,7 +50,7 @@ impl State {
 
     /// Resources in name order.
     pub fn resources(&self) -> impl ExactSizeIterator<Item = &Arc<Resource>> {
-        self.resources.values()
+        self.resources.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -66,15 +67,15 @@ impl State {
 
     /// A cheap immutable copy for readers (metrics, status): clones only the `Arc`s.
     pub fn snapshot(&self) -> Arc<BTreeMap<String, Arc<Resource>>> {
-        Arc::new(self.resources.clone())
+        Arc::new(self.resources.to_map())
     }
 
     pub(crate) fn take_resources(&mut self) -> BTreeMap<String, Arc<Resource>> {
-        std::mem::take(&mut self.resources)
+        std::mem::take(&mut self.resources).to_map()
     }
 
     pub(crate) fn set_resources(&mut self, resources: BTreeMap<String, Arc<Resource>>) {
-        self.resources = resources;
+        self.resources = Resources::from_map(resources);
     }
 
     /// Applies one event; pushes the updates it causes (usually none or one) to `out`.
@@ -132,11 +133,9 @@ impl State {
         } else if !destroy {
             // Any line but a destroy makes the resource known (a destroy for a resource we never
             // saw changes nothing: quirk Q5 fixed).
-            let name = object.resource_name().to_string();
             let slot = self
                 .resources
-                .entry(name.clone())
-                .or_insert_with(|| Arc::new(Resource::new(name)));
+                .get_or_create(object.resource_name().to_string());
             apply_to(slot, event_type, object, out);
         }
     }

@@ -26,6 +26,14 @@ pub struct RunCounters {
     pub timeouts: AtomicU64,
 }
 
+/// How one command ended, and when its process started.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    /// When `sh` was running (spawn returns after the exec); `None` if it could not start.
+    pub started_at: Option<std::time::Instant>,
+}
+
 /// How one command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,7 +68,7 @@ impl Runner {
                 Some(s) => Some(s.clone().acquire_owned().await.expect("never closed")),
                 None => None,
             };
-            let outcome = run(&invocation).await;
+            let outcome = run(&invocation).await.outcome;
             counters.runs.fetch_add(1, Ordering::Relaxed);
             match &outcome {
                 Outcome::Exited(0) => {}
@@ -92,7 +100,7 @@ async fn log_lines(rule: String, stream: &'static str, out: impl AsyncRead + Unp
 }
 
 /// Runs one command to its end or its timeout.
-pub async fn run(inv: &Invocation) -> Outcome {
+pub async fn run(inv: &Invocation) -> RunReport {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(&inv.command)
@@ -108,9 +116,13 @@ pub async fn run(inv: &Invocation) -> Outcome {
         Ok(c) => c,
         Err(e) => {
             log::warn!(target: TARGET, "rule '{}': cannot start sh: {e}", inv.rule_name);
-            return Outcome::SpawnFailed(e.to_string());
+            return RunReport {
+                outcome: Outcome::SpawnFailed(e.to_string()),
+                started_at: None,
+            };
         }
     };
+    let started_at = Some(std::time::Instant::now());
     let pgid = child.id();
     let out = tokio::spawn(log_lines(
         inv.rule_name.clone(),
@@ -174,5 +186,8 @@ pub async fn run(inv: &Invocation) -> Outcome {
             log::warn!(target: TARGET, "rule '{}': {e}", inv.rule_name)
         }
     }
-    outcome
+    RunReport {
+        outcome,
+        started_at,
+    }
 }

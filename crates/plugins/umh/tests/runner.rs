@@ -113,7 +113,8 @@ async fn commands_see_only_their_environment_and_values_never_reach_the_shell_te
         None,
         &[("PATH", "/bin:/usr/bin"), ("DRBD_RES_NAME", evil)],
     ))
-    .await;
+    .await
+    .outcome;
     assert_eq!(outcome, Outcome::Exited(0));
     let env = std::fs::read_to_string(&out).unwrap();
     assert!(env.contains(&format!("DRBD_RES_NAME={evil}")));
@@ -124,7 +125,7 @@ async fn commands_see_only_their_environment_and_values_never_reach_the_shell_te
 #[tokio::test]
 async fn exit_codes_are_reported() {
     assert_eq!(
-        run(&inv("fail", "exit 3", None, &[])).await,
+        run(&inv("fail", "exit 3", None, &[])).await.outcome,
         Outcome::Exited(3)
     );
 }

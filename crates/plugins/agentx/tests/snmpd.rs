@@ -116,11 +116,22 @@ fn session(
     tokio::sync::watch::Sender<bool>,
     std::thread::JoinHandle<()>,
 ) {
+    session_with(agentx, fixture(), Duration::from_secs(60))
+}
+
+fn session_with(
+    agentx: u16,
+    source: impl TableSource,
+    cache_max: Duration,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    std::thread::JoinHandle<()>,
+) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let cfg = SessionConfig {
         address: format!("127.0.0.1:{agentx}").parse().unwrap(),
         agent_timeout: 60,
-        cache_max: Duration::from_secs(60),
+        cache_max,
         timing: Timing {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_millis(500),
@@ -133,7 +144,7 @@ fn session(
             .enable_all()
             .build()
             .unwrap()
-            .block_on(run(cfg, fixture(), rx));
+            .block_on(run(cfg, source, rx));
     });
     (tx, h)
 }
@@ -160,6 +171,70 @@ fn walk_set_and_master_restart_against_real_snmpd() {
     let snmpd = Snmpd::start(dir, udp, agentx);
     assert_eq!(walk_until(udp, &want, Duration::from_secs(15)), want);
 
+    stop.send(true).unwrap();
+    handle.join().unwrap();
+    snmpd.stop();
+}
+
+/// A state that changes every time it is looked at: resource r0 with 1, 2, 3, ... devices.
+struct Churning(std::sync::atomic::AtomicU64);
+impl TableSource for Churning {
+    fn generation(&self) -> u64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    }
+    fn build(&self) -> MibTable {
+        let n = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        let mut s = State::new();
+        let mut out = Vec::new();
+        s.apply(parse_line("exists resource name:r0 role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:1").unwrap().event, &mut out);
+        for v in 0..=(n % 50) {
+            let l = format!("exists device name:r0 volume:{v} minor:{} backing_dev:none disk:UpToDate client:no open:no quorum:yes size:{n} read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no", 1000 + v);
+            s.apply(parse_line(&l).unwrap().event, &mut out);
+        }
+        MibTable::build(s.resources().map(|r| &**r), "9.2.8", "9.28.0", true)
+    }
+}
+
+#[test]
+fn a_walk_sees_one_consistent_table_while_the_state_changes_under_it() {
+    let (udp, agentx) = (free_port(), free_port());
+    let snmpd = Snmpd::start(tempfile::tempdir().unwrap(), udp, agentx);
+    let (stop, handle) = session_with(agentx, Churning(Default::default()), Duration::ZERO);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !snmp("snmpwalk", udp, &["-c", "public"]).contains("23302.1.2.1.1.1000") {
+        assert!(Instant::now() < deadline, "the subagent never registered");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Pause past the walk window so the next walk may see a new table, then walk.
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..3 {
+        let walk = snmp("snmpwalk", udp, &["-c", "public"]);
+        let rows = walk
+            .lines()
+            .filter(|l| l.contains(".23302.1.2.1.1."))
+            .count();
+        let sizes: std::collections::BTreeSet<&str> = walk
+            .lines()
+            .filter(|l| l.contains(".23302.1.2.1.14."))
+            .map(|l| l.rsplit(' ').next().unwrap())
+            .collect();
+        // Every column has one cell per row, and every row has the same size: one table.
+        for column in 2..=49 {
+            let cells = walk
+                .lines()
+                .filter(|l| l.contains(&format!(".23302.1.2.1.{column}.")))
+                .count();
+            assert_eq!(
+                cells, rows,
+                "column {column} in a walk of {rows} rows:\n{walk}"
+            );
+        }
+        assert_eq!(
+            sizes.len(),
+            1,
+            "sizes from different tables in one walk: {sizes:?}"
+        );
+    }
     stop.send(true).unwrap();
     handle.join().unwrap();
     snmpd.stop();

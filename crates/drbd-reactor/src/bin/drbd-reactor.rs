@@ -1,0 +1,5 @@
+//! The `drbd-reactor` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    drbd_reactor::daemon::main()
+}

@@ -1,0 +1,56 @@
+//! The command line (daemon spec §1) and the refusal to run on a terminal (§1.1).
+//! Must never read the configuration: that happens after the terminal check.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+pub const DEFAULT_CONFIG: &str = "/etc/drbd-reactor.toml";
+
+/// drbd-reactor: reacts to DRBD state changes (see drbd-reactor.toml(5)).
+#[derive(Parser, Debug)]
+#[command(name = "drbd-reactor", version)]
+pub struct Args {
+    /// Main configuration file.
+    #[arg(short = 'c', long = "config", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Allow running while attached to a terminal (normally systemd starts the daemon).
+    #[arg(long = "allow-tty")]
+    pub allow_tty: bool,
+}
+
+/// The message printed (after `Error: `) when started on a terminal.
+pub const TTY_REFUSAL: &str =
+    "Refusing to start in a terminal without --allow-tty. Did you mean drbd-reactorctl?";
+
+/// True if stdin, stdout or stderr is a terminal.
+pub fn on_terminal() -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    [0, 1, 2].iter().any(|fd| unsafe { libc::isatty(*fd) } == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_to_etc_and_allow_tty_is_off() {
+        let args = Args::try_parse_from(["drbd-reactor"]).unwrap();
+        assert_eq!(args.config, PathBuf::from(DEFAULT_CONFIG));
+        assert!(!args.allow_tty);
+    }
+
+    #[test]
+    fn short_and_long_config_options_are_accepted() {
+        let a = Args::try_parse_from(["drbd-reactor", "-c", "/x.toml", "--allow-tty"]).unwrap();
+        assert_eq!(a.config, PathBuf::from("/x.toml"));
+        assert!(a.allow_tty);
+        let b = Args::try_parse_from(["drbd-reactor", "--config", "/y.toml"]).unwrap();
+        assert_eq!(b.config, PathBuf::from("/y.toml"));
+    }
+
+    #[test]
+    fn unknown_arguments_are_rejected() {
+        assert!(Args::try_parse_from(["drbd-reactor", "--bogus"]).is_err());
+        assert!(Args::try_parse_from(["drbd-reactor", "positional"]).is_err());
+    }
+}

@@ -1,0 +1,293 @@
+//! The core loop: owns the DRBD state and the plugin host, and reacts to the events2
+//! reader, signals and plugin reports.
+//!
+//! * First child: its lines apply directly; `exists -` makes the daemon READY.
+//! * A later child: its initial dump goes into a fresh state, then `State::reconcile`
+//!   turns the known state into it and plugins see only the real differences (no plugin
+//!   restart, quirk Q11 fixed).
+//! * SIGHUP reloads (RELOADING=1 ... READY=1), SIGUSR1 dumps plugin configs as TOML (and
+//!   the state at debug level), SIGINT/SIGTERM stop the plugins in order and return.
+//!
+//! Must never: wait for a plugin while events are flowing, or lose the running
+//! configuration because a new one is invalid.
+
+use crate::daemon::read_config;
+use crate::events2::ReaderEvent;
+use crate::metrics::DaemonMetrics;
+use crate::notify::Notifier;
+use crate::plugin::host::{Host, HostEvent};
+use drbd::{Event, PluginUpdate, State};
+use drbd_reactor_config::{Config, LoggingHandle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+
+pub const TARGET: &str = "drbd_reactor";
+
+/// The signals the daemon handles.
+pub struct Signals {
+    hup: Signal,
+    term: Signal,
+    int: Signal,
+    usr1: Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Self> {
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr1: signal(SignalKind::user_defined1())?,
+        })
+    }
+}
+
+pub struct Core {
+    pub state: State,
+    /// The state being rebuilt from a restarted child's initial dump.
+    fresh: Option<State>,
+    dump_done: bool,
+    ready_sent: bool,
+    child_started: Instant,
+    pub host: Host,
+    host_events: mpsc::UnboundedReceiver<HostEvent>,
+    metrics: Arc<DaemonMetrics>,
+    notifier: Arc<Notifier>,
+    config_path: PathBuf,
+    config: Config,
+    logging: Option<LoggingHandle>,
+    last_reload: SystemTime,
+    out: Vec<PluginUpdate>,
+    discard: Vec<PluginUpdate>,
+}
+
+enum Control {
+    Reload,
+    Stop,
+    Dump,
+}
+
+impl Core {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        host: Host,
+        host_events: mpsc::UnboundedReceiver<HostEvent>,
+        metrics: Arc<DaemonMetrics>,
+        notifier: Arc<Notifier>,
+        config_path: PathBuf,
+        config: Config,
+        logging: Option<LoggingHandle>,
+    ) -> Self {
+        Core {
+            state: State::new(),
+            fresh: None,
+            dump_done: false,
+            ready_sent: false,
+            child_started: Instant::now(),
+            host,
+            host_events,
+            metrics,
+            notifier,
+            config_path,
+            config,
+            logging,
+            last_reload: SystemTime::now(),
+            out: Vec::new(),
+            discard: Vec::new(),
+        }
+    }
+
+    fn status(&self) -> String {
+        format!(
+            "{} resources, {} plugins",
+            self.state.len(),
+            self.host.len()
+        )
+    }
+
+    /// Runs until SIGINT/SIGTERM or until the reader is gone.
+    pub async fn run(mut self, mut reader: mpsc::Receiver<ReaderEvent>, mut signals: Signals) {
+        let mut monitor = self.monitor_timer();
+        loop {
+            let control = tokio::select! {
+                ev = reader.recv() => match ev {
+                    Some(ev) => { self.on_reader(ev); continue; }
+                    None => { log::error!(target: TARGET, "events2 reader ended"); Control::Stop }
+                },
+                Some(ev) = self.host_events.recv() => { self.host.handle(ev, &self.state); continue; }
+                _ = signals.hup.recv() => Control::Reload,
+                _ = signals.term.recv() => Control::Stop,
+                _ = signals.int.recv() => Control::Stop,
+                _ = signals.usr1.recv() => Control::Dump,
+                _ = tick(&mut monitor) => { self.check_snippets(); continue; }
+            };
+            match control {
+                Control::Reload => {
+                    self.reload().await;
+                    monitor = self.monitor_timer();
+                }
+                Control::Dump => self.dump(),
+                Control::Stop => {
+                    self.notifier.stopping();
+                    log::debug!(target: TARGET, "main: stopping {} plugins", self.host.len());
+                    self.host.stop_all().await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_reader(&mut self, ev: ReaderEvent) {
+        match ev {
+            ReaderEvent::Started { pid, restart } => {
+                self.child_started = Instant::now();
+                // Rebuild into a fresh state only if there is something to reconcile with.
+                if restart && !self.state.is_empty() {
+                    self.fresh = Some(State::new());
+                }
+                log::debug!(target: crate::events2::TARGET, "drbdsetup events2 started (pid {pid})");
+            }
+            ReaderEvent::Lines(lines) => self.on_lines(lines),
+            ReaderEvent::Ended { why, retry_in } => {
+                log::warn!(target: crate::events2::TARGET, "{why}; starting it again in {retry_in:?}");
+                if self.fresh.take().is_some() {
+                    log::debug!(target: crate::events2::TARGET, "incomplete initial dump discarded");
+                }
+                if !self.ready_sent {
+                    // Do not keep systemd waiting for a dump that may never come.
+                    self.ready_sent = true;
+                    self.notifier
+                        .ready(&format!("drbdsetup events2 not running: {why}"));
+                } else {
+                    self.notifier
+                        .status(&format!("drbdsetup events2 not running: {why}"));
+                }
+            }
+        }
+    }
+
+    fn on_lines(&mut self, lines: Vec<drbd::Line>) {
+        let n = lines.len() as u64;
+        let mut changed = false;
+        for line in lines {
+            let end = matches!(line.event, Event::EndOfDump);
+            if let Some(fresh) = &mut self.fresh {
+                if end {
+                    let fresh = self.fresh.take().expect("fresh state");
+                    let before = self.out.len();
+                    self.state.reconcile(fresh, &mut self.out);
+                    log::info!(
+                        target: crate::events2::TARGET,
+                        "drbdsetup events2 restarted: state reconciled, {} resources, {} updates",
+                        self.state.len(),
+                        self.out.len() - before
+                    );
+                    changed = true;
+                } else {
+                    fresh.apply(line.event, &mut self.discard);
+                    self.discard.clear();
+                    continue;
+                }
+            } else {
+                self.state.apply(line.event, &mut self.out);
+                changed = true;
+            }
+            if end && !self.dump_done {
+                self.dump_done = true;
+                log::info!(
+                    target: TARGET,
+                    "initial state: {} resources, dump applied {} ms after drbdsetup started",
+                    self.state.len(),
+                    self.child_started.elapsed().as_millis()
+                );
+            }
+            if end {
+                let status = format!("Running: {}", self.status());
+                if self.ready_sent {
+                    self.notifier.status(&status);
+                } else {
+                    self.ready_sent = true;
+                    self.notifier.ready(&status);
+                }
+            }
+        }
+        self.metrics.add_events(n);
+        if !self.out.is_empty() {
+            let updates: Vec<Arc<PluginUpdate>> = self.out.drain(..).map(Arc::new).collect();
+            self.host.dispatch(&updates);
+        }
+        if changed && self.fresh.is_none() {
+            self.host.publish(&self.state);
+        }
+    }
+
+    async fn reload(&mut self) {
+        self.notifier.reloading();
+        match read_config(&self.config_path) {
+            Ok((config, desired, warnings)) => {
+                for w in &warnings {
+                    log::warn!(target: TARGET, "{w}");
+                }
+                if let Some(logging) = &self.logging {
+                    if let Err(err) = logging.reconfigure(&config.log) {
+                        log::error!(target: TARGET, "reload: keeping the old [[log]] sinks: {err}");
+                    }
+                }
+                let (kept, stopped, started) = self.host.reconfigure(desired, &self.state).await;
+                log::info!(target: TARGET, "configuration reloaded: {kept} plugins kept, {stopped} stopped, {started} started");
+                self.config = config;
+            }
+            Err(err) => {
+                log::error!(target: TARGET, "reload failed, keeping the running configuration: {err}");
+            }
+        }
+        self.last_reload = SystemTime::now();
+        self.notifier.ready(&format!("Running: {}", self.status()));
+    }
+
+    fn dump(&self) {
+        for c in self.host.configs() {
+            match c.to_toml() {
+                Ok(text) => log::info!(target: TARGET, "main: plugin config:\n{text}"),
+                Err(err) => {
+                    log::warn!(target: TARGET, "main: could not serialize plugin config as TOML: {err}")
+                }
+            }
+        }
+        if log::log_enabled!(target: TARGET, log::Level::Debug) {
+            let text: Vec<String> = self.state.dump().iter().map(|l| l.to_string()).collect();
+            log::debug!(target: TARGET, "main: state:\n{}", text.join("\n"));
+        }
+    }
+
+    fn monitor_timer(&self) -> Option<tokio::time::Interval> {
+        let secs = self.config.snippets_monitoring_interval;
+        (secs > 0 && self.config.snippets.is_some()).then(|| {
+            let period = Duration::from_secs(secs);
+            tokio::time::interval_at(tokio::time::Instant::now() + period, period)
+        })
+    }
+
+    fn check_snippets(&self) {
+        let changed = drbd_reactor_config::snippets_changed_since(
+            &self.config,
+            self.last_reload,
+            SystemTime::now(),
+        );
+        for path in changed {
+            log::warn!(target: crate::plugin::TARGET, "toml file {path:?} is newer than last service reload. 'systemctl reload drbd-reactor' required");
+        }
+    }
+}
+
+async fn tick(timer: &mut Option<tokio::time::Interval>) {
+    match timer {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

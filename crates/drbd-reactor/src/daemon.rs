@@ -1,0 +1,122 @@
+//! The daemon's shell: command line, terminal check, first configuration read, logging,
+//! runtime, signals, and wiring of reader, host and core. Exit status 0 after a clean stop,
+//! 1 for any problem at start (printed to stderr as `Error: <what>`).
+//! Must never: keep running after the core returned, or leave the events2 child behind.
+
+use crate::cli::{on_terminal, Args, TTY_REFUSAL};
+use crate::core::{Core, Signals};
+use crate::events2::{self, ReaderConfig};
+use crate::metrics::DaemonMetrics;
+use crate::notify::Notifier;
+use crate::plugin::host::{Host, QUEUE_CAPACITY};
+use crate::plugin::{self, Configured};
+use clap::Parser;
+use drbd_reactor_config::{Config, ConfigError, Located};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Reads the configuration and types every plugin section.
+pub fn read_config(path: &Path) -> Result<(Config, Vec<Configured>, Vec<Located>), ConfigError> {
+    let config = drbd_reactor_config::load(path)?;
+    let (plugins, mut warnings) = plugin::from_config(&config)?;
+    let mut all = config.warnings.clone();
+    all.append(&mut warnings);
+    Ok((config, plugins, all))
+}
+
+pub fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if !args.allow_tty && on_terminal() {
+        eprintln!("Error: {TTY_REFUSAL}");
+        return ExitCode::from(1);
+    }
+    // Before any thread exists: reading and removing NOTIFY_SOCKET.
+    let notifier = Arc::new(Notifier::from_env());
+    let (config, plugins, warnings) = match read_config(&args.config) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let logging = match drbd_reactor_config::logging::init(&config.log) {
+        Ok(handle) => handle,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &warnings {
+        log::warn!(target: crate::core::TARGET, "{w}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("Error: cannot start the runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(args, config, plugins, notifier, logging));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(
+    args: Args,
+    config: Config,
+    plugins: Vec<Configured>,
+    notifier: Arc<Notifier>,
+    logging: drbd_reactor_config::LoggingHandle,
+) -> anyhow::Result<()> {
+    let signals = Signals::install()?;
+    log::debug!(target: crate::core::TARGET, "signal-handler: set up done");
+    let metrics = Arc::new(DaemonMetrics::default());
+    let (host_tx, host_rx) = mpsc::unbounded_channel();
+    let host = Host::new(host_tx, Arc::clone(&metrics), QUEUE_CAPACITY);
+    let (reader_tx, reader_rx) = mpsc::channel(64);
+    let reader = tokio::spawn(events2::run(
+        ReaderConfig::new(config.statistics_poll_interval),
+        reader_tx,
+        Arc::clone(&metrics),
+    ));
+    let mut core = Core::new(
+        host,
+        host_rx,
+        metrics,
+        Arc::clone(&notifier),
+        args.config,
+        config,
+        Some(logging),
+    );
+    notifier.status("Starting plugins");
+    for p in plugins {
+        core.host.start(p, &core.state);
+    }
+    core.run(reader_rx, signals).await;
+    reader.abort();
+    let _ = reader.await;
+    log::logger().flush();
+    Ok(())
+}

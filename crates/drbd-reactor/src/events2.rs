@@ -1,0 +1,391 @@
+//! The `drbdsetup events2 --full --poll` child: spawned through PATH in its own process
+//! group with PR_SET_PDEATHSIG, read as bytes line by line, parsed here (not on the core
+//! task), handed to the core in batches. `n\n` on its stdin every statistics-poll-interval
+//! (0 = never). When it ends or cannot be started the reason (exit status, last stderr
+//! lines) goes to the core and it is started again after a capped exponential backoff,
+//! reset once a child delivered a complete initial dump.
+//!
+//! Must never: restart because of a bad line (invalid UTF-8 or unparsable lines are logged
+//! with their line number and skipped, quirk Q9), busy-loop, or leave the child behind.
+
+use crate::metrics::DaemonMetrics;
+use drbd::{Event, Line};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+pub const TARGET: &str = "drbd_reactor::events";
+/// Lines per batch handed to the core at most.
+pub const BATCH: usize = 1024;
+const STDERR_TAIL: usize = 5;
+
+/// What the reader tells the core, in order.
+#[derive(Debug)]
+pub enum ReaderEvent {
+    /// A child is running; `restart` is false only for the very first one.
+    Started { pid: u32, restart: bool },
+    /// Parsed lines, in order.
+    Lines(Vec<Line>),
+    /// The child ended (or could not be started); `why` says how, `retry_in` when the next
+    /// attempt is.
+    Ended { why: String, retry_in: Duration },
+}
+
+#[derive(Debug, Clone)]
+pub struct ReaderConfig {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// None = never ask for statistics.
+    pub poll_interval: Option<Duration>,
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+}
+
+impl ReaderConfig {
+    pub fn new(statistics_poll_interval: u64) -> Self {
+        ReaderConfig {
+            program: "drbdsetup".into(),
+            args: ["events2", "--full", "--poll"].map(OsString::from).to_vec(),
+            poll_interval: (statistics_poll_interval > 0)
+                .then(|| Duration::from_secs(statistics_poll_interval)),
+            first_retry: Duration::from_millis(100),
+            max_retry: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Capped exponential backoff.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Self {
+        Backoff {
+            first,
+            max,
+            next: first,
+        }
+    }
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+    pub fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
+/// Kills the child's whole process group when dropped (daemon shutdown, task abort).
+struct GroupGuard(i32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group we created for the child.
+        unsafe { libc::kill(-self.0, libc::SIGKILL) };
+    }
+}
+
+fn spawn(config: &ReaderConfig) -> std::io::Result<Child> {
+    let mut cmd = Command::new(&config.program);
+    cmd.args(&config.args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// Runs children forever; ends only when the core is gone. Abort the task to stop: the
+/// child's process group is killed.
+pub async fn run(config: ReaderConfig, tx: mpsc::Sender<ReaderEvent>, metrics: Arc<DaemonMetrics>) {
+    let mut backoff = Backoff::new(config.first_retry, config.max_retry);
+    let mut restart = false;
+    loop {
+        if restart {
+            DaemonMetrics::inc(&metrics.drbdsetup_restarts);
+        }
+        let why = match spawn(&config) {
+            Err(err) => format!(
+                "cannot start {} {}: {err}",
+                config.program.to_string_lossy(),
+                args_text(&config)
+            ),
+            Ok(child) => {
+                let pid = child.id().unwrap_or(0);
+                if tx
+                    .send(ReaderEvent::Started { pid, restart })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let Some((why, dump_complete)) = follow(child, &config, &tx, &metrics).await else {
+                    return;
+                };
+                if dump_complete {
+                    backoff.reset();
+                }
+                why
+            }
+        };
+        restart = true;
+        let retry_in = backoff.next_delay();
+        if tx.send(ReaderEvent::Ended { why, retry_in }).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+fn args_text(config: &ReaderConfig) -> String {
+    config
+        .args
+        .iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads one child until it ends. Returns why it ended and whether it completed its
+/// initial dump; None if the core is gone.
+async fn follow(
+    mut child: Child,
+    config: &ReaderConfig,
+    tx: &mpsc::Sender<ReaderEvent>,
+    metrics: &DaemonMetrics,
+) -> Option<(String, bool)> {
+    let pid = child.id().unwrap_or(0);
+    let _group = GroupGuard(pid as i32);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+
+    let tail = Arc::new(Mutex::new(VecDeque::new()));
+    let stderr_task = tokio::spawn(collect_stderr(stderr, Arc::clone(&tail)));
+    let poll_task = tokio::spawn(poll_statistics(stdin, config.poll_interval));
+
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut buf = Vec::with_capacity(512);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut line_no: u64 = 0;
+    let mut dump_complete = false;
+    let read_error = loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) => break None,
+            Ok(_) => {}
+            Err(err) => break Some(err),
+        }
+        line_no += 1;
+        match std::str::from_utf8(&buf) {
+            Err(err) => {
+                DaemonMetrics::inc(&metrics.lines_rejected);
+                log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: not UTF-8 ({err}), skipped: {}", String::from_utf8_lossy(&buf).trim());
+            }
+            Ok(text) => {
+                let text = text.trim();
+                if !text.is_empty() {
+                    match drbd::parse_line(text) {
+                        Ok(line) => {
+                            dump_complete |= matches!(line.event, Event::EndOfDump);
+                            batch.push(line);
+                        }
+                        Err(err) => {
+                            DaemonMetrics::inc(&metrics.lines_rejected);
+                            log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: {err}, skipped: {text}");
+                        }
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() && (batch.len() >= BATCH || reader.buffer().is_empty()) {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if tx.send(ReaderEvent::Lines(full)).await.is_err() {
+                return None;
+            }
+        }
+    };
+    if !batch.is_empty() && tx.send(ReaderEvent::Lines(batch)).await.is_err() {
+        return None;
+    }
+    poll_task.abort();
+    // stdout is closed; the child is normally gone. Do not wait for ever.
+    let status = match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
+        Ok(Ok(status)) => status.to_string(),
+        Ok(Err(err)) => format!("cannot wait for it: {err}"),
+        Err(_) => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            "it closed its output but did not exit; killed".to_string()
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), stderr_task).await;
+    let mut why = format!("drbdsetup events2 (pid {pid}) ended after {line_no} lines: {status}");
+    if let Some(err) = read_error {
+        why.push_str(&format!(" (read error: {err})"));
+    }
+    let tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+    if !tail.is_empty() {
+        why.push_str("; last stderr lines: ");
+        why.push_str(&tail.iter().cloned().collect::<Vec<_>>().join(" | "));
+    }
+    Some((why, dump_complete))
+}
+
+async fn collect_stderr(stderr: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) {
+    let mut lines = BufReader::new(stderr);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match lines.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf).trim().to_string();
+                log::debug!(target: TARGET, "drbdsetup stderr: {line}");
+                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                if tail.len() == STDERR_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        }
+    }
+}
+
+/// Writes `n\n` every `interval`; keeps stdin open (EOF would end drbdsetup) until aborted.
+async fn poll_statistics(mut stdin: tokio::process::ChildStdin, interval: Option<Duration>) {
+    let Some(interval) = interval else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(err) = stdin.write_all(b"n\n").await {
+            log::debug!(target: TARGET, "could not ask drbdsetup for statistics: {err}");
+            std::future::pending::<()>().await;
+        }
+        let _ = stdin.flush().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+        let d: Vec<_> = (0..5).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(d, [100, 200, 400, 500, 500]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_zero_poll_interval_means_no_polling() {
+        assert_eq!(ReaderConfig::new(0).poll_interval, None);
+        assert_eq!(
+            ReaderConfig::new(60).poll_interval,
+            Some(Duration::from_secs(60))
+        );
+    }
+
+    fn script(body: &str) -> (tempfile::TempDir, ReaderConfig) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drbdsetup");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut config = ReaderConfig::new(0);
+        config.program = path.into_os_string();
+        config.first_retry = Duration::from_millis(10);
+        (dir, config)
+    }
+
+    async fn collect_until_ended(config: ReaderConfig) -> (Vec<Line>, String) {
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(run(config, tx, Arc::default()));
+        let mut lines = Vec::new();
+        loop {
+            match rx.recv().await.unwrap() {
+                ReaderEvent::Started { restart, .. } => assert!(!restart),
+                ReaderEvent::Lines(l) => lines.extend(l),
+                ReaderEvent::Ended { why, .. } => {
+                    task.abort();
+                    return (lines, why);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_and_bad_lines_are_skipped_not_fatal() {
+        let (_dir, config) = script(
+            r"printf 'exists resource name:r0 role:Secondary\nexists device name:\377\376 volume:0\nexists device name:r0 volume:-1\nexists -\n'
+echo oops >&2
+exit 3",
+        );
+        let (lines, why) = collect_until_ended(config).await;
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(matches!(lines[1].event, Event::EndOfDump));
+        assert!(why.contains("ended after 4 lines"), "{why}");
+        assert!(why.contains("exit status: 3"), "{why}");
+        assert!(why.contains("last stderr lines: oops"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_reported_and_retried() {
+        let mut config = ReaderConfig::new(0);
+        config.program = "/nonexistent/drbdsetup".into();
+        config.first_retry = Duration::from_millis(1);
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(run(config, tx, Arc::default()));
+        for expected_ms in [1, 2, 4] {
+            match rx.recv().await.unwrap() {
+                ReaderEvent::Ended { why, retry_in } => {
+                    assert!(
+                        why.contains("cannot start /nonexistent/drbdsetup events2 --full --poll"),
+                        "{why}"
+                    );
+                    assert_eq!(retry_in, Duration::from_millis(expected_ms));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn polling_writes_n_to_stdin() {
+        let (dir, mut config) = script("read -r x; echo \"$x\" > \"$(dirname \"$0\")/got\"");
+        config.poll_interval = Some(Duration::from_millis(10));
+        let (_, why) = collect_until_ended(config).await;
+        assert!(why.contains("exit status: 0"), "{why}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("got")).unwrap(),
+            "n\n"
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! sd_notify(3) on a plain unix datagram socket: READY, RELOADING (with MONOTONIC_USEC),
+//! STOPPING and STATUS. `NOTIFY_SOCKET` may be a path or `@name` (abstract namespace).
+//! Must never fail the daemon: a send error is logged once and otherwise ignored
+//! (the original exited with status 1).
+
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const TARGET: &str = "drbd_reactor";
+
+/// Where notifications go; `None` when not started by systemd.
+#[derive(Debug)]
+pub struct Notifier {
+    socket: Option<(UnixDatagram, SocketAddr)>,
+    warned: AtomicBool,
+}
+
+/// Parses a `NOTIFY_SOCKET` value: `@name` is abstract, anything else a path.
+pub fn socket_addr(value: &str) -> std::io::Result<SocketAddr> {
+    match value.strip_prefix('@') {
+        Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
+        None => SocketAddr::from_pathname(value),
+    }
+}
+
+impl Notifier {
+    /// A notifier that drops every message.
+    pub fn disabled() -> Self {
+        Notifier {
+            socket: None,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Reads `NOTIFY_SOCKET` and removes it from the environment so that children do not
+    /// inherit it. Call before any thread is started.
+    pub fn from_env() -> Self {
+        let Some(value) = std::env::var_os("NOTIFY_SOCKET") else {
+            return Notifier::disabled();
+        };
+        std::env::remove_var("NOTIFY_SOCKET");
+        let value = value.to_string_lossy().into_owned();
+        match (socket_addr(&value), UnixDatagram::unbound()) {
+            (Ok(addr), Ok(sock)) => Notifier {
+                socket: Some((sock, addr)),
+                warned: AtomicBool::new(false),
+            },
+            (Err(err), _) | (_, Err(err)) => {
+                log::warn!(target: TARGET, "sd_notify: cannot use NOTIFY_SOCKET={value}: {err}");
+                Notifier::disabled()
+            }
+        }
+    }
+
+    /// Sends one datagram of `KEY=value` lines.
+    pub fn send(&self, lines: &[String]) {
+        let Some((sock, addr)) = &self.socket else {
+            return;
+        };
+        let mut msg = lines.join("\n");
+        msg.push('\n');
+        if let Err(err) = sock.send_to_addr(msg.as_bytes(), addr) {
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                log::warn!(target: TARGET, "sd_notify: could not send {:?}: {err}", msg.trim_end());
+            }
+        }
+    }
+
+    pub fn ready(&self, status: &str) {
+        self.send(&["READY=1".into(), format!("STATUS={status}")]);
+    }
+
+    pub fn reloading(&self) {
+        self.send(&[
+            "RELOADING=1".into(),
+            format!("MONOTONIC_USEC={}", monotonic_usec()),
+            "STATUS=Reloading configuration".into(),
+        ]);
+    }
+
+    pub fn stopping(&self) {
+        self.send(&["STOPPING=1".into(), "STATUS=Stopping".into()]);
+    }
+
+    pub fn status(&self, status: &str) {
+        self.send(&[format!("STATUS={status}")]);
+    }
+}
+
+/// CLOCK_MONOTONIC in microseconds, as systemd wants with RELOADING=1.
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notifier_to(addr: SocketAddr) -> Notifier {
+        Notifier {
+            socket: Some((UnixDatagram::unbound().unwrap(), addr)),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn abstract_socket_receives_ready_with_status() {
+        let name = format!("drbd-reactor-notify-test-{}", std::process::id());
+        let addr = socket_addr(&format!("@{name}")).unwrap();
+        let server = UnixDatagram::bind_addr(&addr).unwrap();
+        notifier_to(addr).ready("Running");
+        let mut buf = [0u8; 256];
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"READY=1\nSTATUS=Running\n");
+    }
+
+    #[test]
+    fn path_socket_receives_reloading_with_a_monotonic_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let server = UnixDatagram::bind(&path).unwrap();
+        let before = monotonic_usec();
+        notifier_to(socket_addr(path.to_str().unwrap()).unwrap()).reloading();
+        let mut buf = [0u8; 256];
+        let n = server.recv(&mut buf).unwrap();
+        let text = std::str::from_utf8(&buf[..n]).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("RELOADING=1"));
+        let usec: u64 = lines.next().unwrap()["MONOTONIC_USEC=".len()..]
+            .parse()
+            .unwrap();
+        assert!(usec >= before);
+    }
+
+    #[test]
+    fn a_missing_socket_is_not_fatal() {
+        let n = notifier_to(socket_addr("/nonexistent/notify").unwrap());
+        n.ready("x");
+        n.stopping();
+        assert!(n.warned.load(Ordering::Relaxed));
+    }
+}

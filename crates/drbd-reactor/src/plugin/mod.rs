@@ -1,0 +1,219 @@
+//! Plugins: what a plugin gets (a [`PluginContext`]), the typed config of every implemented
+//! plugin type ([`PluginConfig`], whose equality is the instance identity of daemon spec
+//! §2.4), and the registry that turns config sections into those configs.
+//!
+//! Adding a plugin type = one variant of [`PluginConfig`] + one [`REGISTRY`] entry + one arm
+//! in `kind`/`run`/`to_value`. Must never: start anything (that is [`host`]).
+
+pub mod debugger;
+pub mod host;
+
+use drbd::{PluginUpdate, Resource};
+use drbd_reactor_config::{
+    Config, ConfigError, Located, Origin, PluginInstance, PluginKind, Strictness,
+};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::DaemonMetrics;
+
+pub const TARGET: &str = "drbd_reactor::plugin";
+
+/// The state readers see: every resource, shared, immutable; republished after each batch.
+pub type Snapshot = Arc<BTreeMap<String, Arc<Resource>>>;
+
+pub type PluginResult = anyhow::Result<()>;
+pub type PluginFuture = Pin<Box<dyn Future<Output = PluginResult> + Send>>;
+
+/// The diff updates of one plugin run: first the replay of the current state (all
+/// `Exists`), then the live updates. `None` = the host stopped this run.
+pub struct Updates {
+    replay: std::vec::IntoIter<Arc<PluginUpdate>>,
+    live: mpsc::Receiver<Arc<PluginUpdate>>,
+}
+
+impl Updates {
+    pub fn new(replay: Vec<Arc<PluginUpdate>>, live: mpsc::Receiver<Arc<PluginUpdate>>) -> Self {
+        Updates {
+            replay: replay.into_iter(),
+            live,
+        }
+    }
+
+    pub async fn next(&mut self) -> Option<Arc<PluginUpdate>> {
+        match self.replay.next() {
+            Some(u) => Some(u),
+            None => self.live.recv().await,
+        }
+    }
+}
+
+/// Everything a plugin run gets. Change plugins (debugger, umh, promoter) consume
+/// `updates`; state readers (prometheus, agentx) read `snapshots` when asked and may ignore
+/// `updates` (the host then only keeps their queue empty).
+pub struct PluginContext {
+    pub updates: Updates,
+    /// Only for plugins whose [`PluginConfig::reads_state`] is true.
+    pub snapshots: Option<watch::Receiver<Snapshot>>,
+    pub metrics: Arc<DaemonMetrics>,
+}
+
+/// The typed configuration of one instance, after defaults. Equal = same instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginConfig {
+    Debugger(debugger::DebuggerConfig),
+}
+
+impl PluginConfig {
+    pub fn kind(&self) -> PluginKind {
+        match self {
+            PluginConfig::Debugger(_) => PluginKind::Debugger,
+        }
+    }
+
+    /// Starts one run of the plugin.
+    pub fn run(&self, ctx: PluginContext) -> PluginFuture {
+        match self {
+            PluginConfig::Debugger(c) => Box::pin(debugger::run(c.clone(), ctx)),
+        }
+    }
+
+    /// State readers get the published snapshots; the core only publishes while one runs.
+    pub fn reads_state(&self) -> bool {
+        match self {
+            PluginConfig::Debugger(_) => false,
+        }
+    }
+
+    /// Whether the deprecated `id` key is set.
+    pub fn has_id(&self) -> bool {
+        match self {
+            PluginConfig::Debugger(c) => c.id.is_some(),
+        }
+    }
+
+    fn to_value(&self) -> Result<toml::Value, toml::ser::Error> {
+        match self {
+            PluginConfig::Debugger(c) => toml::Value::try_from(c),
+        }
+    }
+
+    /// The effective configuration as a one-element `[[kind]]` array (SIGUSR1 dump).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        let mut table = toml::Table::new();
+        table.insert(
+            self.kind().as_str().to_string(),
+            toml::Value::Array(vec![self.to_value()?]),
+        );
+        toml::to_string_pretty(&table)
+    }
+}
+
+type ParseFn = fn(&PluginInstance) -> Result<(PluginConfig, Vec<Located>), ConfigError>;
+
+/// The implemented plugin types.
+pub const REGISTRY: &[(PluginKind, ParseFn)] = &[(PluginKind::Debugger, |section| {
+    let (c, warnings) = section.parse(Strictness::WarnUnknownKeys)?;
+    Ok((PluginConfig::Debugger(c), warnings))
+})];
+
+/// One desired instance and where it is configured.
+#[derive(Debug, Clone)]
+pub struct Configured {
+    pub config: PluginConfig,
+    pub origin: Origin,
+}
+
+/// Turns every plugin section of `config` into a typed config. Fails on a type that is not
+/// implemented, a bad value (file:line:key), or two identical instances.
+pub fn from_config(config: &Config) -> Result<(Vec<Configured>, Vec<Located>), ConfigError> {
+    let mut out: Vec<Configured> = Vec::new();
+    let mut warnings = Vec::new();
+    for section in &config.plugins {
+        let Some((_, parse)) = REGISTRY.iter().find(|(k, _)| *k == section.kind) else {
+            return Err(ConfigError::at(
+                section.origin.clone(),
+                None,
+                format!("plugin type '{}' is not implemented yet", section.kind),
+            ));
+        };
+        let (typed, w) = parse(section)?;
+        warnings.extend(w);
+        if let Some(first) = out.iter().find(|c| c.config == typed) {
+            return Err(ConfigError::at(
+                section.origin.clone(),
+                None,
+                format!(
+                    "duplicate plugin instance: this [[{}]] is identical (after defaults) to the one at {}",
+                    section.kind, first.origin
+                ),
+            ));
+        }
+        out.push(Configured {
+            config: typed,
+            origin: section.origin.clone(),
+        });
+    }
+    Ok((out, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Vec<Configured>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.toml");
+        std::fs::write(&path, text).unwrap();
+        let config = drbd_reactor_config::load(&path).map_err(|e| e.to_string())?;
+        from_config(&config)
+            .map(|(c, _)| c)
+            .map_err(|e| e.to_string().replace(&path.display().to_string(), "r.toml"))
+    }
+
+    #[test]
+    fn unimplemented_plugin_types_are_errors_naming_type_file_and_line() {
+        for kind in ["umh", "prometheus", "agentx", "promoter"] {
+            let err = load(&format!("[[debugger]]\n\n[[{kind}]]\n")).unwrap_err();
+            assert_eq!(
+                err,
+                format!("r.toml:3: plugin type '{kind}' is not implemented yet")
+            );
+        }
+    }
+
+    #[test]
+    fn identical_instances_after_defaults_are_duplicates() {
+        let err = load("[[debugger]]\n[[debugger]]\nformat = \"verbose\"\n").unwrap_err();
+        assert!(
+            err.starts_with("r.toml:2: duplicate plugin instance"),
+            "{err}"
+        );
+        assert!(err.ends_with("the one at r.toml:1"), "{err}");
+    }
+
+    #[test]
+    fn instances_differing_in_a_value_are_distinct() {
+        let c = load("[[debugger]]\n[[debugger]]\nformat = \"compact\"\n").unwrap();
+        assert_eq!(c.len(), 2);
+        assert_ne!(c[0].config, c[1].config);
+    }
+
+    #[test]
+    fn wrong_type_in_a_debugger_section_names_the_key_line() {
+        let err = load("[[debugger]]\nformat = 3\n").unwrap_err();
+        assert!(err.starts_with("r.toml:2: key 'format'"), "{err}");
+    }
+
+    #[test]
+    fn the_toml_dump_parses_back_to_an_equal_instance() {
+        let c = load("[[debugger]]\nid = \"x\"\nformat = \"compact\"\n").unwrap();
+        let text = c[0].config.to_toml().unwrap();
+        assert!(text.starts_with("[[debugger]]\n"), "{text}");
+        let again = load(&text).unwrap();
+        assert_eq!(again[0].config, c[0].config);
+    }
+}

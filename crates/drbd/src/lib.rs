@@ -7,6 +7,7 @@
 
 pub mod dump;
 pub mod event;
+mod fields;
 pub mod model;
 pub mod parse;
 pub mod print;

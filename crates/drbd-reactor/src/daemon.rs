@@ -61,6 +61,10 @@ pub fn main() -> ExitCode {
     for w in &warnings {
         log::warn!(target: crate::core::TARGET, "{w}");
     }
+    // Panics (a plugin's, caught and restarted by the host) go to the configured log.
+    std::panic::set_hook(Box::new(|info| {
+        log::error!(target: crate::core::TARGET, "panic: {info}");
+    }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -44,6 +44,7 @@ fn drbdsetup_killed_50_times_reconciles_without_restarting_plugins_or_leaving_or
     let config = setup.config("[[debugger]]\nformat = \"compact\"\n");
     let mut daemon = setup.start(&config);
     daemon.wait_log("initial state: 2 resources", 1);
+    wait_for("the debugger to print the dump", || debugger_records(&daemon).len() >= 3);
     let after_dump = debugger_records(&daemon).len();
     assert_eq!(after_dump, 3, "{:?}", debugger_records(&daemon));
 
@@ -72,6 +73,9 @@ fn drbdsetup_killed_50_times_reconciles_without_restarting_plugins_or_leaving_or
     );
 
     // 49 identical dumps produced no update; the last one only the real differences.
+    wait_for("the debugger to print the differences", || {
+        debugger_records(&daemon).len() >= after_dump + 4
+    });
     let records = debugger_records(&daemon);
     let after: Vec<&str> = records[after_dump..]
         .iter()

@@ -1,0 +1,90 @@
+//! sd_notify: READY after the initial dump, RELOADING then READY around a reload,
+//! STOPPING at the end, on an abstract socket (`@name`).
+
+mod common;
+use common::*;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::time::Duration;
+
+fn next(socket: &UnixDatagram) -> String {
+    let mut buf = [0u8; 4096];
+    let n = socket
+        .recv(&mut buf)
+        .expect("a notification before the deadline");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// The next message that is not only a STATUS update.
+fn next_state(socket: &UnixDatagram) -> String {
+    loop {
+        let msg = next(socket);
+        if !msg.lines().all(|l| l.starts_with("STATUS=")) {
+            return msg;
+        }
+    }
+}
+
+#[test]
+fn notifications_arrive_in_order_ready_reloading_ready_stopping() {
+    let setup = Setup::new();
+    setup.write(
+        "stream",
+        "exists resource name:r0 role:Secondary\nexists -\n",
+    );
+    let config = setup.config("[[debugger]]\n");
+    let name = format!("drbd-reactor-test-{}", std::process::id());
+    let socket =
+        UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+
+    let mut cmd = setup.command(&config);
+    cmd.env("NOTIFY_SOCKET", format!("@{name}"));
+    let mut daemon = setup.start_with(cmd);
+
+    let ready = next_state(&socket);
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=Running: 1 resources, 1 plugins"),
+        "{ready}"
+    );
+    assert!(
+        daemon.log().contains("initial state: 1 resources"),
+        "READY only after the dump"
+    );
+
+    daemon.signal(libc::SIGHUP);
+    let reloading = next_state(&socket);
+    let mut lines = reloading.lines();
+    assert_eq!(lines.next(), Some("RELOADING=1"));
+    assert!(lines.next().unwrap().starts_with("MONOTONIC_USEC="));
+    assert!(next_state(&socket).starts_with("READY=1\n"));
+
+    daemon.signal(libc::SIGTERM);
+    assert!(next_state(&socket).starts_with("STOPPING=1\n"));
+    assert!(daemon.wait_exit().success());
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+}
+
+#[test]
+fn the_daemon_does_not_pass_notify_socket_to_drbdsetup() {
+    let setup = Setup::new();
+    setup.write("bin/drbdsetup", "#!/bin/sh\necho \"${NOTIFY_SOCKET:-unset}\" > \"$(dirname \"$0\")/../env\"\necho 'exists -'\nwhile read -r l; do :; done\n");
+    let config = setup.config("");
+    let mut cmd = setup.command(&config);
+    cmd.env("NOTIFY_SOCKET", "@drbd-reactor-test-nobody-listens");
+    let mut daemon = setup.start_with(cmd);
+    wait_for("the stand-in to record its environment", || {
+        setup.path("env").exists()
+    });
+    daemon.wait_log("initial state", 1);
+    assert_eq!(
+        std::fs::read_to_string(setup.path("env")).unwrap(),
+        "unset\n"
+    );
+    assert!(
+        daemon.stop().success(),
+        "a notify socket nobody listens on is not fatal"
+    );
+}

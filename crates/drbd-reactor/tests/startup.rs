@@ -1,0 +1,113 @@
+//! The command line and bad configurations at start: a clear message on stderr and exit
+//! status 1; --help and --version exit 0.
+
+mod common;
+use common::*;
+
+fn fails_with(setup: &Setup, config: &std::path::Path, message: &str) {
+    let (status, _, stderr) = run_once(setup, &["-c", config.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("Error: "), "{stderr}");
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in {stderr:?}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_named_and_exits_1() {
+    let setup = Setup::new();
+    let missing = setup.path("nope.toml");
+    fails_with(
+        &setup,
+        &missing,
+        &format!("{}: cannot read config file", missing.display()),
+    );
+}
+
+#[test]
+fn an_unreadable_snippets_directory_is_named_and_exits_1() {
+    let setup = Setup::new();
+    let dir = setup.path("missing.d");
+    setup.write("r.toml", &format!("snippets = \"{}\"\n", dir.display()));
+    fails_with(&setup, &setup.path("r.toml"), &dir.display().to_string());
+}
+
+#[test]
+fn a_wrong_type_names_file_line_and_key_and_exits_1() {
+    let setup = Setup::new();
+    setup.write("r.toml", "\nstatistics-poll-interval = \"often\"\n");
+    fails_with(
+        &setup,
+        &setup.path("r.toml"),
+        &format!(
+            "{}:2: key 'statistics-poll-interval'",
+            setup.path("r.toml").display()
+        ),
+    );
+    setup.write("d.toml", "[[debugger]]\nformat = \"loud\"\n");
+    fails_with(
+        &setup,
+        &setup.path("d.toml"),
+        &format!("{}:2: key 'format'", setup.path("d.toml").display()),
+    );
+}
+
+#[test]
+fn an_unknown_or_unimplemented_plugin_type_exits_1_naming_it() {
+    let setup = Setup::new();
+    setup.write("r.toml", "[[prometheu]]\n");
+    fails_with(
+        &setup,
+        &setup.path("r.toml"),
+        "unknown plugin type 'prometheu'",
+    );
+    for kind in ["promoter", "umh", "prometheus", "agentx"] {
+        setup.write("r.toml", &format!("[[debugger]]\n[[{kind}]]\n"));
+        fails_with(
+            &setup,
+            &setup.path("r.toml"),
+            &format!(
+                "{}:2: plugin type '{kind}' is not implemented yet",
+                setup.path("r.toml").display()
+            ),
+        );
+    }
+}
+
+#[test]
+fn duplicate_plugin_sections_at_start_exit_1() {
+    let setup = Setup::new();
+    setup.write("r.toml", "[[debugger]]\n[[debugger]]\n");
+    fails_with(&setup, &setup.path("r.toml"), "duplicate plugin instance");
+}
+
+#[test]
+fn help_and_version_exit_0_and_unknown_options_exit_1() {
+    let setup = Setup::new();
+    let (status, out, _) = run_once(&setup, &["--version"]);
+    assert!(status.success());
+    assert_eq!(out, format!("drbd-reactor {}\n", env!("CARGO_PKG_VERSION")));
+    let (status, out, _) = run_once(&setup, &["--help"]);
+    assert!(status.success());
+    assert!(
+        out.contains("--config") && out.contains("--allow-tty"),
+        "{out}"
+    );
+    let (status, _, err) = run_once(&setup, &["--bogus"]);
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("--bogus"), "{err}");
+}
+
+#[test]
+fn sigint_stops_cleanly_with_status_0() {
+    let setup = Setup::new();
+    let config = setup.config("[[debugger]]\n");
+    let mut daemon = setup.start(&config);
+    daemon.wait_log("initial state", 1);
+    daemon.signal(libc::SIGINT);
+    assert!(daemon.wait_exit().success());
+    for pid in setup.pids() {
+        wait_for("the stand-in to be gone", || process_gone(pid));
+    }
+}

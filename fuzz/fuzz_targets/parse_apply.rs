@@ -1,5 +1,9 @@
 //! Arbitrary bytes as events2 lines: parsing never panics, whatever parses prints and parses
 //! back to itself, and applying it to a state (with the updates and a replay) never panics.
+//!
+//! Run from `fuzz/` with the stable toolchain:
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run parse_apply -O -- -max_total_time=300`
+//! (seed it with `cp ../crates/drbd/tests/fixtures/events2/*.txt corpus/parse_apply/`).
 #![no_main]
 
 use drbd::{parse_line, State};

@@ -51,7 +51,8 @@ pub struct Core {
     fresh: Option<State>,
     dump_done: bool,
     ready_sent: bool,
-    child_started: Instant,
+    /// When the running child was started; None while none runs.
+    child_started: Option<Instant>,
     pub host: Host,
     host_events: mpsc::UnboundedReceiver<HostEvent>,
     metrics: Arc<DaemonMetrics>,
@@ -86,7 +87,7 @@ impl Core {
             fresh: None,
             dump_done: false,
             ready_sent: false,
-            child_started: Instant::now(),
+            child_started: None,
             host,
             host_events,
             metrics,
@@ -143,7 +144,7 @@ impl Core {
     fn on_reader(&mut self, ev: ReaderEvent) {
         match ev {
             ReaderEvent::Started { pid, restart } => {
-                self.child_started = Instant::now();
+                self.child_started = Some(Instant::now());
                 // Rebuild into a fresh state only if there is something to reconcile with.
                 if restart && !self.state.is_empty() {
                     self.fresh = Some(State::new());
@@ -152,7 +153,14 @@ impl Core {
             }
             ReaderEvent::Lines(lines) => self.on_lines(lines),
             ReaderEvent::Ended { why, retry_in } => {
-                log::warn!(target: crate::events2::TARGET, "{why}; starting it again in {retry_in:?}");
+                let ran = match self.child_started.take() {
+                    Some(t) => format!(
+                        " ({} ms after it started, all its lines applied)",
+                        t.elapsed().as_millis()
+                    ),
+                    None => String::new(),
+                };
+                log::warn!(target: crate::events2::TARGET, "{why}{ran}; starting it again in {retry_in:?}");
                 if self.fresh.take().is_some() {
                     log::debug!(target: crate::events2::TARGET, "incomplete initial dump discarded");
                 }
@@ -201,7 +209,7 @@ impl Core {
                     target: TARGET,
                     "initial state: {} resources, dump applied {} ms after drbdsetup started",
                     self.state.len(),
-                    self.child_started.elapsed().as_millis()
+                    self.child_started.map_or(0, |t| t.elapsed().as_millis())
                 );
             }
             if end {

@@ -99,7 +99,8 @@ async fn run(
     let metrics = Arc::new(DaemonMetrics::default());
     let (host_tx, host_rx) = mpsc::unbounded_channel();
     let host = Host::new(host_tx, Arc::clone(&metrics), QUEUE_CAPACITY);
-    let (reader_tx, reader_rx) = mpsc::channel(64);
+    // Batches in flight between the reader and the core: bounds memory, not speed.
+    let (reader_tx, reader_rx) = mpsc::channel(16);
     let reader = tokio::spawn(events2::run(
         ReaderConfig::new(config.statistics_poll_interval),
         reader_tx,

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 pub const TARGET: &str = "drbd_reactor::events";
 /// Lines per batch handed to the core at most.
-pub const BATCH: usize = 1024;
+pub const BATCH: usize = 256;
 const STDERR_TAIL: usize = 5;
 
 /// What the reader tells the core, in order.

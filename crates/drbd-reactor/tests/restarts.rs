@@ -44,7 +44,9 @@ fn drbdsetup_killed_50_times_reconciles_without_restarting_plugins_or_leaving_or
     let config = setup.config("[[debugger]]\nformat = \"compact\"\n");
     let mut daemon = setup.start(&config);
     daemon.wait_log("initial state: 2 resources", 1);
-    wait_for("the debugger to print the dump", || debugger_records(&daemon).len() >= 3);
+    wait_for("the debugger to print the dump", || {
+        debugger_records(&daemon).len() >= 3
+    });
     let after_dump = debugger_records(&daemon).len();
     assert_eq!(after_dump, 3, "{:?}", debugger_records(&daemon));
 

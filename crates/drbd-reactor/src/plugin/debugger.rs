@@ -26,6 +26,10 @@ pub struct DebuggerConfig {
     #[cfg(feature = "fault-injection")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panic_on_change_of: Option<String>,
+    /// Test hook: be this slow per update (milliseconds).
+    #[cfg(any(test, feature = "fault-injection"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_per_update_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -44,6 +48,10 @@ pub async fn run(config: DebuggerConfig, mut ctx: PluginContext) -> PluginResult
             if o.event_type != drbd::EventType::Exists && o.resource_name() == name {
                 panic!("fault injection: change of resource {name}");
             }
+        }
+        #[cfg(any(test, feature = "fault-injection"))]
+        if let Some(ms) = config.delay_per_update_ms {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
         if log::log_enabled!(target: TARGET, log::Level::Debug) {
             log::debug!(target: TARGET, "{}", render(config.format, &update));

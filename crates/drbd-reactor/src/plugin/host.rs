@@ -376,6 +376,73 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use super::*;
 
+    fn updates(n: usize) -> (State, Vec<Arc<PluginUpdate>>) {
+        let mut state = State::new();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let line = format!("exists resource name:r{i} role:Secondary");
+            state.apply(drbd::parse_line(&line).unwrap().event, &mut out);
+        }
+        (state, out.into_iter().map(Arc::new).collect())
+    }
+
+    fn slow_debugger(ms: u64) -> Configured {
+        let config = super::super::debugger::DebuggerConfig {
+            delay_per_update_ms: Some(ms),
+            ..Default::default()
+        };
+        Configured {
+            config: PluginConfig::Debugger(config),
+            origin: Origin::new("test.toml", 1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_blocking() {
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let metrics = Arc::new(DaemonMetrics::default());
+        let mut host = Host::new(events_tx, Arc::clone(&metrics), 4);
+        host.start(slow_debugger(5), &State::new());
+        let (state, updates) = updates(20);
+        // dispatch is not async: it cannot wait for the plugin
+        host.dispatch(&updates);
+        host.dispatch(&updates[..3]);
+        let m = metrics.snapshot();
+        assert!(m.plugin_updates_dropped >= 15, "{m:?}");
+        assert!(matches!(host.instances[0].state, RunState::Draining { lag, .. } if lag >= 18));
+        // the run drains its queue, ends, and is started again with the state replayed
+        let ended = events.recv().await.unwrap();
+        assert!(matches!(
+            ended,
+            HostEvent::Ended {
+                outcome: Outcome::Finished,
+                ..
+            }
+        ));
+        host.handle(ended, &state);
+        assert!(matches!(host.instances[0].state, RunState::Running { .. }));
+        assert_eq!(metrics.snapshot().plugin_restarts, 1);
+        host.stop_all().await;
+    }
+
+    #[tokio::test]
+    async fn reconfigure_keeps_equal_instances_and_replaces_changed_ones() {
+        let (events_tx, _events) = mpsc::unbounded_channel();
+        let mut host = Host::new(events_tx, Arc::default(), 16);
+        let state = State::new();
+        host.start(slow_debugger(1), &state);
+        host.start(slow_debugger(2), &state);
+        let first_id = host.instances[0].id;
+        let (kept, stopped, started) = host
+            .reconfigure(vec![slow_debugger(1), slow_debugger(3)], &state)
+            .await;
+        assert_eq!((kept, stopped, started), (1, 1, 1));
+        assert_eq!(host.instances[0].id, first_id);
+        assert_eq!(host.len(), 2);
+        host.stop_all().await;
+        assert!(host.is_empty());
+    }
+
     #[test]
     fn restart_delay_doubles_from_100ms_and_is_capped() {
         assert_eq!(restart_delay(1), Duration::from_millis(100));

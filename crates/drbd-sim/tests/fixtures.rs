@@ -1,0 +1,513 @@
+//! drbd-utils' own events2 regression outputs (the corpus in crates/drbd/tests/fixtures)
+//! replayed through the simulator's printer: the same objects, names and numbers, fed one
+//! kernel message at a time as drbd-utils' harness does, must print the same lines.
+
+use drbd::event::*;
+use drbd::vocab::*;
+use drbd_sim::printer::{Options, Printer};
+use drbd_sim::view::{ConnView, NodeView, ResView};
+
+const R: &str = "some-resource";
+
+fn fixture(name: &str) -> Vec<String> {
+    let path = format!(
+        "{}/../drbd/tests/fixtures/events2/events2-{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn resource() -> ResView {
+    ResView {
+        resource: ResourceLine {
+            name: R.into(),
+            role: Some(Role::Secondary),
+            suspended: Some(Suspended::default()),
+            force_io_failures: Some(false),
+            write_ordering: Some(WriteOrdering::None),
+            ..Default::default()
+        },
+        devices: Default::default(),
+        connections: Default::default(),
+    }
+}
+
+fn device(volume: u32) -> DeviceLine {
+    DeviceLine {
+        name: R.into(),
+        volume,
+        minor: Some(1000 + volume),
+        backing_dev: Some(BackingDev::None),
+        disk: Some(DiskState::Diskless),
+        client: Some(Tristate::No),
+        open: Some(Tristate::No),
+        quorum: Some(true),
+        size: Some(5),
+        read: Some(10),
+        written: Some(15),
+        al_writes: Some(40),
+        bm_writes: Some(50),
+        upper_pending: Some(60),
+        lower_pending: Some(70),
+        al_suspended: Some(false),
+        blocked: Some(Blocked::default()),
+        unknown: vec![],
+    }
+}
+
+fn connection() -> ConnView {
+    ConnView {
+        conn: ConnectionLine {
+            name: R.into(),
+            peer_node_id: 1,
+            conn_name: "some-peer".into(),
+            connection: Some(ConnectionState::StandAlone),
+            role: Some(Role::Unknown),
+            congested: Some(false),
+            ap_in_flight: Some(10),
+            rs_in_flight: Some(20),
+            unknown: vec![],
+        },
+        peer_devices: Default::default(),
+        paths: vec![],
+    }
+}
+
+fn peer_device(volume: u32) -> PeerDeviceLine {
+    PeerDeviceLine {
+        name: R.into(),
+        peer_node_id: 1,
+        conn_name: "some-peer".into(),
+        volume,
+        replication: Some(ReplicationState::Off),
+        peer_disk: Some(DiskState::DUnknown),
+        peer_client: Some(Tristate::No),
+        resync_suspended: Some(ResyncSuspended::default()),
+        received: Some(5),
+        sent: Some(10),
+        out_of_sync: Some(0),
+        pending: Some(30),
+        unacked: Some(40),
+        progress: None,
+        unknown: vec![],
+    }
+}
+
+fn path() -> PathLine {
+    PathLine {
+        name: R.into(),
+        peer_node_id: 1,
+        conn_name: "some-peer".into(),
+        local: "ipv4:1.2.3.4:7789".parse().unwrap(),
+        peer: "ipv4:5.6.7.8:7790".parse().unwrap(),
+        established: Some(false),
+        unknown: vec![],
+    }
+}
+
+/// Kernel messages, one per step, as drbd-utils' harness sends them.
+struct Harness {
+    view: NodeView,
+    printer: Printer,
+    out: Vec<String>,
+}
+
+impl Harness {
+    fn new(opts: Options) -> Harness {
+        Harness::with(opts, NodeView::new())
+    }
+    fn with(opts: Options, mut view: NodeView) -> Harness {
+        for r in view.values_mut() {
+            r.derive_promotion();
+        }
+        let mut printer = Printer::new(opts, None);
+        let out = printer.dump(&view).iter().map(|l| l.to_string()).collect();
+        Harness { view, printer, out }
+    }
+    fn step(&mut self, f: impl FnOnce(&mut NodeView)) -> &mut Self {
+        f(&mut self.view);
+        for r in self.view.values_mut() {
+            r.derive_promotion();
+        }
+        let lines = self.printer.update(&self.view, false);
+        self.out.extend(lines.iter().map(|l| l.to_string()));
+        self
+    }
+    fn res(&mut self, f: impl FnOnce(&mut ResView)) -> &mut Self {
+        self.step(|v| f(v.get_mut(R).unwrap()))
+    }
+    fn conn(&mut self, f: impl FnOnce(&mut ConnView)) -> &mut Self {
+        self.res(|r| f(r.connections.get_mut(&1).unwrap()))
+    }
+    fn raw(&mut self, line: Line) -> &mut Self {
+        self.out.push(line.to_string());
+        self
+    }
+}
+
+fn create_resource(v: &mut NodeView) {
+    v.insert(R.into(), resource());
+}
+fn create_device(vol: u32) -> impl FnOnce(&mut ResView) {
+    move |r| {
+        r.devices.insert(vol, device(vol));
+    }
+}
+fn destroy_device(vol: u32) -> impl FnOnce(&mut ResView) {
+    move |r| {
+        r.devices.remove(&vol);
+    }
+}
+fn attach_uptodate(vol: u32) -> impl FnOnce(&mut ResView) {
+    move |r| {
+        let d = r.devices.get_mut(&vol).unwrap();
+        d.backing_dev = Some(BackingDev::Path("/dev/sda".into()));
+        d.disk = Some(DiskState::UpToDate);
+    }
+}
+fn create_connection(r: &mut ResView) {
+    r.connections.insert(1, connection());
+}
+fn create_peer_device(c: &mut ConnView) {
+    c.peer_devices.insert(0, peer_device(0));
+}
+fn create_path(c: &mut ConnView) {
+    c.paths.push(path());
+}
+fn connected(c: &mut ConnView) {
+    c.conn.connection = Some(ConnectionState::Connected);
+    c.conn.role = Some(Role::Secondary);
+}
+fn peer_uptodate(c: &mut ConnView) {
+    let pd = c.peer_devices.get_mut(&0).unwrap();
+    pd.replication = Some(ReplicationState::Established);
+    pd.peer_disk = Some(DiskState::UpToDate);
+}
+
+/// The all-create-change story, in the given output mode.
+fn all_create_change(opts: Options) -> Vec<String> {
+    let mut h = Harness::new(opts);
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(create_connection)
+        .conn(create_peer_device)
+        .conn(create_path)
+        .res(attach_uptodate(0))
+        .conn(|c| c.paths[0].established = Some(true))
+        .conn(connected)
+        .conn(peer_uptodate)
+        .res(|r| r.resource.role = Some(Role::Primary));
+    h.out
+}
+
+fn assert_lines(got: &[String], want: &[String]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g, w, "line {}", i + 1);
+    }
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "line count; got:\n{}",
+        got.join("\n")
+    );
+}
+
+const PLAIN: Options = Options {
+    statistics: false,
+    full: false,
+};
+const STATS: Options = Options {
+    statistics: true,
+    full: false,
+};
+const FULL: Options = Options {
+    statistics: false,
+    full: true,
+};
+
+#[test]
+fn all_create_change_plain_matches_drbd_utils() {
+    assert_lines(&all_create_change(PLAIN), &fixture("all-create-change"));
+}
+
+#[test]
+fn all_create_change_statistics_matches_drbd_utils() {
+    assert_lines(
+        &all_create_change(STATS),
+        &fixture("all-create-change--statistics"),
+    );
+}
+
+#[test]
+fn all_create_change_full_matches_drbd_utils() {
+    assert_lines(
+        &all_create_change(FULL),
+        &fixture("all-create-change--full"),
+    );
+}
+
+#[test]
+fn all_create_change_timestamps_have_the_fixture_shape() {
+    let ts = drbd_sim::clock::timestamp(1_700_000_000_123_456, 0);
+    let got: Vec<String> = all_create_change(PLAIN)
+        .iter()
+        .map(|l| format!("{ts} {l}"))
+        .collect();
+    let want = fixture("all-create-change--timestamps");
+    let shaped: Vec<String> = got
+        .iter()
+        .map(|l| {
+            let (t, rest) = l.split_once(' ').unwrap();
+            assert!(drbd_sim::clock::is_timestamp(t), "{t}");
+            format!("TIME {rest}")
+        })
+        .collect();
+    assert_lines(&shaped, &want);
+}
+
+fn created_with_peer(h: &mut Harness) {
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(create_connection)
+        .conn(create_peer_device)
+        .conn(create_path);
+}
+
+#[test]
+fn all_create_destroy_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    created_with_peer(&mut h);
+    h.conn(|c| c.paths.clear())
+        .conn(|c| {
+            c.peer_devices.clear();
+        })
+        .res(|r| {
+            r.connections.clear();
+        })
+        .res(destroy_device(0))
+        .step(|v| {
+            v.clear();
+        });
+    assert_lines(&h.out, &fixture("all-create-destroy"));
+}
+
+fn helper(phase: HelperPhase, status: Option<u32>) -> Line {
+    Line {
+        timestamp: None,
+        event: Event::Helper(HelperLine {
+            phase,
+            name: R.into(),
+            peer_node_id: Some(1),
+            conn_name: Some("some-peer".into()),
+            local: None,
+            peer: None,
+            volume: Some(0),
+            minor: None,
+            helper: "before-resync-target".into(),
+            status,
+            unknown: vec![],
+        }),
+    }
+}
+
+fn all_create_helper() -> Vec<String> {
+    let mut h = Harness::new(PLAIN);
+    created_with_peer(&mut h);
+    h.raw(helper(HelperPhase::Call, None))
+        .raw(helper(HelperPhase::Response, Some(1)));
+    h.out
+}
+
+#[test]
+fn all_create_helper_matches_drbd_utils() {
+    assert_lines(&all_create_helper(), &fixture("all-create-helper"));
+}
+
+#[test]
+fn all_create_helper_timestamps_have_the_fixture_shape() {
+    let ts = drbd_sim::clock::timestamp(1_700_000_000_000_001, -7 * 3600);
+    assert!(drbd_sim::clock::is_timestamp(&ts), "{ts}");
+    let got: Vec<String> = all_create_helper()
+        .iter()
+        .map(|l| format!("TIME {l}"))
+        .collect();
+    assert_lines(&got, &fixture("all-create-helper--timestamps"));
+}
+
+fn existing() -> NodeView {
+    let mut v = NodeView::new();
+    let mut r = resource();
+    r.devices.insert(0, device(0));
+    v.insert(R.into(), r);
+    v
+}
+
+#[test]
+fn change_before_exists_matches_drbd_utils() {
+    let mut h = Harness::with(PLAIN, existing());
+    h.res(attach_uptodate(0))
+        .res(|r| r.resource.role = Some(Role::Primary));
+    assert_lines(&h.out, &fixture("change-before-exists"));
+}
+
+#[test]
+fn create_and_exists_before_dump_end_match_drbd_utils() {
+    let h = Harness::with(PLAIN, existing());
+    assert_lines(&h.out, &fixture("create-before-exists"));
+    assert_lines(&h.out, &fixture("exists-before-create"));
+}
+
+#[test]
+fn destroy_before_exists_and_no_resources_match_drbd_utils() {
+    let h = Harness::new(PLAIN);
+    assert_lines(&h.out, &fixture("destroy-before-exists"));
+    assert_lines(&h.out, &fixture("no-resources"));
+}
+
+#[test]
+fn resource_exists_is_the_first_line_of_the_dump() {
+    let mut v = NodeView::new();
+    v.insert(R.into(), resource());
+    let h = Harness::with(PLAIN, v);
+    assert_lines(&h.out[..1], &fixture("resource-exists"));
+    assert_eq!(h.out[1], "exists -");
+}
+
+#[test]
+fn device_create_destroy_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource);
+    for (first, second, d1, d2) in [(0, 1, 1, 0), (0, 1, 0, 1), (1, 0, 1, 0), (1, 0, 0, 1)] {
+        h.res(create_device(first))
+            .res(create_device(second))
+            .res(destroy_device(d1))
+            .res(destroy_device(d2));
+    }
+    h.step(|v| {
+        v.clear();
+    });
+    assert_lines(&h.out, &fixture("device-create-destroy"));
+}
+
+#[test]
+fn first_out_of_order_matches_drbd_utils() {
+    let mut v = NodeView::new();
+    v.insert(R.into(), resource());
+    let mut h = Harness::with(PLAIN, v);
+    h.res(create_device(1))
+        .res(create_device(0))
+        .res(create_connection);
+    assert_lines(&h.out, &fixture("first-out-of-order"));
+}
+
+#[test]
+fn out_of_order_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(create_device(1))
+        .res(create_connection);
+    assert_lines(&h.out, &fixture("out-of-order"));
+}
+
+#[test]
+fn may_promote_peer_data_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(create_connection)
+        .conn(create_peer_device)
+        .conn(connected)
+        .conn(peer_uptodate);
+    assert_lines(&h.out, &fixture("may-promote-peer-data"));
+}
+
+#[test]
+fn may_promote_peer_role_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(create_connection)
+        .conn(create_peer_device)
+        .res(attach_uptodate(0))
+        .conn(connected)
+        .conn(|c| c.conn.role = Some(Role::Primary));
+    assert_lines(&h.out, &fixture("may-promote-peer-role"));
+}
+
+#[test]
+fn may_promote_quorum_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(attach_uptodate(0))
+        .res(|r| r.devices.get_mut(&0).unwrap().quorum = Some(false));
+    assert_lines(&h.out, &fixture("may-promote-quorum"));
+}
+
+#[test]
+fn promotion_score_devices_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(attach_uptodate(0))
+        .res(create_device(1))
+        .res(attach_uptodate(1));
+    assert_lines(&h.out, &fixture("promotion-score-devices"));
+}
+
+#[test]
+fn promotion_score_inconsistent_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource)
+        .res(create_device(0))
+        .res(|r| {
+            let d = r.devices.get_mut(&0).unwrap();
+            d.backing_dev = Some(BackingDev::Path("/dev/sda".into()));
+            d.disk = Some(DiskState::Inconsistent);
+        })
+        .res(create_connection)
+        .conn(create_peer_device)
+        .conn(connected)
+        .conn(peer_uptodate);
+    assert_lines(&h.out, &fixture("promotion-score-inconsistent"));
+}
+
+#[test]
+fn resource_create_destroy_matches_drbd_utils() {
+    let mut h = Harness::new(PLAIN);
+    h.step(create_resource).step(|v| {
+        v.clear();
+    });
+    assert_lines(&h.out, &fixture("resource-create-destroy"));
+}
+
+fn sync(opts: Options) -> Vec<String> {
+    let mut h = Harness::new(opts);
+    created_with_peer(&mut h);
+    h.res(attach_uptodate(0))
+        .conn(|c| c.paths[0].established = Some(true))
+        .conn(connected)
+        .conn(|c| {
+            let pd = c.peer_devices.get_mut(&0).unwrap();
+            pd.replication = Some(ReplicationState::SyncSource);
+            pd.peer_disk = Some(DiskState::Inconsistent);
+            pd.out_of_sync = Some(2500);
+            pd.progress = Some(Box::new(drbd_sim::model::progress(4000, 2500, 246, 0)));
+        });
+    h.out
+}
+
+#[test]
+fn sync_matches_drbd_utils() {
+    assert_lines(&sync(PLAIN), &fixture("sync"));
+}
+
+#[test]
+fn sync_statistics_matches_drbd_utils() {
+    assert_lines(&sync(STATS), &fixture("sync--statistics"));
+}

@@ -28,6 +28,7 @@ macro_rules! keys {
             const KEYS: &'static [&'static str] = &[$($key),+];
 
             #[allow(unused_assignments)]
+            #[inline(always)]
             fn set_at(&mut self, i: usize, $v: &str) -> Result<(), &'static str> {
                 let $s = self;
                 let mut n = 0usize;

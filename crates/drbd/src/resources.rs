@@ -5,6 +5,7 @@
 //! (iteration order is always the name order, never the hash order).
 
 use crate::model::Resource;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -77,12 +78,14 @@ impl Resources {
 
     /// The resource under `name`, inserted as an empty resource first if absent.
     pub fn get_or_create(&mut self, name: String) -> &mut Arc<Resource> {
-        if !self.by_name.contains_key(&name) {
-            self.order.insert(name.clone());
+        match self.by_name.entry(name) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                self.order.insert(new.key().clone());
+                let resource = Arc::new(Resource::new(new.key().clone()));
+                new.insert(resource)
+            }
         }
-        self.by_name
-            .entry(name)
-            .or_insert_with_key(|name| Arc::new(Resource::new(name.clone())))
     }
 
     pub fn insert(&mut self, name: String, resource: Arc<Resource>) {

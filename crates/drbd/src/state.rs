@@ -133,9 +133,10 @@ impl State {
         } else if !destroy {
             // Any line but a destroy makes the resource known (a destroy for a resource we never
             // saw changes nothing: quirk Q5 fixed).
-            let slot = self
-                .resources
-                .get_or_create(object.resource_name().to_string());
+            let mut object = object;
+            // The line's name becomes the resource's (apply_to does not need it any more).
+            let name = std::mem::take(object_name(&mut object));
+            let slot = self.resources.get_or_create(name);
             apply_to(slot, event_type, object, out);
         }
     }
@@ -157,6 +158,17 @@ impl State {
         let renamed = Arc::new(renamed);
         self.resources.insert(new_name, Arc::clone(&renamed));
         crate::replay::announce(&renamed, EventType::Create, out);
+    }
+}
+
+/// The resource name a line carries.
+fn object_name(object: &mut ObjectLine) -> &mut String {
+    match object {
+        ObjectLine::Resource(l) => &mut l.name,
+        ObjectLine::Device(l) => &mut l.name,
+        ObjectLine::Connection(l) => &mut l.name,
+        ObjectLine::PeerDevice(l) => &mut l.name,
+        ObjectLine::Path(l) => &mut l.name,
     }
 }
 
@@ -418,12 +430,18 @@ fn apply_path(r: &mut Resource, l: PathLine, destroy: bool) {
         return;
     }
     let c = connection_for(r, l.peer_node_id, &l.conn_name);
-    let established = l.established;
-    let p = c.paths.get_or_insert_with(&endpoints, || Path {
-        endpoints: endpoints.clone(),
-        established: false,
-    });
-    if let Some(e) = established {
-        p.established = e;
+    match c.paths.get_mut(&endpoints) {
+        Some(p) => {
+            if let Some(e) = l.established {
+                p.established = e;
+            }
+        }
+        // A new path takes the line's endpoints (no copy of the addresses).
+        None => {
+            c.paths.insert(Path {
+                endpoints,
+                established: l.established.unwrap_or(false),
+            });
+        }
     }
 }

@@ -12,7 +12,7 @@
 //! configuration because a new one is invalid.
 
 use crate::daemon::read_config;
-use crate::events2::ReaderEvent;
+use crate::events2::{BatchPool, ReaderEvent};
 use crate::metrics::DaemonMetrics;
 use crate::notify::Notifier;
 use crate::plugin::host::{Host, HostEvent};
@@ -62,6 +62,8 @@ pub struct Core {
     logging: Option<LoggingHandle>,
     last_reload: SystemTime,
     out: Vec<PluginUpdate>,
+    shared: Vec<Arc<PluginUpdate>>,
+    pool: Arc<BatchPool>,
     discard: Vec<PluginUpdate>,
 }
 
@@ -81,6 +83,7 @@ impl Core {
         config_path: PathBuf,
         config: Config,
         logging: Option<LoggingHandle>,
+        pool: Arc<BatchPool>,
     ) -> Self {
         Core {
             state: State::new(),
@@ -97,6 +100,8 @@ impl Core {
             logging,
             last_reload: SystemTime::now(),
             out: Vec::new(),
+            shared: Vec::new(),
+            pool,
             discard: Vec::new(),
         }
     }
@@ -177,10 +182,10 @@ impl Core {
         }
     }
 
-    fn on_lines(&mut self, lines: Vec<drbd::Line>) {
+    fn on_lines(&mut self, mut lines: Vec<drbd::Line>) {
         let n = lines.len() as u64;
         let mut changed = false;
-        for line in lines {
+        for line in lines.drain(..) {
             let end = matches!(line.event, Event::EndOfDump);
             if let Some(fresh) = &mut self.fresh {
                 if end {
@@ -222,10 +227,12 @@ impl Core {
                 }
             }
         }
+        self.pool.give(lines);
         self.metrics.add_events(n);
         if !self.out.is_empty() {
-            let updates: Vec<Arc<PluginUpdate>> = self.out.drain(..).map(Arc::new).collect();
-            self.host.dispatch(&updates);
+            self.shared.extend(self.out.drain(..).map(Arc::new));
+            self.host.dispatch(&self.shared);
+            self.shared.clear();
         }
         if changed && self.fresh.is_none() {
             self.host.publish(&self.state);

@@ -101,10 +101,12 @@ async fn run(
     let host = Host::new(host_tx, Arc::clone(&metrics), QUEUE_CAPACITY);
     // Batches in flight between the reader and the core: bounds memory, not speed.
     let (reader_tx, reader_rx) = mpsc::channel(16);
+    let pool = Arc::new(events2::BatchPool::default());
     let reader = tokio::spawn(events2::run(
         ReaderConfig::new(config.statistics_poll_interval),
         reader_tx,
         Arc::clone(&metrics),
+        Arc::clone(&pool),
     ));
     let mut core = Core::new(
         host,
@@ -114,6 +116,7 @@ async fn run(
         args.config,
         config,
         Some(logging),
+        pool,
     );
     notifier.status("Starting plugins");
     for p in plugins {

@@ -24,6 +24,29 @@ pub const TARGET: &str = "drbd_reactor::events";
 pub const BATCH: usize = 256;
 const STDERR_TAIL: usize = 5;
 
+/// Empty line buffers handed back by the core, so that batches are not allocated anew
+/// (large allocations freed on another thread are costly with glibc's malloc).
+#[derive(Debug, Default)]
+pub struct BatchPool(Mutex<Vec<Vec<Line>>>);
+
+impl BatchPool {
+    const KEEP: usize = 32;
+
+    pub fn take(&self) -> Vec<Line> {
+        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        pool.pop().unwrap_or_else(|| Vec::with_capacity(BATCH))
+    }
+
+    /// Returns an emptied batch.
+    pub fn give(&self, mut batch: Vec<Line>) {
+        batch.clear();
+        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < Self::KEEP {
+            pool.push(batch);
+        }
+    }
+}
+
 /// What the reader tells the core, in order.
 #[derive(Debug)]
 pub enum ReaderEvent {
@@ -117,7 +140,12 @@ fn spawn(config: &ReaderConfig) -> std::io::Result<Child> {
 
 /// Runs children forever; ends only when the core is gone. Abort the task to stop: the
 /// child's process group is killed.
-pub async fn run(config: ReaderConfig, tx: mpsc::Sender<ReaderEvent>, metrics: Arc<DaemonMetrics>) {
+pub async fn run(
+    config: ReaderConfig,
+    tx: mpsc::Sender<ReaderEvent>,
+    metrics: Arc<DaemonMetrics>,
+    pool: Arc<BatchPool>,
+) {
     let mut backoff = Backoff::new(config.first_retry, config.max_retry);
     let mut restart = false;
     loop {
@@ -139,7 +167,8 @@ pub async fn run(config: ReaderConfig, tx: mpsc::Sender<ReaderEvent>, metrics: A
                 {
                     return;
                 }
-                let Some((why, dump_complete)) = follow(child, &config, &tx, &metrics).await else {
+                let Some((why, dump_complete)) = follow(child, &config, &tx, &metrics, &pool).await
+                else {
                     return;
                 };
                 if dump_complete {
@@ -173,6 +202,7 @@ async fn follow(
     config: &ReaderConfig,
     tx: &mpsc::Sender<ReaderEvent>,
     metrics: &DaemonMetrics,
+    pool: &BatchPool,
 ) -> Option<(String, bool)> {
     let pid = child.id().unwrap_or(0);
     let _group = GroupGuard(pid as i32);
@@ -186,7 +216,7 @@ async fn follow(
 
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut buf = Vec::with_capacity(512);
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = pool.take();
     let mut line_no: u64 = 0;
     let mut dump_complete = false;
     let read_error = loop {
@@ -219,7 +249,7 @@ async fn follow(
             }
         }
         if !batch.is_empty() && (batch.len() >= BATCH || reader.buffer().is_empty()) {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            let full = std::mem::replace(&mut batch, pool.take());
             if tx.send(ReaderEvent::Lines(full)).await.is_err() {
                 return None;
             }
@@ -326,7 +356,7 @@ mod tests {
 
     async fn collect_until_ended(config: ReaderConfig) -> (Vec<Line>, String) {
         let (tx, mut rx) = mpsc::channel(16);
-        let task = tokio::spawn(run(config, tx, Arc::default()));
+        let task = tokio::spawn(run(config, tx, Arc::default(), Arc::default()));
         let mut lines = Vec::new();
         loop {
             match rx.recv().await.unwrap() {
@@ -361,7 +391,7 @@ exit 3",
         config.program = "/nonexistent/drbdsetup".into();
         config.first_retry = Duration::from_millis(1);
         let (tx, mut rx) = mpsc::channel(16);
-        let task = tokio::spawn(run(config, tx, Arc::default()));
+        let task = tokio::spawn(run(config, tx, Arc::default(), Arc::default()));
         for expected_ms in [1, 2, 4] {
             match rx.recv().await.unwrap() {
                 ReaderEvent::Ended { why, retry_in } => {

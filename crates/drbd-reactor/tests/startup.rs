@@ -111,3 +111,33 @@ fn sigint_stops_cleanly_with_status_0() {
         wait_for("the stand-in to be gone", || process_gone(pid));
     }
 }
+
+#[test]
+fn on_a_terminal_it_refuses_to_start_without_allow_tty() {
+    let setup = Setup::new();
+    let bin = env!("CARGO_BIN_EXE_drbd-reactor");
+    // `script` (util-linux) runs the command on a pseudo terminal
+    let Ok(out) = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} -c /nonexistent.toml"), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+    else {
+        eprintln!("script(1) not installed; skipped");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("Error: Refusing to start in a terminal without --allow-tty. Did you mean drbd-reactorctl?"), "{text}");
+    // with --allow-tty it gets as far as reading the config
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{bin} --allow-tty -c {}", setup.path("nope.toml").display()),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cannot read config file"), "{text}");
+}

@@ -59,6 +59,8 @@ pub struct Core {
     notifier: Arc<Notifier>,
     config_path: PathBuf,
     config: Config,
+    /// statistics-poll-interval the reader was started with (not reloadable).
+    poll_interval: u64,
     logging: Option<LoggingHandle>,
     last_reload: SystemTime,
     out: Vec<PluginUpdate>,
@@ -96,6 +98,7 @@ impl Core {
             metrics,
             notifier,
             config_path,
+            poll_interval: config.statistics_poll_interval,
             config,
             logging,
             last_reload: SystemTime::now(),
@@ -250,6 +253,14 @@ impl Core {
                     if let Err(err) = logging.reconfigure(&config.log) {
                         log::error!(target: TARGET, "reload: keeping the old [[log]] sinks: {err}");
                     }
+                }
+                if config.statistics_poll_interval != self.poll_interval {
+                    log::warn!(
+                        target: TARGET,
+                        "statistics-poll-interval is {} but drbdsetup runs with {}: takes effect when the daemon restarts",
+                        config.statistics_poll_interval,
+                        self.poll_interval
+                    );
                 }
                 let (kept, stopped, started) = self.host.reconfigure(desired, &self.state).await;
                 log::info!(target: TARGET, "configuration reloaded: {kept} plugins kept, {stopped} stopped, {started} started");

@@ -172,3 +172,24 @@ fn an_unimplemented_plugin_type_on_reload_is_rejected_naming_it() {
     assert_eq!(daemon.count("starting plugin"), 1);
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_changed_statistics_poll_interval_is_reported_as_needing_a_restart() {
+    let setup = Setup::new();
+    let mut daemon = start(&setup, "");
+    let globals = format!(
+        "snippets = \"{}\"\nstatistics-poll-interval = 5\n",
+        setup.path("snippets").display()
+    );
+    setup.config_with(&globals, "[[debugger]]\n");
+    reload(
+        &daemon,
+        1,
+        "statistics-poll-interval is 5 but drbdsetup runs with 60: takes effect when the daemon restarts",
+    );
+    daemon.wait_log(
+        "configuration reloaded: 1 plugins kept, 0 stopped, 0 started",
+        1,
+    );
+    assert!(daemon.stop().success());
+}

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod config;
 pub mod families;
+pub mod plugin;
 pub mod render;
 pub mod server;
 pub mod version;

@@ -8,4 +8,5 @@
 pub mod cache;
 pub mod config;
 pub mod mib;
+pub mod plugin;
 pub mod session;

@@ -64,7 +64,6 @@ pub struct Core {
     logging: Option<LoggingHandle>,
     last_reload: SystemTime,
     out: Vec<PluginUpdate>,
-    shared: Vec<Arc<PluginUpdate>>,
     pool: Arc<BatchPool>,
     discard: Vec<PluginUpdate>,
 }
@@ -103,7 +102,6 @@ impl Core {
             logging,
             last_reload: SystemTime::now(),
             out: Vec::new(),
-            shared: Vec::new(),
             pool,
             discard: Vec::new(),
         }
@@ -233,9 +231,8 @@ impl Core {
         self.pool.give(lines);
         self.metrics.add_events(n);
         if !self.out.is_empty() {
-            self.shared.extend(self.out.drain(..).map(Arc::new));
-            self.host.dispatch(&self.shared);
-            self.shared.clear();
+            let batch: crate::plugin::UpdateBatch = self.out.drain(..).map(Arc::new).collect();
+            self.host.dispatch(&batch);
         }
         if changed && self.fresh.is_none() {
             self.host.publish(&self.state);

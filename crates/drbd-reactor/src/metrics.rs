@@ -17,7 +17,7 @@ pub struct DaemonMetrics {
     pub last_event_unix_ms: AtomicU64,
     /// Plugin runs restarted after a panic, an error or falling too far behind.
     pub plugin_restarts: AtomicU64,
-    /// Updates that could not be queued because a plugin's queue was full.
+    /// Updates not delivered to a plugin that fell behind (it is resynchronised instead).
     pub plugin_updates_dropped: AtomicU64,
 }
 

@@ -9,17 +9,18 @@
 //!
 //! Must never: block the core on a plugin, or run two runs of one instance at once.
 
-use super::{Configured, PluginConfig, PluginContext, Snapshot, Updates, TARGET};
+use super::{Configured, PluginConfig, PluginContext, Snapshot, UpdateBatch, Updates, TARGET};
 use crate::metrics::DaemonMetrics;
-use drbd::{PluginUpdate, State};
+use drbd::State;
 use drbd_reactor_config::Origin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 
-/// Default bound of queued updates per plugin run.
-pub const QUEUE_CAPACITY: usize = 16 * 1024;
+/// Default bound of queued update batches per plugin run (a batch holds the updates of at
+/// most one reader batch of lines, usually far fewer).
+pub const QUEUE_CAPACITY: usize = 64;
 const FIRST_RESTART_DELAY: Duration = Duration::from_millis(100);
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 /// A run that lived this long resets the backoff.
@@ -49,7 +50,7 @@ pub enum Outcome {
 enum RunState {
     Running {
         run: u64,
-        tx: mpsc::Sender<Arc<PluginUpdate>>,
+        tx: mpsc::Sender<UpdateBatch>,
         wrapper: JoinHandle<()>,
         abort: AbortHandle,
         since: Instant,
@@ -191,53 +192,51 @@ impl Host {
     }
 
     /// Queues `updates` for every running instance; never waits.
-    pub fn dispatch(&mut self, updates: &[Arc<PluginUpdate>]) {
+    pub fn dispatch(&mut self, updates: &UpdateBatch) {
         if updates.is_empty() {
             return;
         }
+        let n = updates.len() as u64;
         for inst in &mut self.instances {
             let tx = match &mut inst.state {
                 RunState::Running { tx, .. } => tx,
                 RunState::Draining { lag, .. } => {
-                    *lag += updates.len() as u64;
+                    *lag += n;
+                    self.metrics
+                        .plugin_updates_dropped
+                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                     continue;
                 }
                 RunState::Waiting => continue,
             };
-            let mut dropped = 0u64;
-            for u in updates {
-                match tx.try_send(Arc::clone(u)) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => dropped += 1,
-                    // The run ended on its own; its Ended event is on its way.
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
-                }
+            match tx.try_send(Arc::clone(updates)) {
+                // A closed queue: the run ended on its own; its Ended event is on its way.
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => continue,
+                Err(mpsc::error::TrySendError::Full(_)) => {}
             }
-            if dropped > 0 {
-                self.metrics
-                    .plugin_updates_dropped
-                    .fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
-                let old = std::mem::replace(&mut inst.state, RunState::Waiting);
-                if let RunState::Running {
+            self.metrics
+                .plugin_updates_dropped
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            let old = std::mem::replace(&mut inst.state, RunState::Waiting);
+            if let RunState::Running {
+                run,
+                wrapper,
+                abort,
+                ..
+            } = old
+            {
+                log::warn!(
+                    target: TARGET,
+                    "plugin {} fell behind: its queue of {} update batches is full, {n} updates not delivered; it is resynchronised with the current state once it has drained its queue",
+                    describe(&inst.config, &inst.origin),
+                    self.capacity
+                );
+                inst.state = RunState::Draining {
                     run,
                     wrapper,
                     abort,
-                    ..
-                } = old
-                {
-                    log::warn!(
-                        target: TARGET,
-                        "plugin {} fell behind: its queue of {} updates is full, {dropped} updates not delivered; it is resynchronised with the current state once it has drained its queue",
-                        describe(&inst.config, &inst.origin),
-                        self.capacity
-                    );
-                    inst.state = RunState::Draining {
-                        run,
-                        wrapper,
-                        abort,
-                        lag: dropped,
-                    };
-                }
+                    lag: n,
+                };
             }
         }
     }
@@ -376,14 +375,19 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use super::*;
 
-    fn updates(n: usize) -> (State, Vec<Arc<PluginUpdate>>) {
+    fn updates(n: usize) -> (State, Vec<UpdateBatch>) {
         let mut state = State::new();
         let mut out = Vec::new();
         for i in 0..n {
             let line = format!("exists resource name:r{i} role:Secondary");
             state.apply(drbd::parse_line(&line).unwrap().event, &mut out);
         }
-        (state, out.into_iter().map(Arc::new).collect())
+        // one batch per update
+        let batches = out
+            .into_iter()
+            .map(|u| Arc::from(vec![Arc::new(u)]))
+            .collect();
+        (state, batches)
     }
 
     fn slow_debugger(ms: u64) -> Configured {
@@ -405,8 +409,9 @@ mod tests {
         host.start(slow_debugger(5), &State::new());
         let (state, updates) = updates(20);
         // dispatch is not async: it cannot wait for the plugin
-        host.dispatch(&updates);
-        host.dispatch(&updates[..3]);
+        for batch in updates.iter().chain(&updates[..3]) {
+            host.dispatch(batch);
+        }
         let m = metrics.snapshot();
         assert!(m.plugin_updates_dropped >= 15, "{m:?}");
         assert!(matches!(host.instances[0].state, RunState::Draining { lag, .. } if lag >= 18));

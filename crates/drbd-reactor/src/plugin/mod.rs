@@ -28,25 +28,39 @@ pub type Snapshot = Arc<BTreeMap<String, Arc<Resource>>>;
 pub type PluginResult = anyhow::Result<()>;
 pub type PluginFuture = Pin<Box<dyn Future<Output = PluginResult> + Send>>;
 
+/// The updates of one core batch, shared by every plugin (one queue entry per batch, so a
+/// burst of updates costs one wake-up per plugin, not one per update).
+pub type UpdateBatch = Arc<[Arc<PluginUpdate>]>;
+
 /// The diff updates of one plugin run: first the replay of the current state (all
 /// `Exists`), then the live updates. `None` = the host stopped this run.
 pub struct Updates {
     replay: std::vec::IntoIter<Arc<PluginUpdate>>,
-    live: mpsc::Receiver<Arc<PluginUpdate>>,
+    batch: Option<(UpdateBatch, usize)>,
+    live: mpsc::Receiver<UpdateBatch>,
 }
 
 impl Updates {
-    pub fn new(replay: Vec<Arc<PluginUpdate>>, live: mpsc::Receiver<Arc<PluginUpdate>>) -> Self {
+    pub fn new(replay: Vec<Arc<PluginUpdate>>, live: mpsc::Receiver<UpdateBatch>) -> Self {
         Updates {
             replay: replay.into_iter(),
+            batch: None,
             live,
         }
     }
 
     pub async fn next(&mut self) -> Option<Arc<PluginUpdate>> {
-        match self.replay.next() {
-            Some(u) => Some(u),
-            None => self.live.recv().await,
+        if let Some(u) = self.replay.next() {
+            return Some(u);
+        }
+        loop {
+            if let Some((batch, i)) = &mut self.batch {
+                if let Some(u) = batch.get(*i) {
+                    *i += 1;
+                    return Some(Arc::clone(u));
+                }
+            }
+            self.batch = Some((self.live.recv().await?, 0));
         }
     }
 }

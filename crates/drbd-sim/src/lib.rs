@@ -3,7 +3,12 @@
 //! I/O shell (server, shims, ctl, demo).
 
 pub mod clock;
+pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod model;
 pub mod printer;
+pub mod server;
+pub mod shim;
+pub mod status;
 pub mod view;

@@ -1113,3 +1113,29 @@ fn disk_state(v: &Vol, r: &Res, vnr: u32) -> DiskState {
         DiskState::UpToDate
     }
 }
+
+impl Cluster {
+    /// The node id of a node.
+    pub fn node_id(&self, node: &str) -> Option<u32> {
+        self.nodes.get(node).map(|n| n.id)
+    }
+
+    /// True if every connection of a running resource on `node` is Connected.
+    pub fn all_connected(&self, node: &str, res: &str) -> bool {
+        self.nodes
+            .get(node)
+            .and_then(|n| n.res.get(res))
+            .is_some_and(|r| r.running && r.peers.values().all(|p| p.connected))
+    }
+
+    /// Backing devices of a resource on a node, `none` for diskless volumes.
+    pub fn lower_devices(&self, node: &str, res: &str) -> Option<Vec<String>> {
+        let r = self.nodes.get(node)?.res.get(res)?;
+        Some(
+            r.vols
+                .values()
+                .map(|v| v.backing.clone().unwrap_or_else(|| "none".into()))
+                .collect(),
+        )
+    }
+}

@@ -252,18 +252,7 @@ impl Printer {
             }
             for (vol, od) in &old.devices {
                 if !r.devices.contains_key(vol) {
-                    // Removing a volume removes its peer devices on every connection.
-                    for c in old.connections.values() {
-                        if let Some(opd) = c.peer_devices.get(vol) {
-                            if r.connections
-                                .get(&c.conn.peer_node_id)
-                                .is_some_and(|nc| nc.peer_devices.contains_key(vol))
-                            {
-                                continue;
-                            }
-                            let _ = opd;
-                        }
-                    }
+                    // Its peer devices were destroyed above, per connection.
                     out.push(line(
                         EventType::Destroy,
                         ObjectLine::Device(DeviceLine {
@@ -304,7 +293,7 @@ impl Printer {
                     }),
                 ));
             }
-            for (vol, _) in &old.devices {
+            for vol in old.devices.keys() {
                 out.push(line(
                     EventType::Destroy,
                     ObjectLine::Device(DeviceLine {

@@ -1,0 +1,345 @@
+//! The simulator server: one [`Cluster`] behind a mutex, a unix socket speaking
+//! line-delimited JSON, events2 streams pushed after every change, and a ticker that
+//! advances resyncs in real time. [`Sim`] is also the library API for tests.
+//!
+//! Must never: put policy here; every decision is in `model`, `commands` and `printer`.
+
+use crate::commands::{self, Action, Events2, Reply};
+use crate::config::ClusterConfig;
+use crate::model::Cluster;
+use crate::printer::Printer;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// A request: run `program args` on `node` (`program` is drbdsetup, drbdadm or ctl).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub node: String,
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+/// The first line of every answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Answer {
+    /// A one-shot command finished.
+    Reply(Reply),
+    /// An events2 stream follows: raw lines, ended by `#exit <code>`.
+    Stream,
+}
+
+/// The in-band end of an events2 stream (events2 lines never start with `#`).
+pub const EXIT_MARK: &str = "#exit ";
+
+struct Stream {
+    id: u64,
+    node: String,
+    printer: Printer,
+    out: UnixStream,
+    timestamps: bool,
+    now: bool,
+}
+
+struct World {
+    cluster: Cluster,
+    streams: Vec<Stream>,
+    next_id: u64,
+}
+
+fn write_lines(s: &mut Stream, lines: &[drbd::Line]) -> bool {
+    if lines.is_empty() {
+        return true;
+    }
+    let ts = s.timestamps.then(crate::clock::now);
+    let mut text = String::new();
+    for l in lines {
+        if let Some(ts) = &ts {
+            text.push_str(ts);
+            text.push(' ');
+        }
+        text.push_str(&l.to_string());
+        text.push('\n');
+    }
+    s.out.write_all(text.as_bytes()).is_ok()
+}
+
+impl World {
+    /// Sends every stream the lines for the current state; ends streams of nodes that
+    /// are down and streams whose reader went away.
+    fn push(&mut self) {
+        let mut streams = std::mem::take(&mut self.streams);
+        streams.retain_mut(|s| {
+            if !self.cluster.is_up(&s.node) {
+                let _ = s.out.write_all(format!("{EXIT_MARK}137\n").as_bytes());
+                return false;
+            }
+            if s.now {
+                return true;
+            }
+            let lines = s.printer.update(&self.cluster.view(&s.node), false);
+            write_lines(s, &lines)
+        });
+        self.streams = streams;
+    }
+
+    fn kill(&mut self, node: &str) -> usize {
+        let before = self.streams.len();
+        self.streams.retain_mut(|s| {
+            if s.node == node {
+                let _ = s.out.write_all(format!("{EXIT_MARK}137\n").as_bytes());
+                let _ = s.out.shutdown(std::net::Shutdown::Both);
+                false
+            } else {
+                true
+            }
+        });
+        before - self.streams.len()
+    }
+}
+
+/// A running simulator: the server thread, the ticker and the library API.
+#[derive(Clone)]
+pub struct Sim {
+    world: Arc<Mutex<World>>,
+    socket: PathBuf,
+}
+
+impl Sim {
+    /// Serves `cluster` on a unix socket at `socket`. With `tick_ms`, virtual time follows
+    /// real time (`speed` virtual ms per real ms).
+    pub fn start(
+        cluster: Cluster,
+        socket: &Path,
+        tick_ms: Option<u64>,
+        speed: u64,
+    ) -> std::io::Result<Sim> {
+        let _ = std::fs::remove_file(socket);
+        let listener = UnixListener::bind(socket)?;
+        let sim = Sim {
+            world: Arc::new(Mutex::new(World {
+                cluster,
+                streams: Vec::new(),
+                next_id: 0,
+            })),
+            socket: socket.to_path_buf(),
+        };
+        let s = sim.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let s = s.clone();
+                std::thread::spawn(move || s.handle(conn));
+            }
+        });
+        if let Some(ms) = tick_ms {
+            let s = sim.clone();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(ms));
+                let mut w = s.lock();
+                if w.cluster.resyncing() {
+                    w.cluster.tick(ms * speed);
+                    w.push();
+                }
+            });
+        }
+        Ok(sim)
+    }
+
+    /// Starts a server for a cluster file.
+    pub fn from_config(
+        config: ClusterConfig,
+        socket: &Path,
+        tick_ms: Option<u64>,
+    ) -> std::io::Result<Sim> {
+        Sim::start(Cluster::new(config), socket, tick_ms, 1)
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the cluster, then pushes the resulting events2 lines.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Cluster) -> T) -> T {
+        let mut w = self.lock();
+        let t = f(&mut w.cluster);
+        w.push();
+        t
+    }
+
+    /// Same as `drbd-sim ctl ARGS`.
+    pub fn ctl(&self, args: &[&str]) -> Reply {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let mut w = self.lock();
+        let action = commands::ctl(&mut w.cluster, &args);
+        let reply = match action {
+            Action::Reply(r) => r,
+            Action::KillStreams(node, r) => {
+                w.kill(&node);
+                r
+            }
+            _ => Reply::err(20, "unexpected ctl action"),
+        };
+        w.push();
+        reply
+    }
+
+    /// Number of events2 streams currently attached to a node.
+    pub fn streams(&self, node: &str) -> usize {
+        self.lock()
+            .streams
+            .iter()
+            .filter(|s| s.node == node)
+            .count()
+    }
+
+    fn handle(&self, conn: UnixStream) {
+        let Ok(read_half) = conn.try_clone() else {
+            return;
+        };
+        let mut reader = BufReader::new(read_half);
+        let mut first = String::new();
+        if reader.read_line(&mut first).is_err() {
+            return;
+        }
+        let mut conn = conn;
+        let req: Request = match serde_json::from_str(&first) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = answer(
+                    &mut conn,
+                    &Answer::Reply(Reply::err(20, format!("bad request: {e}"))),
+                );
+                return;
+            }
+        };
+        let action = {
+            let mut w = self.lock();
+            let c = &mut w.cluster;
+            match req.program.as_str() {
+                "drbdsetup" => commands::drbdsetup(c, &req.node, &req.args),
+                "drbdadm" => commands::drbdadm(c, &req.node, &req.args),
+                "ctl" => commands::ctl(c, &req.args),
+                p => Action::Reply(Reply::err(20, format!("unknown program {p}"))),
+            }
+        };
+        match action {
+            Action::Reply(r) => {
+                self.lock().push();
+                let _ = answer(&mut conn, &Answer::Reply(r));
+            }
+            Action::KillStreams(node, r) => {
+                self.lock().kill(&node);
+                let _ = answer(&mut conn, &Answer::Reply(r));
+            }
+            Action::WaitConnect(res) => {
+                loop {
+                    let w = self.lock();
+                    if w.cluster.all_connected(&req.node, &res)
+                        || !w.cluster.configured(&req.node, &res)
+                    {
+                        break;
+                    }
+                    drop(w);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = answer(&mut conn, &Answer::Reply(Reply::ok("")));
+            }
+            Action::Events2(e) => self.events2(conn, reader, req.node, e),
+        }
+    }
+
+    fn events2(
+        &self,
+        mut conn: UnixStream,
+        mut reader: BufReader<UnixStream>,
+        node: String,
+        e: Events2,
+    ) {
+        if answer(&mut conn, &Answer::Stream).is_err() {
+            return;
+        }
+        let id = {
+            let mut w = self.lock();
+            let Ok(out) = conn.try_clone() else { return };
+            let mut s = Stream {
+                id: w.next_id,
+                node: node.clone(),
+                printer: commands::printer(&e),
+                out,
+                timestamps: e.timestamps,
+                now: e.now,
+            };
+            w.next_id += 1;
+            let view = w.cluster.view(&node);
+            let lines = s.printer.dump(&view);
+            if !write_lines(&mut s, &lines) {
+                return;
+            }
+            if e.now && !e.poll {
+                let _ = conn.write_all(format!("{EXIT_MARK}0\n").as_bytes());
+                return;
+            }
+            let id = s.id;
+            w.streams.push(s);
+            id
+        };
+        // The --poll protocol: `n` refreshes, newline is ignored, anything else or EOF ends.
+        let mut byte = [0u8; 1];
+        loop {
+            match reader.read(&mut byte) {
+                Ok(1) if byte[0] == b'n' => {
+                    let mut w = self.lock();
+                    let view = w.cluster.view(&node);
+                    let Some(s) = w.streams.iter_mut().find(|s| s.id == id) else {
+                        break;
+                    };
+                    let lines = if s.now {
+                        s.printer = commands::printer(&e);
+                        s.printer.dump(&view)
+                    } else {
+                        s.printer.update(&view, true)
+                    };
+                    if !write_lines(s, &lines) {
+                        break;
+                    }
+                }
+                Ok(1) if byte[0] == b'\n' => {}
+                _ => break,
+            }
+        }
+        let mut w = self.lock();
+        if let Some(pos) = w.streams.iter().position(|s| s.id == id) {
+            let mut s = w.streams.remove(pos);
+            let _ = s.out.write_all(format!("{EXIT_MARK}0\n").as_bytes());
+        }
+    }
+}
+
+fn answer(conn: &mut UnixStream, a: &Answer) -> std::io::Result<()> {
+    let mut text = serde_json::to_string(a).unwrap();
+    text.push('\n');
+    conn.write_all(text.as_bytes())
+}
+
+/// Creates `drbdsetup` and `drbdadm` symlinks to `binary` in `dir`, and the
+/// `drbd-sim.toml` beside them that names the node and the socket.
+pub fn install_shims(binary: &Path, dir: &Path, node: &str, socket: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for name in ["drbdsetup", "drbdadm"] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(binary, &link)?;
+    }
+    let shim = crate::shim::ShimConfig {
+        node: node.to_string(),
+        socket: socket.to_path_buf(),
+    };
+    std::fs::write(dir.join("drbd-sim.toml"), toml::to_string(&shim).unwrap())
+}

@@ -8,5 +8,6 @@
 pub mod env;
 pub mod matcher;
 pub mod pattern;
+pub mod plugin;
 pub mod rules;
 pub mod runner;

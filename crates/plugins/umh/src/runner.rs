@@ -52,10 +52,15 @@ pub struct Runner {
 impl Runner {
     /// `max_concurrent`: `None` runs every command at once (the original's behaviour).
     pub fn new(max_concurrent: Option<usize>) -> Self {
+        Self::with_counters(max_concurrent, Arc::default())
+    }
+
+    /// A runner that counts into `counters` (shared with the daemon's self-metrics).
+    pub fn with_counters(max_concurrent: Option<usize>, counters: Arc<RunCounters>) -> Self {
         Runner {
             limit: max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1)))),
             tasks: JoinSet::new(),
-            counters: Arc::default(),
+            counters,
         }
     }
 

@@ -88,3 +88,24 @@ fn the_daemon_does_not_pass_notify_socket_to_drbdsetup() {
         "a notify socket nobody listens on is not fatal"
     );
 }
+
+#[test]
+fn a_start_without_a_working_drbdsetup_is_ready_with_a_status_saying_so() {
+    let setup = Setup::new();
+    setup.write("fail", "");
+    let config = setup.config("[[debugger]]\n");
+    let name = format!("drbd-reactor-test-fail-{}", std::process::id());
+    let socket =
+        UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut cmd = setup.command(&config);
+    cmd.env("NOTIFY_SOCKET", format!("@{name}"));
+    let mut daemon = setup.start_with(cmd);
+    let ready = next_state(&socket);
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=drbdsetup events2 not running: drbdsetup events2 (pid "),
+        "{ready}"
+    );
+    assert!(ready.contains("exit status: 20"), "{ready}");
+    assert!(daemon.stop().success());
+}

@@ -134,8 +134,9 @@ impl Demo {
             for (name, d) in self.daemons.iter_mut() {
                 for l in d.new_lines() {
                     self.seen += 1;
-                    let short: String = l.chars().take(200).collect();
-                    println!("  [{name}] {short}");
+                    if let Some(short) = headline(&l) {
+                        out(&format!("  [{name}] {short}"));
+                    }
                 }
             }
             if Instant::now() >= end {
@@ -146,19 +147,21 @@ impl Demo {
     }
 
     fn say(&self, text: &str) {
-        println!("\n=== {text}");
+        out(&format!("\n=== {text}"));
     }
 
     fn ctl(&mut self, args: &[&str]) {
-        println!("$ drbd-sim ctl {}", args.join(" "));
+        out(&format!("$ drbd-sim ctl {}", args.join(" ")));
         let r = self.sim.ctl(args);
-        print!("{}{}", r.stdout, r.stderr);
+        for l in r.stdout.lines().chain(r.stderr.lines()) {
+            out(l);
+        }
     }
 
     fn status(&mut self) {
         let r = self.sim.ctl(&["status"]);
         for l in r.stdout.lines() {
-            println!("    {l}");
+            out(&format!("    {l}"));
         }
     }
 
@@ -173,6 +176,31 @@ impl Demo {
         println!("!!! timed out waiting for {what}");
         false
     }
+}
+
+/// Prints a line; a closed stdout (e.g. `| head`) is not an error.
+fn out(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// The part of a daemon log line worth narrating: headlines and the `new:` values, not
+/// the resource snapshots.
+fn headline(line: &str) -> Option<String> {
+    let trimmed = line.trim_start();
+    let indented = trimmed.len() != line.len();
+    if indented && !trimmed.starts_with("new:") {
+        return None;
+    }
+    let text = trimmed
+        .replace("DEBUG [drbd_reactor::plugin::debugger] ", "")
+        .replace("[drbd_reactor::plugin::debugger] ", "");
+    let text = if indented {
+        format!("    {text}")
+    } else {
+        text
+    };
+    Some(text.chars().take(160).collect())
 }
 
 /// Runs the demo; returns the exit code.

@@ -134,7 +134,9 @@ impl Host {
         let run = self.next_id;
         let inst = &mut self.instances[index];
         let mut replay = Vec::new();
-        state.replay(&mut replay);
+        if inst.config.wants_updates() {
+            state.replay(&mut replay);
+        }
         let replay = replay.into_iter().map(Arc::new).collect();
         let (tx, rx) = mpsc::channel(self.capacity);
         if inst.config.reads_state() {
@@ -199,6 +201,7 @@ impl Host {
         let n = updates.len() as u64;
         for inst in &mut self.instances {
             let tx = match &mut inst.state {
+                RunState::Running { .. } if !inst.config.wants_updates() => continue,
                 RunState::Running { tx, .. } => tx,
                 RunState::Draining { lag, .. } => {
                     *lag += n;

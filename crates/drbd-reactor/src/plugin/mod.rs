@@ -66,8 +66,8 @@ impl Updates {
 }
 
 /// Everything a plugin run gets. Change plugins (debugger, umh, promoter) consume
-/// `updates`; state readers (prometheus, agentx) read `snapshots` when asked and may ignore
-/// `updates` (the host then only keeps their queue empty).
+/// `updates`; state readers (prometheus, agentx) read `snapshots` when asked; their
+/// `updates` stay empty unless [`PluginConfig::wants_updates`] says otherwise.
 pub struct PluginContext {
     pub updates: Updates,
     /// Only for plugins whose [`PluginConfig::reads_state`] is true.
@@ -92,6 +92,14 @@ impl PluginConfig {
     pub fn run(&self, ctx: PluginContext) -> PluginFuture {
         match self {
             PluginConfig::Debugger(c) => Box::pin(debugger::run(c.clone(), ctx)),
+        }
+    }
+
+    /// Change plugins get the diff updates (replay, then live). State readers that return
+    /// false get an empty, never-filled update stream and are never cut off for lag.
+    pub fn wants_updates(&self) -> bool {
+        match self {
+            PluginConfig::Debugger(_) => true,
         }
     }
 

@@ -51,6 +51,7 @@ enum RunState {
     Running {
         run: u64,
         tx: mpsc::Sender<UpdateBatch>,
+        shutdown: watch::Sender<bool>,
         wrapper: JoinHandle<()>,
         abort: AbortHandle,
         since: Instant,
@@ -139,6 +140,7 @@ impl Host {
         }
         let replay = replay.into_iter().map(Arc::new).collect();
         let (tx, rx) = mpsc::channel(self.capacity);
+        let (shutdown, shutdown_rx) = watch::channel(false);
         if inst.config.reads_state() {
             self.snapshots.send_replace(state.snapshot());
         }
@@ -149,6 +151,7 @@ impl Host {
                 .reads_state()
                 .then(|| self.snapshots.subscribe()),
             metrics: Arc::clone(&self.metrics),
+            shutdown: shutdown_rx,
         };
         log::debug!(target: TARGET, "starting plugin {}", describe(&inst.config, &inst.origin));
         if inst.config.has_id() {
@@ -174,6 +177,7 @@ impl Host {
         inst.state = RunState::Running {
             run,
             tx,
+            shutdown,
             wrapper,
             abort,
             since: Instant::now(),
@@ -301,9 +305,14 @@ impl Host {
         log::debug!(target: TARGET, "stopping plugin {what}");
         let (wrapper, abort) = match inst.state {
             RunState::Running {
-                tx, wrapper, abort, ..
+                tx,
+                shutdown,
+                wrapper,
+                abort,
+                ..
             } => {
                 drop(tx);
+                let _ = shutdown.send(true);
                 (wrapper, abort)
             }
             RunState::Draining { wrapper, abort, .. } => (wrapper, abort),

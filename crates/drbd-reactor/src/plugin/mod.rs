@@ -73,6 +73,9 @@ pub struct PluginContext {
     /// Only for plugins whose [`PluginConfig::reads_state`] is true.
     pub snapshots: Option<watch::Receiver<Snapshot>>,
     pub metrics: Arc<DaemonMetrics>,
+    /// Turns true when the host stops this run (the update stream also ends then); state
+    /// readers, which do not consume updates, wait on this (a closed channel means the same).
+    pub shutdown: watch::Receiver<bool>,
 }
 
 /// The typed configuration of one instance, after defaults. Equal = same instance.

@@ -1,0 +1,131 @@
+//! The real drbd-reactor daemon against the simulator: it starts `drbdsetup events2 --full
+//! --poll` through the shims, sees the initial state and live changes, restarts the child
+//! after its stream is killed; and the demo plays its whole story and exits 0.
+//! These tests fail (never skip) when the daemon binary is missing.
+
+use drbd_sim::config::ClusterConfig;
+use drbd_sim::server::{install_shims, Sim};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn reactor() -> PathBuf {
+    if let Ok(p) = std::env::var("DRBD_REACTOR_BIN") {
+        return p.into();
+    }
+    // target/debug/deps/<test> -> target/debug/drbd-reactor
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("drbd-reactor");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p drbd-reactor` first (or set DRBD_REACTOR_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_log(log: &Path, what: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.matches(what).count() >= count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never logged {what:?} ({count}x):\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_daemon_follows_the_simulator_and_restarts_a_killed_events2() {
+    let bin = reactor();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("sim.sock");
+    let cfg = ClusterConfig::simple(&["alpha", "beta", "gamma"], "r0");
+    let sim = Sim::from_config(cfg, &socket, Some(20)).unwrap();
+    let shims = dir.path().join("alpha");
+    install_shims(
+        Path::new(env!("CARGO_BIN_EXE_drbd-sim")),
+        &shims,
+        "alpha",
+        &socket,
+    )
+    .unwrap();
+    let log = dir.path().join("reactor.log");
+    let config = dir.path().join("reactor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[log]]\nlevel = \"debug\"\nfile = \"{}\"\n\n[[debugger]]\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let path = format!("{}:{}", shims.display(), std::env::var("PATH").unwrap());
+    let _daemon = Daemon(
+        Command::new(bin)
+            .args(["--allow-tty", "-c"])
+            .arg(&config)
+            .env("PATH", path)
+            .env_remove("DRBD_SIM_NODE")
+            .env_remove("DRBD_SIM_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_log(&log, "Resource Exists r0", 1);
+    wait_for_log(&log, "conn-name:gamma connection-state:Connected", 1);
+    sim.ctl(&["primary", "alpha", "r0"]);
+    wait_for_log(
+        &log,
+        "new: may-promote:false promotion-score:10103 role:Primary",
+        1,
+    );
+    sim.ctl(&["partition", "alpha"]);
+    wait_for_log(&log, "quorum:false", 1);
+    wait_for_log(&log, "suspended:quorum", 1);
+    sim.ctl(&["kill-events2", "alpha"]);
+    wait_for_log(&log, "drbdsetup events2 started", 2);
+}
+
+#[test]
+fn the_demo_plays_its_story_against_real_daemons_and_exits_0() {
+    let bin = reactor();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_drbd-sim"))
+        .args(["demo", "--dir"])
+        .arg(dir.path())
+        .env("DRBD_REACTOR_BIN", bin)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "[beta] Resource Change r0",
+        "suspended:quorum",
+        "replication:SyncTarget",
+        "=== resync done",
+    ] {
+        assert!(text.contains(want), "demo output lacks {want:?}:\n{text}");
+    }
+}

@@ -1,0 +1,404 @@
+//! How the cluster moves: writes, virtual time (resync progress), and `settle`, which
+//! recomputes connections, handshakes (resync direction), quorum and the I/O policy.
+//!
+//! Must never: read a clock; time only advances through `tick`.
+
+use super::*;
+
+impl Cluster {
+    /// Write `kib` KiB on a Primary: replicated to connected peers, out of sync for others.
+    pub fn write(&mut self, node: &str, res: &str, kib: u64) -> Outcome {
+        let r = self.running(node, res)?.clone();
+        if r.role != Role::Primary {
+            return Err(Failure::new(1, format!("{res}: write failed: not Primary")));
+        }
+        if r.suspended.any() {
+            return Err(Failure::new(
+                1,
+                format!("{res}: write blocked: I/O suspended"),
+            ));
+        }
+        if r.fif_quorum || r.fif_nodata || r.fif_forced {
+            return Err(Failure::new(
+                1,
+                format!("{res}: write failed: Input/output error"),
+            ));
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        let peers: Vec<String> = r.peers.keys().cloned().collect();
+        let vnrs: Vec<u32> = r.vols.keys().copied().collect();
+        let mut reached = vec![node.to_string()];
+        for p in &peers {
+            if self.nodes[node].res[res].peers[p].connected {
+                reached.push(p.clone());
+            }
+        }
+        for vnr in vnrs {
+            let mut holders = Vec::new();
+            for n in &reached {
+                let v = self
+                    .nodes
+                    .get_mut(n)
+                    .unwrap()
+                    .res
+                    .get_mut(res)
+                    .unwrap()
+                    .vols
+                    .get_mut(&vnr)
+                    .unwrap();
+                if v.attached {
+                    v.gen = generation;
+                    v.written += kib;
+                    v.al_writes += 1;
+                    holders.push(n.clone());
+                }
+            }
+            let all: Vec<String> = self.nodes[node].res[res]
+                .peers
+                .keys()
+                .cloned()
+                .chain([node.to_string()])
+                .collect();
+            for h in &holders {
+                let hr = self.nodes.get_mut(h).unwrap().res.get_mut(res).unwrap();
+                for other in &all {
+                    if holders.contains(other) || other == h {
+                        continue;
+                    }
+                    if let Some(pv) = hr.peers.get_mut(other).and_then(|p| p.vols.get_mut(&vnr)) {
+                        let size = hr.vols[&vnr].size;
+                        match &mut pv.sync {
+                            Some(s) if s.source => {
+                                s.left = (s.left + kib).min(size);
+                                s.total = s.total.max(s.left);
+                            }
+                            _ => pv.oos = (pv.oos + kib).min(size),
+                        }
+                    }
+                }
+            }
+            let nr = self.nodes.get_mut(node).unwrap().res.get_mut(res).unwrap();
+            for p in &reached[1..] {
+                if let Some(pv) = nr.peers.get_mut(p).and_then(|x| x.vols.get_mut(&vnr)) {
+                    pv.sent += kib;
+                }
+            }
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// Advance virtual time: resyncs progress at the resource's rate.
+    pub fn tick(&mut self, ms: u64) {
+        self.now_ms += ms;
+        let mut finished = Vec::new();
+        let rates: BTreeMap<String, u64> = self
+            .config
+            .resources
+            .iter()
+            .map(|r| (r.name.clone(), r.resync_rate))
+            .collect();
+        for (name, n) in self.nodes.iter_mut() {
+            for (rname, r) in n.res.iter_mut() {
+                let step = rates.get(rname).copied().unwrap_or(1) * ms / 1000;
+                for (peer, p) in r.peers.iter_mut() {
+                    for (vnr, pv) in p.vols.iter_mut() {
+                        if let Some(s) = pv.sync.as_mut() {
+                            s.left = s.left.saturating_sub(step.max(1));
+                            if s.left == 0 && s.source {
+                                finished.push((name.clone(), rname.clone(), peer.clone(), *vnr));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (src, res, tgt, vnr) in finished {
+            let gen = self.nodes[&src].res[&res].vols[&vnr].gen;
+            for (a, b) in [(&src, &tgt), (&tgt, &src)] {
+                if let Some(pv) = self
+                    .nodes
+                    .get_mut(a)
+                    .and_then(|n| n.res.get_mut(&res))
+                    .and_then(|r| r.peers.get_mut(b))
+                    .and_then(|p| p.vols.get_mut(&vnr))
+                {
+                    pv.sync = None;
+                    pv.oos = 0;
+                }
+            }
+            if let Some(v) = self
+                .nodes
+                .get_mut(&tgt)
+                .and_then(|n| n.res.get_mut(&res))
+                .and_then(|r| r.vols.get_mut(&vnr))
+            {
+                v.gen = gen;
+                v.inconsistent = false;
+                v.outdated = false;
+            }
+        }
+        self.settle();
+    }
+
+    /// True while any resync runs.
+    pub fn resyncing(&self) -> bool {
+        self.nodes.values().any(|n| {
+            n.res.values().any(|r| {
+                r.peers
+                    .values()
+                    .any(|p| p.vols.values().any(|v| v.sync.is_some()))
+            })
+        })
+    }
+
+    /// Recomputes connections, handshakes, quorum and the I/O policy of every resource.
+    pub(super) fn settle(&mut self) {
+        let resources: Vec<ResourceConfig> = self.config.resources.clone();
+        for rc in &resources {
+            let members = members(&self.config, rc);
+            let mut new_pairs = Vec::new();
+            for a in &members {
+                for b in &members {
+                    if a == b {
+                        continue;
+                    }
+                    let conn = self.link_ok(a, b, &rc.name);
+                    let was = self.nodes[a].res[&rc.name].peers[b].connected;
+                    if conn && !was && a < b {
+                        new_pairs.push((a.clone(), b.clone()));
+                    }
+                    if !conn && was {
+                        self.disconnected(a, b, &rc.name);
+                    }
+                    self.nodes
+                        .get_mut(a)
+                        .unwrap()
+                        .res
+                        .get_mut(&rc.name)
+                        .unwrap()
+                        .peers
+                        .get_mut(b)
+                        .unwrap()
+                        .connected = conn;
+                }
+            }
+            for (a, b) in new_pairs {
+                self.handshake(&a, &b, rc);
+            }
+            for a in &members {
+                self.derive(a, rc, members.len());
+            }
+            // A second pass: outdated flags cleared by peers change what others see.
+            for a in &members {
+                self.derive(a, rc, members.len());
+            }
+        }
+    }
+
+    fn link_ok(&self, a: &str, b: &str, res: &str) -> bool {
+        let ok = |n: &str| {
+            self.nodes
+                .get(n)
+                .is_some_and(|n| n.up && n.res.get(res).is_some_and(|r| r.running))
+        };
+        ok(a) && ok(b) && !self.cut.contains(&pair(a, b))
+    }
+
+    fn disconnected(&mut self, a: &str, b: &str, res: &str) {
+        let b_diskful = self.nodes[b].res[res]
+            .vols
+            .values()
+            .any(|v| v.backing.is_some());
+        let ra = self.nodes.get_mut(a).unwrap().res.get_mut(res).unwrap();
+        let fencing = ra.opts.fencing != "dont-care" && !ra.opts.quorum_enabled();
+        let primary = ra.role == Role::Primary;
+        let mut target_left = Vec::new();
+        for (vnr, pv) in ra.peers.get_mut(b).unwrap().vols.iter_mut() {
+            if let Some(s) = pv.sync.take() {
+                pv.oos = s.left;
+                if !s.source {
+                    target_left.push(*vnr);
+                }
+            }
+        }
+        for vnr in target_left {
+            if let Some(v) = ra.vols.get_mut(&vnr) {
+                v.inconsistent = true;
+            }
+        }
+        // Fencing (two-node, quorum off): the Primary's fence-peer handler outdates the peer.
+        if fencing && primary && b_diskful {
+            for v in self
+                .nodes
+                .get_mut(b)
+                .unwrap()
+                .res
+                .get_mut(res)
+                .unwrap()
+                .vols
+                .values_mut()
+            {
+                if v.attached && !v.inconsistent {
+                    v.outdated = true;
+                }
+            }
+        }
+    }
+
+    fn handshake(&mut self, a: &str, b: &str, rc: &ResourceConfig) {
+        let res = &rc.name;
+        for vc in &rc.volumes {
+            let vnr = vc.number;
+            let va = self.nodes[a].res[res].vols[&vnr].clone();
+            let vb = self.nodes[b].res[res].vols[&vnr].clone();
+            if !va.attached || !vb.attached {
+                continue;
+            }
+            let oos = self.nodes[a].res[res].peers[b].vols[&vnr]
+                .oos
+                .max(self.nodes[b].res[res].peers[a].vols[&vnr].oos);
+            let (src, tgt) = if va.gen > vb.gen || (vb.inconsistent && !va.inconsistent) {
+                (a, b)
+            } else if vb.gen > va.gen || (va.inconsistent && !vb.inconsistent) {
+                (b, a)
+            } else {
+                for (x, y) in [(a, b), (b, a)] {
+                    let pv = self
+                        .nodes
+                        .get_mut(x)
+                        .unwrap()
+                        .res
+                        .get_mut(res)
+                        .unwrap()
+                        .peers
+                        .get_mut(y)
+                        .unwrap()
+                        .vols
+                        .get_mut(&vnr)
+                        .unwrap();
+                    pv.oos = 0;
+                }
+                continue;
+            };
+            // on-suspended-primary-outdated: a suspended Primary that finds newer data
+            // elsewhere becomes Secondary and fails the I/O of its openers.
+            let tr = self.nodes.get_mut(tgt).unwrap().res.get_mut(res).unwrap();
+            if tr.role == Role::Primary {
+                if tr.opts.on_suspended_primary_outdated == "force-secondary" {
+                    tr.role = Role::Secondary;
+                    tr.fif_forced = tr.vols.values().any(|v| v.open);
+                    tr.suspended = Suspended::default();
+                } else {
+                    continue;
+                }
+            }
+            let total = if oos == 0 { vc.size } else { oos };
+            let start = self.now_ms;
+            for (x, y, source) in [(src, tgt, true), (tgt, src, false)] {
+                let pv = self
+                    .nodes
+                    .get_mut(x)
+                    .unwrap()
+                    .res
+                    .get_mut(res)
+                    .unwrap()
+                    .peers
+                    .get_mut(y)
+                    .unwrap()
+                    .vols
+                    .get_mut(&vnr)
+                    .unwrap();
+                pv.oos = 0;
+                pv.sync = Some(Sync {
+                    source,
+                    total,
+                    left: total,
+                    start_ms: start,
+                });
+            }
+            let tv = self
+                .nodes
+                .get_mut(tgt)
+                .unwrap()
+                .res
+                .get_mut(res)
+                .unwrap()
+                .vols
+                .get_mut(&vnr)
+                .unwrap();
+            tv.inconsistent = true;
+            tv.outdated = false;
+        }
+    }
+
+    fn derive(&mut self, a: &str, rc: &ResourceConfig, members: usize) {
+        let res = &rc.name;
+        if !self.nodes[a].up || !self.nodes[a].res[res].running {
+            return;
+        }
+        let peers: Vec<(String, Res)> = self
+            .connected_peers(a, res)
+            .into_iter()
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect();
+        let r = self.nodes.get_mut(a).unwrap().res.get_mut(res).unwrap();
+        let votes = 1 + peers.len();
+        r.quorum = !r.opts.quorum_enabled() || 2 * votes > members;
+        let diskful_peer = peers
+            .iter()
+            .any(|(_, p)| p.vols.values().any(|v| v.attached));
+        let snapshot = r.clone();
+        for (vnr, v) in r.vols.iter_mut() {
+            if !v.attached || v.inconsistent {
+                continue;
+            }
+            let newer_peer = peers.iter().any(|(_, p)| {
+                p.vols
+                    .get(vnr)
+                    .is_some_and(|pv| pv.attached && pv.gen > v.gen)
+            });
+            let peer_uptodate_same = peers.iter().any(|(_, p)| {
+                p.vols.get(vnr).is_some_and(|pv| {
+                    pv.gen == v.gen && disk_state(pv, p, *vnr) == DiskState::UpToDate
+                })
+            });
+            if snapshot.role == Role::Secondary
+                && snapshot.opts.quorum_enabled()
+                && !snapshot.quorum
+            {
+                v.outdated = true;
+            } else if v.outdated
+                && !newer_peer
+                && (peer_uptodate_same
+                    || (snapshot.quorum && diskful_peer && snapshot.opts.quorum_enabled()))
+            {
+                v.outdated = false;
+            }
+        }
+        let snapshot = r.clone();
+        if r.role == Role::Primary {
+            let lost = r.opts.quorum_enabled() && !r.quorum;
+            r.suspended.quorum = lost && r.opts.on_no_quorum == OnNoQuorum::SuspendIo;
+            r.fif_quorum = lost && r.opts.on_no_quorum == OnNoQuorum::IoError;
+            let no_data = snapshot.vols.iter().any(|(vnr, v)| {
+                disk_state(v, &snapshot, *vnr) != DiskState::UpToDate
+                    && !peers.iter().any(|(_, p)| {
+                        p.vols
+                            .get(vnr)
+                            .is_some_and(|pv| disk_state(pv, p, *vnr) == DiskState::UpToDate)
+                    })
+            });
+            r.suspended.no_data = no_data && r.opts.on_no_data_accessible == OnNoQuorum::SuspendIo;
+            r.fif_nodata = no_data && r.opts.on_no_data_accessible == OnNoQuorum::IoError;
+        } else {
+            r.suspended = Suspended::default();
+            r.fif_quorum = false;
+            r.fif_nodata = false;
+        }
+        if !r.vols.values().any(|v| v.open) {
+            r.fif_forced = false;
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! The kernels of a simulated DRBD 9 cluster: node power, links, and per node and resource
+//! the role, disks, connections, resyncs, quorum and I/O policy. Operations mirror DRBD
+//! (primary/secondary, up/down, resource-options) and faults (crash, partition, detach,
+//! writes while disconnected); time advances only through [`Cluster::tick`].
+//!
+//! Must never: do I/O or read a clock. Every derived value is recomputed by `settle`
+//! (in `dynamics`); `render` turns the state into what each node's kernel reports.
+
+mod dynamics;
+mod render;
+
+pub use render::progress;
+
+use crate::config::{ClusterConfig, OnNoQuorum, ResourceConfig};
+use crate::view::{ConnView, NodeView, ResView};
+use drbd::event::*;
+use drbd::values::{Eta, Hundredths};
+use drbd::vocab::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A refused operation: drbdsetup's exit code and error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: i32, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+    fn state(res: &str, rv: i32, text: &str) -> Failure {
+        Failure::new(11, format!("{res}: State change failed: ({rv}) {text}"))
+    }
+    pub fn unknown_resource(res: &str) -> Failure {
+        Failure::new(10, format!("{res}: Failure: (158) Unknown resource"))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sync {
+    source: bool,
+    total: u64,
+    left: u64,
+    start_ms: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PeerVol {
+    /// KiB written here that the peer does not have.
+    oos: u64,
+    sync: Option<Sync>,
+    received: u64,
+    sent: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Peer {
+    connected: bool,
+    vols: BTreeMap<u32, PeerVol>,
+}
+
+#[derive(Debug, Clone)]
+struct Vol {
+    minor: u32,
+    size: u64,
+    /// None for a DRBD client (intentionally diskless).
+    backing: Option<String>,
+    attached: bool,
+    failed: bool,
+    open: bool,
+    gen: u64,
+    outdated: bool,
+    inconsistent: bool,
+    read: u64,
+    written: u64,
+    al_writes: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Res {
+    opts: crate::config::ResourceOptions,
+    running: bool,
+    role: Role,
+    quorum: bool,
+    suspended: Suspended,
+    fif_quorum: bool,
+    fif_nodata: bool,
+    fif_forced: bool,
+    vols: BTreeMap<u32, Vol>,
+    peers: BTreeMap<String, Peer>,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    id: u32,
+    address: String,
+    up: bool,
+    res: BTreeMap<String, Res>,
+}
+
+/// The whole simulated cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    config: ClusterConfig,
+    nodes: BTreeMap<String, Node>,
+    cut: BTreeSet<(String, String)>,
+    now_ms: u64,
+    generation: u64,
+}
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    if a < b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
+}
+
+impl Cluster {
+    /// A cluster as configured, every node up and every resource up and connected, data
+    /// in sync (as after an initial `new-current-uuid --clear-bitmap`).
+    pub fn new(config: ClusterConfig) -> Cluster {
+        let mut nodes = BTreeMap::new();
+        for n in &config.nodes {
+            nodes.insert(
+                n.name.clone(),
+                Node {
+                    id: n.id,
+                    address: n
+                        .address
+                        .clone()
+                        .unwrap_or_else(|| format!("10.0.0.{}", n.id + 1)),
+                    up: true,
+                    res: BTreeMap::new(),
+                },
+            );
+        }
+        for r in &config.resources {
+            let members = members(&config, r);
+            for m in &members {
+                let client = r.clients.contains(m);
+                let vols = r
+                    .volumes
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.number,
+                            Vol {
+                                minor: v.minor,
+                                size: v.size,
+                                backing: (!client).then(|| v.disk.clone()),
+                                attached: !client,
+                                failed: false,
+                                open: false,
+                                gen: 0,
+                                outdated: false,
+                                inconsistent: false,
+                                read: 0,
+                                written: 0,
+                                al_writes: 0,
+                            },
+                        )
+                    })
+                    .collect();
+                let peers = members
+                    .iter()
+                    .filter(|p| *p != m)
+                    .map(|p| {
+                        let vols = r
+                            .volumes
+                            .iter()
+                            .map(|v| (v.number, PeerVol::default()))
+                            .collect();
+                        (
+                            p.clone(),
+                            Peer {
+                                connected: false,
+                                vols,
+                            },
+                        )
+                    })
+                    .collect();
+                nodes.get_mut(m).unwrap().res.insert(
+                    r.name.clone(),
+                    Res {
+                        opts: r.options.clone(),
+                        running: true,
+                        role: Role::Secondary,
+                        quorum: true,
+                        suspended: Suspended::default(),
+                        fif_quorum: false,
+                        fif_nodata: false,
+                        fif_forced: false,
+                        vols,
+                        peers,
+                    },
+                );
+            }
+        }
+        let mut c = Cluster {
+            config,
+            nodes,
+            cut: BTreeSet::new(),
+            now_ms: 0,
+            generation: 0,
+        };
+        c.settle();
+        c
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn node_names(&self) -> Vec<String> {
+        self.nodes.keys().cloned().collect()
+    }
+
+    pub fn is_up(&self, node: &str) -> bool {
+        self.nodes.get(node).is_some_and(|n| n.up)
+    }
+
+    fn resource_config(&self, res: &str) -> Option<&ResourceConfig> {
+        self.config.resources.iter().find(|r| r.name == res)
+    }
+
+    /// True if the node has the resource in its configuration (drbdadm's view).
+    pub fn configured(&self, node: &str, res: &str) -> bool {
+        self.nodes
+            .get(node)
+            .is_some_and(|n| n.res.contains_key(res))
+    }
+
+    /// Resources configured on a node, by name.
+    pub fn configured_resources(&self, node: &str) -> Vec<String> {
+        self.nodes
+            .get(node)
+            .map(|n| n.res.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn running(&mut self, node: &str, res: &str) -> Result<&mut Res, Failure> {
+        match self.nodes.get_mut(node) {
+            Some(n) if n.up => match n.res.get_mut(res) {
+                Some(r) if r.running => Ok(r),
+                _ => Err(Failure::unknown_resource(res)),
+            },
+            _ => Err(Failure::new(20, format!("node {node} is down"))),
+        }
+    }
+
+    fn connected_peers<'a>(&'a self, node: &str, res: &str) -> Vec<(&'a String, &'a Res)> {
+        let Some(r) = self.nodes.get(node).and_then(|n| n.res.get(res)) else {
+            return Vec::new();
+        };
+        r.peers
+            .iter()
+            .filter(|(_, p)| p.connected)
+            .filter_map(|(name, _)| Some((name, self.nodes.get(name)?.res.get(res)?)))
+            .collect()
+    }
+
+    /// `drbdsetup primary [--force] RES`.
+    pub fn primary(&mut self, node: &str, res: &str, force: bool) -> Outcome {
+        let r = self.running(node, res)?.clone();
+        if r.role == Role::Primary {
+            return Ok(());
+        }
+        let peers = self.connected_peers(node, res);
+        if peers.iter().any(|(_, p)| p.role == Role::Primary) {
+            return Err(Failure::state(
+                res,
+                -1,
+                "Multiple primaries not allowed by config",
+            ));
+        }
+        if r.opts.quorum_enabled() && !r.quorum && !force {
+            return Err(Failure::state(res, -23, "No quorum"));
+        }
+        for (vnr, v) in &r.vols {
+            let local = disk_state(v, &r, *vnr) == DiskState::UpToDate;
+            let remote = peers.iter().any(|(_, p)| {
+                p.vols
+                    .get(vnr)
+                    .is_some_and(|pv| disk_state(pv, p, *vnr) == DiskState::UpToDate)
+            });
+            if !local && !remote {
+                if force && v.attached {
+                    continue;
+                }
+                return Err(Failure::state(res, -2, "Need access to UpToDate data"));
+            }
+        }
+        let r = self.running(node, res)?;
+        if force {
+            for v in r.vols.values_mut() {
+                if v.attached {
+                    v.inconsistent = false;
+                    v.outdated = false;
+                }
+            }
+        }
+        r.role = Role::Primary;
+        self.settle();
+        Ok(())
+    }
+
+    /// `drbdsetup secondary [--force=yes] RES`.
+    pub fn secondary(&mut self, node: &str, res: &str, force: bool) -> Outcome {
+        let r = self.running(node, res)?;
+        if r.role != Role::Primary {
+            return Ok(());
+        }
+        let open = r.vols.values().any(|v| v.open);
+        if open && !force {
+            return Err(Failure::state(res, -12, "Device is held open by someone"));
+        }
+        r.role = Role::Secondary;
+        r.fif_forced = open;
+        self.settle();
+        Ok(())
+    }
+
+    /// `drbdadm up`/`adjust`: bring a configured resource up.
+    pub fn up(&mut self, node: &str, res: &str) -> Outcome {
+        match self.nodes.get_mut(node).and_then(|n| n.res.get_mut(res)) {
+            Some(r) => {
+                r.running = true;
+                self.settle();
+                Ok(())
+            }
+            None => Err(Failure::new(
+                10,
+                format!("'{res}' not defined in your config (for this host)."),
+            )),
+        }
+    }
+
+    /// `drbdsetup down RES`.
+    pub fn down(&mut self, node: &str, res: &str) -> Outcome {
+        let r = self.running(node, res)?;
+        if r.role == Role::Primary && r.vols.values().any(|v| v.open) {
+            return Err(Failure::state(res, -12, "Device is held open by someone"));
+        }
+        r.running = false;
+        r.role = Role::Secondary;
+        self.settle();
+        Ok(())
+    }
+
+    /// `drbdsetup resource-options RES --on-no-quorum X --on-no-data-accessible Y --quorum Z`.
+    pub fn resource_options(
+        &mut self,
+        node: &str,
+        res: &str,
+        on_no_quorum: Option<OnNoQuorum>,
+        on_no_data: Option<OnNoQuorum>,
+        quorum: Option<String>,
+    ) -> Outcome {
+        let r = self.running(node, res)?;
+        if let Some(x) = on_no_quorum {
+            r.opts.on_no_quorum = x;
+        }
+        if let Some(x) = on_no_data {
+            r.opts.on_no_data_accessible = x;
+        }
+        if let Some(q) = quorum {
+            r.opts.quorum = q;
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// The options in force on a node (for `show --json`).
+    pub fn options(&self, node: &str, res: &str) -> Option<crate::config::ResourceOptions> {
+        Some(self.nodes.get(node)?.res.get(res)?.opts.clone())
+    }
+
+    /// Power off a node: its kernel state is gone, its disks keep their data.
+    pub fn crash(&mut self, node: &str) -> Outcome {
+        let n = self.node_mut(node)?;
+        n.up = false;
+        for r in n.res.values_mut() {
+            r.role = Role::Secondary;
+            r.fif_forced = false;
+            for v in r.vols.values_mut() {
+                v.open = false;
+            }
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// Power a node on again; its resources come up (as `drbd.service` would).
+    pub fn restart(&mut self, node: &str) -> Outcome {
+        let n = self.node_mut(node)?;
+        n.up = true;
+        for r in n.res.values_mut() {
+            r.running = true;
+        }
+        self.settle();
+        Ok(())
+    }
+
+    fn node_mut(&mut self, node: &str) -> Result<&mut Node, Failure> {
+        self.nodes
+            .get_mut(node)
+            .ok_or_else(|| Failure::new(20, format!("no node named {node}")))
+    }
+
+    fn check_node(&self, node: &str) -> Outcome {
+        if self.nodes.contains_key(node) {
+            Ok(())
+        } else {
+            Err(Failure::new(20, format!("no node named {node}")))
+        }
+    }
+
+    /// Cut or restore the link between two nodes.
+    pub fn set_link(&mut self, a: &str, b: &str, up: bool) -> Outcome {
+        self.check_node(a)?;
+        self.check_node(b)?;
+        if up {
+            self.cut.remove(&pair(a, b));
+        } else {
+            self.cut.insert(pair(a, b));
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// Cut every link between `side` and the other nodes.
+    pub fn partition(&mut self, side: &[&str]) -> Outcome {
+        for n in side {
+            self.check_node(n)?;
+        }
+        let others: Vec<String> = self
+            .nodes
+            .keys()
+            .filter(|n| !side.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        for a in side {
+            for b in &others {
+                self.cut.insert(pair(a, b));
+            }
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// Restore every link.
+    pub fn heal(&mut self) -> Outcome {
+        self.cut.clear();
+        self.settle();
+        Ok(())
+    }
+
+    fn vol_mut(&mut self, node: &str, res: &str, vol: u32) -> Result<&mut Vol, Failure> {
+        self.running(node, res)?
+            .vols
+            .get_mut(&vol)
+            .ok_or_else(|| Failure::new(10, format!("{res}: Failure: (162) Invalid volume number")))
+    }
+
+    /// Detach (`fail`: the disk failed) or attach a volume's backing device.
+    pub fn set_disk(
+        &mut self,
+        node: &str,
+        res: &str,
+        vol: u32,
+        attach: bool,
+        fail: bool,
+    ) -> Outcome {
+        let v = self.vol_mut(node, res, vol)?;
+        if v.backing.is_none() {
+            return Err(Failure::new(
+                10,
+                format!("{res}: volume {vol} is diskless (a client)"),
+            ));
+        }
+        if attach {
+            if !v.attached {
+                v.attached = true;
+                v.failed = false;
+                // After an attach, DRBD syncs from a peer if it is behind: mark it outdated
+                // until a handshake says otherwise.
+                v.outdated = true;
+            }
+        } else {
+            v.attached = false;
+            v.failed = fail;
+        }
+        self.settle();
+        // A failed disk shows Failed, then is detached (Diskless).
+        if fail {
+            if let Ok(v) = self.vol_mut(node, res, vol) {
+                v.failed = false;
+            }
+            self.settle();
+        }
+        Ok(())
+    }
+
+    /// Open or close a device (a mounted file system, a running VM).
+    pub fn set_open(&mut self, node: &str, res: &str, vol: u32, open: bool) -> Outcome {
+        let r = self.running(node, res)?;
+        if open && r.role != Role::Primary && !r.opts.auto_promote {
+            return Err(Failure::new(
+                1,
+                format!(
+                    "{res}: cannot open /dev/drbd{}: Read-only file system (role Secondary)",
+                    r.vols.get(&vol).map(|v| v.minor).unwrap_or(0)
+                ),
+            ));
+        }
+        self.vol_mut(node, res, vol)?.open = open;
+        self.settle();
+        Ok(())
+    }
+}
+
+fn members(config: &ClusterConfig, r: &ResourceConfig) -> Vec<String> {
+    match &r.nodes {
+        Some(n) => n.clone(),
+        None => config.nodes.iter().map(|n| n.name.clone()).collect(),
+    }
+}
+
+/// The local disk state of a volume.
+fn disk_state(v: &Vol, r: &Res, vnr: u32) -> DiskState {
+    if v.failed {
+        return DiskState::Failed;
+    }
+    if !v.attached {
+        return DiskState::Diskless;
+    }
+    let target = r.peers.values().any(|p| {
+        p.connected
+            && p.vols
+                .get(&vnr)
+                .and_then(|pv| pv.sync.as_ref())
+                .is_some_and(|s| !s.source)
+    });
+    if target || v.inconsistent {
+        DiskState::Inconsistent
+    } else if v.outdated {
+        DiskState::Outdated
+    } else {
+        DiskState::UpToDate
+    }
+}
+
+impl Cluster {
+    /// The node id of a node.
+    pub fn node_id(&self, node: &str) -> Option<u32> {
+        self.nodes.get(node).map(|n| n.id)
+    }
+
+    /// True if every connection of a running resource on `node` is Connected.
+    pub fn all_connected(&self, node: &str, res: &str) -> bool {
+        self.nodes
+            .get(node)
+            .and_then(|n| n.res.get(res))
+            .is_some_and(|r| r.running && r.peers.values().all(|p| p.connected))
+    }
+
+    /// Backing devices of a resource on a node, `none` for diskless volumes.
+    pub fn lower_devices(&self, node: &str, res: &str) -> Option<Vec<String>> {
+        let r = self.nodes.get(node)?.res.get(res)?;
+        Some(
+            r.vols
+                .values()
+                .map(|v| v.backing.clone().unwrap_or_else(|| "none".into()))
+                .collect(),
+        )
+    }
+}

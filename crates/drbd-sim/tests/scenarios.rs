@@ -208,6 +208,26 @@ fn a_crashed_node_rejoins_outdated_and_resyncs_what_it_missed() {
     c.write("beta", "r0", 1000).unwrap();
     c.restart("alpha").unwrap();
     assert_eq!(disk(&c, "alpha"), DiskState::Inconsistent);
+    // One source at a time; the other waits (resync-suspended:dependency).
+    let a = res(&c, "alpha");
+    let states: Vec<_> = a
+        .connections
+        .values()
+        .map(|x| {
+            let pd = &x.peer_devices[&0];
+            (
+                pd.replication.unwrap(),
+                pd.resync_suspended.unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (ReplicationState::SyncTarget, "no".to_string()),
+            (ReplicationState::PausedSyncT, "dependency".to_string())
+        ]
+    );
     while c.resyncing() {
         c.tick(100);
     }

@@ -104,7 +104,7 @@ impl Cluster {
                 let step = rates.get(rname).copied().unwrap_or(1) * ms / 1000;
                 for (peer, p) in r.peers.iter_mut() {
                     for (vnr, pv) in p.vols.iter_mut() {
-                        if let Some(s) = pv.sync.as_mut() {
+                        if let Some(s) = pv.sync.as_mut().filter(|s| !s.paused) {
                             s.left = s.left.saturating_sub(step.max(1));
                             if s.left == 0 && s.source {
                                 finished.push((name.clone(), rname.clone(), peer.clone(), *vnr));
@@ -137,6 +137,17 @@ impl Cluster {
                 v.gen = gen;
                 v.inconsistent = false;
                 v.outdated = false;
+            }
+            // The target is up to date now: its paused resyncs from other peers end too.
+            let others: Vec<String> = self.nodes[&tgt].res[&res]
+                .peers
+                .iter()
+                .filter(|(_, p)| p.vols.get(&vnr).is_some_and(|pv| pv.sync.is_some()))
+                .map(|(n, _)| n.clone())
+                .collect();
+            for other in others {
+                self.set_sync(&tgt, &other, &res, vnr, None);
+                self.set_sync(&other, &tgt, &res, vnr, None);
             }
         }
         self.settle();
@@ -223,9 +234,26 @@ impl Cluster {
                 }
             }
         }
-        for vnr in target_left {
-            if let Some(v) = ra.vols.get_mut(&vnr) {
+        for vnr in &target_left {
+            if let Some(v) = ra.vols.get_mut(vnr) {
                 v.inconsistent = true;
+            }
+        }
+        // A paused resync of the same volume from another peer takes over.
+        for vnr in target_left {
+            let next = self.nodes[a].res[res].peers.iter().find_map(|(n, p)| {
+                p.vols
+                    .get(&vnr)
+                    .and_then(|pv| pv.sync.as_ref())
+                    .filter(|s| s.paused && p.connected)
+                    .map(|_| n.clone())
+            });
+            if let Some(n) = next {
+                for (x, y) in [(a, n.as_str()), (n.as_str(), a)] {
+                    if let Some(s) = self.sync_mut(x, y, res, vnr) {
+                        s.paused = false;
+                    }
+                }
             }
         }
         // Fencing (two-node, quorum off): the Primary's fence-peer handler outdates the peer.
@@ -295,6 +323,12 @@ impl Cluster {
                 }
             }
             let total = if oos == 0 { vc.size } else { oos };
+            let busy = self.nodes[tgt].res[res].peers.iter().any(|(n, p)| {
+                n != src
+                    && p.vols
+                        .get(&vnr)
+                        .is_some_and(|pv| pv.sync.as_ref().is_some_and(|s| !s.source))
+            });
             let start = self.now_ms;
             for (x, y, source) in [(src, tgt, true), (tgt, src, false)] {
                 let pv = self
@@ -313,6 +347,7 @@ impl Cluster {
                 pv.oos = 0;
                 pv.sync = Some(Sync {
                     source,
+                    paused: busy,
                     total,
                     left: total,
                     start_ms: start,
@@ -399,6 +434,32 @@ impl Cluster {
         }
         if !r.vols.values().any(|v| v.open) {
             r.fif_forced = false;
+        }
+    }
+
+    fn sync_mut(&mut self, a: &str, b: &str, res: &str, vnr: u32) -> Option<&mut Sync> {
+        self.nodes
+            .get_mut(a)?
+            .res
+            .get_mut(res)?
+            .peers
+            .get_mut(b)?
+            .vols
+            .get_mut(&vnr)?
+            .sync
+            .as_mut()
+    }
+
+    fn set_sync(&mut self, a: &str, b: &str, res: &str, vnr: u32, sync: Option<Sync>) {
+        if let Some(pv) = self
+            .nodes
+            .get_mut(a)
+            .and_then(|n| n.res.get_mut(res))
+            .and_then(|r| r.peers.get_mut(b))
+            .and_then(|p| p.vols.get_mut(&vnr))
+        {
+            pv.sync = sync;
+            pv.oos = 0;
         }
     }
 }

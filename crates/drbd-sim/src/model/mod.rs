@@ -51,6 +51,8 @@ pub type Outcome = Result<(), Failure>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Sync {
     source: bool,
+    /// Waiting for another resync of the same target volume (resync-suspended:dependency).
+    paused: bool,
     total: u64,
     left: u64,
     start_ms: u64,

@@ -115,6 +115,8 @@ impl Cluster {
                 for (vnr, pv) in &p.vols {
                     let repl = match (&pv.sync, p.connected) {
                         (_, false) => ReplicationState::Off,
+                        (Some(s), true) if s.source && s.paused => ReplicationState::PausedSyncS,
+                        (Some(s), true) if s.paused => ReplicationState::PausedSyncT,
                         (Some(s), true) if s.source => ReplicationState::SyncSource,
                         (Some(_), true) => ReplicationState::SyncTarget,
                         (None, true) => ReplicationState::Established,
@@ -136,7 +138,10 @@ impl Cluster {
                             peer_client: Some(Tristate::from(
                                 p.connected && peer_vol.backing.is_none(),
                             )),
-                            resync_suspended: Some(ResyncSuspended::default()),
+                            resync_suspended: Some(ResyncSuspended {
+                                dependency: pv.sync.as_ref().is_some_and(|s| s.paused),
+                                ..Default::default()
+                            }),
                             received: Some(pv.received),
                             sent: Some(pv.sent),
                             out_of_sync: Some(pv.sync.as_ref().map_or(pv.oos, |s| s.left)),

@@ -259,3 +259,70 @@ fn the_seed_on_no_quorum_io_error_script_runs_unchanged() {
     let r = e.sim.with(|c| c.view("alpha")["r0"].resource.clone());
     assert_eq!(r.force_io_failures, Some(true));
 }
+
+#[test]
+fn drbdadm_wait_connect_returns_once_every_peer_is_connected() {
+    let e = env();
+    e.sim.ctl(&["partition", "alpha"]);
+    let mut child = Command::new(e.bin("alpha").join("drbdadm"))
+        .args(["wait-connect", "r0"])
+        .spawn()
+        .unwrap();
+    assert!(child.try_wait().unwrap().is_none());
+    e.sim.ctl(&["heal"]);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn secondary_force_yes_demotes_an_open_primary_and_fails_its_io() {
+    let e = env();
+    e.sim.ctl(&["primary", "alpha", "r0"]);
+    e.sim.ctl(&["open", "alpha", "r0"]);
+    let o = e.run("alpha", "drbdsetup", &["secondary", "r0"]);
+    assert_eq!(o.status.code(), Some(11));
+    assert_eq!(
+        text(&o.stderr),
+        "r0: State change failed: (-12) Device is held open by someone\n"
+    );
+    let o = e.run("alpha", "drbdsetup", &["secondary", "--force=yes", "r0"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(
+        &e.run("alpha", "drbdsetup", &["events2", "--now", "r0"])
+            .stdout,
+    );
+    assert!(
+        out.starts_with("exists resource name:r0 role:Secondary suspended:no force-io-failures:yes may_promote:no promotion_score:0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn resource_options_rejects_an_unknown_policy_with_exit_20() {
+    let e = env();
+    let o = e.run(
+        "alpha",
+        "drbdsetup",
+        &["resource-options", "--on-no-quorum", "panic", "r0"],
+    );
+    assert_eq!(o.status.code(), Some(20));
+    assert!(text(&o.stderr).contains("'panic'"));
+}
+
+#[test]
+fn a_shim_without_node_or_socket_says_how_to_configure_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("drbdsetup");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_drbd-sim"), &link).unwrap();
+    let o = Command::new(&link)
+        .args(["status"])
+        .env_remove("DRBD_SIM_NODE")
+        .env_remove("DRBD_SIM_SOCKET")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(20));
+    assert!(
+        text(&o.stderr).contains("DRBD_SIM_NODE"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -81,7 +81,11 @@ impl World {
                 return true;
             }
             let lines = s.printer.update(&self.cluster.view(&s.node), false);
-            write_lines(s, &lines)
+            let ok = write_lines(s, &lines);
+            if !ok {
+                let _ = s.out.shutdown(std::net::Shutdown::Both);
+            }
+            ok
         });
         self.streams = streams;
     }
@@ -268,6 +272,9 @@ impl Sim {
         let id = {
             let mut w = self.lock();
             let Ok(out) = conn.try_clone() else { return };
+            // A reader that stops reading must not stall the whole cluster (the push runs
+            // under the lock): its stream is dropped instead.
+            let _ = out.set_write_timeout(Some(Duration::from_secs(5)));
             let mut s = Stream {
                 id: w.next_id,
                 node: node.clone(),

@@ -246,3 +246,22 @@ fn a_failed_disk_is_detached_and_the_primary_keeps_running_on_peer_data() {
     c.set_disk("alpha", "r0", 0, true, false).unwrap();
     assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
 }
+
+#[test]
+fn adjust_reattaches_a_detached_disk_which_catches_up_with_its_peers() {
+    let mut c = three();
+    c.primary("beta", "r0", false).unwrap();
+    c.set_disk("alpha", "r0", 0, false, false).unwrap();
+    assert_eq!(disk(&c, "alpha"), DiskState::Diskless);
+    c.write("beta", "r0", 2048).unwrap();
+    c.up("alpha", "r0").unwrap();
+    assert_eq!(
+        disk(&c, "alpha"),
+        DiskState::Inconsistent,
+        "syncs what it missed"
+    );
+    while c.resyncing() {
+        c.tick(100);
+    }
+    assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
+}

@@ -340,10 +340,23 @@ impl Cluster {
     }
 
     /// `drbdadm up`/`adjust`: bring a configured resource up.
+    /// Also attaches configured disks that are detached, as `adjust` does.
     pub fn up(&mut self, node: &str, res: &str) -> Outcome {
         match self.nodes.get_mut(node).and_then(|n| n.res.get_mut(res)) {
             Some(r) => {
                 r.running = true;
+                let mut attached = false;
+                for v in r.vols.values_mut() {
+                    if v.backing.is_some() && !v.attached {
+                        v.attached = true;
+                        v.failed = false;
+                        v.outdated = true;
+                        attached = true;
+                    }
+                }
+                if attached {
+                    self.renegotiate(node, res);
+                }
                 self.settle();
                 Ok(())
             }
@@ -351,6 +364,26 @@ impl Cluster {
                 10,
                 format!("'{res}' not defined in your config (for this host)."),
             )),
+        }
+    }
+
+    /// Makes `settle` handshake again with every connected peer (after an attach).
+    fn renegotiate(&mut self, node: &str, res: &str) {
+        let peers: Vec<String> = match self.nodes.get(node).and_then(|n| n.res.get(res)) {
+            Some(r) => r.peers.keys().cloned().collect(),
+            None => return,
+        };
+        for p in peers {
+            for (a, b) in [(node, p.as_str()), (p.as_str(), node)] {
+                if let Some(peer) = self
+                    .nodes
+                    .get_mut(a)
+                    .and_then(|n| n.res.get_mut(res))
+                    .and_then(|r| r.peers.get_mut(b))
+                {
+                    peer.connected = false;
+                }
+            }
         }
     }
 
@@ -502,8 +535,9 @@ impl Cluster {
                 v.attached = true;
                 v.failed = false;
                 // After an attach, DRBD syncs from a peer if it is behind: mark it outdated
-                // until a handshake says otherwise.
+                // until the handshake with the connected peers says otherwise.
                 v.outdated = true;
+                self.renegotiate(node, res);
             }
         } else {
             v.attached = false;

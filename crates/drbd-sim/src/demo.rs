@@ -65,6 +65,37 @@ pub fn reactor_binary() -> Result<PathBuf, String> {
     ))
 }
 
+/// A umh rule per quorum edge: the daemons run a shell command when their node loses or
+/// regains quorum (the seed blog post's example, reduced to an echo).
+const UMH: &str = r#"
+[[umh]]
+id = "demo"
+
+[[umh.device]]
+name = "quorum lost"
+resource-name = "r0"
+old.quorum = true
+new.quorum = false
+command = "echo \"umh: $DRBD_RES_NAME lost quorum\""
+
+[[umh.device]]
+name = "quorum gained"
+resource-name = "r0"
+old.quorum = false
+new.quorum = true
+command = "echo \"umh: $DRBD_RES_NAME regained quorum\""
+"#;
+
+/// A daemon's configuration: a debug log file, the debugger, and (if the daemon has it)
+/// the umh plugin.
+fn reactor_config(log: &Path, umh: bool) -> String {
+    format!(
+        "[[log]]\nlevel = \"debug\"\nfile = \"{}\"\n\n[[debugger]]\n{}",
+        log.display(),
+        if umh { UMH } else { "" }
+    )
+}
+
 /// One node's daemon and the log it writes.
 struct Daemon {
     child: Option<Child>,
@@ -83,10 +114,20 @@ impl Daemon {
             .env("PATH", &self.path_env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(self.config.with_extension("stderr"))?)
             .spawn()?;
         self.child = Some(child);
         Ok(())
+    }
+
+    /// If the daemon already exited: what it said (stderr and log).
+    fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        let stderr =
+            std::fs::read_to_string(self.config.with_extension("stderr")).unwrap_or_default();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        Some(format!("{status}: {stderr}{log}"))
     }
 
     fn stop(&mut self) {
@@ -254,10 +295,7 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
         let log = nd.join("reactor.log");
         let _ = std::fs::remove_file(&log);
         let config = nd.join("drbd-reactor.toml");
-        let text = format!(
-            "[[log]]\nlevel = \"debug\"\nfile = \"{}\"\n\n[[debugger]]\n",
-            log.display()
-        );
+        let text = reactor_config(&log, true);
         if let Err(e) = std::fs::write(&config, text) {
             eprintln!("drbd-sim demo: {e}");
             return 1;
@@ -285,6 +323,23 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
         "Three daemons start and read the initial state of r0 (drbdsetup events2 --full --poll)",
     );
     demo.follow(1500);
+    // A daemon without the umh plugin refuses the config: run it with the debugger only.
+    for (name, d) in demo.daemons.iter_mut() {
+        if let Some(why) = d.exited() {
+            let first = why.lines().next().unwrap_or_default().to_string();
+            out(&format!(
+                "  [{name}] the daemon stopped ({first}); restarting it with the debugger only"
+            ));
+            let _ = std::fs::write(&d.config, reactor_config(&d.log, false));
+            d.offset = 0;
+            let _ = std::fs::remove_file(&d.log);
+            if let Err(e) = d.start() {
+                eprintln!("drbd-sim demo: {e}");
+                return 1;
+            }
+        }
+    }
+    demo.follow(500);
     demo.status();
 
     demo.say("alpha becomes Primary and a file system is mounted (the device is opened)");

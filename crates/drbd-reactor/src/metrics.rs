@@ -19,6 +19,8 @@ pub struct DaemonMetrics {
     pub plugin_restarts: AtomicU64,
     /// Updates not delivered to a plugin that fell behind (it is resynchronised instead).
     pub plugin_updates_dropped: AtomicU64,
+    /// What the umh plugins' commands did (runs, failures, timeouts).
+    pub umh: std::sync::Arc<drbd_reactor_umh::runner::RunCounters>,
 }
 
 /// A plain copy of the counters.

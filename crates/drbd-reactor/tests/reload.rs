@@ -159,13 +159,13 @@ fn an_unimplemented_plugin_type_on_reload_is_rejected_naming_it() {
     let mut daemon = start(&setup, "");
     setup.write(
         "snippets/a.toml",
-        "[[debugger]]\nformat = \"compact\"\n\n[[umh]]\n",
+        "[[debugger]]\nformat = \"compact\"\n\n[[promoter]]\n",
     );
     reload(
         &daemon,
         1,
         &format!(
-            "{}:4: plugin type 'umh' is not implemented yet",
+            "{}:4: plugin type 'promoter' is not implemented yet",
             setup.path("snippets/a.toml").display()
         ),
     );

@@ -7,6 +7,9 @@
 
 pub mod debugger;
 pub mod host;
+pub mod state_readers;
+pub mod umh;
+pub mod versions;
 
 use drbd::{PluginUpdate, Resource};
 use drbd_reactor_config::{
@@ -49,6 +52,11 @@ impl Updates {
         }
     }
 
+    /// Drops the replay: the run sees live updates only.
+    pub fn skip_replay(&mut self) {
+        self.replay = Vec::new().into_iter();
+    }
+
     pub async fn next(&mut self) -> Option<Arc<PluginUpdate>> {
         if let Some(u) = self.replay.next() {
             return Some(u);
@@ -82,12 +90,18 @@ pub struct PluginContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginConfig {
     Debugger(debugger::DebuggerConfig),
+    Umh(drbd_reactor_umh::rules::UmhConfig),
+    Prometheus(drbd_reactor_prometheus::config::PrometheusConfig),
+    Agentx(drbd_reactor_agentx::config::AgentxConfig),
 }
 
 impl PluginConfig {
     pub fn kind(&self) -> PluginKind {
         match self {
             PluginConfig::Debugger(_) => PluginKind::Debugger,
+            PluginConfig::Umh(_) => PluginKind::Umh,
+            PluginConfig::Prometheus(_) => PluginKind::Prometheus,
+            PluginConfig::Agentx(_) => PluginKind::Agentx,
         }
     }
 
@@ -95,6 +109,9 @@ impl PluginConfig {
     pub fn run(&self, ctx: PluginContext) -> PluginFuture {
         match self {
             PluginConfig::Debugger(c) => Box::pin(debugger::run(c.clone(), ctx)),
+            PluginConfig::Umh(c) => Box::pin(umh::run(c.clone(), ctx)),
+            PluginConfig::Prometheus(c) => Box::pin(state_readers::prometheus(c.clone(), ctx)),
+            PluginConfig::Agentx(c) => Box::pin(state_readers::agentx(c.clone(), ctx)),
         }
     }
 
@@ -103,6 +120,8 @@ impl PluginConfig {
     pub fn wants_updates(&self) -> bool {
         match self {
             PluginConfig::Debugger(_) => true,
+            PluginConfig::Umh(_) => true,
+            PluginConfig::Prometheus(_) | PluginConfig::Agentx(_) => false,
         }
     }
 
@@ -110,6 +129,8 @@ impl PluginConfig {
     pub fn reads_state(&self) -> bool {
         match self {
             PluginConfig::Debugger(_) => false,
+            PluginConfig::Umh(_) => false,
+            PluginConfig::Prometheus(_) | PluginConfig::Agentx(_) => true,
         }
     }
 
@@ -117,12 +138,18 @@ impl PluginConfig {
     pub fn has_id(&self) -> bool {
         match self {
             PluginConfig::Debugger(c) => c.id.is_some(),
+            PluginConfig::Umh(c) => c.id.is_some(),
+            PluginConfig::Prometheus(c) => c.id.is_some(),
+            PluginConfig::Agentx(_) => false,
         }
     }
 
     fn to_value(&self) -> Result<toml::Value, toml::ser::Error> {
         match self {
             PluginConfig::Debugger(c) => toml::Value::try_from(c),
+            PluginConfig::Umh(c) => toml::Value::try_from(c),
+            PluginConfig::Prometheus(c) => toml::Value::try_from(c),
+            PluginConfig::Agentx(c) => toml::Value::try_from(c),
         }
     }
 
@@ -140,10 +167,25 @@ impl PluginConfig {
 type ParseFn = fn(&PluginInstance) -> Result<(PluginConfig, Vec<Located>), ConfigError>;
 
 /// The implemented plugin types.
-pub const REGISTRY: &[(PluginKind, ParseFn)] = &[(PluginKind::Debugger, |section| {
-    let (c, warnings) = section.parse(Strictness::WarnUnknownKeys)?;
-    Ok((PluginConfig::Debugger(c), warnings))
-})];
+pub const REGISTRY: &[(PluginKind, ParseFn)] = &[
+    (PluginKind::Debugger, |section| {
+        let (c, warnings) = section.parse(Strictness::WarnUnknownKeys)?;
+        Ok((PluginConfig::Debugger(c), warnings))
+    }),
+    // A typo in a umh rule must not widen it: unknown keys are errors.
+    (PluginKind::Umh, |section| {
+        let (c, warnings) = section.parse(Strictness::RejectUnknownKeys)?;
+        Ok((PluginConfig::Umh(c), warnings))
+    }),
+    (PluginKind::Prometheus, |section| {
+        let (c, warnings) = section.parse(Strictness::WarnUnknownKeys)?;
+        Ok((PluginConfig::Prometheus(c), warnings))
+    }),
+    (PluginKind::Agentx, |section| {
+        let (c, warnings) = section.parse(Strictness::WarnUnknownKeys)?;
+        Ok((PluginConfig::Agentx(c), warnings))
+    }),
+];
 
 /// One desired instance and where it is configured.
 #[derive(Debug, Clone)]
@@ -201,13 +243,12 @@ mod tests {
 
     #[test]
     fn unimplemented_plugin_types_are_errors_naming_type_file_and_line() {
-        for kind in ["umh", "prometheus", "agentx", "promoter"] {
-            let err = load(&format!("[[debugger]]\n\n[[{kind}]]\n")).unwrap_err();
-            assert_eq!(
-                err,
-                format!("r.toml:3: plugin type '{kind}' is not implemented yet")
-            );
-        }
+        let kind = "promoter";
+        let err = load(&format!("[[debugger]]\n\n[[{kind}]]\n")).unwrap_err();
+        assert_eq!(
+            err,
+            format!("r.toml:3: plugin type '{kind}' is not implemented yet")
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One `[[umh]]` instance.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct UmhConfig {
     /// Deprecated and ignored (kept for identity, like the original).
@@ -37,7 +37,7 @@ pub struct UmhConfig {
 macro_rules! rule {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub struct $name {
             /// Shown in the logs.
@@ -63,7 +63,7 @@ macro_rules! rule {
 /// Declares the old/new filter table of a kind.
 macro_rules! filter {
     ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
-        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub struct $name {
             $(#[serde(default, skip_serializing_if = "Option::is_none")] pub $field: Option<Pattern<$ty>>,)*
@@ -115,7 +115,7 @@ rule!(ConnectionRule {
 });
 /// A rule on `call helper` / `response helper` events (kernel helpers: fence-peer,
 /// before-resync-target, ...). Has no `event-type`: helper events are not object changes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct HelperRule {
     #[serde(default)]

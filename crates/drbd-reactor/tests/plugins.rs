@@ -1,0 +1,121 @@
+//! The plugins with their own crates, run by the real daemon against a stand-in drbdsetup.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scrape(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+}
+
+#[test]
+fn prometheus_serves_the_state_with_the_originals_families_byte_for_byte() {
+    let setup = Setup::new();
+    setup.write(
+        "stream",
+        include_str!("fixtures/monitoring-example.events2"),
+    );
+    let drbdadm = setup.path("bin/drbdadm");
+    std::fs::write(
+        &drbdadm,
+        format!(
+            "#!/bin/sh\ncat <<'EOF'\n{}EOF\n",
+            include_str!("fixtures/monitoring-example.drbdadm-version")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&drbdadm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let config = setup.config(&format!(
+        "[[prometheus]]\naddress = \"127.0.0.1:{port}\"\nenums = true\n"
+    ));
+    let mut daemon = setup.start(&config);
+    let mut body = String::new();
+    wait_for("a scrape with the fixture state and versions", || {
+        body = scrape(port).unwrap_or_default();
+        body.contains("drbd_resource_resources 1\n") && body.contains("kmod=\"9.2.8\"")
+    });
+    let original = &body[..body
+        .find("# TYPE drbd_peerdevice_sent_bytes_total")
+        .unwrap()];
+    assert_eq!(
+        original,
+        include_str!("fixtures/prometheus-example-enums.txt")
+    );
+    assert!(
+        body.contains("drbdreactor_events_processed_total "),
+        "{body}"
+    );
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_umh_rule_fires_on_a_live_change_but_not_for_the_replay_after_a_reload() {
+    let setup = Setup::new();
+    setup.write(
+        "stream",
+        "exists resource name:r0 role:Primary suspended:no force-io-failures:no may_promote:no promotion_score:10101\n\
+         exists device name:r0 volume:0 minor:1000 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:yes quorum:yes\n\
+         exists -\n",
+    );
+    let fired = setup.path("fired");
+    let rule = |name: &str, filters: &str| {
+        format!(
+            "[[umh.device]]\nname = \"{name}\"\n{filters}\ncommand = 'echo \"$DRBD_RES_NAME $DRBD_OLD_QUORUM $DRBD_NEW_QUORUM {name}\" >> {}'\n",
+            fired.display()
+        )
+    };
+    let lost = rule("quorum lost", "old.quorum = true\nnew.quorum = false");
+    let config = setup.config(&format!("[[umh]]\n{lost}"));
+    let mut daemon = setup.start(&config);
+    setup.more("change device name:r0 volume:0 minor:1000 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:yes quorum:no\n");
+    wait_for("the quorum-lost rule to run", || {
+        std::fs::read_to_string(&fired).unwrap_or_default() == "r0 true false quorum lost\n"
+    });
+    // A changed [[umh]] starts again with the state replayed; a rule that would match the
+    // replayed device (new.quorum = false) must not fire for it.
+    let without = rule("without quorum", "new.quorum = false");
+    setup.config(&format!("[[umh]]\n{lost}\n{without}"));
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_log("configuration reloaded", 1);
+    setup.more("change device name:r0 volume:0 minor:1000 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:yes quorum:yes\n");
+    setup.more("change device name:r0 volume:0 minor:1000 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:yes quorum:no\n");
+    wait_for("both rules to run for the second loss", || {
+        std::fs::read_to_string(&fired)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            == 3
+    });
+    // Commands of different rules run concurrently, in no fixed order.
+    let mut lines: Vec<String> = std::fs::read_to_string(&fired)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "r0 true false quorum lost",
+            "r0 true false quorum lost",
+            "r0 true false without quorum"
+        ]
+    );
+    assert!(daemon.stop().success());
+}

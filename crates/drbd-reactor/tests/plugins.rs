@@ -119,3 +119,63 @@ fn a_umh_rule_fires_on_a_live_change_but_not_for_the_replay_after_a_reload() {
     );
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn an_idle_client_and_200_scrapers_delay_neither_scrapes_nor_event_processing() {
+    let setup = Setup::new();
+    setup.write(
+        "stream",
+        include_str!("fixtures/monitoring-example.events2"),
+    );
+    let port = free_port();
+    let config = setup.config(&format!(
+        "[[prometheus]]\naddress = \"127.0.0.1:{port}\"\n[[debugger]]\n"
+    ));
+    let mut daemon = setup.start(&config);
+    wait_for("the endpoint", || {
+        scrape(port).is_some_and(|b| b.contains("drbd_resource_resources 1\n"))
+    });
+    let _idle = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut half = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    half.write_all(b"GET /metrics HTTP/1.1\r\n").unwrap();
+    let scrapers: Vec<_> = (0..200)
+        .map(|_| std::thread::spawn(move || scrape(port)))
+        .collect();
+    // Events keep flowing while the scrapers and the idle clients are there.
+    setup.more("exists resource name:r9 role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:0\n");
+    wait_for("the new resource in a scrape", || {
+        scrape(port).is_some_and(|b| b.contains("drbd_resource_resources 2\n"))
+    });
+    daemon.wait_log("r9", 1);
+    for s in scrapers {
+        assert!(s
+            .join()
+            .unwrap()
+            .is_some_and(|b| b.contains("drbdreactor_up 1")));
+    }
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn an_address_in_use_is_an_error_for_that_plugin_while_the_others_keep_running() {
+    let setup = Setup::new();
+    setup.write(
+        "stream",
+        include_str!("fixtures/monitoring-example.events2"),
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = setup.config(&format!(
+        "[[prometheus]]\naddress = \"127.0.0.1:{port}\"\n\n[[debugger]]\nformat = \"compact\"\n"
+    ));
+    let mut daemon = setup.start(&config);
+    daemon.wait_log(&format!("[[prometheus]] address \"127.0.0.1:{port}\""), 1);
+    assert!(
+        daemon.log().contains("Address already in use"),
+        "{}",
+        daemon.log()
+    );
+    setup.more("exists resource name:r9 role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:0\n");
+    daemon.wait_log("r9", 1);
+    assert!(daemon.stop().success());
+}

@@ -6,7 +6,7 @@
 
 use crate::config::OnNoQuorum;
 use crate::model::{Cluster, Failure};
-use crate::printer::{Options, Printer};
+use crate::printer::{Decor, Options, Printer};
 use crate::status;
 
 /// What a one-shot command prints and its exit status.
@@ -51,6 +51,7 @@ impl From<Result<(), Failure>> for Reply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Events2 {
     pub opts: Options,
+    pub decor: Decor,
     pub filter: Option<String>,
     pub now: bool,
     pub poll: bool,
@@ -188,15 +189,26 @@ pub fn drbdsetup(c: &mut Cluster, node: &str, args: &[String]) -> Action {
     let need_res = |res: Option<&str>| res.ok_or(()).map(str::to_string);
     match cmd.as_str() {
         "events2" => {
-            if let Some(bad) =
-                a.unknown(&["full", "poll", "now", "statistics", "timestamps", "color"])
-            {
+            if let Some(bad) = a.unknown(&[
+                "full",
+                "poll",
+                "now",
+                "statistics",
+                "timestamps",
+                "color",
+                "diff",
+            ]) {
                 return usage("drbdsetup", &format!("unrecognized option '--{bad}'"));
             }
             Action::Events2(Events2 {
                 opts: Options {
                     statistics: a.has("statistics"),
                     full: a.has("full"),
+                },
+                decor: Decor {
+                    diff: a.has("diff"),
+                    // `auto` is resolved by the shim, which knows whether stdout is a terminal.
+                    color: a.has("color") && a.value("color").is_none_or(|v| v == "always"),
                 },
                 filter: res.filter(|r| *r != "all").map(str::to_string),
                 now: a.has("now"),

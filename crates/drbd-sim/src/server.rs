@@ -42,6 +42,7 @@ struct Stream {
     out: UnixStream,
     timestamps: bool,
     now: bool,
+    decor: crate::printer::Decor,
 }
 
 struct World {
@@ -50,18 +51,18 @@ struct World {
     next_id: u64,
 }
 
-fn write_lines(s: &mut Stream, lines: &[drbd::Line]) -> bool {
+fn write_lines(s: &mut Stream, lines: &[(drbd::Line, String)]) -> bool {
     if lines.is_empty() {
         return true;
     }
     let ts = s.timestamps.then(crate::clock::now);
     let mut text = String::new();
-    for l in lines {
+    for (_, l) in lines {
         if let Some(ts) = &ts {
             text.push_str(ts);
             text.push(' ');
         }
-        text.push_str(&l.to_string());
+        text.push_str(l);
         text.push('\n');
     }
     s.out.write_all(text.as_bytes()).is_ok()
@@ -80,7 +81,9 @@ impl World {
             if s.now {
                 return true;
             }
-            let lines = s.printer.update(&self.cluster.view(&s.node), false);
+            let lines = s
+                .printer
+                .update_text(&self.cluster.view(&s.node), false, s.decor);
             let ok = write_lines(s, &lines);
             if !ok {
                 let _ = s.out.shutdown(std::net::Shutdown::Both);
@@ -282,10 +285,11 @@ impl Sim {
                 out,
                 timestamps: e.timestamps,
                 now: e.now,
+                decor: e.decor,
             };
             w.next_id += 1;
             let view = w.cluster.view(&node);
-            let lines = s.printer.dump(&view);
+            let lines = s.printer.dump_text(&view, s.decor);
             if !write_lines(&mut s, &lines) {
                 return;
             }
@@ -309,9 +313,9 @@ impl Sim {
                     };
                     let lines = if s.now {
                         s.printer = commands::printer(&e);
-                        s.printer.dump(&view)
+                        s.printer.dump_text(&view, s.decor)
                     } else {
-                        s.printer.update(&view, true)
+                        s.printer.update_text(&view, true, s.decor)
                     };
                     if !write_lines(s, &lines) {
                         break;

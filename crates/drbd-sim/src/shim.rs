@@ -59,12 +59,35 @@ pub fn run(program: &str, argv0: &str, args: Vec<String>) -> i32 {
         }
     };
     let poll = args.iter().any(|a| a == "--poll");
+    let args = if program == "drbdsetup" {
+        resolve_color(args)
+    } else {
+        args
+    };
     let req = Request {
         node: cfg.node,
         program: program.to_string(),
         args,
     };
     send(&cfg.socket, &req, poll)
+}
+
+/// `--color=auto` (the default) colours only on a terminal; the server cannot tell, so the
+/// shim decides: `always` or `never`.
+fn resolve_color(mut args: Vec<String>) -> Vec<String> {
+    use std::io::IsTerminal;
+    if let Some(i) = args.iter().position(|a| a == "--color=auto") {
+        args.remove(i);
+    } else if args.iter().any(|a| a.starts_with("--color")) {
+        return args;
+    }
+    let mode = if std::io::stdout().is_terminal() {
+        "always"
+    } else {
+        "never"
+    };
+    args.push(format!("--color={mode}"));
+    args
 }
 
 /// Sends a request and relays the answer; returns the exit code.

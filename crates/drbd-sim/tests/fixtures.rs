@@ -4,7 +4,7 @@
 
 use drbd::event::*;
 use drbd::vocab::*;
-use drbd_sim::printer::{Options, Printer};
+use drbd_sim::printer::{Decor, Options, Printer};
 use drbd_sim::view::{ConnView, NodeView, ResView};
 
 const R: &str = "some-resource";
@@ -113,6 +113,7 @@ fn path() -> PathLine {
 struct Harness {
     view: NodeView,
     printer: Printer,
+    decor: Decor,
     out: Vec<String>,
 }
 
@@ -120,21 +121,34 @@ impl Harness {
     fn new(opts: Options) -> Harness {
         Harness::with(opts, NodeView::new())
     }
-    fn with(opts: Options, mut view: NodeView) -> Harness {
+    fn with(opts: Options, view: NodeView) -> Harness {
+        Harness::decorated(opts, Decor::default(), view)
+    }
+    fn decorated(opts: Options, decor: Decor, mut view: NodeView) -> Harness {
         for r in view.values_mut() {
             r.derive_promotion();
         }
         let mut printer = Printer::new(opts, None);
-        let out = printer.dump(&view).iter().map(|l| l.to_string()).collect();
-        Harness { view, printer, out }
+        let out = printer
+            .dump_text(&view, decor)
+            .into_iter()
+            .map(|(_, t)| t.replace('\x1b', "^["))
+            .collect();
+        Harness {
+            view,
+            printer,
+            decor,
+            out,
+        }
     }
     fn step(&mut self, f: impl FnOnce(&mut NodeView)) -> &mut Self {
         f(&mut self.view);
         for r in self.view.values_mut() {
             r.derive_promotion();
         }
-        let lines = self.printer.update(&self.view, false);
-        self.out.extend(lines.iter().map(|l| l.to_string()));
+        let lines = self.printer.update_text(&self.view, false, self.decor);
+        self.out
+            .extend(lines.into_iter().map(|(_, t)| t.replace('\x1b', "^[")));
         self
     }
     fn res(&mut self, f: impl FnOnce(&mut ResView)) -> &mut Self {
@@ -190,7 +204,11 @@ fn peer_uptodate(c: &mut ConnView) {
 
 /// The all-create-change story, in the given output mode.
 fn all_create_change(opts: Options) -> Vec<String> {
-    let mut h = Harness::new(opts);
+    all_create_change_decorated(opts, Decor::default())
+}
+
+fn all_create_change_decorated(opts: Options, decor: Decor) -> Vec<String> {
+    let mut h = Harness::decorated(opts, decor, NodeView::new());
     h.step(create_resource)
         .res(create_device(0))
         .res(create_connection)
@@ -510,4 +528,28 @@ fn sync_matches_drbd_utils() {
 #[test]
 fn sync_statistics_matches_drbd_utils() {
     assert_lines(&sync(STATS), &fixture("sync--statistics"));
+}
+
+#[test]
+fn all_create_change_diff_matches_drbd_utils() {
+    let decor = Decor {
+        diff: true,
+        color: false,
+    };
+    assert_lines(
+        &all_create_change_decorated(PLAIN, decor),
+        &fixture("all-create-change--diff"),
+    );
+}
+
+#[test]
+fn all_create_change_color_matches_drbd_utils() {
+    let decor = Decor {
+        diff: false,
+        color: true,
+    };
+    assert_lines(
+        &all_create_change_decorated(PLAIN, decor),
+        &fixture("all-create-change--color"),
+    );
 }

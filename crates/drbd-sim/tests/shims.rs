@@ -197,6 +197,8 @@ fn killing_a_nodes_events2_streams_ends_the_shim() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
+    // Keep stdin open: its EOF would end the shim with 0 (`wait` closes it).
+    let _stdin = child.stdin.take().unwrap();
     read_until(&mut out, "exists -");
     let deadline = Instant::now() + Duration::from_secs(10);
     while e.sim.streams("gamma") == 0 {
@@ -324,5 +326,32 @@ fn a_shim_without_node_or_socket_says_how_to_configure_it() {
         text(&o.stderr).contains("DRBD_SIM_NODE"),
         "{}",
         text(&o.stderr)
+    );
+}
+
+#[test]
+fn events2_diff_and_color_decorate_the_lines() {
+    let e = env();
+    let o = e.run(
+        "alpha",
+        "drbdsetup",
+        &["events2", "--now", "--color=always", "r0"],
+    );
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("disk:\x1b[1;32mUpToDate\x1b[0m"),
+        "{out}{}",
+        text(&o.stderr)
+    );
+    let o = e.run("alpha", "drbdsetup", &["events2", "--now", "r0"]);
+    assert!(
+        !text(&o.stdout).contains('\x1b'),
+        "auto: no colour into a pipe"
+    );
+    let o = e.run("alpha", "drbdsetup", &["events2", "--now", "--diff", "r0"]);
+    assert!(
+        text(&o.stdout).starts_with("exists resource name:r0 role:UNKNOWN->Secondary"),
+        "{}",
+        text(&o.stdout)
     );
 }

@@ -5,7 +5,10 @@
 //! Must never: hand-format events2 text (lines are `drbd::Line` values), or print a
 //! change line for an object whose printed values did not change.
 
+mod decorate;
 mod keys;
+
+pub use decorate::Decor;
 
 use crate::view::{ConnView, NodeView, ResView};
 use drbd::event::{
@@ -98,6 +101,41 @@ impl Printer {
         for c in r.connections.values() {
             conn_children(verb, c, None, o, out);
         }
+    }
+
+    /// The initial dump as text, with `--diff`/`--color` decorations.
+    pub fn dump_text(&mut self, view: &NodeView, decor: Decor) -> Vec<(Line, String)> {
+        let lines = self.dump(view);
+        lines
+            .into_iter()
+            .map(|l| {
+                let t = decorate::render(&l, None, decor);
+                (l, t)
+            })
+            .collect()
+    }
+
+    /// [`Printer::update`] as text, with `--diff`/`--color` decorations.
+    pub fn update_text(
+        &mut self,
+        view: &NodeView,
+        refresh: bool,
+        decor: Decor,
+    ) -> Vec<(Line, String)> {
+        let prev = if decor.diff {
+            self.copy.clone()
+        } else {
+            NodeView::new()
+        };
+        let lines = self.update(view, refresh);
+        lines
+            .into_iter()
+            .map(|l| {
+                let old = decorate::previous(&prev, &l);
+                let t = decorate::render(&l, old.as_ref(), decor);
+                (l, t)
+            })
+            .collect()
     }
 
     /// The lines for a change of the view. `refresh` is the `n` of `--poll`: then a changed

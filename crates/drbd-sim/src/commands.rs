@@ -401,3 +401,48 @@ pub fn ctl(c: &mut Cluster, args: &[String]) -> Action {
 pub fn printer(e: &Events2) -> Printer {
     Printer::new(e.opts, e.filter.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_codes_are_hex_of_major_minor_patch() {
+        let v = version();
+        assert!(v.contains("DRBDADM_VERSION_CODE=0x091d00\n"), "{v}");
+        assert!(v.contains("DRBD_KERNEL_VERSION_CODE=0x09020c\n"), "{v}");
+    }
+
+    #[test]
+    fn options_take_values_inline_or_as_the_next_argument() {
+        let args: Vec<String> = [
+            "resource-options",
+            "--on-no-quorum",
+            "io-error",
+            "--force=yes",
+            "r0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let a = parse_args(&args, &["on-no-quorum"]);
+        assert_eq!(a.positional, ["resource-options", "r0"]);
+        assert_eq!(a.value("on-no-quorum"), Some("io-error"));
+        assert_eq!(a.value("force"), Some("yes"));
+        assert_eq!(a.unknown(&["on-no-quorum"]), Some("force"));
+    }
+
+    #[test]
+    fn events2_color_is_on_only_for_always_or_bare_color() {
+        let mut c = Cluster::new(crate::config::ClusterConfig::simple(&["a"], "r0"));
+        let mut decor = |flag: &str| match drbdsetup(&mut c, "a", &["events2".into(), flag.into()])
+        {
+            Action::Events2(e) => e.decor,
+            other => panic!("{other:?}"),
+        };
+        assert!(decor("--color").color);
+        assert!(decor("--color=always").color);
+        assert!(!decor("--color=never").color);
+        assert!(decor("--diff").diff);
+    }
+}

@@ -176,3 +176,37 @@ impl ClusterConfig {
         ClusterConfig::parse(&text).unwrap()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_give_one_volume_majority_quorum_and_suspend_io() {
+        let c = ClusterConfig::simple(&["a", "b"], "r0");
+        let r = &c.resources[0];
+        assert_eq!(r.volumes.len(), 1);
+        assert_eq!(r.volumes[0].minor, 1000);
+        assert!(r.options.quorum_enabled());
+        assert_eq!(r.options.on_no_quorum, OnNoQuorum::SuspendIo);
+        assert_eq!(r.options.on_suspended_primary_outdated, "force-secondary");
+    }
+
+    #[test]
+    fn unknown_keys_and_unknown_nodes_are_errors() {
+        let typo =
+            "[[node]]\nname='a'\nid=0\n[[resource]]\nname='r0'\n[resource.options]\nquorom='off'\n";
+        assert!(ClusterConfig::parse(typo).unwrap_err().contains("quorom"));
+        let stranger = "[[node]]\nname='a'\nid=0\n[[resource]]\nname='r0'\nclients=['z']\n";
+        assert!(ClusterConfig::parse(stranger)
+            .unwrap_err()
+            .contains("unknown node z"));
+    }
+
+    #[test]
+    fn the_demo_cluster_parses() {
+        let c = ClusterConfig::parse(crate::demo::CLUSTER).unwrap();
+        assert_eq!(c.nodes.len(), 3);
+        assert_eq!(c.resources[0].resync_rate, 51200);
+    }
+}

@@ -253,14 +253,11 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
             return 1;
         }
     };
-    let tmp;
-    let dir = match dir {
-        Some(d) => d,
-        None => {
-            tmp = std::env::temp_dir().join(format!("drbd-sim-demo-{}", std::process::id()));
-            tmp.clone()
-        }
-    };
+    // Without --dir the working files live in a temporary directory removed at the end.
+    let owned = dir.is_none();
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("drbd-sim-demo-{}", std::process::id()))
+    });
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("drbd-sim demo: {}: {e}", dir.display());
         return 1;
@@ -407,6 +404,9 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
     let seen = demo.seen;
     drop(demo);
     let _ = std::fs::remove_file(&socket);
+    if owned {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     println!("\ndemo finished: the daemons logged {seen} lines");
     if !synced {
         return 1;

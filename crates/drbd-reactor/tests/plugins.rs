@@ -179,3 +179,43 @@ fn an_address_in_use_is_an_error_for_that_plugin_while_the_others_keep_running()
     daemon.wait_log("r9", 1);
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn a_thousand_rapid_changes_under_max_concurrent_4_run_at_most_4_scripts_and_lose_none() {
+    let setup = Setup::new();
+    let mut stream = String::from("exists resource name:r0 role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:1\nexists -\n");
+    for i in 0..1000 {
+        let role = if i % 2 == 0 { "Primary" } else { "Secondary" };
+        stream += &format!("change resource name:r0 role:{role} suspended:no force-io-failures:no may_promote:no promotion_score:1\n");
+    }
+    setup.write("stream", &stream);
+    let d = setup.path("runs");
+    std::fs::create_dir(&d).unwrap();
+    let d = d.display();
+    let script = format!(
+        "n=0; while ! mkdir {d}/slot-$n 2>/dev/null; do n=$((n+1)); done; echo $n >> {d}/slots; sleep 0.01; touch {d}/done-$$; rmdir {d}/slot-$n"
+    );
+    let config = setup.config(&format!("[[umh]]\nmax-concurrent = 4\n[[umh.resource]]\nname = \"flip\"\nevent-type = \"Change\"\ncommand = '{script}'\n"));
+    let mut daemon = setup.start(&config);
+    let done = || {
+        std::fs::read_dir(setup.path("runs"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("done-")
+            })
+            .count()
+    };
+    wait_for("1000 scripts to finish", || done() == 1000);
+    let most = std::fs::read_to_string(setup.path("runs/slots"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse::<u32>().unwrap())
+        .max()
+        .unwrap();
+    assert!(most < 4, "{} scripts ran at once", most + 1);
+    assert!(daemon.stop().success());
+}

@@ -355,3 +355,30 @@ fn events2_diff_and_color_decorate_the_lines() {
         text(&o.stdout)
     );
 }
+
+#[test]
+fn a_crashed_node_ends_its_streams_and_refuses_commands_until_restarted() {
+    let e = env();
+    let mut child = Command::new(e.bin("beta").join("drbdsetup"))
+        .args(["events2", "--full", "--poll"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let _stdin = child.stdin.take().unwrap();
+    read_until(&mut out, "exists -");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.sim.streams("beta") == 0 {
+        assert!(Instant::now() < deadline);
+        std::thread::yield_now();
+    }
+    e.sim.ctl(&["crash", "beta"]);
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+    let o = e.run("beta", "drbdsetup", &["events2", "--now"]);
+    assert_eq!(o.status.code(), Some(20));
+    e.sim.ctl(&["restart", "beta"]);
+    let o = e.run("beta", "drbdsetup", &["events2", "--now"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o.stdout).contains("conn-name:alpha connection:Connected"));
+}

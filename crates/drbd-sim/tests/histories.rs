@@ -21,6 +21,10 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
+    /// True one time in `n`.
+    fn coin(&mut self, n: u64) -> bool {
+        self.next().is_multiple_of(n)
+    }
     fn pick<'a>(&mut self, of: &[&'a str]) -> &'a str {
         of[(self.next() % of.len() as u64) as usize]
     }
@@ -31,14 +35,14 @@ fn random_op(c: &mut Cluster, rng: &mut Rng) {
     let m = rng.pick(&NODES);
     let _ = match rng.next() % 14 {
         0 => c.primary(n, "r0", false),
-        1 => c.secondary(n, "r0", rng.next() % 2 == 0),
+        1 => c.secondary(n, "r0", rng.coin(2)),
         2 => c.crash(n),
         3 => c.restart(n),
         4 => c.partition(&[n]),
         5 => c.heal(),
-        6 => c.set_link(n, m, rng.next() % 2 == 0),
-        7 => c.set_disk(n, "r0", 0, rng.next() % 2 == 0, rng.next() % 3 == 0),
-        8 => c.set_open(n, "r0", 0, rng.next() % 2 == 0),
+        6 => c.set_link(n, m, rng.coin(2)),
+        7 => c.set_disk(n, "r0", 0, rng.coin(2), rng.coin(3)),
+        8 => c.set_open(n, "r0", 0, rng.coin(2)),
         9 => c.write(n, "r0", 1 + rng.next() % 100_000),
         10 => {
             c.tick(rng.next() % 3000);
@@ -49,7 +53,7 @@ fn random_op(c: &mut Cluster, rng: &mut Rng) {
         _ => c.resource_options(
             n,
             "r0",
-            Some(if rng.next() % 2 == 0 {
+            Some(if rng.coin(2) {
                 drbd_sim::config::OnNoQuorum::IoError
             } else {
                 drbd_sim::config::OnNoQuorum::SuspendIo

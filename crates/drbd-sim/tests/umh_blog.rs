@@ -17,7 +17,11 @@ fn reactor() -> PathBuf {
     }
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().unwrap().parent().unwrap().join("drbd-reactor");
-    assert!(bin.is_file(), "{} is missing: run `cargo build -p drbd-reactor` first", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p drbd-reactor` first",
+        bin.display()
+    );
     bin
 }
 
@@ -32,7 +36,11 @@ impl Drop for Daemon {
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; daemon log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; daemon log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -42,11 +50,29 @@ fn the_blog_example_sets_io_error_after_the_timeout_and_suspend_io_after_healing
     let bin = reactor();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("sim.sock");
-    let sim = Sim::from_config(ClusterConfig::simple(&["alpha", "beta", "gamma"], "drbd-data"), &socket, Some(20)).unwrap();
+    let sim = Sim::from_config(
+        ClusterConfig::simple(&["alpha", "beta", "gamma"], "drbd-data"),
+        &socket,
+        Some(20),
+    )
+    .unwrap();
     let shims = dir.path().join("alpha");
-    install_shims(Path::new(env!("CARGO_BIN_EXE_drbd-sim")), &shims, "alpha", &socket).unwrap();
+    install_shims(
+        Path::new(env!("CARGO_BIN_EXE_drbd-sim")),
+        &shims,
+        "alpha",
+        &socket,
+    )
+    .unwrap();
     let script = dir.path().join("on-no-quorum-io-error.sh");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/on-no-quorum-io-error.sh"), &script).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/on-no-quorum-io-error.sh"
+        ),
+        &script,
+    )
+    .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", shims.display());
     let log = dir.path().join("reactor.log");
@@ -89,7 +115,10 @@ PATH = "{path}"
         Command::new(bin)
             .args(["--allow-tty", "-c"])
             .arg(&config)
-            .env("PATH", format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()))
+            .env(
+                "PATH",
+                format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()),
+            )
             .env_remove("DRBD_SIM_NODE")
             .env_remove("DRBD_SIM_SOCKET")
             .stdin(Stdio::null())
@@ -100,15 +129,44 @@ PATH = "{path}"
     );
     let text = || std::fs::read_to_string(&log).unwrap_or_default();
     // At start the device appears with quorum: "quorum gained" runs once and keeps suspend-io.
-    wait_until("the startup run of 'quorum gained'", || text().contains("rule 'quorum gained': stdout: Got quorum"), &log);
+    wait_until(
+        "the startup run of 'quorum gained'",
+        || text().contains("rule 'quorum gained': stdout: Got quorum"),
+        &log,
+    );
 
     sim.ctl(&["partition", "alpha"]);
-    wait_until("'quorum lost' to sleep its TIMEOUT", || text().contains("rule 'quorum lost': stdout: Sleeping 1..."), &log);
-    assert_eq!(policy(), OnNoQuorum::SuspendIo, "io-error only after the timeout");
-    wait_until("io-error in the simulator", || policy() == OnNoQuorum::IoError, &log);
-    assert!(text().contains("rule 'quorum lost': stdout: Setting io-error"), "{}", text());
+    wait_until(
+        "'quorum lost' to sleep its TIMEOUT",
+        || text().contains("rule 'quorum lost': stdout: Sleeping 1..."),
+        &log,
+    );
+    assert_eq!(
+        policy(),
+        OnNoQuorum::SuspendIo,
+        "io-error only after the timeout"
+    );
+    wait_until(
+        "io-error in the simulator",
+        || policy() == OnNoQuorum::IoError,
+        &log,
+    );
+    assert!(
+        text().contains("rule 'quorum lost': stdout: Setting io-error"),
+        "{}",
+        text()
+    );
 
     sim.ctl(&["heal"]);
-    wait_until("suspend-io again after healing", || policy() == OnNoQuorum::SuspendIo, &log);
-    assert_eq!(text().matches("rule 'quorum gained': stdout: Got quorum").count(), 2);
+    wait_until(
+        "suspend-io again after healing",
+        || policy() == OnNoQuorum::SuspendIo,
+        &log,
+    );
+    assert_eq!(
+        text()
+            .matches("rule 'quorum gained': stdout: Got quorum")
+            .count(),
+        2
+    );
 }

@@ -40,8 +40,14 @@ struct Snmpd {
 }
 impl Snmpd {
     fn start(dir: tempfile::TempDir, udp: u16, agentx: u16) -> Snmpd {
+        let socket = format!("tcp:127.0.0.1:{agentx}");
+        Self::start_at(dir, udp, agentx, &socket)
+    }
+
+    /// snmpd with its AgentX socket at `socket` (net-snmp syntax: tcp:HOST:PORT or a path).
+    fn start_at(dir: tempfile::TempDir, udp: u16, agentx: u16, socket: &str) -> Snmpd {
         let conf = dir.path().join("snmpd.conf");
-        std::fs::write(&conf, format!("master agentx\nagentXSocket tcp:127.0.0.1:{agentx}\nagentaddress udp:127.0.0.1:{udp}\nrocommunity public 127.0.0.1\nrwcommunity private 127.0.0.1\n")).unwrap();
+        std::fs::write(&conf, format!("master agentx\nagentXSocket {socket}\nagentaddress udp:127.0.0.1:{udp}\nrocommunity public 127.0.0.1\nrwcommunity private 127.0.0.1\n")).unwrap();
         let child = Command::new("snmpd")
             .args([
                 "-f",
@@ -127,9 +133,20 @@ fn session_with(
     tokio::sync::watch::Sender<bool>,
     std::thread::JoinHandle<()>,
 ) {
+    session_at(&format!("127.0.0.1:{agentx}"), source, cache_max)
+}
+
+fn session_at(
+    address: &str,
+    source: impl TableSource,
+    cache_max: Duration,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    std::thread::JoinHandle<()>,
+) {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let cfg = SessionConfig {
-        address: format!("127.0.0.1:{agentx}").parse().unwrap(),
+        address: address.parse().unwrap(),
         agent_timeout: 60,
         cache_max,
         timing: Timing {
@@ -235,6 +252,24 @@ fn a_walk_sees_one_consistent_table_while_the_state_changes_under_it() {
             "sizes from different tables in one walk: {sizes:?}"
         );
     }
+    stop.send(true).unwrap();
+    handle.join().unwrap();
+    snmpd.stop();
+}
+
+#[test]
+fn the_subagent_talks_to_a_master_on_a_unix_socket() {
+    let udp = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("master");
+    let snmpd = Snmpd::start_at(dir, udp, 0, socket.to_str().unwrap());
+    let (stop, handle) = session_at(
+        &format!("unix:{}", socket.display()),
+        fixture(),
+        Duration::from_secs(60),
+    );
+    let want = expected_walk();
+    assert_eq!(walk_until(udp, &want, Duration::from_secs(15)), want);
     stop.send(true).unwrap();
     handle.join().unwrap();
     snmpd.stop();

@@ -339,6 +339,7 @@ commands:
   detach|attach|fail-disk NODE RES [VOL]
   open|close NODE RES [VOL]     open / close a device
   write NODE RES [KIB]          write on a Primary (out of sync for unreachable peers)
+  read NODE RES [KIB]           read on a Primary (counts in the device's read statistics)
   primary|secondary NODE RES    as drbdsetup on that node
   kill-events2 NODE             end the node's events2 streams
   tick MS                       advance virtual time
@@ -378,6 +379,10 @@ pub fn ctl(c: &mut Cluster, args: &[String]) -> Action {
         ["write", n, r, rest @ ..] => {
             let kib = rest.first().and_then(|k| k.parse().ok()).unwrap_or(1024);
             c.write(n, r, kib)
+        }
+        ["read", n, r, rest @ ..] => {
+            let kib = rest.first().and_then(|k| k.parse().ok()).unwrap_or(1024);
+            c.read(n, r, kib)
         }
         ["primary", n, r] => c.primary(n, r, false),
         ["secondary", n, r] => c.secondary(n, r, false),

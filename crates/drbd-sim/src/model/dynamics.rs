@@ -89,6 +89,27 @@ impl Cluster {
         Ok(())
     }
 
+    /// Read `kib` KiB on a Primary: served by the local disk of every attached volume (the
+    /// `read` counter of events2); reads change no state.
+    pub fn read(&mut self, node: &str, res: &str, kib: u64) -> Outcome {
+        let r = self.running(node, res)?;
+        if r.role != Role::Primary {
+            return Err(Failure::new(1, format!("{res}: read failed: not Primary")));
+        }
+        let vols = &mut self
+            .nodes
+            .get_mut(node)
+            .unwrap()
+            .res
+            .get_mut(res)
+            .unwrap()
+            .vols;
+        for v in vols.values_mut().filter(|v| v.attached) {
+            v.read += kib;
+        }
+        Ok(())
+    }
+
     /// Advance virtual time: resyncs progress at the resource's rate.
     pub fn tick(&mut self, ms: u64) {
         self.now_ms += ms;

@@ -3,16 +3,7 @@
 
 mod common;
 use common::*;
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn snmpd(dir: &std::path::Path, udp: u16, agentx: u16) -> Child {
     let conf = dir.join("snmpd.conf");
@@ -60,16 +51,7 @@ fn agentx_serves_the_state_through_real_snmpd_started_later_and_restarted() {
         "stream",
         include_str!("fixtures/monitoring-example.events2"),
     );
-    let drbdadm = setup.path("bin/drbdadm");
-    std::fs::write(
-        &drbdadm,
-        format!(
-            "#!/bin/sh\ncat <<'EOF'\n{}EOF\n",
-            include_str!("fixtures/monitoring-example.drbdadm-version")
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&drbdadm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    setup.drbdadm_version(include_str!("fixtures/monitoring-example.drbdadm-version"));
     let (udp, agentx) = (free_port(), free_port());
     let config = setup.config(&format!("[[agentx]]\naddress = \"127.0.0.1:{agentx}\"\n"));
     let mut daemon = setup.start(&config);

@@ -3,15 +3,6 @@
 mod common;
 use common::*;
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn scrape(port: u16) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -30,16 +21,7 @@ fn prometheus_serves_the_state_with_the_originals_families_byte_for_byte() {
         "stream",
         include_str!("fixtures/monitoring-example.events2"),
     );
-    let drbdadm = setup.path("bin/drbdadm");
-    std::fs::write(
-        &drbdadm,
-        format!(
-            "#!/bin/sh\ncat <<'EOF'\n{}EOF\n",
-            include_str!("fixtures/monitoring-example.drbdadm-version")
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&drbdadm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    setup.drbdadm_version(include_str!("fixtures/monitoring-example.drbdadm-version"));
     let port = free_port();
     let config = setup.config(&format!(
         "[[prometheus]]\naddress = \"127.0.0.1:{port}\"\nenums = true\n"

@@ -3,35 +3,14 @@
 //! after its stream is killed; and the demo plays its whole story and exits 0.
 //! These tests fail (never skip) when the daemon binary is missing.
 
+mod common;
+use common::*;
+
 use drbd_sim::config::ClusterConfig;
 use drbd_sim::server::{install_shims, Sim};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn reactor() -> PathBuf {
-    if let Ok(p) = std::env::var("DRBD_REACTOR_BIN") {
-        return p.into();
-    }
-    // target/debug/deps/<test> -> target/debug/drbd-reactor
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("drbd-reactor");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p drbd-reactor` first (or set DRBD_REACTOR_BIN)",
-        bin.display()
-    );
-    bin
-}
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn wait_for_log(log: &Path, what: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -74,7 +53,7 @@ fn the_daemon_follows_the_simulator_and_restarts_a_killed_events2() {
     )
     .unwrap();
     let path = format!("{}:{}", shims.display(), std::env::var("PATH").unwrap());
-    let _daemon = Daemon(
+    let _daemon = Killed(
         Command::new(bin)
             .args(["--allow-tty", "-c"])
             .arg(&config)

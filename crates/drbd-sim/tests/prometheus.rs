@@ -3,42 +3,15 @@
 //! data through Prometheus' HTTP API (prometheus spec §8, §9), except the two that cannot.
 //! Fails (never skips) when the daemon binary or prometheus is missing.
 
+mod common;
+use common::*;
+
 use drbd_sim::config::ClusterConfig;
 use drbd_sim::server::{install_shims, Sim};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn reactor() -> PathBuf {
-    if let Ok(p) = std::env::var("DRBD_REACTOR_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("drbd-reactor");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p drbd-reactor` first",
-        bin.display()
-    );
-    bin
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn urlencode(s: &str) -> String {
     s.bytes()

@@ -4,34 +4,15 @@
 //! pointing at the simulator's shims (umh commands get a fixed PATH otherwise).
 //! Fails (never skips) when the daemon binary is missing.
 
+mod common;
+use common::*;
+
 use drbd_sim::config::{ClusterConfig, OnNoQuorum};
 use drbd_sim::server::{install_shims, Sim};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn reactor() -> PathBuf {
-    if let Ok(p) = std::env::var("DRBD_REACTOR_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("drbd-reactor");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p drbd-reactor` first",
-        bin.display()
-    );
-    bin
-}
-
-struct Daemon(Child);
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -111,7 +92,7 @@ PATH = "{path}"
     .unwrap();
     sim.ctl(&["primary", "alpha", "drbd-data"]);
     let policy = || sim.with(|c| c.options("alpha", "drbd-data").unwrap().on_no_quorum);
-    let _daemon = Daemon(
+    let _daemon = Killed(
         Command::new(bin)
             .args(["--allow-tty", "-c"])
             .arg(&config)

@@ -108,6 +108,13 @@ impl Setup {
         cmd
     }
 
+    /// A stand-in `drbdadm` in the daemon's PATH that answers `--version` with `output`.
+    pub fn drbdadm_version(&self, output: &str) {
+        let drbdadm = self.path("bin/drbdadm");
+        std::fs::write(&drbdadm, format!("#!/bin/sh\ncat <<'EOF'\n{output}EOF\n")).unwrap();
+        std::fs::set_permissions(&drbdadm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     pub fn start(&self, config: &Path) -> Daemon {
         self.start_with(self.command(config))
     }
@@ -224,4 +231,13 @@ pub fn run_once(setup: &Setup, args: &[&str]) -> (ExitStatus, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A loopback TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -39,7 +39,6 @@ fn rows_per_column(walk: &str) -> Vec<usize> {
 
 #[test]
 fn walks_through_real_snmpd_stay_consistent_while_the_cluster_changes() {
-    let bin = reactor();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("sim.sock");
     let cluster = ClusterConfig::parse(
@@ -76,22 +75,7 @@ fn walks_through_real_snmpd_stay_consistent_while_the_cluster_changes() {
     );
     let config = dir.path().join("alpha.toml");
     std::fs::write(&config, format!("statistics-poll-interval = 1\n[[log]]\nlevel = \"info\"\nfile = \"{}\"\n[[agentx]]\naddress = \"127.0.0.1:{agentx}\"\ncache-max = 0\n", dir.path().join("alpha.log").display())).unwrap();
-    let _daemon = Killed(
-        Command::new(&bin)
-            .args(["--allow-tty", "-c"])
-            .arg(&config)
-            .env(
-                "PATH",
-                format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()),
-            )
-            .env_remove("DRBD_SIM_NODE")
-            .env_remove("DRBD_SIM_SOCKET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _daemon = start_daemon(&config, &shims);
     let deadline = Instant::now() + Duration::from_secs(30);
     while rows_per_column(&walk(udp))[0] != 2 {
         assert!(

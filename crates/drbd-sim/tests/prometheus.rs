@@ -78,7 +78,6 @@ const DEAD: &[&str] = &[
 
 #[test]
 fn a_real_prometheus_scraping_the_simulated_cluster_answers_every_dashboard_query_and_alert() {
-    let bin = reactor();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("sim.sock");
     let cluster = ClusterConfig::parse(
@@ -110,22 +109,7 @@ fn a_real_prometheus_scraping_the_simulated_cluster_answers_every_dashboard_quer
             ),
         )
         .unwrap();
-        daemons.push(Killed(
-            Command::new(&bin)
-                .args(["--allow-tty", "-c"])
-                .arg(&config)
-                .env(
-                    "PATH",
-                    format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()),
-                )
-                .env_remove("DRBD_SIM_NODE")
-                .env_remove("DRBD_SIM_SOCKET")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        ));
+        daemons.push(start_daemon(&config, &shims));
     }
     // Reads and writes on r1 at beta; gamma loses r0's disk (unintentionally diskless) and
     // misses writes to r1, then attaches again and resyncs at 1 KiB/s (Inconsistent, out of

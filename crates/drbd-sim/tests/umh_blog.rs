@@ -11,7 +11,6 @@ use drbd_sim::config::{ClusterConfig, OnNoQuorum};
 use drbd_sim::server::{install_shims, Sim};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool, log: &Path) {
@@ -28,7 +27,6 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool, log: &Path) {
 
 #[test]
 fn the_blog_example_sets_io_error_after_the_timeout_and_suspend_io_after_healing() {
-    let bin = reactor();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("sim.sock");
     let sim = Sim::from_config(
@@ -92,22 +90,7 @@ PATH = "{path}"
     .unwrap();
     sim.ctl(&["primary", "alpha", "drbd-data"]);
     let policy = || sim.with(|c| c.options("alpha", "drbd-data").unwrap().on_no_quorum);
-    let _daemon = Killed(
-        Command::new(bin)
-            .args(["--allow-tty", "-c"])
-            .arg(&config)
-            .env(
-                "PATH",
-                format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()),
-            )
-            .env_remove("DRBD_SIM_NODE")
-            .env_remove("DRBD_SIM_SOCKET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _daemon = start_daemon(&config, &shims);
     let text = || std::fs::read_to_string(&log).unwrap_or_default();
     // At start the device appears with quorum: "quorum gained" runs once and keeps suspend-io.
     wait_until(

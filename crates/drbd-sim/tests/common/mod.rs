@@ -1,8 +1,8 @@
 //! Helpers for the tests that run the real drbd-reactor daemon against the simulator.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Child;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 /// The daemon binary: DRBD_REACTOR_BIN, or target/debug/drbd-reactor next to the test's
 /// deps directory. Fails (never skips) when it is missing.
@@ -37,4 +37,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Starts the daemon with `config`, finding drbdsetup/drbdadm in `shims` (the simulator's
+/// shims for one node, which know their node from the file beside them).
+pub fn start_daemon(config: &Path, shims: &Path) -> Killed {
+    Killed(
+        Command::new(reactor())
+            .args(["--allow-tty", "-c"])
+            .arg(config)
+            .env(
+                "PATH",
+                format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()),
+            )
+            .env_remove("DRBD_SIM_NODE")
+            .env_remove("DRBD_SIM_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }

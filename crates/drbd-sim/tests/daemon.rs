@@ -29,7 +29,6 @@ fn wait_for_log(log: &Path, what: &str, count: usize) {
 
 #[test]
 fn the_daemon_follows_the_simulator_and_restarts_a_killed_events2() {
-    let bin = reactor();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("sim.sock");
     let cfg = ClusterConfig::simple(&["alpha", "beta", "gamma"], "r0");
@@ -52,20 +51,7 @@ fn the_daemon_follows_the_simulator_and_restarts_a_killed_events2() {
         ),
     )
     .unwrap();
-    let path = format!("{}:{}", shims.display(), std::env::var("PATH").unwrap());
-    let _daemon = Killed(
-        Command::new(bin)
-            .args(["--allow-tty", "-c"])
-            .arg(&config)
-            .env("PATH", path)
-            .env_remove("DRBD_SIM_NODE")
-            .env_remove("DRBD_SIM_SOCKET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _daemon = start_daemon(&config, &shims);
     wait_for_log(&log, "Resource Exists r0", 1);
     wait_for_log(&log, "conn-name:gamma connection-state:Connected", 1);
     sim.ctl(&["primary", "alpha", "r0"]);

@@ -33,7 +33,7 @@ pub struct UmhConfig {
     pub helper: Vec<HelperRule>,
 }
 
-/// Declares a rule struct: the common keys (umh spec §2.2) plus the kind's own.
+/// Declares a rule struct: the keys every rule has (umh spec §2.2) plus the kind's own.
 macro_rules! rule {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
@@ -51,8 +51,6 @@ macro_rules! rule {
             /// Seconds after which the command's process group is killed. Unset: never.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub timeout: Option<u64>,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub event_type: Option<Pattern<EventType>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub resource_name: Option<Pattern<String>>,
             $($(#[$fm])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $field: $ty,)*
@@ -96,48 +94,37 @@ filter!(ConnectionFilter {
     congested: bool,
 });
 
-rule!(ResourceRule { old: Option<ResourceFilter>, new: Option<ResourceFilter> });
+rule!(ResourceRule { event_type: Option<Pattern<EventType>>, old: Option<ResourceFilter>, new: Option<ResourceFilter> });
 rule!(DeviceRule {
+    event_type: Option<Pattern<EventType>>,
     volume: Option<Pattern<u32>>,
     old: Option<DeviceFilter>,
     new: Option<DeviceFilter>,
 });
 rule!(PeerDeviceRule {
+    event_type: Option<Pattern<EventType>>,
     volume: Option<Pattern<u32>>,
     peer_node_id: Option<Pattern<u32>>,
     old: Option<PeerDeviceFilter>,
     new: Option<PeerDeviceFilter>,
 });
 rule!(ConnectionRule {
+    event_type: Option<Pattern<EventType>>,
     peer_node_id: Option<Pattern<u32>>,
     old: Option<ConnectionFilter>,
     new: Option<ConnectionFilter>,
 });
-/// A rule on `call helper` / `response helper` events (kernel helpers: fence-peer,
-/// before-resync-target, ...). Has no `event-type`: helper events are not object changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct HelperRule {
-    #[serde(default)]
-    pub name: String,
-    pub command: String,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_name: Option<Pattern<String>>,
-    /// `Call` or `Response`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<Pattern<HelperPhase>>,
-    /// The handler name, e.g. `fence-peer`, `before-resync-target`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub helper: Option<Pattern<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume: Option<Pattern<u32>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer_node_id: Option<Pattern<u32>>,
-    /// The helper's exit code (responses of helpers that exited normally).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<Pattern<u8>>,
-}
+rule!(
+    /// A rule on `call helper` / `response helper` events (kernel helpers: fence-peer,
+    /// before-resync-target, ...). Has no `event-type`: helper events are not object changes.
+    HelperRule {
+        /// `Call` or `Response`.
+        phase: Option<Pattern<HelperPhase>>,
+        /// The handler name, e.g. `fence-peer`, `before-resync-target`.
+        helper: Option<Pattern<String>>,
+        volume: Option<Pattern<u32>>,
+        peer_node_id: Option<Pattern<u32>>,
+        /// The helper's exit code (responses of helpers that exited normally).
+        exit_code: Option<Pattern<u8>>,
+    }
+);

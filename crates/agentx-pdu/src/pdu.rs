@@ -7,7 +7,6 @@ use crate::encoding::*;
 
 pub const HEADER_LEN: usize = 20;
 
-const FLAG_INSTANCE_REGISTRATION: u8 = 0x01;
 const FLAG_NON_DEFAULT_CONTEXT: u8 = 0x08;
 const FLAG_NETWORK_BYTE_ORDER: u8 = 0x10;
 
@@ -318,7 +317,6 @@ impl Pdu {
                 if range_subid != 0 {
                     r.u32()?;
                 }
-                let _ = flags & FLAG_INSTANCE_REGISTRATION;
                 Payload::Register {
                     context,
                     timeout,

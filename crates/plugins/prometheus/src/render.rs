@@ -321,10 +321,14 @@ impl Writer<'_> {
 
     fn progress(&mut self, peer_devices: &[(Span, &PeerDevice)]) {
         let arena = self.arena;
-        let with = |p: &PeerDevice| p.progress.as_ref().map(|b| (**b).clone());
         let done: Vec<_> = peer_devices
             .iter()
-            .filter_map(|(l, p)| with(p).and_then(|g| g.done).map(|d| (&arena[l.clone()], d)))
+            .filter_map(|(l, p)| {
+                p.progress
+                    .as_deref()
+                    .and_then(|g| g.done)
+                    .map(|d| (&arena[l.clone()], d))
+            })
             .collect();
         if !done.is_empty() {
             self.header(&RESYNC_DONE);
@@ -334,7 +338,12 @@ impl Writer<'_> {
         }
         let eta: Vec<_> = peer_devices
             .iter()
-            .filter_map(|(l, p)| with(p).and_then(|g| g.eta).map(|e| (&arena[l.clone()], e)))
+            .filter_map(|(l, p)| {
+                p.progress
+                    .as_deref()
+                    .and_then(|g| g.eta)
+                    .map(|e| (&arena[l.clone()], e))
+            })
             .collect();
         if !eta.is_empty() {
             self.header(&RESYNC_ETA);

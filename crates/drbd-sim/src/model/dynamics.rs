@@ -314,19 +314,7 @@ impl Cluster {
                 (b, a)
             } else {
                 for (x, y) in [(a, b), (b, a)] {
-                    let pv = self
-                        .nodes
-                        .get_mut(x)
-                        .unwrap()
-                        .res
-                        .get_mut(res)
-                        .unwrap()
-                        .peers
-                        .get_mut(y)
-                        .unwrap()
-                        .vols
-                        .get_mut(&vnr)
-                        .unwrap();
+                    let pv = self.peer_vol_mut(x, y, res, vnr).unwrap();
                     pv.oos = 0;
                 }
                 continue;
@@ -352,19 +340,7 @@ impl Cluster {
             });
             let start = self.now_ms;
             for (x, y, source) in [(src, tgt, true), (tgt, src, false)] {
-                let pv = self
-                    .nodes
-                    .get_mut(x)
-                    .unwrap()
-                    .res
-                    .get_mut(res)
-                    .unwrap()
-                    .peers
-                    .get_mut(y)
-                    .unwrap()
-                    .vols
-                    .get_mut(&vnr)
-                    .unwrap();
+                let pv = self.peer_vol_mut(x, y, res, vnr).unwrap();
                 pv.oos = 0;
                 pv.sync = Some(Sync {
                     source,
@@ -458,7 +434,8 @@ impl Cluster {
         }
     }
 
-    fn sync_mut(&mut self, a: &str, b: &str, res: &str, vnr: u32) -> Option<&mut Sync> {
+    /// What node `a` keeps about volume `vnr` of its peer `b` in resource `res`.
+    fn peer_vol_mut(&mut self, a: &str, b: &str, res: &str, vnr: u32) -> Option<&mut PeerVol> {
         self.nodes
             .get_mut(a)?
             .res
@@ -466,9 +443,11 @@ impl Cluster {
             .peers
             .get_mut(b)?
             .vols
-            .get_mut(&vnr)?
-            .sync
-            .as_mut()
+            .get_mut(&vnr)
+    }
+
+    fn sync_mut(&mut self, a: &str, b: &str, res: &str, vnr: u32) -> Option<&mut Sync> {
+        self.peer_vol_mut(a, b, res, vnr)?.sync.as_mut()
     }
 
     fn set_sync(&mut self, a: &str, b: &str, res: &str, vnr: u32, sync: Option<Sync>) {

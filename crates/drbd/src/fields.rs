@@ -7,7 +7,7 @@
 
 use crate::event::*;
 use crate::parse::{ParseError, Problem, Scanner};
-use crate::values::{Address, Eta, Hundredths};
+use crate::values::{Address, AddressFamily, Eta, Hundredths};
 use crate::vocab::parse_bool;
 use std::str::FromStr;
 
@@ -17,6 +17,10 @@ pub(crate) trait Fields {
     const KEYS: &'static [&'static str];
     /// Stores the value of key `KEYS[i]`; the error says what the value should have been.
     fn set_at(&mut self, i: usize, value: &str) -> Result<(), &'static str>;
+    /// Reads the tokens that stand in printed order, asking for each known key in turn (a key
+    /// a line does not carry costs one failed comparison). Returns the keys seen, as bits of
+    /// their indices, and stops at the first token out of order or unknown.
+    fn fill_in_order(&mut self, tokens: &mut Scanner) -> Result<u64, ParseError>;
     fn unknown(&mut self) -> &mut UnknownKeys;
 }
 
@@ -42,6 +46,21 @@ macro_rules! keys {
                 Ok(())
             }
 
+            #[allow(unused_assignments)]
+            #[inline(always)]
+            fn fill_in_order(&mut self, tokens: &mut Scanner) -> Result<u64, ParseError> {
+                let mut seen = 0u64;
+                let mut n = 0usize;
+                $(
+                    if let Some(value) = tokens.take(concat!($key, ":")) {
+                        self.set_at(n, value).map_err(|what| bad_value($key, value, what))?;
+                        seen |= 1 << n;
+                    }
+                    n += 1;
+                )+
+                Ok(seen)
+            }
+
             fn unknown(&mut self) -> &mut UnknownKeys {
                 let $s = self;
                 &mut $unknown
@@ -50,31 +69,49 @@ macro_rules! keys {
     };
 }
 
-/// Reads the `key:value` pairs of a line into `fields`.
-pub(crate) fn fill<F: Fields>(mut fields: F, mut tokens: Scanner) -> Result<F, ParseError> {
-    let mut expected = 0;
-    while let Some(pair) = tokens.pair(F::KEYS.get(expected).copied()) {
-        let (key, value, as_expected) = pair?;
-        let index = if as_expected {
-            Some(expected)
-        } else {
-            F::KEYS.iter().position(|k| *k == key)
-        };
-        match index {
+fn bad_value(key: &str, value: &str, expected: &'static str) -> ParseError {
+    ParseError {
+        token: format!("{key}:{value}"),
+        problem: Problem::BadValue {
+            key: key.to_string(),
+            expected,
+        },
+    }
+}
+
+/// Reads the `key:value` pairs of a line into `fields`: first those in printed order, then
+/// any others (out of order, repeated or unknown) one by one. Returns the keys seen, as bits
+/// of their indices in `F::KEYS`.
+pub(crate) fn fill<F: Fields>(fields: &mut F, mut tokens: Scanner) -> Result<u64, ParseError> {
+    tokens.skip_space();
+    let mut seen = fields.fill_in_order(&mut tokens)?;
+    if tokens.at_end() {
+        return Ok(seen);
+    }
+    for pair in tokens {
+        let (key, value) = pair?;
+        match F::KEYS.iter().position(|k| *k == key) {
             Some(i) => {
-                fields.set_at(i, value).map_err(|what| ParseError {
-                    token: format!("{key}:{value}"),
-                    problem: Problem::BadValue {
-                        key: key.to_string(),
-                        expected: what,
-                    },
-                })?;
-                expected = i + 1;
+                fields
+                    .set_at(i, value)
+                    .map_err(|what| bad_value(key, value, what))?;
+                seen |= 1 << i;
             }
             None => fields.unknown().push((key.to_string(), value.to_string())),
         }
     }
-    Ok(fields)
+    Ok(seen)
+}
+
+/// Fails with [`Problem::MissingKey`] unless `seen` has the bit of `key`.
+fn require<F: Fields>(seen: u64, kind: &str, key: &'static str) -> Result<(), ParseError> {
+    match F::KEYS.iter().position(|k| *k == key) {
+        Some(i) if seen & (1 << i) != 0 => Ok(()),
+        _ => Err(ParseError {
+            token: kind.to_string(),
+            problem: Problem::MissingKey(key),
+        }),
+    }
 }
 
 /// An unsigned decimal: digits only (no sign, no blank), in range of `T`.
@@ -110,11 +147,9 @@ fn hundredths(v: &str) -> Result<Option<Hundredths>, &'static str> {
     v.parse().map(Some).map_err(|_| "a decimal with two places")
 }
 
-fn missing(kind: &str, key: &'static str) -> ParseError {
-    ParseError {
-        token: kind.to_string(),
-        problem: Problem::MissingKey(key),
-    }
+/// A required number (identity keys are not optional on the lines that carry them).
+fn id(v: &str) -> Result<u32, &'static str> {
+    num(v).map(|n| n.unwrap_or_default())
 }
 
 keys!(ResourceLine, |l, v| unknown: l.unknown, {
@@ -127,100 +162,62 @@ keys!(ResourceLine, |l, v| unknown: l.unknown, {
     "promotion_score" => l.promotion_score = num(v)?,
 });
 
-pub(crate) fn parse_resource(tokens: Scanner) -> Result<ResourceLine, ParseError> {
-    fill(ResourceLine::default(), tokens)
+/// Reads a resource line into `line` (a fresh default).
+pub(crate) fn fill_resource(line: &mut ResourceLine, tokens: Scanner) -> Result<(), ParseError> {
+    fill(line, tokens).map(drop)
 }
 
-struct DeviceFields {
-    line: DeviceLine,
-    volume: Option<u32>,
-}
-
-keys!(DeviceFields, |f, v| unknown: f.line.unknown, {
-    "name" => f.line.name = v.to_string(),
-    "volume" => f.volume = num(v)?,
-    "minor" => f.line.minor = num(v)?,
+keys!(DeviceLine, |l, v| unknown: l.unknown, {
+    "name" => l.name = v.to_string(),
+    "volume" => l.volume = id(v)?,
+    "minor" => l.minor = num(v)?,
     "backing_dev" => {
-        f.line.backing_dev = Some(match v {
+        l.backing_dev = Some(match v {
             "none" => BackingDev::None,
             "" => return Err("a device path or none"),
             p => BackingDev::Path(p.to_string()),
         })
     },
-    "disk" => f.line.disk = vocab(v, "a disk state")?,
-    "client" => f.line.client = vocab(v, "yes, no or unknown")?,
-    "open" => f.line.open = vocab(v, "yes, no or unknown")?,
-    "quorum" => f.line.quorum = boolean(v)?,
-    "size" => f.line.size = num(v)?,
-    "read" => f.line.read = num(v)?,
-    "written" => f.line.written = num(v)?,
-    "al-writes" => f.line.al_writes = num(v)?,
-    "bm-writes" => f.line.bm_writes = num(v)?,
-    "upper-pending" => f.line.upper_pending = num(v)?,
-    "lower-pending" => f.line.lower_pending = num(v)?,
-    "al-suspended" => f.line.al_suspended = boolean(v)?,
-    "blocked" => f.line.blocked = vocab(v, "a blocked list")?,
+    "disk" => l.disk = vocab(v, "a disk state")?,
+    "client" => l.client = vocab(v, "yes, no or unknown")?,
+    "open" => l.open = vocab(v, "yes, no or unknown")?,
+    "quorum" => l.quorum = boolean(v)?,
+    "size" => l.size = num(v)?,
+    "read" => l.read = num(v)?,
+    "written" => l.written = num(v)?,
+    "al-writes" => l.al_writes = num(v)?,
+    "bm-writes" => l.bm_writes = num(v)?,
+    "upper-pending" => l.upper_pending = num(v)?,
+    "lower-pending" => l.lower_pending = num(v)?,
+    "al-suspended" => l.al_suspended = boolean(v)?,
+    "blocked" => l.blocked = vocab(v, "a blocked list")?,
 });
 
-pub(crate) fn parse_device(tokens: Scanner) -> Result<DeviceLine, ParseError> {
-    let f = fill(
-        DeviceFields {
-            line: DeviceLine::default(),
-            volume: None,
-        },
-        tokens,
-    )?;
-    let mut line = f.line;
-    line.volume = f.volume.ok_or_else(|| missing("device", "volume"))?;
-    Ok(line)
+/// Reads a device line into `line` (a fresh default).
+pub(crate) fn fill_device(line: &mut DeviceLine, tokens: Scanner) -> Result<(), ParseError> {
+    let seen = fill(line, tokens)?;
+    require::<DeviceLine>(seen, "device", "volume")
 }
 
-/// Identity shared by connection, peer-device and path lines (their first three keys).
-#[derive(Default)]
-struct PeerIdentity {
-    name: String,
-    peer_node_id: Option<u32>,
-    conn_name: Option<String>,
-}
-
-impl PeerIdentity {
-    fn finish(self, kind: &str) -> Result<(String, u32, String), ParseError> {
-        Ok((
-            self.name,
-            self.peer_node_id
-                .ok_or_else(|| missing(kind, "peer-node-id"))?,
-            self.conn_name.ok_or_else(|| missing(kind, "conn-name"))?,
-        ))
-    }
-}
-
-struct ConnectionFields {
-    id: PeerIdentity,
-    line: ConnectionLine,
-}
-
-keys!(ConnectionFields, |f, v| unknown: f.line.unknown, {
-    "name" => f.id.name = v.to_string(),
-    "peer-node-id" => f.id.peer_node_id = num(v)?,
-    "conn-name" => f.id.conn_name = Some(v.to_string()),
-    "connection" => f.line.connection = vocab(v, "a connection state")?,
-    "role" => f.line.role = vocab(v, "a role")?,
-    "congested" => f.line.congested = boolean(v)?,
-    "ap-in-flight" => f.line.ap_in_flight = num(v)?,
-    "rs-in-flight" => f.line.rs_in_flight = num(v)?,
+keys!(ConnectionLine, |l, v| unknown: l.unknown, {
+    "name" => l.name = v.to_string(),
+    "peer-node-id" => l.peer_node_id = id(v)?,
+    "conn-name" => l.conn_name = v.to_string(),
+    "connection" => l.connection = vocab(v, "a connection state")?,
+    "role" => l.role = vocab(v, "a role")?,
+    "congested" => l.congested = boolean(v)?,
+    "ap-in-flight" => l.ap_in_flight = num(v)?,
+    "rs-in-flight" => l.rs_in_flight = num(v)?,
 });
 
-pub(crate) fn parse_connection(tokens: Scanner) -> Result<ConnectionLine, ParseError> {
-    let f = fill(
-        ConnectionFields {
-            id: PeerIdentity::default(),
-            line: ConnectionLine::default(),
-        },
-        tokens,
-    )?;
-    let mut line = f.line;
-    (line.name, line.peer_node_id, line.conn_name) = f.id.finish("connection")?;
-    Ok(line)
+/// Reads a connection line into `line` (a fresh default).
+pub(crate) fn fill_connection(
+    line: &mut ConnectionLine,
+    tokens: Scanner,
+) -> Result<(), ParseError> {
+    let seen = fill(line, tokens)?;
+    require::<ConnectionLine>(seen, "connection", "peer-node-id")?;
+    require::<ConnectionLine>(seen, "connection", "conn-name")
 }
 
 /// The progress block of a line, created by the first progress key.
@@ -228,101 +225,88 @@ fn progress(l: &mut PeerDeviceLine) -> &mut ResyncProgress {
     l.progress.get_or_insert_with(Box::default)
 }
 
-struct PeerDeviceFields {
-    id: PeerIdentity,
-    volume: Option<u32>,
-    line: PeerDeviceLine,
-}
-
-keys!(PeerDeviceFields, |f, v| unknown: f.line.unknown, {
-    "name" => f.id.name = v.to_string(),
-    "peer-node-id" => f.id.peer_node_id = num(v)?,
-    "conn-name" => f.id.conn_name = Some(v.to_string()),
-    "volume" => f.volume = num(v)?,
-    "replication" => f.line.replication = vocab(v, "a replication state")?,
-    "peer-disk" => f.line.peer_disk = vocab(v, "a disk state")?,
-    "peer-client" => f.line.peer_client = vocab(v, "yes, no or unknown")?,
-    "resync-suspended" => f.line.resync_suspended = vocab(v, "a resync suspension list")?,
-    "done" => progress(&mut f.line).done = hundredths(v)?,
-    "received" => f.line.received = num(v)?,
-    "sent" => f.line.sent = num(v)?,
-    "out-of-sync" => f.line.out_of_sync = num(v)?,
-    "pending" => f.line.pending = num(v)?,
-    "unacked" => f.line.unacked = num(v)?,
-    "rs-total" => progress(&mut f.line).rs_total = num(v)?,
-    "rs-dt-start-ms" => progress(&mut f.line).rs_dt_start_ms = num(v)?,
-    "rs-paused-ms" => progress(&mut f.line).rs_paused_ms = num(v)?,
-    "rs-dt0-ms" => progress(&mut f.line).rs_dt0_ms = num(v)?,
-    "rs-db0-sectors" => progress(&mut f.line).rs_db0_sectors = num(v)?,
-    "rs-dt1-ms" => progress(&mut f.line).rs_dt1_ms = num(v)?,
-    "rs-db1-sectors" => progress(&mut f.line).rs_db1_sectors = num(v)?,
-    "ov-start-sector" => progress(&mut f.line).ov_start_sector = num(v)?,
-    "ov-stop-sector" => progress(&mut f.line).ov_stop_sector = num(v)?,
-    "ov-position" => progress(&mut f.line).ov_position = num(v)?,
-    "ov-left" => progress(&mut f.line).ov_left = num(v)?,
-    "ov-skipped" => progress(&mut f.line).ov_skipped = num(v)?,
-    "rs-failed" => progress(&mut f.line).rs_failed = num(v)?,
-    "rs-same-csum" => progress(&mut f.line).rs_same_csum = num(v)?,
-    "want" => progress(&mut f.line).want = hundredths(v)?,
-    "dbdt" => progress(&mut f.line).dbdt = hundredths(v)?,
-    "dbdt0" => progress(&mut f.line).dbdt0 = hundredths(v)?,
-    "dbdt1" => progress(&mut f.line).dbdt1 = hundredths(v)?,
-    "eta" => progress(&mut f.line).eta = Some(v.parse::<Eta>().map_err(|_| "seconds or nan")?),
+keys!(PeerDeviceLine, |l, v| unknown: l.unknown, {
+    "name" => l.name = v.to_string(),
+    "peer-node-id" => l.peer_node_id = id(v)?,
+    "conn-name" => l.conn_name = v.to_string(),
+    "volume" => l.volume = id(v)?,
+    "replication" => l.replication = vocab(v, "a replication state")?,
+    "peer-disk" => l.peer_disk = vocab(v, "a disk state")?,
+    "peer-client" => l.peer_client = vocab(v, "yes, no or unknown")?,
+    "resync-suspended" => l.resync_suspended = vocab(v, "a resync suspension list")?,
+    "done" => progress(l).done = hundredths(v)?,
+    "received" => l.received = num(v)?,
+    "sent" => l.sent = num(v)?,
+    "out-of-sync" => l.out_of_sync = num(v)?,
+    "pending" => l.pending = num(v)?,
+    "unacked" => l.unacked = num(v)?,
+    "rs-total" => progress(l).rs_total = num(v)?,
+    "rs-dt-start-ms" => progress(l).rs_dt_start_ms = num(v)?,
+    "rs-paused-ms" => progress(l).rs_paused_ms = num(v)?,
+    "rs-dt0-ms" => progress(l).rs_dt0_ms = num(v)?,
+    "rs-db0-sectors" => progress(l).rs_db0_sectors = num(v)?,
+    "rs-dt1-ms" => progress(l).rs_dt1_ms = num(v)?,
+    "rs-db1-sectors" => progress(l).rs_db1_sectors = num(v)?,
+    "ov-start-sector" => progress(l).ov_start_sector = num(v)?,
+    "ov-stop-sector" => progress(l).ov_stop_sector = num(v)?,
+    "ov-position" => progress(l).ov_position = num(v)?,
+    "ov-left" => progress(l).ov_left = num(v)?,
+    "ov-skipped" => progress(l).ov_skipped = num(v)?,
+    "rs-failed" => progress(l).rs_failed = num(v)?,
+    "rs-same-csum" => progress(l).rs_same_csum = num(v)?,
+    "want" => progress(l).want = hundredths(v)?,
+    "dbdt" => progress(l).dbdt = hundredths(v)?,
+    "dbdt0" => progress(l).dbdt0 = hundredths(v)?,
+    "dbdt1" => progress(l).dbdt1 = hundredths(v)?,
+    "eta" => progress(l).eta = Some(v.parse::<Eta>().map_err(|_| "seconds or nan")?),
 });
 
-pub(crate) fn parse_peer_device(tokens: Scanner) -> Result<PeerDeviceLine, ParseError> {
-    let f = fill(
-        PeerDeviceFields {
-            id: PeerIdentity::default(),
-            volume: None,
-            line: PeerDeviceLine::default(),
-        },
-        tokens,
-    )?;
-    let mut line = f.line;
-    (line.name, line.peer_node_id, line.conn_name) = f.id.finish("peer-device")?;
-    line.volume = f.volume.ok_or_else(|| missing("peer-device", "volume"))?;
-    Ok(line)
+/// Reads a peer-device line into `line` (a fresh default).
+pub(crate) fn fill_peer_device(
+    line: &mut PeerDeviceLine,
+    tokens: Scanner,
+) -> Result<(), ParseError> {
+    let seen = fill(line, tokens)?;
+    require::<PeerDeviceLine>(seen, "peer-device", "peer-node-id")?;
+    require::<PeerDeviceLine>(seen, "peer-device", "conn-name")?;
+    require::<PeerDeviceLine>(seen, "peer-device", "volume")
 }
 
-struct PathFields {
-    id: PeerIdentity,
-    local: Option<Address>,
-    peer: Option<Address>,
-    established: Option<bool>,
-    unknown: UnknownKeys,
-}
-
-keys!(PathFields, |f, v| unknown: f.unknown, {
-    "name" => f.id.name = v.to_string(),
-    "peer-node-id" => f.id.peer_node_id = num(v)?,
-    "conn-name" => f.id.conn_name = Some(v.to_string()),
-    "local" => f.local = vocab(v, "an address")?,
-    "peer" => f.peer = vocab(v, "an address")?,
-    "established" => f.established = boolean(v)?,
+keys!(PathLine, |l, v| unknown: l.unknown, {
+    "name" => l.name = v.to_string(),
+    "peer-node-id" => l.peer_node_id = id(v)?,
+    "conn-name" => l.conn_name = v.to_string(),
+    "local" => l.local = v.parse().map_err(|_| "an address")?,
+    "peer" => l.peer = v.parse().map_err(|_| "an address")?,
+    "established" => l.established = boolean(v)?,
 });
 
-pub(crate) fn parse_path(tokens: Scanner) -> Result<PathLine, ParseError> {
-    let f = fill(
-        PathFields {
-            id: PeerIdentity::default(),
-            local: None,
-            peer: None,
-            established: None,
-            unknown: Vec::new(),
-        },
-        tokens,
-    )?;
-    let (name, peer_node_id, conn_name) = f.id.finish("path")?;
-    Ok(PathLine {
-        name,
-        peer_node_id,
-        conn_name,
-        local: f.local.ok_or_else(|| missing("path", "local"))?,
-        peer: f.peer.ok_or_else(|| missing("path", "peer"))?,
-        established: f.established,
-        unknown: f.unknown,
-    })
+/// A path line before its keys are read: the endpoints are placeholders until `local` and
+/// `peer` (both required) are.
+pub(crate) fn empty_path() -> PathLine {
+    let nowhere = || Address {
+        family: AddressFamily::Ipv4,
+        host: String::new(),
+        port: 0,
+    };
+    PathLine {
+        name: String::new(),
+        peer_node_id: 0,
+        conn_name: String::new(),
+        local: nowhere(),
+        peer: nowhere(),
+        established: None,
+        unknown: Vec::new(),
+    }
+}
+
+/// Reads a path line into `line` (from [`empty_path`]).
+pub(crate) fn fill_path(line: &mut PathLine, tokens: Scanner) -> Result<(), ParseError> {
+    let seen = fill(line, tokens)?;
+    for key in ["peer-node-id", "conn-name", "local", "peer"] {
+        require::<PathLine>(seen, "path", key)?;
+    }
+    Ok(())
 }
 
 keys!(HelperLine, |l, v| unknown: l.unknown, {
@@ -338,22 +322,20 @@ keys!(HelperLine, |l, v| unknown: l.unknown, {
 });
 
 pub(crate) fn parse_helper(phase: HelperPhase, tokens: Scanner) -> Result<HelperLine, ParseError> {
-    let line = fill(
-        HelperLine {
-            phase,
-            name: String::new(),
-            peer_node_id: None,
-            conn_name: None,
-            local: None,
-            peer: None,
-            volume: None,
-            minor: None,
-            helper: String::new(),
-            status: None,
-            unknown: Vec::new(),
-        },
-        tokens,
-    )?;
+    let mut line = HelperLine {
+        phase,
+        name: String::new(),
+        peer_node_id: None,
+        conn_name: None,
+        local: None,
+        peer: None,
+        volume: None,
+        minor: None,
+        helper: String::new(),
+        status: None,
+        unknown: Vec::new(),
+    };
+    fill(&mut line, tokens)?;
     if line.name.is_empty() {
         return Err(missing("helper", "name"));
     }
@@ -361,6 +343,13 @@ pub(crate) fn parse_helper(phase: HelperPhase, tokens: Scanner) -> Result<Helper
         return Err(missing("helper", "helper"));
     }
     Ok(line)
+}
+
+fn missing(kind: &str, key: &'static str) -> ParseError {
+    ParseError {
+        token: kind.to_string(),
+        problem: Problem::MissingKey(key),
+    }
 }
 
 struct RenameFields {
@@ -375,14 +364,12 @@ keys!(RenameFields, |f, v| unknown: f.unknown, {
 });
 
 pub(crate) fn parse_rename(tokens: Scanner) -> Result<Event, ParseError> {
-    let f = fill(
-        RenameFields {
-            name: String::new(),
-            new_name: String::new(),
-            unknown: Vec::new(),
-        },
-        tokens,
-    )?;
+    let mut f = RenameFields {
+        name: String::new(),
+        new_name: String::new(),
+        unknown: Vec::new(),
+    };
+    fill(&mut f, tokens)?;
     if f.name.is_empty() {
         return Err(missing("rename", "name"));
     }
@@ -418,10 +405,10 @@ mod tests {
             set.len() == keys.len()
         }
         assert!(unique(ResourceLine::KEYS));
-        assert!(unique(DeviceFields::KEYS));
-        assert!(unique(ConnectionFields::KEYS));
-        assert!(unique(PeerDeviceFields::KEYS));
-        assert!(unique(PathFields::KEYS));
+        assert!(unique(DeviceLine::KEYS));
+        assert!(unique(ConnectionLine::KEYS));
+        assert!(unique(PeerDeviceLine::KEYS));
+        assert!(unique(PathLine::KEYS));
         assert!(unique(HelperLine::KEYS));
         assert!(unique(RenameFields::KEYS));
     }

@@ -9,6 +9,7 @@ use crate::event::*;
 use crate::model::*;
 use crate::resources::Resources;
 use crate::update::*;
+use crate::values::Address;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -82,9 +83,14 @@ impl State {
     pub fn apply(&mut self, event: Event, out: &mut Vec<PluginUpdate>) {
         self.counters.lines += 1;
         match event {
-            Event::Object { event_type, object } => {
+            Event::Object {
+                event_type,
+                mut object,
+            } => {
                 self.counters.unknown_keys += object.unknown_keys().len() as u64;
-                self.apply_object(event_type, object, out)
+                // By reference from here on: a line is a few hundred bytes, and each move by
+                // value was a copy on the daemon's hottest path.
+                self.apply_object(event_type, &mut object, out)
             }
             Event::Helper(h) => out.push(PluginUpdate::Helper(HelperUpdate {
                 resource: self.resources.get(&h.name).cloned(),
@@ -109,13 +115,13 @@ impl State {
     fn apply_object(
         &mut self,
         event_type: EventType,
-        object: ObjectLine,
+        object: &mut ObjectLine,
         out: &mut Vec<PluginUpdate>,
     ) {
         let destroy = event_type == EventType::Destroy;
         if let Some(slot) = self.resources.get_mut(object.resource_name()) {
             if destroy {
-                if let ObjectLine::Resource(_) = object {
+                if let ObjectLine::Resource(_) = *object {
                     let resource = Arc::clone(slot);
                     self.resources.remove(&resource.name);
                     out.push(object_update(
@@ -133,9 +139,8 @@ impl State {
         } else if !destroy {
             // Any line but a destroy makes the resource known (a destroy for a resource we never
             // saw changes nothing: quirk Q5 fixed).
-            let mut object = object;
             // The line's name becomes the resource's (apply_to does not need it any more).
-            let name = std::mem::take(object_name(&mut object));
+            let name = std::mem::take(object_name(object));
             let slot = self.resources.get_or_create(name);
             apply_to(slot, event_type, object, out);
         }
@@ -176,7 +181,7 @@ fn object_name(object: &mut ObjectLine) -> &mut String {
 fn apply_to(
     slot: &mut Arc<Resource>,
     event_type: EventType,
-    object: ObjectLine,
+    object: &mut ObjectLine,
     out: &mut Vec<PluginUpdate>,
 ) {
     let destroy = event_type == EventType::Destroy;
@@ -215,7 +220,7 @@ macro_rules! merge {
     };
 }
 
-fn apply_resource(r: &mut Resource, l: ResourceLine) -> Option<Change> {
+fn apply_resource(r: &mut Resource, l: &ResourceLine) -> Option<Change> {
     let old = ResourceFields::from(&*r);
     merge!(
         r.role => l.role,
@@ -233,7 +238,7 @@ fn apply_resource(r: &mut Resource, l: ResourceLine) -> Option<Change> {
     (old != new).then_some(Change::Resource(Diff { old, new }))
 }
 
-fn apply_device(r: &mut Resource, l: DeviceLine, destroy: bool) -> Option<Change> {
+fn apply_device(r: &mut Resource, l: &mut DeviceLine, destroy: bool) -> Option<Change> {
     if destroy {
         let gone = r.devices.remove(&l.volume)?;
         return Some(Change::Device {
@@ -253,7 +258,7 @@ fn apply_device(r: &mut Resource, l: DeviceLine, destroy: bool) -> Option<Change
         }
     });
     let old = DeviceFields::from(&*d);
-    if let Some(b) = l.backing_dev {
+    if let Some(b) = l.backing_dev.take() {
         d.backing_dev = match b {
             BackingDev::None => None,
             BackingDev::Path(p) => Some(p),
@@ -286,7 +291,7 @@ fn apply_device(r: &mut Resource, l: DeviceLine, destroy: bool) -> Option<Change
     })
 }
 
-fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Option<Change> {
+fn apply_connection(r: &mut Resource, l: &mut ConnectionLine, destroy: bool) -> Option<Change> {
     if destroy {
         let gone = r.connections.remove(&l.peer_node_id)?;
         return Some(Change::Connection {
@@ -294,7 +299,7 @@ fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Optio
             diff: Diff {
                 old: ConnectionFields::from(&gone),
                 new: ConnectionFields {
-                    conn_name: l.conn_name,
+                    conn_name: std::mem::take(&mut l.conn_name),
                     ..ConnectionFields::default()
                 },
             },
@@ -312,7 +317,7 @@ fn apply_connection(r: &mut Resource, l: ConnectionLine, destroy: bool) -> Optio
     let before = (c.connection_state, c.peer_role, c.congested);
     let renamed = c.conn_name != l.conn_name;
     let old_name = if renamed {
-        std::mem::replace(&mut c.conn_name, l.conn_name)
+        std::mem::replace(&mut c.conn_name, std::mem::take(&mut l.conn_name))
     } else {
         String::new()
     };
@@ -364,7 +369,7 @@ fn connection_for<'a>(
         })
 }
 
-fn apply_peer_device(r: &mut Resource, l: PeerDeviceLine, destroy: bool) -> Option<Change> {
+fn apply_peer_device(r: &mut Resource, l: &mut PeerDeviceLine, destroy: bool) -> Option<Change> {
     if destroy {
         let c = r.connections.get_mut(&l.peer_node_id)?;
         let gone = c.peer_devices.remove(&l.volume)?;
@@ -401,7 +406,7 @@ fn apply_peer_device(r: &mut Resource, l: PeerDeviceLine, destroy: bool) -> Opti
     );
     // The statistics group is printed as a whole: without progress keys, no resync runs.
     if has_statistics {
-        p.progress = l.progress;
+        p.progress = l.progress.take();
     }
     let new = PeerDeviceFields::from(&*p);
     (!known || old != new).then_some(Change::PeerDevice {
@@ -418,10 +423,10 @@ fn apply_peer_device(r: &mut Resource, l: PeerDeviceLine, destroy: bool) -> Opti
     })
 }
 
-fn apply_path(r: &mut Resource, l: PathLine, destroy: bool) {
+fn apply_path(r: &mut Resource, l: &mut PathLine, destroy: bool) {
     let endpoints = PathEndpoints {
-        local: l.local,
-        peer: l.peer,
+        local: take_address(&mut l.local),
+        peer: take_address(&mut l.peer),
     };
     if destroy {
         if let Some(c) = r.connections.get_mut(&l.peer_node_id) {
@@ -444,4 +449,16 @@ fn apply_path(r: &mut Resource, l: PathLine, destroy: bool) {
             });
         }
     }
+}
+
+/// Moves an address out of a line, leaving an empty one (no allocation).
+fn take_address(a: &mut Address) -> Address {
+    std::mem::replace(
+        a,
+        Address {
+            family: a.family,
+            host: String::new(),
+            port: a.port,
+        },
+    )
 }

@@ -186,7 +186,9 @@ impl Core {
     fn on_lines(&mut self, mut lines: Vec<drbd::Line>) {
         let n = lines.len() as u64;
         let mut changed = false;
-        for line in lines.drain(..) {
+        // Applied in place: the batch goes back to the reader with what the state did not
+        // take, to be freed there (see BatchPool).
+        for line in lines.iter_mut() {
             let end = matches!(line.event, Event::EndOfDump);
             if let Some(fresh) = &mut self.fresh {
                 if end {
@@ -201,12 +203,12 @@ impl Core {
                     );
                     changed = true;
                 } else {
-                    fresh.apply(line.event, &mut self.discard);
+                    fresh.apply_in_place(&mut line.event, &mut self.discard);
                     self.discard.clear();
                     continue;
                 }
             } else {
-                self.state.apply(line.event, &mut self.out);
+                self.state.apply_in_place(&mut line.event, &mut self.out);
                 changed = true;
             }
             if end && !self.dump_done {

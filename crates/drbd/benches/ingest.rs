@@ -41,6 +41,18 @@ fn parse_apply_pipelined(text: &str, mut state: State) -> State {
     state
 }
 
+fn parse_apply_batched(text: &str, mut state: State) -> State {
+    const BATCH: usize = 256;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        state.apply(parse_line(line).unwrap().event, &mut out);
+        if i % BATCH == BATCH - 1 {
+            out.clear();
+        }
+    }
+    state
+}
+
 fn ingest(c: &mut Criterion) {
     let dump = synth::render(&synth::initial_dump(10_000, 2));
     let changes = synth::render(&synth::full_change_lines(1_000, 2, 200_000, 1));
@@ -70,6 +82,12 @@ fn ingest(c: &mut Criterion) {
     });
     g.bench_function("parse_apply_pipelined", |b| {
         b.iter_with_large_drop(|| parse_apply_pipelined(&dump, State::new()))
+    });
+    // As the daemon's core does: the updates of a batch of lines are kept until the batch is
+    // applied (then handed to plugins), so each line after the first on a resource finds the
+    // resource shared with an update and copies it (copy on write).
+    g.bench_function("parse_apply_batched", |b| {
+        b.iter_with_large_drop(|| parse_apply_batched(&dump, State::new()))
     });
     g.finish();
 

@@ -8,12 +8,17 @@
 use crate::event::ResyncProgress;
 use crate::values::Address;
 use crate::vocab::*;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::sync::Arc;
 
-/// A vector of objects kept sorted by their key, with map-like access.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Keyed<T>(Vec<T>);
+/// A list of objects kept sorted by their key, with map-like access.
+///
+/// The list is shared between copies (`Arc`, copied on write): the daemon hands each update
+/// the resource as it is after that line, so the next line on the same resource copies it,
+/// and a copy then costs a reference count per list instead of a copy of every child.
+/// Empty lists allocate nothing.
+pub struct Keyed<T>(Option<Arc<Vec<T>>>);
 
 /// Objects stored in a [`Keyed`] list.
 pub trait HasKey {
@@ -23,24 +28,64 @@ pub trait HasKey {
 
 impl<T> Default for Keyed<T> {
     fn default() -> Self {
-        Keyed(Vec::new())
+        Keyed(None)
     }
 }
 
-impl<T: HasKey> Keyed<T> {
+impl<T> Clone for Keyed<T> {
+    fn clone(&self) -> Self {
+        Keyed(self.0.clone())
+    }
+}
+
+impl<T: PartialEq> PartialEq for Keyed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Eq> Eq for Keyed<T> {}
+
+impl<T: fmt::Debug> fmt::Debug for Keyed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl<T: Serialize> Serialize for Keyed<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(serializer)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + HasKey + Clone> Deserialize<'de> for Keyed<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<T>::deserialize(deserializer).map(Keyed::from_iter)
+    }
+}
+
+impl<T: HasKey + Clone> Keyed<T> {
     fn position(&self, key: &T::Key) -> Result<usize, usize> {
-        self.0.binary_search_by(|o| o.key().cmp(key))
+        self.as_slice().binary_search_by(|o| o.key().cmp(key))
+    }
+    /// The list to change: copied first if another copy of the resource shares it.
+    fn list_mut(&mut self) -> &mut Vec<T> {
+        Arc::make_mut(
+            self.0
+                .get_or_insert_with(|| Arc::new(Vec::with_capacity(1))),
+        )
     }
     pub fn get(&self, key: &T::Key) -> Option<&T> {
-        self.position(key).ok().map(|i| &self.0[i])
+        self.position(key).ok().map(|i| &self.as_slice()[i])
     }
     pub fn get_mut(&mut self, key: &T::Key) -> Option<&mut T> {
-        self.position(key).ok().map(move |i| &mut self.0[i])
+        let i = self.position(key).ok()?;
+        Some(&mut self.list_mut()[i])
     }
     /// Inserts or replaces the object with the same key; returns the old one.
     pub fn insert(&mut self, obj: T) -> Option<T> {
         match self.position(obj.key()) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i], obj)),
+            Ok(i) => Some(std::mem::replace(&mut self.list_mut()[i], obj)),
             Err(i) => {
                 self.insert_at(i, obj);
                 None
@@ -50,13 +95,15 @@ impl<T: HasKey> Keyed<T> {
     /// Inserts at `i`, growing a short list by exactly one slot: most lists hold one to
     /// three objects, and the default doubling would leave most of each list unused.
     fn insert_at(&mut self, i: usize, obj: T) {
-        if self.0.len() == self.0.capacity() && self.0.len() < 8 {
-            self.0.reserve_exact(1);
+        let list = self.list_mut();
+        if list.len() == list.capacity() && list.len() < 8 {
+            list.reserve_exact(1);
         }
-        self.0.insert(i, obj);
+        list.insert(i, obj);
     }
     pub fn remove(&mut self, key: &T::Key) -> Option<T> {
-        self.position(key).ok().map(|i| self.0.remove(i))
+        let i = self.position(key).ok()?;
+        Some(self.list_mut().remove(i))
     }
     /// The object under `key`, inserted from `make` first if absent.
     pub fn get_or_insert_with(&mut self, key: &T::Key, make: impl FnOnce() -> T) -> &mut T {
@@ -67,19 +114,22 @@ impl<T: HasKey> Keyed<T> {
                 i
             }
         };
-        &mut self.0[i]
+        &mut self.list_mut()[i]
     }
 }
 
 impl<T> Keyed<T> {
+    pub fn as_slice(&self) -> &[T] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
     pub fn iter(&self) -> std::slice::Iter<'_, T> {
-        self.0.iter()
+        self.as_slice().iter()
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 }
 
@@ -87,11 +137,11 @@ impl<'a, T> IntoIterator for &'a Keyed<T> {
     type Item = &'a T;
     type IntoIter = std::slice::Iter<'a, T>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
-impl<T: HasKey> FromIterator<T> for Keyed<T> {
+impl<T: HasKey + Clone> FromIterator<T> for Keyed<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
         let mut k = Keyed::default();
         for o in iter {

@@ -143,8 +143,24 @@ impl<'a> Scanner<'a> {
         Some((&self.line[start..i], colon, gt))
     }
 
+    /// The next token as a whole (the verb and the kind).
     fn token(&mut self) -> Option<&'a str> {
-        self.scan().map(|(t, _, _)| t)
+        self.skip_space();
+        let bytes = self.line.as_bytes();
+        let start = self.pos;
+        if start == bytes.len() {
+            return None;
+        }
+        let mut i = start;
+        loop {
+            i = find(bytes, i, b' ');
+            if i == bytes.len() || is_space(bytes[i]) {
+                break;
+            }
+            i += 1;
+        }
+        self.pos = i;
+        Some(&self.line[start..i])
     }
 
     /// Skips white space up to the next token (or the end of the line).

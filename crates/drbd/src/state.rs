@@ -80,33 +80,36 @@ impl State {
     }
 
     /// Applies one event; pushes the updates it causes (usually none or one) to `out`.
-    pub fn apply(&mut self, event: Event, out: &mut Vec<PluginUpdate>) {
+    pub fn apply(&mut self, mut event: Event, out: &mut Vec<PluginUpdate>) {
+        self.apply_in_place(&mut event, out);
+    }
+
+    /// Like [`State::apply`], for a caller that keeps the line: the strings the state keeps
+    /// are taken out of it, the rest stays and is dropped by the caller. The daemon applies
+    /// lines this way and hands them back to the thread that parsed (and allocated) them, so
+    /// they are freed where they were allocated.
+    pub fn apply_in_place(&mut self, event: &mut Event, out: &mut Vec<PluginUpdate>) {
         self.counters.lines += 1;
         match event {
-            Event::Object {
-                event_type,
-                mut object,
-            } => {
+            Event::Object { event_type, object } => {
                 self.counters.unknown_keys += object.unknown_keys().len() as u64;
-                // By reference from here on: a line is a few hundred bytes, and each move by
-                // value was a copy on the daemon's hottest path.
-                self.apply_object(event_type, &mut object, out)
+                self.apply_object(*event_type, object, out)
             }
             Event::Helper(h) => out.push(PluginUpdate::Helper(HelperUpdate {
                 resource: self.resources.get(&h.name).cloned(),
                 phase: h.phase,
-                resource_name: h.name,
-                helper: h.helper,
+                resource_name: std::mem::take(&mut h.name),
+                helper: std::mem::take(&mut h.helper),
                 volume: h.volume,
                 minor: h.minor,
                 peer_node_id: h.peer_node_id,
-                conn_name: h.conn_name,
+                conn_name: h.conn_name.take(),
                 status: h.status,
             })),
             Event::Rename {
                 resource, new_name, ..
-            } => self.rename(&resource, new_name, out),
-            Event::Skipped(n) => self.counters.skipped_notifications += n,
+            } => self.rename(resource, std::mem::take(new_name), out),
+            Event::Skipped(n) => self.counters.skipped_notifications += *n,
             Event::Unknown { .. } => self.counters.unknown_lines += 1,
             Event::EndOfDump => {}
         }

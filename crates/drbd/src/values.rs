@@ -119,7 +119,10 @@ impl FromStr for Address {
             "sdp" => AddressFamily::Sdp,
             _ => return Err(()),
         };
-        let (host, port) = rest.rsplit_once(':').ok_or(())?;
+        // The port is a few bytes from the end: look from there (every path line has two
+        // addresses, so this is on the parser's hot path).
+        let colon = rest.bytes().rposition(|b| b == b':').ok_or(())?;
+        let (host, port) = (&rest[..colon], &rest[colon + 1..]);
         if host.is_empty() {
             return Err(());
         }

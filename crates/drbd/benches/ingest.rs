@@ -4,7 +4,7 @@
 //! Targets (2-core machine): dump parsed and applied in ≤ 30 ms; ≥ 2M change lines/s.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use drbd::{parse_line, synth, State};
+use drbd::{parse_line, parse_line_into, synth, Event, Line, State};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ fn parse_apply_pipelined(text: &str, mut state: State) -> State {
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
-            for line in text.lines() {
+            for line in lines(text) {
                 batch.push(parse_line(line).unwrap());
                 if batch.len() == BATCH {
                     tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
@@ -41,16 +41,43 @@ fn parse_apply_pipelined(text: &str, mut state: State) -> State {
     state
 }
 
+/// One thread parsing into the same line over and over (its name buffers reused) and
+/// applying it in place.
+fn parse_apply(text: &str, mut state: State) -> State {
+    let mut out = Vec::new();
+    let mut line = Line {
+        timestamp: None,
+        event: Event::EndOfDump,
+    };
+    for text in lines(text) {
+        parse_line_into(text, &mut line).unwrap();
+        state.apply_in_place(&mut line.event, &mut out);
+        out.clear();
+    }
+    state
+}
+
 fn parse_apply_batched(text: &str, mut state: State) -> State {
     const BATCH: usize = 256;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in lines(text).enumerate() {
         state.apply(parse_line(line).unwrap().event, &mut out);
         if i % BATCH == BATCH - 1 {
             out.clear();
         }
     }
     state
+}
+
+/// The lines of `text`, found with a vectorised newline search as the daemon's reader finds
+/// them (`str::lines` costs a tenth of the parse time of a dump).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', text.as_bytes()).map(move |end| {
+        let line = &text[start..end];
+        start = end + 1;
+        line
+    })
 }
 
 fn ingest(c: &mut Criterion) {
@@ -60,20 +87,23 @@ fn ingest(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("dump_10k_x2");
     g.sample_size(10).measurement_time(Duration::from_secs(4));
-    g.throughput(Throughput::Elements(dump.lines().count() as u64));
+    g.throughput(Throughput::Elements(lines(&dump).count() as u64));
     g.bench_function("parse", |b| {
         b.iter(|| {
-            for line in dump.lines() {
+            for line in lines(&dump) {
                 black_box(parse_line(line).unwrap());
             }
         })
     });
     // The state is dropped outside the timing: the daemon builds it once and keeps it.
     g.bench_function("parse_apply", |b| {
+        b.iter_with_large_drop(|| parse_apply(&dump, State::new()))
+    });
+    g.bench_function("parse_apply_owned_lines", |b| {
         b.iter_with_large_drop(|| {
             let mut state = State::new();
             let mut out = Vec::new();
-            for line in dump.lines() {
+            for line in lines(&dump) {
                 state.apply(parse_line(line).unwrap().event, &mut out);
                 out.clear();
             }
@@ -94,7 +124,7 @@ fn ingest(c: &mut Criterion) {
     let base = {
         let mut state = State::new();
         let mut out = Vec::new();
-        for line in small_dump.lines() {
+        for line in lines(&small_dump) {
             state.apply(parse_line(line).unwrap().event, &mut out);
         }
         state
@@ -104,7 +134,7 @@ fn ingest(c: &mut Criterion) {
     g.throughput(Throughput::Elements(200_000));
     g.bench_function("parse", |b| {
         b.iter(|| {
-            for line in changes.lines() {
+            for line in lines(&changes) {
                 black_box(parse_line(line).unwrap());
             }
         })
@@ -112,14 +142,7 @@ fn ingest(c: &mut Criterion) {
     g.bench_function("parse_apply", |b| {
         b.iter_batched(
             || base.clone(),
-            |mut state| {
-                let mut out = Vec::new();
-                for line in changes.lines() {
-                    state.apply(parse_line(line).unwrap().event, &mut out);
-                    out.clear();
-                }
-                state
-            },
+            |state| parse_apply(&changes, state),
             BatchSize::LargeInput,
         )
     });

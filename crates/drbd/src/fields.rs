@@ -115,20 +115,33 @@ fn require<F: Fields>(seen: u64, kind: &str, key: &'static str) -> Result<(), Pa
 }
 
 /// An unsigned decimal: digits only (no sign, no blank), in range of `T`.
+#[inline(always)]
 fn num<T: TryFrom<u64>>(v: &str) -> Result<Option<T>, &'static str> {
-    if v.is_empty() {
+    let digits = v.as_bytes();
+    if digits.is_empty() {
         return Err("an unsigned integer");
     }
     let mut n: u64 = 0;
-    for &b in v.as_bytes() {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return Err("an unsigned integer");
+    if digits.len() <= 19 {
+        // Nineteen digits cannot overflow a u64: no checked arithmetic per digit.
+        for &b in digits {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err("an unsigned integer");
+            }
+            n = n * 10 + u64::from(digit);
         }
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(digit)))
-            .ok_or("an unsigned integer in range")?;
+    } else {
+        for &b in digits {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err("an unsigned integer");
+            }
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(digit)))
+                .ok_or("an unsigned integer in range")?;
+        }
     }
     T::try_from(n)
         .map(Some)
@@ -147,13 +160,19 @@ fn hundredths(v: &str) -> Result<Option<Hundredths>, &'static str> {
     v.parse().map(Some).map_err(|_| "a decimal with two places")
 }
 
+/// Stores a string value in a buffer that may come from an earlier line (capacity reused).
+fn set(buffer: &mut String, v: &str) {
+    buffer.clear();
+    buffer.push_str(v);
+}
+
 /// A required number (identity keys are not optional on the lines that carry them).
 fn id(v: &str) -> Result<u32, &'static str> {
     num(v).map(|n| n.unwrap_or_default())
 }
 
 keys!(ResourceLine, |l, v| unknown: l.unknown, {
-    "name" => l.name = v.to_string(),
+    "name" => set(&mut l.name, v),
     "role" => l.role = vocab(v, "a role")?,
     "suspended" => l.suspended = vocab(v, "a suspension list")?,
     "force-io-failures" => l.force_io_failures = boolean(v)?,
@@ -168,7 +187,7 @@ pub(crate) fn fill_resource(line: &mut ResourceLine, tokens: Scanner) -> Result<
 }
 
 keys!(DeviceLine, |l, v| unknown: l.unknown, {
-    "name" => l.name = v.to_string(),
+    "name" => set(&mut l.name, v),
     "volume" => l.volume = id(v)?,
     "minor" => l.minor = num(v)?,
     "backing_dev" => {
@@ -200,9 +219,9 @@ pub(crate) fn fill_device(line: &mut DeviceLine, tokens: Scanner) -> Result<(), 
 }
 
 keys!(ConnectionLine, |l, v| unknown: l.unknown, {
-    "name" => l.name = v.to_string(),
+    "name" => set(&mut l.name, v),
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => l.conn_name = v.to_string(),
+    "conn-name" => set(&mut l.conn_name, v),
     "connection" => l.connection = vocab(v, "a connection state")?,
     "role" => l.role = vocab(v, "a role")?,
     "congested" => l.congested = boolean(v)?,
@@ -226,9 +245,9 @@ fn progress(l: &mut PeerDeviceLine) -> &mut ResyncProgress {
 }
 
 keys!(PeerDeviceLine, |l, v| unknown: l.unknown, {
-    "name" => l.name = v.to_string(),
+    "name" => set(&mut l.name, v),
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => l.conn_name = v.to_string(),
+    "conn-name" => set(&mut l.conn_name, v),
     "volume" => l.volume = id(v)?,
     "replication" => l.replication = vocab(v, "a replication state")?,
     "peer-disk" => l.peer_disk = vocab(v, "a disk state")?,
@@ -273,9 +292,9 @@ pub(crate) fn fill_peer_device(
 }
 
 keys!(PathLine, |l, v| unknown: l.unknown, {
-    "name" => l.name = v.to_string(),
+    "name" => set(&mut l.name, v),
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => l.conn_name = v.to_string(),
+    "conn-name" => set(&mut l.conn_name, v),
     "local" => l.local = v.parse().map_err(|_| "an address")?,
     "peer" => l.peer = v.parse().map_err(|_| "an address")?,
     "established" => l.established = boolean(v)?,
@@ -310,7 +329,7 @@ pub(crate) fn fill_path(line: &mut PathLine, tokens: Scanner) -> Result<(), Pars
 }
 
 keys!(HelperLine, |l, v| unknown: l.unknown, {
-    "name" => l.name = v.to_string(),
+    "name" => set(&mut l.name, v),
     "peer-node-id" => l.peer_node_id = num(v)?,
     "conn-name" => l.conn_name = Some(v.to_string()),
     "local" => l.local = vocab(v, "an address")?,

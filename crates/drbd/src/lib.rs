@@ -22,6 +22,6 @@ pub mod vocab;
 
 pub use event::{Event, EventType, Line, ObjectLine};
 pub use model::{Connection, Device, Path, PeerDevice, Resource};
-pub use parse::{parse_line, ParseError};
+pub use parse::{parse_line, parse_line_into, ParseError};
 pub use state::State;
 pub use update::{Change, ObjectUpdate, PluginUpdate};

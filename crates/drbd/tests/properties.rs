@@ -1,4 +1,4 @@
-//! Property tests: any line prints and parses back to itself; random object histories,
+//! Property tests: any line prints and parses back to itself, also into a reused line; random object histories,
 //! printed, parsed and applied, equal a simple independent model; reconciling any state
 //! with the dump of a target state gives the target state, and the updates it emits turn
 //! the old view of matchable fields into the new one.
@@ -22,6 +22,20 @@ proptest! {
     fn any_line_prints_and_parses_back_to_itself(line in any_line()) {
         let printed = line.to_string();
         prop_assert_eq!(parse_line(&printed), Ok(line), "{}", printed);
+    }
+
+    /// A reader reuses one line's buffers for the next (any kind after any kind): nothing
+    /// of the earlier line may leak into the later one.
+    #[test]
+    fn parsing_into_a_reused_line_equals_parsing_afresh(
+        lines in prop::collection::vec(any_line(), 1..12)
+    ) {
+        let mut reused = drbd::Line { timestamp: None, event: drbd::Event::EndOfDump };
+        for line in lines {
+            let printed = line.to_string();
+            drbd::parse_line_into(&printed, &mut reused).unwrap();
+            prop_assert_eq!(&reused, &line, "{}", printed);
+        }
     }
 }
 

@@ -57,7 +57,7 @@ pub fn dump_resource(r: &Resource, out: &mut Vec<Line>) {
 /// A `--full` resource line describing `r`.
 pub fn resource_line(r: &Resource) -> ResourceLine {
     ResourceLine {
-        name: r.name.clone(),
+        name: r.name.to_string(),
         role: Some(r.role),
         suspended: Some(r.suspended),
         force_io_failures: Some(r.force_io_failures),
@@ -100,7 +100,7 @@ pub fn connection_line(resource: &str, c: &Connection) -> ConnectionLine {
     ConnectionLine {
         name: resource.to_string(),
         peer_node_id: c.peer_node_id,
-        conn_name: c.conn_name.clone(),
+        conn_name: c.conn_name.to_string(),
         connection: Some(c.connection_state),
         role: Some(c.peer_role),
         congested: Some(c.congested),
@@ -115,7 +115,7 @@ pub fn peer_device_line(resource: &str, c: &Connection, p: &PeerDevice) -> PeerD
     PeerDeviceLine {
         name: resource.to_string(),
         peer_node_id: c.peer_node_id,
-        conn_name: c.conn_name.clone(),
+        conn_name: c.conn_name.to_string(),
         volume: p.volume,
         replication: Some(p.replication_state),
         peer_disk: Some(p.peer_disk_state),
@@ -136,7 +136,7 @@ pub fn path_line(resource: &str, c: &Connection, p: &Path) -> PathLine {
     PathLine {
         name: resource.to_string(),
         peer_node_id: c.peer_node_id,
-        conn_name: c.conn_name.clone(),
+        conn_name: c.conn_name.to_string(),
         local: p.endpoints.local.clone(),
         peer: p.endpoints.peer.clone(),
         established: Some(p.established),

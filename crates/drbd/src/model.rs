@@ -154,7 +154,7 @@ impl<T: HasKey + Clone> FromIterator<T> for Keyed<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Resource {
-    pub name: String,
+    pub name: Arc<str>,
     pub role: Role,
     pub suspended: Suspended,
     pub force_io_failures: bool,
@@ -167,7 +167,7 @@ pub struct Resource {
 }
 
 impl Resource {
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
         Resource {
             name: name.into(),
             ..Resource::default()
@@ -225,7 +225,7 @@ impl HasKey for Device {
 pub struct Connection {
     pub peer_node_id: u32,
     /// The peer's configured name (empty for a connection only known from a child line).
-    pub conn_name: String,
+    pub conn_name: Arc<str>,
     pub connection_state: ConnectionState,
     pub peer_role: Role,
     pub congested: bool,

@@ -89,16 +89,22 @@ impl Resources {
             return self.by_name.get_mut(name.as_str()).expect("just found");
         }
         self.order = OnceLock::new();
-        let key: Arc<str> = Arc::from(name.as_str());
-        match self.by_name.entry(key) {
+        // One copy of the name, shared by the index, the order and the resource.
+        let key: Arc<str> = Arc::from(name);
+        match self.by_name.entry(Arc::clone(&key)) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => new.insert(Arc::new(Resource::new(name))),
+            Entry::Vacant(new) => new.insert(Arc::new(Resource::new(key))),
         }
     }
 
     pub fn insert(&mut self, name: String, resource: Arc<Resource>) {
         self.order = OnceLock::new();
-        self.by_name.insert(Arc::from(name), resource);
+        let key = if *resource.name == *name {
+            Arc::clone(&resource.name)
+        } else {
+            Arc::from(name)
+        };
+        self.by_name.insert(key, resource);
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Arc<Resource>> {
@@ -131,7 +137,7 @@ impl Resources {
 
     pub fn to_map(&self) -> BTreeMap<String, Arc<Resource>> {
         self.iter()
-            .map(|r| (r.name.clone(), Arc::clone(r)))
+            .map(|r| (r.name.to_string(), Arc::clone(r)))
             .collect()
     }
 
@@ -155,7 +161,7 @@ mod tests {
             r.get_or_create(name.to_string());
         }
         r.insert("0".into(), Arc::new(Resource::new("0")));
-        let names: Vec<_> = r.iter().map(|x| x.name.clone()).collect();
+        let names: Vec<_> = r.iter().map(|x| x.name.to_string()).collect();
         assert_eq!(names, ["0", "a", "b", "c"]);
         assert!(r.remove("a").is_some());
         assert!(r.remove("a").is_none());

@@ -162,7 +162,7 @@ impl State {
             Arc::clone(&resource),
         ));
         let mut renamed = Arc::unwrap_or_clone(resource);
-        renamed.name = new_name.clone();
+        renamed.name = Arc::from(new_name.as_str());
         let renamed = Arc::new(renamed);
         self.resources.insert(new_name, Arc::clone(&renamed));
         crate::replay::announce(&renamed, EventType::Create, out);
@@ -302,7 +302,7 @@ fn apply_connection(r: &mut Resource, l: &mut ConnectionLine, destroy: bool) -> 
             diff: Diff {
                 old: ConnectionFields::from(&gone),
                 new: ConnectionFields {
-                    conn_name: std::mem::take(&mut l.conn_name),
+                    conn_name: Arc::from(l.conn_name.as_str()),
                     ..ConnectionFields::default()
                 },
             },
@@ -318,11 +318,11 @@ fn apply_connection(r: &mut Resource, l: &mut ConnectionLine, destroy: bool) -> 
     });
     // Compare without cloning the name: most connection lines are statistics refreshes.
     let before = (c.connection_state, c.peer_role, c.congested);
-    let renamed = c.conn_name != l.conn_name;
+    let renamed = *c.conn_name != *l.conn_name;
     let old_name = if renamed {
-        std::mem::replace(&mut c.conn_name, std::mem::take(&mut l.conn_name))
+        std::mem::replace(&mut c.conn_name, Arc::from(l.conn_name.as_str()))
     } else {
-        String::new()
+        Arc::clone(&c.conn_name)
     };
     merge!(
         c.connection_state => l.connection,
@@ -336,11 +336,7 @@ fn apply_connection(r: &mut Resource, l: &mut ConnectionLine, destroy: bool) -> 
     }
     let old = if known {
         ConnectionFields {
-            conn_name: if renamed {
-                old_name
-            } else {
-                c.conn_name.clone()
-            },
+            conn_name: old_name,
             connection_state: before.0,
             peer_role: before.1,
             congested: before.2,
@@ -367,7 +363,7 @@ fn connection_for<'a>(
     r.connections
         .get_or_insert_with(&peer_node_id, || Connection {
             peer_node_id,
-            conn_name: conn_name.to_string(),
+            conn_name: Arc::from(conn_name),
             ..Connection::default()
         })
 }

@@ -87,7 +87,7 @@ pub fn resource(i: usize, peers: u32) -> Resource {
     for peer in 1..=peers {
         let mut c = Connection {
             peer_node_id: peer,
-            conn_name: format!("node-{peer:02}"),
+            conn_name: format!("node-{peer:02}").into(),
             connection_state: ConnectionState::Connected,
             peer_role: Role::Secondary,
             ..Connection::default()

@@ -77,7 +77,7 @@ impl From<&PeerDevice> for PeerDeviceFields {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ConnectionFields {
-    pub conn_name: String,
+    pub conn_name: Arc<str>,
     pub connection_state: ConnectionState,
     pub peer_role: Role,
     pub congested: bool,

@@ -156,7 +156,7 @@ fn q6_rename_moves_the_resource_destroy_for_the_old_name_then_create_for_the_new
     let out = feed(&mut s, "rename resource name:r new_name:s");
     assert!(s.resource("r").is_none());
     let renamed = s.resource("s").unwrap();
-    assert_eq!(renamed.name, "s");
+    assert_eq!(&*renamed.name, "s");
     assert_eq!(renamed.devices.len(), 1);
     let updates = objects(&out);
     assert_eq!(updates[0].event_type, EventType::Destroy);
@@ -267,7 +267,7 @@ fn q16_destroy_updates_carry_defaults_in_new_and_the_conn_name_for_connections()
     match &u[1].change {
         Change::Connection { diff, .. } => {
             assert_eq!(diff.old.connection_state, ConnectionState::Connected);
-            assert_eq!(diff.new.conn_name, "peer");
+            assert_eq!(&*diff.new.conn_name, "peer");
             assert_eq!(diff.new.connection_state, ConnectionState::StandAlone);
         }
         c => panic!("{c:?}"),
@@ -284,14 +284,14 @@ fn q17_a_placeholder_connection_takes_the_conn_name_of_the_child_line() {
     feed(&mut s, RES);
     let out = feed(&mut s, PD);
     let c = s.resource("r").unwrap().connection(1).unwrap().clone();
-    assert_eq!(c.conn_name, "peer");
+    assert_eq!(&*c.conn_name, "peer");
     assert_eq!(c.connection_state, ConnectionState::StandAlone);
     assert_eq!(objects(&out).len(), 1, "only the peer-device update");
     // The connection's own line then reports a change from the placeholder values.
     let out = feed(&mut s, CONN);
     match &objects(&out)[0].change {
         Change::Connection { diff, .. } => {
-            assert_eq!(diff.old.conn_name, "peer");
+            assert_eq!(&*diff.old.conn_name, "peer");
             assert_eq!(diff.old.connection_state, ConnectionState::StandAlone);
             assert_eq!(diff.new.connection_state, ConnectionState::Connected);
         }

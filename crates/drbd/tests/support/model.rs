@@ -66,7 +66,7 @@ pub fn model_apply(
     let placeholder = |peer_node_id: u32, conn_name: &str| MConnection {
         fields: Connection {
             peer_node_id,
-            conn_name: conn_name.to_string(),
+            conn_name: conn_name.into(),
             ..Connection::default()
         },
         ..MConnection::default()
@@ -114,7 +114,7 @@ pub fn model_apply(
                 .entry(l.peer_node_id)
                 .or_insert_with(|| placeholder(l.peer_node_id, ""));
             let f = &mut c.fields;
-            f.conn_name = l.conn_name.clone();
+            f.conn_name = l.conn_name.as_str().into();
             set(&mut f.connection_state, l.connection);
             set(&mut f.peer_role, l.role);
             set(&mut f.congested, l.congested);
@@ -210,7 +210,7 @@ pub type View = BTreeMap<Key, Fields>;
 pub fn view(s: &State) -> View {
     let mut v = View::new();
     for r in s.resources() {
-        let n = r.name.clone();
+        let n = r.name.to_string();
         v.insert(Key::Resource(n.clone()), Fields::Resource((&**r).into()));
         for d in &r.devices {
             v.insert(Key::Device(n.clone(), d.volume), Fields::Device(d.into()));

@@ -33,7 +33,7 @@ fn local_device(env: &mut Env, r: &Resource, volume: u32) {
 /// The variables for an object update, in a stable order.
 pub fn object_env(u: &ObjectUpdate) -> Env {
     let mut env = Env::new();
-    set(&mut env, "DRBD_RES_NAME", u.resource.name.clone());
+    set(&mut env, "DRBD_RES_NAME", u.resource.name.to_string());
     match &u.change {
         Change::Resource(d) => {
             set(&mut env, "DRBD_OLD_ROLE", d.old.role.as_str());
@@ -110,8 +110,8 @@ pub fn object_env(u: &ObjectUpdate) -> Env {
         } => {
             set(&mut env, "DRBD_PEER_NODE_ID", peer_node_id.to_string());
             set(&mut env, "DRBD_CSTATE", d.new.connection_state.as_str());
-            set(&mut env, "DRBD_OLD_CONN_NAME", d.old.conn_name.clone());
-            set(&mut env, "DRBD_NEW_CONN_NAME", d.new.conn_name.clone());
+            set(&mut env, "DRBD_OLD_CONN_NAME", d.old.conn_name.to_string());
+            set(&mut env, "DRBD_NEW_CONN_NAME", d.new.conn_name.to_string());
             set(
                 &mut env,
                 "DRBD_OLD_CONN_STATE",

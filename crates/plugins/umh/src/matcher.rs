@@ -42,7 +42,7 @@ fn invocation(
 
 fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
     let mut out = Vec::new();
-    let res = u.resource.name.clone();
+    let res = u.resource.name.to_string();
     let mut env: Option<Env> = None;
     let mut fire = |name: &str, command: &str, timeout, user: &_, out: &mut Vec<Invocation>| {
         let e = env.get_or_insert_with(|| object_env(u)).clone();
@@ -117,7 +117,7 @@ fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
                     && holds(&r.peer_node_id, peer_node_id)
                     && [(&r.old, &d.old), (&r.new, &d.new)].iter().all(|(f, s)| {
                         f.as_ref().is_none_or(|f| {
-                            holds(&f.conn_name, &s.conn_name)
+                            holds(&f.conn_name, &s.conn_name.to_string())
                                 && holds(&f.connection_state, &s.connection_state)
                                 && holds(&f.peer_role, &s.peer_role)
                                 && holds(&f.congested, &s.congested)

@@ -10,6 +10,8 @@
 #
 # Targets: A <= 50 ms, B >= 1M lines/s, peak RSS <= 30 MB. Takes well under a minute.
 # Usage: bench/ingest.sh [resources-A] [resources-B] [changes-B]
+# DRBD_REACTOR_BIN=path runs that binary instead of building this tree's (A/B comparisons:
+# alternate two binaries, as a shared machine's speed drifts between runs).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,9 +20,11 @@ res_b=${2:-1000}
 changes_b=${3:-200000}
 
 cd "$root"
-cargo build --quiet --release -p drbd-reactor
+if [[ -z ${DRBD_REACTOR_BIN:-} ]]; then
+    cargo build --quiet --release -p drbd-reactor
+fi
 cargo build --quiet --release -p drbd --example gen-events2
-bin="$root/target/release/drbd-reactor"
+bin=${DRBD_REACTOR_BIN:-$root/target/release/drbd-reactor}
 gen="$root/target/release/examples/gen-events2"
 
 work=$(mktemp -d)

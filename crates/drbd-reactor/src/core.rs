@@ -15,6 +15,7 @@ use crate::daemon::read_config;
 use crate::events2::{BatchPool, ReaderEvent};
 use crate::metrics::DaemonMetrics;
 use crate::notify::Notifier;
+use crate::pacer::Pacer;
 use crate::plugin::host::{Host, HostEvent};
 use drbd::{Event, PluginUpdate, State};
 use drbd_reactor_config::{Config, LoggingHandle};
@@ -66,7 +67,12 @@ pub struct Core {
     out: Vec<PluginUpdate>,
     pool: Arc<BatchPool>,
     discard: Vec<PluginUpdate>,
+    /// When state readers get the next snapshot.
+    pacer: Pacer,
 }
+
+/// The shortest time between two state snapshots for the state readers while lines flow.
+pub const SNAPSHOT_GAP: Duration = Duration::from_millis(100);
 
 enum Control {
     Reload,
@@ -104,6 +110,7 @@ impl Core {
             out: Vec::new(),
             pool,
             discard: Vec::new(),
+            pacer: Pacer::new(SNAPSHOT_GAP),
         }
     }
 
@@ -130,6 +137,7 @@ impl Core {
                 _ = signals.int.recv() => Control::Stop,
                 _ = signals.usr1.recv() => Control::Dump,
                 _ = tick(&mut monitor) => { self.check_snippets(); continue; }
+                _ = until(self.pacer.deadline()) => { self.publish(); continue; }
             };
             match control {
                 Control::Reload => {
@@ -221,6 +229,8 @@ impl Core {
                 );
             }
             if end {
+                // Readers see the whole initial (or reconciled) state as soon as it is known.
+                self.publish();
                 let status = format!("Running: {}", self.status());
                 if self.ready_sent {
                     self.notifier.status(&status);
@@ -236,9 +246,15 @@ impl Core {
             let batch: crate::plugin::UpdateBatch = self.out.drain(..).map(Arc::new).collect();
             self.host.dispatch(&batch);
         }
-        if changed && self.fresh.is_none() {
-            self.host.publish(&self.state);
+        if changed && self.fresh.is_none() && self.pacer.changed(Instant::now()) {
+            self.publish();
         }
+    }
+
+    /// Hands the state readers a snapshot of the current state.
+    fn publish(&mut self) {
+        self.host.publish(&self.state);
+        self.pacer.published(Instant::now());
     }
 
     async fn reload(&mut self) {
@@ -313,6 +329,14 @@ async fn tick(timer: &mut Option<tokio::time::Interval>) {
         Some(t) => {
             t.tick().await;
         }
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits until `deadline`, or for ever without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
 }

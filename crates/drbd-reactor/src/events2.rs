@@ -25,36 +25,66 @@ pub const BATCH: usize = 256;
 const STDERR_TAIL: usize = 5;
 
 /// Batches handed back by the core once applied, with what the state did not take from
-/// their lines. The reader empties them before reuse, so the lines' strings are freed on the
-/// thread that allocated them (freeing on another thread was the reader's largest cost after
-/// parsing, even with mimalloc) and batch buffers are not allocated anew.
+/// their lines. The reader parses into those lines again (reusing their name buffers) and
+/// drops the rest itself, so lines are allocated rarely and freed on the thread that
+/// allocated them (freeing on another thread was the reader's largest cost after parsing,
+/// even with mimalloc).
 #[derive(Debug, Default)]
 pub struct BatchPool(Mutex<Vec<Vec<Line>>>);
 
 impl BatchPool {
     const KEEP: usize = 32;
 
-    /// An empty batch, for the reader.
+    /// A batch for the reader to parse into: its lines are old ones, to be overwritten.
     pub fn take(&self) -> Vec<Line> {
-        let used = {
-            let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            pool.pop()
-        };
-        match used {
-            Some(mut batch) => {
-                batch.clear();
-                batch
-            }
-            None => Vec::with_capacity(BATCH),
-        }
+        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        pool.pop().unwrap_or_else(|| Vec::with_capacity(BATCH))
     }
 
-    /// Returns an applied batch (not emptied: see the type).
+    /// Returns an applied batch.
     pub fn give(&self, batch: Vec<Line>) {
         let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < Self::KEEP {
             pool.push(batch);
         }
+    }
+}
+
+/// The lines parsed so far into a batch from the pool.
+struct Filling {
+    batch: Vec<Line>,
+    filled: usize,
+}
+
+impl Filling {
+    fn new(pool: &BatchPool) -> Self {
+        Filling {
+            batch: pool.take(),
+            filled: 0,
+        }
+    }
+
+    /// Parses `text` into the next line of the batch.
+    fn parse(&mut self, text: &str) -> Result<&Line, drbd::ParseError> {
+        if let Some(line) = self.batch.get_mut(self.filled) {
+            drbd::parse_line_into(text, line)?;
+        } else {
+            self.batch.push(drbd::parse_line(text)?);
+        }
+        self.filled += 1;
+        Ok(&self.batch[self.filled - 1])
+    }
+
+    fn len(&self) -> usize {
+        self.filled
+    }
+
+    /// The parsed lines, and a new batch to fill.
+    fn take(&mut self, pool: &BatchPool) -> Vec<Line> {
+        let mut full = std::mem::replace(&mut self.batch, pool.take());
+        full.truncate(self.filled);
+        self.filled = 0;
+        full
     }
 }
 
@@ -227,7 +257,7 @@ async fn follow(
 
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut buf = Vec::with_capacity(512);
-    let mut batch = pool.take();
+    let mut batch = Filling::new(pool);
     let mut line_no: u64 = 0;
     let mut dump_complete = false;
     let read_error = loop {
@@ -246,10 +276,9 @@ async fn follow(
             Ok(text) => {
                 let text = text.trim();
                 if !text.is_empty() {
-                    match drbd::parse_line(text) {
+                    match batch.parse(text) {
                         Ok(line) => {
                             dump_complete |= matches!(line.event, Event::EndOfDump);
-                            batch.push(line);
                         }
                         Err(err) => {
                             DaemonMetrics::inc(&metrics.lines_rejected);
@@ -259,14 +288,14 @@ async fn follow(
                 }
             }
         }
-        if !batch.is_empty() && (batch.len() >= BATCH || reader.buffer().is_empty()) {
-            let full = std::mem::replace(&mut batch, pool.take());
+        if batch.len() > 0 && (batch.len() >= BATCH || reader.buffer().is_empty()) {
+            let full = batch.take(pool);
             if tx.send(ReaderEvent::Lines(full)).await.is_err() {
                 return None;
             }
         }
     };
-    if !batch.is_empty() && tx.send(ReaderEvent::Lines(batch)).await.is_err() {
+    if batch.len() > 0 && tx.send(ReaderEvent::Lines(batch.take(pool))).await.is_err() {
         return None;
     }
     poll_task.abort();

@@ -12,4 +12,5 @@ pub mod daemon;
 pub mod events2;
 pub mod metrics;
 pub mod notify;
+pub mod pacer;
 pub mod plugin;

@@ -88,6 +88,49 @@ impl Filling {
     }
 }
 
+/// Turns the lines of one child into parsed lines, counting them; bad ones are logged with
+/// their number and skipped.
+struct Lines<'a> {
+    batch: Filling,
+    line_no: u64,
+    dump_complete: bool,
+    metrics: &'a DaemonMetrics,
+}
+
+impl Lines<'_> {
+    /// One line; `ascii` if it is known to hold only ASCII bytes.
+    fn line(&mut self, bytes: &[u8], ascii: bool) {
+        self.line_no += 1;
+        let line_no = self.line_no;
+        let text = if ascii {
+            debug_assert!(bytes.is_ascii());
+            // SAFETY: ASCII bytes are valid UTF-8.
+            Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes)
+        };
+        match text {
+            Err(err) => {
+                DaemonMetrics::inc(&self.metrics.lines_rejected);
+                log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: not UTF-8 ({err}), skipped: {}", String::from_utf8_lossy(bytes).trim());
+            }
+            Ok(text) => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return;
+                }
+                match self.batch.parse(text) {
+                    Ok(line) => self.dump_complete |= matches!(line.event, Event::EndOfDump),
+                    Err(err) => {
+                        DaemonMetrics::inc(&self.metrics.lines_rejected);
+                        log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: {err}, skipped: {text}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// What the reader tells the core, in order.
 #[derive(Debug)]
 pub enum ReaderEvent {
@@ -256,48 +299,68 @@ async fn follow(
     let poll_task = tokio::spawn(poll_statistics(stdin, config.poll_interval));
 
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut buf = Vec::with_capacity(512);
-    let mut batch = Filling::new(pool);
-    let mut line_no: u64 = 0;
-    let mut dump_complete = false;
+    let mut lines = Lines {
+        batch: Filling::new(pool),
+        line_no: 0,
+        dump_complete: false,
+        metrics,
+    };
+    // The part of a line that a read ended in the middle of.
+    let mut carry: Vec<u8> = Vec::new();
+    // Whole reads are split into lines in place (no copy, no wait per line); a batch goes to
+    // the core when it is full and when everything read so far is parsed.
     let read_error = loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) => break None,
-            Ok(_) => {}
+        let chunk = match reader.fill_buf().await {
+            Ok([]) => break None,
+            Ok(chunk) => chunk,
             Err(err) => break Some(err),
-        }
-        line_no += 1;
-        match std::str::from_utf8(&buf) {
-            Err(err) => {
-                DaemonMetrics::inc(&metrics.lines_rejected);
-                log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: not UTF-8 ({err}), skipped: {}", String::from_utf8_lossy(&buf).trim());
+        };
+        // drbdsetup prints ASCII: one check per read instead of a UTF-8 validation per line.
+        let ascii = chunk.is_ascii();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            if carry.is_empty() {
+                lines.line(&chunk[start..end], ascii);
+            } else {
+                carry.extend_from_slice(&chunk[start..end]);
+                lines.line(&carry, false);
+                carry.clear();
             }
-            Ok(text) => {
-                let text = text.trim();
-                if !text.is_empty() {
-                    match batch.parse(text) {
-                        Ok(line) => {
-                            dump_complete |= matches!(line.event, Event::EndOfDump);
-                        }
-                        Err(err) => {
-                            DaemonMetrics::inc(&metrics.lines_rejected);
-                            log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: {err}, skipped: {text}");
-                        }
-                    }
-                }
-            }
-        }
-        if batch.len() > 0 && (batch.len() >= BATCH || reader.buffer().is_empty()) {
-            let full = batch.take(pool);
-            if tx.send(ReaderEvent::Lines(full)).await.is_err() {
+            start = end + 1;
+            if lines.batch.len() >= BATCH
+                && tx
+                    .send(ReaderEvent::Lines(lines.batch.take(pool)))
+                    .await
+                    .is_err()
+            {
                 return None;
             }
         }
+        carry.extend_from_slice(&chunk[start..]);
+        let read = chunk.len();
+        reader.consume(read);
+        if lines.batch.len() > 0
+            && tx
+                .send(ReaderEvent::Lines(lines.batch.take(pool)))
+                .await
+                .is_err()
+        {
+            return None;
+        }
     };
-    if batch.len() > 0 && tx.send(ReaderEvent::Lines(batch.take(pool))).await.is_err() {
+    // A last line without a newline still counts.
+    if !carry.is_empty() {
+        lines.line(&carry, false);
+    }
+    if lines.batch.len() > 0
+        && tx
+            .send(ReaderEvent::Lines(lines.batch.take(pool)))
+            .await
+            .is_err()
+    {
         return None;
     }
+    let (line_no, dump_complete) = (lines.line_no, lines.dump_complete);
     poll_task.abort();
     // stdout is closed; the child is normally gone. Do not wait for ever.
     let status = match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
@@ -423,6 +486,23 @@ exit 3",
         assert!(why.contains("ended after 4 lines"), "{why}");
         assert!(why.contains("exit status: 3"), "{why}");
         assert!(why.contains("last stderr lines: oops"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn a_line_split_across_reads_and_a_last_line_without_newline_are_parsed() {
+        let (_dir, config) = script(
+            r"printf 'exists resource name:r0 ro'
+sleep 0.2
+printf 'le:Secondary\nexists device name:r0 volume:0 minor:7\nexists -'",
+        );
+        let (lines, why) = collect_until_ended(config).await;
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            lines[0].to_string(),
+            "exists resource name:r0 role:Secondary"
+        );
+        assert!(matches!(lines[2].event, Event::EndOfDump));
+        assert!(why.contains("ended after 3 lines"), "{why}");
     }
 
     #[tokio::test]

@@ -243,7 +243,7 @@ impl Core {
         self.pool.give(lines);
         self.metrics.add_events(n);
         if !self.out.is_empty() {
-            let batch: crate::plugin::UpdateBatch = self.out.drain(..).map(Arc::new).collect();
+            let batch: crate::plugin::UpdateBatch = self.out.drain(..).collect();
             self.host.dispatch(&batch);
         }
         if changed && self.fresh.is_none() && self.pacer.changed(Instant::now()) {

@@ -138,7 +138,7 @@ impl Host {
         if inst.config.wants_updates() {
             state.replay(&mut replay);
         }
-        let replay = replay.into_iter().map(Arc::new).collect();
+
         let (tx, rx) = mpsc::channel(self.capacity);
         let (shutdown, shutdown_rx) = watch::channel(false);
         if inst.config.reads_state() {
@@ -395,10 +395,7 @@ mod tests {
             state.apply(drbd::parse_line(&line).unwrap().event, &mut out);
         }
         // one batch per update
-        let batches = out
-            .into_iter()
-            .map(|u| Arc::from(vec![Arc::new(u)]))
-            .collect();
+        let batches = out.into_iter().map(|u| Arc::from(vec![u])).collect();
         (state, batches)
     }
 

@@ -32,40 +32,53 @@ pub type PluginResult = anyhow::Result<()>;
 pub type PluginFuture = Pin<Box<dyn Future<Output = PluginResult> + Send>>;
 
 /// The updates of one core batch, shared by every plugin (one queue entry per batch, so a
-/// burst of updates costs one wake-up per plugin, not one per update).
-pub type UpdateBatch = Arc<[Arc<PluginUpdate>]>;
+/// burst of updates costs one wake-up per plugin, not one per update, and one allocation).
+pub type UpdateBatch = Arc<[PluginUpdate]>;
+
+/// One update of a batch: reads as the [`PluginUpdate`] and keeps its batch alive.
+#[derive(Clone)]
+pub struct Update {
+    batch: UpdateBatch,
+    index: usize,
+}
+
+impl std::ops::Deref for Update {
+    type Target = PluginUpdate;
+    fn deref(&self) -> &PluginUpdate {
+        &self.batch[self.index]
+    }
+}
 
 /// The diff updates of one plugin run: first the replay of the current state (all
 /// `Exists`), then the live updates. `None` = the host stopped this run.
 pub struct Updates {
-    replay: std::vec::IntoIter<Arc<PluginUpdate>>,
+    /// The batch being handed out and the index of its next update.
     batch: Option<(UpdateBatch, usize)>,
     live: mpsc::Receiver<UpdateBatch>,
 }
 
 impl Updates {
-    pub fn new(replay: Vec<Arc<PluginUpdate>>, live: mpsc::Receiver<UpdateBatch>) -> Self {
+    pub fn new(replay: Vec<PluginUpdate>, live: mpsc::Receiver<UpdateBatch>) -> Self {
         Updates {
-            replay: replay.into_iter(),
-            batch: None,
+            batch: Some((replay.into(), 0)),
             live,
         }
     }
 
-    /// Drops the replay: the run sees live updates only.
+    /// Drops the replay: the run sees live updates only. Call before the first `next`.
     pub fn skip_replay(&mut self) {
-        self.replay = Vec::new().into_iter();
+        self.batch = None;
     }
 
-    pub async fn next(&mut self) -> Option<Arc<PluginUpdate>> {
-        if let Some(u) = self.replay.next() {
-            return Some(u);
-        }
+    pub async fn next(&mut self) -> Option<Update> {
         loop {
             if let Some((batch, i)) = &mut self.batch {
-                if let Some(u) = batch.get(*i) {
+                if *i < batch.len() {
                     *i += 1;
-                    return Some(Arc::clone(u));
+                    return Some(Update {
+                        batch: Arc::clone(batch),
+                        index: *i - 1,
+                    });
                 }
             }
             self.batch = Some((self.live.recv().await?, 0));

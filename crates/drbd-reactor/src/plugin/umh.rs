@@ -4,15 +4,15 @@
 //!
 //! Must never: run commands for replayed state.
 
-use super::{PluginContext, PluginResult, Updates};
-use drbd::PluginUpdate;
+use super::{PluginContext, PluginResult, Update, Updates};
 use drbd_reactor_umh::rules::UmhConfig;
 use std::sync::Arc;
 
 struct Live(Updates);
 
 impl drbd_reactor_umh::plugin::UpdateSource for Live {
-    async fn next(&mut self) -> Option<Arc<PluginUpdate>> {
+    type Update = Update;
+    async fn next(&mut self) -> Option<Update> {
         self.0.next().await
     }
 }

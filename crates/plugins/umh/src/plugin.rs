@@ -9,11 +9,14 @@ use crate::rules::UmhConfig;
 use crate::runner::{RunCounters, Runner};
 use drbd::PluginUpdate;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::Arc;
 
-/// Where updates come from; `None` means the plugin must stop.
+/// Where updates come from; `None` means the plugin must stop. An update is anything that
+/// reads as a [`PluginUpdate`] (the daemon hands out places in shared batches, tests `Arc`s).
 pub trait UpdateSource: Send {
-    fn next(&mut self) -> impl Future<Output = Option<Arc<PluginUpdate>>> + Send;
+    type Update: Deref<Target = PluginUpdate> + Send;
+    fn next(&mut self) -> impl Future<Output = Option<Self::Update>> + Send;
 }
 
 pub async fn run(

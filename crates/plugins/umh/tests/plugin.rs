@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 struct Queue(std::collections::VecDeque<Arc<PluginUpdate>>);
 impl UpdateSource for Queue {
+    type Update = Arc<PluginUpdate>;
     async fn next(&mut self) -> Option<Arc<PluginUpdate>> {
         self.0.pop_front()
     }

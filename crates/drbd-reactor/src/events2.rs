@@ -98,6 +98,17 @@ struct Lines<'a> {
 }
 
 impl Lines<'_> {
+    /// Hands the lines parsed so far to the core (nothing if there are none); None if the
+    /// core is gone.
+    async fn send(&mut self, tx: &mpsc::Sender<ReaderEvent>, pool: &BatchPool) -> Option<()> {
+        if self.batch.len() == 0 {
+            return Some(());
+        }
+        tx.send(ReaderEvent::Lines(self.batch.take(pool)))
+            .await
+            .ok()
+    }
+
     /// One line; `ascii` if it is known to hold only ASCII bytes.
     fn line(&mut self, bytes: &[u8], ascii: bool) {
         self.line_no += 1;
@@ -327,39 +338,20 @@ async fn follow(
                 carry.clear();
             }
             start = end + 1;
-            if lines.batch.len() >= BATCH
-                && tx
-                    .send(ReaderEvent::Lines(lines.batch.take(pool)))
-                    .await
-                    .is_err()
-            {
-                return None;
+            if lines.batch.len() >= BATCH {
+                lines.send(tx, pool).await?;
             }
         }
         carry.extend_from_slice(&chunk[start..]);
         let read = chunk.len();
         reader.consume(read);
-        if lines.batch.len() > 0
-            && tx
-                .send(ReaderEvent::Lines(lines.batch.take(pool)))
-                .await
-                .is_err()
-        {
-            return None;
-        }
+        lines.send(tx, pool).await?;
     };
     // A last line without a newline still counts.
     if !carry.is_empty() {
         lines.line(&carry, false);
     }
-    if lines.batch.len() > 0
-        && tx
-            .send(ReaderEvent::Lines(lines.batch.take(pool)))
-            .await
-            .is_err()
-    {
-        return None;
-    }
+    lines.send(tx, pool).await?;
     let (line_no, dump_complete) = (lines.line_no, lines.dump_complete);
     poll_task.abort();
     // stdout is closed; the child is normally gone. Do not wait for ever.

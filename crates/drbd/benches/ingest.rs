@@ -4,7 +4,10 @@
 //! Targets (2-core machine): dump parsed and applied in ≤ 30 ms; ≥ 2M change lines/s.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use drbd::{parse_line, parse_line_into, synth, Event, Line, State};
+use drbd::{parse_line, synth, State};
+use runs::{lines, parse_apply_keeping, parse_apply_owned};
+
+mod runs;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -42,45 +45,6 @@ fn parse_apply_pipelined(text: &str, mut state: State) -> State {
     state
 }
 
-/// One thread parsing into the same line over and over (its name buffers reused) and
-/// applying it in place.
-fn parse_apply(text: &str, mut state: State) -> State {
-    let mut out = Vec::new();
-    let mut line = Line {
-        timestamp: None,
-        event: Event::EndOfDump,
-    };
-    for text in lines(text) {
-        parse_line_into(text, &mut line).unwrap();
-        state.apply_in_place(&mut line.event, &mut out);
-        out.clear();
-    }
-    state
-}
-
-fn parse_apply_batched(text: &str, mut state: State) -> State {
-    const BATCH: usize = 256;
-    let mut out = Vec::new();
-    for (i, line) in lines(text).enumerate() {
-        state.apply(parse_line(line).unwrap().event, &mut out);
-        if i % BATCH == BATCH - 1 {
-            out.clear();
-        }
-    }
-    state
-}
-
-/// The lines of `text`, found with a vectorised newline search as the daemon's reader finds
-/// them (`str::lines` costs a tenth of the parse time of a dump).
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut start = 0;
-    memchr::memchr_iter(b'\n', text.as_bytes()).map(move |end| {
-        let line = &text[start..end];
-        start = end + 1;
-        line
-    })
-}
-
 fn ingest(c: &mut Criterion) {
     let dump = synth::render(&synth::initial_dump(10_000, 2));
     let changes = synth::render(&synth::full_change_lines(1_000, 2, 200_000, 1));
@@ -98,18 +62,10 @@ fn ingest(c: &mut Criterion) {
     });
     // The state is dropped outside the timing: the daemon builds it once and keeps it.
     g.bench_function("parse_apply", |b| {
-        b.iter_with_large_drop(|| parse_apply(&dump, State::new()))
+        b.iter_with_large_drop(|| parse_apply_keeping(&dump, State::new(), 1))
     });
     g.bench_function("parse_apply_owned_lines", |b| {
-        b.iter_with_large_drop(|| {
-            let mut state = State::new();
-            let mut out = Vec::new();
-            for line in lines(&dump) {
-                state.apply(parse_line(line).unwrap().event, &mut out);
-                out.clear();
-            }
-            state
-        })
+        b.iter_with_large_drop(|| parse_apply_owned(&dump, State::new()))
     });
     g.bench_function("parse_apply_pipelined", |b| {
         b.iter_with_large_drop(|| parse_apply_pipelined(&dump, State::new()))
@@ -118,7 +74,7 @@ fn ingest(c: &mut Criterion) {
     // applied (then handed to plugins), so each line after the first on a resource finds the
     // resource shared with an update and copies it (copy on write).
     g.bench_function("parse_apply_batched", |b| {
-        b.iter_with_large_drop(|| parse_apply_batched(&dump, State::new()))
+        b.iter_with_large_drop(|| parse_apply_keeping(&dump, State::new(), 256))
     });
     g.finish();
 
@@ -143,7 +99,7 @@ fn ingest(c: &mut Criterion) {
     g.bench_function("parse_apply", |b| {
         b.iter_batched(
             || base.clone(),
-            |state| parse_apply(&changes, state),
+            |state| parse_apply_keeping(&changes, state, 1),
             BatchSize::LargeInput,
         )
     });

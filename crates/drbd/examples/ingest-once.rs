@@ -6,58 +6,22 @@
 //! With a count (`ingest-once dump into 50`) it times that many runs and prints the fastest and
 //! the median: on a machine shared with others the fastest run is the one least disturbed.
 
-use drbd::{parse_line, parse_line_into, synth, Event, Line, State};
+use drbd::{parse_line, synth, State};
+use runs::{lines, parse_apply_keeping, parse_apply_owned};
+
+#[path = "../benches/runs/mod.rs"]
+mod runs;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[inline(never)]
-fn run(text: &str, mut state: State, variant: &str) -> State {
-    let mut out = Vec::new();
+fn run(text: &str, state: State, variant: &str) -> State {
     match variant {
-        "owned" => {
-            for line in lines(text) {
-                state.apply(parse_line(line).unwrap().event, &mut out);
-                out.clear();
-            }
-        }
-        "batched" => {
-            let mut line = Line {
-                timestamp: None,
-                event: Event::EndOfDump,
-            };
-            for (i, text) in lines(text).enumerate() {
-                parse_line_into(text, &mut line).unwrap();
-                state.apply_in_place(&mut line.event, &mut out);
-                if i % 256 == 255 {
-                    out.clear();
-                }
-            }
-        }
-        _ => {
-            let mut line = Line {
-                timestamp: None,
-                event: Event::EndOfDump,
-            };
-            for text in lines(text) {
-                parse_line_into(text, &mut line).unwrap();
-                state.apply_in_place(&mut line.event, &mut out);
-                out.clear();
-            }
-        }
+        "owned" => parse_apply_owned(text, state),
+        "batched" => parse_apply_keeping(text, state, 256),
+        _ => parse_apply_keeping(text, state, 1),
     }
-    state
-}
-
-/// The lines of `text`, found with a vectorised newline search as the daemon's reader finds
-/// them (`str::lines` costs a tenth of the parse time of a dump).
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut start = 0;
-    memchr::memchr_iter(b'\n', text.as_bytes()).map(move |end| {
-        let line = &text[start..end];
-        start = end + 1;
-        line
-    })
 }
 
 fn main() {

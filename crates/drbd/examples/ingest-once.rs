@@ -1,7 +1,7 @@
 //! Runs one ingest of a generated stream, for instruction counts under callgrind (timings
 //! on a shared machine vary; instruction counts do not): `ingest-once dump|changes into|owned|batched`.
 //!
-//! `valgrind --tool=callgrind --toggle-collect='ingest_once::run*' target/release/examples/ingest-once dump into`
+//! `valgrind --tool=callgrind --toggle-collect='ingest_once::runs::*' target/release/examples/ingest-once dump into`
 //!
 //! With a count (`ingest-once dump into 50`) it times that many runs and prints the fastest and
 //! the median: on a machine shared with others the fastest run is the one least disturbed.
@@ -15,7 +15,6 @@ mod runs;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[inline(never)]
 fn run(text: &str, state: State, variant: &str) -> State {
     match variant {
         "owned" => parse_apply_owned(text, state),

@@ -20,6 +20,7 @@ pub fn lines(text: &str) -> impl Iterator<Item = &str> {
 /// applying it in place; the updates of each line are dropped after it. `keep` > 1 keeps
 /// them for that many lines, as the daemon's core keeps a batch's updates until the batch is
 /// applied: then each further line on a resource finds it shared and copies it.
+#[inline(never)] // a frame of its own, for callgrind's --toggle-collect
 pub fn parse_apply_keeping(text: &str, mut state: State, keep: usize) -> State {
     let mut out = Vec::new();
     let mut line = Line {
@@ -37,6 +38,7 @@ pub fn parse_apply_keeping(text: &str, mut state: State, keep: usize) -> State {
 }
 
 /// A fresh line per line of text, applied by value.
+#[inline(never)]
 pub fn parse_apply_owned(text: &str, mut state: State) -> State {
     let mut out = Vec::new();
     for line in lines(text) {

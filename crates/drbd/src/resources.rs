@@ -97,14 +97,10 @@ impl Resources {
         }
     }
 
-    pub fn insert(&mut self, name: String, resource: Arc<Resource>) {
+    /// Inserts (or replaces) a resource under its own name.
+    pub fn insert(&mut self, resource: Arc<Resource>) {
         self.order = OnceLock::new();
-        let key = if *resource.name == *name {
-            Arc::clone(&resource.name)
-        } else {
-            Arc::from(name)
-        };
-        self.by_name.insert(key, resource);
+        self.by_name.insert(Arc::clone(&resource.name), resource);
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Arc<Resource>> {
@@ -143,8 +139,8 @@ impl Resources {
 
     pub fn from_map(map: BTreeMap<String, Arc<Resource>>) -> Self {
         let mut r = Resources::default();
-        for (name, resource) in map {
-            r.insert(name, resource);
+        for resource in map.into_values() {
+            r.insert(resource);
         }
         r
     }
@@ -160,7 +156,7 @@ mod tests {
         for name in ["c", "a", "b"] {
             r.get_or_create(name.to_string());
         }
-        r.insert("0".into(), Arc::new(Resource::new("0")));
+        r.insert(Arc::new(Resource::new("0")));
         let names: Vec<_> = r.iter().map(|x| x.name.to_string()).collect();
         assert_eq!(names, ["0", "a", "b", "c"]);
         assert!(r.remove("a").is_some());

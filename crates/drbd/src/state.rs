@@ -162,9 +162,9 @@ impl State {
             Arc::clone(&resource),
         ));
         let mut renamed = Arc::unwrap_or_clone(resource);
-        renamed.name = Arc::from(new_name.as_str());
+        renamed.name = Arc::from(new_name);
         let renamed = Arc::new(renamed);
-        self.resources.insert(new_name, Arc::clone(&renamed));
+        self.resources.insert(Arc::clone(&renamed));
         crate::replay::announce(&renamed, EventType::Create, out);
     }
 }

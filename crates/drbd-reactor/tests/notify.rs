@@ -16,6 +16,17 @@ fn next(socket: &UnixDatagram) -> String {
 }
 
 /// The next message that is not only a STATUS update.
+/// Starts the daemon with NOTIFY_SOCKET set to a fresh abstract socket (named after `tag`).
+fn start_notified(setup: &Setup, config: &std::path::Path, tag: &str) -> (UnixDatagram, Daemon) {
+    let name = format!("drbd-reactor-test-{tag}-{}", std::process::id());
+    let socket =
+        UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    socket.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut cmd = setup.command(config);
+    cmd.env("NOTIFY_SOCKET", format!("@{name}"));
+    (socket, setup.start_with(cmd))
+}
+
 fn next_state(socket: &UnixDatagram) -> String {
     loop {
         let msg = next(socket);
@@ -33,14 +44,7 @@ fn notifications_arrive_in_order_ready_reloading_ready_stopping() {
         "exists resource name:r0 role:Secondary\nexists -\n",
     );
     let config = setup.config("[[debugger]]\n");
-    let name = format!("drbd-reactor-test-{}", std::process::id());
-    let socket =
-        UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
-    socket.set_read_timeout(Some(DEADLINE)).unwrap();
-
-    let mut cmd = setup.command(&config);
-    cmd.env("NOTIFY_SOCKET", format!("@{name}"));
-    let mut daemon = setup.start_with(cmd);
+    let (socket, mut daemon) = start_notified(&setup, &config, "ok");
 
     let ready = next_state(&socket);
     assert!(
@@ -94,13 +98,7 @@ fn a_start_without_a_working_drbdsetup_is_ready_with_a_status_saying_so() {
     let setup = Setup::new();
     setup.write("fail", "");
     let config = setup.config("[[debugger]]\n");
-    let name = format!("drbd-reactor-test-fail-{}", std::process::id());
-    let socket =
-        UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
-    socket.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut cmd = setup.command(&config);
-    cmd.env("NOTIFY_SOCKET", format!("@{name}"));
-    let mut daemon = setup.start_with(cmd);
+    let (socket, mut daemon) = start_notified(&setup, &config, "fail");
     let ready = next_state(&socket);
     assert!(
         ready.starts_with("READY=1\nSTATUS=drbdsetup events2 not running: drbdsetup events2 (pid "),

@@ -306,6 +306,38 @@ pub struct VarBind {
     pub value: Value,
 }
 
+impl Oid {
+    /// Bytes of its encoding (with the 1.3.6.1.X prefix compression when it applies).
+    pub fn encoded_len(&self) -> usize {
+        let n = match self.0.as_slice() {
+            [1, 3, 6, 1, p, rest @ ..] if (1..=255).contains(p) => rest.len(),
+            ids => ids.len(),
+        };
+        4 + 4 * n
+    }
+}
+
+impl VarBind {
+    /// Bytes of its encoding, as [`Writer::varbind`] writes it.
+    pub fn encoded_len(&self) -> usize {
+        let octets = |len: usize| 4 + len + pad(len);
+        4 + self.name.encoded_len()
+            + match &self.value {
+                Value::Integer(_)
+                | Value::Counter32(_)
+                | Value::Gauge32(_)
+                | Value::TimeTicks(_) => 4,
+                Value::Counter64(_) => 8,
+                Value::OctetString(o) | Value::Opaque(o) => octets(o.len()),
+                Value::IpAddress(a) => octets(a.len()),
+                Value::ObjectIdentifier(o) => o.encoded_len(),
+                Value::Null | Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView => {
+                    0
+                }
+            }
+    }
+}
+
 /// A range of OIDs a Get/GetNext/GetBulk asks about: from `start` (inclusive if `include`)
 /// up to `end` (exclusive; the null OID means unbounded).
 #[derive(Debug, Clone, PartialEq, Eq)]

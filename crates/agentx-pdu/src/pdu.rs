@@ -59,6 +59,7 @@ impl CloseReason {
 /// errors a subagent reports for requests.
 pub mod error {
     pub const NO_ERROR: u16 = 0;
+    pub const TOO_BIG: u16 = 1;
     pub const GEN_ERR: u16 = 5;
     pub const NOT_WRITABLE: u16 = 17;
     pub const OPEN_FAILED: u16 = 256;

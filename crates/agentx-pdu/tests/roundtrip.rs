@@ -219,3 +219,17 @@ proptest! {
         let _ = Pdu::decode(&bytes);
     }
 }
+
+proptest! {
+    #[test]
+    fn a_response_is_as_long_as_its_header_and_its_varbinds_say(
+        varbinds in arb_varbinds(),
+    ) {
+        let expected = HEADER_LEN + 8 + varbinds.iter().map(VarBind::encoded_len).sum::<usize>();
+        let pdu = Pdu {
+            ids: Ids::default(),
+            payload: Payload::Response { sys_uptime: 0, error: 0, index: 0, varbinds },
+        };
+        prop_assert_eq!(pdu.encode().len(), expected);
+    }
+}

@@ -24,8 +24,9 @@ pub const TTY_REFUSAL: &str =
 
 /// True if stdin, stdout or stderr is a terminal.
 pub fn on_terminal() -> bool {
-    // SAFETY: isatty only inspects the descriptor.
-    [0, 1, 2].iter().any(|fd| unsafe { libc::isatty(*fd) } == 1)
+    rustix::termios::isatty(std::io::stdin())
+        || rustix::termios::isatty(std::io::stdout())
+        || rustix::termios::isatty(std::io::stderr())
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //! * A later child: its initial dump goes into a fresh state, then `State::reconcile`
 //!   turns the known state into it and plugins see only the real differences (no plugin
 //!   restart, quirk Q11 fixed).
-//! * SIGHUP reloads (RELOADING=1 ... READY=1), SIGUSR1 dumps plugin configs as TOML (and
-//!   the state at debug level), SIGINT/SIGTERM stop the plugins in order and return.
+//! * SIGHUP reloads (RELOADING=1 ... READY=1) without waiting for any plugin: stopping the
+//!   removed ones happens in their own tasks while lines keep being applied. SIGUSR1 dumps
+//!   plugin configs as TOML (and the state at debug level). SIGINT/SIGTERM stop every plugin
+//!   in parallel, each within its own deadline, and return.
 //!
 //! Must never: wait for a plugin while events are flowing, or lose the running
 //! configuration because a new one is invalid.
@@ -141,14 +143,15 @@ impl Core {
             };
             match control {
                 Control::Reload => {
-                    self.reload().await;
+                    self.reload();
                     monitor = self.monitor_timer();
                 }
                 Control::Dump => self.dump(),
                 Control::Stop => {
                     self.notifier.stopping();
-                    log::debug!(target: TARGET, "main: stopping {} plugins", self.host.len());
-                    self.host.stop_all().await;
+                    log::info!(target: TARGET, "stopping {} plugins", self.host.len() + self.host.stopping());
+                    self.host.shutdown().await;
+                    log::info!(target: TARGET, "all plugins stopped");
                     return;
                 }
             }
@@ -243,7 +246,7 @@ impl Core {
         self.pool.give(lines);
         self.metrics.add_events(n);
         if !self.out.is_empty() {
-            let batch: crate::plugin::UpdateBatch = self.out.drain(..).collect();
+            let batch: drbd_reactor_plugin::UpdateBatch = self.out.drain(..).collect();
             self.host.dispatch(&batch);
         }
         if changed && self.fresh.is_none() && self.pacer.changed(Instant::now()) {
@@ -257,7 +260,7 @@ impl Core {
         self.pacer.published(Instant::now());
     }
 
-    async fn reload(&mut self) {
+    fn reload(&mut self) {
         self.notifier.reloading();
         match read_config(&self.config_path) {
             Ok((config, desired, warnings)) => {
@@ -277,7 +280,7 @@ impl Core {
                         self.poll_interval
                     );
                 }
-                let (kept, stopped, started) = self.host.reconfigure(desired, &self.state).await;
+                let (kept, stopped, started) = self.host.reconfigure(desired, &self.state);
                 log::info!(target: TARGET, "configuration reloaded: {kept} plugins kept, {stopped} stopped, {started} started");
                 self.config = config;
             }

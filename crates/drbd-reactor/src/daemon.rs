@@ -12,6 +12,7 @@ use crate::plugin::host::{Host, QUEUE_CAPACITY};
 use crate::plugin::{self, Configured};
 use clap::Parser;
 use drbd_reactor_config::{Config, ConfigError, Located};
+use drbd_reactor_plugin::SelfMetrics;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -96,9 +97,11 @@ async fn run(
 ) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     log::debug!(target: crate::core::TARGET, "signal-handler: set up done");
-    let metrics = Arc::new(DaemonMetrics::default());
+    let list = Arc::new(SelfMetrics::default());
+    let metrics = Arc::new(DaemonMetrics::register(&list));
     let (host_tx, host_rx) = mpsc::unbounded_channel();
-    let host = Host::new(host_tx, Arc::clone(&metrics), QUEUE_CAPACITY);
+    let host = Host::new(host_tx, Arc::clone(&list), QUEUE_CAPACITY);
+    plugin::register_metrics(&list);
     // Batches in flight between the reader and the core: bounds memory, not speed.
     let (reader_tx, reader_rx) = mpsc::channel(16);
     let pool = Arc::new(events2::BatchPool::default());

@@ -69,7 +69,11 @@ fn a_valid_change_restarts_only_the_changed_plugin_with_the_state_replayed() {
         .count(),
         1
     );
-    assert!(log.contains("WARN [drbd_reactor::plugin] 'id' is deprecated and ignored!"));
+    // The deprecation is reported where it is written, when the file is read.
+    assert!(log.contains(&format!(
+        "{}:4: key 'id': [[debugger]]: 'id' is deprecated and ignored",
+        snippet.display()
+    )));
     // the new instance got the current state as Exists
     daemon.wait_log(
         "Resource Exists r0 promotion-score:0->10102 role:Unknown->Secondary",

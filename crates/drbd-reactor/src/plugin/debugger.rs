@@ -4,9 +4,11 @@
 //! `exists` lines) and `compact` (one line, only the fields that changed).
 //! Must never: fail, block, or format anything when debug logging is off.
 
-use super::{PluginContext, PluginResult};
 use drbd::update::{Change, Diff, HelperUpdate, ObjectUpdate};
 use drbd::PluginUpdate;
+use drbd_reactor_config::PluginKind;
+use drbd_reactor_plugin::contract::Finding;
+use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -30,6 +32,14 @@ pub struct DebuggerConfig {
     #[cfg(any(test, feature = "fault-injection"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_per_update_ms: Option<u64>,
+    /// Test hook: take this long to stop once the updates end (milliseconds).
+    #[cfg(feature = "fault-injection")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_stop_ms: Option<u64>,
+    /// Test hook: the stop deadline (milliseconds) instead of the default.
+    #[cfg(feature = "fault-injection")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_deadline_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -40,7 +50,39 @@ pub enum Format {
     Compact,
 }
 
-pub async fn run(config: DebuggerConfig, mut ctx: PluginContext) -> PluginResult {
+/// The `[[debugger]]` plugin type.
+pub struct Debugger;
+
+impl Plugin for Debugger {
+    const KIND: PluginKind = PluginKind::Debugger;
+    const INPUT: Input = Input::Updates;
+    type Config = DebuggerConfig;
+
+    fn check(config: &DebuggerConfig) -> Result<Vec<Finding>, Finding> {
+        Ok(config
+            .id
+            .iter()
+            .map(|_| Finding::at("id", "'id' is deprecated and ignored"))
+            .collect())
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn stop_deadline(config: &DebuggerConfig) -> std::time::Duration {
+        config.stop_deadline_ms.map_or(
+            drbd_reactor_plugin::DEFAULT_STOP_DEADLINE,
+            std::time::Duration::from_millis,
+        )
+    }
+
+    fn run(
+        config: DebuggerConfig,
+        ctx: PluginContext,
+    ) -> impl std::future::Future<Output = Result<(), PluginError>> + Send + 'static {
+        run(config, ctx)
+    }
+}
+
+async fn run(config: DebuggerConfig, mut ctx: PluginContext) -> Result<(), PluginError> {
     log::trace!(target: TARGET, "run: start");
     while let Some(update) = ctx.updates.next().await {
         #[cfg(feature = "fault-injection")]
@@ -56,6 +98,11 @@ pub async fn run(config: DebuggerConfig, mut ctx: PluginContext) -> PluginResult
         if log::log_enabled!(target: TARGET, log::Level::Debug) {
             log::debug!(target: TARGET, "{}", render(config.format, &update));
         }
+    }
+    #[cfg(feature = "fault-injection")]
+    if let Some(ms) = config.slow_stop_ms {
+        log::info!(target: TARGET, "fault injection: stopping slowly ({ms} ms)");
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
     log::trace!(target: TARGET, "run: exit");
     Ok(())

@@ -1,18 +1,30 @@
-//! The plugin host: runs every instance as its own task under supervision.
+//! The plugin host: runs every instance as its own task under supervision, and never makes the
+//! core wait for one.
 //!
-//! * Each run gets the current state replayed as `Exists`, then live updates through a
-//!   bounded queue. Updates are shared `Arc`s, never cloned per plugin.
-//! * A run that panics, fails or ends on its own is logged and restarted alone after a
-//!   capped exponential backoff; nothing else notices.
+//! * Each run of a change plugin gets the current state replayed as `Exists`, then live
+//!   updates through a bounded queue; updates are shared `Arc`s, never cloned per plugin.
+//!   State readers get the snapshot watch instead.
+//! * A run that panics, fails or ends on its own is logged and restarted alone with backoff;
+//!   a run that reports a configuration error is not restarted until a reload changes it.
 //! * A run whose queue is full (it fell behind) gets no more updates; once it has drained
 //!   what it has, it is restarted with a fresh replay. The lag is logged and counted.
+//! * Stopping (reload, shutdown) happens in a task per instance, bounded by that instance's
+//!   own stop deadline; the core goes on applying lines meanwhile. A new instance of a plugin
+//!   type starts only after every stopping instance of that type has stopped, so an old and a
+//!   new promoter never act on the same resource at once.
 //!
-//! Must never: block the core on a plugin, or run two runs of one instance at once.
+//! Must never: await a plugin on the core (every method but [`Host::shutdown`] is
+//! synchronous), or run two runs of one instance at once.
 
-use super::{Configured, PluginConfig, PluginContext, Snapshot, UpdateBatch, Updates, TARGET};
-use crate::metrics::DaemonMetrics;
+use super::{Configured, TARGET};
 use drbd::State;
-use drbd_reactor_config::Origin;
+use drbd_reactor_config::{Origin, PluginKind};
+use drbd_reactor_plugin::{
+    AnyPlugin, Input, PluginContext, PluginError, SelfMetrics, Snapshot, UpdateBatch, Updates,
+    VersionsService,
+};
+use drbd_reactor_process::Backoff;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -25,7 +37,6 @@ const FIRST_RESTART_DELAY: Duration = Duration::from_millis(100);
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 /// A run that lived this long resets the backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the host reports back to the core (which owns the host and the state).
 #[derive(Debug)]
@@ -38,74 +49,104 @@ pub enum HostEvent {
     RestartDue {
         instance: u64,
     },
+    /// A stopping instance has stopped (or was cancelled at its deadline).
+    Stopped {
+        instance: u64,
+    },
 }
 
 #[derive(Debug)]
 pub enum Outcome {
     Finished,
-    Failed(String),
+    Failed(PluginError),
     Panicked(String),
 }
 
+/// A run in progress.
+struct Run {
+    run: u64,
+    /// The update queue; `None` for state readers and once cut off for lag.
+    tx: Option<mpsc::Sender<UpdateBatch>>,
+    shutdown: watch::Sender<bool>,
+    wrapper: JoinHandle<()>,
+    abort: AbortHandle,
+    since: Instant,
+}
+
 enum RunState {
-    Running {
-        run: u64,
-        tx: mpsc::Sender<UpdateBatch>,
-        shutdown: watch::Sender<bool>,
-        wrapper: JoinHandle<()>,
-        abort: AbortHandle,
-        since: Instant,
-    },
+    Running(Run),
     /// Fell behind: queue closed, waiting for the run to drain and end.
     Draining {
-        run: u64,
-        wrapper: JoinHandle<()>,
-        abort: AbortHandle,
+        run: Run,
         lag: u64,
     },
     /// Failed; a RestartDue will come.
     Waiting,
+    /// New; starts once the stopping instances of its type have stopped.
+    Pending,
+    /// Its configuration cannot work; waits for a reload.
+    Broken,
 }
 
 struct Instance {
     id: u64,
-    config: PluginConfig,
+    config: Arc<dyn AnyPlugin>,
     origin: Origin,
     state: RunState,
-    failures: u32,
+    backoff: Backoff,
+}
+
+/// An instance being stopped in its own task.
+struct Stopping {
+    id: u64,
+    kind: PluginKind,
+    task: JoinHandle<()>,
 }
 
 pub struct Host {
     instances: Vec<Instance>,
+    stopping: Vec<Stopping>,
     next_id: u64,
     events: mpsc::UnboundedSender<HostEvent>,
     snapshots: watch::Sender<Snapshot>,
-    metrics: Arc<DaemonMetrics>,
+    generation: u64,
+    metrics: Arc<SelfMetrics>,
+    restarts: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+    versions: VersionsService,
     capacity: usize,
 }
 
-pub fn restart_delay(failures: u32) -> Duration {
-    let factor = 1u32 << failures.saturating_sub(1).min(16);
-    (FIRST_RESTART_DELAY * factor).min(MAX_RESTART_DELAY)
-}
-
-fn describe(c: &PluginConfig, origin: &Origin) -> String {
+fn describe(c: &dyn AnyPlugin, origin: &Origin) -> String {
     format!("[[{}]] ({origin})", c.kind())
 }
 
 impl Host {
     pub fn new(
         events: mpsc::UnboundedSender<HostEvent>,
-        metrics: Arc<DaemonMetrics>,
+        metrics: Arc<SelfMetrics>,
         capacity: usize,
     ) -> Self {
         let (snapshots, _) = watch::channel(Snapshot::default());
+        let restarts = metrics.counter(
+            "drbdreactor_plugin_restarts_total",
+            "Number of plugin instances restarted after a failure",
+        );
+        let dropped = metrics.counter(
+            "drbdreactor_plugin_updates_dropped_total",
+            "Number of updates not delivered to a plugin that fell behind (it was resynchronised instead)",
+        );
         Host {
             instances: Vec::new(),
+            stopping: Vec::new(),
             next_id: 0,
             events,
             snapshots,
+            generation: 0,
             metrics,
+            restarts,
+            dropped,
+            versions: VersionsService::default(),
             capacity,
         }
     }
@@ -118,45 +159,52 @@ impl Host {
         self.instances.is_empty()
     }
 
+    /// Instances still stopping after a reload.
+    pub fn stopping(&self) -> usize {
+        self.stopping.len()
+    }
+
     /// Publishes the state for state readers, if any is running.
-    pub fn publish(&self, state: &State) {
+    pub fn publish(&mut self, state: &State) {
         if self.snapshots.receiver_count() > 0 {
-            self.snapshots.send_replace(state.snapshot());
+            self.generation += 1;
+            self.snapshots
+                .send_replace(Snapshot::new(self.generation, state.snapshot()));
         }
     }
 
     /// The running instances' configs, in running order.
-    pub fn configs(&self) -> impl Iterator<Item = &PluginConfig> {
+    pub fn configs(&self) -> impl Iterator<Item = &Arc<dyn AnyPlugin>> {
         self.instances.iter().map(|i| &i.config)
     }
 
     fn start_run(&mut self, index: usize, state: &State) {
         self.next_id += 1;
         let run = self.next_id;
-        let inst = &mut self.instances[index];
-        let mut replay = Vec::new();
-        if inst.config.wants_updates() {
-            state.replay(&mut replay);
-        }
-
+        let input = self.instances[index].config.input();
         let (tx, rx) = mpsc::channel(self.capacity);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        if inst.config.reads_state() {
-            self.snapshots.send_replace(state.snapshot());
-        }
+        let (updates, tx, snapshots) = match input {
+            Input::Updates => {
+                let mut replay = Vec::new();
+                state.replay(&mut replay);
+                (Updates::new(replay, rx), Some(tx), None)
+            }
+            Input::State => {
+                let snapshots = self.snapshots.subscribe();
+                self.publish(state);
+                (Updates::none(rx), None, Some(snapshots))
+            }
+        };
         let ctx = PluginContext {
-            updates: Updates::new(replay, rx),
-            snapshots: inst
-                .config
-                .reads_state()
-                .then(|| self.snapshots.subscribe()),
+            updates,
+            snapshots,
             metrics: Arc::clone(&self.metrics),
+            versions: self.versions.clone(),
             shutdown: shutdown_rx,
         };
-        log::debug!(target: TARGET, "starting plugin {}", describe(&inst.config, &inst.origin));
-        if inst.config.has_id() {
-            log::warn!(target: TARGET, "'id' is deprecated and ignored!");
-        }
+        let inst = &mut self.instances[index];
+        log::debug!(target: TARGET, "starting plugin {}", describe(&*inst.config, &inst.origin));
         let inner = tokio::spawn(inst.config.run(ctx));
         let abort = inner.abort_handle();
         let events = self.events.clone();
@@ -164,9 +212,9 @@ impl Host {
         let wrapper = tokio::spawn(async move {
             let outcome = match inner.await {
                 Ok(Ok(())) => Outcome::Finished,
-                Ok(Err(err)) => Outcome::Failed(format!("{err:#}")),
+                Ok(Err(err)) => Outcome::Failed(err),
                 Err(err) if err.is_panic() => Outcome::Panicked(panic_message(err.into_panic())),
-                Err(_) => Outcome::Failed("cancelled".into()),
+                Err(_) => Outcome::Failed(PluginError::Failed("cancelled".into())),
             };
             let _ = events.send(HostEvent::Ended {
                 instance,
@@ -174,201 +222,249 @@ impl Host {
                 outcome,
             });
         });
-        inst.state = RunState::Running {
+        inst.state = RunState::Running(Run {
             run,
             tx,
             shutdown,
             wrapper,
             abort,
             since: Instant::now(),
-        };
+        });
     }
 
-    /// Adds and starts an instance; it gets `state` replayed.
+    /// Adds an instance; it starts at once (with `state` replayed) unless instances of its
+    /// type are still stopping.
     pub fn start(&mut self, configured: Configured, state: &State) {
         self.next_id += 1;
         self.instances.push(Instance {
             id: self.next_id,
             config: configured.config,
             origin: configured.origin,
-            state: RunState::Waiting,
-            failures: 0,
+            state: RunState::Pending,
+            backoff: Backoff::new(FIRST_RESTART_DELAY, MAX_RESTART_DELAY, HEALTHY_RUN),
         });
-        self.start_run(self.instances.len() - 1, state);
+        self.start_pending(state);
     }
 
-    /// Queues `updates` for every running instance; never waits.
+    /// Starts the pending instances whose type has nothing stopping any more.
+    fn start_pending(&mut self, state: &State) {
+        for index in 0..self.instances.len() {
+            let inst = &self.instances[index];
+            if !matches!(inst.state, RunState::Pending) {
+                continue;
+            }
+            let kind = inst.config.kind();
+            if let Some(s) = self.stopping.iter().find(|s| s.kind == kind) {
+                log::info!(
+                    target: TARGET,
+                    "plugin {} waits for the previous [[{kind}]] instance (id {}) to stop before it starts",
+                    describe(&*inst.config, &inst.origin),
+                    s.id
+                );
+                continue;
+            }
+            self.start_run(index, state);
+        }
+    }
+
+    /// Queues `updates` for every running change plugin; never waits.
     pub fn dispatch(&mut self, updates: &UpdateBatch) {
         if updates.is_empty() {
             return;
         }
         let n = updates.len() as u64;
         for inst in &mut self.instances {
-            let tx = match &mut inst.state {
-                RunState::Running { .. } if !inst.config.wants_updates() => continue,
-                RunState::Running { tx, .. } => tx,
+            let run = match &mut inst.state {
+                RunState::Running(run) => run,
                 RunState::Draining { lag, .. } => {
                     *lag += n;
-                    self.metrics
-                        .plugin_updates_dropped
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    self.dropped.fetch_add(n, Ordering::Relaxed);
                     continue;
                 }
-                RunState::Waiting => continue,
+                RunState::Waiting | RunState::Pending | RunState::Broken => continue,
             };
+            let Some(tx) = &run.tx else { continue };
             match tx.try_send(Arc::clone(updates)) {
                 // A closed queue: the run ended on its own; its Ended event is on its way.
                 Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => continue,
                 Err(mpsc::error::TrySendError::Full(_)) => {}
             }
-            self.metrics
-                .plugin_updates_dropped
-                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-            let old = std::mem::replace(&mut inst.state, RunState::Waiting);
-            if let RunState::Running {
-                run,
-                wrapper,
-                abort,
-                ..
-            } = old
+            self.dropped.fetch_add(n, Ordering::Relaxed);
+            if let RunState::Running(mut run) =
+                std::mem::replace(&mut inst.state, RunState::Waiting)
             {
                 log::warn!(
                     target: TARGET,
                     "plugin {} fell behind: its queue of {} update batches is full, {n} updates not delivered; it is resynchronised with the current state once it has drained its queue",
-                    describe(&inst.config, &inst.origin),
+                    describe(&*inst.config, &inst.origin),
                     self.capacity
                 );
-                inst.state = RunState::Draining {
-                    run,
-                    wrapper,
-                    abort,
-                    lag: n,
-                };
+                run.tx = None;
+                inst.state = RunState::Draining { run, lag: n };
             }
         }
     }
 
-    /// Handles a report of a run or a backoff timer.
+    /// Handles a report of a run, a backoff timer or a finished stop.
     pub fn handle(&mut self, event: HostEvent, state: &State) {
         match event {
             HostEvent::Ended {
                 instance,
                 run,
                 outcome,
-            } => {
-                let Some(index) = self.instances.iter().position(|i| i.id == instance) else {
-                    return;
-                };
-                let inst = &mut self.instances[index];
-                let what = describe(&inst.config, &inst.origin);
-                match &inst.state {
-                    RunState::Draining { run: r, lag, .. } if *r == run => {
-                        log::warn!(target: TARGET, "plugin {what} drained its queue after missing {lag} updates; restarting it with the current state");
-                        DaemonMetrics::inc(&self.metrics.plugin_restarts);
-                        self.start_run(index, state);
-                    }
-                    RunState::Running { run: r, since, .. } if *r == run => {
-                        if since.elapsed() >= HEALTHY_RUN {
-                            inst.failures = 0;
-                        }
-                        inst.failures += 1;
-                        let delay = restart_delay(inst.failures);
-                        let why = match outcome {
-                            Outcome::Finished => "ended on its own".to_string(),
-                            Outcome::Failed(e) => format!("failed: {e}"),
-                            Outcome::Panicked(m) => format!("panicked: {m}"),
-                        };
-                        log::error!(target: TARGET, "plugin {what} {why}; restarting it alone in {delay:?} (failure {} in a row)", inst.failures);
-                        inst.state = RunState::Waiting;
-                        let events = self.events.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(delay).await;
-                            let _ = events.send(HostEvent::RestartDue { instance });
-                        });
-                    }
-                    _ => {} // a run we stopped or replaced
-                }
-            }
+            } => self.ended(instance, run, outcome, state),
             HostEvent::RestartDue { instance } => {
                 if let Some(index) = self.instances.iter().position(|i| i.id == instance) {
                     if matches!(self.instances[index].state, RunState::Waiting) {
-                        DaemonMetrics::inc(&self.metrics.plugin_restarts);
+                        self.restarts.fetch_add(1, Ordering::Relaxed);
                         self.start_run(index, state);
                     }
                 }
             }
-        }
-    }
-
-    async fn stop_instance(inst: Instance) {
-        let what = describe(&inst.config, &inst.origin);
-        log::debug!(target: TARGET, "stopping plugin {what}");
-        let (wrapper, abort) = match inst.state {
-            RunState::Running {
-                tx,
-                shutdown,
-                wrapper,
-                abort,
-                ..
-            } => {
-                drop(tx);
-                let _ = shutdown.send(true);
-                (wrapper, abort)
+            HostEvent::Stopped { instance } => {
+                self.stopping.retain(|s| s.id != instance);
+                self.start_pending(state);
             }
-            RunState::Draining { wrapper, abort, .. } => (wrapper, abort),
-            RunState::Waiting => return,
-        };
-        if tokio::time::timeout(STOP_TIMEOUT, wrapper).await.is_err() {
-            log::warn!(target: TARGET, "plugin {what} did not stop within {STOP_TIMEOUT:?}; cancelled");
-            abort.abort();
         }
     }
 
-    /// Makes the running set equal to `desired`: unchanged instances keep running
-    /// untouched, removed ones stop (in running order), new ones start with the replay.
-    /// Returns (kept, stopped, started).
-    pub async fn reconfigure(
+    fn ended(&mut self, instance: u64, run: u64, outcome: Outcome, state: &State) {
+        let Some(index) = self.instances.iter().position(|i| i.id == instance) else {
+            return; // an instance we stopped
+        };
+        let inst = &mut self.instances[index];
+        let what = describe(&*inst.config, &inst.origin);
+        match &inst.state {
+            RunState::Draining { run: r, lag } if r.run == run => {
+                log::warn!(target: TARGET, "plugin {what} drained its queue after missing {lag} updates; restarting it with the current state");
+                self.restarts.fetch_add(1, Ordering::Relaxed);
+                self.start_run(index, state);
+            }
+            RunState::Running(r) if r.run == run => {
+                let why = match outcome {
+                    Outcome::Failed(PluginError::Config(e)) => {
+                        log::error!(target: TARGET, "plugin {what} cannot run with its configuration: {e}; not restarting it (fix the configuration and reload)");
+                        inst.state = RunState::Broken;
+                        return;
+                    }
+                    Outcome::Finished => "ended on its own".to_string(),
+                    Outcome::Failed(e) => format!("failed: {e}"),
+                    Outcome::Panicked(m) => format!("panicked: {m}"),
+                };
+                let delay = inst.backoff.after_run(r.since, Instant::now());
+                log::error!(target: TARGET, "plugin {what} {why}; restarting it alone in {delay:?} (failure {} in a row)", inst.backoff.failures());
+                inst.state = RunState::Waiting;
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = events.send(HostEvent::RestartDue { instance });
+                });
+            }
+            _ => {} // a run we replaced
+        }
+    }
+
+    /// Tells `inst` to stop and lets a task wait for it, up to its stop deadline.
+    fn retire(&mut self, inst: Instance) {
+        let what = describe(&*inst.config, &inst.origin);
+        let run = match inst.state {
+            RunState::Running(run) | RunState::Draining { run, .. } => run,
+            RunState::Waiting | RunState::Pending | RunState::Broken => {
+                log::debug!(target: TARGET, "removed plugin {what} (not running)");
+                return;
+            }
+        };
+        let deadline = inst.config.stop_deadline();
+        log::debug!(target: TARGET, "stopping plugin {what} (deadline {deadline:?})");
+        let Run {
+            tx,
+            shutdown,
+            mut wrapper,
+            abort,
+            ..
+        } = run;
+        drop(tx);
+        let _ = shutdown.send(true);
+        let events = self.events.clone();
+        let id = inst.id;
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            if tokio::time::timeout(deadline, &mut wrapper).await.is_err() {
+                log::warn!(target: TARGET, "plugin {what} did not stop within its deadline of {deadline:?}; cancelled");
+                abort.abort();
+                let _ = wrapper.await;
+            } else {
+                log::debug!(target: TARGET, "plugin {what} stopped after {:?}", started.elapsed());
+            }
+            drop(shutdown);
+            let _ = events.send(HostEvent::Stopped { instance: id });
+        });
+        self.stopping.push(Stopping {
+            id,
+            kind: inst.config.kind(),
+            task,
+        });
+    }
+
+    /// Makes the running set equal to `desired` without waiting: unchanged instances keep
+    /// running untouched, removed and changed ones stop in their own tasks, new ones start
+    /// (after the stopping instances of their type). Returns (kept, stopped, started).
+    pub fn reconfigure(
         &mut self,
         desired: Vec<Configured>,
         state: &State,
     ) -> (usize, usize, usize) {
-        let old = std::mem::take(&mut self.instances);
+        let mut remaining: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
         let mut keep: Vec<Option<Instance>> = Vec::new();
-        let mut stopped = 0;
-        let mut remaining: Vec<Option<Instance>> = old.into_iter().map(Some).collect();
         for d in &desired {
             let found = remaining
                 .iter_mut()
-                .find(|slot| slot.as_ref().is_some_and(|i| i.config == d.config))
+                .find(|slot| slot.as_ref().is_some_and(|i| *i.config == *d.config))
                 .and_then(Option::take);
             keep.push(found);
         }
+        let mut stopped = 0;
         for inst in remaining.into_iter().flatten() {
             stopped += 1;
-            Host::stop_instance(inst).await;
+            self.retire(inst);
         }
         let (mut kept, mut started) = (0, 0);
         for (slot, d) in keep.into_iter().zip(desired) {
             match slot {
                 Some(mut inst) => {
-                    log::trace!(target: TARGET, "keeping plugin {}", describe(&inst.config, &inst.origin));
+                    log::trace!(target: TARGET, "keeping plugin {}", describe(&*inst.config, &inst.origin));
                     inst.origin = d.origin;
                     self.instances.push(inst);
                     kept += 1;
                 }
                 None => {
-                    self.start(d, state);
+                    self.next_id += 1;
+                    self.instances.push(Instance {
+                        id: self.next_id,
+                        config: d.config,
+                        origin: d.origin,
+                        state: RunState::Pending,
+                        backoff: Backoff::new(FIRST_RESTART_DELAY, MAX_RESTART_DELAY, HEALTHY_RUN),
+                    });
                     started += 1;
                 }
             }
         }
+        self.start_pending(state);
         (kept, stopped, started)
     }
 
-    /// Stops every instance, one after another, in running order.
-    pub async fn stop_all(&mut self) {
+    /// Stops every instance in parallel, each within its own deadline, and waits until all
+    /// have stopped (the ones still stopping from a reload included).
+    pub async fn shutdown(&mut self) {
         for inst in std::mem::take(&mut self.instances) {
-            Host::stop_instance(inst).await;
+            self.retire(inst);
+        }
+        for s in std::mem::take(&mut self.stopping) {
+            let _ = s.task.await;
         }
     }
 }
@@ -384,84 +480,5 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn updates(n: usize) -> (State, Vec<UpdateBatch>) {
-        let mut state = State::new();
-        let mut out = Vec::new();
-        for i in 0..n {
-            let line = format!("exists resource name:r{i} role:Secondary");
-            state.apply(drbd::parse_line(&line).unwrap().event, &mut out);
-        }
-        // one batch per update
-        let batches = out.into_iter().map(|u| Arc::from(vec![u])).collect();
-        (state, batches)
-    }
-
-    fn slow_debugger(ms: u64) -> Configured {
-        let config = super::super::debugger::DebuggerConfig {
-            delay_per_update_ms: Some(ms),
-            ..Default::default()
-        };
-        Configured {
-            config: PluginConfig::Debugger(config),
-            origin: Origin::new("test.toml", 1),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_blocking() {
-        let (events_tx, mut events) = mpsc::unbounded_channel();
-        let metrics = Arc::new(DaemonMetrics::default());
-        let mut host = Host::new(events_tx, Arc::clone(&metrics), 4);
-        host.start(slow_debugger(5), &State::new());
-        let (state, updates) = updates(20);
-        // dispatch is not async: it cannot wait for the plugin
-        for batch in updates.iter().chain(&updates[..3]) {
-            host.dispatch(batch);
-        }
-        let m = metrics.snapshot();
-        assert!(m.plugin_updates_dropped >= 15, "{m:?}");
-        assert!(matches!(host.instances[0].state, RunState::Draining { lag, .. } if lag >= 18));
-        // the run drains its queue, ends, and is started again with the state replayed
-        let ended = events.recv().await.unwrap();
-        assert!(matches!(
-            ended,
-            HostEvent::Ended {
-                outcome: Outcome::Finished,
-                ..
-            }
-        ));
-        host.handle(ended, &state);
-        assert!(matches!(host.instances[0].state, RunState::Running { .. }));
-        assert_eq!(metrics.snapshot().plugin_restarts, 1);
-        host.stop_all().await;
-    }
-
-    #[tokio::test]
-    async fn reconfigure_keeps_equal_instances_and_replaces_changed_ones() {
-        let (events_tx, _events) = mpsc::unbounded_channel();
-        let mut host = Host::new(events_tx, Arc::default(), 16);
-        let state = State::new();
-        host.start(slow_debugger(1), &state);
-        host.start(slow_debugger(2), &state);
-        let first_id = host.instances[0].id;
-        let (kept, stopped, started) = host
-            .reconfigure(vec![slow_debugger(1), slow_debugger(3)], &state)
-            .await;
-        assert_eq!((kept, stopped, started), (1, 1, 1));
-        assert_eq!(host.instances[0].id, first_id);
-        assert_eq!(host.len(), 2);
-        host.stop_all().await;
-        assert!(host.is_empty());
-    }
-
-    #[test]
-    fn restart_delay_doubles_from_100ms_and_is_capped() {
-        assert_eq!(restart_delay(1), Duration::from_millis(100));
-        assert_eq!(restart_delay(2), Duration::from_millis(200));
-        assert_eq!(restart_delay(4), Duration::from_millis(800));
-        assert_eq!(restart_delay(30), MAX_RESTART_DELAY);
-    }
-}
+#[path = "host_tests.rs"]
+mod tests;

@@ -1,51 +1,66 @@
-//! The plugin's entry point for the daemon: serve the MIB of the latest published state
-//! snapshot to the SNMP master until told to stop.
+//! The `[[agentx]]` plugin type for the daemon's host: serve the MIB of the latest published
+//! state snapshot to the SNMP master until told to stop.
 //!
-//! Must never: fail because the master is not there (the session waits for it).
+//! Must never: fail because the master is not there (the session waits for it), or decide that
+//! the state is unchanged by comparing addresses (a freed snapshot's address can be reused):
+//! the snapshot's generation says it.
 
 use crate::config::AgentxConfig;
 use crate::mib::MibTable;
 use crate::session::{run as session, SessionConfig, TableSource, Timing};
-use drbd::Resource;
-use std::collections::BTreeMap;
+use drbd_reactor_config::PluginKind;
+use drbd_reactor_plugin::{DrbdVersions, Input, Plugin, PluginContext, PluginError, Snapshot};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The daemon's published state: every resource by name.
-pub type Snapshot = Arc<BTreeMap<String, Arc<Resource>>>;
+/// The `[[agentx]]` plugin type.
+pub struct Agentx;
 
-/// The DRBD kernel module and drbd-utils versions (`major.minor.patch`, `0.0.0` if unknown).
-pub type Versions = (String, String);
+impl Plugin for Agentx {
+    const KIND: PluginKind = PluginKind::Agentx;
+    const INPUT: Input = Input::State;
+    type Config = AgentxConfig;
+
+    async fn run(config: AgentxConfig, mut ctx: PluginContext) -> Result<(), PluginError> {
+        let inputs = Inputs {
+            snapshots: ctx.take_snapshots()?,
+            versions: ctx.versions.subscribe(),
+            shutdown: ctx.shutdown,
+        };
+        run(config, inputs).await.map_err(PluginError::Failed)
+    }
+}
 
 pub struct Inputs {
     pub snapshots: watch::Receiver<Snapshot>,
-    pub versions: Arc<dyn Fn() -> Versions + Send + Sync>,
+    pub versions: watch::Receiver<DrbdVersions>,
     pub shutdown: watch::Receiver<bool>,
 }
 
-struct Source {
-    peer_states: bool,
-    snapshots: watch::Receiver<Snapshot>,
-    versions: Arc<dyn Fn() -> Versions + Send + Sync>,
+/// The table's source: the snapshot watch and the versions.
+pub struct Source {
+    pub peer_states: bool,
+    pub snapshots: watch::Receiver<Snapshot>,
+    pub versions: watch::Receiver<DrbdVersions>,
 }
 
 impl TableSource for Source {
     fn generation(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (Arc::as_ptr(&self.snapshots.borrow()) as usize).hash(&mut h);
-        (self.versions)().hash(&mut h);
+        self.snapshots.borrow().generation.hash(&mut h);
+        self.versions.borrow().hash(&mut h);
         h.finish()
     }
 
     fn build(&self) -> MibTable {
-        let snapshot = Arc::clone(&self.snapshots.borrow());
-        let (kmod, utils) = (self.versions)();
+        let snapshot = self.snapshots.borrow().clone();
+        let v = self.versions.borrow().clone();
+        let or_zero = |s: Option<String>| s.unwrap_or_else(|| "0.0.0".into());
         MibTable::build(
-            snapshot.values().map(|r| &**r),
-            &kmod,
-            &utils,
+            snapshot.iter(),
+            &or_zero(v.kmod),
+            &or_zero(v.utils),
             self.peer_states,
         )
     }
@@ -66,4 +81,44 @@ pub async fn run(config: AgentxConfig, inputs: Inputs) -> Result<(), String> {
     };
     session(session_config, source, inputs.shutdown).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    /// A snapshot whose map is freed and a new one allocated at the same address must still
+    /// count as a change. With pointer identity it did not (the stale MIB was served).
+    #[test]
+    fn a_new_snapshot_at_a_reused_address_is_still_a_change() {
+        let (tx, rx) = watch::channel(Snapshot::default());
+        let (_vtx, versions) = watch::channel(DrbdVersions::default());
+        let source = Source {
+            peer_states: true,
+            snapshots: rx,
+            versions,
+        };
+        let mut seen = Vec::new();
+        let mut addresses = Vec::new();
+        for generation in 1..=50 {
+            // Each map is dropped before the next is made: the allocator hands out the same
+            // address again, as it does in the daemon.
+            let map = Arc::new(BTreeMap::new());
+            addresses.push(Arc::as_ptr(&map) as usize);
+            tx.send_replace(Snapshot::new(generation, map));
+            seen.push(source.generation());
+        }
+        addresses.sort();
+        addresses.dedup();
+        assert!(
+            addresses.len() < 50,
+            "the test needs a reused address to mean anything"
+        );
+        let mut distinct = seen.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), seen.len(), "a change went unseen");
+    }
 }

@@ -2,12 +2,15 @@
 //! Register the LINBIT subtree, answer Get/GetNext/GetBulk from the table, answer any Set with
 //! notWritable, ping, and start over with backoff whenever the master goes away.
 //!
-//! Must never: give up (the master may come up later or restart), block the daemon's core
-//! (it only reads snapshots), or hang shutdown (a Close is sent and the task ends).
+//! Must never: give up (the master may come up later or restart), reconnect without backoff
+//! (only a session that stayed healthy resets it), build a response larger than
+//! [`MAX_RESPONSE`], block the daemon's core (it only reads snapshots), or hang shutdown (a
+//! Close is sent and the task ends).
 
 use crate::cache::CachePolicy;
 use crate::mib::{MibTable, LINBIT};
 use agentx_pdu::*;
+use drbd_reactor_process::Backoff;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -15,6 +18,10 @@ use tokio::sync::watch;
 const TARGET: &str = "drbd_reactor::plugin::agentx";
 /// Larger PDUs from a master are a protocol error, not a reason to allocate.
 const MAX_PDU: usize = 1 << 20;
+/// The largest response built, in bytes of varbinds: far more than a walk needs per request,
+/// and what net-snmp's master forwards in one SNMP message (RFC 2741 leaves the limit to the
+/// subagent). GetBulk answers are cut to fit (RFC 3416 §4.2.3); Get and GetNext answer tooBig.
+pub const MAX_RESPONSE: usize = 64 * 1024;
 
 /// Where the master listens: `host:port` (TCP) or `unix:/path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +56,8 @@ impl std::str::FromStr for MasterAddress {
 pub struct Timing {
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// A session that lasted this long resets the backoff.
+    pub healthy_after: Duration,
     pub ping_every: Duration,
     /// How long the master may take to answer our Open, Register or Ping.
     pub answer_within: Duration,
@@ -59,6 +68,7 @@ impl Default for Timing {
         Timing {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
+            healthy_after: Duration::from_secs(60),
             ping_every: Duration::from_secs(30),
             answer_within: Duration::from_secs(10),
         }
@@ -121,7 +131,8 @@ pub async fn run(
     source: impl TableSource,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = config.timing.backoff_min;
+    let t = &config.timing;
+    let mut backoff = Backoff::new(t.backoff_min, t.backoff_max, t.healthy_after);
     let mut served = Served::new(&config);
     loop {
         if *shutdown.borrow() {
@@ -142,18 +153,18 @@ pub async fn run(
             r = attempt => match r {
                 Ok(s) => s,
                 Err(e) => {
-                    log::warn!(target: TARGET, "{e}; retrying in {backoff:?}");
+                    let delay = backoff.next_delay();
+                    log::warn!(target: TARGET, "{e}; retrying in {delay:?}");
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(delay) => {}
                         _ = shutdown.changed() => {}
                     }
-                    backoff = (backoff * 2).min(config.timing.backoff_max);
                     continue;
                 }
             },
             _ = shutdown.changed() => continue,
         };
-        backoff = config.timing.backoff_min;
+        let since = Instant::now();
         match serve(
             stream,
             session_id,
@@ -165,7 +176,14 @@ pub async fn run(
         .await
         {
             Ok(()) => return,
-            Err(e) => log::warn!(target: TARGET, "AgentX session ended: {e}; reconnecting"),
+            Err(e) => {
+                let delay = backoff.after_run(since, Instant::now());
+                log::warn!(target: TARGET, "AgentX session ended: {e}; reconnecting in {delay:?}");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
         }
     }
 }
@@ -325,22 +343,30 @@ fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
     match pdu.payload {
         Payload::Get { ranges, .. } => {
             served.refresh(source, false);
-            let vbs = ranges
-                .into_iter()
-                .map(|r| VarBind {
+            let mut vbs = Sized::default();
+            for r in ranges {
+                let vb = VarBind {
                     value: served.table.get(&r.start),
                     name: r.start,
-                })
-                .collect();
-            response(ids, error::NO_ERROR, 0, vbs)
+                };
+                if !vbs.push(vb) {
+                    return response(ids, error::TOO_BIG, 0, Vec::new());
+                }
+            }
+            response(ids, error::NO_ERROR, 0, vbs.varbinds)
         }
         Payload::GetNext { ranges, .. } => {
             served.refresh(source, true);
-            let vbs: Vec<VarBind> = ranges.iter().map(|r| next(&served.table, r)).collect();
-            if vbs.iter().all(|v| v.value == Value::EndOfMibView) {
+            let mut vbs = Sized::default();
+            for r in &ranges {
+                if !vbs.push(next(&served.table, r)) {
+                    return response(ids, error::TOO_BIG, 0, Vec::new());
+                }
+            }
+            if vbs.varbinds.iter().all(|v| v.value == Value::EndOfMibView) {
                 served.policy.walk_ended();
             }
-            response(ids, error::NO_ERROR, 0, vbs)
+            response(ids, error::NO_ERROR, 0, vbs.varbinds)
         }
         Payload::GetBulk {
             non_repeaters,
@@ -350,10 +376,14 @@ fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
         } => {
             served.refresh(source, true);
             let n = (non_repeaters as usize).min(ranges.len());
-            let mut vbs: Vec<VarBind> =
-                ranges[..n].iter().map(|r| next(&served.table, r)).collect();
+            let mut vbs = Sized::default();
+            for r in &ranges[..n] {
+                if !vbs.push(next(&served.table, r)) {
+                    return response(ids, error::TOO_BIG, 0, Vec::new());
+                }
+            }
             let mut repeaters: Vec<SearchRange> = ranges[n..].to_vec();
-            for _ in 0..max_repetitions {
+            'repeat: for _ in 0..max_repetitions {
                 if repeaters.is_empty() {
                     break;
                 }
@@ -365,13 +395,16 @@ fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
                         r.start = vb.name.clone();
                         r.include = false;
                     }
-                    vbs.push(vb);
+                    // Full: fewer varbinds than asked for (RFC 3416 §4.2.3).
+                    if !vbs.push(vb) {
+                        break 'repeat;
+                    }
                 }
                 if all_end {
                     break;
                 }
             }
-            response(ids, error::NO_ERROR, 0, vbs)
+            response(ids, error::NO_ERROR, 0, vbs.varbinds)
         }
         // Nothing here is writable: refuse the first varbind and keep the session.
         Payload::TestSet { .. } => response(ids, error::NOT_WRITABLE, 1, Vec::new()),
@@ -385,6 +418,26 @@ fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
     }
 }
 
+/// Varbinds of a response, kept under [`MAX_RESPONSE`] bytes.
+#[derive(Default)]
+struct Sized {
+    varbinds: Vec<VarBind>,
+    bytes: usize,
+}
+
+impl Sized {
+    /// Adds `vb` if it fits; false if the response is full.
+    fn push(&mut self, vb: VarBind) -> bool {
+        let len = vb.encoded_len();
+        if self.bytes + len > MAX_RESPONSE {
+            return false;
+        }
+        self.bytes += len;
+        self.varbinds.push(vb);
+        true
+    }
+}
+
 fn next(table: &MibTable, r: &SearchRange) -> VarBind {
     match table.get_next(r) {
         Some((oid, v)) => VarBind {
@@ -395,5 +448,105 @@ fn next(table: &MibTable, r: &SearchRange) -> VarBind {
             name: r.start.clone(),
             value: Value::EndOfMibView,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(MibTable);
+    impl TableSource for Fixed {
+        fn generation(&self) -> u64 {
+            1
+        }
+        fn build(&self) -> MibTable {
+            self.0.clone()
+        }
+    }
+
+    fn served() -> Served {
+        Served::new(&SessionConfig {
+            address: MasterAddress::Tcp("localhost:705".into()),
+            agent_timeout: 60,
+            cache_max: Duration::from_secs(60),
+            timing: Timing::default(),
+        })
+    }
+
+    fn table(resources: usize) -> MibTable {
+        let mut state = drbd::State::new();
+        let mut out = Vec::new();
+        for i in 0..resources {
+            for l in [
+                format!("exists resource name:r{i} role:Secondary"),
+                format!("exists device name:r{i} volume:0 minor:{i} disk:UpToDate client:no open:no quorum:yes"),
+            ] {
+                state.apply(drbd::parse_line(&l).unwrap().event, &mut out);
+            }
+        }
+        let snapshot = state.snapshot();
+        MibTable::build(snapshot.values().map(|r| &**r), "9.2.8", "9.28.0", true)
+    }
+
+    fn range() -> SearchRange {
+        SearchRange {
+            start: Oid(LINBIT.to_vec()),
+            include: false,
+            end: Oid::default(),
+        }
+    }
+
+    fn varbinds(reply: Reply) -> (u16, Vec<VarBind>) {
+        match reply {
+            Reply::Send(Pdu {
+                payload:
+                    Payload::Response {
+                        error, varbinds, ..
+                    },
+                ..
+            }) => (error, varbinds),
+            _ => panic!("not a response"),
+        }
+    }
+
+    #[test]
+    fn a_huge_getbulk_is_cut_to_the_response_limit_instead_of_built_in_full() {
+        let source = Fixed(table(200));
+        let mut served = served();
+        let pdu = Pdu {
+            ids: Ids::default(),
+            payload: Payload::GetBulk {
+                context: None,
+                non_repeaters: 0,
+                max_repetitions: 65535,
+                ranges: vec![range(); 2000],
+            },
+        };
+        let (error, vbs) = varbinds(answer(pdu, &source, &mut served));
+        assert_eq!(error, error::NO_ERROR);
+        assert!(!vbs.is_empty());
+        let bytes: usize = vbs.iter().map(VarBind::encoded_len).sum();
+        assert!(bytes <= MAX_RESPONSE, "{bytes}");
+        assert!(
+            bytes > MAX_RESPONSE - 200,
+            "filled up to the limit: {bytes}"
+        );
+    }
+
+    #[test]
+    fn a_getnext_that_cannot_fit_answers_too_big() {
+        let source = Fixed(table(1));
+        let mut served = served();
+        let pdu = Pdu {
+            ids: Ids::default(),
+            payload: Payload::GetNext {
+                context: None,
+                ranges: vec![range(); 10_000],
+            },
+        };
+        let (error, vbs) = varbinds(answer(pdu, &source, &mut served));
+        assert_eq!(error, error::TOO_BIG);
+        assert!(vbs.is_empty());
     }
 }

@@ -152,6 +152,7 @@ fn session_at(
         timing: Timing {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_millis(500),
+            healthy_after: Duration::from_secs(5),
             ping_every: Duration::from_secs(1),
             answer_within: Duration::from_secs(2),
         },
@@ -218,12 +219,20 @@ fn a_walk_sees_one_consistent_table_while_the_state_changes_under_it() {
     let snmpd = Snmpd::start(tempfile::tempdir().unwrap(), udp, agentx);
     let (stop, handle) = session_with(agentx, Churning(Default::default()), Duration::ZERO);
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !snmp("snmpwalk", udp, &["-c", "public"]).contains("23302.1.2.1.1.1000") {
+    let mut first = snmp("snmpwalk", udp, &["-c", "public"]);
+    while !first.contains("23302.1.2.1.1.1000") {
         assert!(Instant::now() < deadline, "the subagent never registered");
         std::thread::sleep(Duration::from_millis(200));
+        first = snmp("snmpwalk", udp, &["-c", "public"]);
     }
-    // Pause past the walk window so the next walk may see a new table, then walk.
-    std::thread::sleep(Duration::from_millis(100));
+    // A finished walk ends the walk window: poll until a later walk sees a rebuilt table.
+    while snmp("snmpwalk", udp, &["-c", "public"]) == first {
+        assert!(
+            Instant::now() < deadline,
+            "the table was never rebuilt between walks"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for _ in 0..3 {
         let walk = snmp("snmpwalk", udp, &["-c", "public"]);
         let rows = walk

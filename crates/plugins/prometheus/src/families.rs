@@ -288,31 +288,3 @@ pub const VERSION_OK: Meta = gauge(
     "drbdreactor_drbd_version_ok",
     "Boolean whether the last drbdadm --version succeeded (drbd_version shows the last known versions)",
 );
-pub const EVENTS_PROCESSED: Meta = counter(
-    "drbdreactor_events_processed_total",
-    "Number of drbdsetup events2 lines processed",
-);
-pub const DRBDSETUP_RESTARTS: Meta = counter(
-    "drbdreactor_drbdsetup_restarts_total",
-    "Number of times the drbdsetup events2 child was restarted",
-);
-pub const LAST_EVENT: Meta = gauge(
-    "drbdreactor_last_event_timestamp_seconds",
-    "Unix time of the last drbdsetup events2 line",
-);
-pub const PLUGIN_RESTARTS: Meta = counter(
-    "drbdreactor_plugin_restarts_total",
-    "Number of plugin instances restarted after a failure",
-);
-pub const UMH_RUNS: Meta = counter(
-    "drbdreactor_umh_runs_total",
-    "Number of umh commands started",
-);
-pub const UMH_FAILURES: Meta = counter(
-    "drbdreactor_umh_failures_total",
-    "Number of umh commands that exited unsuccessfully",
-);
-pub const UMH_TIMEOUTS: Meta = counter(
-    "drbdreactor_umh_timeouts_total",
-    "Number of umh commands killed at their timeout",
-);

@@ -1,7 +1,7 @@
 //! The prometheus plugin: DRBD state as Prometheus metrics on an HTTP endpoint (:9942).
 //!
 //! `families` and `render` are pure (snapshot → exposition text, the original's 28 families
-//! byte for byte, then ours); `version` parses `drbdadm --version`; `server` is the HTTP shell.
+//! byte for byte, then ours); `server` is the HTTP shell.
 //! The daemon supplies a [`server::MetricsSource`] that reads its latest state snapshot, so a
 //! scrape never blocks the core and the core never waits for a scrape.
 
@@ -11,4 +11,3 @@ pub mod families;
 pub mod plugin;
 pub mod render;
 pub mod server;
-pub mod version;

@@ -1,28 +1,53 @@
-//! The plugin's entry point for the daemon: serve the metrics of the latest published state
-//! snapshot until told to stop.
+//! The `[[prometheus]]` plugin type for the daemon's host: serve the metrics of the latest
+//! published state snapshot until told to stop.
 //!
 //! Must never: take the daemon's state lock or queue (it only reads the snapshot watch), or
 //! hold a scrape back on the core.
 
 use crate::config::PrometheusConfig;
-use crate::render::{render, DrbdVersions, ReactorMetrics, RenderContext};
+use crate::render::{render, DrbdVersions, RenderContext};
 use crate::server::{bind, serve, MetricsSource, Timeouts};
-use drbd::Resource;
-use std::collections::BTreeMap;
+use drbd_reactor_config::PluginKind;
+use drbd_reactor_plugin::contract::Finding;
+use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError, SelfMetrics, Snapshot};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// The daemon's published state: every resource by name.
-pub type Snapshot = Arc<BTreeMap<String, Arc<Resource>>>;
+/// The `[[prometheus]]` plugin type.
+pub struct Prometheus;
 
-/// What the daemon provides.
+impl Plugin for Prometheus {
+    const KIND: PluginKind = PluginKind::Prometheus;
+    const INPUT: Input = Input::State;
+    type Config = PrometheusConfig;
+
+    fn check(config: &PrometheusConfig) -> Result<Vec<Finding>, Finding> {
+        Ok(config
+            .id
+            .iter()
+            .map(|_| Finding::at("id", "'id' is deprecated and ignored"))
+            .collect())
+    }
+
+    async fn run(config: PrometheusConfig, mut ctx: PluginContext) -> Result<(), PluginError> {
+        let inputs = Inputs {
+            snapshots: ctx.take_snapshots()?,
+            reactor: ctx.metrics,
+            versions: ctx.versions.subscribe(),
+            shutdown: ctx.shutdown,
+        };
+        run(config, inputs).await.map_err(PluginError::Failed)
+    }
+}
+
+/// What the plugin reads.
 pub struct Inputs {
     pub snapshots: watch::Receiver<Snapshot>,
-    /// The daemon's own counters, read at each scrape.
-    pub reactor: Arc<dyn Fn() -> ReactorMetrics + Send + Sync>,
+    /// The daemon's self-metrics, read at each scrape.
+    pub reactor: Arc<SelfMetrics>,
     /// The DRBD versions, refreshed by the daemon.
-    pub versions: Arc<dyn Fn() -> DrbdVersions + Send + Sync>,
+    pub versions: watch::Receiver<DrbdVersions>,
     /// Turns true when the plugin must stop.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -30,39 +55,30 @@ pub struct Inputs {
 struct Source {
     enums: bool,
     snapshots: watch::Receiver<Snapshot>,
-    reactor: Arc<dyn Fn() -> ReactorMetrics + Send + Sync>,
-    versions: Arc<dyn Fn() -> DrbdVersions + Send + Sync>,
+    reactor: Arc<SelfMetrics>,
+    versions: watch::Receiver<DrbdVersions>,
 }
 
 impl MetricsSource for Source {
-    /// Changes with the snapshot, the versions and the self-metrics.
+    /// Changes with the snapshot's generation, the versions and the self-metrics.
     fn generation(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (Arc::as_ptr(&self.snapshots.borrow()) as usize).hash(&mut h);
-        let v = (self.versions)();
-        (v.kmod, v.utils, v.last_refresh_ok).hash(&mut h);
-        let r = (self.reactor)();
-        (
-            r.events_processed,
-            r.drbdsetup_restarts,
-            r.plugin_restarts,
-            r.umh_runs,
-            r.umh_failures,
-            r.umh_timeouts,
-            r.last_event_unix_seconds.map(f64::to_bits),
-        )
-            .hash(&mut h);
+        self.snapshots.borrow().generation.hash(&mut h);
+        self.versions.borrow().hash(&mut h);
+        for s in self.reactor.samples() {
+            (s.name, s.value.to_bits()).hash(&mut h);
+        }
         h.finish()
     }
 
     fn render(&self, out: &mut String) {
-        let snapshot = Arc::clone(&self.snapshots.borrow());
+        let snapshot = self.snapshots.borrow().clone();
         let ctx = RenderContext {
             enums: self.enums,
-            versions: (self.versions)(),
-            reactor: (self.reactor)(),
+            versions: self.versions.borrow().clone(),
+            reactor: self.reactor.samples(),
         };
-        render(snapshot.values().map(|r| &**r), &ctx, out);
+        render(snapshot.iter(), &ctx, out);
     }
 }
 

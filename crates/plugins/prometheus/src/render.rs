@@ -10,35 +10,16 @@ use drbd::vocab::{ConnectionState, DiskState, ReplicationState, Role};
 
 use drbd::{Connection, Device, PeerDevice, Resource};
 
-/// The versions reported by `drbdadm --version`, and whether the last attempt worked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DrbdVersions {
-    /// `major.minor.patch` of the kernel module; `None` before the first success.
-    pub kmod: Option<String>,
-    pub utils: Option<String>,
-    /// True if the most recent `drbdadm --version` succeeded.
-    pub last_refresh_ok: bool,
-}
-
-/// The daemon's own counters, for the `drbdreactor_*` self-metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ReactorMetrics {
-    pub events_processed: u64,
-    pub drbdsetup_restarts: u64,
-    /// Unix time of the last events2 line, if any arrived.
-    pub last_event_unix_seconds: Option<f64>,
-    pub plugin_restarts: u64,
-    pub umh_runs: u64,
-    pub umh_failures: u64,
-    pub umh_timeouts: u64,
-}
+pub use drbd_reactor_plugin::DrbdVersions;
+use drbd_reactor_plugin::{MetricKind, Sample};
 
 /// What a scrape renders besides the resources.
 #[derive(Debug, Clone, Default)]
 pub struct RenderContext {
     pub enums: bool,
     pub versions: DrbdVersions,
-    pub reactor: ReactorMetrics,
+    /// The daemon's self-metrics (`drbdreactor_*`), as its parts registered them.
+    pub reactor: Vec<Sample>,
 }
 
 /// Label sets built once per scrape into one arena string, so each family only appends them.
@@ -376,26 +357,23 @@ impl Writer<'_> {
     }
 
     fn reactor(&mut self, ctx: &RenderContext) {
-        let r = &ctx.reactor;
-        for (meta, v) in [
-            (&VERSION_OK, u64::from(ctx.versions.last_refresh_ok)),
-            (&EVENTS_PROCESSED, r.events_processed),
-            (&DRBDSETUP_RESTARTS, r.drbdsetup_restarts),
-            (&PLUGIN_RESTARTS, r.plugin_restarts),
-            (&UMH_RUNS, r.umh_runs),
-            (&UMH_FAILURES, r.umh_failures),
-            (&UMH_TIMEOUTS, r.umh_timeouts),
-        ] {
-            self.header(meta);
+        self.header(&VERSION_OK);
+        self.out.push_str(VERSION_OK.name);
+        self.out.push(' ');
+        self.value(u64::from(ctx.versions.last_refresh_ok));
+        for sample in &ctx.reactor {
+            let meta = Meta {
+                name: sample.name,
+                help: sample.help,
+                kind: match sample.kind {
+                    MetricKind::Counter => Kind::Counter,
+                    MetricKind::Gauge => Kind::Gauge,
+                },
+            };
+            self.header(&meta);
             self.out.push_str(meta.name);
             self.out.push(' ');
-            self.value(v);
-        }
-        if let Some(t) = r.last_event_unix_seconds {
-            self.header(&LAST_EVENT);
-            self.out.push_str(LAST_EVENT.name);
-            self.out.push(' ');
-            self.float(t);
+            self.float(sample.value);
         }
     }
 }

@@ -19,7 +19,7 @@ fn body(enums: bool) -> String {
             utils: Some("9.28.0".into()),
             last_refresh_ok: true,
         },
-        reactor: ReactorMetrics::default(),
+        reactor: Vec::new(),
     };
     let mut out = String::new();
     render(state.resources().map(|r| &**r), &ctx, &mut out);

@@ -19,7 +19,7 @@ impl MetricsSource for Fixture {
                 utils: Some("9.28.0".into()),
                 last_refresh_ok: true,
             },
-            reactor: ReactorMetrics::default(),
+            reactor: Vec::new(),
         };
         render(self.0.resources().map(|r| &**r), &ctx, out);
     }

@@ -1,7 +1,8 @@
 use drbd::{parse_line, State};
+use drbd_reactor_plugin::{DrbdVersions, SelfMetrics, Snapshot};
 use drbd_reactor_prometheus::config::PrometheusConfig;
-use drbd_reactor_prometheus::plugin::{run, Inputs, Snapshot};
-use drbd_reactor_prometheus::render::{DrbdVersions, ReactorMetrics};
+use drbd_reactor_prometheus::plugin::{run, Inputs};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,7 +13,8 @@ fn snapshot(lines: &[&str]) -> Snapshot {
     for l in lines {
         s.apply(parse_line(l).unwrap().event, &mut out);
     }
-    s.snapshot()
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    Snapshot::new(GENERATION.fetch_add(1, Ordering::Relaxed), s.snapshot())
 }
 
 async fn scrape(port: u16) -> Option<String> {
@@ -33,12 +35,13 @@ fn inputs(
 ) -> Inputs {
     Inputs {
         snapshots,
-        reactor: Arc::new(ReactorMetrics::default),
-        versions: Arc::new(|| DrbdVersions {
+        reactor: Arc::new(SelfMetrics::default()),
+        versions: tokio::sync::watch::channel(DrbdVersions {
             kmod: Some("9.2.8".into()),
             utils: Some("9.28.0".into()),
             last_refresh_ok: true,
-        }),
+        })
+        .1,
         shutdown,
     }
 }

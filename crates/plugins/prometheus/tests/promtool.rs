@@ -28,9 +28,17 @@ fn promtool_finds_nothing_but_the_documented_compatibility_exceptions() {
             utils: Some("9.28.0".into()),
             last_refresh_ok: true,
         },
-        reactor: ReactorMetrics {
-            last_event_unix_seconds: Some(1_763_750_000.5),
-            ..Default::default()
+        reactor: {
+            // The daemon's list, as its parts register it.
+            let list = drbd_reactor_plugin::SelfMetrics::default();
+            let c = list.counter("drbdreactor_events_processed_total", "Lines processed");
+            c.fetch_add(12, std::sync::atomic::Ordering::Relaxed);
+            list.gauge(
+                "drbdreactor_last_event_timestamp_seconds",
+                "Unix time",
+                || Some(1_763_750_000.5),
+            );
+            list.samples()
         },
     };
     let mut body = String::new();

@@ -1,24 +1,93 @@
-//! The plugin's entry point for the daemon: match every update against the rules and run
-//! the commands of the rules that fire.
+//! The `[[umh]]` plugin type for the daemon's host: match every live update against the rules
+//! and run the commands of the rules that fire. The replay a run starts with (after a reload or
+//! a restart) describes states that did not change, so no rule fires for it (the original's
+//! replay made "became Primary" rules fire again).
 //!
-//! Must never: kill commands that are running when the plugin stops (a reload must not cut a
-//! script short; each is still bounded by its own timeout).
+//! Must never: run commands for replayed state, or return from a stop while one of its
+//! commands still runs (each ends on its own, at its timeout, or is killed after the grace).
 
 use crate::matcher::invocations;
 use crate::rules::UmhConfig;
 use crate::runner::{RunCounters, Runner};
-use drbd::PluginUpdate;
-use std::future::Future;
-use std::ops::Deref;
+use drbd_reactor_config::{PluginKind, Strictness};
+use drbd_reactor_plugin::contract::Finding;
+use drbd_reactor_plugin::{
+    Input, Plugin, PluginContext, PluginError, SelfMetrics, UpdateSource, DEFAULT_STOP_DEADLINE,
+};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Where updates come from; `None` means the plugin must stop. An update is anything that
-/// reads as a [`PluginUpdate`] (the daemon hands out places in shared batches, tests `Arc`s).
-pub trait UpdateSource: Send {
-    type Update: Deref<Target = PluginUpdate> + Send;
-    fn next(&mut self) -> impl Future<Output = Option<Self::Update>> + Send;
+/// How long commands without a timeout may go on after their plugin was told to stop.
+pub const STOP_GRACE: Duration = DEFAULT_STOP_DEADLINE;
+
+/// The `[[umh]]` plugin type.
+pub struct Umh;
+
+impl Plugin for Umh {
+    const KIND: PluginKind = PluginKind::Umh;
+    // A typo in a umh rule must not widen it: unknown keys are errors.
+    const STRICTNESS: Strictness = Strictness::RejectUnknownKeys;
+    const INPUT: Input = Input::Updates;
+    type Config = UmhConfig;
+
+    fn check(config: &UmhConfig) -> Result<Vec<Finding>, Finding> {
+        Ok(config
+            .id
+            .iter()
+            .map(|_| Finding::at("id", "'id' is deprecated and ignored"))
+            .collect())
+    }
+
+    /// Running commands get their own timeout (or the grace) plus a moment to be reported.
+    fn stop_deadline(config: &UmhConfig) -> Duration {
+        let longest = rule_timeouts(config)
+            .max()
+            .map_or(STOP_GRACE, |t| Duration::from_secs(t).max(STOP_GRACE));
+        longest + Duration::from_secs(2)
+    }
+
+    fn register_metrics(metrics: &SelfMetrics) {
+        counters(metrics);
+    }
+
+    async fn run(config: UmhConfig, mut ctx: PluginContext) -> Result<(), PluginError> {
+        ctx.updates.skip_replay();
+        let counters = Arc::new(counters(&ctx.metrics));
+        run(config, ctx.updates, counters)
+            .await
+            .map_err(PluginError::Failed)
+    }
 }
 
+/// The `timeout` of every rule that has one.
+fn rule_timeouts(c: &UmhConfig) -> impl Iterator<Item = u64> + '_ {
+    let r = c.resource.iter().map(|r| r.timeout);
+    let d = c.device.iter().map(|r| r.timeout);
+    let p = c.peerdevice.iter().map(|r| r.timeout);
+    let n = c.connection.iter().map(|r| r.timeout);
+    let h = c.helper.iter().map(|r| r.timeout);
+    r.chain(d).chain(p).chain(n).chain(h).flatten()
+}
+
+/// The umh counters in the self-metrics list (shared by every `[[umh]]` instance).
+fn counters(metrics: &SelfMetrics) -> RunCounters {
+    RunCounters {
+        runs: metrics.counter(
+            "drbdreactor_umh_runs_total",
+            "Number of umh commands started",
+        ),
+        failures: metrics.counter(
+            "drbdreactor_umh_failures_total",
+            "Number of umh commands that exited unsuccessfully",
+        ),
+        timeouts: metrics.counter(
+            "drbdreactor_umh_timeouts_total",
+            "Number of umh commands killed at their timeout",
+        ),
+    }
+}
+
+/// Matches updates until they end, then stops the runner (see [`Runner::stop`]).
 pub async fn run(
     config: UmhConfig,
     mut updates: impl UpdateSource,
@@ -31,6 +100,6 @@ pub async fn run(
             runner.submit(invocation);
         }
     }
-    tokio::spawn(async move { runner.drain().await });
+    runner.stop(STOP_GRACE).await;
     Ok(())
 }

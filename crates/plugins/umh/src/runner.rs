@@ -1,29 +1,38 @@
 //! Runs the commands of matched rules: `sh -c COMMAND` with exactly the environment the
 //! matcher built, stdin from /dev/null, in its own process group, at most `max_concurrent` at
 //! once (the rest wait in arrival order), killed with its whole group at the rule's timeout.
-//! Every output line and the exit status are logged with the rule's name.
+//! Every output line (bytes, decoded lossily, capped per line and per run) and the exit status
+//! are logged with the rule's name. On stop, running commands get their own timeout (or
+//! [`Runner::stop`]'s grace when they have none) and are then killed with their group.
 //!
 //! Must never: pass DRBD values through the shell's text (only through the environment),
-//! block the caller (submission only queues), or lose a queued command.
+//! block the caller (submission only queues), stop reading a command's output early (it would
+//! die of SIGPIPE), keep unbounded output, or leave a command running after stop returned.
 
 use crate::matcher::Invocation;
+use drbd_reactor_process::{read_lines, spawn_group, LineLimit, OutputStats, Waited};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+
+/// What is logged of one stream of one run: longer lines are cut, later lines counted only.
+pub const OUTPUT_LIMIT: LineLimit = LineLimit {
+    max_line_bytes: 4096,
+    max_lines: Some(1000),
+};
 
 const TARGET: &str = "drbd_reactor::plugin::umh";
 
 /// What the runner did, for the self-metrics.
 #[derive(Debug, Default)]
 pub struct RunCounters {
-    pub runs: AtomicU64,
-    pub failures: AtomicU64,
-    pub timeouts: AtomicU64,
+    pub runs: Arc<AtomicU64>,
+    pub failures: Arc<AtomicU64>,
+    pub timeouts: Arc<AtomicU64>,
 }
 
 /// How one command ended, and when its process started.
@@ -41,12 +50,16 @@ pub enum Outcome {
     Signaled(i32),
     TimedOut,
     SpawnFailed(String),
+    /// Still running when the plugin stopped and its grace ran out: killed with its group.
+    KilledAtStop,
 }
 
 pub struct Runner {
     limit: Option<Arc<Semaphore>>,
     tasks: JoinSet<Outcome>,
     pub counters: Arc<RunCounters>,
+    /// Turns to `Some(grace)` when the runner stops.
+    stopping: watch::Sender<Option<Duration>>,
 }
 
 impl Runner {
@@ -61,6 +74,7 @@ impl Runner {
             limit: max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1)))),
             tasks: JoinSet::new(),
             counters,
+            stopping: watch::channel(None).0,
         }
     }
 
@@ -68,12 +82,19 @@ impl Runner {
     pub fn submit(&mut self, invocation: Invocation) {
         let limit = self.limit.clone();
         let counters = Arc::clone(&self.counters);
+        let mut stopping = self.stopping.subscribe();
         self.tasks.spawn(async move {
             let _permit = match &limit {
-                Some(s) => Some(s.clone().acquire_owned().await.expect("never closed")),
+                Some(s) => tokio::select! {
+                    permit = s.clone().acquire_owned() => Some(permit.expect("never closed")),
+                    _ = async { let _stopped = stopping.wait_for(Option::is_some).await.is_ok(); } => {
+                        log::warn!(target: TARGET, "rule '{}': not started, the plugin stopped while it waited for a free slot", invocation.rule_name);
+                        return Outcome::KilledAtStop;
+                    }
+                },
                 None => None,
             };
-            let outcome = run(&invocation).await.outcome;
+            let outcome = run_until_stopped(&invocation, stopping).await.outcome;
             counters.runs.fetch_add(1, Ordering::Relaxed);
             match &outcome {
                 Outcome::Exited(0) => {}
@@ -95,17 +116,77 @@ impl Runner {
     pub async fn drain(&mut self) {
         while self.tasks.join_next().await.is_some() {}
     }
+
+    /// Commands queued or running.
+    pub fn pending(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Stops: commands waiting for a slot are not started; running ones end on their own or
+    /// at their timeout, and those without a timeout are killed with their group after
+    /// `grace`. Returns when none is left.
+    pub async fn stop(&mut self, grace: Duration) {
+        while self.tasks.try_join_next().is_some() {}
+        let n = self.tasks.len();
+        if n > 0 {
+            log::info!(target: TARGET, "stopping: waiting for {n} commands to end (each up to its timeout; those without one are killed after {grace:?})");
+        }
+        self.stopping.send_replace(Some(grace));
+        let mut killed = 0;
+        while let Some(outcome) = self.tasks.join_next().await {
+            killed += usize::from(matches!(outcome, Ok(Outcome::KilledAtStop)));
+        }
+        if n > 0 {
+            log::info!(target: TARGET, "stopped: {n} commands ended, {killed} of them killed or not started because the plugin stopped");
+        }
+    }
 }
 
-async fn log_lines(rule: String, stream: &'static str, out: impl AsyncRead + Unpin) {
-    let mut lines = BufReader::new(out).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+async fn log_lines(
+    rule: String,
+    stream: &'static str,
+    out: impl tokio::io::AsyncRead + Unpin,
+) -> OutputStats {
+    let stats = read_lines(out, OUTPUT_LIMIT, |line| {
         log::info!(target: TARGET, "rule '{rule}': {stream}: {line}");
+    })
+    .await;
+    if stats.lines_dropped > 0 || stats.lines_truncated > 0 {
+        log::warn!(
+            target: TARGET,
+            "rule '{rule}': {stream}: {} lines not logged and {} lines cut ({} bytes dropped in all): a run logs at most {} lines of {} bytes",
+            stats.lines_dropped,
+            stats.lines_truncated,
+            stats.bytes_dropped,
+            OUTPUT_LIMIT.max_lines.unwrap_or(u64::MAX),
+            OUTPUT_LIMIT.max_line_bytes
+        );
     }
+    stats
 }
 
 /// Runs one command to its end or its timeout.
 pub async fn run(inv: &Invocation) -> RunReport {
+    run_until_stopped(inv, watch::channel(None).1).await
+}
+
+/// Waits until `stopping` says so, then for its grace.
+async fn grace_after_stop(stopping: &mut watch::Receiver<Option<Duration>>) {
+    let grace = stopping
+        .wait_for(Option::is_some)
+        .await
+        .map(|g| g.unwrap_or_default());
+    let Ok(grace) = grace else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep(grace).await;
+}
+
+/// Runs one command to its end, its timeout, or (without a timeout) the stop's grace.
+async fn run_until_stopped(
+    inv: &Invocation,
+    mut stopping: watch::Receiver<Option<Duration>>,
+) -> RunReport {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(&inv.command)
@@ -113,11 +194,9 @@ pub async fn run(inv: &Invocation) -> RunReport {
         .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     log::info!(target: TARGET, "rule '{}': running {}", inv.rule_name, inv.command);
-    let mut child = match cmd.spawn() {
+    let mut child = match spawn_group(&mut cmd, Default::default()) {
         Ok(c) => c,
         Err(e) => {
             log::warn!(target: TARGET, "rule '{}': cannot start sh: {e}", inv.rule_name);
@@ -128,23 +207,30 @@ pub async fn run(inv: &Invocation) -> RunReport {
         }
     };
     let started_at = Some(std::time::Instant::now());
-    let pgid = child.id();
     let out = tokio::spawn(log_lines(
         inv.rule_name.clone(),
         "stdout",
-        child.stdout.take().expect("piped"),
+        child.take_stdout().expect("piped"),
     ));
     let err = tokio::spawn(log_lines(
         inv.rule_name.clone(),
         "stderr",
-        child.stderr.take().expect("piped"),
+        child.take_stderr().expect("piped"),
     ));
-    let waited = match inv.timeout_secs {
-        Some(secs) => tokio::time::timeout(Duration::from_secs(secs), child.wait()).await,
-        None => Ok(child.wait().await),
+    let timeout = inv.timeout_secs.map(Duration::from_secs);
+    // None: killed because the plugin stopped.
+    let waited = tokio::select! {
+        w = child.wait_timeout(timeout) => Some(w),
+        _ = grace_after_stop(&mut stopping), if timeout.is_none() => {
+            child.kill_group();
+            let _ = child.wait().await;
+            log::warn!(target: TARGET, "rule '{}': killed with its process group: still running when the plugin stopped (a rule without 'timeout')", inv.rule_name);
+            None
+        }
     };
     let outcome = match waited {
-        Ok(Ok(status)) => {
+        None => Outcome::KilledAtStop,
+        Some(Ok(Waited::Exited(status))) => {
             use std::os::unix::process::ExitStatusExt;
             match (status.code(), status.signal()) {
                 (Some(c), _) => Outcome::Exited(c),
@@ -152,18 +238,8 @@ pub async fn run(inv: &Invocation) -> RunReport {
                 (None, None) => Outcome::Exited(-1),
             }
         }
-        Ok(Err(e)) => Outcome::SpawnFailed(e.to_string()),
-        Err(_) => {
-            if let Some(pgid) = pgid {
-                // The whole group: the shell and whatever it started.
-                // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
-                unsafe {
-                    libc::kill(-(pgid as i32), libc::SIGKILL);
-                }
-            }
-            let _ = child.wait().await;
-            Outcome::TimedOut
-        }
+        Some(Ok(Waited::TimedOut)) => Outcome::TimedOut,
+        Some(Err(e)) => Outcome::SpawnFailed(e.to_string()),
     };
     // Output of killed groups ends when its writers are gone.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -190,6 +266,7 @@ pub async fn run(inv: &Invocation) -> RunReport {
         Outcome::SpawnFailed(e) => {
             log::warn!(target: TARGET, "rule '{}': {e}", inv.rule_name)
         }
+        Outcome::KilledAtStop => {}
     }
     RunReport {
         outcome,

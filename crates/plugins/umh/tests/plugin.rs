@@ -1,5 +1,6 @@
 use drbd::{parse_line, PluginUpdate, State};
-use drbd_reactor_umh::plugin::{run, UpdateSource};
+use drbd_reactor_plugin::UpdateSource;
+use drbd_reactor_umh::plugin::run;
 use drbd_reactor_umh::rules::UmhConfig;
 use std::sync::Arc;
 

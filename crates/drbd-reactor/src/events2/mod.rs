@@ -8,139 +8,26 @@
 //! Must never: restart because of a bad line (invalid UTF-8 or unparsable lines are logged
 //! with their line number and skipped, quirk Q9), busy-loop, or leave the child behind.
 
+mod lines;
+
+pub use lines::{Assembler, BatchPool, Piece, RateLimit, BATCH, MAX_LINE, WARN_PERIOD};
+
 use crate::metrics::DaemonMetrics;
-use drbd::{Event, Line};
+use drbd::Line;
+use drbd_reactor_process::{read_lines, spawn_group, Backoff, GroupChild, LineLimit, Waited};
+use lines::Lines;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::process::Stdio;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 
 pub const TARGET: &str = "drbd_reactor::events";
-/// Lines per batch handed to the core at most.
-pub const BATCH: usize = 256;
 const STDERR_TAIL: usize = 5;
-
-/// Batches handed back by the core once applied, with what the state did not take from
-/// their lines. The reader parses into those lines again (reusing their name buffers) and
-/// drops the rest itself, so lines are allocated rarely and freed on the thread that
-/// allocated them (freeing on another thread was the reader's largest cost after parsing,
-/// even with mimalloc).
-#[derive(Debug, Default)]
-pub struct BatchPool(Mutex<Vec<Vec<Line>>>);
-
-impl BatchPool {
-    const KEEP: usize = 32;
-
-    /// A batch for the reader to parse into: its lines are old ones, to be overwritten.
-    pub fn take(&self) -> Vec<Line> {
-        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        pool.pop().unwrap_or_else(|| Vec::with_capacity(BATCH))
-    }
-
-    /// Returns an applied batch.
-    pub fn give(&self, batch: Vec<Line>) {
-        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < Self::KEEP {
-            pool.push(batch);
-        }
-    }
-}
-
-/// The lines parsed so far into a batch from the pool.
-struct Filling {
-    batch: Vec<Line>,
-    filled: usize,
-}
-
-impl Filling {
-    fn new(pool: &BatchPool) -> Self {
-        Filling {
-            batch: pool.take(),
-            filled: 0,
-        }
-    }
-
-    /// Parses `text` into the next line of the batch.
-    fn parse(&mut self, text: &str) -> Result<&Line, drbd::ParseError> {
-        if let Some(line) = self.batch.get_mut(self.filled) {
-            drbd::parse_line_into(text, line)?;
-        } else {
-            self.batch.push(drbd::parse_line(text)?);
-        }
-        self.filled += 1;
-        Ok(&self.batch[self.filled - 1])
-    }
-
-    fn len(&self) -> usize {
-        self.filled
-    }
-
-    /// The parsed lines, and a new batch to fill.
-    fn take(&mut self, pool: &BatchPool) -> Vec<Line> {
-        let mut full = std::mem::replace(&mut self.batch, pool.take());
-        full.truncate(self.filled);
-        self.filled = 0;
-        full
-    }
-}
-
-/// Turns the lines of one child into parsed lines, counting them; bad ones are logged with
-/// their number and skipped.
-struct Lines<'a> {
-    batch: Filling,
-    line_no: u64,
-    dump_complete: bool,
-    metrics: &'a DaemonMetrics,
-}
-
-impl Lines<'_> {
-    /// Hands the lines parsed so far to the core (nothing if there are none); None if the
-    /// core is gone.
-    async fn send(&mut self, tx: &mpsc::Sender<ReaderEvent>, pool: &BatchPool) -> Option<()> {
-        if self.batch.len() == 0 {
-            return Some(());
-        }
-        tx.send(ReaderEvent::Lines(self.batch.take(pool)))
-            .await
-            .ok()
-    }
-
-    /// One line; `ascii` if it is known to hold only ASCII bytes.
-    fn line(&mut self, bytes: &[u8], ascii: bool) {
-        self.line_no += 1;
-        let line_no = self.line_no;
-        let text = if ascii {
-            debug_assert!(bytes.is_ascii());
-            // SAFETY: ASCII bytes are valid UTF-8.
-            Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
-        } else {
-            std::str::from_utf8(bytes)
-        };
-        match text {
-            Err(err) => {
-                DaemonMetrics::inc(&self.metrics.lines_rejected);
-                log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: not UTF-8 ({err}), skipped: {}", String::from_utf8_lossy(bytes).trim());
-            }
-            Ok(text) => {
-                let text = text.trim();
-                if text.is_empty() {
-                    return;
-                }
-                match self.batch.parse(text) {
-                    Ok(line) => self.dump_complete |= matches!(line.event, Event::EndOfDump),
-                    Err(err) => {
-                        DaemonMetrics::inc(&self.metrics.lines_rejected);
-                        log::warn!(target: TARGET, "drbdsetup events2 line {line_no}: {err}, skipped: {text}");
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// What the reader tells the core, in order.
 #[derive(Debug)]
@@ -177,60 +64,17 @@ impl ReaderConfig {
     }
 }
 
-/// Capped exponential backoff.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    first: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub fn new(first: Duration, max: Duration) -> Self {
-        Backoff {
-            first,
-            max,
-            next: first,
-        }
-    }
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        d
-    }
-    pub fn reset(&mut self) {
-        self.next = self.first;
-    }
-}
-
-/// Kills the child's whole process group when dropped (daemon shutdown, task abort).
-struct GroupGuard(i32);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on the process group we created for the child.
-        unsafe { libc::kill(-self.0, libc::SIGKILL) };
-    }
-}
-
-fn spawn(config: &ReaderConfig) -> std::io::Result<Child> {
+fn spawn(config: &ReaderConfig) -> std::io::Result<GroupChild> {
     let mut cmd = Command::new(&config.program);
     cmd.args(&config.args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn()
+        .stderr(Stdio::piped());
+    let options = drbd_reactor_process::group::Options {
+        die_with_parent: true,
+        kill_group_on_drop: true,
+    };
+    spawn_group(&mut cmd, options)
 }
 
 /// Runs children forever; ends only when the core is gone. Abort the task to stop: the
@@ -241,11 +85,12 @@ pub async fn run(
     metrics: Arc<DaemonMetrics>,
     pool: Arc<BatchPool>,
 ) {
-    let mut backoff = Backoff::new(config.first_retry, config.max_retry);
+    // Only a child that delivered its whole initial dump counts as healthy.
+    let mut backoff = Backoff::new(config.first_retry, config.max_retry, Duration::MAX);
     let mut restart = false;
     loop {
         if restart {
-            DaemonMetrics::inc(&metrics.drbdsetup_restarts);
+            metrics.drbdsetup_restarts.fetch_add(1, Ordering::Relaxed);
         }
         let why = match spawn(&config) {
             Err(err) => format!(
@@ -254,7 +99,7 @@ pub async fn run(
                 args_text(&config)
             ),
             Ok(child) => {
-                let pid = child.id().unwrap_or(0);
+                let pid = child.pid();
                 if tx
                     .send(ReaderEvent::Started { pid, restart })
                     .await
@@ -293,31 +138,25 @@ fn args_text(config: &ReaderConfig) -> String {
 /// Reads one child until it ends. Returns why it ended and whether it completed its
 /// initial dump; None if the core is gone.
 async fn follow(
-    mut child: Child,
+    mut child: GroupChild,
     config: &ReaderConfig,
     tx: &mpsc::Sender<ReaderEvent>,
     metrics: &DaemonMetrics,
     pool: &BatchPool,
 ) -> Option<(String, bool)> {
-    let pid = child.id().unwrap_or(0);
-    let _group = GroupGuard(pid as i32);
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stdin = child.stdin.take().expect("stdin is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
+    let pid = child.pid();
+    let stdout = child.take_stdout().expect("stdout is piped");
+    let stdin = child.take_stdin().expect("stdin is piped");
+    let stderr = child.take_stderr().expect("stderr is piped");
 
     let tail = Arc::new(Mutex::new(VecDeque::new()));
     let stderr_task = tokio::spawn(collect_stderr(stderr, Arc::clone(&tail)));
     let poll_task = tokio::spawn(poll_statistics(stdin, config.poll_interval));
 
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut lines = Lines {
-        batch: Filling::new(pool),
-        line_no: 0,
-        dump_complete: false,
-        metrics,
-    };
-    // The part of a line that a read ended in the middle of.
-    let mut carry: Vec<u8> = Vec::new();
+    let mut lines = Lines::new(pool, metrics);
+    // Lines across reads, capped at MAX_LINE.
+    let mut assembler = Assembler::default();
     // Whole reads are split into lines in place (no copy, no wait per line); a batch goes to
     // the core when it is full and when everything read so far is parsed.
     let read_error = loop {
@@ -330,39 +169,35 @@ async fn follow(
         let ascii = chunk.is_ascii();
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', chunk) {
-            if carry.is_empty() {
-                lines.line(&chunk[start..end], ascii);
-            } else {
-                carry.extend_from_slice(&chunk[start..end]);
-                lines.line(&carry, false);
-                carry.clear();
+            match assembler.line_end(&chunk[start..end], ascii) {
+                Ok(Piece::Line(bytes, ascii)) => lines.line(bytes, ascii),
+                Ok(Piece::Dropped) => {}
+                Err(n) => lines.too_long(n),
             }
             start = end + 1;
             if lines.batch.len() >= BATCH {
-                lines.send(tx, pool).await?;
+                send(&mut lines, tx, pool).await?;
             }
         }
-        carry.extend_from_slice(&chunk[start..]);
+        if let Err(n) = assembler.cut(&chunk[start..]) {
+            lines.too_long(n);
+        }
         let read = chunk.len();
         reader.consume(read);
-        lines.send(tx, pool).await?;
+        send(&mut lines, tx, pool).await?;
     };
     // A last line without a newline still counts.
-    if !carry.is_empty() {
-        lines.line(&carry, false);
+    if let Some(last) = assembler.finish() {
+        lines.line(last, false);
     }
-    lines.send(tx, pool).await?;
+    send(&mut lines, tx, pool).await?;
     let (line_no, dump_complete) = (lines.line_no, lines.dump_complete);
     poll_task.abort();
     // stdout is closed; the child is normally gone. Do not wait for ever.
-    let status = match tokio::time::timeout(Duration::from_secs(2), child.wait()).await {
-        Ok(Ok(status)) => status.to_string(),
-        Ok(Err(err)) => format!("cannot wait for it: {err}"),
-        Err(_) => {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-            "it closed its output but did not exit; killed".to_string()
-        }
+    let status = match child.wait_timeout(Some(Duration::from_secs(2))).await {
+        Ok(Waited::Exited(status)) => status.to_string(),
+        Ok(Waited::TimedOut) => "it closed its output but did not exit; killed".to_string(),
+        Err(err) => format!("cannot wait for it: {err}"),
     };
     let _ = tokio::time::timeout(Duration::from_millis(500), stderr_task).await;
     let mut why = format!("drbdsetup events2 (pid {pid}) ended after {line_no} lines: {status}");
@@ -377,24 +212,37 @@ async fn follow(
     Some((why, dump_complete))
 }
 
+/// Logs drbdsetup's stderr at debug level and keeps its last lines for the exit report.
 async fn collect_stderr(stderr: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) {
-    let mut lines = BufReader::new(stderr);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match lines.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf).trim().to_string();
-                log::debug!(target: TARGET, "drbdsetup stderr: {line}");
-                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-                if tail.len() == STDERR_TAIL {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
+    let limit = LineLimit {
+        max_line_bytes: 4096,
+        max_lines: None,
+    };
+    read_lines(stderr, limit, |line| {
+        let line = line.trim();
+        log::debug!(target: TARGET, "drbdsetup stderr: {line}");
+        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        if tail.len() == STDERR_TAIL {
+            tail.pop_front();
         }
+        tail.push_back(line.to_string());
+    })
+    .await;
+}
+
+/// Hands the lines parsed so far to the core (nothing if there are none); None if the core
+/// is gone.
+async fn send(
+    lines: &mut Lines<'_>,
+    tx: &mpsc::Sender<ReaderEvent>,
+    pool: &BatchPool,
+) -> Option<()> {
+    if lines.batch.len() == 0 {
+        return Some(());
     }
+    tx.send(ReaderEvent::Lines(lines.batch.take(pool)))
+        .await
+        .ok()
 }
 
 /// Writes `n\n` every `interval`; keeps stdin open (EOF would end drbdsetup) until aborted.
@@ -418,15 +266,7 @@ async fn poll_statistics(mut stdin: tokio::process::ChildStdin, interval: Option
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
-        let d: Vec<_> = (0..5).map(|_| b.next_delay().as_millis()).collect();
-        assert_eq!(d, [100, 200, 400, 500, 500]);
-        b.reset();
-        assert_eq!(b.next_delay(), Duration::from_millis(100));
-    }
+    use drbd::Event;
 
     #[test]
     fn a_zero_poll_interval_means_no_polling() {

@@ -1,0 +1,284 @@
+//! The host's supervision rules with a test plugin whose speed and stop time are chosen.
+
+use super::*;
+use drbd_reactor_plugin::{register, Plugin};
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+
+/// What the test plugins did, in order: ("start"|"update"|"stopped", instance tag).
+static JOURNAL: Mutex<Vec<(&'static str, u64)>> = Mutex::new(Vec::new());
+
+fn journal(tag: u64) -> Vec<&'static str> {
+    JOURNAL
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, t)| *t == tag)
+        .map(|(e, _)| *e)
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+struct TestConfig {
+    tag: u64,
+    delay_per_update_ms: u64,
+    stop_ms: u64,
+    deadline_ms: u64,
+    config_error: bool,
+}
+
+struct TestPlugin;
+
+impl Plugin for TestPlugin {
+    const KIND: PluginKind = PluginKind::Debugger;
+    const INPUT: Input = Input::Updates;
+    type Config = TestConfig;
+    fn stop_deadline(c: &TestConfig) -> Duration {
+        Duration::from_millis(c.deadline_ms.max(1))
+    }
+    async fn run(c: TestConfig, mut ctx: PluginContext) -> Result<(), PluginError> {
+        if c.config_error {
+            return Err(PluginError::Config("no such file".into()));
+        }
+        JOURNAL.lock().unwrap().push(("start", c.tag));
+        while ctx.updates.next().await.is_some() {
+            JOURNAL.lock().unwrap().push(("update", c.tag));
+            tokio::time::sleep(Duration::from_millis(c.delay_per_update_ms)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(c.stop_ms)).await;
+        JOURNAL.lock().unwrap().push(("stopped", c.tag));
+        Ok(())
+    }
+}
+
+fn configured(c: TestConfig) -> Configured {
+    let section = drbd_reactor_config::PluginInstance {
+        kind: PluginKind::Debugger,
+        table: toml::Value::try_from(&c)
+            .unwrap()
+            .as_table()
+            .unwrap()
+            .clone(),
+        origin: Origin::new("test.toml", 1),
+        key_lines: Default::default(),
+    };
+    let (config, _) = (register::<TestPlugin>().parse)(&section).unwrap();
+    Configured {
+        config,
+        origin: Origin::new("test.toml", 1),
+    }
+}
+
+fn updates(n: usize) -> (State, Vec<UpdateBatch>) {
+    let mut state = State::new();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let line = format!("exists resource name:r{i} role:Secondary");
+        state.apply(drbd::parse_line(&line).unwrap().event, &mut out);
+    }
+    // one batch per update
+    let batches = out.into_iter().map(|u| Arc::from(vec![u])).collect();
+    (state, batches)
+}
+
+fn host(capacity: usize) -> (Host, mpsc::UnboundedReceiver<HostEvent>, Arc<SelfMetrics>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let metrics = Arc::new(SelfMetrics::default());
+    (Host::new(tx, Arc::clone(&metrics), capacity), rx, metrics)
+}
+
+fn counter(metrics: &SelfMetrics, name: &str) -> f64 {
+    metrics
+        .samples()
+        .into_iter()
+        .find(|s| s.name == name)
+        .map_or(-1.0, |s| s.value)
+}
+
+async fn poll_until(mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "condition not reached in 10 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_blocking() {
+    let (mut host, mut events, metrics) = host(4);
+    host.start(
+        configured(TestConfig {
+            tag: 1,
+            delay_per_update_ms: 5,
+            ..Default::default()
+        }),
+        &State::new(),
+    );
+    let (state, updates) = updates(20);
+    // dispatch is not async: it cannot wait for the plugin
+    for batch in updates.iter().chain(&updates[..3]) {
+        host.dispatch(batch);
+    }
+    assert!(counter(&metrics, "drbdreactor_plugin_updates_dropped_total") >= 15.0);
+    assert!(matches!(host.instances[0].state, RunState::Draining { lag, .. } if lag >= 18));
+    // the run drains its queue, ends, and is started again with the state replayed
+    let ended = events.recv().await.unwrap();
+    assert!(matches!(
+        ended,
+        HostEvent::Ended {
+            outcome: Outcome::Finished,
+            ..
+        }
+    ));
+    host.handle(ended, &state);
+    assert!(matches!(host.instances[0].state, RunState::Running(_)));
+    assert_eq!(counter(&metrics, "drbdreactor_plugin_restarts_total"), 1.0);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn reconfigure_keeps_equal_instances_and_replaces_changed_ones() {
+    let (mut host, _events, _) = host(16);
+    let state = State::new();
+    let c = |tag| {
+        configured(TestConfig {
+            tag,
+            deadline_ms: 1000,
+            ..Default::default()
+        })
+    };
+    host.start(c(10), &state);
+    host.start(c(11), &state);
+    let first_id = host.instances[0].id;
+    let (kept, stopped, started) = host.reconfigure(vec![c(10), c(12)], &state);
+    assert_eq!((kept, stopped, started), (1, 1, 1));
+    assert_eq!(host.instances[0].id, first_id);
+    assert_eq!(host.len(), 2);
+    host.shutdown().await;
+    assert!(host.is_empty());
+}
+
+#[tokio::test]
+async fn reconfigure_returns_at_once_while_a_replaced_instance_takes_long_to_stop() {
+    let (mut host, mut events, _) = host(16);
+    let state = State::new();
+    let slow = TestConfig {
+        tag: 20,
+        stop_ms: 30_000,
+        deadline_ms: 60_000,
+        ..Default::default()
+    };
+    host.start(configured(slow), &state);
+    poll_until(|| journal(20) == ["start"]).await;
+    let started = Instant::now();
+    let next = TestConfig {
+        tag: 21,
+        ..Default::default()
+    };
+    host.reconfigure(vec![configured(next)], &state);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(host.stopping(), 1);
+    // The new instance of the same type waits for the old one: never both at once.
+    assert!(matches!(host.instances[0].state, RunState::Pending));
+    assert!(journal(21).is_empty());
+    // A Stopped report (here sent by hand, as the stop task would) starts it.
+    let id = host.stopping[0].id;
+    host.stopping[0].task.abort();
+    host.handle(HostEvent::Stopped { instance: id }, &state);
+    poll_until(|| journal(21) == ["start"]).await;
+    drop(events.try_recv());
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_new_instance_starts_only_after_the_old_one_of_its_type_has_stopped() {
+    let (mut host, mut events, _) = host(16);
+    let state = State::new();
+    let old = TestConfig {
+        tag: 30,
+        stop_ms: 200,
+        deadline_ms: 10_000,
+        ..Default::default()
+    };
+    host.start(configured(old), &state);
+    poll_until(|| journal(30) == ["start"]).await;
+    let new = TestConfig {
+        tag: 31,
+        ..Default::default()
+    };
+    host.reconfigure(vec![configured(new)], &state);
+    loop {
+        let ev = events.recv().await.unwrap();
+        let stopped = matches!(ev, HostEvent::Stopped { .. });
+        host.handle(ev, &state);
+        if stopped {
+            break;
+        }
+    }
+    poll_until(|| journal(31) == ["start"]).await;
+    let all = JOURNAL.lock().unwrap().clone();
+    let old_stopped = all.iter().position(|e| *e == ("stopped", 30)).unwrap();
+    let new_started = all.iter().position(|e| *e == ("start", 31)).unwrap();
+    assert!(old_stopped < new_started, "{all:?}");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_instances_in_parallel_each_cancelled_at_its_own_deadline() {
+    let (mut host, _events, _) = host(16);
+    let state = State::new();
+    for tag in [40, 41, 42] {
+        host.start(
+            configured(TestConfig {
+                tag,
+                stop_ms: 30_000,
+                deadline_ms: 300,
+                ..Default::default()
+            }),
+            &state,
+        );
+    }
+    poll_until(|| [40, 41, 42].iter().all(|t| journal(*t) == ["start"])).await;
+    let started = Instant::now();
+    host.shutdown().await;
+    // One after another would take 900 ms at least; in parallel about 300 ms.
+    assert!(
+        started.elapsed() < Duration::from_millis(850),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!([40, 41, 42].iter().all(|t| journal(*t) == ["start"]));
+}
+
+#[tokio::test]
+async fn a_configuration_error_is_reported_once_and_not_restarted() {
+    let (mut host, mut events, metrics) = host(16);
+    let state = State::new();
+    host.start(
+        configured(TestConfig {
+            tag: 50,
+            config_error: true,
+            ..Default::default()
+        }),
+        &state,
+    );
+    let ev = events.recv().await.unwrap();
+    host.handle(ev, &state);
+    assert!(matches!(host.instances[0].state, RunState::Broken));
+    assert!(events.try_recv().is_err());
+    assert_eq!(counter(&metrics, "drbdreactor_plugin_restarts_total"), 0.0);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_readers_get_snapshots_whose_generation_grows_with_each_publication() {
+    let (mut host, _events, _) = host(16);
+    let (state, _) = updates(2);
+    let rx = host.snapshots.subscribe();
+    host.publish(&state);
+    let g1 = rx.borrow().generation;
+    host.publish(&state);
+    let g2 = rx.borrow().generation;
+    assert!(g2 > g1 && g1 > 0);
+    assert_eq!(rx.borrow().resources.len(), 2);
+}

@@ -1,0 +1,144 @@
+//! The DRBD kernel module and drbd-utils versions for the metrics and the MIB: `drbdadm
+//! --version` parsed (prometheus spec §7), run by one shared task now and then every minute
+//! while the daemon runs, whoever asks first.
+//!
+//! Must never: block a plugin (the probe runs in its own task with a deadline), or turn a
+//! failure into a silent 0.0.0 (the last good versions stay, and the failure is flagged and
+//! logged).
+
+use drbd_reactor_process::{spawn_group, Waited};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+
+const TARGET: &str = "drbd_reactor::versions";
+const REFRESH: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The versions reported by `drbdadm --version`, and whether the last attempt worked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DrbdVersions {
+    /// `major.minor.patch` of the kernel module; `None` before the first success.
+    pub kmod: Option<String>,
+    pub utils: Option<String>,
+    /// True if the most recent `drbdadm --version` succeeded.
+    pub last_refresh_ok: bool,
+}
+
+/// Hands out the shared versions; the refresh task starts with the first subscriber.
+#[derive(Clone, Default)]
+pub struct VersionsService {
+    started: Arc<Mutex<Option<watch::Receiver<DrbdVersions>>>>,
+}
+
+impl VersionsService {
+    /// The latest versions, refreshed every minute from now on.
+    pub fn subscribe(&self) -> watch::Receiver<DrbdVersions> {
+        let mut started = self.started.lock().expect("never poisoned");
+        if let Some(rx) = &*started {
+            return rx.clone();
+        }
+        let (tx, rx) = watch::channel(DrbdVersions::default());
+        tokio::spawn(refresh(tx));
+        *started = Some(rx.clone());
+        rx
+    }
+}
+
+async fn refresh(tx: watch::Sender<DrbdVersions>) {
+    loop {
+        let result = probe().await;
+        tx.send_modify(|v| match result {
+            Ok((kmod, utils)) => {
+                *v = DrbdVersions {
+                    kmod: Some(kmod),
+                    utils: Some(utils),
+                    last_refresh_ok: true,
+                }
+            }
+            Err(e) => {
+                if v.last_refresh_ok || v.kmod.is_none() {
+                    log::warn!(target: TARGET, "{e}; keeping the last known DRBD versions");
+                }
+                v.last_refresh_ok = false;
+            }
+        });
+        tokio::time::sleep(REFRESH).await;
+    }
+}
+
+/// Runs `drbdadm --version` once.
+pub async fn probe() -> Result<(String, String), String> {
+    let mut cmd = tokio::process::Command::new("drbdadm");
+    cmd.arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = spawn_group(&mut cmd, Default::default())
+        .map_err(|e| format!("cannot run drbdadm --version: {e}"))?;
+    let mut stdout = child.take_stdout().expect("piped");
+    let mut text = Vec::new();
+    let read = async {
+        // drbdadm --version prints a few hundred bytes; more is not its output.
+        let _ = (&mut stdout).take(64 * 1024).read_to_end(&mut text).await;
+        child.wait_timeout(Some(TIMEOUT)).await
+    };
+    let status = match tokio::time::timeout(TIMEOUT, read).await {
+        Ok(Ok(Waited::Exited(status))) => status,
+        Ok(Ok(Waited::TimedOut)) | Err(_) => {
+            return Err("drbdadm --version did not answer within 10 s".to_string())
+        }
+        Ok(Err(e)) => return Err(format!("drbdadm --version: {e}")),
+    };
+    if !status.success() {
+        return Err(format!("drbdadm --version failed: {status}"));
+    }
+    parse_versions(&String::from_utf8_lossy(&text))
+}
+
+/// `DRBDADM_VERSION_CODE=0x091c00` → "9.28.0".
+fn code(stdout: &str, key: &str) -> Option<String> {
+    let hex = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix("=0x"))?;
+    let v = u32::from_str_radix(hex, 16).ok()?;
+    Some(format!(
+        "{}.{}.{}",
+        (v >> 16) & 0xff,
+        (v >> 8) & 0xff,
+        v & 0xff
+    ))
+}
+
+/// (kernel module, utils) versions, or why not.
+pub fn parse_versions(stdout: &str) -> Result<(String, String), String> {
+    let utils = code(stdout, "DRBDADM_VERSION_CODE").ok_or("no DRBDADM_VERSION_CODE line")?;
+    let kmod =
+        code(stdout, "DRBD_KERNEL_VERSION_CODE").ok_or("no DRBD_KERNEL_VERSION_CODE line")?;
+    Ok((kmod, utils))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_codes_split_into_major_minor_patch() {
+        let out = "DRBDADM_BUILDTAG=GIT-hash\nDRBDADM_API_VERSION=2\nDRBD_KERNEL_VERSION_CODE=0x090208\nDRBDADM_VERSION_CODE=0x091c00\nDRBDADM_VERSION=9.28.0\n";
+        assert_eq!(
+            parse_versions(out).unwrap(),
+            ("9.2.8".to_string(), "9.28.0".to_string())
+        );
+    }
+
+    #[test]
+    fn missing_lines_are_errors() {
+        assert!(parse_versions("DRBDADM_VERSION_CODE=0x091c00\n").is_err());
+        assert!(parse_versions("").is_err());
+        assert!(
+            parse_versions("DRBDADM_VERSION_CODE=0xzz\nDRBD_KERNEL_VERSION_CODE=0x0\n").is_err()
+        );
+    }
+}

@@ -303,6 +303,7 @@ pub fn drbdadm(c: &mut Cluster, node: &str, args: &[String]) -> Action {
             "primary" => c.primary(node, res, force).into(),
             "secondary" => c.secondary(node, res, false).into(),
             "up" | "adjust" => c.up(node, res).into(),
+            "connect" => c.connect(node, res, a.has("discard-my-data")).into(),
             "down" => match c.down(node, res) {
                 Err(f) if f.code == 10 => Reply::ok(""),
                 r => r.into(),
@@ -341,6 +342,8 @@ commands:
   write NODE RES [KIB]          write on a Primary (out of sync for unreachable peers)
   read NODE RES [KIB]           read on a Primary (counts in the device's read statistics)
   primary|secondary NODE RES    as drbdsetup on that node
+  connect NODE RES [--discard-my-data]
+                                reconnect StandAlone connections (after a split brain)
   kill-events2 NODE             end the node's events2 streams
   tick MS                       advance virtual time
 ";
@@ -386,6 +389,8 @@ pub fn ctl(c: &mut Cluster, args: &[String]) -> Action {
         }
         ["primary", n, r] => c.primary(n, r, false),
         ["secondary", n, r] => c.secondary(n, r, false),
+        ["connect", n, r] => c.connect(n, r, false),
+        ["connect", n, r, "--discard-my-data"] => c.connect(n, r, true),
         ["tick", ms] => match ms.parse() {
             Ok(ms) => {
                 c.tick(ms);

@@ -1,6 +1,7 @@
 //! Helpers for the tests that run the real drbd-reactor daemon against the simulator.
 #![allow(dead_code)]
 
+use drbd_sim::server::Sim;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -79,23 +80,37 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the daemon with `config`, finding drbdsetup/drbdadm in `shims` (the simulator's
-/// shims for one node, which know their node from the file beside them).
+/// The daemon's command line with `config`, finding drbdsetup/drbdadm in `shims` (the
+/// simulator's shims for one node, which know their node from the file beside them).
+fn daemon_command(config: &Path, shims: &Path) -> Command {
+    let mut cmd = Command::new(reactor());
+    cmd.args(["--allow-tty", "-c"])
+        .arg(config)
+        .env(
+            "PATH",
+            format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()),
+        )
+        .env_remove("DRBD_SIM_NODE")
+        .env_remove("DRBD_SIM_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Starts the daemon with `config` and the shims in `shims`.
 pub fn start_daemon(config: &Path, shims: &Path) -> Killed {
-    Killed(
-        Command::new(reactor())
-            .args(["--allow-tty", "-c"])
-            .arg(config)
-            .env(
-                "PATH",
-                format!("{}:{}", shims.display(), std::env::var("PATH").unwrap()),
-            )
-            .env_remove("DRBD_SIM_NODE")
-            .env_remove("DRBD_SIM_SOCKET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    Killed(daemon_command(config, shims).spawn().unwrap())
+}
+
+/// Starts the daemon as the leader of its own process group and registers it with the
+/// simulator as running on `node`: `ctl crash NODE` kills it and what it started.
+pub fn start_daemon_on(sim: &Sim, node: &str, config: &Path, shims: &Path) -> Killed {
+    use std::os::unix::process::CommandExt;
+    let child = daemon_command(config, shims)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    sim.register(node, child.id());
+    Killed(child)
 }

@@ -67,6 +67,10 @@ pub enum Action {
     WaitConnect(String),
     /// ctl kill-events2: end the node's events2 streams.
     KillStreams(String, Reply),
+    /// ctl crash succeeded: the processes registered for the node end with it.
+    Crashed(String),
+    /// ctl register NODE PID: `PID` (and its process group) runs on NODE.
+    Register(String, i32),
 }
 
 pub const KERNEL_VERSION: &str = "9.2.12";
@@ -303,6 +307,7 @@ pub fn drbdadm(c: &mut Cluster, node: &str, args: &[String]) -> Action {
             "primary" => c.primary(node, res, force).into(),
             "secondary" => c.secondary(node, res, false).into(),
             "up" | "adjust" => c.up(node, res).into(),
+            "connect" => c.connect(node, res, a.has("discard-my-data")).into(),
             "down" => match c.down(node, res) {
                 Err(f) if f.code == 10 => Reply::ok(""),
                 r => r.into(),
@@ -332,7 +337,8 @@ pub fn drbdadm(c: &mut Cluster, node: &str, args: &[String]) -> Action {
 pub const CTL_HELP: &str = "\
 commands:
   status [NODE]                 drbdsetup status of every node (or one)
-  crash NODE | restart NODE     power a node off / on
+  crash NODE | restart NODE     power a node off / on (crash kills what is registered)
+  register NODE PID             PID runs on NODE: a crash of NODE kills its process group
   partition NODE...             cut every link between these nodes and the rest
   heal                          restore every link
   cut A B | restore A B         cut / restore one link
@@ -341,6 +347,8 @@ commands:
   write NODE RES [KIB]          write on a Primary (out of sync for unreachable peers)
   read NODE RES [KIB]           read on a Primary (counts in the device's read statistics)
   primary|secondary NODE RES    as drbdsetup on that node
+  connect NODE RES [--discard-my-data]
+                                reconnect StandAlone connections (after a split brain)
   kill-events2 NODE             end the node's events2 streams
   tick MS                       advance virtual time
 ";
@@ -365,7 +373,19 @@ pub fn ctl(c: &mut Cluster, args: &[String]) -> Action {
             }
             return Action::Reply(Reply::ok(out));
         }
-        ["crash", n] => c.crash(n),
+        ["crash", n] => match c.crash(n) {
+            Ok(()) => return Action::Crashed(n.to_string()),
+            Err(f) => Err(f),
+        },
+        ["register", n, pid] => match pid.parse::<i32>() {
+            Ok(pid) if pid > 0 && c.node_id(n).is_some() => {
+                return Action::Register(n.to_string(), pid)
+            }
+            _ => Err(Failure::new(
+                20,
+                format!("register: a node name and a process id expected, not {n} {pid}"),
+            )),
+        },
         ["restart", n] => c.restart(n),
         ["partition", nodes @ ..] if !nodes.is_empty() => c.partition(nodes),
         ["heal"] => c.heal(),
@@ -386,6 +406,8 @@ pub fn ctl(c: &mut Cluster, args: &[String]) -> Action {
         }
         ["primary", n, r] => c.primary(n, r, false),
         ["secondary", n, r] => c.secondary(n, r, false),
+        ["connect", n, r] => c.connect(n, r, false),
+        ["connect", n, r, "--discard-my-data"] => c.connect(n, r, true),
         ["tick", ms] => match ms.parse() {
             Ok(ms) => {
                 c.tick(ms);

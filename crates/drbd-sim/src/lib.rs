@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod model;
 pub mod printer;
+pub mod procs;
 pub mod server;
 pub mod shim;
 pub mod status;

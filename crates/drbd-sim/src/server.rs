@@ -49,6 +49,7 @@ struct World {
     cluster: Cluster,
     streams: Vec<Stream>,
     next_id: u64,
+    procs: crate::procs::Registry,
 }
 
 fn write_lines(s: &mut Stream, lines: &[(drbd::Line, String)]) -> bool {
@@ -93,6 +94,30 @@ impl World {
         self.streams = streams;
     }
 
+    /// Carries out a one-shot action; None for the long-lived ones (events2, wait-connect).
+    fn apply(&mut self, action: Action) -> Option<Reply> {
+        match action {
+            Action::Reply(r) => Some(r),
+            Action::KillStreams(node, r) => {
+                self.kill(&node);
+                Some(r)
+            }
+            Action::Crashed(node) => {
+                let n = self.procs.crash(&node);
+                Some(Reply::ok(if n == 0 {
+                    String::new()
+                } else {
+                    format!("killed {n} registered process(es) of {node}\n")
+                }))
+            }
+            Action::Register(node, pid) => {
+                self.procs.register(&node, pid);
+                Some(Reply::ok(""))
+            }
+            Action::WaitConnect(_) | Action::Events2(_) => None,
+        }
+    }
+
     fn kill(&mut self, node: &str) -> usize {
         let before = self.streams.len();
         self.streams.retain_mut(|s| {
@@ -131,6 +156,7 @@ impl Sim {
                 cluster,
                 streams: Vec::new(),
                 next_id: 0,
+                procs: Default::default(),
             })),
             socket: socket.to_path_buf(),
         };
@@ -185,16 +211,17 @@ impl Sim {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let mut w = self.lock();
         let action = commands::ctl(&mut w.cluster, &args);
-        let reply = match action {
-            Action::Reply(r) => r,
-            Action::KillStreams(node, r) => {
-                w.kill(&node);
-                r
-            }
-            _ => Reply::err(20, "unexpected ctl action"),
-        };
+        let reply = w
+            .apply(action)
+            .unwrap_or_else(|| Reply::err(20, "unexpected ctl action"));
         w.push();
         reply
+    }
+
+    /// Registers `pid` as running on `node`: `ctl crash NODE` kills it (and the process
+    /// group it leads). Same as `drbd-sim ctl register NODE PID`.
+    pub fn register(&self, node: &str, pid: u32) {
+        self.lock().procs.register(node, pid as i32);
     }
 
     /// Number of events2 streams currently attached to a node.
@@ -237,14 +264,6 @@ impl Sim {
             }
         };
         match action {
-            Action::Reply(r) => {
-                self.lock().push();
-                let _ = answer(&mut conn, &Answer::Reply(r));
-            }
-            Action::KillStreams(node, r) => {
-                self.lock().kill(&node);
-                let _ = answer(&mut conn, &Answer::Reply(r));
-            }
             Action::WaitConnect(res) => {
                 loop {
                     let w = self.lock();
@@ -259,6 +278,13 @@ impl Sim {
                 let _ = answer(&mut conn, &Answer::Reply(Reply::ok("")));
             }
             Action::Events2(e) => self.events2(conn, reader, req.node, e),
+            one_shot => {
+                let mut w = self.lock();
+                let r = w.apply(one_shot).unwrap_or_default();
+                w.push();
+                drop(w);
+                let _ = answer(&mut conn, &Answer::Reply(r));
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! The real drbd-reactor daemon against the simulator: it starts `drbdsetup events2 --full
 //! --poll` through the shims, sees the initial state and live changes, restarts the child
-//! after its stream is killed; and the demo plays its whole story and exits 0.
+//! after its stream is killed; a crash of its node kills it (and what it started); and the
+//! demo plays its whole story and exits 0.
 //! These tests fail (never skip) when the daemon binary is missing.
 
 mod common;
@@ -65,6 +66,50 @@ fn the_daemon_follows_the_simulator_and_restarts_a_killed_events2() {
     wait_for_log(&log, "suspended:quorum", 1);
     sim.ctl(&["kill-events2", "alpha"]);
     wait_for_log(&log, "drbdsetup events2 started", 2);
+}
+
+#[test]
+fn crashing_a_node_kills_the_drbd_reactor_registered_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("sim.sock");
+    let cfg = ClusterConfig::simple(&["alpha", "beta", "gamma"], "r0");
+    let sim = Sim::from_config(cfg, &socket, Some(20)).unwrap();
+    let shims = dir.path().join("alpha");
+    install_shims(
+        Path::new(env!("CARGO_BIN_EXE_drbd-sim")),
+        &shims,
+        "alpha",
+        &socket,
+    )
+    .unwrap();
+    let log = dir.path().join("reactor.log");
+    let config = dir.path().join("reactor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[log]]\nlevel = \"debug\"\nfile = \"{}\"\n\n[[debugger]]\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = start_daemon_on(&sim, "alpha", &config, &shims);
+    wait_for_log(&log, "Resource Exists r0", 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.streams("alpha") == 0 {
+        assert!(Instant::now() < deadline, "no events2 stream from alpha");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sim.ctl(&["crash", "alpha"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = daemon.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the daemon survived the crash");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9));
 }
 
 #[test]

@@ -382,3 +382,76 @@ fn a_crashed_node_ends_its_streams_and_refuses_commands_until_restarted() {
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).contains("conn-name:alpha connection:Connected"));
 }
+
+/// True once `pid` is gone (or a zombie nobody reaped yet: it runs no more).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn crashing_a_node_kills_the_process_groups_registered_for_it_and_nothing_else() {
+    use std::os::unix::process::CommandExt;
+    let e = env();
+    // A "daemon" that started a "service": a shell leading its own process group.
+    let start = |node: &str| {
+        let pidfile = e.dir.path().join(format!("{node}.child"));
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("sleep 300 & echo $! > {}; wait", pidfile.display()))
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        poll_until("the service pid", || {
+            std::fs::read_to_string(&pidfile).is_ok_and(|t| t.ends_with('\n'))
+        });
+        let service: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        (child, service)
+    };
+    let (mut alpha, alpha_service) = start("alpha");
+    let (mut beta, beta_service) = start("beta");
+    // Through the command line, as a shell harness does.
+    let o = Command::new(env!("CARGO_BIN_EXE_drbd-sim"))
+        .args(["ctl", "--socket"])
+        .arg(e.sim.socket())
+        .args(["register", "alpha", &alpha.id().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    e.sim.register("beta", beta.id());
+    let r = e.sim.ctl(&["crash", "alpha"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    poll_until("alpha's process to end", || {
+        alpha.try_wait().unwrap().is_some()
+    });
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(alpha.wait().unwrap().signal(), Some(9));
+    poll_until("alpha's service to end", || gone(alpha_service));
+    assert!(
+        beta.try_wait().unwrap().is_none(),
+        "beta's process survives"
+    );
+    assert!(!gone(beta_service), "beta's service survives");
+    e.sim.ctl(&["crash", "beta"]);
+    poll_until("beta's service to end", || gone(beta_service));
+    let _ = beta.wait();
+    let r = e.sim.ctl(&["register", "nobody", "1"]);
+    assert_eq!(r.code, 20);
+}

@@ -3,6 +3,7 @@
 //!
 //! Must never: read a clock; time only advances through `tick`.
 
+use super::generations::{compare, Lineage};
 use super::*;
 
 impl Cluster {
@@ -24,8 +25,6 @@ impl Cluster {
                 format!("{res}: write failed: Input/output error"),
             ));
         }
-        self.generation += 1;
-        let generation = self.generation;
         let peers: Vec<String> = r.peers.keys().cloned().collect();
         let vnrs: Vec<u32> = r.vols.keys().copied().collect();
         let mut reached = vec![node.to_string()];
@@ -48,12 +47,12 @@ impl Cluster {
                     .get_mut(&vnr)
                     .unwrap();
                 if v.attached {
-                    v.gen = generation;
                     v.written += kib;
                     v.al_writes += 1;
                     holders.push(n.clone());
                 }
             }
+            self.lineage_after_write(res, vnr, &holders);
             let all: Vec<String> = self.nodes[node].res[res]
                 .peers
                 .keys()
@@ -136,7 +135,7 @@ impl Cluster {
             }
         }
         for (src, res, tgt, vnr) in finished {
-            let gen = self.nodes[&src].res[&res].vols[&vnr].gen;
+            let lineage = self.nodes[&src].res[&res].vols[&vnr].uuids.clone();
             for (a, b) in [(&src, &tgt), (&tgt, &src)] {
                 if let Some(pv) = self
                     .nodes
@@ -155,15 +154,20 @@ impl Cluster {
                 .and_then(|n| n.res.get_mut(&res))
                 .and_then(|r| r.vols.get_mut(&vnr))
             {
-                v.gen = gen;
+                v.uuids = lineage;
                 v.inconsistent = false;
                 v.outdated = false;
             }
-            // The target is up to date now: its paused resyncs from other peers end too.
+            // The target is up to date now: its paused resyncs from other peers end too
+            // (`settle` compares their data again).
             let others: Vec<String> = self.nodes[&tgt].res[&res]
                 .peers
                 .iter()
-                .filter(|(_, p)| p.vols.get(&vnr).is_some_and(|pv| pv.sync.is_some()))
+                .filter(|(_, p)| {
+                    p.vols
+                        .get(&vnr)
+                        .is_some_and(|pv| pv.sync.as_ref().is_some_and(|s| !s.source))
+                })
                 .map(|(n, _)| n.clone())
                 .collect();
             for other in others {
@@ -217,8 +221,10 @@ impl Cluster {
                 }
             }
             for (a, b) in new_pairs {
-                self.handshake(&a, &b, rc);
+                self.handshake(&a, &b, rc, true);
             }
+            self.reconcile(rc, &members);
+            self.resume_paused(rc, &members);
             for a in &members {
                 self.derive(a, rc, members.len());
             }
@@ -235,7 +241,8 @@ impl Cluster {
                 .get(n)
                 .is_some_and(|n| n.up && n.res.get(res).is_some_and(|r| r.running))
         };
-        ok(a) && ok(b) && !self.cut.contains(&pair(a, b))
+        let standalone = |x: &str, y: &str| self.nodes[x].res[res].peers[y].standalone;
+        ok(a) && ok(b) && !self.cut.contains(&pair(a, b)) && !standalone(a, b) && !standalone(b, a)
     }
 
     fn disconnected(&mut self, a: &str, b: &str, res: &str) {
@@ -296,75 +303,6 @@ impl Cluster {
         }
     }
 
-    fn handshake(&mut self, a: &str, b: &str, rc: &ResourceConfig) {
-        let res = &rc.name;
-        for vc in &rc.volumes {
-            let vnr = vc.number;
-            let va = self.nodes[a].res[res].vols[&vnr].clone();
-            let vb = self.nodes[b].res[res].vols[&vnr].clone();
-            if !va.attached || !vb.attached {
-                continue;
-            }
-            let oos = self.nodes[a].res[res].peers[b].vols[&vnr]
-                .oos
-                .max(self.nodes[b].res[res].peers[a].vols[&vnr].oos);
-            let (src, tgt) = if va.gen > vb.gen || (vb.inconsistent && !va.inconsistent) {
-                (a, b)
-            } else if vb.gen > va.gen || (va.inconsistent && !vb.inconsistent) {
-                (b, a)
-            } else {
-                for (x, y) in [(a, b), (b, a)] {
-                    let pv = self.peer_vol_mut(x, y, res, vnr).unwrap();
-                    pv.oos = 0;
-                }
-                continue;
-            };
-            // on-suspended-primary-outdated: a suspended Primary that finds newer data
-            // elsewhere becomes Secondary and fails the I/O of its openers.
-            let tr = self.nodes.get_mut(tgt).unwrap().res.get_mut(res).unwrap();
-            if tr.role == Role::Primary {
-                if tr.opts.on_suspended_primary_outdated == "force-secondary" {
-                    tr.role = Role::Secondary;
-                    tr.fif_forced = tr.vols.values().any(|v| v.open);
-                    tr.suspended = Suspended::default();
-                } else {
-                    continue;
-                }
-            }
-            let total = if oos == 0 { vc.size } else { oos };
-            let busy = self.nodes[tgt].res[res].peers.iter().any(|(n, p)| {
-                n != src
-                    && p.vols
-                        .get(&vnr)
-                        .is_some_and(|pv| pv.sync.as_ref().is_some_and(|s| !s.source))
-            });
-            let start = self.now_ms;
-            for (x, y, source) in [(src, tgt, true), (tgt, src, false)] {
-                let pv = self.peer_vol_mut(x, y, res, vnr).unwrap();
-                pv.oos = 0;
-                pv.sync = Some(Sync {
-                    source,
-                    paused: busy,
-                    total,
-                    left: total,
-                    start_ms: start,
-                });
-            }
-            let tv = self
-                .nodes
-                .get_mut(tgt)
-                .unwrap()
-                .res
-                .get_mut(res)
-                .unwrap()
-                .vols
-                .get_mut(&vnr)
-                .unwrap();
-            tv.inconsistent = true;
-            tv.outdated = false;
-        }
-    }
-
     fn derive(&mut self, a: &str, rc: &ResourceConfig, members: usize) {
         let res = &rc.name;
         if !self.nodes[a].up || !self.nodes[a].res[res].running {
@@ -389,11 +327,11 @@ impl Cluster {
             let newer_peer = peers.iter().any(|(_, p)| {
                 p.vols
                     .get(vnr)
-                    .is_some_and(|pv| pv.attached && pv.gen > v.gen)
+                    .is_some_and(|pv| pv.attached && compare(pv, v) == Lineage::Newer)
             });
             let peer_uptodate_same = peers.iter().any(|(_, p)| {
                 p.vols.get(vnr).is_some_and(|pv| {
-                    pv.gen == v.gen && disk_state(pv, p, *vnr) == DiskState::UpToDate
+                    pv.current() == v.current() && disk_state(pv, p, *vnr) == DiskState::UpToDate
                 })
             });
             if snapshot.role == Role::Secondary
@@ -435,7 +373,13 @@ impl Cluster {
     }
 
     /// What node `a` keeps about volume `vnr` of its peer `b` in resource `res`.
-    fn peer_vol_mut(&mut self, a: &str, b: &str, res: &str, vnr: u32) -> Option<&mut PeerVol> {
+    pub(super) fn peer_vol_mut(
+        &mut self,
+        a: &str,
+        b: &str,
+        res: &str,
+        vnr: u32,
+    ) -> Option<&mut PeerVol> {
         self.nodes
             .get_mut(a)?
             .res
@@ -446,7 +390,7 @@ impl Cluster {
             .get_mut(&vnr)
     }
 
-    fn sync_mut(&mut self, a: &str, b: &str, res: &str, vnr: u32) -> Option<&mut Sync> {
+    pub(super) fn sync_mut(&mut self, a: &str, b: &str, res: &str, vnr: u32) -> Option<&mut Sync> {
         self.peer_vol_mut(a, b, res, vnr)?.sync.as_mut()
     }
 

@@ -16,6 +16,10 @@ impl Cluster {
             for v in r.vols.values_mut() {
                 v.open = false;
             }
+            for p in r.peers.values_mut() {
+                p.standalone = false;
+                p.discard_my_data = false;
+            }
         }
         self.settle();
         Ok(())
@@ -113,9 +117,8 @@ impl Cluster {
             if !v.attached {
                 v.attached = true;
                 v.failed = false;
-                // After an attach, DRBD syncs from a peer if it is behind: mark it outdated
-                // until the handshake with the connected peers says otherwise.
-                v.outdated = true;
+                // The disk comes back with the data and flags it had (its generations say
+                // whether a connected peer moved on, which the handshake resyncs).
                 self.renegotiate(node, res);
             }
         } else {

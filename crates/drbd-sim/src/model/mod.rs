@@ -9,6 +9,7 @@
 
 mod dynamics;
 mod faults;
+mod generations;
 mod render;
 
 pub use render::progress;
@@ -72,6 +73,10 @@ struct PeerVol {
 #[derive(Debug, Clone, Default)]
 struct Peer {
     connected: bool,
+    /// The connection was dropped (split brain) and stays down until `connect`/`up`.
+    standalone: bool,
+    /// `connect --discard-my-data`: this side becomes SyncTarget at the next handshake.
+    discard_my_data: bool,
     vols: BTreeMap<u32, PeerVol>,
 }
 
@@ -84,12 +89,19 @@ struct Vol {
     attached: bool,
     failed: bool,
     open: bool,
-    gen: u64,
+    /// Data generations, oldest first; the last is the current one (see `generations`).
+    uuids: Vec<u64>,
     outdated: bool,
     inconsistent: bool,
     read: u64,
     written: u64,
     al_writes: u64,
+}
+
+impl Vol {
+    fn current(&self) -> u64 {
+        self.uuids.last().copied().unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -168,7 +180,7 @@ impl Cluster {
                                 attached: !client,
                                 failed: false,
                                 open: false,
-                                gen: 0,
+                                uuids: vec![0],
                                 outdated: false,
                                 inconsistent: false,
                                 read: 0,
@@ -190,8 +202,8 @@ impl Cluster {
                         (
                             p.clone(),
                             Peer {
-                                connected: false,
                                 vols,
+                                ..Default::default()
                             },
                         )
                     })
@@ -287,7 +299,7 @@ impl Cluster {
             return Ok(());
         }
         let peers = self.connected_peers(node, res);
-        if peers.iter().any(|(_, p)| p.role == Role::Primary) {
+        if self.primary_in_reach(node, res) {
             return Err(Failure::state(
                 res,
                 -1,
@@ -321,8 +333,27 @@ impl Cluster {
             }
         }
         r.role = Role::Primary;
+        self.new_generation(node, res);
         self.settle();
         Ok(())
+    }
+
+    /// True if a node reachable through connected peers (DRBD's cluster-wide state change
+    /// asks them all) is Primary.
+    fn primary_in_reach(&self, node: &str, res: &str) -> bool {
+        let mut seen = BTreeSet::from([node.to_string()]);
+        let mut todo = vec![node.to_string()];
+        while let Some(n) = todo.pop() {
+            for (p, r) in self.connected_peers(&n, res) {
+                if seen.insert(p.clone()) {
+                    if r.role == Role::Primary {
+                        return true;
+                    }
+                    todo.push(p.clone());
+                }
+            }
+        }
+        false
     }
 
     /// `drbdsetup secondary [--force=yes] RES`.
@@ -347,12 +378,15 @@ impl Cluster {
         match self.nodes.get_mut(node).and_then(|n| n.res.get_mut(res)) {
             Some(r) => {
                 r.running = true;
+                // adjust also connects StandAlone connections.
+                for p in r.peers.values_mut() {
+                    p.standalone = false;
+                }
                 let mut attached = false;
                 for v in r.vols.values_mut() {
                     if v.backing.is_some() && !v.attached {
                         v.attached = true;
                         v.failed = false;
-                        v.outdated = true;
                         attached = true;
                     }
                 }
@@ -397,6 +431,10 @@ impl Cluster {
         }
         r.running = false;
         r.role = Role::Secondary;
+        for p in r.peers.values_mut() {
+            p.standalone = false;
+            p.discard_my_data = false;
+        }
         self.settle();
         Ok(())
     }

@@ -90,6 +90,8 @@ impl Cluster {
                     conn_name: pname.clone(),
                     connection: Some(if p.connected {
                         ConnectionState::Connected
+                    } else if p.standalone {
+                        ConnectionState::StandAlone
                     } else {
                         ConnectionState::Connecting
                     }),

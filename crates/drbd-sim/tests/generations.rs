@@ -1,0 +1,296 @@
+//! Data generations over the library API, as HA needs them: a promotion starts a new
+//! generation, so a partitioned old Primary meets newer data on healing and becomes
+//! SyncTarget (forced Secondary if it is suspended); two sides that both moved on meet as
+//! split brain, StandAlone on both, until one side discards its data. Each scenario is also
+//! checked in the events2 lines the nodes print.
+
+use drbd::vocab::*;
+use drbd_sim::commands::{self, Action};
+use drbd_sim::config::ClusterConfig;
+use drbd_sim::model::Cluster;
+use drbd_sim::printer::{Options, Printer};
+use drbd_sim::view::ResView;
+
+const THREE: [&str; 3] = ["alpha", "beta", "gamma"];
+
+fn res(c: &Cluster, node: &str) -> ResView {
+    c.view(node).remove("r0").expect("r0 is up")
+}
+
+fn disk(c: &Cluster, node: &str) -> DiskState {
+    res(c, node).devices[&0].disk.unwrap()
+}
+
+fn role(c: &Cluster, node: &str) -> Role {
+    res(c, node).resource.role.unwrap()
+}
+
+/// The connection of `node` to the peer with `id`.
+fn conn(c: &Cluster, node: &str, id: u32) -> ConnectionState {
+    res(c, node).connections[&id].conn.connection.unwrap()
+}
+
+fn replication(c: &Cluster, node: &str, id: u32) -> ReplicationState {
+    res(c, node).connections[&id].peer_devices[&0]
+        .replication
+        .unwrap()
+}
+
+/// Follows events2 (`--full`) of every node: the lines printed since the last call.
+struct Streams(Vec<(&'static str, Printer)>);
+
+impl Streams {
+    fn new(c: &Cluster, nodes: &[&'static str]) -> Streams {
+        Streams(
+            nodes
+                .iter()
+                .map(|n| {
+                    let mut p = Printer::new(
+                        Options {
+                            statistics: false,
+                            full: true,
+                        },
+                        None,
+                    );
+                    p.dump(&c.view(n));
+                    (*n, p)
+                })
+                .collect(),
+        )
+    }
+    fn lines(&mut self, c: &Cluster, node: &str) -> String {
+        let (_, p) = self.0.iter_mut().find(|(n, _)| *n == node).unwrap();
+        p.update_text(&c.view(node), false, Default::default())
+            .into_iter()
+            .map(|(_, l)| l + "\n")
+            .collect()
+    }
+}
+
+fn resync_to_the_end(c: &mut Cluster) {
+    let mut ticks = 0;
+    while c.resyncing() {
+        c.tick(100);
+        ticks += 1;
+        assert!(ticks < 1000, "the resync never ends");
+    }
+}
+
+fn two_nodes_without_quorum() -> Cluster {
+    let mut cfg = ClusterConfig::simple(&["alpha", "beta"], "r0");
+    cfg.resources[0].options.quorum = "off".into();
+    Cluster::new(cfg)
+}
+
+#[test]
+fn a_promotion_starts_a_new_generation_shared_by_the_connected_peers() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.crash("gamma").unwrap();
+    let before = c.current_generation("alpha", "r0", 0);
+    c.primary("alpha", "r0", false).unwrap();
+    let after = c.current_generation("alpha", "r0", 0);
+    assert_ne!(before, after);
+    assert_eq!(c.current_generation("beta", "r0", 0), after);
+    assert_eq!(c.current_generation("gamma", "r0", 0), before);
+}
+
+#[test]
+fn a_write_that_misses_a_peer_starts_one_new_generation_and_later_writes_keep_it() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.primary("alpha", "r0", false).unwrap();
+    let promoted = c.current_generation("alpha", "r0", 0);
+    c.write("alpha", "r0", 100).unwrap();
+    assert_eq!(c.current_generation("alpha", "r0", 0), promoted);
+    c.crash("gamma").unwrap();
+    c.write("alpha", "r0", 100).unwrap();
+    let missed = c.current_generation("alpha", "r0", 0);
+    assert_ne!(missed, promoted);
+    c.write("alpha", "r0", 100).unwrap();
+    assert_eq!(c.current_generation("alpha", "r0", 0), missed);
+    assert_eq!(c.current_generation("beta", "r0", 0), missed);
+}
+
+#[test]
+fn partition_the_primary_promote_the_other_side_heal_the_old_primary_becomes_synctarget_and_secondary(
+) {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.primary("alpha", "r0", false).unwrap();
+    c.write("alpha", "r0", 1000).unwrap();
+    c.partition(&["alpha"]).unwrap();
+    assert!(res(&c, "alpha").resource.suspended.unwrap().quorum);
+    c.primary("beta", "r0", false).unwrap();
+    c.write("beta", "r0", 4096).unwrap();
+    let mut s = Streams::new(&c, &THREE);
+    c.heal().unwrap();
+    // on-suspended-primary-outdated=force-secondary: alpha gives up, then resyncs.
+    assert_eq!(role(&c, "alpha"), Role::Secondary);
+    assert_eq!(role(&c, "beta"), Role::Primary);
+    assert_eq!(replication(&c, "alpha", 1), ReplicationState::SyncTarget);
+    assert_eq!(replication(&c, "beta", 0), ReplicationState::SyncSource);
+    assert_eq!(disk(&c, "alpha"), DiskState::Inconsistent);
+    let pd = &res(&c, "beta").connections[&0].peer_devices[&0];
+    assert_eq!(pd.out_of_sync, Some(4096));
+    let alpha = s.lines(&c, "alpha");
+    for want in [
+        "change resource name:r0 role:Secondary suspended:no",
+        "change device name:r0 volume:0 minor:1000 backing_dev:/dev/vg/disk0 disk:Inconsistent",
+        "conn-name:beta volume:0 replication:SyncTarget peer-disk:UpToDate",
+    ] {
+        assert!(alpha.contains(want), "alpha lacks {want:?}:\n{alpha}");
+    }
+    let beta = s.lines(&c, "beta");
+    assert!(
+        beta.contains("conn-name:alpha connection:Connected role:Secondary")
+            && beta.contains("conn-name:alpha volume:0 replication:SyncSource")
+            && beta.contains("out-of-sync:4096"),
+        "{beta}"
+    );
+    resync_to_the_end(&mut c);
+    assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
+    assert!(s.lines(&c, "alpha").contains("disk:UpToDate"));
+    assert_eq!(
+        c.current_generation("alpha", "r0", 0),
+        c.current_generation("beta", "r0", 0)
+    );
+}
+
+#[test]
+fn a_suspended_outdated_primary_is_forced_secondary_even_when_nothing_was_written() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.primary("alpha", "r0", false).unwrap();
+    c.set_open("alpha", "r0", 0, true).unwrap();
+    c.partition(&["alpha"]).unwrap();
+    c.primary("beta", "r0", false).unwrap();
+    c.heal().unwrap();
+    let a = res(&c, "alpha");
+    assert_eq!(a.resource.role, Some(Role::Secondary));
+    // The application that still holds the device gets I/O errors.
+    assert_eq!(a.resource.force_io_failures, Some(true));
+    assert_eq!(a.devices[&0].disk, Some(DiskState::UpToDate));
+    assert_eq!(conn(&c, "alpha", 1), ConnectionState::Connected);
+}
+
+#[test]
+fn an_older_primary_that_is_not_forced_secondary_refuses_the_connection_standalone() {
+    let mut cfg = ClusterConfig::simple(&THREE, "r0");
+    cfg.resources[0].options.on_suspended_primary_outdated = "disconnect".into();
+    let mut c = Cluster::new(cfg);
+    c.primary("alpha", "r0", false).unwrap();
+    c.partition(&["alpha"]).unwrap();
+    c.primary("beta", "r0", false).unwrap();
+    c.heal().unwrap();
+    assert_eq!(role(&c, "alpha"), Role::Primary);
+    assert_eq!(conn(&c, "alpha", 1), ConnectionState::StandAlone);
+    assert_eq!(conn(&c, "beta", 0), ConnectionState::StandAlone);
+    assert_eq!(conn(&c, "gamma", 0), ConnectionState::StandAlone);
+    assert_eq!(conn(&c, "beta", 2), ConnectionState::Connected);
+}
+
+#[test]
+fn both_sides_wrote_after_the_split_so_they_meet_as_split_brain_standalone_on_both() {
+    let mut c = two_nodes_without_quorum();
+    c.primary("alpha", "r0", false).unwrap();
+    c.set_link("alpha", "beta", false).unwrap();
+    c.write("alpha", "r0", 3000).unwrap();
+    c.primary("beta", "r0", false).unwrap();
+    c.write("beta", "r0", 5000).unwrap();
+    c.secondary("alpha", "r0", false).unwrap();
+    c.secondary("beta", "r0", false).unwrap();
+    let mut s = Streams::new(&c, &["alpha", "beta"]);
+    c.set_link("alpha", "beta", true).unwrap();
+    for (node, peer) in [("alpha", 1), ("beta", 0)] {
+        assert_eq!(conn(&c, node, peer), ConnectionState::StandAlone, "{node}");
+        assert_eq!(disk(&c, node), DiskState::UpToDate, "{node}");
+        let pd = &res(&c, node).connections[&peer].peer_devices[&0];
+        assert_eq!(pd.replication, Some(ReplicationState::Off));
+        assert_eq!(pd.peer_disk, Some(DiskState::DUnknown));
+    }
+    assert!(s
+        .lines(&c, "alpha")
+        .contains("change connection name:r0 peer-node-id:1 conn-name:beta connection:StandAlone role:Unknown"));
+    assert!(s
+        .lines(&c, "beta")
+        .contains("change connection name:r0 peer-node-id:0 conn-name:alpha connection:StandAlone role:Unknown"));
+    // StandAlone stays: the link is fine, but nobody reconnects on its own.
+    c.tick(10_000);
+    assert_eq!(conn(&c, "alpha", 1), ConnectionState::StandAlone);
+}
+
+#[test]
+fn a_split_brain_comes_back_after_a_restart_and_ends_when_one_side_discards_its_data() {
+    let mut c = two_nodes_without_quorum();
+    c.set_link("alpha", "beta", false).unwrap();
+    for n in ["alpha", "beta"] {
+        c.primary(n, "r0", false).unwrap();
+        c.write(n, "r0", 2000).unwrap();
+        c.secondary(n, "r0", false).unwrap();
+    }
+    c.set_link("alpha", "beta", true).unwrap();
+    assert_eq!(conn(&c, "alpha", 1), ConnectionState::StandAlone);
+    c.crash("beta").unwrap();
+    c.restart("beta").unwrap();
+    c.connect("alpha", "r0", false).unwrap();
+    assert_eq!(
+        conn(&c, "alpha", 1),
+        ConnectionState::StandAlone,
+        "detected again"
+    );
+    assert_eq!(conn(&c, "beta", 0), ConnectionState::StandAlone);
+    // As an operator does: `drbdadm connect --discard-my-data r0` on the victim.
+    let reply = |a: Action| match a {
+        Action::Reply(r) => r,
+        other => panic!("{other:?}"),
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let r = reply(commands::drbdadm(
+        &mut c,
+        "beta",
+        &args(&["connect", "--discard-my-data", "r0"]),
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(conn(&c, "beta", 0), ConnectionState::Connecting);
+    let r = reply(commands::drbdadm(
+        &mut c,
+        "alpha",
+        &args(&["connect", "r0"]),
+    ));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(replication(&c, "beta", 0), ReplicationState::SyncTarget);
+    assert_eq!(replication(&c, "alpha", 1), ReplicationState::SyncSource);
+    // What both sides wrote since the split is copied back.
+    let pd = &res(&c, "alpha").connections[&1].peer_devices[&0];
+    assert_eq!(pd.out_of_sync, Some(4000));
+    resync_to_the_end(&mut c);
+    assert_eq!(disk(&c, "beta"), DiskState::UpToDate);
+    assert_eq!(
+        c.current_generation("alpha", "r0", 0),
+        c.current_generation("beta", "r0", 0)
+    );
+}
+
+#[test]
+fn two_primaries_that_meet_drop_their_connection_even_without_a_disk_to_compare() {
+    let mut cfg = ClusterConfig::simple(&THREE, "r0");
+    cfg.resources[0].options.quorum = "off".into();
+    cfg.resources[0].clients = vec!["gamma".into()];
+    let mut c = Cluster::new(cfg);
+    c.set_link("alpha", "gamma", false).unwrap();
+    c.set_link("alpha", "beta", false).unwrap();
+    c.primary("alpha", "r0", false).unwrap();
+    // The diskless gamma runs on beta's data.
+    c.primary("gamma", "r0", false).unwrap();
+    c.set_link("alpha", "gamma", true).unwrap();
+    assert_eq!(conn(&c, "alpha", 2), ConnectionState::StandAlone);
+    assert_eq!(conn(&c, "gamma", 0), ConnectionState::StandAlone);
+    assert_eq!(role(&c, "alpha"), Role::Primary);
+    assert_eq!(role(&c, "gamma"), Role::Primary);
+}
+
+#[test]
+fn a_primary_reachable_through_a_peer_refuses_a_second_promotion() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.set_link("alpha", "beta", false).unwrap();
+    c.primary("alpha", "r0", false).unwrap();
+    let err = c.primary("beta", "r0", false).unwrap_err();
+    assert!(err.message.contains("(-1) Multiple primaries"), "{err}");
+}

@@ -105,6 +105,12 @@ pub trait Plugin: Send + Sync + 'static {
     /// what the plugin does, as in umh rules).
     const STRICTNESS: Strictness = Strictness::WarnUnknownKeys;
     const INPUT: Input;
+    /// Instances of this type must not overlap with their replacements: after a reload, a new
+    /// instance starts only once every stopping instance of the type has stopped (the
+    /// promoter: two must never act on one resource; prometheus and agentx: one address, one
+    /// registration). Others (debugger, umh) start their new instances at once, so they miss
+    /// no update while an old one finishes its work.
+    const SERIAL: bool = false;
     /// The typed section after defaults. Equal configs are the same instance: a reload keeps
     /// it running untouched.
     type Config: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static;
@@ -135,6 +141,8 @@ pub type RunFuture = Pin<Box<dyn Future<Output = Result<(), PluginError>> + Send
 pub trait AnyPlugin: Send + Sync + Debug + 'static {
     fn kind(&self) -> PluginKind;
     fn input(&self) -> Input;
+    /// See [`Plugin::SERIAL`].
+    fn serial(&self) -> bool;
     fn stop_deadline(&self) -> Duration;
     /// Same type and equal config.
     fn same_config(&self, other: &dyn AnyPlugin) -> bool;
@@ -164,6 +172,9 @@ impl<P: Plugin> AnyPlugin for Typed<P> {
     }
     fn input(&self) -> Input {
         P::INPUT
+    }
+    fn serial(&self) -> bool {
+        P::SERIAL
     }
     fn stop_deadline(&self) -> Duration {
         P::stop_deadline(&self.0)

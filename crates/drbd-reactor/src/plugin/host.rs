@@ -9,9 +9,10 @@
 //! * A run whose queue is full (it fell behind) gets no more updates; once it has drained
 //!   what it has, it is restarted with a fresh replay. The lag is logged and counted.
 //! * Stopping (reload, shutdown) happens in a task per instance, bounded by that instance's
-//!   own stop deadline; the core goes on applying lines meanwhile. A new instance of a plugin
-//!   type starts only after every stopping instance of that type has stopped, so an old and a
-//!   new promoter never act on the same resource at once.
+//!   own stop deadline; the core goes on applying lines meanwhile. A new instance of a serial
+//!   plugin type ([`drbd_reactor_plugin::Plugin::SERIAL`]) starts only after every stopping
+//!   instance of that type has stopped, so an old and a new promoter never act on the same
+//!   resource at once.
 //!
 //! Must never: await a plugin on the core (every method but [`Host::shutdown`] is
 //! synchronous), or run two runs of one instance at once.
@@ -232,8 +233,8 @@ impl Host {
         });
     }
 
-    /// Adds an instance; it starts at once (with `state` replayed) unless instances of its
-    /// type are still stopping.
+    /// Adds an instance; it starts at once (with `state` replayed) unless its type is serial
+    /// and instances of it are still stopping.
     pub fn start(&mut self, configured: Configured, state: &State) {
         self.next_id += 1;
         self.instances.push(Instance {
@@ -254,7 +255,11 @@ impl Host {
                 continue;
             }
             let kind = inst.config.kind();
-            if let Some(s) = self.stopping.iter().find(|s| s.kind == kind) {
+            let waits_for = inst
+                .config
+                .serial()
+                .then(|| self.stopping.iter().find(|s| s.kind == kind));
+            if let Some(s) = waits_for.flatten() {
                 log::info!(
                     target: TARGET,
                     "plugin {} waits for the previous [[{kind}]] instance (id {}) to stop before it starts",

@@ -32,6 +32,7 @@ struct TestPlugin;
 impl Plugin for TestPlugin {
     const KIND: PluginKind = PluginKind::Debugger;
     const INPUT: Input = Input::Updates;
+    const SERIAL: bool = true;
     type Config = TestConfig;
     fn stop_deadline(c: &TestConfig) -> Duration {
         Duration::from_millis(c.deadline_ms.max(1))

@@ -20,6 +20,8 @@ pub struct Agentx;
 impl Plugin for Agentx {
     const KIND: PluginKind = PluginKind::Agentx;
     const INPUT: Input = Input::State;
+    // One address (one registration with the master): the new instance waits for the old.
+    const SERIAL: bool = true;
     type Config = AgentxConfig;
 
     async fn run(config: AgentxConfig, mut ctx: PluginContext) -> Result<(), PluginError> {

@@ -20,6 +20,8 @@ pub struct Prometheus;
 impl Plugin for Prometheus {
     const KIND: PluginKind = PluginKind::Prometheus;
     const INPUT: Input = Input::State;
+    // One address (one registration with the master): the new instance waits for the old.
+    const SERIAL: bool = true;
     type Config = PrometheusConfig;
 
     fn check(config: &PrometheusConfig) -> Result<Vec<Finding>, Finding> {

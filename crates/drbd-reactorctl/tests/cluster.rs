@@ -34,18 +34,27 @@ fn keygen(path: &Path) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn banner(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let mut buf = [0u8; 8];
     s.read_exact(&mut buf).is_ok() && buf.starts_with(b"SSH-2.0")
 }
 
 fn start_sshd(root: &Path, name: &str) -> Sshd {
-    assert!(Path::new(SSHD).exists(), "{SSHD} missing: install openssh-server");
+    assert!(
+        Path::new(SSHD).exists(),
+        "{SSHD} missing: install openssh-server"
+    );
     std::fs::create_dir_all("/run/sshd").unwrap();
     let port = free_port();
     let config = root.join(format!("sshd_{name}.conf"));
@@ -68,7 +77,10 @@ fn start_sshd(root: &Path, name: &str) -> Sshd {
         .spawn()
         .unwrap();
     let sshd = Sshd { child, port };
-    assert!(wait_for(Duration::from_secs(20), || banner(port)), "sshd {name} did not come up");
+    assert!(
+        wait_for(Duration::from_secs(20), || banner(port)),
+        "sshd {name} did not come up"
+    );
     sshd
 }
 
@@ -86,7 +98,10 @@ fn cluster() -> Cluster {
     keygen(&root.join("client_key"));
     std::fs::copy(root.join("client_key.pub"), root.join("authorized_keys")).unwrap();
     let host_pub = std::fs::read_to_string(root.join("host_key.pub")).unwrap();
-    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
     let mut known = String::new();
     let mut context = format!(
         "ssh-options = [\"-F\", \"/dev/null\", \"-i\", \"{r}/client_key\", \"-o\", \"UserKnownHostsFile={r}/known_hosts\", \"-o\", \"StrictHostKeyChecking=yes\", \"-o\", \"ConnectTimeout=10\"]\ntimeout = 60\n",
@@ -96,8 +111,16 @@ fn cluster() -> Cluster {
     for (i, name) in ["alpha", "beta", "gamma"].iter().enumerate() {
         let node_dir = root.join(name);
         std::fs::create_dir_all(node_dir.join("snippets")).unwrap();
-        std::fs::write(node_dir.join("main.toml"), format!("snippets = \"{}\"\n", node_dir.join("snippets").display())).unwrap();
-        std::fs::write(node_dir.join("snippets/prom.toml"), format!("[[prometheus]]\naddress = \"127.0.0.1:{}\"\n", 9100 + i)).unwrap();
+        std::fs::write(
+            node_dir.join("main.toml"),
+            format!("snippets = \"{}\"\n", node_dir.join("snippets").display()),
+        )
+        .unwrap();
+        std::fs::write(
+            node_dir.join("snippets/prom.toml"),
+            format!("[[prometheus]]\naddress = \"127.0.0.1:{}\"\n", 9100 + i),
+        )
+        .unwrap();
         let server = start_sshd(&root, name);
         known.push_str(&format!("[127.0.0.1]:{} {}", server.port, host_pub));
         context.push_str(&format!(
@@ -121,7 +144,12 @@ fn node_dir(c: &Cluster, name: &str) -> PathBuf {
 
 fn run(c: &Cluster, args: &[&str]) -> std::process::Output {
     // no -c: in cluster mode the local process does not need a config
-    c.bench.cmd().args(["--context", "test"]).args(args).output().unwrap()
+    c.bench
+        .cmd()
+        .args(["--context", "test"])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -148,11 +176,21 @@ fn status_over_ssh_shows_all_three_nodes_and_one_stopped_sshd_as_that_nodes_fail
     let out = run(&c, &["status"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.contains("Prometheus: listening on 127.0.0.1:9100"), "{text}");
-    assert!(text.contains("Prometheus: listening on 127.0.0.1:9101"), "{text}");
+    assert!(
+        text.contains("Prometheus: listening on 127.0.0.1:9100"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Prometheus: listening on 127.0.0.1:9101"),
+        "{text}"
+    );
     let gamma_part = &text[text.find("➞ gamma").expect("gamma is reported")..];
     assert!(gamma_part.contains("ERROR: node 'gamma'"), "{text}");
-    assert!(stderr(&out).contains("Connection refused"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -165,7 +203,10 @@ fn status_json_over_ssh_is_one_object_per_node_with_the_failure_in_place() {
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["alpha"]["prometheus"][0]["address"], "127.0.0.1:9100");
     assert_eq!(json["gamma"]["prometheus"][0]["address"], "127.0.0.1:9102");
-    assert!(json["beta"]["error"].as_str().unwrap().contains("failed"), "{json}");
+    assert!(
+        json["beta"]["error"].as_str().unwrap().contains("failed"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -173,20 +214,47 @@ fn nodes_option_limits_the_fan_out_and_disable_runs_on_each_selected_node() {
     let c = cluster();
     let out = run(&c, &["--nodes", "alpha,gamma", "disable", "prom"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert!(node_dir(&c, "alpha").join("snippets/prom.toml.disabled").exists());
-    assert!(node_dir(&c, "beta").join("snippets/prom.toml").exists(), "beta was not selected");
-    assert!(node_dir(&c, "gamma").join("snippets/prom.toml.disabled").exists());
+    assert!(node_dir(&c, "alpha")
+        .join("snippets/prom.toml.disabled")
+        .exists());
+    assert!(
+        node_dir(&c, "beta").join("snippets/prom.toml").exists(),
+        "beta was not selected"
+    );
+    assert!(node_dir(&c, "gamma")
+        .join("snippets/prom.toml.disabled")
+        .exists());
     assert!(!stdout(&out).contains("➞ beta"));
     // each node ran its own reload step
-    assert_eq!(c.bench.systemctl_log().iter().filter(|l| l.starts_with("reload")).count(), 2);
+    assert_eq!(
+        c.bench
+            .systemctl_log()
+            .iter()
+            .filter(|l| l.starts_with("reload"))
+            .count(),
+        2
+    );
 }
 
 #[test]
 fn local_context_and_edit_never_fan_out() {
     let c = cluster();
     let node = node_dir(&c, "alpha");
-    let out = c.bench.cmd().args(["--context", "local", "-c"]).arg(node.join("main.toml")).arg("ls").output().unwrap();
-    assert_eq!(stdout(&out), format!("{}/snippets/prom.toml:\n- Prometheus: 127.0.0.1:9100\n", node.display()));
+    let out = c
+        .bench
+        .cmd()
+        .args(["--context", "local", "-c"])
+        .arg(node.join("main.toml"))
+        .arg("ls")
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{}/snippets/prom.toml:\n- Prometheus: 127.0.0.1:9100\n",
+            node.display()
+        )
+    );
     let editor = c.bench.root().join("ed.sh");
     write_exec(&editor, "#!/bin/sh\nprintf '[[debugger]]\\n' > \"$1\"\n");
     let out = c
@@ -208,5 +276,37 @@ fn an_unknown_context_is_an_error_naming_its_file() {
     let bench = Bench::new();
     let out = bench.ctl(&["--context", "nope", "ls"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("drbd-reactorctl/nope.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("drbd-reactorctl/nope.toml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_local_node_runs_without_ssh() {
+    let bench = Bench::new();
+    bench.snippet("d.toml", "[[debugger]]\n");
+    let me = String::from_utf8(Command::new("uname").arg("-n").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    // an ssh port nobody listens on: only a local run can succeed
+    let closed = free_port();
+    std::fs::create_dir_all(bench.root().join("xdg/drbd-reactorctl")).unwrap();
+    std::fs::write(
+        bench.root().join("xdg/drbd-reactorctl/default.toml"),
+        format!("[nodes.\"{me}\"]\nhostname = \"127.0.0.1\"\nport = {closed}\n"),
+    )
+    .unwrap();
+    let out = bench.ctl(&["ls"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "➞ {me} (127.0.0.1):\n{}/d.toml:\n- Debugger\n",
+            bench.dir().display()
+        )),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -29,28 +29,57 @@ fn shown(bench: &Bench, n: usize) -> String {
 }
 
 fn edit(bench: &Bench, editor: &str, args: &[&str]) -> std::process::Output {
-    bench.cmd().env("EDITOR", editor).arg("-c").arg(bench.main()).arg("edit").args(args).output().unwrap()
+    bench
+        .cmd()
+        .env("EDITOR", editor)
+        .arg("-c")
+        .arg(bench.main())
+        .arg("edit")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn edit_reopens_with_the_error_until_a_valid_version_and_only_then_writes_the_snippet() {
     let bench = Bench::new();
-    let editor = scripted_editor(&bench, &["[[prometheus]]\naddress = \n", "[[prometheus]]\naddress = \"127.0.0.1:9942\"\n"]);
+    let editor = scripted_editor(
+        &bench,
+        &[
+            "[[prometheus]]\naddress = \n",
+            "[[prometheus]]\naddress = \"127.0.0.1:9942\"\n",
+        ],
+    );
     let out = edit(&bench, &editor, &["-t", "prometheus", "metrics"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let target = bench.dir().join("metrics.toml");
     let first = shown(&bench, 1);
-    assert!(first.contains("#| Happy editing:\n[[prometheus]]\nenums = true\n# address = \":9942\""), "{first}");
+    assert!(
+        first.contains("#| Happy editing:\n[[prometheus]]\nenums = true\n# address = \":9942\""),
+        "{first}"
+    );
     let second = shown(&bench, 2);
     assert!(second.contains("#| Error: "), "{second}");
     // every line of the (multi-line) error is a header line
     let body: Vec<&str> = second.lines().filter(|l| !l.starts_with("#|")).collect();
     assert_eq!(body, ["[[prometheus]]", "address = "], "{second}");
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[prometheus]]\naddress = \"127.0.0.1:9942\"\n");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "[[prometheus]]\naddress = \"127.0.0.1:9942\"\n"
+    );
     let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644, "a new snippet gets the umask's mode");
-    assert_eq!(bench.systemctl_log(), ["is-active -q drbd-reactor-reload.path", "reload drbd-reactor.service"]);
-    let leftovers: Vec<_> = std::fs::read_dir(bench.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(
+        bench.systemctl_log(),
+        [
+            "is-active -q drbd-reactor-reload.path",
+            "reload drbd-reactor.service"
+        ]
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(bench.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, [std::ffi::OsString::from("metrics.toml")]);
 }
 
@@ -73,8 +102,15 @@ fn the_original_stays_untouched_while_an_invalid_version_is_being_edited() {
     );
     let out = edit(&bench, script.to_str().unwrap(), &["p"]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("Edit aborted, empty file saved"), "{}", stdout(&out));
-    assert_eq!(std::fs::read_to_string(dir.join("target-during")).unwrap(), original_contents);
+    assert!(
+        stdout(&out).contains("Edit aborted, empty file saved"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("target-during")).unwrap(),
+        original_contents
+    );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), original_contents);
     assert!(bench.systemctl_log().is_empty());
 }
@@ -87,8 +123,14 @@ fn editing_an_existing_snippet_keeps_its_type_and_its_mode() {
     let editor = scripted_editor(&bench, &["[[prometheus]]\nenums = false\n"]);
     let out = edit(&bench, &editor, &["p"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[prometheus]]\nenums = false\n");
-    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "[[prometheus]]\nenums = false\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
 }
 
 #[test]
@@ -98,8 +140,15 @@ fn changing_the_plugin_type_of_an_existing_snippet_needs_type() {
     let editor = scripted_editor(&bench, &["[[debugger]]\n", ""]);
     let out = edit(&bench, &editor, &["p"]);
     assert!(out.status.success());
-    assert!(shown(&bench, 2).contains("Expected exactly one prometheus plugin"), "{}", shown(&bench, 2));
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[prometheus]]\n");
+    assert!(
+        shown(&bench, 2).contains("Expected exactly one prometheus plugin"),
+        "{}",
+        shown(&bench, 2)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "[[prometheus]]\n"
+    );
 }
 
 #[test]
@@ -109,7 +158,11 @@ fn saving_without_changes_aborts_and_an_empty_file_aborts() {
     let unchanged = scripted_editor(&bench, &[]);
     let out = edit(&bench, &unchanged, &["d"]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("WARN: Edit aborted, no changes"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("WARN: Edit aborted, no changes"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[debugger]]\n");
     assert!(bench.systemctl_log().is_empty());
 }
@@ -137,7 +190,11 @@ fn a_topmost_mount_unit_is_refused_unless_forced() {
     let bench = Bench::new();
     let editor = scripted_editor(&bench, &[mount]);
     let out = edit(&bench, &editor, &["--force", "r1"]);
-    assert!(stdout(&out).contains("WARN: Mount unit should not be the topmost unit"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("WARN: Mount unit should not be the topmost unit"),
+        "{}",
+        stdout(&out)
+    );
     assert!(bench.dir().join("r1.toml").exists());
 }
 
@@ -190,7 +247,14 @@ fn edit_runs_the_editor_on_the_terminal_under_a_real_pty() {
     );
     let out = std::process::Command::new("script")
         .args(["-qec", &line, "/dev/null"])
-        .env("PATH", format!("{}:{}", bench.root().join("bin").display(), std::env::var("PATH").unwrap()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bench.root().join("bin").display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
         .env("BENCH", bench.root())
         .env("DRBD_REACTORCTL_INIT", "systemd")
         .env("DRBD_REACTOR_RUN_DIR", bench.root().join("run"))
@@ -200,6 +264,51 @@ fn edit_runs_the_editor_on_the_terminal_under_a_real_pty() {
         .unwrap();
     assert!(out.status.success(), "{} {}", stdout(&out), stderr(&out));
     let tty = std::fs::read_to_string(dir.join("tty")).unwrap_or_default();
-    assert!(tty.starts_with("/dev/pts/"), "editor saw no terminal: {tty:?}");
-    assert_eq!(std::fs::read_to_string(bench.dir().join("interactive.toml")).unwrap(), "[[debugger]]\n");
+    assert!(
+        tty.starts_with("/dev/pts/"),
+        "editor saw no terminal: {tty:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bench.dir().join("interactive.toml")).unwrap(),
+        "[[debugger]]\n"
+    );
+}
+
+#[test]
+fn sigterm_during_edit_ends_ctl_and_leaves_the_snippet_untouched() {
+    let bench = Bench::new();
+    let target = bench.snippet("d.toml", "[[debugger]]\n");
+    let marker = bench.root().join("editing");
+    let script = bench.root().join("slow.sh");
+    let stop = bench.root().join("stop");
+    write_exec(
+        &script,
+        &format!(
+            "#!/bin/sh\ntouch {}\nprintf '[[umh]]\\n' > \"$1\"\nwhile [ ! -e {} ]; do sleep 0.1; done\n",
+            marker.display(),
+            stop.display()
+        ),
+    );
+    let mut child = bench
+        .cmd()
+        .env("EDITOR", &script)
+        .arg("-c")
+        .arg(bench.main())
+        .args(["edit", "d"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(std::time::Duration::from_secs(20), || marker.exists()));
+    // SAFETY: signalling our own child
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    std::fs::write(&stop, "").unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGTERM),
+        "ctl ended by the signal: {status:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[debugger]]\n");
 }

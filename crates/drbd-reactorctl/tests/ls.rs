@@ -57,7 +57,11 @@ fn ls_reports_a_broken_snippet_with_file_and_line_after_its_header_and_exits_1()
     let out = bench.ctl(&["ls"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), format!("{}:\n", path.display()));
-    assert!(stderr(&out).contains(&format!("{}:2: key 'address'", path.display())), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}:2: key 'address'", path.display())),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -67,7 +71,13 @@ fn both_states_of_a_snippet_are_warned_about_on_stdout() {
     bench.snippet("x.toml.disabled", "[[umh]]\n");
     let out = bench.ctl(&["ls"]);
     let d = bench.dir().display().to_string();
-    assert!(stdout(&out).starts_with(&format!("WARN: both '{d}/x.toml' and '{d}/x.toml.disabled' exist\n")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with(&format!(
+            "WARN: both '{d}/x.toml' and '{d}/x.toml.disabled' exist\n"
+        )),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

@@ -43,7 +43,10 @@ fn start_daemon(bench: &Bench) -> StandIn {
         .spawn()
         .unwrap();
     let file = bench.root().join("run/config-generation");
-    assert!(wait_for(Duration::from_secs(10), || file.exists()), "stand-in daemon did not start");
+    assert!(
+        wait_for(Duration::from_secs(10), || file.exists()),
+        "stand-in daemon did not start"
+    );
     StandIn(child)
 }
 
@@ -52,12 +55,23 @@ fn without_systemd_ctl_signals_the_daemon_and_returns_after_the_new_configuratio
     let bench = Bench::new();
     let _daemon = start_daemon(&bench);
     bench.snippet("a.toml.disabled", "[[debugger]]\n");
-    let out = bench.cmd().env("DRBD_REACTORCTL_INIT", "none").arg("-c").arg(bench.main()).args(["enable", "a"]).output().unwrap();
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     // no waiting here: ctl must only have returned after the pass that saw a.toml
-    let seen = std::fs::read_to_string(bench.root().join("run/seen.2")).expect("the pass finished before ctl returned");
+    let seen = std::fs::read_to_string(bench.root().join("run/seen.2"))
+        .expect("the pass finished before ctl returned");
     assert_eq!(seen, "a.toml\n");
-    assert!(bench.systemctl_log().is_empty(), "no systemctl without systemd");
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "no systemctl without systemd"
+    );
 }
 
 #[test]
@@ -65,29 +79,61 @@ fn without_systemd_a_rejected_configuration_is_an_error_with_the_daemons_message
     let bench = Bench::new();
     let _daemon = start_daemon(&bench);
     bench.snippet("a.toml.disabled", "[[debugger]]\n# BROKEN\n");
-    let out = bench.cmd().env("DRBD_REACTORCTL_INIT", "none").arg("-c").arg(bench.main()).args(["enable", "a"]).output().unwrap();
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("rejected the new configuration"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("x.toml:1: broken"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rejected the new configuration"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("x.toml:1: broken"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn without_systemd_and_without_a_running_daemon_the_error_says_so() {
     let bench = Bench::new();
     bench.snippet("a.toml.disabled", "[[debugger]]\n");
-    let out = bench.cmd().env("DRBD_REACTORCTL_INIT", "none").arg("-c").arg(bench.main()).args(["enable", "a"]).output().unwrap();
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("is the daemon running?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is the daemon running?"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn a_daemon_that_never_finishes_the_pass_makes_ctl_give_up_after_its_timeout() {
     let bench = Bench::new();
     // a generation file whose pid ignores SIGHUP: our own sleeping child
-    let mut sleeper = Command::new("sh").args(["-c", "trap '' HUP; exec sleep 60"]).spawn().unwrap();
+    let mut sleeper = Command::new("sh")
+        .args(["-c", "trap '' HUP; exec sleep 60"])
+        .spawn()
+        .unwrap();
     std::fs::write(
         bench.root().join("run/config-generation"),
-        format!("pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\n", sleeper.id()),
+        format!(
+            "pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\n",
+            sleeper.id()
+        ),
     )
     .unwrap();
     bench.snippet("a.toml.disabled", "[[debugger]]\n");
@@ -103,7 +149,11 @@ fn a_daemon_that_never_finishes_the_pass_makes_ctl_give_up_after_its_timeout() {
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("did not finish reloading its configuration within 1 s"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not finish reloading its configuration within 1 s"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -112,11 +162,16 @@ fn with_systemd_ctl_waits_for_the_pass_after_systemctl_reload() {
     let daemon = start_daemon(&bench);
     // the stand-in systemctl's reload signals the daemon and returns at once, as
     // ExecReload=kill -HUP does
-    std::fs::write(bench.root().join("on-reload"), format!("kill -HUP {}\n", daemon.0.id())).unwrap();
+    std::fs::write(
+        bench.root().join("on-reload"),
+        format!("kill -HUP {}\n", daemon.0.id()),
+    )
+    .unwrap();
     bench.snippet("a.toml", "[[debugger]]\n");
     let out = bench.ctl(&["disable", "a"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let seen = std::fs::read_to_string(bench.root().join("run/seen.2")).expect("the pass finished before ctl returned");
+    let seen = std::fs::read_to_string(bench.root().join("run/seen.2"))
+        .expect("the pass finished before ctl returned");
     assert_eq!(seen, "a.toml.disabled\n");
 }
 
@@ -129,14 +184,23 @@ fn with_the_path_unit_ctl_waits_for_the_reload_it_triggers() {
     let pid = daemon.0.id();
     let dir = bench.dir();
     let watcher = std::thread::spawn(move || {
-        assert!(wait_for(Duration::from_secs(20), || dir.join("a.toml.disabled").exists()));
-        Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap();
+        assert!(wait_for(Duration::from_secs(20), || dir
+            .join("a.toml.disabled")
+            .exists()));
+        Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
     });
     bench.snippet("a.toml", "[[debugger]]\n");
     let out = bench.ctl(&["disable", "a"]);
     watcher.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(bench.systemctl_log(), ["is-active -q drbd-reactor-reload.path"]);
-    let seen = std::fs::read_to_string(bench.root().join("run/seen.2")).expect("the pass finished before ctl returned");
+    assert_eq!(
+        bench.systemctl_log(),
+        ["is-active -q drbd-reactor-reload.path"]
+    );
+    let seen = std::fs::read_to_string(bench.root().join("run/seen.2"))
+        .expect("the pass finished before ctl returned");
     assert_eq!(seen, "a.toml.disabled\n");
 }

@@ -5,7 +5,10 @@ use common::*;
 use std::io::Write;
 use std::process::Stdio;
 
-const RELOAD: [&str; 2] = ["is-active -q drbd-reactor-reload.path", "reload drbd-reactor.service"];
+const RELOAD: [&str; 2] = [
+    "is-active -q drbd-reactor-reload.path",
+    "reload drbd-reactor.service",
+];
 
 #[test]
 fn disable_renames_and_reloads_then_enable_renames_back_and_reloads() {
@@ -28,7 +31,10 @@ fn with_the_auto_reload_path_unit_active_no_explicit_reload_is_sent() {
     bench.auto_reload(true);
     bench.snippet("a.toml", "[[debugger]]\n");
     assert!(bench.ctl(&["disable", "a"]).status.success());
-    assert_eq!(bench.systemctl_log(), ["is-active -q drbd-reactor-reload.path"]);
+    assert_eq!(
+        bench.systemctl_log(),
+        ["is-active -q drbd-reactor-reload.path"]
+    );
 }
 
 #[test]
@@ -38,13 +44,20 @@ fn a_failing_reload_exits_1_naming_the_command() {
     bench.snippet("a.toml", "[[debugger]]\n");
     let out = bench.ctl(&["disable", "a"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("systemctl reload drbd-reactor.service"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("systemctl reload drbd-reactor.service"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn disable_now_stops_the_promoter_targets_after_the_reload() {
     let bench = Bench::new();
-    bench.snippet("p.toml", "[[promoter]]\n[promoter.resources.r-1]\nstart = [\"a.service\"]\n");
+    bench.snippet(
+        "p.toml",
+        "[[promoter]]\n[promoter.resources.r-1]\nstart = [\"a.service\"]\n",
+    );
     assert!(bench.ctl(&["disable", "--now", "p"]).status.success());
     assert_eq!(
         bench.systemctl_log(),
@@ -59,9 +72,19 @@ fn enable_does_not_overwrite_an_existing_enabled_snippet() {
     bench.snippet("a.toml.disabled", "[[umh]]\n");
     let out = bench.ctl(&["enable", "a"]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("already exists, doing nothing"), "{}", stdout(&out));
-    assert_eq!(std::fs::read_to_string(bench.dir().join("a.toml")).unwrap(), "[[debugger]]\n");
-    assert!(bench.systemctl_log().is_empty(), "nothing changed, no reload");
+    assert!(
+        stdout(&out).contains("already exists, doing nothing"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(bench.dir().join("a.toml")).unwrap(),
+        "[[debugger]]\n"
+    );
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "nothing changed, no reload"
+    );
 }
 
 #[test]
@@ -70,7 +93,11 @@ fn enable_of_an_explicit_enabled_name_is_an_error() {
     bench.snippet("a.toml", "[[debugger]]\n");
     let out = bench.ctl(&["enable", "a.toml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("to end in .toml.disabled"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("to end in .toml.disabled"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -78,7 +105,11 @@ fn unknown_names_are_reported_and_skipped_without_a_reload() {
     let bench = Bench::new();
     let out = bench.ctl(&["disable", "nope"]);
     assert!(out.status.success());
-    assert!(stderr(&out).contains("nope.toml' does not exist or is not a regular file, ignoring"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nope.toml' does not exist or is not a regular file, ignoring"),
+        "{}",
+        stderr(&out)
+    );
     assert!(bench.systemctl_log().is_empty());
 }
 
@@ -93,8 +124,18 @@ fn rm_force_refuses_paths_outside_the_snippets_directory() {
     assert!(out.status.success());
     assert!(outside.exists(), "the file outside must survive");
     assert!(bench.dir().join("sub/y.toml").exists());
-    assert_eq!(stderr(&out).matches("is not directly within snippets path").count(), 3, "{}", stderr(&out));
-    assert!(bench.systemctl_log().is_empty(), "nothing removed, no reload");
+    assert_eq!(
+        stderr(&out)
+            .matches("is not directly within snippets path")
+            .count(),
+        3,
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "nothing removed, no reload"
+    );
 }
 
 fn rm_with_answer(bench: &Bench, answer: &str) -> std::process::Output {
@@ -108,7 +149,12 @@ fn rm_with_answer(bench: &Bench, answer: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -147,7 +193,11 @@ fn restart_of_a_misspelled_name_is_an_error_naming_it_and_restarts_nothing() {
     let out = bench.ctl(&["restart", "a", "typo"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("'typo'"), "{}", stderr(&out));
-    assert!(bench.systemctl_log().is_empty(), "{:?}", bench.systemctl_log());
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "{:?}",
+        bench.systemctl_log()
+    );
     assert!(bench.dir().join("a.toml").exists());
 }
 
@@ -159,7 +209,13 @@ fn restart_with_names_disables_reloads_stops_targets_enables_and_reloads() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         bench.systemctl_log(),
-        [RELOAD[0], RELOAD[1], "stop drbd-services@r1.target", RELOAD[0], RELOAD[1]]
+        [
+            RELOAD[0],
+            RELOAD[1],
+            "stop drbd-services@r1.target",
+            RELOAD[0],
+            RELOAD[1]
+        ]
     );
     assert!(bench.dir().join("p.toml").exists());
 }
@@ -181,4 +237,18 @@ fn cat_displays_enabled_snippets() {
     assert_eq!(stdout(&out), "[[debugger]]\n# hello\n");
     assert!(stderr(&out).contains(&format!("Displaying {}...", path.display())));
     assert_eq!(stdout(&bench.ctl(&["cat", "b.toml.disabled"])), "[[umh]]\n");
+}
+
+#[test]
+fn disabling_an_already_disabled_snippet_changes_nothing_and_does_not_reload() {
+    let bench = Bench::new();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    let out = bench.ctl(&["disable", "a.toml.disabled"]);
+    assert!(out.status.success());
+    assert!(bench.dir().join("a.toml.disabled").exists());
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "{:?}",
+        bench.systemctl_log()
+    );
 }

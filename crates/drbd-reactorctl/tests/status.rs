@@ -12,7 +12,9 @@ fn schema_check(json: &Value) {
     let compiled = jsonschema::JSONSchema::compile(&schema).expect("schema compiles");
     let list: Vec<String> = match compiled.validate(json) {
         Ok(()) => Vec::new(),
-        Err(errors) => errors.map(|e| format!("{e} at {}", e.instance_path)).collect(),
+        Err(errors) => errors
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect(),
     };
     assert!(list.is_empty(), "status --json does not validate: {list:?}");
 }
@@ -24,7 +26,11 @@ fn spec_example_state(bench: &Bench) {
     );
     bench.snippet("prom.toml", "[[prometheus]]\n");
     bench.drbd("linstor_db", PEER_PRIMARY);
-    for unit in ["drbd-services@linstor_db.target", "drbd-promote@linstor_db.service", "var-lib-linstor.mount"] {
+    for unit in [
+        "drbd-services@linstor_db.target",
+        "drbd-promote@linstor_db.service",
+        "var-lib-linstor.mount",
+    ] {
         bench.unit(unit, "active", "running");
     }
 }
@@ -63,7 +69,12 @@ fn status_text_for_an_enabled_promoter_equals_the_spec_text() {
         "linstor_db",
         r#"[{"name":"linstor_db","role":"Primary","connections":[]}]"#,
     );
-    for unit in ["drbd-services@linstor_db.target", "drbd-promote@linstor_db.service", "var-lib-linstor.mount", "linstor-controller.service"] {
+    for unit in [
+        "drbd-services@linstor_db.target",
+        "drbd-promote@linstor_db.service",
+        "var-lib-linstor.mount",
+        "linstor-controller.service",
+    ] {
         bench.unit(unit, "active", "running");
     }
     let out = bench.ctl(&["status", "linstor_db"]);
@@ -78,8 +89,14 @@ fn status_text_for_an_enabled_promoter_equals_the_spec_text() {
         )
     );
     let calls = bench.systemctl_log();
-    assert!(calls.contains(&"show --property=ActiveState drbd-services@linstor_db.target".to_string()), "{calls:?}");
-    assert!(calls.contains(&"show --property=FreezerState var-lib-linstor.mount".to_string()), "{calls:?}");
+    assert!(
+        calls.contains(&"show --property=ActiveState drbd-services@linstor_db.target".to_string()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"show --property=FreezerState var-lib-linstor.mount".to_string()),
+        "{calls:?}"
+    );
 }
 
 #[test]
@@ -113,7 +130,10 @@ fn without_a_subcommand_the_tool_shows_the_status() {
 #[test]
 fn a_disabled_promoter_that_is_primary_here_warns() {
     let bench = Bench::new();
-    bench.snippet("long.toml.disabled", "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.service\"]\n");
+    bench.snippet(
+        "long.toml.disabled",
+        "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.service\"]\n",
+    );
     bench.drbd("r1", LOCAL_PRIMARY);
     let out = bench.ctl(&["status"]);
     let d = bench.dir().display().to_string();
@@ -121,8 +141,17 @@ fn a_disabled_promoter_that_is_primary_here_warns() {
         stdout(&out),
         format!("{d}/long.toml.disabled:\nPromoter: Resource r1 (disabled) currently active on this node\nWARN: disabled but Primary\n\n")
     );
-    let json: Value = serde_json::from_str(&stdout(&bench.ctl(&["status", "--json", "long.toml.disabled"]))).unwrap();
-    assert_eq!(json["promoter"].as_array().unwrap().len(), 1, "listed once: {json}");
+    let json: Value = serde_json::from_str(&stdout(&bench.ctl(&[
+        "status",
+        "--json",
+        "long.toml.disabled",
+    ])))
+    .unwrap();
+    assert_eq!(
+        json["promoter"].as_array().unwrap().len(),
+        1,
+        "listed once: {json}"
+    );
     assert_eq!(json["promoter"][0]["enabled"], false);
     schema_check(&json);
 }
@@ -130,7 +159,10 @@ fn a_disabled_promoter_that_is_primary_here_warns() {
 #[test]
 fn frozen_units_show_their_freezer_state_and_unknown_active_states_do_not_abort() {
     let bench = Bench::new();
-    bench.snippet("r.toml", "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.mount\", \"b.service\"]\n");
+    bench.snippet(
+        "r.toml",
+        "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.mount\", \"b.service\"]\n",
+    );
     bench.unit("drbd-services@r1.target", "refreshing", "frozen");
     bench.unit("a.mount", "active", "frozen");
     bench.unit("b.service", "something-new", "thawing");
@@ -149,10 +181,19 @@ fn frozen_units_show_their_freezer_state_and_unknown_active_states_do_not_abort(
 #[test]
 fn resource_filter_limits_promoter_entries_only() {
     let bench = Bench::new();
-    bench.snippet("a.toml", "[[promoter]]\n[promoter.resources.r1]\n[promoter.resources.r2]\n");
+    bench.snippet(
+        "a.toml",
+        "[[promoter]]\n[promoter.resources.r1]\n[promoter.resources.r2]\n",
+    );
     bench.snippet("p.toml", "[[prometheus]]\n");
-    let json: Value = serde_json::from_str(&stdout(&bench.ctl(&["status", "--json", "-r", "r2"]))).unwrap();
-    let names: Vec<&str> = json["promoter"].as_array().unwrap().iter().map(|p| p["drbd_resource"].as_str().unwrap()).collect();
+    let json: Value =
+        serde_json::from_str(&stdout(&bench.ctl(&["status", "--json", "-r", "r2"]))).unwrap();
+    let names: Vec<&str> = json["promoter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["drbd_resource"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["r2"]);
     assert_eq!(json["prometheus"].as_array().unwrap().len(), 1);
 }
@@ -162,8 +203,14 @@ fn ocf_start_entries_are_shown_as_their_ocf_rs_units() {
     let bench = Bench::new();
     bench.snippet("a.toml", "[[promoter]]\n[promoter.resources.res-1]\nstart = [\"ocf:heartbeat:IPaddr2 p_ip ip=10.0.0.1\"]\n");
     let json: Value = serde_json::from_str(&stdout(&bench.ctl(&["status", "--json"]))).unwrap();
-    assert_eq!(json["promoter"][0]["target"]["name"], "drbd-services@res\\x2d1.target");
-    assert_eq!(json["promoter"][0]["dependencies"][1]["name"], "ocf.rs@p_ip_res\\x2d1.service");
+    assert_eq!(
+        json["promoter"][0]["target"]["name"],
+        "drbd-services@res\\x2d1.target"
+    );
+    assert_eq!(
+        json["promoter"][0]["dependencies"][1]["name"],
+        "ocf.rs@p_ip_res\\x2d1.service"
+    );
 }
 
 #[test]
@@ -176,10 +223,23 @@ fn verbose_status_reports_a_tcp_connect_per_prometheus_address() {
         l.local_addr().unwrap()
     };
     bench.snippet("a.toml", &format!("[[prometheus]]\naddress = \"{open}\"\n"));
-    bench.snippet("b.toml", &format!("[[prometheus]]\naddress = \"{closed}\"\n"));
+    bench.snippet(
+        "b.toml",
+        &format!("[[prometheus]]\naddress = \"{closed}\"\n"),
+    );
     let text = stdout(&bench.ctl(&["status", "--verbose"]));
-    assert!(text.contains(&format!("Prometheus: listening on {open}\nTCP Connect ({open}): success\n")), "{text}");
-    assert!(text.contains(&format!("TCP Connect ({closed}): failed (Connection refused")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Prometheus: listening on {open}\nTCP Connect ({open}): success\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "TCP Connect ({closed}): failed (Connection refused"
+        )),
+        "{text}"
+    );
 }
 
 #[test]
@@ -187,6 +247,17 @@ fn colours_appear_only_when_forced_or_on_a_terminal() {
     let bench = Bench::new();
     bench.snippet("p.toml", "[[prometheus]]\n");
     assert!(!stdout(&bench.ctl(&["status"])).contains('\x1b'));
-    let out = bench.cmd().env("CLICOLOR_FORCE", "1").arg("-c").arg(bench.main()).arg("status").output().unwrap();
-    assert!(stdout(&out).contains("\x1b[1;32m:9942\x1b[0m"), "{}", stdout(&out));
+    let out = bench
+        .cmd()
+        .env("CLICOLOR_FORCE", "1")
+        .arg("-c")
+        .arg(bench.main())
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("\x1b[1;32m:9942\x1b[0m"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -72,14 +72,26 @@ impl Bench {
         path
     }
     pub fn unit(&self, unit: &str, active: &str, freezer: &str) {
-        std::fs::write(self.root().join(format!("units/{unit}.ActiveState")), active).unwrap();
-        std::fs::write(self.root().join(format!("units/{unit}.FreezerState")), freezer).unwrap();
+        std::fs::write(
+            self.root().join(format!("units/{unit}.ActiveState")),
+            active,
+        )
+        .unwrap();
+        std::fs::write(
+            self.root().join(format!("units/{unit}.FreezerState")),
+            freezer,
+        )
+        .unwrap();
     }
     pub fn drbd(&self, res: &str, json: &str) {
         std::fs::write(self.root().join(format!("drbd/{res}.json")), json).unwrap();
     }
     pub fn auto_reload(&self, active: bool) {
-        std::fs::write(self.root().join("is-active-rc"), if active { "0" } else { "3" }).unwrap();
+        std::fs::write(
+            self.root().join("is-active-rc"),
+            if active { "0" } else { "3" },
+        )
+        .unwrap();
     }
     /// Every systemctl call so far, one per line.
     pub fn systemctl_log(&self) -> Vec<String> {
@@ -93,7 +105,11 @@ impl Bench {
     /// The binary with the bench's environment (systemd mode, no colours, no contexts).
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        let path = format!("{}:{}", self.root().join("bin").display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            self.root().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         cmd.env("PATH", path)
             .env("BENCH", self.root())
             .env("DRBD_REACTORCTL_INIT", "systemd")
@@ -108,7 +124,12 @@ impl Bench {
 
     /// Runs `-c <main> <args>`.
     pub fn ctl(&self, args: &[&str]) -> Output {
-        self.cmd().arg("-c").arg(self.main()).args(args).output().unwrap()
+        self.cmd()
+            .arg("-c")
+            .arg(self.main())
+            .args(args)
+            .output()
+            .unwrap()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Cluster contexts against real OpenSSH: three sshd on loopback ports with host and client
-//! keys generated for the test. `status` shows all three nodes grouped; a stopped sshd is
-//! that node's failure while the others are shown.
+//! keys generated for the test, each node reading r0 from the simulator (beta Primary).
+//! `status` shows all three nodes grouped; a stopped sshd is that node's failure while the
+//! others are shown.
 mod common;
 use common::*;
 use std::io::Read;
@@ -87,6 +88,69 @@ fn start_sshd(root: &Path, name: &str) -> Sshd {
 struct Cluster {
     bench: Bench,
     sshd: Vec<(String, Sshd)>,
+    _sim: Sim,
+}
+
+struct Sim(Child);
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The simulator (drbd-sim, built from this workspace next to this binary) serving the
+/// example cluster (alpha, beta, gamma; r0), with beta Primary.
+fn start_sim(root: &Path) -> Sim {
+    let sim = PathBuf::from(BIN).with_file_name("drbd-sim");
+    assert!(
+        sim.exists(),
+        "{} missing: run `cargo build -p drbd-sim` first",
+        sim.display()
+    );
+    let cluster = Command::new(&sim)
+        .arg("example-cluster")
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(root.join("cluster.toml"), cluster).unwrap();
+    let socket = root.join("sim.sock");
+    let server = Sim(Command::new(&sim)
+        .args(["serve", "--cluster"])
+        .arg(root.join("cluster.toml"))
+        .arg("--socket")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    assert!(
+        wait_for(Duration::from_secs(20), || socket.exists()),
+        "simulator did not start"
+    );
+    for node in ["alpha", "beta", "gamma"] {
+        let shims = root.join(node).join("sim-bin");
+        let ok = Command::new(&sim)
+            .arg("install-shims")
+            .arg(&shims)
+            .args(["--node", node, "--socket"])
+            .arg(&socket)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let beta = root.join("beta/sim-bin/drbdsetup");
+    assert!(
+        wait_for(Duration::from_secs(20), || Command::new(&beta)
+            .args(["primary", "r0"])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()),
+        "beta cannot become Primary"
+    );
+    server
 }
 
 /// Three nodes (alpha, beta, gamma), each with its own main config and a prometheus snippet
@@ -107,6 +171,7 @@ fn cluster() -> Cluster {
         "ssh-options = [\"-F\", \"/dev/null\", \"-i\", \"{r}/client_key\", \"-o\", \"UserKnownHostsFile={r}/known_hosts\", \"-o\", \"StrictHostKeyChecking=yes\", \"-o\", \"ConnectTimeout=10\"]\ntimeout = 60\n",
         r = root.display()
     );
+    let sim = start_sim(&root);
     let mut sshd = Vec::new();
     for (i, name) in ["alpha", "beta", "gamma"].iter().enumerate() {
         let node_dir = root.join(name);
@@ -121,12 +186,18 @@ fn cluster() -> Cluster {
             format!("[[prometheus]]\naddress = \"127.0.0.1:{}\"\n", 9100 + i),
         )
         .unwrap();
+        std::fs::write(
+            node_dir.join("snippets/r0.toml"),
+            "[[promoter]]\n[promoter.resources.r0]\nstart = [\"app.service\"]\n",
+        )
+        .unwrap();
         let server = start_sshd(&root, name);
         known.push_str(&format!("[127.0.0.1]:{} {}", server.port, host_pub));
         context.push_str(&format!(
-            "[nodes.{name}]\nhostname = \"127.0.0.1\"\nport = {}\nuser = \"{user}\"\ncommand = \"env PATH={bin}:/usr/bin:/bin BENCH={r} DRBD_REACTORCTL_INIT=systemd {BIN} -c {main}\"\n",
+            "[nodes.{name}]\nhostname = \"127.0.0.1\"\nport = {}\nuser = \"{user}\"\ncommand = \"env PATH={shims}:{bin}:/usr/bin:/bin BENCH={r} DRBD_REACTORCTL_INIT=systemd {BIN} -c {main}\"\n",
             server.port,
             bin = root.join("bin").display(),
+            shims = node_dir.join("sim-bin").display(),
             r = root.display(),
             main = node_dir.join("main.toml").display(),
         ));
@@ -135,7 +206,11 @@ fn cluster() -> Cluster {
     std::fs::write(root.join("known_hosts"), known).unwrap();
     std::fs::create_dir_all(root.join("xdg/drbd-reactorctl")).unwrap();
     std::fs::write(root.join("xdg/drbd-reactorctl/test.toml"), context).unwrap();
-    Cluster { bench, sshd }
+    Cluster {
+        bench,
+        sshd,
+        _sim: sim,
+    }
 }
 
 fn node_dir(c: &Cluster, name: &str) -> PathBuf {
@@ -159,9 +234,16 @@ fn status_over_ssh_shows_all_three_nodes_and_one_stopped_sshd_as_that_nodes_fail
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     for (i, name) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        let on = if *name == "beta" {
+            "this node".to_string()
+        } else {
+            "node 'beta'".to_string()
+        };
+        let d = node_dir(&c, name).display().to_string();
         let block = format!(
-            "➞ {name} (127.0.0.1):\n{}/snippets/prom.toml:\nPrometheus: listening on 127.0.0.1:{}\n\n",
-            node_dir(&c, name).display(),
+            "➞ {name} (127.0.0.1):\n{d}/snippets/r0.toml:\nPromoter: Resource r0 currently active on {on}\n\
+             ○ drbd-services@r0.target\n○ ├─ drbd-promote@r0.service\n○ └─ app.service\n\n\
+             {d}/snippets/prom.toml:\nPrometheus: listening on 127.0.0.1:{}\n\n",
             9100 + i
         );
         assert!(text.contains(&block), "missing {name}: {text}");
@@ -202,6 +284,7 @@ fn status_json_over_ssh_is_one_object_per_node_with_the_failure_in_place() {
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["alpha"]["prometheus"][0]["address"], "127.0.0.1:9100");
+    assert_eq!(json["alpha"]["promoter"][0]["primary_on"], "beta");
     assert_eq!(json["gamma"]["prometheus"][0]["address"], "127.0.0.1:9102");
     assert!(
         json["beta"]["error"].as_str().unwrap().contains("failed"),
@@ -212,7 +295,7 @@ fn status_json_over_ssh_is_one_object_per_node_with_the_failure_in_place() {
 #[test]
 fn nodes_option_limits_the_fan_out_and_disable_runs_on_each_selected_node() {
     let c = cluster();
-    let out = run(&c, &["--nodes", "alpha,gamma", "disable", "prom"]);
+    let out = run(&c, &["--nodes", "alpha,gamma", "disable", "prom", "r0"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(node_dir(&c, "alpha")
         .join("snippets/prom.toml.disabled")
@@ -251,8 +334,8 @@ fn local_context_and_edit_never_fan_out() {
     assert_eq!(
         stdout(&out),
         format!(
-            "{}/snippets/prom.toml:\n- Prometheus: 127.0.0.1:9100\n",
-            node.display()
+            "{d}/snippets/prom.toml:\n- Prometheus: 127.0.0.1:9100\n{d}/snippets/r0.toml:\n- Promoter: r0; start = [\"app.service\"]\n",
+            d = node.display()
         )
     );
     let editor = c.bench.root().join("ed.sh");

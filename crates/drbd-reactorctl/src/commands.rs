@@ -91,7 +91,7 @@ pub fn cat(ctx: &Ctx, configs: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The file names the reload step must cover; then one reload.
+/// The reload step, only when something changed.
 fn reload_if(ctx: &Ctx, changed: bool) -> anyhow::Result<()> {
     if changed {
         ctx.reloader.reload()?;

@@ -290,3 +290,90 @@ pub fn render_text(report: &Report, color: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snippet::{Promoter, PromoterResource};
+    use std::path::PathBuf;
+
+    struct Fake;
+    impl Probe for Fake {
+        fn node_name(&self) -> String {
+            "alpha".into()
+        }
+        fn primary_on(&self, resource: &str) -> PrimaryOn {
+            if resource == "r1" {
+                PrimaryOn::Local
+            } else {
+                PrimaryOn::Peer("beta".into())
+            }
+        }
+        fn unit(&self, name: &str) -> Unit {
+            let (status, freezer) = if name.ends_with(".mount") {
+                (ActiveState::Failed, FreezerState::Frozen)
+            } else {
+                (ActiveState::Active, FreezerState::Running)
+            };
+            Unit {
+                name: name.into(),
+                status,
+                freezer,
+            }
+        }
+        fn connect(&self, address: &str) -> Vec<(String, Result<(), String>)> {
+            vec![(address.into(), Err("refused".into()))]
+        }
+    }
+
+    fn promoter(res: &str, start: &[&str]) -> Plugin {
+        let mut p = Promoter::default();
+        p.resources.insert(
+            res.into(),
+            PromoterResource {
+                start: start.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
+        );
+        Plugin::Promoter(p)
+    }
+
+    #[test]
+    fn promoter_trees_colours_and_disabled_warnings_render_as_the_spec_shows() {
+        let snippets = vec![
+            Snippet {
+                path: PathBuf::from("/d/a.toml"),
+                enabled: true,
+                plugins: vec![promoter("r0", &["x.mount", "y.service"])],
+            },
+            Snippet {
+                path: PathBuf::from("/d/b.toml.disabled"),
+                enabled: false,
+                plugins: vec![promoter("r1", &[])],
+            },
+            Snippet {
+                path: PathBuf::from("/d/c.toml"),
+                enabled: true,
+                plugins: vec![Plugin::Prometheus {
+                    address: "[::]:1".into(),
+                }],
+            },
+        ];
+        let report = gather(&snippets, &[], true, &Fake).unwrap();
+        assert_eq!(report.promoter[0].primary_on, "beta");
+        assert_eq!(report.promoter[1].primary_on, "alpha");
+        assert_eq!(
+            render_text(&report, false),
+            "/d/a.toml:\nPromoter: Resource r0 currently active on node 'beta'\n● drbd-services@r0.target\n\
+             ● ├─ drbd-promote@r0.service\n× ├─ x.mount(frozen)\n● └─ y.service\n\n\
+             /d/b.toml.disabled:\nPromoter: Resource r1 (disabled) currently active on this node\nWARN: disabled but Primary\n\n\
+             /d/c.toml:\nPrometheus: listening on :1\nTCP Connect ([::]:1): failed (refused)\n\n"
+        );
+        let coloured = render_text(&report, true);
+        assert!(
+            coloured.contains("\x1b[1;31m×\x1b[0m ├─ x.mount(\x1b[34mfrozen\x1b[0m)"),
+            "{coloured}"
+        );
+        assert!(coloured.contains("\x1b[1;31mWARN:\x1b[0m disabled but Primary"));
+    }
+}

@@ -201,3 +201,26 @@ fn without_home_and_xdg_config_home_commands_run_locally() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).ends_with("d.toml:\n- Debugger\n"));
 }
+
+#[test]
+fn the_shipped_bash_completion_is_what_generate_completion_prints() {
+    // packages install examples/ctl.completion.bash as
+    // /usr/share/bash-completion/completions/drbd-reactorctl; regenerate it with
+    // `drbd-reactorctl generate-completion bash > examples/ctl.completion.bash`
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/ctl.completion.bash"
+    ))
+    .unwrap();
+    let bench = Bench::new();
+    assert_eq!(
+        stdout(
+            &bench
+                .cmd()
+                .args(["generate-completion", "bash"])
+                .output()
+                .unwrap()
+        ),
+        shipped
+    );
+}

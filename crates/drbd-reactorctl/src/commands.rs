@@ -112,22 +112,22 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
 pub fn enable(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Disabled, true);
     resolved.print_messages();
+    // all names are checked before the first rename, so an error leaves nothing half done
+    if let Some(path) = resolved
+        .paths
+        .iter()
+        .find(|p| resolve::state_of(p) != Some(Wanted::Disabled))
+    {
+        bail!(
+            "Expected plugin path '{}' to end in {DISABLED}",
+            path.display()
+        );
+    }
     let mut enabled = Vec::new();
     for path in &resolved.paths {
         eprintln!("Enabling '{}'...", path.display());
-        let Some(s) = path.to_str().and_then(|s| s.strip_suffix(".disabled")) else {
-            bail!(
-                "Expected plugin path '{}' to end in {DISABLED}",
-                path.display()
-            );
-        };
-        if resolve::state_of(path) != Some(Wanted::Disabled) {
-            bail!(
-                "Expected plugin path '{}' to end in {DISABLED}",
-                path.display()
-            );
-        }
-        let target = PathBuf::from(s);
+        let target = resolve::counterpart(path)
+            .with_context(|| format!("'{}' is not a snippet name", path.display()))?;
         if target.exists() {
             crate::color::warn(&format!(
                 "'{}' already exists, doing nothing",

@@ -91,8 +91,13 @@ fn enable_does_not_overwrite_an_existing_enabled_snippet() {
 fn enable_of_an_explicit_enabled_name_is_an_error() {
     let bench = Bench::new();
     bench.snippet("a.toml", "[[debugger]]\n");
-    let out = bench.ctl(&["enable", "a.toml"]);
+    bench.snippet("b.toml.disabled", "[[umh]]\n");
+    let out = bench.ctl(&["enable", "b", "a.toml"]);
     assert_eq!(out.status.code(), Some(1));
+    assert!(
+        bench.dir().join("b.toml.disabled").exists(),
+        "nothing renamed before the error"
+    );
     assert!(
         stderr(&out).contains("to end in .toml.disabled"),
         "{}",

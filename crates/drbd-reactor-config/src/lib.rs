@@ -118,6 +118,19 @@ pub fn load(main: &Path) -> Result<Config, ConfigError> {
     merge(main_file, snippet_files)
 }
 
+/// The content `text` of ONE file, read as the daemon reads it, without touching the disk:
+/// as the main file (global keys allowed, its `snippets` directory NOT read) or, with
+/// `as_snippet`, as one snippet (global keys rejected). For tools such as drbd-reactorctl
+/// that must validate exactly like the daemon.
+pub fn parse_one(file: &Path, text: &str, as_snippet: bool) -> Result<Config, ConfigError> {
+    let parsed = file::parse_file(file, text)?;
+    if as_snippet {
+        merge(file::FileConfig::default(), vec![parsed])
+    } else {
+        merge(parsed, Vec::new())
+    }
+}
+
 /// Merges a main file with its snippets (in order). Global keys are only allowed in the
 /// main file; [[log]] and plugin sections accumulate.
 pub(crate) fn merge(main: FileConfig, snippets: Vec<FileConfig>) -> Result<Config, ConfigError> {

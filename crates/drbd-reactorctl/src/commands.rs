@@ -1,0 +1,352 @@
+//! The snippet commands (spec ctl.md §4.2–4.8, §4.10): resolution, the file operation
+//! (atomic renames), then the reload step. Must never change a file outside the snippets
+//! directory, and never run the reload step when nothing changed.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+
+use anyhow::{bail, Context};
+
+use crate::cli::{PluginType, StatusArgs};
+use crate::reload::Reloader;
+use crate::resolve::{self, resolve, resolve_both, Wanted, DISABLED};
+use crate::snippet;
+use crate::status;
+use crate::system::systemctl;
+use crate::units;
+
+pub struct Ctx {
+    pub snippets: PathBuf,
+    pub reloader: Reloader,
+}
+
+fn flush() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+pub fn ls(ctx: &Ctx, configs: &[String], only_disabled: bool) -> anyhow::Result<()> {
+    let resolved = resolve_both(&ctx.snippets, configs);
+    resolved.print_messages();
+    for path in &resolved.paths {
+        let enabled = resolve::state_of(path) == Some(Wanted::Enabled);
+        if only_disabled && enabled {
+            continue;
+        }
+        println!("{}:", path.display());
+        flush();
+        let snippet = snippet::load(path)?;
+        for line in crate::ls::render(&snippet.plugins, enabled) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+pub fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
+    let resolved = resolve_both(&ctx.snippets, &args.configs);
+    if !args.json {
+        resolved.print_messages();
+    }
+    let snippets = resolved
+        .paths
+        .iter()
+        .map(|p| snippet::load(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let report = status::gather(
+        &snippets,
+        &args.resource,
+        args.verbose && !args.json,
+        &status::System,
+    )?;
+    if args.json {
+        print!("{}", status::to_json(&report));
+    } else {
+        print!("{}", status::render_text(&report, crate::color::enabled()));
+    }
+    flush();
+    Ok(())
+}
+
+pub fn cat(ctx: &Ctx, configs: &[String]) -> anyhow::Result<()> {
+    let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
+    resolved.print_messages();
+    for path in &resolved.paths {
+        eprintln!("Displaying {}...", path.display());
+        let shown = ["bat", "batcat", "cat"].iter().any(|viewer| {
+            Process::new(viewer)
+                .arg(path)
+                .stdin(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        if !shown {
+            bail!(
+                "Could not display '{}' with bat, batcat or cat",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The reload step, only when something changed.
+fn reload_if(ctx: &Ctx, changed: bool) -> anyhow::Result<()> {
+    if changed {
+        ctx.reloader.reload()?;
+    }
+    Ok(())
+}
+
+fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::rename(from, to).with_context(|| {
+        format!(
+            "Could not rename '{}' to '{}'",
+            from.display(),
+            to.display()
+        )
+    })
+}
+
+pub fn enable(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let resolved = resolve(&ctx.snippets, configs, Wanted::Disabled, true);
+    resolved.print_messages();
+    // all names are checked before the first rename, so an error leaves nothing half done
+    if let Some(path) = resolved
+        .paths
+        .iter()
+        .find(|p| resolve::state_of(p) != Some(Wanted::Disabled))
+    {
+        bail!(
+            "Expected plugin path '{}' to end in {DISABLED}",
+            path.display()
+        );
+    }
+    let mut enabled = Vec::new();
+    for path in &resolved.paths {
+        eprintln!("Enabling '{}'...", path.display());
+        let target = resolve::counterpart(path)
+            .with_context(|| format!("'{}' is not a snippet name", path.display()))?;
+        if target.exists() {
+            crate::color::warn(&format!(
+                "'{}' already exists, doing nothing",
+                target.display()
+            ));
+            continue;
+        }
+        rename(path, &target)?;
+        enabled.push(target);
+    }
+    reload_if(ctx, !enabled.is_empty())?;
+    Ok(enabled)
+}
+
+pub fn disable(ctx: &Ctx, configs: &[String], now: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
+    resolved.print_messages();
+    let mut disabled = Vec::new();
+    for path in &resolved.paths {
+        eprintln!("Disabling '{}'...", path.display());
+        if resolve::state_of(path) != Some(Wanted::Enabled) {
+            eprintln!("'{}' is already disabled, doing nothing", path.display());
+            continue;
+        }
+        let target = PathBuf::from(format!("{}.disabled", path.display()));
+        rename(path, &target)?;
+        disabled.push(target);
+    }
+    reload_if(ctx, !disabled.is_empty())?;
+    if now {
+        stop_targets(&disabled)?;
+    }
+    Ok(disabled)
+}
+
+fn stop_targets(paths: &[PathBuf]) -> anyhow::Result<()> {
+    for path in paths {
+        let snippet = snippet::load(path)?;
+        for promoter in snippet.promoters() {
+            for res in promoter.resources.keys() {
+                systemctl(&["stop", &units::target(res)])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Result<()> {
+    if configs.is_empty() {
+        return systemctl(&["restart", crate::reload::DAEMON_UNIT]);
+    }
+    // Every name must mean an enabled snippet: a typo is an error, never a daemon restart.
+    let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
+    if resolved.paths.len() != configs.len()
+        || resolved
+            .paths
+            .iter()
+            .any(|p| resolve::state_of(p) != Some(Wanted::Enabled))
+    {
+        let missing: Vec<&String> = configs
+            .iter()
+            .filter(|name| {
+                let path = resolve::candidate(&ctx.snippets, name, Wanted::Enabled);
+                !(resolved.paths.contains(&path)
+                    && resolve::state_of(&path) == Some(Wanted::Enabled))
+            })
+            .collect();
+        resolved.print_messages();
+        bail!(
+            "no enabled snippet {} in '{}'; nothing restarted",
+            missing
+                .iter()
+                .map(|m| format!("'{m}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ctx.snippets.display()
+        );
+    }
+    let names: Vec<String> = resolved
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let disabled = disable(ctx, &names, with_targets)?;
+    let back: Vec<String> = disabled.iter().map(|p| p.display().to_string()).collect();
+    enable(ctx, &back)?;
+    Ok(())
+}
+
+/// Asks `Remove '<path>'? [N/y] ` until a known answer; end of input = no.
+pub fn confirm(path: &Path, input: &mut dyn BufRead) -> bool {
+    print!("Remove '{}'? [N/y] ", path.display());
+    flush();
+    loop {
+        let mut line = String::new();
+        match input.read_line(&mut line) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(_) => {
+                eprintln!("Could not read answer from stdin");
+                return false;
+            }
+        }
+        match line.trim().to_lowercase().as_str() {
+            "" | "n" | "no" => return false,
+            "y" | "yes" => return true,
+            other => println!("Unknown answer '{other}', use 'y' or 'n'"),
+        }
+    }
+}
+
+pub fn rm(ctx: &Ctx, configs: &[String], force: bool, disabled: bool) -> anyhow::Result<()> {
+    let wanted = if disabled {
+        Wanted::Disabled
+    } else {
+        Wanted::Enabled
+    };
+    let resolved = resolve(&ctx.snippets, configs, wanted, true);
+    resolved.print_messages();
+    let mut removed = false;
+    let stdin = std::io::stdin();
+    for path in &resolved.paths {
+        eprintln!("Removing '{}'...", path.display());
+        if !force && !confirm(path, &mut stdin.lock()) {
+            continue;
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("Could not remove '{}'", path.display()))?;
+        removed = true;
+    }
+    reload_if(ctx, removed)
+}
+
+pub fn edit(
+    ctx: &Ctx,
+    configs: &[String],
+    kind: Option<PluginType>,
+    force: bool,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let wanted = if disabled {
+        Wanted::Disabled
+    } else {
+        Wanted::Enabled
+    };
+    let resolved = resolve(&ctx.snippets, configs, wanted, false);
+    resolved.print_messages();
+    let mut saved = false;
+    for path in &resolved.paths {
+        saved |= crate::edit::edit_one(&ctx.snippets, path, kind, force)?;
+    }
+    // a disabled snippet is not read by the daemon: nothing to reload
+    reload_if(ctx, saved && !disabled)
+}
+
+/// The start entries up to `until`: a count, or up to and including the entry equal to it.
+pub fn start_prefix<'a>(start: &'a [String], until: &str) -> Option<&'a [String]> {
+    if let Ok(n) = until.parse::<usize>() {
+        return Some(&start[..n.min(start.len())]);
+    }
+    start.iter().position(|e| e == until).map(|i| &start[..=i])
+}
+
+pub fn start_until(ctx: &Ctx, until: &str, config: &str) -> anyhow::Result<()> {
+    let resolved = resolve(&ctx.snippets, &[config.to_string()], Wanted::Disabled, true);
+    resolved.print_messages();
+    let Some(path) = resolved.paths.first() else {
+        bail!(
+            "Could not find the disabled snippet '{config}' in '{}'",
+            ctx.snippets.display()
+        );
+    };
+    let snippet = snippet::load(path)?;
+    for promoter in snippet.promoters() {
+        for (res, conf) in &promoter.resources {
+            let Some(selected) = start_prefix(&conf.start, until) else {
+                bail!("Could not find unit '{until}' in the start list of resource '{res}'");
+            };
+            let mut units_to_start = vec![units::promote(res)];
+            for entry in selected {
+                units_to_start.push(units::start_unit(entry, res).map_err(anyhow::Error::msg)?);
+            }
+            for unit in &units_to_start {
+                println!("systemctl start {unit}");
+                flush();
+                systemctl(&["start", unit])?;
+            }
+            crate::color::info(&format!(
+                "To resume normal operation, execute:\n- systemctl start {} # on this node\n- drbd-reactorctl enable {} # on all cluster nodes",
+                units::target(res),
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_prefix_by_count_or_by_entry() {
+        let s: Vec<String> = ["a", "b", "c"].iter().map(|x| x.to_string()).collect();
+        assert_eq!(start_prefix(&s, "0").unwrap().len(), 0);
+        assert_eq!(start_prefix(&s, "2").unwrap(), &s[..2]);
+        assert_eq!(start_prefix(&s, "9").unwrap(), &s[..]);
+        assert_eq!(start_prefix(&s, "b").unwrap(), &s[..2]);
+        assert_eq!(start_prefix(&s, "x"), None);
+    }
+
+    #[test]
+    fn confirm_defaults_to_no_and_asks_again_on_unknown_answers() {
+        assert!(!confirm(Path::new("/d/x.toml"), &mut "\n".as_bytes()));
+        assert!(!confirm(Path::new("/d/x.toml"), &mut "".as_bytes()));
+        assert!(confirm(
+            Path::new("/d/x.toml"),
+            &mut "maybe\nYes\n".as_bytes()
+        ));
+        assert!(!confirm(Path::new("/d/x.toml"), &mut "N\n".as_bytes()));
+    }
+}

@@ -1,0 +1,337 @@
+//! `edit` (spec ctl.md §4.4 and errata C): templates, the `#|` header, validation with the
+//! daemon's config code, the editor loop on a temporary file in the snippets directory and
+//! the atomic rename. Must never touch the target file before a valid version was saved, and
+//! never let error text leak into the snippet.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command as Process;
+
+use anyhow::Context;
+
+use crate::cli::PluginType;
+use crate::snippet::{self, Plugin};
+
+pub const HEADER: &str =
+    "#| Please edit the snippet below. Lines beginning with a '#|' will be ignored,
+#| and an empty file will abort the edit. If an error occurs while saving this file will be
+#| reopened with the relevant failures.
+#|
+";
+
+pub const MOUNT_TOPMOST: &str =
+    "Mount unit should not be the topmost unit, consider using an OCF file system RA";
+
+pub fn template(kind: PluginType) -> &'static str {
+    match kind {
+        PluginType::Promoter => r#"[[promoter]]
+[promoter.resources.$resname]
+start = ["$service.mount", "$service.service"]
+# on-drbd-demote-failure = "reboot"
+# stop-services-on-exit = false
+# on-disk-detach = "ignore"
+#
+# for more complex setups like HA iSCSI targets, NFS exports, or NVMe-oF targets consider
+# https://github.com/LINBIT/linstor-gateway which uses LINSTOR and drbd-reactor"#,
+        PluginType::Prometheus => "[[prometheus]]\nenums = true\n# address = \":9942\"",
+        PluginType::Agentx => r#"[[agentx]]
+## adress of the main SNMP daemon AgentX TCP socket
+# address = "localhost:705"
+# cache-max = 60 # seconds
+# agent-timeout = 60 # seconds snmpd waits for an answer
+# peer-states = true # include peer connection and disk states"#,
+        PluginType::Umh => r#"[[umh]]
+[[umh.resource]]
+command = "slack.sh $DRBD_RES_NAME on $(uname -n) from $DRBD_OLD_ROLE to $DRBD_NEW_ROLE"
+event-type = "Change"
+old.role = { operator = "NotEquals", value = "Primary" }
+new.role = "Primary"
+# This is a trivial resource rule example, please see drbd-reactor.umh(5) for more examples"#,
+        PluginType::Debugger => "[[debugger]]\n# NOTE: make sure the log level in your [[log]] section is at least on level 'debug'",
+    }
+}
+
+fn kind_name(kind: PluginType) -> &'static str {
+    match kind {
+        PluginType::Promoter => "promoter",
+        PluginType::Prometheus => "prometheus",
+        PluginType::Agentx => "agentx",
+        PluginType::Umh => "umh",
+        PluginType::Debugger => "debugger",
+    }
+}
+
+/// The header for a round: `Happy editing:` first, `Error: <message>` (every line
+/// prefixed) after a failed round.
+pub fn header(error: Option<&str>) -> String {
+    let mut out = HEADER.to_string();
+    match error {
+        None => out.push_str("#| Happy editing:\n"),
+        Some(message) => {
+            for (i, line) in message.lines().enumerate() {
+                let lead = if i == 0 { "Error: " } else { "" };
+                out.push_str(&format!("#| {lead}{line}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Removes every line starting with `#|`.
+pub fn strip_header(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.starts_with("#|"))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// Validation result: Ok with warnings to print, or the error message.
+pub fn validate(
+    path: &Path,
+    text: &str,
+    kind: Option<PluginType>,
+    force: bool,
+) -> Result<Vec<String>, String> {
+    let plugins = snippet::parse(path, text).map_err(|e| e.to_string())?;
+    if plugins.len() != 1 {
+        return Err(format!(
+            "Expected exactly 1 plugin configuration, found {}",
+            plugins.len()
+        ));
+    }
+    let plugin = &plugins[0];
+    if let Some(kind) = kind {
+        if plugin.kind().as_str() != kind_name(kind) {
+            return Err(format!(
+                "Expected exactly one {} plugin, found a {} plugin (use --type {})",
+                kind_name(kind),
+                plugin.kind(),
+                plugin.kind()
+            ));
+        }
+    }
+    let mut warnings = Vec::new();
+    if let Plugin::Promoter(promoter) = plugin {
+        for (res, conf) in &promoter.resources {
+            for entry in &conf.start {
+                crate::units::start_unit(entry, res)?;
+            }
+            if conf
+                .start
+                .last()
+                .is_some_and(|last| last.trim().ends_with(".mount"))
+            {
+                if !force {
+                    return Err(format!(
+                        "{MOUNT_TOPMOST} (resource '{res}'; --force accepts it)"
+                    ));
+                }
+                warnings.push(MOUNT_TOPMOST.to_string());
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// The editor command line: `$VISUAL`, else `$EDITOR`, else `vi` (run through `sh -c` so
+/// values with arguments such as `code -w` work).
+fn editor() -> String {
+    ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into())
+}
+
+fn run_editor(file: &Path) -> Result<(), String> {
+    let status = Process::new("sh")
+        .arg("-c")
+        .arg(format!("{} \"$@\"", editor()))
+        .arg("editor")
+        .arg(file)
+        .status()
+        .map_err(|e| format!("Could not execute: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("editor failed ({status})"))
+    }
+}
+
+fn umask() -> u32 {
+    // SAFETY: umask(2) set and restored; ctl is single-threaded here.
+    unsafe {
+        let old = libc::umask(0o022);
+        libc::umask(old);
+        old as u32
+    }
+}
+
+/// Edits one snippet; returns whether a new version was saved.
+pub fn edit_one(
+    dir: &Path,
+    target: &Path,
+    kind: Option<PluginType>,
+    force: bool,
+) -> anyhow::Result<bool> {
+    let existing = match std::fs::read_to_string(target) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("Could not read '{}'", target.display())),
+    };
+    let mode = match &existing {
+        Some(_) => std::fs::metadata(target)?.permissions().mode() & 0o7777,
+        None => 0o666 & !umask(),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp")
+        .rand_bytes(6)
+        .tempfile_in(dir)
+        .with_context(|| format!("Could not create a temporary file in '{}'", dir.display()))?;
+    let before = existing.as_deref().unwrap_or("").trim().to_string();
+    let mut content = existing
+        .clone()
+        .unwrap_or_else(|| template(kind.unwrap_or(PluginType::Promoter)).to_string());
+    let mut error: Option<String> = None;
+    let mut last_failed: Option<String> = None;
+    loop {
+        std::fs::write(tmp.path(), format!("{}{content}", header(error.as_deref())))?;
+        let edited = run_editor(tmp.path());
+        let text = std::fs::read_to_string(tmp.path()).unwrap_or_default();
+        content = strip_header(&text);
+        std::fs::write(tmp.path(), &content)?;
+        let after = content.trim();
+        if after.is_empty() {
+            crate::color::warn("Edit aborted, empty file saved");
+            return Ok(false);
+        }
+        if after == before {
+            crate::color::warn("Edit aborted, no changes to the original have been made");
+            return Ok(false);
+        }
+        let verdict = edited.and_then(|()| {
+            validate(
+                target,
+                &content,
+                kind.or_else(|| existing_kind(&existing)),
+                force,
+            )
+        });
+        match verdict {
+            Ok(warnings) => {
+                for w in warnings {
+                    crate::color::warn(&w);
+                }
+                break;
+            }
+            Err(message) => {
+                if last_failed.as_deref() == Some(after) {
+                    let draft = tmp.into_temp_path().keep()?;
+                    crate::color::warn(&format!(
+                        "Edit aborted, saved again without changes after an error; your version is kept in '{}'",
+                        draft.display()
+                    ));
+                    return Ok(false);
+                }
+                last_failed = Some(after.to_string());
+                error = Some(message);
+            }
+        }
+    }
+    let file = tmp.as_file();
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    file.sync_all()?;
+    tmp.persist(target)
+        .with_context(|| format!("Could not rename the edited file to '{}'", target.display()))?;
+    let _ = std::io::stdout().flush();
+    Ok(true)
+}
+
+/// The type of an existing snippet's single plugin: editing it must keep that type.
+fn existing_kind(existing: &Option<String>) -> Option<PluginType> {
+    let text = existing.as_deref()?;
+    let plugins = snippet::parse(Path::new("existing"), text).ok()?;
+    match plugins.as_slice() {
+        [only] => Some(match only {
+            Plugin::Promoter(_) => PluginType::Promoter,
+            Plugin::Prometheus { .. } => PluginType::Prometheus,
+            Plugin::Debugger => PluginType::Debugger,
+            Plugin::Umh => PluginType::Umh,
+            Plugin::Agentx { .. } => PluginType::Agentx,
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_errors_are_prefixed_on_every_line_and_stripped_again() {
+        let h = header(Some("line one\nline two"));
+        assert!(h.ends_with("#| Error: line one\n#| line two\n"));
+        assert_eq!(
+            strip_header(&format!("{h}[[debugger]]\n")),
+            "[[debugger]]\n"
+        );
+    }
+
+    #[test]
+    fn templates_do_not_validate_unchanged_but_debugger_and_prometheus_do() {
+        let p = Path::new("/d/x.toml");
+        assert!(validate(
+            p,
+            template(PluginType::Promoter),
+            Some(PluginType::Promoter),
+            false
+        )
+        .is_err());
+        assert!(validate(
+            p,
+            template(PluginType::Prometheus),
+            Some(PluginType::Prometheus),
+            false
+        )
+        .is_ok());
+        assert!(validate(
+            p,
+            template(PluginType::Debugger),
+            Some(PluginType::Debugger),
+            false
+        )
+        .is_ok());
+        assert!(validate(
+            p,
+            template(PluginType::Agentx),
+            Some(PluginType::Agentx),
+            false
+        )
+        .is_ok());
+        assert!(validate(p, template(PluginType::Umh), Some(PluginType::Umh), false).is_ok());
+    }
+
+    #[test]
+    fn one_plugin_of_the_type_and_no_topmost_mount_unless_forced() {
+        let p = Path::new("/d/x.toml");
+        let two = "[[debugger]]\n[[umh]]\n";
+        assert!(validate(p, two, None, true)
+            .unwrap_err()
+            .contains("exactly 1 plugin"));
+        assert!(validate(p, "[[debugger]]\n", Some(PluginType::Umh), false)
+            .unwrap_err()
+            .contains("umh"));
+        let mount = "[[promoter]]\n[promoter.resources.r]\nstart = [\"a.service\", \"b.mount\"]\n";
+        assert!(validate(p, mount, None, false)
+            .unwrap_err()
+            .starts_with(MOUNT_TOPMOST));
+        assert_eq!(
+            validate(p, mount, None, true).unwrap(),
+            vec![MOUNT_TOPMOST.to_string()]
+        );
+        let global = "snippets = \"/x\"\n[[debugger]]\n";
+        assert!(validate(p, global, None, false)
+            .unwrap_err()
+            .contains("global keys"));
+    }
+}

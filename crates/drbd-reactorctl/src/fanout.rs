@@ -1,0 +1,174 @@
+//! Running a command on every node of a cluster context (spec ctl.md §6.3): in parallel,
+//! over ssh (the local node directly), each bounded in time, output captured and printed
+//! grouped by node. One failing node is reported without hiding the others. Must never
+//! interleave nodes' output or wait longer than the timeout for a node.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
+
+use crate::context::{Cluster, Node};
+
+/// What one node did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    /// None = success; else why the node failed.
+    pub failure: Option<String>,
+}
+
+/// The ssh command line for a remote node: `ssh -o BatchMode=yes [-p P] [opts] user@host --
+/// <command> --local <args...>` (the remote part shell-quoted, since ssh hands it to a shell).
+pub fn ssh_command(node: &Node, ssh_options: &[String], args: &[String]) -> Vec<String> {
+    let mut cmd = vec!["ssh".to_string(), "-o".into(), "BatchMode=yes".into()];
+    if let Some(port) = node.port {
+        cmd.extend(["-p".into(), port.to_string()]);
+    }
+    cmd.extend(ssh_options.iter().cloned());
+    cmd.push(format!("{}@{}", node.user, node.hostname));
+    cmd.push("--".into());
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| {
+            shlex::try_quote(a)
+                .map(|q| q.into_owned())
+                .unwrap_or_else(|_| a.clone())
+        })
+        .collect();
+    cmd.push(format!("{} --local {}", node.command, quoted.join(" ")));
+    cmd
+}
+
+fn run(mut cmd: Command, timeout: Duration) -> Outcome {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return Outcome {
+                stdout: String::new(),
+                stderr: String::new(),
+                failure: Some(format!("could not start: {e}")),
+            }
+        }
+    };
+    let mut out_pipe = child.stdout.take().expect("piped");
+    let mut err_pipe = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let failure = match child.wait_timeout(timeout) {
+        Ok(Some(status)) if status.success() => None,
+        Ok(Some(status)) => Some(format!("failed ({status})")),
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Some(format!(
+                "no answer within {} s, stopped waiting",
+                timeout.as_secs()
+            ))
+        }
+        Err(e) => Some(format!("could not wait: {e}")),
+    };
+    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    Outcome {
+        stdout,
+        stderr,
+        failure,
+    }
+}
+
+/// Runs `args` (the original arguments) on every node in parallel; results in node order.
+pub fn run_all(cluster: &Cluster, args: &[String], local_node: &str) -> Vec<(Node, Outcome)> {
+    let timeout = Duration::from_secs(cluster.timeout_secs);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = cluster
+            .nodes
+            .iter()
+            .map(|node| {
+                let cmd = if node.name == local_node || node.hostname == local_node {
+                    let exe = std::env::current_exe().unwrap_or_else(|_| "drbd-reactorctl".into());
+                    let mut cmd = Command::new(exe);
+                    cmd.arg("--local").args(args);
+                    cmd
+                } else {
+                    let line = ssh_command(node, &cluster.ssh_options, args);
+                    let mut cmd = Command::new(&line[0]);
+                    cmd.args(&line[1..]);
+                    cmd
+                };
+                scope.spawn(move || (node.clone(), run(cmd, timeout)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("node thread"))
+            .collect()
+    })
+}
+
+/// The header line of a node's group.
+pub fn heading(node: &Node) -> String {
+    if node.hostname == node.name {
+        format!("➞ {}:", node.name)
+    } else {
+        format!("➞ {} ({}):", node.name, node.hostname)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_remote_command_is_quoted_for_the_remote_shell() {
+        let node = Node {
+            name: "b".into(),
+            hostname: "beta".into(),
+            user: "admin".into(),
+            port: Some(2222),
+            command: "drbd-reactorctl".into(),
+        };
+        let cmd = ssh_command(
+            &node,
+            &["-i".into(), "/k".into()],
+            &["status".into(), "a b".into()],
+        );
+        assert_eq!(
+            cmd,
+            [
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-p",
+                "2222",
+                "-i",
+                "/k",
+                "admin@beta",
+                "--",
+                "drbd-reactorctl --local status 'a b'"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_command_that_outlives_its_timeout_is_a_failure_with_its_output_kept() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo started; exec sleep 30"]);
+        let outcome = run(cmd, Duration::from_secs(1));
+        assert_eq!(outcome.stdout, "started\n");
+        assert!(outcome.failure.unwrap().contains("within 1 s"));
+    }
+}

@@ -1,0 +1,253 @@
+//! The reload step (spec ctl.md §3) and waiting until the daemon runs the new
+//! configuration. Under systemd: `systemctl is-active -q drbd-reactor-reload.path`, else
+//! `systemctl reload drbd-reactor.service`. Without systemd: SIGHUP to the daemon's pid.
+//! In both cases, when the daemon publishes its generation file (below), ctl waits until a
+//! configuration pass that began after the change has finished, and reports a rejected
+//! configuration. Must never leave before that pass or the timeout, and never reload more
+//! than once per step.
+//!
+//! The generation file (`$DRBD_REACTOR_RUN_DIR/config-generation`, default
+//! `/run/drbd-reactor/config-generation`), written atomically by the daemon at the end of
+//! every configuration pass (start and each reload), before it sends READY=1:
+//!
+//! ```text
+//! pid=<daemon pid>
+//! generation=<passes completed since start, 1 after start>
+//! read-at=<CLOCK_REALTIME in ns when the pass began reading the config files>
+//! result=ok|failed
+//! error=<one line; empty when ok>
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context};
+
+use crate::system::{systemctl, systemctl_quiet};
+
+pub const RELOAD_PATH_UNIT: &str = "drbd-reactor-reload.path";
+pub const DAEMON_UNIT: &str = "drbd-reactor.service";
+pub const DEFAULT_RUN_DIR: &str = "/run/drbd-reactor";
+pub const GENERATION_FILE: &str = "config-generation";
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One snapshot of the daemon's generation file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    pub pid: i32,
+    pub generation: u64,
+    pub read_at_ns: u128,
+    pub ok: bool,
+    pub error: String,
+}
+
+/// Parses the generation file; None if it is incomplete.
+pub fn parse_generation(text: &str) -> Option<Generation> {
+    let mut pid = None;
+    let mut generation = None;
+    let mut read_at_ns = None;
+    let mut ok = None;
+    let mut error = String::new();
+    for line in text.lines() {
+        let (key, value) = line.split_once('=')?;
+        match key {
+            "pid" => pid = value.parse().ok(),
+            "generation" => generation = value.parse().ok(),
+            "read-at" => read_at_ns = value.parse().ok(),
+            "result" => ok = Some(value == "ok"),
+            "error" => error = value.to_string(),
+            _ => {}
+        }
+    }
+    Some(Generation {
+        pid: pid?,
+        generation: generation?,
+        read_at_ns: read_at_ns?,
+        ok: ok?,
+        error,
+    })
+}
+
+/// What the step waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Awaited {
+    /// A pass with a higher generation than this (after our own reload request).
+    After { pid: i32, generation: u64 },
+    /// A pass that began reading at or after this time (the path unit reloads by itself).
+    ReadSince(u128),
+}
+
+/// Whether `now` is the pass we wait for.
+pub fn reached(awaited: &Awaited, now: &Generation) -> bool {
+    match awaited {
+        Awaited::After { pid, generation } => now.pid != *pid || now.generation > *generation,
+        Awaited::ReadSince(t) => now.read_at_ns >= *t,
+    }
+}
+
+/// How this machine reloads the daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    Systemd,
+    None,
+}
+
+pub struct Reloader {
+    pub init: Init,
+    pub generation_file: PathBuf,
+    pub timeout: Duration,
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+fn read_generation(path: &Path) -> Option<Generation> {
+    parse_generation(&std::fs::read_to_string(path).ok()?)
+}
+
+impl Reloader {
+    /// From the environment: `DRBD_REACTORCTL_INIT=systemd|none` (default: systemd when
+    /// `/run/systemd/system` exists), `DRBD_REACTOR_RUN_DIR`, `DRBD_REACTORCTL_RELOAD_TIMEOUT`
+    /// (seconds).
+    pub fn from_env() -> Reloader {
+        let init = match std::env::var("DRBD_REACTORCTL_INIT").as_deref() {
+            Ok("none") => Init::None,
+            Ok("systemd") => Init::Systemd,
+            _ if Path::new("/run/systemd/system").is_dir() => Init::Systemd,
+            _ => Init::None,
+        };
+        let run_dir = std::env::var_os("DRBD_REACTOR_RUN_DIR")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from(DEFAULT_RUN_DIR), PathBuf::from);
+        let timeout = std::env::var("DRBD_REACTORCTL_RELOAD_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+        Reloader {
+            init,
+            generation_file: run_dir.join(GENERATION_FILE),
+            timeout,
+        }
+    }
+
+    /// The reload step; returns once the daemon runs a configuration read after the change.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let changed_at = now_ns();
+        let before = read_generation(&self.generation_file);
+        let awaited = match self.init {
+            Init::Systemd => {
+                if systemctl_quiet(&["is-active", "-q", RELOAD_PATH_UNIT])? {
+                    Awaited::ReadSince(changed_at)
+                } else {
+                    systemctl(&["reload", DAEMON_UNIT])?;
+                    match &before {
+                        Some(g) => Awaited::After {
+                            pid: g.pid,
+                            generation: g.generation,
+                        },
+                        None => Awaited::ReadSince(changed_at),
+                    }
+                }
+            }
+            Init::None => {
+                let g = before.clone().ok_or_else(|| {
+                    anyhow!(
+                        "cannot reload drbd-reactor without systemd: '{}' is missing or incomplete (is the daemon running?)",
+                        self.generation_file.display()
+                    )
+                })?;
+                // SAFETY: kill(2) with a pid read from the daemon's own file.
+                if unsafe { libc::kill(g.pid, libc::SIGHUP) } != 0 {
+                    return Err(std::io::Error::last_os_error()).with_context(|| {
+                        format!(
+                            "cannot send SIGHUP to drbd-reactor (pid {} from '{}')",
+                            g.pid,
+                            self.generation_file.display()
+                        )
+                    });
+                }
+                Awaited::After {
+                    pid: g.pid,
+                    generation: g.generation,
+                }
+            }
+        };
+        if before.is_none() && self.init == Init::Systemd {
+            // A daemon that does not publish its generation: systemctl's return is all we have.
+            return Ok(());
+        }
+        self.wait(&awaited)
+    }
+
+    fn wait(&self, awaited: &Awaited) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if let Some(now) = read_generation(&self.generation_file) {
+                if reached(awaited, &now) {
+                    if !now.ok {
+                        bail!(
+                            "drbd-reactor rejected the new configuration and keeps running the previous one: {}",
+                            now.error
+                        );
+                    }
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "drbd-reactor did not finish reloading its configuration within {} s (watching '{}'); check its log",
+                    self.timeout.as_secs(),
+                    self.generation_file.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generation_file_parses_and_incomplete_files_do_not() {
+        let g =
+            parse_generation("pid=7\ngeneration=3\nread-at=100\nresult=failed\nerror=x:1: bad\n")
+                .unwrap();
+        assert_eq!(
+            g,
+            Generation {
+                pid: 7,
+                generation: 3,
+                read_at_ns: 100,
+                ok: false,
+                error: "x:1: bad".into()
+            }
+        );
+        assert_eq!(parse_generation("pid=7\ngeneration=3\n"), None);
+    }
+
+    #[test]
+    fn a_pass_counts_when_newer_or_from_a_restarted_daemon() {
+        let g = |pid, generation, read_at_ns| Generation {
+            pid,
+            generation,
+            read_at_ns,
+            ok: true,
+            error: String::new(),
+        };
+        let after = Awaited::After {
+            pid: 7,
+            generation: 3,
+        };
+        assert!(!reached(&after, &g(7, 3, 0)));
+        assert!(reached(&after, &g(7, 4, 0)));
+        assert!(reached(&after, &g(8, 1, 0)));
+        let since = Awaited::ReadSince(50);
+        assert!(!reached(&since, &g(7, 9, 49)));
+        assert!(reached(&since, &g(7, 9, 50)));
+    }
+}

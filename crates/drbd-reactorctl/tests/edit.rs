@@ -1,0 +1,314 @@
+//! `edit`: a scripted `$EDITOR` through failing and valid rounds, aborts, modes, and the
+//! interactive path under a real terminal (`script`).
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+
+/// An editor that, on its N-th call, saves `rounds/N` (if present) over the file and keeps a
+/// copy of what it was shown in `shown/N`.
+fn scripted_editor(bench: &Bench, rounds: &[&str]) -> String {
+    let dir = bench.root().join("editor");
+    std::fs::create_dir_all(dir.join("rounds")).unwrap();
+    std::fs::create_dir_all(dir.join("shown")).unwrap();
+    for (i, text) in rounds.iter().enumerate() {
+        std::fs::write(dir.join(format!("rounds/{}", i + 1)), text).unwrap();
+    }
+    let script = dir.join("edit.sh");
+    write_exec(
+        &script,
+        &format!(
+            "#!/bin/sh\nd={}\nn=$(( $(cat $d/count 2>/dev/null || echo 0) + 1 ))\necho $n > $d/count\ncp \"$1\" $d/shown/$n\n[ -f $d/rounds/$n ] && cp $d/rounds/$n \"$1\"\nexit 0\n",
+            dir.display()
+        ),
+    );
+    script.display().to_string()
+}
+
+fn shown(bench: &Bench, n: usize) -> String {
+    std::fs::read_to_string(bench.root().join(format!("editor/shown/{n}"))).unwrap_or_default()
+}
+
+fn edit(bench: &Bench, editor: &str, args: &[&str]) -> std::process::Output {
+    bench
+        .cmd()
+        .env("EDITOR", editor)
+        .arg("-c")
+        .arg(bench.main())
+        .arg("edit")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn edit_reopens_with_the_error_until_a_valid_version_and_only_then_writes_the_snippet() {
+    let bench = Bench::new();
+    let editor = scripted_editor(
+        &bench,
+        &[
+            "[[prometheus]]\naddress = \n",
+            "[[prometheus]]\naddress = \"127.0.0.1:9942\"\n",
+        ],
+    );
+    let out = edit(&bench, &editor, &["-t", "prometheus", "metrics"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let target = bench.dir().join("metrics.toml");
+    let first = shown(&bench, 1);
+    assert!(
+        first.contains("#| Happy editing:\n[[prometheus]]\nenums = true\n# address = \":9942\""),
+        "{first}"
+    );
+    let second = shown(&bench, 2);
+    assert!(second.contains("#| Error: "), "{second}");
+    // every line of the (multi-line) error is a header line
+    let body: Vec<&str> = second.lines().filter(|l| !l.starts_with("#|")).collect();
+    assert_eq!(body, ["[[prometheus]]", "address = "], "{second}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "[[prometheus]]\naddress = \"127.0.0.1:9942\"\n"
+    );
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "a new snippet gets the umask's mode");
+    assert_eq!(
+        bench.systemctl_log(),
+        [
+            "is-active -q drbd-reactor-reload.path",
+            "reload drbd-reactor.service"
+        ]
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(bench.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, [std::ffi::OsString::from("metrics.toml")]);
+}
+
+#[test]
+fn the_original_stays_untouched_while_an_invalid_version_is_being_edited() {
+    let bench = Bench::new();
+    let target = bench.snippet("p.toml", "[[prometheus]]\n");
+    let original_contents = std::fs::read_to_string(&target).unwrap();
+    // the editor checks the target at its second call, i.e. after an invalid first save
+    let dir = bench.root().join("editor");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("check.sh");
+    write_exec(
+        &script,
+        &format!(
+            "#!/bin/sh\nif [ -f {d}/once ]; then cp {t} {d}/target-during; echo '' > \"$1\"; else touch {d}/once; printf '[[prometheus]]\\nbroken = \\n' > \"$1\"; fi\n",
+            d = dir.display(),
+            t = target.display()
+        ),
+    );
+    let out = edit(&bench, script.to_str().unwrap(), &["p"]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("Edit aborted, empty file saved"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("target-during")).unwrap(),
+        original_contents
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), original_contents);
+    assert!(bench.systemctl_log().is_empty());
+}
+
+#[test]
+fn editing_an_existing_snippet_keeps_its_type_and_its_mode() {
+    let bench = Bench::new();
+    let target = bench.snippet("p.toml", "[[prometheus]]\n");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let editor = scripted_editor(&bench, &["[[prometheus]]\nenums = false\n"]);
+    let out = edit(&bench, &editor, &["p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "[[prometheus]]\nenums = false\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+}
+
+#[test]
+fn changing_the_plugin_type_of_an_existing_snippet_needs_type() {
+    let bench = Bench::new();
+    let target = bench.snippet("p.toml", "[[prometheus]]\n");
+    let editor = scripted_editor(&bench, &["[[debugger]]\n", ""]);
+    let out = edit(&bench, &editor, &["p"]);
+    assert!(out.status.success());
+    assert!(
+        shown(&bench, 2).contains("Expected exactly one prometheus plugin"),
+        "{}",
+        shown(&bench, 2)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "[[prometheus]]\n"
+    );
+}
+
+#[test]
+fn saving_without_changes_aborts_and_an_empty_file_aborts() {
+    let bench = Bench::new();
+    let target = bench.snippet("d.toml", "[[debugger]]\n");
+    let unchanged = scripted_editor(&bench, &[]);
+    let out = edit(&bench, &unchanged, &["d"]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("WARN: Edit aborted, no changes"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[debugger]]\n");
+    assert!(bench.systemctl_log().is_empty());
+}
+
+#[test]
+fn an_unchanged_resave_after_an_error_aborts_and_keeps_the_draft() {
+    let bench = Bench::new();
+    // the promoter template is invalid as shipped; an editor that never changes anything
+    let editor = scripted_editor(&bench, &[]);
+    let out = edit(&bench, &editor, &["newres"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("your version is kept in '"), "{text}");
+    assert!(!bench.dir().join("newres.toml").exists());
+}
+
+#[test]
+fn a_topmost_mount_unit_is_refused_unless_forced() {
+    let bench = Bench::new();
+    let mount = "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.service\", \"b.mount\"]\n";
+    let editor = scripted_editor(&bench, &[mount, ""]);
+    edit(&bench, &editor, &["r1"]);
+    assert!(shown(&bench, 2).contains("Mount unit should not be the topmost unit"));
+    assert!(!bench.dir().join("r1.toml").exists());
+    let bench = Bench::new();
+    let editor = scripted_editor(&bench, &[mount]);
+    let out = edit(&bench, &editor, &["--force", "r1"]);
+    assert!(
+        stdout(&out).contains("WARN: Mount unit should not be the topmost unit"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(bench.dir().join("r1.toml").exists());
+}
+
+#[test]
+fn edit_disabled_writes_the_disabled_snippet_without_a_reload() {
+    let bench = Bench::new();
+    let editor = scripted_editor(&bench, &["[[debugger]]\n"]);
+    let out = edit(&bench, &editor, &["--disabled", "-t", "debugger", "d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.dir().join("d.toml.disabled").exists());
+    assert!(bench.systemctl_log().is_empty());
+}
+
+#[test]
+fn visual_is_preferred_to_editor() {
+    let bench = Bench::new();
+    let editor = scripted_editor(&bench, &["[[debugger]]\n"]);
+    let out = bench
+        .cmd()
+        .env("VISUAL", &editor)
+        .env("EDITOR", "/nonexistent/editor")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["edit", "-t", "debugger", "d"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.dir().join("d.toml").exists());
+}
+
+#[test]
+fn edit_runs_the_editor_on_the_terminal_under_a_real_pty() {
+    let bench = Bench::new();
+    let dir = bench.root().join("editor");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("tty.sh");
+    // the editor only writes a valid snippet when stdin and stdout are a terminal
+    write_exec(
+        &script,
+        &format!(
+            "#!/bin/sh\nif [ -t 0 ] && [ -t 1 ]; then tty > {d}/tty; printf '[[debugger]]\\n' > \"$1\"; else : > \"$1\"; fi\n",
+            d = dir.display()
+        ),
+    );
+    let line = format!(
+        "EDITOR={} {} -c {} edit -t debugger interactive",
+        script.display(),
+        BIN,
+        bench.main().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bench.root().join("bin").display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .env("BENCH", bench.root())
+        .env("DRBD_REACTORCTL_INIT", "systemd")
+        .env("DRBD_REACTOR_RUN_DIR", bench.root().join("run"))
+        .env("XDG_CONFIG_HOME", bench.root().join("xdg"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{} {}", stdout(&out), stderr(&out));
+    let tty = std::fs::read_to_string(dir.join("tty")).unwrap_or_default();
+    assert!(
+        tty.starts_with("/dev/pts/"),
+        "editor saw no terminal: {tty:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bench.dir().join("interactive.toml")).unwrap(),
+        "[[debugger]]\n"
+    );
+}
+
+#[test]
+fn sigterm_during_edit_ends_ctl_and_leaves_the_snippet_untouched() {
+    let bench = Bench::new();
+    let target = bench.snippet("d.toml", "[[debugger]]\n");
+    let marker = bench.root().join("editing");
+    let script = bench.root().join("slow.sh");
+    let stop = bench.root().join("stop");
+    write_exec(
+        &script,
+        &format!(
+            "#!/bin/sh\ntouch {}\nprintf '[[umh]]\\n' > \"$1\"\nwhile [ ! -e {} ]; do sleep 0.1; done\n",
+            marker.display(),
+            stop.display()
+        ),
+    );
+    let mut child = bench
+        .cmd()
+        .env("EDITOR", &script)
+        .arg("-c")
+        .arg(bench.main())
+        .args(["edit", "d"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(std::time::Duration::from_secs(20), || marker.exists()));
+    // SAFETY: signalling our own child
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    std::fs::write(&stop, "").unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGTERM),
+        "ctl ended by the signal: {status:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[debugger]]\n");
+}

@@ -1,0 +1,206 @@
+//! The reload step waits until the daemon runs a configuration read after the change: with
+//! systemd (after `systemctl reload`, or after the path unit's own reload) and without it
+//! (SIGHUP to the pid of the generation file). A stand-in daemon implements the generation
+//! file protocol of src/reload.rs; it takes its time before each pass, so a ctl that did
+//! not wait would return before the pass.
+mod common;
+use common::*;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+/// A stand-in daemon: publishes generation 1, then on SIGHUP sleeps a little, records the
+/// snippet names it read as `seen.<generation>` and publishes the next generation (failed
+/// when a snippet contains BROKEN).
+const DAEMON: &str = r#"#!/bin/bash
+gen=1; f="$RUN/config-generation"
+publish() {
+  printf 'pid=%s\ngeneration=%s\nread-at=%s\nresult=%s\nerror=%s\n' $$ $gen "$2" "$1" "$3" > "$f.tmp"; mv "$f.tmp" "$f"
+}
+pass() {
+  gen=$((gen+1)); t=$(date +%s%N); sleep 0.3
+  ls "$SNIPPETS" > "$RUN/seen.$gen"
+  if grep -qs BROKEN "$SNIPPETS"/*.toml; then publish failed "$t" "$SNIPPETS/x.toml:1: broken"; else publish ok "$t" ""; fi
+}
+trap pass HUP
+publish ok "$(date +%s%N)" ""
+while true; do sleep 0.05 & wait $!; done
+"#;
+
+struct StandIn(Child);
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_daemon(bench: &Bench) -> StandIn {
+    let script = bench.root().join("daemon.sh");
+    write_exec(&script, DAEMON);
+    let child = Command::new(&script)
+        .env("RUN", bench.root().join("run"))
+        .env("SNIPPETS", bench.dir())
+        .spawn()
+        .unwrap();
+    let file = bench.root().join("run/config-generation");
+    assert!(
+        wait_for(Duration::from_secs(10), || file.exists()),
+        "stand-in daemon did not start"
+    );
+    StandIn(child)
+}
+
+#[test]
+fn without_systemd_ctl_signals_the_daemon_and_returns_after_the_new_configuration_is_read() {
+    let bench = Bench::new();
+    let _daemon = start_daemon(&bench);
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // no waiting here: ctl must only have returned after the pass that saw a.toml
+    let seen = std::fs::read_to_string(bench.root().join("run/seen.2"))
+        .expect("the pass finished before ctl returned");
+    assert_eq!(seen, "a.toml\n");
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "no systemctl without systemd"
+    );
+}
+
+#[test]
+fn without_systemd_a_rejected_configuration_is_an_error_with_the_daemons_message() {
+    let bench = Bench::new();
+    let _daemon = start_daemon(&bench);
+    bench.snippet("a.toml.disabled", "[[debugger]]\n# BROKEN\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("rejected the new configuration"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("x.toml:1: broken"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn without_systemd_and_without_a_running_daemon_the_error_says_so() {
+    let bench = Bench::new();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is the daemon running?"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_daemon_that_never_finishes_the_pass_makes_ctl_give_up_after_its_timeout() {
+    let bench = Bench::new();
+    // a generation file whose pid ignores SIGHUP: our own sleeping child
+    let mut sleeper = Command::new("sh")
+        .args(["-c", "trap '' HUP; exec sleep 60"])
+        .spawn()
+        .unwrap();
+    std::fs::write(
+        bench.root().join("run/config-generation"),
+        format!(
+            "pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\n",
+            sleeper.id()
+        ),
+    )
+    .unwrap();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "1")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("did not finish reloading its configuration within 1 s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn with_systemd_ctl_waits_for_the_pass_after_systemctl_reload() {
+    let bench = Bench::new();
+    let daemon = start_daemon(&bench);
+    // the stand-in systemctl's reload signals the daemon and returns at once, as
+    // ExecReload=kill -HUP does
+    std::fs::write(
+        bench.root().join("on-reload"),
+        format!("kill -HUP {}\n", daemon.0.id()),
+    )
+    .unwrap();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["disable", "a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = std::fs::read_to_string(bench.root().join("run/seen.2"))
+        .expect("the pass finished before ctl returned");
+    assert_eq!(seen, "a.toml.disabled\n");
+}
+
+#[test]
+fn with_the_path_unit_ctl_waits_for_the_reload_it_triggers() {
+    let bench = Bench::new();
+    let daemon = start_daemon(&bench);
+    bench.auto_reload(true);
+    // the path unit's reload happens behind ctl's back, a little later
+    let pid = daemon.0.id();
+    let dir = bench.dir();
+    let watcher = std::thread::spawn(move || {
+        assert!(wait_for(Duration::from_secs(20), || dir
+            .join("a.toml.disabled")
+            .exists()));
+        Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap();
+    });
+    bench.snippet("a.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["disable", "a"]);
+    watcher.join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        bench.systemctl_log(),
+        ["is-active -q drbd-reactor-reload.path"]
+    );
+    let seen = std::fs::read_to_string(bench.root().join("run/seen.2"))
+        .expect("the pass finished before ctl returned");
+    assert_eq!(seen, "a.toml.disabled\n");
+}

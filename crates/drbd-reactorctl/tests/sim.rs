@@ -1,0 +1,112 @@
+//! `status` reads the Primary from the simulator's real `drbdsetup status --json` (drbd-sim,
+//! built from this workspace next to this binary): a Primary peer by its connection name, the
+//! local node as "this node".
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Sim(Child);
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sim_binary() -> PathBuf {
+    let path = PathBuf::from(BIN).with_file_name("drbd-sim");
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build -p drbd-sim` first",
+        path.display()
+    );
+    path
+}
+
+fn shim(dir: &Path, args: &[&str]) -> bool {
+    Command::new(dir.join("drbdsetup"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn status_names_the_primary_peer_and_then_this_node_from_the_simulator() {
+    let bench = Bench::new();
+    let root = bench.root();
+    let sim = sim_binary();
+    let cluster = Command::new(&sim)
+        .arg("example-cluster")
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(root.join("cluster.toml"), cluster).unwrap();
+    let socket = root.join("sim.sock");
+    let _server = Sim(Command::new(&sim)
+        .args(["serve", "--cluster"])
+        .arg(root.join("cluster.toml"))
+        .arg("--socket")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    assert!(
+        wait_for(Duration::from_secs(20), || socket.exists()),
+        "simulator did not start"
+    );
+    for node in ["alpha", "beta"] {
+        let ok = Command::new(&sim)
+            .arg("install-shims")
+            .arg(root.join(node))
+            .args(["--node", node, "--socket"])
+            .arg(&socket)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let alpha = root.join("alpha");
+    let beta = root.join("beta");
+    bench.snippet(
+        "r0.toml",
+        "[[promoter]]\n[promoter.resources.r0]\nstart = [\"app.service\"]\n",
+    );
+    let status = |args: &[&str]| {
+        let path = format!(
+            "{}:{}:{}",
+            alpha.display(),
+            root.join("bin").display(),
+            std::env::var("PATH").unwrap()
+        );
+        let out = bench
+            .cmd()
+            .env("PATH", path)
+            .arg("-c")
+            .arg(bench.main())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert!(
+        wait_for(Duration::from_secs(20), || shim(&beta, &["primary", "r0"])),
+        "beta cannot become Primary"
+    );
+    assert!(status(&["status"]).contains("Promoter: Resource r0 currently active on node 'beta'\n"));
+    let json: serde_json::Value = serde_json::from_str(&status(&["status", "--json"])).unwrap();
+    assert_eq!(json["promoter"][0]["primary_on"], "beta");
+
+    assert!(shim(&beta, &["secondary", "r0"]));
+    assert!(shim(&alpha, &["primary", "r0"]));
+    assert!(status(&["status"]).contains("Promoter: Resource r0 currently active on this node\n"));
+    let me = String::from_utf8(Command::new("uname").arg("-n").output().unwrap().stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&status(&["status", "--json"])).unwrap();
+    assert_eq!(json["promoter"][0]["primary_on"], me.trim());
+}

@@ -1,0 +1,259 @@
+//! enable, disable, rm, restart, cat: renames, the reload step's systemctl calls, and the
+//! fixed defects (`restart <typo>`, `rm --force ../x`).
+mod common;
+use common::*;
+use std::io::Write;
+use std::process::Stdio;
+
+const RELOAD: [&str; 2] = [
+    "is-active -q drbd-reactor-reload.path",
+    "reload drbd-reactor.service",
+];
+
+#[test]
+fn disable_renames_and_reloads_then_enable_renames_back_and_reloads() {
+    let bench = Bench::new();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["disable", "a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("Disabling '{}/a.toml'...", bench.dir().display())));
+    assert!(bench.dir().join("a.toml.disabled").is_file() && !bench.dir().join("a.toml").exists());
+    assert_eq!(bench.systemctl_log(), RELOAD);
+    let out = bench.ctl(&["enable", "a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.dir().join("a.toml").is_file() && !bench.dir().join("a.toml.disabled").exists());
+    assert_eq!(bench.systemctl_log(), [RELOAD, RELOAD].concat());
+}
+
+#[test]
+fn with_the_auto_reload_path_unit_active_no_explicit_reload_is_sent() {
+    let bench = Bench::new();
+    bench.auto_reload(true);
+    bench.snippet("a.toml", "[[debugger]]\n");
+    assert!(bench.ctl(&["disable", "a"]).status.success());
+    assert_eq!(
+        bench.systemctl_log(),
+        ["is-active -q drbd-reactor-reload.path"]
+    );
+}
+
+#[test]
+fn a_failing_reload_exits_1_naming_the_command() {
+    let bench = Bench::new();
+    std::fs::write(bench.root().join("fail-reload"), "").unwrap();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["disable", "a"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("systemctl reload drbd-reactor.service"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn disable_now_stops_the_promoter_targets_after_the_reload() {
+    let bench = Bench::new();
+    bench.snippet(
+        "p.toml",
+        "[[promoter]]\n[promoter.resources.r-1]\nstart = [\"a.service\"]\n",
+    );
+    assert!(bench.ctl(&["disable", "--now", "p"]).status.success());
+    assert_eq!(
+        bench.systemctl_log(),
+        [RELOAD[0], RELOAD[1], "stop drbd-services@r\\x2d1.target"]
+    );
+}
+
+#[test]
+fn enable_does_not_overwrite_an_existing_enabled_snippet() {
+    let bench = Bench::new();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    bench.snippet("a.toml.disabled", "[[umh]]\n");
+    let out = bench.ctl(&["enable", "a"]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("already exists, doing nothing"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(bench.dir().join("a.toml")).unwrap(),
+        "[[debugger]]\n"
+    );
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "nothing changed, no reload"
+    );
+}
+
+#[test]
+fn enable_of_an_explicit_enabled_name_is_an_error() {
+    let bench = Bench::new();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    bench.snippet("b.toml.disabled", "[[umh]]\n");
+    let out = bench.ctl(&["enable", "b", "a.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        bench.dir().join("b.toml.disabled").exists(),
+        "nothing renamed before the error"
+    );
+    assert!(
+        stderr(&out).contains("to end in .toml.disabled"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unknown_names_are_reported_and_skipped_without_a_reload() {
+    let bench = Bench::new();
+    let out = bench.ctl(&["disable", "nope"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("nope.toml' does not exist or is not a regular file, ignoring"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(bench.systemctl_log().is_empty());
+}
+
+#[test]
+fn rm_force_refuses_paths_outside_the_snippets_directory() {
+    let bench = Bench::new();
+    let outside = bench.root().join("x.toml");
+    std::fs::write(&outside, "[[debugger]]\n").unwrap();
+    std::fs::create_dir(bench.dir().join("sub")).unwrap();
+    std::fs::write(bench.dir().join("sub/y.toml"), "[[debugger]]\n").unwrap();
+    let out = bench.ctl(&["rm", "--force", "../x", "sub/y", outside.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(outside.exists(), "the file outside must survive");
+    assert!(bench.dir().join("sub/y.toml").exists());
+    assert_eq!(
+        stderr(&out)
+            .matches("is not directly within snippets path")
+            .count(),
+        3,
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "nothing removed, no reload"
+    );
+}
+
+fn rm_with_answer(bench: &Bench, answer: &str) -> std::process::Output {
+    let mut child = bench
+        .cmd()
+        .arg("-c")
+        .arg(bench.main())
+        .args(["rm", "a"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn rm_asks_and_defaults_to_no() {
+    let bench = Bench::new();
+    let path = bench.snippet("a.toml", "[[debugger]]\n");
+    let out = rm_with_answer(&bench, "\n");
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), format!("Remove '{}'? [N/y] ", path.display()));
+    assert!(path.exists());
+    let out = rm_with_answer(&bench, "what\ny\n");
+    assert!(stdout(&out).contains("Unknown answer 'what', use 'y' or 'n'"));
+    assert!(!path.exists());
+    assert_eq!(bench.systemctl_log(), RELOAD);
+}
+
+#[test]
+fn rm_without_names_is_a_usage_error() {
+    let bench = Bench::new();
+    assert_eq!(bench.ctl(&["rm"]).status.code(), Some(1));
+}
+
+#[test]
+fn rm_disabled_removes_the_disabled_snippet() {
+    let bench = Bench::new();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    assert!(bench.ctl(&["rm", "-f", "--disabled", "a"]).status.success());
+    assert!(!bench.dir().join("a.toml.disabled").exists());
+}
+
+#[test]
+fn restart_of_a_misspelled_name_is_an_error_naming_it_and_restarts_nothing() {
+    let bench = Bench::new();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["restart", "a", "typo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("'typo'"), "{}", stderr(&out));
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "{:?}",
+        bench.systemctl_log()
+    );
+    assert!(bench.dir().join("a.toml").exists());
+}
+
+#[test]
+fn restart_with_names_disables_reloads_stops_targets_enables_and_reloads() {
+    let bench = Bench::new();
+    bench.snippet("p.toml", "[[promoter]]\n[promoter.resources.r1]\n");
+    let out = bench.ctl(&["restart", "--with-targets", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        bench.systemctl_log(),
+        [
+            RELOAD[0],
+            RELOAD[1],
+            "stop drbd-services@r1.target",
+            RELOAD[0],
+            RELOAD[1]
+        ]
+    );
+    assert!(bench.dir().join("p.toml").exists());
+}
+
+#[test]
+fn restart_without_names_restarts_the_daemon() {
+    let bench = Bench::new();
+    assert!(bench.ctl(&["restart"]).status.success());
+    assert_eq!(bench.systemctl_log(), ["restart drbd-reactor.service"]);
+}
+
+#[test]
+fn cat_displays_enabled_snippets() {
+    let bench = Bench::new();
+    let path = bench.snippet("a.toml", "[[debugger]]\n# hello\n");
+    bench.snippet("b.toml.disabled", "[[umh]]\n");
+    let out = bench.ctl(&["cat"]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "[[debugger]]\n# hello\n");
+    assert!(stderr(&out).contains(&format!("Displaying {}...", path.display())));
+    assert_eq!(stdout(&bench.ctl(&["cat", "b.toml.disabled"])), "[[umh]]\n");
+}
+
+#[test]
+fn disabling_an_already_disabled_snippet_changes_nothing_and_does_not_reload() {
+    let bench = Bench::new();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    let out = bench.ctl(&["disable", "a.toml.disabled"]);
+    assert!(out.status.success());
+    assert!(bench.dir().join("a.toml.disabled").exists());
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "{:?}",
+        bench.systemctl_log()
+    );
+}

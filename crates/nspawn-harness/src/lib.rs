@@ -102,9 +102,15 @@ impl Spec {
         self
     }
 
-    /// A file at `path` (absolute, inside the container) with `contents` and `mode`.
+    /// A file at `path` (absolute, inside the container) with `contents` and `mode`. Not under
+    /// `/run` or `/tmp`: those are fresh tmpfs inside; write there after boot through
+    /// [`Container::host_path`].
     pub fn file(mut self, path: &str, contents: impl Into<Vec<u8>>, mode: u32) -> Self {
         assert!(path.starts_with('/'), "{path}: give an absolute path");
+        assert!(
+            !path.starts_with("/run/") && !path.starts_with("/tmp/"),
+            "{path}: /run and /tmp are tmpfs in the container; write it after boot"
+        );
         self.files.push((path.into(), contents.into(), mode));
         self
     }
@@ -288,10 +294,15 @@ impl Container {
         &self.name
     }
 
-    /// The host path of `path` inside the container (the overlay; writes are visible inside).
+    /// The host path of `path` inside the running container (through its PID 1's root, so
+    /// `/run` and `/tmp`, tmpfs inside, are reached too); reads and writes go straight in.
     pub fn host_path(&self, path: impl AsRef<Path>) -> PathBuf {
         let path = path.as_ref();
-        self.merged.join(path.strip_prefix("/").unwrap_or(path))
+        let relative = path.strip_prefix("/").unwrap_or(path);
+        match self.leader {
+            Some(leader) => PathBuf::from(format!("/proc/{leader}/root")).join(relative),
+            None => self.merged.join(relative),
+        }
     }
 
     /// Runs `args` inside the container (all namespaces of its PID 1).

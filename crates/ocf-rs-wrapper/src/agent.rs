@@ -35,11 +35,13 @@ pub struct ProcessAgent {
     pub path: PathBuf,
     /// `<agent>:<instance>`, the prefix of every forwarded line.
     pub label: String,
+    /// The monitor interval, passed to `monitor` calls.
+    pub monitor_interval: Duration,
 }
 
 impl Agent for ProcessAgent {
     async fn call(&mut self, call: Call, timeout: Duration) -> Ending {
-        let changes = call_environment(timeout);
+        let changes = call_environment(call, timeout, self.monitor_interval);
         let mut cmd = Command::new(&self.path);
         cmd.arg(call.as_str())
             .stdin(Stdio::null())

@@ -94,6 +94,7 @@ async fn run(settings: Settings) -> u8 {
     let mut agent = agent::ProcessAgent {
         path: settings.agent.clone(),
         label: settings.label(),
+        monitor_interval: settings.monitor_interval,
     };
     match settings.action {
         Action::Stop => service::stop(&settings, &mut agent, &mut notifier).await,

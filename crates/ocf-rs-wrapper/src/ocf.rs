@@ -90,20 +90,29 @@ pub fn describe_failure(ending: &Ending) -> String {
 
 /// Environment changes for one agent call, on top of the wrapper's own environment (which
 /// carries `OCF_ROOT`, `OCF_RESOURCE_INSTANCE` and every `OCF_RESKEY_*` verbatim):
-/// the notify socket is removed (the agent must not talk to systemd for us) and the call's
-/// timeout is passed the way Pacemaker does, in milliseconds.
+/// the notify socket is removed (the agent must not talk to systemd for us), and the call's
+/// timeout and the monitor interval are passed the way Pacemaker does, in milliseconds. A
+/// `monitor` gets the interval (a recurring monitor, not a probe: agents such as Dummy then
+/// log why it failed); `start` and `stop` get 0.
 pub struct CallEnvironment {
     pub remove: &'static [&'static str],
     pub set: Vec<(&'static str, String)>,
 }
 
-pub fn call_environment(timeout: Duration) -> CallEnvironment {
+pub fn call_environment(call: Call, timeout: Duration, interval: Duration) -> CallEnvironment {
+    let interval = match call {
+        Call::Monitor => interval.as_millis(),
+        Call::Start | Call::Stop => 0,
+    };
     CallEnvironment {
         remove: &["NOTIFY_SOCKET"],
-        set: vec![(
-            "OCF_RESKEY_CRM_meta_timeout",
-            timeout.as_millis().to_string(),
-        )],
+        set: vec![
+            (
+                "OCF_RESKEY_CRM_meta_timeout",
+                timeout.as_millis().to_string(),
+            ),
+            ("OCF_RESKEY_CRM_meta_interval", interval.to_string()),
+        ],
     }
 }
 
@@ -181,7 +190,8 @@ mod tests {
             .chain([("NOTIFY_SOCKET".to_string(), "@/org/x".to_string())])
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        let env = agent_environment(parent, &call_environment(Duration::from_secs(20)));
+        let changes = call_environment(Call::Start, Duration::from_secs(20), S30);
+        let env = agent_environment(parent, &changes);
         let get = |k: &str| {
             env.iter()
                 .find(|(n, _)| n == k)
@@ -197,15 +207,34 @@ mod tests {
         assert_eq!(get("OCF_RESKEY_pct"), Some("a%b c"));
         assert_eq!(get("NOTIFY_SOCKET"), None);
         assert_eq!(get("OCF_RESKEY_CRM_meta_timeout"), Some("20000"));
+        assert_eq!(get("OCF_RESKEY_CRM_meta_interval"), Some("0"));
+    }
+
+    const S30: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_monitor_is_a_recurring_one_not_a_probe() {
+        let changes = call_environment(Call::Monitor, Duration::from_secs(20), S30);
+        assert!(changes
+            .set
+            .contains(&("OCF_RESKEY_CRM_meta_interval", "30000".to_string())));
+        let changes = call_environment(Call::Stop, Duration::from_secs(20), S30);
+        assert!(changes
+            .set
+            .contains(&("OCF_RESKEY_CRM_meta_interval", "0".to_string())));
     }
 
     #[test]
     fn the_call_timeout_replaces_one_set_by_a_drop_in() {
         let parent = vec![("OCF_RESKEY_CRM_meta_timeout".into(), "1".into())];
-        let env = agent_environment(parent, &call_environment(Duration::from_secs(5)));
+        let changes = call_environment(Call::Stop, Duration::from_secs(5), S30);
+        let env = agent_environment(parent, &changes);
         assert_eq!(
             env,
-            vec![("OCF_RESKEY_CRM_meta_timeout".into(), "5000".into())]
+            vec![
+                ("OCF_RESKEY_CRM_meta_timeout".into(), "5000".into()),
+                ("OCF_RESKEY_CRM_meta_interval".into(), "0".into())
+            ]
         );
     }
 }

@@ -439,10 +439,10 @@ impl Container {
 
     fn cleanup(&mut self) {
         self.poweroff();
-        if is_mountpoint(&self.merged) {
-            if run_host(Command::new("umount").arg(&self.merged)).is_err() {
-                let _ = run_host(Command::new("umount").arg("-l").arg(&self.merged));
-            }
+        if is_mountpoint(&self.merged)
+            && run_host(Command::new("umount").arg(&self.merged)).is_err()
+        {
+            let _ = run_host(Command::new("umount").arg("-l").arg(&self.merged));
         }
         let _ = fs::remove_dir_all(&self.dir);
         let _ = fs::remove_dir(format!("/run/systemd/nspawn/propagate/{}", self.name));

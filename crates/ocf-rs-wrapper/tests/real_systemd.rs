@@ -108,7 +108,8 @@ fn dummy_whose_state_file_vanishes_fails_the_unit_with_not_running() {
             "p_dummy_r0",
             dropin(
                 &["AGENT=/usr/lib/ocf/resource.d/heartbeat/Dummy"],
-                &["Environment=monitor_interval=1", "Restart=no"],
+                // The original unit's misspelling, as old drop-ins carry it.
+                &["Environment=monitor_inverval=1", "Restart=no"],
             ),
         )],
         |s| s,
@@ -122,6 +123,7 @@ fn dummy_whose_state_file_vanishes_fails_the_unit_with_not_running() {
     assert_eq!(props["Result"], "exit-code", "{}", show(&c, unit));
     assert_eq!(props["ExecMainStatus"], "7", "OCF_NOT_RUNNING is passed on");
     let journal = c.journal(unit);
+    assert!(journal.contains("monitoring every 1 seconds"), "{journal}");
     assert!(
         journal.contains("monitor: FAILED with exit code 7"),
         "{journal}"

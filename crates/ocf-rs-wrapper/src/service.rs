@@ -397,4 +397,27 @@ mod tests {
             ["STOPPING=1\nSTATUS=Dummy:p_dummy_my\\x2dres: about to exec stop"]
         );
     }
+
+    struct Broken;
+    impl Notifier for Broken {
+        fn notify(&mut self, _: &str) -> io::Result<()> {
+            Err(io::Error::other("connection refused"))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_lost_ready_is_fatal_a_lost_status_never_stops_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(
+            dir.path(),
+            &[("EXIT_CODE", "killed"), ("EXIT_STATUS", "KILL")],
+        );
+        let mut agent = FakeAgent::default();
+        let (_tx, rx) = watch::channel(false);
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut Broken, rx).await, 1);
+        assert_eq!(agent.calls, [Call::Start], "no monitoring without READY");
+        let mut agent = FakeAgent::default();
+        assert_eq!(stop(&s, &mut agent, &mut Broken).await, 0);
+        assert_eq!(agent.calls, [Call::Stop]);
+    }
 }

@@ -132,6 +132,12 @@ fn dummy_whose_state_file_vanishes_fails_the_unit_with_not_running() {
         journal.contains("No process state file found"),
         "the agent's own output is missing:\n{journal}"
     );
+    // Logged with error priority (the <3> prefix journald understands).
+    let errors = c.ok(&["journalctl", "-b", "-p", "err", "-o", "cat", "-u", unit]);
+    assert!(
+        errors.contains("monitor: FAILED with exit code 7"),
+        "{errors}"
+    );
 }
 
 fn test_agent_dropin(service: &[&str]) -> String {

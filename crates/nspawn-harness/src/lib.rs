@@ -7,6 +7,21 @@
 //! Works as root on a host whose PID 1 is not systemd: `--register=no --keep-unit`, one
 //! cgroup per container, unified hierarchy inside (needed for `systemctl freeze`).
 //!
+//! ```no_run
+//! use nspawn_harness::{Container, Spec};
+//! use std::time::Duration;
+//! let c = Container::boot(
+//!     Spec::new("alpha")
+//!         .binary("/path/to/ocf-rs-wrapper", "/usr/libexec/drbd-reactor/ocf-rs-wrapper")
+//!         .file("/usr/lib/systemd/system/ocf.rs@.service", "[Service]\n", 0o644)
+//!         .unit("ocf.rs@p_dummy_r0.service.d/reactor.conf", "[Service]\nEnvironment=AGENT=/x\n"),
+//! );
+//! c.ok(&["systemctl", "start", "ocf.rs@p_dummy_r0.service"]);
+//! c.wait_for_property("ocf.rs@p_dummy_r0.service", "ActiveState", "active", Duration::from_secs(10));
+//! println!("{}", c.journal("ocf.rs@p_dummy_r0.service"));
+//! // dropped: powered off, overlay unmounted, cgroups removed
+//! ```
+//!
 //! Must never: skip silently (a host that cannot run containers makes the test fail with a
 //! message saying what is missing), touch anything outside its own directories, mounts and
 //! cgroups, or leave a container running after its handle is gone.
@@ -596,7 +611,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_spec_rejects_nothing_valid_and_paths_map_into_the_overlay() {
+    fn a_spec_keeps_its_hostname_and_puts_units_under_etc_systemd_system() {
         let s = Spec::new("alpha-1")
             .hostname("node-a")
             .unit("x.service", "[Service]\n");

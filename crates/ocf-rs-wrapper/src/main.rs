@@ -119,7 +119,10 @@ async fn run(settings: Settings) -> u8 {
                 let _ = tx.send(true);
                 // Further signals change nothing: stop runs once.
                 loop {
-                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                    let more = tokio::select! { t = term.recv() => t, i = int.recv() => i };
+                    if more.is_none() {
+                        break;
+                    }
                 }
             });
             service::start_and_monitor(&settings, &mut agent, &mut notifier, rx).await

@@ -84,6 +84,7 @@ pub struct Spec {
     name: String,
     hostname: String,
     files: Vec<(PathBuf, Vec<u8>, u32)>,
+    symlinks: Vec<(PathBuf, PathBuf)>,
     binds: Vec<PathBuf>,
     masked: Vec<String>,
 }
@@ -102,6 +103,7 @@ impl Spec {
             name: name.to_string(),
             hostname: name.to_string(),
             files: Vec::new(),
+            symlinks: Vec::new(),
             binds: Vec::new(),
             masked: vec![
                 "nvmf-autoconnect.service".into(),
@@ -141,6 +143,14 @@ impl Spec {
     /// A unit file in `/etc/systemd/system/` (a drop-in too: `name` may be `x.service.d/y.conf`).
     pub fn unit(self, name: &str, text: &str) -> Self {
         self.file(&format!("/etc/systemd/system/{name}"), text, 0o644)
+    }
+
+    /// A symbolic link at `path` (inside) pointing to `target` (say, `/usr/sbin/drbdsetup` to a
+    /// stand-in installed with [`Spec::binary`]).
+    pub fn symlink(mut self, target: &str, path: &str) -> Self {
+        assert!(path.starts_with('/'), "{path}: give an absolute path");
+        self.symlinks.push((target.into(), path.into()));
+        self
     }
 
     /// Bind-mount a host path (a device node like `/dev/loop3`, a directory) at the same place.
@@ -227,6 +237,14 @@ impl Container {
             let _ = fs::remove_file(&host);
             fs::write(&host, contents)?;
             fs::set_permissions(&host, fs::Permissions::from_mode(*mode))?;
+        }
+        for (target, path) in &spec.symlinks {
+            let host = self.host_path(path);
+            if let Some(parent) = host.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            let _ = fs::remove_file(&host);
+            std::os::unix::fs::symlink(target, &host)?;
         }
         let system = self.host_path("/etc/systemd/system");
         symlink_force("test.target", &system.join("default.target"))?;

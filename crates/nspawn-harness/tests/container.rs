@@ -30,6 +30,7 @@ fn a_container_boots_with_its_hostname_files_and_units_and_is_gone_after_drop() 
     let spec = Spec::new("harness-boot")
         .hostname("node-a")
         .file("/etc/harness-test", "hello\n", 0o600)
+        .symlink("/etc/harness-test", "/usr/local/bin/harness-link")
         .unit(
             "harness-test.service",
             "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n",
@@ -37,6 +38,7 @@ fn a_container_boots_with_its_hostname_files_and_units_and_is_gone_after_drop() 
     let c = Container::boot(spec);
     assert_eq!(c.ok(&["uname", "-n"]).trim(), "node-a");
     assert_eq!(c.ok(&["cat", "/etc/harness-test"]), "hello\n");
+    assert_eq!(c.ok(&["cat", "/usr/local/bin/harness-link"]), "hello\n");
     c.ok(&["systemctl", "start", "harness-test.service"]);
     c.wait_for_property(
         "harness-test.service",

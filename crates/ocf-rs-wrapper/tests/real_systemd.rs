@@ -140,6 +140,33 @@ fn dummy_whose_state_file_vanishes_fails_the_unit_with_not_running() {
     );
 }
 
+#[test]
+fn with_the_shipped_restart_always_a_failed_monitor_restarts_the_agent() {
+    let unit = "ocf.rs@p_dummy_r1.service";
+    let c = boot(
+        "ocf-dummy-restart",
+        &[(
+            "p_dummy_r1",
+            dropin(
+                &["AGENT=/usr/lib/ocf/resource.d/heartbeat/Dummy"],
+                &["Environment=monitor_interval=1"],
+            ),
+        )],
+        |s| s,
+    );
+    let state = c.host_path("/run/resource-agents/Dummy-p_dummy_r1.state");
+    c.ok(&["systemctl", "start", unit]);
+    std::fs::remove_file(&state).unwrap();
+    c.wait_for_property(unit, "NRestarts", "1", DEADLINE);
+    c.wait_for_property(unit, "ActiveState", "active", DEADLINE);
+    assert!(state.exists(), "the restart did not start Dummy again");
+    let journal = c.journal(unit);
+    assert!(
+        journal.contains("monitor: FAILED with exit code 7"),
+        "{journal}"
+    );
+}
+
 fn test_agent_dropin(service: &[&str]) -> String {
     dropin(&["AGENT=/usr/lib/ocf/resource.d/test/agent"], service)
 }

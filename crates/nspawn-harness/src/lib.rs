@@ -26,57 +26,23 @@
 //! message saying what is missing), touch anything outside its own directories, mounts and
 //! cgroups, or leave a container running after its handle is gone.
 
+mod host;
+mod loop_device;
+
+pub use host::{poll, require_file, require_host};
+pub use loop_device::LoopDevice;
+
+use host::{
+    cgroup_dirs, child_named, is_mountpoint, machine_id, remove_cgroup_tree, run_host,
+    symlink_force, BASE,
+};
 use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
-
-/// Where overlays live: tmpfs, fast, gone after a host reboot.
-const BASE: &str = "/dev/shm/nspawn-harness";
-/// Host tools the harness and the tests' real components need, with their Debian packages.
-const TOOLS: &[(&str, &str)] = &[
-    ("systemd-nspawn", "systemd-container"),
-    ("nsenter", "util-linux"),
-    ("mount", "mount"),
-];
-const POLL: Duration = Duration::from_millis(50);
-
-/// Panics with a clear message unless this process is root and the host has what the
-/// containers need. Call first in every real-systemd test: such a test must fail, not skip.
-pub fn require_host() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "real-systemd tests need root (systemd-nspawn, overlay mounts, cgroups); run them as root"
-    );
-    for (tool, package) in TOOLS {
-        assert!(
-            find_in_path(tool).is_some(),
-            "real-systemd tests need `{tool}` (Debian package {package}): apt-get install -y --no-install-recommends {package}"
-        );
-    }
-}
-
-/// Panics unless `path` exists, naming the package that ships it.
-pub fn require_file(path: &str, package: &str) {
-    assert!(
-        Path::new(path).exists(),
-        "this test needs {path} (Debian package {package}): apt-get install -y --no-install-recommends {package}"
-    );
-}
-
-fn find_in_path(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
+use std::time::Duration;
 
 /// What to put into a container before it boots.
 #[derive(Debug, Clone)]
@@ -491,139 +457,6 @@ impl Drop for Container {
     }
 }
 
-/// A loop device over an image file, detached (and the image removed) on drop.
-pub struct LoopDevice {
-    pub device: PathBuf,
-    image: PathBuf,
-}
-
-impl LoopDevice {
-    /// A fresh `size_mib` image under the harness directory, formatted with `mkfs_args`
-    /// (`["mkfs.ext4", "-q"]`, the image path is appended), attached to a free loop device.
-    pub fn formatted(name: &str, size_mib: u64, mkfs_args: &[&str]) -> LoopDevice {
-        require_host();
-        let dir = Path::new(BASE).join("images");
-        fs::create_dir_all(&dir).expect("image directory");
-        let image = dir.join(format!("{name}.img"));
-        let _ = fs::remove_file(&image);
-        let file = fs::File::create(&image).expect("image file");
-        file.set_len(size_mib << 20).expect("image size");
-        drop(file);
-        let (mkfs, rest) = mkfs_args.split_first().expect("mkfs command");
-        run_host(Command::new(mkfs).args(rest).arg(&image))
-            .unwrap_or_else(|e| panic!("{mkfs_args:?} {}: {e}", image.display()));
-        let out = Command::new("losetup")
-            .args(["--find", "--show"])
-            .arg(&image)
-            .output()
-            .expect("running losetup");
-        assert!(
-            out.status.success(),
-            "losetup --find --show {}: {} (are loop devices available on this host?)",
-            image.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let device = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        LoopDevice { device, image }
-    }
-}
-
-impl Drop for LoopDevice {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").arg("-d").arg(&self.device).output();
-        let _ = fs::remove_file(&self.image);
-    }
-}
-
-/// Calls `f` every 50 ms until it returns `Some` or `deadline` passes.
-pub fn poll<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        sleep(POLL);
-    }
-}
-
-fn run_host(cmd: &mut Command) -> io::Result<()> {
-    let out = cmd.stdin(Stdio::null()).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "{cmd:?}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
-}
-
-fn symlink_force(target: &str, link: &Path) -> io::Result<()> {
-    let _ = fs::remove_file(link);
-    std::os::unix::fs::symlink(target, link)
-}
-
-fn machine_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/uuid")
-        .unwrap_or_default()
-        .trim()
-        .replace('-', "")
-}
-
-/// The cgroup directories this container's nspawn starts from: the v1 `name=systemd` and v2
-/// `unified` hierarchies on a hybrid host, the root on a pure v2 host.
-fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
-    let leaf = format!("nspawn-harness-{name}");
-    let root = Path::new("/sys/fs/cgroup");
-    if root.join("cgroup.controllers").exists() {
-        return vec![root.join(leaf)];
-    }
-    ["systemd", "unified"]
-        .iter()
-        .map(|h| root.join(h))
-        .filter(|h| h.is_dir())
-        .map(|h| h.join(&leaf))
-        .collect()
-}
-
-fn remove_cgroup_tree(dir: &Path) {
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_cgroup_tree(&e.path());
-            }
-        }
-    }
-    let _ = fs::remove_dir(dir);
-}
-
-fn is_mountpoint(path: &Path) -> bool {
-    let Ok(mounts) = fs::read_to_string("/proc/self/mounts") else {
-        return false;
-    };
-    let wanted = path.display().to_string();
-    mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(1))
-        .any(|m| m == wanted)
-}
-
-/// The pid of a child of `parent` whose command name is `comm`.
-fn child_named(parent: u32, comm: &str) -> Option<u32> {
-    fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let (head, tail) = stat.rsplit_once(") ")?;
-        let name = head.split_once(" (")?.1;
-        let ppid: u32 = tail.split(' ').nth(1)?.parse().ok()?;
-        (ppid == parent && name == comm).then_some(pid)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -641,35 +474,5 @@ mod tests {
     #[should_panic(expected = "container name")]
     fn a_container_name_with_a_slash_is_refused() {
         Spec::new("../x");
-    }
-
-    #[test]
-    fn poll_returns_the_first_value_and_gives_up_at_the_deadline() {
-        let mut n = 0;
-        assert_eq!(
-            poll(Duration::from_secs(5), || {
-                n += 1;
-                (n == 3).then_some(n)
-            }),
-            Some(3)
-        );
-        assert_eq!(poll(Duration::from_millis(10), || None::<()>), None);
-    }
-
-    #[test]
-    fn the_parent_of_this_process_has_it_as_a_child() {
-        let me = std::process::id();
-        let stat = fs::read_to_string("/proc/self/stat").unwrap();
-        let ppid: u32 = stat
-            .rsplit_once(") ")
-            .unwrap()
-            .1
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let comm = fs::read_to_string("/proc/self/comm").unwrap();
-        assert_eq!(child_named(ppid, comm.trim()), Some(me));
     }
 }

@@ -1,0 +1,131 @@
+//! `ocf-rs-wrapper`: runs an OCF resource agent as the main process of `ocf.rs@.service`
+//! (`start-and-monitor`) and stops it from `ExecStopPost=` (`stop`).
+//!
+//! The thin shell: reads arguments and environment, installs the log sink and the signal
+//! handlers, and hands over to `service`. It must never run an agent before the signal
+//! handlers are in place (a SIGTERM must always lead to `stop`).
+
+mod agent;
+mod notify;
+mod ocf;
+mod schedule;
+mod service;
+mod settings;
+
+use settings::{Action, Settings};
+use std::io::Write;
+use std::process::ExitCode;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+/// Log lines on stdout as `<LEVEL> [ocf_rs_wrapper] <message>`; with a syslog priority prefix
+/// (`<3>`) when stdout is the journal, so errors show as errors there.
+struct StdoutLog {
+    journal: bool,
+}
+
+impl log::Log for StdoutLog {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let priority = match record.level() {
+            log::Level::Error => "<3>",
+            log::Level::Warn => "<4>",
+            log::Level::Info => "<6>",
+            _ => "<7>",
+        };
+        let prefix = if self.journal { priority } else { "" };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{prefix}{} [ocf_rs_wrapper] {}",
+            record.level(),
+            record.args()
+        );
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stdout().flush();
+    }
+}
+
+fn main() -> ExitCode {
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let _ = log::set_logger(Box::leak(Box::new(StdoutLog { journal })))
+        .map(|()| log::set_max_level(log::LevelFilter::Info));
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = match settings::parse(&args, |name| std::env::var(name).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    for warning in &settings.warnings {
+        log::warn!("{}: {warning}", settings.label());
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: could not start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    ExitCode::from(runtime.block_on(run(settings)))
+}
+
+async fn run(settings: Settings) -> u8 {
+    let mut notifier = match notify::SdNotify::new(std::env::var("NOTIFY_SOCKET").ok().as_deref()) {
+        Ok(n) => n,
+        Err(e) => {
+            log::error!("NOTIFY_SOCKET is not a usable address: {e}");
+            return 1;
+        }
+    };
+    let mut agent = agent::ProcessAgent {
+        path: settings.agent.clone(),
+        label: settings.label(),
+        monitor_interval: settings.monitor_interval,
+    };
+    match settings.action {
+        Action::Stop => service::stop(&settings, &mut agent, &mut notifier).await,
+        Action::StartAndMonitor => {
+            let (tx, rx) = watch::channel(false);
+            let (mut term, mut int) = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) {
+                (Ok(t), Ok(i)) => (t, i),
+                (Err(e), _) | (_, Err(e)) => {
+                    log::error!("could not install the SIGTERM/SIGINT handlers: {e}");
+                    return 1;
+                }
+            };
+            let label = settings.label();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = term.recv() => log::info!("{label}: SIGTERM, stopping after the running call"),
+                    _ = int.recv() => log::info!("{label}: SIGINT, stopping after the running call"),
+                }
+                let _ = tx.send(true);
+                // Further signals change nothing: stop runs once.
+                loop {
+                    let more = tokio::select! { t = term.recv() => t, i = int.recv() => i };
+                    if more.is_none() {
+                        break;
+                    }
+                }
+            });
+            service::start_and_monitor(&settings, &mut agent, &mut notifier, rx).await
+        }
+    }
+}

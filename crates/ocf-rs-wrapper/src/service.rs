@@ -1,0 +1,423 @@
+//! The two service flows: `start-and-monitor` (the unit's main process) and `stop` (its
+//! `ExecStopPost=`), written against the [`Agent`] and [`Notifier`] seams and a terminate flag.
+//!
+//! It must never report a failed or unfinished agent call as success, and never run the agent's
+//! `stop` twice for one run: when the main process ran `stop` on SIGTERM and it failed, it
+//! leaves a note under the run directory keyed by systemd's `INVOCATION_ID`, and `ExecStopPost=`
+//! reports that result instead of calling `stop` again.
+
+use crate::agent::Agent;
+use crate::notify::Notifier;
+use crate::ocf::{describe_failure, verdict, Call, GENERIC_FAILURE};
+use crate::schedule::Schedule;
+use crate::settings::Settings;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::{sleep_until, Instant};
+
+/// Head room asked of systemd beyond an agent call's own timeout (`EXTEND_TIMEOUT_USEC`), so
+/// that the wrapper's timeout, not systemd's, ends a hanging call.
+const EXTEND_MARGIN: Duration = Duration::from_secs(5);
+
+/// `start-and-monitor`. Returns the wrapper's exit status. `terminate` turns true on SIGTERM
+/// or SIGINT; calls already running finish (each bounded by its timeout), then `stop` runs once.
+pub async fn start_and_monitor(
+    settings: &Settings,
+    agent: &mut impl Agent,
+    notifier: &mut impl Notifier,
+    mut terminate: watch::Receiver<bool>,
+) -> u8 {
+    let label = settings.label();
+    extend_timeout(notifier, settings.timeouts.start);
+    let ending = agent.call(Call::Start, settings.timeouts.start).await;
+    if let Err(status) = verdict(&ending) {
+        let message = format!("{label},s-a-m,start: {}", describe_failure(&ending));
+        log::error!("{message}");
+        status_notify(notifier, &format!("STATUS={message}"));
+        return status;
+    }
+    if *terminate.borrow() {
+        log::info!("{label}: asked to stop while starting");
+        return stop_in_main(settings, agent, notifier).await;
+    }
+
+    let seconds = settings.monitor_interval.as_secs();
+    log::info!("{label}: monitoring every {seconds} seconds");
+    if let Err(e) = notifier.notify(&format!(
+        "READY=1\nSTATUS={label}: monitoring every {seconds} seconds"
+    )) {
+        log::error!("{label}: could not tell systemd the service is ready: {e}");
+        return GENERIC_FAILURE;
+    }
+
+    let schedule = Schedule {
+        interval: settings.monitor_interval,
+    };
+    let mut next = schedule.first(Instant::now());
+    loop {
+        tokio::select! {
+            _ = sleep_until(next) => {}
+            _ = terminate.wait_for(|t| *t) => break,
+        }
+        let began = Instant::now();
+        let ending = agent.call(Call::Monitor, settings.timeouts.monitor).await;
+        if let Err(status) = verdict(&ending) {
+            let message = format!("{label},s-a-m,monitor: {}", describe_failure(&ending));
+            log::error!("{message}");
+            status_notify(notifier, &format!("STATUS={message}"));
+            return status;
+        }
+        if *terminate.borrow() {
+            break;
+        }
+        next = schedule.next(began, Instant::now());
+    }
+    stop_in_main(settings, agent, notifier).await
+}
+
+/// `stop` as `ExecStopPost=` (or by hand). Returns the wrapper's exit status.
+pub async fn stop(settings: &Settings, agent: &mut impl Agent, notifier: &mut impl Notifier) -> u8 {
+    let label = settings.label();
+    if settings
+        .previous_exit
+        .as_ref()
+        .is_some_and(|p| p.was_clean())
+    {
+        return 0;
+    }
+    if let Some(status) = take_stop_note(settings) {
+        log::error!(
+            "{label}: the agent's stop already ran for this service run and failed (exit status {status}); not running it a second time"
+        );
+        return status;
+    }
+    run_stop(settings, agent, notifier).await
+}
+
+async fn stop_in_main(
+    settings: &Settings,
+    agent: &mut impl Agent,
+    notifier: &mut impl Notifier,
+) -> u8 {
+    extend_timeout(notifier, settings.timeouts.stop);
+    let status = run_stop(settings, agent, notifier).await;
+    if status != 0 {
+        leave_stop_note(settings, status);
+    }
+    status
+}
+
+async fn run_stop(settings: &Settings, agent: &mut impl Agent, notifier: &mut impl Notifier) -> u8 {
+    let label = settings.label();
+    log::info!("{label}: about to exec stop");
+    status_notify(
+        notifier,
+        &format!("STOPPING=1\nSTATUS={label}: about to exec stop"),
+    );
+    let ending = agent.call(Call::Stop, settings.timeouts.stop).await;
+    match verdict(&ending) {
+        Ok(()) => {
+            log::info!("{label}: stopped");
+            0
+        }
+        Err(status) => {
+            log::error!("{label},stop: {}", describe_failure(&ending));
+            status
+        }
+    }
+}
+
+/// A notification whose loss changes nothing for systemd's view of the unit: warn, go on.
+fn status_notify(notifier: &mut impl Notifier, message: &str) {
+    if let Err(e) = notifier.notify(message) {
+        log::warn!("could not notify systemd ({message:?}): {e}");
+    }
+}
+
+fn extend_timeout(notifier: &mut impl Notifier, call_timeout: Duration) {
+    let usec = (call_timeout + EXTEND_MARGIN).as_micros();
+    status_notify(notifier, &format!("EXTEND_TIMEOUT_USEC={usec}"));
+}
+
+fn stop_note(settings: &Settings) -> Option<PathBuf> {
+    let id = settings.invocation_id.as_ref()?;
+    Some(settings.run_dir.join(format!("{id}.stop-failed")))
+}
+
+fn leave_stop_note(settings: &Settings, status: u8) {
+    let Some(path) = stop_note(settings) else {
+        return;
+    };
+    let written = std::fs::create_dir_all(&settings.run_dir)
+        .and_then(|()| std::fs::write(&path, format!("{status}\n")));
+    if let Err(e) = written {
+        log::warn!(
+            "could not write {}: {e}; ExecStopPost will run the agent's stop again",
+            path.display()
+        );
+    }
+}
+
+fn take_stop_note(settings: &Settings) -> Option<u8> {
+    let path = stop_note(settings)?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    Some(
+        text.trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|s| *s != 0)
+            .unwrap_or(GENERIC_FAILURE),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::Ending;
+    use crate::settings::{parse, PreviousExit};
+    use std::collections::VecDeque;
+    use std::io;
+
+    /// Scripted agent: each call pops the next ending for its action (success when none is
+    /// scripted) and records the action; a call can take virtual time.
+    #[derive(Default)]
+    struct FakeAgent {
+        script: VecDeque<(Call, Ending, Duration)>,
+        calls: Vec<Call>,
+        on_call: Option<Box<dyn FnMut(Call)>>,
+    }
+
+    impl Agent for FakeAgent {
+        async fn call(&mut self, call: Call, _timeout: Duration) -> Ending {
+            self.calls.push(call);
+            if let Some(f) = self.on_call.as_mut() {
+                f(call);
+            }
+            match self.script.front() {
+                Some((c, _, _)) if *c == call => {
+                    let (_, ending, takes) = self.script.pop_front().unwrap();
+                    tokio::time::sleep(takes).await;
+                    ending
+                }
+                _ => Ending::Exited(0),
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+    impl Notifier for Recorder {
+        fn notify(&mut self, message: &str) -> io::Result<()> {
+            self.0.push(message.to_string());
+            Ok(())
+        }
+    }
+
+    fn settings(run_dir: &std::path::Path, extra: &[(&str, &str)]) -> Settings {
+        let mut pairs = vec![
+            (
+                "AGENT",
+                "/usr/lib/ocf/resource.d/heartbeat/Dummy".to_string(),
+            ),
+            ("OCF_ROOT", "/usr/lib/ocf".into()),
+            ("OCF_RESOURCE_INSTANCE", "p_dummy_my\\x2dres".into()),
+            ("monitor_interval", "10".into()),
+            ("INVOCATION_ID", "0123456789abcdef0123456789abcdef".into()),
+            ("OCF_RS_WRAPPER_RUN_DIR", run_dir.display().to_string()),
+        ];
+        pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        parse(&["start-and-monitor".to_string()], move |k| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_start_exits_with_the_agent_code_and_never_sends_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let mut agent = FakeAgent::default();
+        agent
+            .script
+            .push_back((Call::Start, Ending::Exited(6), Duration::ZERO));
+        let mut n = Recorder::default();
+        let (_tx, rx) = watch::channel(false);
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 6);
+        assert_eq!(agent.calls, [Call::Start]);
+        assert!(n.0.iter().all(|m| !m.contains("READY=1")), "{:?}", n.0);
+        assert!(n.0.iter().any(|m| m
+            == "STATUS=Dummy:p_dummy_my\\x2dres,s-a-m,start: FAILED with exit code 6 (OCF_ERR_CONFIGURED)"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_monitor_reporting_not_running_ends_the_service_with_status_7() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let mut agent = FakeAgent::default();
+        agent.script.extend([
+            (Call::Monitor, Ending::Exited(0), Duration::ZERO),
+            (Call::Monitor, Ending::Exited(0), Duration::ZERO),
+            (Call::Monitor, Ending::Exited(7), Duration::ZERO),
+        ]);
+        let mut n = Recorder::default();
+        let (_tx, rx) = watch::channel(false);
+        let began = Instant::now();
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 7);
+        assert_eq!(
+            agent.calls,
+            [Call::Start, Call::Monitor, Call::Monitor, Call::Monitor]
+        );
+        // Virtual time: three intervals of 10 s.
+        assert_eq!(began.elapsed(), Duration::from_secs(30));
+        assert!(n.0.contains(
+            &"READY=1\nSTATUS=Dummy:p_dummy_my\\x2dres: monitoring every 10 seconds".to_string()
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_monitor_that_times_out_fails_the_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let mut agent = FakeAgent::default();
+        agent.script.push_back((
+            Call::Monitor,
+            Ending::TimedOut(Duration::from_secs(30)),
+            Duration::ZERO,
+        ));
+        let mut n = Recorder::default();
+        let (_tx, rx) = watch::channel(false);
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 1);
+        assert!(n
+            .0
+            .last()
+            .unwrap()
+            .contains("monitor: FAILED: no result after 30 s"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sigterm_while_waiting_runs_stop_once_and_exits_with_its_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let mut agent = FakeAgent::default();
+        let mut n = Recorder::default();
+        let (tx, rx) = watch::channel(false);
+        let run = start_and_monitor(&s, &mut agent, &mut n, rx);
+        let term = async {
+            tokio::time::sleep(Duration::from_secs(25)).await;
+            tx.send(true).unwrap();
+        };
+        let (status, ()) = tokio::join!(run, term);
+        assert_eq!(status, 0);
+        assert_eq!(
+            agent.calls,
+            [Call::Start, Call::Monitor, Call::Monitor, Call::Stop]
+        );
+        // Clean exit: ExecStopPost (EXIT_CODE=exited, EXIT_STATUS=0) does nothing.
+        let mut post = s.clone();
+        post.previous_exit = Some(PreviousExit {
+            code: "exited".into(),
+            status: "0".into(),
+        });
+        let mut agent = FakeAgent::default();
+        assert_eq!(stop(&post, &mut agent, &mut n).await, 0);
+        assert!(agent.calls.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_stop_after_sigterm_is_reported_and_not_run_again_by_exec_stop_post() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let mut agent = FakeAgent::default();
+        agent
+            .script
+            .push_back((Call::Stop, Ending::Exited(1), Duration::ZERO));
+        let mut n = Recorder::default();
+        let (tx, rx) = watch::channel(false);
+        tx.send(true).unwrap();
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 1);
+        assert_eq!(agent.calls, [Call::Start, Call::Stop]);
+
+        let mut post = s.clone();
+        post.previous_exit = Some(PreviousExit {
+            code: "exited".into(),
+            status: "1".into(),
+        });
+        let mut agent = FakeAgent::default();
+        assert_eq!(stop(&post, &mut agent, &mut n).await, 1, "still a failure");
+        assert!(agent.calls.is_empty(), "stop ran twice");
+        // The note is used once: a later run of the same invocation would call stop.
+        assert_eq!(stop(&post, &mut agent, &mut n).await, 0);
+        assert_eq!(agent.calls, [Call::Stop]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sigterm_during_a_monitor_lets_it_finish_then_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let (tx, rx) = watch::channel(false);
+        let mut agent = FakeAgent::default();
+        agent
+            .script
+            .push_back((Call::Monitor, Ending::Exited(0), Duration::from_secs(3)));
+        agent.on_call = Some(Box::new(move |c| {
+            if c == Call::Monitor {
+                tx.send(true).unwrap();
+            }
+        }));
+        let mut n = Recorder::default();
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 0);
+        assert_eq!(agent.calls, [Call::Start, Call::Monitor, Call::Stop]);
+        assert!(n.0.iter().any(|m| m.starts_with("STOPPING=1\n")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn exec_stop_post_after_a_failed_monitor_runs_the_agents_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings(dir.path(), &[("EXIT_CODE", "exited"), ("EXIT_STATUS", "7")]);
+        s.action = crate::settings::Action::Stop;
+        let mut agent = FakeAgent::default();
+        agent
+            .script
+            .push_back((Call::Stop, Ending::Exited(5), Duration::ZERO));
+        let mut n = Recorder::default();
+        assert_eq!(
+            stop(&s, &mut agent, &mut n).await,
+            5,
+            "a failed stop is a failure"
+        );
+        assert_eq!(agent.calls, [Call::Stop]);
+        assert_eq!(
+            n.0,
+            ["STOPPING=1\nSTATUS=Dummy:p_dummy_my\\x2dres: about to exec stop"]
+        );
+    }
+
+    struct Broken;
+    impl Notifier for Broken {
+        fn notify(&mut self, _: &str) -> io::Result<()> {
+            Err(io::Error::other("connection refused"))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_lost_ready_is_fatal_a_lost_status_never_stops_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(
+            dir.path(),
+            &[("EXIT_CODE", "killed"), ("EXIT_STATUS", "KILL")],
+        );
+        let mut agent = FakeAgent::default();
+        let (_tx, rx) = watch::channel(false);
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut Broken, rx).await, 1);
+        assert_eq!(agent.calls, [Call::Start], "no monitoring without READY");
+        let mut agent = FakeAgent::default();
+        assert_eq!(stop(&s, &mut agent, &mut Broken).await, 0);
+        assert_eq!(agent.calls, [Call::Stop]);
+    }
+}

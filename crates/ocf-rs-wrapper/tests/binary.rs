@@ -1,0 +1,217 @@
+//! The wrapper binary run directly (no systemd): the test agent from `tests/agents`, a notify
+//! socket of our own, signals from the test. Shows what systemd cannot make visible: the
+//! whole process group of a hanging agent dies at the timeout, output lines carry their
+//! label, a second SIGTERM does not run `stop` again.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WRAPPER: &str = env!("CARGO_BIN_EXE_ocf-rs-wrapper");
+const INVOCATION: &str = "00112233445566778899aabbccddeeff";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    notify: UnixDatagram,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let notify = UnixDatagram::bind(dir.path().join("notify")).unwrap();
+        notify
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        std::fs::create_dir(dir.path().join("agent")).unwrap();
+        Setup { dir, notify }
+    }
+
+    fn agent_dir(&self) -> PathBuf {
+        self.dir.path().join("agent")
+    }
+
+    fn flag(&self, name: &str) {
+        std::fs::write(self.agent_dir().join(name), "").unwrap();
+    }
+
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.agent_dir().join("calls")).unwrap_or_default()
+    }
+
+    fn command(&self, action: &str, env: &[(&str, &str)]) -> Command {
+        let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/agents/test-agent");
+        let mut c = Command::new(WRAPPER);
+        c.arg(action)
+            .arg("ocf.rs@inst_r-0.service")
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("AGENT", agent)
+            .env("OCF_ROOT", "/usr/lib/ocf")
+            .env("OCF_RESOURCE_INSTANCE", "inst_r\\x2d0")
+            .env("TEST_AGENT_DIR", self.agent_dir())
+            .env("NOTIFY_SOCKET", self.dir.path().join("notify"))
+            .env("INVOCATION_ID", INVOCATION)
+            .env("OCF_RS_WRAPPER_RUN_DIR", self.dir.path().join("run"))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Notifications until one contains `needle`.
+    fn wait_for_notification(&self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self
+                .notify
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("no {needle:?} notification (seen {seen:?}): {e}"));
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            if seen.last().unwrap().contains(needle) {
+                return seen;
+            }
+        }
+    }
+}
+
+fn wait_with_deadline(mut child: Child, deadline: Duration) -> Output {
+    let end = Instant::now() + deadline;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("the wrapper did not exit within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} failed");
+}
+
+/// A pid that no longer exists or is a zombie (killed, not yet reaped by its new parent).
+fn gone(pid: &str) -> bool {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        if !alive {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_missing_required_variable_exits_1_naming_it() {
+    let s = Setup::new();
+    let out = s
+        .command("start-and-monitor", &[])
+        .env_remove("OCF_ROOT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'OCF_ROOT' has to be set"),
+        "{out:?}"
+    );
+    assert_eq!(s.calls(), "", "the agent ran without its environment");
+}
+
+#[test]
+fn a_hanging_start_is_killed_with_its_whole_process_group_at_the_timeout() {
+    let s = Setup::new();
+    s.flag("hang-start");
+    let child = s
+        .command("start-and-monitor", &[("start_timeout", "1")])
+        .spawn()
+        .unwrap();
+    let out = wait_with_deadline(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "test-agent:inst_r\\x2d0,s-a-m,start: FAILED: no result after 1 s, killed its process group"
+        ),
+        "{stdout}"
+    );
+    let grandchild = std::fs::read_to_string(s.agent_dir().join("child.pid")).unwrap();
+    assert!(
+        gone(grandchild.trim()),
+        "the agent's child survived the timeout"
+    );
+    assert_eq!(s.calls(), "start\n");
+}
+
+#[test]
+fn agent_output_reaches_stdout_line_by_line_with_its_label_and_sigterm_stops_once() {
+    let s = Setup::new();
+    let child = s
+        .command("start-and-monitor", &[("monitor_interval", "1")])
+        .spawn()
+        .unwrap();
+    let seen = s.wait_for_notification("READY=1");
+    assert!(
+        seen.contains(
+            &"READY=1\nSTATUS=test-agent:inst_r\\x2d0: monitoring every 1 seconds\n".to_string()
+        ),
+        "{seen:?}"
+    );
+    s.flag("stop-fails");
+    signal(&child, "TERM");
+    s.wait_for_notification("STOPPING=1");
+    signal(&child, "TERM");
+    let out = wait_with_deadline(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "a failed stop is a failure");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "INFO [ocf_rs_wrapper] test-agent:inst_r\\x2d0 start stdout: test-agent: started"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("test-agent:inst_r\\x2d0 stop stderr: test-agent: stop refused"),
+        "{stdout}"
+    );
+    assert_eq!(s.calls().matches("stop").count(), 1, "{}", s.calls());
+
+    // ExecStopPost of the same run: reports the failure without calling stop again.
+    let post = s
+        .command("stop", &[("EXIT_CODE", "exited"), ("EXIT_STATUS", "1")])
+        .output()
+        .unwrap();
+    assert_eq!(post.status.code(), Some(1), "{post:?}");
+    assert_eq!(s.calls().matches("stop").count(), 1, "{}", s.calls());
+}
+
+#[test]
+fn stop_after_a_clean_exit_does_nothing_and_otherwise_runs_the_agents_stop() {
+    let s = Setup::new();
+    let clean = s
+        .command("stop", &[("EXIT_CODE", "exited"), ("EXIT_STATUS", "0")])
+        .output()
+        .unwrap();
+    assert_eq!(clean.status.code(), Some(0));
+    assert_eq!(s.calls(), "");
+    let after_kill = s
+        .command("stop", &[("EXIT_CODE", "killed"), ("EXIT_STATUS", "KILL")])
+        .output()
+        .unwrap();
+    assert_eq!(after_kill.status.code(), Some(0), "{after_kill:?}");
+    assert_eq!(s.calls(), "stop\n");
+}

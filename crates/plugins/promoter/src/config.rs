@@ -219,8 +219,9 @@ pub fn deprecation_warnings(config: &PromoterConfig) -> Vec<KeyMessage> {
         if !res.on_stop_failure.is_empty() {
             out.push(KeyMessage {
                 key: format!("resources.{name}.on-stop-failure"),
-                message: "'on-stop-failure' is deprecated and ignored!; use 'on-drbd-demote-failure'"
-                    .into(),
+                message:
+                    "'on-stop-failure' is deprecated and ignored!; use 'on-drbd-demote-failure'"
+                        .into(),
             });
         }
     }

@@ -211,10 +211,12 @@ mod tests {
 
     #[test]
     fn slash_and_duplicates_are_rejected_naming_the_entry() {
-        let e = resolve_start_list("r", &["a.service".into(), "/var/lib/x.mount".into()])
-            .unwrap_err();
+        let e =
+            resolve_start_list("r", &["a.service".into(), "/var/lib/x.mount".into()]).unwrap_err();
         assert_eq!(e.index, 1);
-        assert!(e.message.starts_with("Service name '/var/lib/x.mount' contains a '/'"));
+        assert!(e
+            .message
+            .starts_with("Service name '/var/lib/x.mount' contains a '/'"));
         let e = resolve_start_list(
             "r",
             &["a.service".into(), "b.service".into(), " a.service".into()],

@@ -15,7 +15,9 @@ struct File {
 }
 
 fn fixture(set: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(set)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(set)
 }
 
 fn configs(set: &str) -> Vec<PromoterConfig> {
@@ -26,7 +28,11 @@ fn configs(set: &str) -> Vec<PromoterConfig> {
     paths.sort();
     paths
         .iter()
-        .flat_map(|p| toml::from_str::<File>(&fs::read_to_string(p).unwrap()).unwrap().promoter)
+        .flat_map(|p| {
+            toml::from_str::<File>(&fs::read_to_string(p).unwrap())
+                .unwrap()
+                .promoter
+        })
         .collect()
 }
 
@@ -49,7 +55,10 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
 }
 
 fn unit_dir(tmp: &Path) -> UnitDir {
-    UnitDir { root: tmp.join("system"), manifests: tmp.join("manifests") }
+    UnitDir {
+        root: tmp.join("system"),
+        manifests: tmp.join("manifests"),
+    }
 }
 
 fn write_all(dir: &UnitDir, configs: &[PromoterConfig]) {
@@ -76,7 +85,10 @@ fn three_fixture_configs_render_the_originals_files_byte_for_byte() {
     write_all(&dir, &configs("promoter-dropins"));
     let got = tree(&dir.root);
     let want = expected("promoter-dropins");
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
     for (path, content) in &want {
         assert_eq!(&got[path], content, "{}", path.display());
     }
@@ -106,10 +118,16 @@ fn dropping_a_start_entry_deletes_its_drop_in_and_empty_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = unit_dir(tmp.path());
     let mut res = configs("dropins-r0")[0].resources["r0"].clone();
-    dir.sync("r0", &dropins::render("r0", &res).unwrap()).unwrap();
+    dir.sync("r0", &dropins::render("r0", &res).unwrap())
+        .unwrap();
     res.start.pop();
-    let report = dir.sync("r0", &dropins::render("r0", &res).unwrap()).unwrap();
-    assert_eq!(report.deleted, vec![PathBuf::from("dummy-app.service.d/reactor.conf")]);
+    let report = dir
+        .sync("r0", &dropins::render("r0", &res).unwrap())
+        .unwrap();
+    assert_eq!(
+        report.deleted,
+        vec![PathBuf::from("dummy-app.service.d/reactor.conf")]
+    );
     assert!(!dir.root.join("dummy-app.service.d").exists());
 }
 
@@ -118,13 +136,19 @@ fn demote_failure_back_to_none_deletes_the_escalation_drop_in() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = unit_dir(tmp.path());
     let mut res = configs("dropins-r0")[0].resources["r0"].clone();
-    dir.sync("r0", &dropins::render("r0", &res).unwrap()).unwrap();
+    dir.sync("r0", &dropins::render("r0", &res).unwrap())
+        .unwrap();
     res.on_drbd_demote_failure = Default::default();
     res.secondary_force = false;
-    dir.sync("r0", &dropins::render("r0", &res).unwrap()).unwrap();
+    dir.sync("r0", &dropins::render("r0", &res).unwrap())
+        .unwrap();
     let left: Vec<_> = tree(&dir.root).into_keys().collect();
-    assert!(left.iter().all(|p| !p.starts_with("drbd-demote-or-escalate@r0.service.d")));
-    assert!(left.iter().all(|p| !p.starts_with("drbd-promote@r0.service.d")));
+    assert!(left
+        .iter()
+        .all(|p| !p.starts_with("drbd-demote-or-escalate@r0.service.d")));
+    assert!(left
+        .iter()
+        .all(|p| !p.starts_with("drbd-promote@r0.service.d")));
 }
 
 #[test]
@@ -135,12 +159,19 @@ fn resources_no_longer_configured_lose_their_drop_ins_and_others_keep_theirs() {
     // A user's own drop-in beside ours survives, with its directory.
     fs::write(dir.root.join("app.service.d/user.conf"), "[Unit]\n").unwrap();
     let report = dir.remove_unconfigured(["r2", "r3"]).unwrap();
-    assert!(report.deleted.iter().any(|p| p.starts_with("app.service.d")));
+    assert!(report
+        .deleted
+        .iter()
+        .any(|p| p.starts_with("app.service.d")));
     let left = tree(&dir.root);
-    assert!(left.keys().all(|p| !p.to_string_lossy().contains("my\\x2dres")));
+    assert!(left
+        .keys()
+        .all(|p| !p.to_string_lossy().contains("my\\x2dres")));
     assert!(left.contains_key(Path::new("app.service.d/user.conf")));
     assert!(left.contains_key(Path::new("drbd-services@r3.target.d/reactor.conf")));
-    assert!(left.contains_key(Path::new("drbd-services@r2.target.d/reactor-50-before.conf")));
+    assert!(left.contains_key(Path::new(
+        "drbd-services@r2.target.d/reactor-50-before.conf"
+    )));
 }
 
 #[test]
@@ -148,9 +179,15 @@ fn a_unit_shared_between_two_resources_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = unit_dir(tmp.path());
     let res = configs("dropins-r0")[0].resources["r0"].clone();
-    dir.sync("r0", &dropins::render("r0", &res).unwrap()).unwrap();
-    let err = dir.sync("r1", &dropins::render("r1", &res).unwrap()).unwrap_err();
-    assert!(err.to_string().contains("dummy-app.service.d/reactor.conf"), "{err}");
+    dir.sync("r0", &dropins::render("r0", &res).unwrap())
+        .unwrap();
+    let err = dir
+        .sync("r1", &dropins::render("r1", &res).unwrap())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("dummy-app.service.d/reactor.conf"),
+        "{err}"
+    );
 }
 
 #[test]

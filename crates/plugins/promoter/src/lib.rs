@@ -8,5 +8,6 @@
 
 pub mod config;
 pub mod dropins;
+pub mod policy;
 pub mod units;
 pub mod write;

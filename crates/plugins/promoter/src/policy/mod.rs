@@ -10,7 +10,7 @@ pub mod delay;
 pub mod facts;
 pub mod machine;
 
-pub use machine::Machine;
+pub use machine::{Counters, Machine, Services};
 
 use serde::Serialize;
 

@@ -2,6 +2,8 @@
 //! policy machine in virtual time and records its actions.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use drbd::update::{Diff, ResourceFields};
 use drbd::vocab::{ConnectionState, DiskState, Role, Tristate};
 use drbd::{Change, Connection, Device, EventType, ObjectUpdate, PeerDevice, Resource};

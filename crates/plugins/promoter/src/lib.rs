@@ -7,7 +7,11 @@
 //! `shell` ties them into one task per resource.
 
 pub mod config;
+pub mod detect;
 pub mod dropins;
+pub mod exec;
 pub mod policy;
+pub mod shell;
+pub mod status;
 pub mod units;
 pub mod write;

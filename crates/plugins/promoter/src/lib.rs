@@ -14,4 +14,5 @@ pub mod policy;
 pub mod shell;
 pub mod status;
 pub mod units;
+pub mod version;
 pub mod write;

@@ -118,6 +118,7 @@ fn row3_a_peer_primary_at_start_means_no_start() {
     let mut v = secondary();
     v.peer("beta").role = Role::Primary;
     let mut h = Harness::ready(cfg(), Quorum, v);
+    assert!(h.said("not promoting r0: peer beta is Primary"));
     h.advance(secs(3600));
     assert!(h.starts().is_empty());
 }

@@ -82,7 +82,8 @@ pub struct Machine {
     resource: Option<Arc<Resource>>,
     services: Services,
     /// Id of the start or stop in flight; outcomes with another id are stale.
-    in_flight: Option<u64>,
+    start_in_flight: Option<u64>,
+    stop_in_flight: Option<u64>,
     next_id: u64,
     pending_start: Option<Instant>,
     /// The first evaluation may start a Primary's half-started target (§6.3).
@@ -127,7 +128,8 @@ impl Machine {
             policy: PolicyState::Unknown,
             resource: None,
             services: Services::Stopped,
-            in_flight: None,
+            start_in_flight: None,
+            stop_in_flight: None,
             next_id: 0,
             pending_start: None,
             initial_pass_done: false,
@@ -289,7 +291,7 @@ impl Machine {
         }
         if quorum && facts::lost_quorum(old, new) {
             self.pending_start = None;
-            if !ours || self.services == Services::Frozen {
+            if !ours || matches!(self.services, Services::Frozen | Services::Stopping) {
                 let msg = format!("run: resource '{name}' lost quorum; not running its services here, nothing to do");
                 self.log(out, Level::Info, msg);
             } else if freeze {
@@ -359,8 +361,12 @@ impl Machine {
 
     fn stop(&mut self, out: &mut Vec<Action>) {
         self.pending_start = None;
+        if self.services == Services::Stopping {
+            // One stop at a time; the one in flight does the job.
+            return;
+        }
         let id = self.id();
-        self.in_flight = Some(id);
+        self.stop_in_flight = Some(id);
         self.services = Services::Stopping;
         self.counters.stops += 1;
         out.push(Action::Stop { id });
@@ -389,7 +395,11 @@ impl Machine {
 
     /// Schedules a start if this node may race for promotion and nothing runs or is pending.
     fn consider_start(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if !self.ready() || self.services != Services::Stopped || self.pending_start.is_some() {
+        if !self.ready()
+            || self.services != Services::Stopped
+            || self.pending_start.is_some()
+            || self.start_in_flight.is_some()
+        {
             return;
         }
         let Some(r) = self.resource.clone() else {
@@ -397,7 +407,11 @@ impl Machine {
         };
         let initial = !self.initial_pass_done;
         self.initial_pass_done = true;
-        if facts::primary_peer(&r).is_some() {
+        if let Some(peer) = facts::primary_peer(&r) {
+            if initial {
+                let msg = format!("not promoting {}: peer {peer} is Primary", self.name);
+                self.log(out, Level::Info, msg);
+            }
             return;
         }
         let primary_here = initial && r.role == Role::Primary;
@@ -448,7 +462,7 @@ impl Machine {
         self.pending_start = None;
         self.unclassified_failure = false;
         let id = self.id();
-        self.in_flight = Some(id);
+        self.start_in_flight = Some(id);
         self.services = Services::Starting;
         self.counters.starts += 1;
         out.push(Action::Start { id });
@@ -457,6 +471,10 @@ impl Machine {
     /// A command's result.
     pub fn on_outcome(&mut self, now: Instant, outcome: Outcome) -> Vec<Action> {
         let mut out = Vec::new();
+        if self.finished {
+            // The instance is gone; a late outcome changes nothing.
+            return out;
+        }
         let name = self.name.clone();
         match outcome {
             Outcome::BackingDevices(Ok(devices)) => {
@@ -541,8 +559,13 @@ impl Machine {
                 };
             }
             Outcome::Started { id, result } => {
-                if self.in_flight == Some(id) {
-                    self.in_flight = None;
+                let current = self.start_in_flight == Some(id);
+                if current {
+                    self.start_in_flight = None;
+                }
+                // A start superseded by a stop (services Stopping or Stopped) has nothing
+                // to report: its failure is the stop's doing.
+                if current && matches!(self.services, Services::Starting | Services::Frozen) {
                     match result {
                         Ok(()) => {
                             if self.services == Services::Starting {
@@ -573,8 +596,8 @@ impl Machine {
                 }
             }
             Outcome::Stopped { id, result } => {
-                if self.in_flight == Some(id) {
-                    self.in_flight = None;
+                if self.stop_in_flight == Some(id) {
+                    self.stop_in_flight = None;
                     self.services = Services::Stopped;
                     if let Err(e) = result {
                         let msg = format!("Stopping '{name}' failed: {e}");
@@ -629,7 +652,10 @@ impl Machine {
                 out.push(Action::DetectPolicy);
             }
         }
-        if self.pending_start.is_some_and(|t| t <= now) && self.services == Services::Stopped {
+        if self.pending_start.is_some_and(|t| t <= now)
+            && self.services == Services::Stopped
+            && self.start_in_flight.is_none()
+        {
             self.fire_start(now, &mut out);
         }
         if self.next_tick <= now {

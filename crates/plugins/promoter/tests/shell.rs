@@ -418,3 +418,71 @@ async fn a_failed_start_is_followed_by_a_stop_and_counted() {
         .is_some());
     r.shutdown().await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn freeze_and_thaw_run_one_systemctl_per_resolved_unit_mounts_excluded() {
+    let cfg = ResourceConfig {
+        start: vec![
+            "var-lib-x.mount".into(),
+            "a.service".into(),
+            "ocf:heartbeat:Dummy d".into(),
+        ],
+        on_quorum_loss: QuorumLoss::Freeze,
+        ..app()
+    };
+    let r = start(config(&[("r0", cfg)]), Rec::default());
+    let mut v = promotable();
+    r.send("r0", &v, EventType::Exists);
+    r.until("running", |r| r.runs("r0")).await;
+    v.role = Role::Primary;
+    v.may_promote = false;
+    v.quorum = false;
+    r.send("r0", &v, EventType::Change);
+    r.until("frozen", |r| r.rec.at("systemctl freeze").len() == 2)
+        .await;
+    v.quorum = true;
+    r.send("r0", &v, EventType::Change);
+    r.until("thawed", |r| r.rec.at("systemctl thaw").len() == 2)
+        .await;
+    let lines: Vec<String> = r
+        .rec
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("freeze") || l.contains("thaw"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "systemctl freeze ocf.rs@d_r0.service",
+            "systemctl freeze a.service",
+            "systemctl thaw a.service",
+            "systemctl thaw ocf.rs@d_r0.service",
+        ]
+    );
+    r.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn shell_runner_start_stops_at_the_first_failing_entry_then_runs_the_stop_list() {
+    let rec = Rec::default();
+    rec.fail.lock().unwrap().push("sh -c second".into());
+    let cfg = ResourceConfig {
+        runner: Runner::Shell,
+        start: vec!["first".into(), "second".into(), "third".into()],
+        stop: vec!["undo".into()],
+        adjust_resource_on_start: false,
+        ..ResourceConfig::default()
+    };
+    let r = start(config(&[("r0", cfg)]), rec);
+    r.send("r0", &promotable(), EventType::Exists);
+    r.until("undone", |r| !r.rec.at("sh -c undo").is_empty())
+        .await;
+    let sh: Vec<String> = r
+        .rec
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("sh "))
+        .collect();
+    assert_eq!(sh, ["sh -c first", "sh -c second", "sh -c undo"]);
+    r.shutdown().await.unwrap();
+}

@@ -118,6 +118,7 @@ async fn one_run() -> Duration {
         executor: Executor::new(Arc::new(node.clone()), units),
         node_name: Some("beta".into()),
         status: status_tx,
+        query_unit_states: false,
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(run(config, rx, ctx, async move {

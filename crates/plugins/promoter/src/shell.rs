@@ -8,7 +8,7 @@
 use crate::config::{self, PromoterConfig, ResourceConfig, Runner};
 use crate::exec::Executor;
 use crate::policy::{Action, Level, Machine, Outcome};
-use crate::status::{PromoterStatus, ResourceStatus};
+use crate::status::{PromoterStatus, ResourceStatus, UnitState};
 use crate::units;
 use drbd::{ObjectUpdate, PluginUpdate};
 use log::{debug, info, warn};
@@ -65,6 +65,21 @@ pub struct Context {
     /// `uname -n`; `None` if unknown.
     pub node_name: Option<String>,
     pub status: watch::Sender<PromoterStatus>,
+    /// Query systemd for the units' states after each start, stop and probe, for the
+    /// published status (systemd runner only).
+    pub query_unit_states: bool,
+}
+
+impl Context {
+    /// The copy each resource task gets.
+    fn shared(&self) -> Context {
+        Context {
+            executor: self.executor.clone(),
+            node_name: self.node_name.clone(),
+            status: self.status.clone(),
+            query_unit_states: self.query_unit_states,
+        }
+    }
 }
 
 /// `uname -n` (the kernel node name), as the original compares with `preferred-nodes`.
@@ -83,6 +98,7 @@ pub fn node_name() -> Option<String> {
 enum Msg {
     Update(ObjectUpdate),
     Outcome(Outcome),
+    UnitStates(Vec<UnitState>),
     Exit,
 }
 
@@ -110,9 +126,7 @@ pub async fn run(
         let handle = tokio::spawn(resource_task(
             name.clone(),
             Arc::new(cfg.clone()),
-            ctx.executor.clone(),
-            ctx.node_name.clone(),
-            ctx.status.clone(),
+            ctx.shared(),
             tx.clone(),
             rx,
         ));
@@ -157,12 +171,18 @@ fn now() -> std::time::Instant {
 async fn resource_task(
     name: String,
     cfg: Arc<ResourceConfig>,
-    executor: Executor,
-    node: Option<String>,
-    status: watch::Sender<PromoterStatus>,
+    ctx: Context,
     tx: mpsc::UnboundedSender<Msg>,
     mut rx: mpsc::UnboundedReceiver<Msg>,
 ) {
+    let Context {
+        executor,
+        node_name: node,
+        status,
+        query_unit_states,
+    } = ctx;
+    let query_unit_states = query_unit_states && cfg.runner == Runner::Systemd;
+    let mut unit_states: Vec<UnitState> = Vec::new();
     let start_units: Vec<String> = match cfg.runner {
         Runner::Systemd => units::resolve_start_list(&name, &cfg.start)
             .map(|l| l.into_iter().map(|u| u.name).collect())
@@ -208,8 +228,19 @@ async fn resource_task(
         }
     };
     dispatch(first);
-    let publish = |m: &Machine| {
-        let s = ResourceStatus::of(m, &start_units);
+    let query = || {
+        let (executor, name, tx, units) = (
+            executor.clone(),
+            name.clone(),
+            tx.clone(),
+            start_units.clone(),
+        );
+        tokio::spawn(async move {
+            let _ = tx.send(Msg::UnitStates(executor.unit_states(&name, &units).await));
+        });
+    };
+    let publish = |m: &Machine, unit_states: &[UnitState]| {
+        let s = ResourceStatus::of(m, &start_units, unit_states);
         status.send_if_modified(|all| {
             if all.resources.get(m.name()) == Some(&s) {
                 false
@@ -219,7 +250,7 @@ async fn resource_task(
             }
         });
     };
-    publish(&m);
+    publish(&m, &unit_states);
     loop {
         let deadline = m.next_deadline().map(Instant::from_std);
         let msg = tokio::select! {
@@ -227,18 +258,31 @@ async fn resource_task(
             _ = sleep_until(deadline) => {
                 let a = m.on_timer(now());
                 dispatch(a);
-                publish(&m);
+                publish(&m, &unit_states);
                 continue;
             }
         };
         let actions = match msg {
             None => break,
             Some(Msg::Update(u)) => m.on_update(now(), &u),
-            Some(Msg::Outcome(o)) => m.on_outcome(now(), o),
+            Some(Msg::Outcome(o)) => {
+                let ask = matches!(
+                    o,
+                    Outcome::Started { .. } | Outcome::Stopped { .. } | Outcome::Probed(_)
+                );
+                if ask && query_unit_states {
+                    query();
+                }
+                m.on_outcome(now(), o)
+            }
+            Some(Msg::UnitStates(u)) => {
+                unit_states = u;
+                Vec::new()
+            }
             Some(Msg::Exit) => m.on_exit(now()),
         };
         dispatch(actions);
-        publish(&m);
+        publish(&m, &unit_states);
         if m.finished() {
             break;
         }

@@ -113,6 +113,10 @@ struct Running {
 }
 
 fn start(config: PromoterConfig, rec: Rec) -> Running {
+    start_with(config, rec, false)
+}
+
+fn start_with(config: PromoterConfig, rec: Rec, query_unit_states: bool) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let units = UnitDir {
         root: dir.path().join("system"),
@@ -127,6 +131,7 @@ fn start(config: PromoterConfig, rec: Rec) -> Running {
         executor,
         node_name: Some("alpha".into()),
         status: status_tx,
+        query_unit_states,
     };
     let task = tokio::spawn(run(config, rx, ctx, async move {
         let _ = stopped.await;
@@ -484,5 +489,24 @@ async fn shell_runner_start_stops_at_the_first_failing_entry_then_runs_the_stop_
         .filter(|l| l.starts_with("sh "))
         .collect();
     assert_eq!(sh, ["sh -c first", "sh -c second", "sh -c undo"]);
+    r.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn unit_states_are_queried_after_a_start_and_published_when_asked_for() {
+    let r = start_with(config(&[("r0", app())]), Rec::default(), true);
+    r.send("r0", &promotable(), EventType::Exists);
+    r.until("queried", |r| !r.rec.at("--property=Id").is_empty())
+        .await;
+    let line = r
+        .rec
+        .lines()
+        .into_iter()
+        .find(|l| l.contains("--property=Id"))
+        .unwrap();
+    assert_eq!(
+        line,
+        "systemctl show --property=Id --property=ActiveState --property=FreezerState drbd-services@r0.target drbd-promote@r0.service app.service"
+    );
     r.shutdown().await.unwrap();
 }

@@ -168,6 +168,34 @@ impl Executor {
         }
     }
 
+    /// systemd's view of the target, the promote unit and the start units.
+    pub async fn unit_states(
+        &self,
+        res: &str,
+        start_units: &[String],
+    ) -> Vec<crate::status::UnitState> {
+        let mut args: Vec<String> = [
+            "show",
+            "--property=Id",
+            "--property=ActiveState",
+            "--property=FreezerState",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(units::target(res));
+        args.push(units::promote(res));
+        args.extend(start_units.iter().cloned());
+        let mut cmd = CommandLine::new("systemctl", &[], self.timeouts.quick);
+        cmd.args = args;
+        let out = self.runner.run(cmd).await;
+        if out.ok() {
+            crate::status::parse_unit_states(&out.stdout)
+        } else {
+            Vec::new()
+        }
+    }
+
     async fn write_units(&self, res: &str, cfg: &ResourceConfig) -> Result<(), String> {
         let files = dropins::render(res, cfg)
             .map_err(|e| format!("generate_systemd_templates: {}", e.message))?;

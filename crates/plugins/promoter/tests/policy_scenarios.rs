@@ -342,3 +342,15 @@ fn a_stop_is_never_overtaken_by_a_start() {
     h.finish_stop(Ok(()));
     assert_eq!(h.starts().len(), 2);
 }
+
+#[test]
+fn restart_while_frozen_thaws_the_services_when_quorum_returns() {
+    let mut v = secondary();
+    v.role = Role::Primary;
+    v.quorum = false;
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, v);
+    h.finish_start(Ok(()));
+    h.set(|v| v.quorum = true);
+    assert!(h.took(|a| *a == Action::Thaw(vec!["app.service".into()])));
+    assert!(h.stops().is_empty());
+}

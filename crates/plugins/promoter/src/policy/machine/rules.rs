@@ -53,7 +53,9 @@ impl Machine {
             && freeze
             && facts::regained_quorum(old, new)
             && new.role == Role::Primary
-            && self.services == Services::Frozen
+            // Running too: an instance restarted while its services were frozen took them
+            // over as running (starting a frozen active target is a no-op).
+            && matches!(self.services, Services::Frozen | Services::Running)
         {
             let msg = format!("resource '{name}' gained quorum, thawing Primary");
             self.log(out, Level::Info, msg);

@@ -203,3 +203,22 @@ fn shell_runner_renders_nothing() {
     res.runner = drbd_reactor_promoter::config::Runner::Shell;
     assert!(dropins::render("r0", &res).unwrap().is_empty());
 }
+
+#[test]
+fn atomic_writes_leave_no_temp_files_and_a_deleted_file_is_written_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = unit_dir(tmp.path());
+    let res = configs("dropins-r0")[0].resources["r0"].clone();
+    let files = dropins::render("r0", &res).unwrap();
+    dir.sync("r0", &files).unwrap();
+    let before = dir.root.join(dropins::before_path("r0"));
+    assert!(dir.remove_before("r0").unwrap());
+    let report = dir.sync("r0", &files).unwrap();
+    assert_eq!(report.written, vec![dropins::before_path("r0")]);
+    assert!(before.exists());
+    for d in fs::read_dir(&dir.root).unwrap() {
+        for f in fs::read_dir(d.unwrap().path()).unwrap() {
+            assert!(!f.unwrap().path().to_string_lossy().ends_with(".tmp"));
+        }
+    }
+}

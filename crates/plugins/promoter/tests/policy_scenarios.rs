@@ -354,3 +354,35 @@ fn restart_while_frozen_thaws_the_services_when_quorum_returns() {
     assert!(h.took(|a| *a == Action::Thaw(vec!["app.service".into()])));
     assert!(h.stops().is_empty());
 }
+
+#[test]
+fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
+    let mut h = primary_running(cfg());
+    // Hours of probes that find the target active: nothing but probes.
+    for _ in 0..360 {
+        h.advance(secs(20));
+        if h.took(|a| *a == Action::Probe) {
+            h.outcome(Outcome::Probed(true));
+        }
+    }
+    assert!(h.starts().is_empty() && h.stops().is_empty());
+    assert_eq!(h.m.services(), Services::Running);
+}
+
+#[test]
+fn two_node_split_with_fencing_waits_the_fencing_delay_and_ignores_quorum() {
+    let mut v = secondary();
+    v.peers.truncate(1);
+    v.peer("beta").conn = drbd::vocab::ConnectionState::NetworkFailure;
+    v.quorum = false;
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Fencing, v);
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(4));
+    assert!(h.starts().is_empty());
+    h.advance(secs(1));
+    assert_eq!(
+        h.starts().len(),
+        1,
+        "started after fencing-promote-delay (5 s)"
+    );
+}

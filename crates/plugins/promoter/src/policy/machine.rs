@@ -1,0 +1,575 @@
+//! The state machine of one promoter resource (spec §6, §6.11, with the §12 fixes listed in
+//! docs/compat/promoter.md): construction without blocking, split-brain policy detection,
+//! delayed starts that are cancelled when the state changes, quorum, disk and fail-back
+//! rules, backoff for this node's own failed starts only, the ticker, and exit.
+//!
+//! Must never: start while a stop of the same resource is pending, act on updates after exit
+//! was asked for, or count a lost promotion race as a failure.
+
+use super::delay::{preference_position, promotion_delay};
+use super::facts;
+use super::{Action, Decision, Level, Outcome, SplitBrainPolicy};
+use crate::config::{DiskDetach, PreferredNodesPolicy, QuorumLoss, ResourceConfig, Runner};
+use crate::units;
+use drbd::event::EventType;
+use drbd::vocab::Role;
+use drbd::{Change, ObjectUpdate, Resource};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod rules;
+
+/// Ticker period and the first step of the backoff (the original's `MIN_SECS_PROMOTE`).
+pub const TICK: Duration = Duration::from_secs(20);
+/// Longest wait between two of this node's own failed starts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(320);
+/// Backing-device poll period while constructing.
+pub const DEVICE_POLL: Duration = Duration::from_secs(2);
+/// How long construction waits for backing devices before adjusting is skipped.
+pub const DEVICE_WAIT_LIMIT: Duration = Duration::from_secs(600);
+/// First retry of a failed split-brain policy detection; doubles up to `TICK`.
+pub const POLICY_RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Construct {
+    Listing,
+    Waiting {
+        devices: Vec<String>,
+        give_up_at: Instant,
+        next_check: Option<Instant>,
+    },
+    Adjusting,
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PolicyState {
+    Unknown,
+    Detecting,
+    Known(SplitBrainPolicy),
+    Failed { retry_at: Instant, failures: u32 },
+}
+
+/// What this node's services are doing, as far as the promoter knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Services {
+    Stopped,
+    Starting,
+    Running,
+    Frozen,
+    Stopping,
+}
+
+/// Counters and the last decision, for state readers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub starts: u64,
+    pub stops: u64,
+    /// This node's own failed starts (a lost promotion race is not one).
+    pub failures: u64,
+    pub lost_races: u64,
+}
+
+pub struct Machine {
+    name: String,
+    cfg: Arc<ResourceConfig>,
+    /// Resolved start units without mounts, in start order (what freeze/thaw act on).
+    freeze_units: Vec<String>,
+    node: Option<String>,
+    construct: Construct,
+    configured_diskless: bool,
+    policy: PolicyState,
+    resource: Option<Arc<Resource>>,
+    services: Services,
+    /// Id of the start or stop in flight; outcomes with another id are stale.
+    start_in_flight: Option<u64>,
+    stop_in_flight: Option<u64>,
+    next_id: u64,
+    pending_start: Option<Instant>,
+    /// The first evaluation may start a Primary's half-started target (§6.3).
+    initial_pass_done: bool,
+    own_failures: u32,
+    retry_not_before: Option<Instant>,
+    /// A start failed and it is not yet known whether a peer won the race.
+    unclassified_failure: bool,
+    next_tick: Instant,
+    exiting: bool,
+    finished: bool,
+    pub counters: Counters,
+    pub last_decision: Option<Decision>,
+}
+
+impl Machine {
+    /// A new machine at construction; returns its first actions.
+    pub fn new(
+        name: &str,
+        cfg: Arc<ResourceConfig>,
+        node: Option<String>,
+        now: Instant,
+    ) -> (Machine, Vec<Action>) {
+        let freeze_units = match cfg.runner {
+            Runner::Systemd => units::resolve_start_list(name, &cfg.start)
+                .map(|l| {
+                    l.into_iter()
+                        .filter(|u| !u.is_mount())
+                        .map(|u| u.name)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Runner::Shell => Vec::new(),
+        };
+        let m = Machine {
+            name: name.to_string(),
+            cfg,
+            freeze_units,
+            node,
+            construct: Construct::Listing,
+            configured_diskless: false,
+            policy: PolicyState::Unknown,
+            resource: None,
+            services: Services::Stopped,
+            start_in_flight: None,
+            stop_in_flight: None,
+            next_id: 0,
+            pending_start: None,
+            initial_pass_done: false,
+            own_failures: 0,
+            retry_not_before: None,
+            unclassified_failure: false,
+            next_tick: now + TICK,
+            exiting: false,
+            finished: false,
+            counters: Counters::default(),
+            last_decision: None,
+        };
+        let mut out = Vec::new();
+        if m.cfg.runner == Runner::Systemd {
+            out.push(Action::WriteUnits);
+        }
+        out.push(Action::ListBackingDevices);
+        (m, out)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn services(&self) -> Services {
+        self.services
+    }
+    pub fn policy(&self) -> Option<SplitBrainPolicy> {
+        match self.policy {
+            PolicyState::Known(p) => Some(p),
+            _ => None,
+        }
+    }
+    pub fn resource(&self) -> Option<&Arc<Resource>> {
+        self.resource.as_ref()
+    }
+    pub fn pending_start(&self) -> Option<Instant> {
+        self.pending_start
+    }
+    /// Exit was asked for and everything it needs has run.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+    pub fn freeze_units(&self) -> &[String] {
+        &self.freeze_units
+    }
+
+    /// The earliest moment `on_timer` has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.exiting {
+            return None;
+        }
+        let mut d = vec![Some(self.next_tick), self.pending_start];
+        if let Construct::Waiting { next_check, .. } = &self.construct {
+            d.push(*next_check);
+        }
+        if let PolicyState::Failed { retry_at, .. } = self.policy {
+            d.push(Some(retry_at));
+        }
+        d.into_iter().flatten().min()
+    }
+
+    fn log(&mut self, out: &mut Vec<Action>, level: Level, message: String) {
+        let d = Decision { level, message };
+        if level != Level::Debug {
+            self.last_decision = Some(d.clone());
+        }
+        out.push(Action::Log(d));
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// A state update for this resource.
+    pub fn on_update(&mut self, now: Instant, update: &ObjectUpdate) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.exiting {
+            return out;
+        }
+        let destroyed =
+            update.event_type == EventType::Destroy && matches!(update.change, Change::Resource(_));
+        if destroyed {
+            self.resource = None;
+            if self.pending_start.take().is_some() {
+                let msg = format!("not promoting {}: the resource was brought down", self.name);
+                self.log(&mut out, Level::Info, msg);
+            }
+            return out;
+        }
+        let new = update.resource.clone();
+        let old = self.resource.replace(new.clone());
+        if self.policy == PolicyState::Unknown {
+            self.policy = PolicyState::Detecting;
+            out.push(Action::DetectPolicy);
+        }
+        if let Some(peer) = facts::primary_peer(&new) {
+            self.saw_primary_peer(&peer, &mut out);
+        } else if !new.may_promote
+            && new.role != Role::Primary
+            && self.pending_start.take().is_some()
+        {
+            let msg = format!("not promoting {}: may_promote went back to no", self.name);
+            self.log(&mut out, Level::Info, msg);
+        }
+        if let (Some(old), PolicyState::Known(policy)) = (old, self.policy) {
+            self.apply_rules(policy, &old, &new, &mut out);
+        }
+        self.consider_start(now, &mut out);
+        out
+    }
+
+    fn saw_primary_peer(&mut self, peer: &str, out: &mut Vec<Action>) {
+        if self.unclassified_failure {
+            self.unclassified_failure = false;
+            self.own_failures = self.own_failures.saturating_sub(1);
+            self.counters.failures = self.counters.failures.saturating_sub(1);
+            self.counters.lost_races += 1;
+            if self.own_failures == 0 {
+                self.retry_not_before = None;
+            }
+            let msg = format!(
+                "start of {} lost the promotion race to {peer}: not a failure, no rate limit",
+                self.name
+            );
+            self.log(out, Level::Info, msg);
+        }
+        if self.pending_start.take().is_some() {
+            let msg = format!("not promoting {}: peer {peer} is Primary", self.name);
+            self.log(out, Level::Info, msg);
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.construct == Construct::Ready
+            && matches!(self.policy, PolicyState::Known(_))
+            && !self.exiting
+    }
+
+    /// Schedules a start if this node may race for promotion and nothing runs or is pending.
+    fn consider_start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if !self.ready()
+            || self.services != Services::Stopped
+            || self.pending_start.is_some()
+            || self.start_in_flight.is_some()
+        {
+            return;
+        }
+        let Some(r) = self.resource.clone() else {
+            return;
+        };
+        let initial = !self.initial_pass_done;
+        self.initial_pass_done = true;
+        if let Some(peer) = facts::primary_peer(&r) {
+            if initial {
+                let msg = format!("not promoting {}: peer {peer} is Primary", self.name);
+                self.log(out, Level::Info, msg);
+            }
+            return;
+        }
+        let primary_here = initial && r.role == Role::Primary;
+        if !r.may_promote && !primary_here {
+            return;
+        }
+        let PolicyState::Known(policy) = self.policy else {
+            return;
+        };
+        let delay = if primary_here {
+            Duration::ZERO
+        } else {
+            promotion_delay(
+                &self.cfg,
+                policy,
+                &r,
+                self.node.as_deref(),
+                self.configured_diskless,
+            )
+        };
+        let mut at = now + delay;
+        let name = self.name.clone();
+        if let Some(nb) = self.retry_not_before.filter(|nb| *nb > at) {
+            at = nb;
+            let msg = format!(
+                "run: resource '{name}' may promote after {}ms (this node's last {} start(s) failed; backing off)",
+                at.duration_since(now).as_millis(),
+                self.own_failures
+            );
+            self.log(out, Level::Info, msg);
+        } else if primary_here {
+            let msg = format!("run: resource '{name}' is Primary here; completing its services");
+            self.log(out, Level::Info, msg);
+        } else {
+            let msg = format!(
+                "run: resource '{name}' may promote after {}ms",
+                delay.as_millis()
+            );
+            self.log(out, Level::Info, msg);
+        }
+        self.pending_start = Some(at);
+        if at <= now {
+            self.fire_start(now, out);
+        }
+    }
+
+    fn fire_start(&mut self, _now: Instant, out: &mut Vec<Action>) {
+        self.pending_start = None;
+        self.unclassified_failure = false;
+        let id = self.id();
+        self.start_in_flight = Some(id);
+        self.services = Services::Starting;
+        self.counters.starts += 1;
+        out.push(Action::Start { id });
+    }
+
+    /// A command's result.
+    pub fn on_outcome(&mut self, now: Instant, outcome: Outcome) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.finished {
+            // The instance is gone; a late outcome changes nothing.
+            return out;
+        }
+        let name = self.name.clone();
+        match outcome {
+            Outcome::BackingDevices(Ok(devices)) => {
+                self.configured_diskless = devices.iter().any(|d| d == "none");
+                let real: Vec<String> = devices.into_iter().filter(|d| d != "none").collect();
+                if self.cfg.adjust_resource_on_start && real.is_empty() {
+                    self.construct = Construct::Adjusting;
+                    out.push(Action::Adjust);
+                } else if self.cfg.adjust_resource_on_start {
+                    for d in &real {
+                        let msg = format!(
+                            "adjust_resources: waiting for backing device '{d}' to become ready"
+                        );
+                        self.log(&mut out, Level::Debug, msg);
+                    }
+                    self.construct = Construct::Waiting {
+                        devices: real.clone(),
+                        give_up_at: now + DEVICE_WAIT_LIMIT,
+                        next_check: None,
+                    };
+                    out.push(Action::CheckDevices(real));
+                } else {
+                    self.construct = Construct::Ready;
+                }
+            }
+            Outcome::BackingDevices(Err(e)) => {
+                if self.cfg.adjust_resource_on_start {
+                    let msg = format!("Could not adjust '{name}': {e}");
+                    self.log(&mut out, Level::Warn, msg);
+                }
+                self.construct = Construct::Ready;
+            }
+            Outcome::DevicesReady(ready) => {
+                if let Construct::Waiting {
+                    devices,
+                    give_up_at,
+                    ..
+                } = self.construct.clone()
+                {
+                    if ready {
+                        self.construct = Construct::Adjusting;
+                        out.push(Action::Adjust);
+                    } else if now >= give_up_at {
+                        let msg = format!("Could not adjust '{name}': backing devices {devices:?} not ready after {}s", DEVICE_WAIT_LIMIT.as_secs());
+                        self.log(&mut out, Level::Warn, msg);
+                        self.construct = Construct::Ready;
+                    } else {
+                        self.construct = Construct::Waiting {
+                            devices,
+                            give_up_at,
+                            next_check: Some(now + DEVICE_POLL),
+                        };
+                    }
+                }
+            }
+            Outcome::Adjusted(r) => {
+                if let Err(e) = r {
+                    let msg = format!("Could not adjust '{name}': {e}");
+                    self.log(&mut out, Level::Warn, msg);
+                }
+                self.construct = Construct::Ready;
+            }
+            Outcome::Policy(Ok(p)) => {
+                let msg = format!("Detected split-brain avoidance policy: '{}'", p.as_str());
+                self.log(&mut out, Level::Info, msg);
+                self.policy = PolicyState::Known(p);
+            }
+            Outcome::Policy(Err(e)) => {
+                let failures = match self.policy {
+                    PolicyState::Failed { failures, .. } => failures + 1,
+                    _ => 1,
+                };
+                let wait = (POLICY_RETRY * 2u32.saturating_pow(failures - 1)).min(TICK);
+                let msg = format!(
+                    "IGNORING resource '{name}': {e} (retrying in {}s)",
+                    wait.as_secs()
+                );
+                self.log(&mut out, Level::Warn, msg);
+                self.policy = PolicyState::Failed {
+                    retry_at: now + wait,
+                    failures,
+                };
+            }
+            Outcome::Started { id, result } => {
+                let current = self.start_in_flight == Some(id);
+                if current {
+                    self.start_in_flight = None;
+                }
+                // A start superseded by a stop (services Stopping or Stopped) has nothing
+                // to report: its failure is the stop's doing.
+                if current && matches!(self.services, Services::Starting | Services::Frozen) {
+                    match result {
+                        Ok(()) => {
+                            if self.services == Services::Starting {
+                                self.services = Services::Running;
+                            }
+                            self.own_failures = 0;
+                            self.retry_not_before = None;
+                            let msg =
+                                format!("started the services of '{name}': this node runs them");
+                            self.log(&mut out, Level::Info, msg);
+                        }
+                        Err(e) => {
+                            let msg = format!("Starting '{name}' failed: {e}");
+                            self.log(&mut out, Level::Warn, msg);
+                            self.own_failures += 1;
+                            self.counters.failures += 1;
+                            let backoff = (TICK * 2u32.saturating_pow(self.own_failures - 1))
+                                .min(MAX_BACKOFF);
+                            self.retry_not_before = Some(now + backoff);
+                            self.unclassified_failure = true;
+                            let peer = self.resource.as_deref().and_then(facts::primary_peer);
+                            if let Some(peer) = peer {
+                                self.saw_primary_peer(&peer, &mut out);
+                            }
+                            self.stop(&mut out);
+                        }
+                    }
+                }
+            }
+            Outcome::Stopped { id, result } => {
+                if self.stop_in_flight == Some(id) {
+                    self.stop_in_flight = None;
+                    self.services = Services::Stopped;
+                    if let Err(e) = result {
+                        let msg = format!("Stopping '{name}' failed: {e}");
+                        self.log(&mut out, Level::Warn, msg);
+                    }
+                    if self.exiting {
+                        self.finished = true;
+                    }
+                }
+            }
+            Outcome::Probed(active) => {
+                if !active && self.services == Services::Running {
+                    let msg = format!("the services target of '{name}' is not active any more");
+                    self.log(&mut out, Level::Info, msg);
+                    self.services = Services::Stopped;
+                }
+            }
+        }
+        self.consider_start(now, &mut out);
+        out
+    }
+
+    /// Deadlines that have passed.
+    pub fn on_timer(&mut self, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.exiting {
+            return out;
+        }
+        if let Construct::Waiting {
+            devices,
+            give_up_at,
+            next_check: Some(t),
+        } = &self.construct
+        {
+            if *t <= now {
+                let devices = devices.clone();
+                self.construct = Construct::Waiting {
+                    devices: devices.clone(),
+                    give_up_at: *give_up_at,
+                    next_check: None,
+                };
+                out.push(Action::CheckDevices(devices));
+            }
+        }
+        if let PolicyState::Failed { retry_at, failures } = self.policy {
+            if retry_at <= now {
+                // Still Failed (with its count) until the outcome arrives; no second request.
+                self.policy = PolicyState::Failed {
+                    retry_at: now + MAX_BACKOFF * 1000,
+                    failures,
+                };
+                out.push(Action::DetectPolicy);
+            }
+        }
+        if self.pending_start.is_some_and(|t| t <= now)
+            && self.services == Services::Stopped
+            && self.start_in_flight.is_none()
+        {
+            self.fire_start(now, &mut out);
+        }
+        if self.next_tick <= now {
+            while self.next_tick <= now {
+                self.next_tick += TICK;
+            }
+            if self.services == Services::Running && self.cfg.runner == Runner::Systemd {
+                out.push(Action::Probe);
+            }
+        }
+        self.consider_start(now, &mut out);
+        out
+    }
+
+    /// The instance ends: no more updates are acted on (§12.22); with
+    /// `stop-services-on-exit` the before drop-in goes and the services are stopped.
+    pub fn on_exit(&mut self, _now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.exiting {
+            return out;
+        }
+        self.exiting = true;
+        self.pending_start = None;
+        if self.cfg.stop_services_on_exit {
+            let msg = format!(
+                "stopping the services of '{}' on exit (stop-services-on-exit)",
+                self.name
+            );
+            self.log(&mut out, Level::Info, msg);
+            if self.cfg.runner == Runner::Systemd {
+                out.push(Action::RemoveBefore);
+            }
+            self.stop(&mut out);
+        } else {
+            self.finished = true;
+        }
+        out
+    }
+}

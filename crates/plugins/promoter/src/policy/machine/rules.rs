@@ -1,0 +1,135 @@
+//! The rules that stop or freeze running services (spec §6.6–§6.8): quorum lost or back,
+//! forced to Secondary while frozen, local disk lost, a more preferred peer UpToDate. They
+//! compare two snapshots, so each fires once per resource transition.
+//!
+//! Must never: start anything (starts are decided in the parent module only).
+
+use super::*;
+
+impl Machine {
+    /// Quorum, disk and fail-back rules (§6.6–§6.8), once per resource transition.
+    pub(super) fn apply_rules(
+        &mut self,
+        policy: SplitBrainPolicy,
+        old: &Resource,
+        new: &Resource,
+        out: &mut Vec<Action>,
+    ) {
+        let name = self.name.clone();
+        let freeze = self.cfg.on_quorum_loss == QuorumLoss::Freeze;
+        let quorum = policy == SplitBrainPolicy::Quorum;
+        let ours = matches!(self.services, Services::Starting | Services::Running)
+            || new.role == Role::Primary;
+        if quorum
+            && freeze
+            && old.role == Role::Primary
+            && new.role == Role::Secondary
+            && self.services == Services::Frozen
+        {
+            let msg = format!(
+                "resource '{name}' got forced to Secondary while frozen, stopping services"
+            );
+            self.log(out, Level::Info, msg);
+            self.stop(out);
+            return;
+        }
+        if quorum && facts::lost_quorum(old, new) {
+            self.pending_start = None;
+            if !ours || matches!(self.services, Services::Frozen | Services::Stopping) {
+                let msg = format!("run: resource '{name}' lost quorum; not running its services here, nothing to do");
+                self.log(out, Level::Info, msg);
+            } else if freeze {
+                let msg = format!("run: resource '{name}' lost quorum; freezing its services");
+                self.log(out, Level::Warn, msg);
+                self.freeze(out);
+            } else {
+                let msg = format!("run: resource '{name}' lost quorum; stopping its services");
+                self.log(out, Level::Warn, msg);
+                self.stop(out);
+            }
+            return;
+        }
+        if quorum
+            && freeze
+            && facts::regained_quorum(old, new)
+            && new.role == Role::Primary
+            // Running too: an instance restarted while its services were frozen took them
+            // over as running (starting a frozen active target is a no-op).
+            && matches!(self.services, Services::Frozen | Services::Running)
+        {
+            let msg = format!("resource '{name}' gained quorum, thawing Primary");
+            self.log(out, Level::Info, msg);
+            self.services = Services::Running;
+            out.push(Action::Thaw(self.freeze_units.clone()));
+            return;
+        }
+        if new.role == Role::Primary && facts::lost_disk(old, new) {
+            match self.cfg.on_disk_detach {
+                DiskDetach::Ignore => {
+                    let msg = format!("resource '{name}' lost local disk; on-disk-detach policy is 'ignore', not taking action");
+                    self.log(out, Level::Info, msg);
+                }
+                DiskDetach::FailOver => match facts::uptodate_peer(new) {
+                    Some(peer) => {
+                        let msg = format!("resource '{name}' lost local disk, found UpToDate peer '{peer}', stopping services");
+                        self.log(out, Level::Warn, msg);
+                        self.stop(out);
+                        return;
+                    }
+                    None => {
+                        let msg = format!("resource '{name}' lost local disk, did not find UpToDate peer, keeping services");
+                        self.log(out, Level::Warn, msg);
+                    }
+                },
+            }
+        }
+        if new.role == Role::Primary
+            && self.services == Services::Running
+            && !self.cfg.preferred_nodes.is_empty()
+            && self.cfg.preferred_nodes_policy == PreferredNodesPolicy::Always
+        {
+            let prefs = &self.cfg.preferred_nodes;
+            let node_pos = preference_position(prefs, self.node.as_deref());
+            for peer in facts::newly_uptodate_peers(old, new) {
+                let Some(peer_pos) = prefs.iter().position(|p| *p == peer) else {
+                    continue;
+                };
+                if self.node.is_some() && (peer_pos as u64) < node_pos {
+                    let node = self.node.clone().unwrap_or_default();
+                    let msg = format!("run: resource '{name}' has a new preferred node ('{peer}'), stopping services locally ('{node}')");
+                    self.log(out, Level::Info, msg);
+                    self.stop(out);
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn stop(&mut self, out: &mut Vec<Action>) {
+        self.pending_start = None;
+        if self.services == Services::Stopping {
+            // One stop at a time; the one in flight does the job.
+            return;
+        }
+        let id = self.id();
+        self.stop_in_flight = Some(id);
+        self.services = Services::Stopping;
+        self.counters.stops += 1;
+        out.push(Action::Stop { id });
+    }
+
+    fn freeze(&mut self, out: &mut Vec<Action>) {
+        if self.cfg.runner == Runner::Shell {
+            let msg = format!(
+                "Freezing '{}' failed: Shell runner can not freeze/thaw services, use systemd",
+                self.name
+            );
+            self.log(out, Level::Warn, msg);
+            return;
+        }
+        self.services = Services::Frozen;
+        out.push(Action::Freeze(
+            self.freeze_units.iter().rev().cloned().collect(),
+        ));
+    }
+}

@@ -1,0 +1,297 @@
+//! The shell that ties config, policy and executor: one task per resource (a slow stop of
+//! one never delays another), each owning its state machine and its timers in tokio time,
+//! commands run beside it so a stop is never queued behind a start in progress.
+//!
+//! Must never: block the caller's update stream (routing is a channel send), or consume
+//! updates after exit was asked for (§12.22).
+
+use crate::config::{self, PromoterConfig, ResourceConfig, Runner};
+use crate::exec::Executor;
+use crate::policy::{Action, Level, Machine, Outcome};
+use crate::status::{PromoterStatus, ResourceStatus, UnitState};
+use crate::units;
+use drbd::{ObjectUpdate, PluginUpdate};
+use log::{debug, info, warn};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// Where updates come from; `None` means the stream ended (the instance exits).
+pub trait UpdateSource: Send {
+    fn next(&mut self) -> impl Future<Output = Option<PluginUpdate>> + Send;
+}
+
+/// Updates from a channel (what the daemon's host and tests use).
+impl UpdateSource for mpsc::Receiver<PluginUpdate> {
+    async fn next(&mut self) -> Option<PluginUpdate> {
+        self.recv().await
+    }
+}
+
+impl UpdateSource for mpsc::UnboundedReceiver<PluginUpdate> {
+    async fn next(&mut self) -> Option<PluginUpdate> {
+        self.recv().await
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromoterError {
+    /// The configuration is wrong; restarting will not help. Keys relative to the section.
+    Config(Vec<config::KeyMessage>),
+    /// Something broke at run time; a restart may help.
+    Failed(String),
+}
+
+impl fmt::Display for PromoterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PromoterError::Config(errors) => {
+                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                write!(f, "invalid [[promoter]] configuration: {}", list.join("; "))
+            }
+            PromoterError::Failed(e) => write!(f, "promoter failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PromoterError {}
+
+/// What the caller supplies besides config and updates.
+pub struct Context {
+    pub executor: Executor,
+    /// `uname -n`; `None` if unknown.
+    pub node_name: Option<String>,
+    pub status: watch::Sender<PromoterStatus>,
+    /// Query systemd for the units' states after each start, stop and probe, for the
+    /// published status (systemd runner only).
+    pub query_unit_states: bool,
+}
+
+impl Context {
+    /// The copy each resource task gets.
+    fn shared(&self) -> Context {
+        Context {
+            executor: self.executor.clone(),
+            node_name: self.node_name.clone(),
+            status: self.status.clone(),
+            query_unit_states: self.query_unit_states,
+        }
+    }
+}
+
+/// `uname -n` (the kernel node name), as the original compares with `preferred-nodes`.
+pub fn node_name() -> Option<String> {
+    // SAFETY: uname(2) fills the zeroed struct; the fields are NUL-terminated.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return None;
+        }
+        let s = std::ffi::CStr::from_ptr(u.nodename.as_ptr());
+        Some(s.to_string_lossy().into_owned())
+    }
+}
+
+enum Msg {
+    Update(ObjectUpdate),
+    Outcome(Outcome),
+    UnitStates(Vec<UnitState>),
+    Exit,
+}
+
+/// Runs one `[[promoter]]` instance until the updates end or `shutdown` completes; then the
+/// exit path runs (stop-services-on-exit) and this returns.
+pub async fn run(
+    config: PromoterConfig,
+    mut updates: impl UpdateSource,
+    ctx: Context,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), PromoterError> {
+    let (errors, warnings) = config::validate(&config);
+    for w in config::deprecation_warnings(&config)
+        .iter()
+        .chain(&warnings)
+    {
+        warn!("{}", w.message);
+    }
+    if !errors.is_empty() {
+        return Err(PromoterError::Config(errors));
+    }
+    let mut tasks = BTreeMap::new();
+    for (name, cfg) in &config.resources {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = tokio::spawn(resource_task(
+            name.clone(),
+            Arc::new(cfg.clone()),
+            ctx.shared(),
+            tx.clone(),
+            rx,
+        ));
+        tasks.insert(name.clone(), (tx, handle));
+    }
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            u = updates.next() => match u {
+                None => break,
+                Some(PluginUpdate::Object(o)) => {
+                    if let Some((tx, _)) = tasks.get(o.resource_name()) {
+                        let _ = tx.send(Msg::Update(o));
+                    }
+                }
+                Some(PluginUpdate::Helper(_)) => {}
+            },
+        }
+    }
+    for (tx, _) in tasks.values() {
+        let _ = tx.send(Msg::Exit);
+    }
+    let mut failed = Vec::new();
+    for (name, (_, handle)) in tasks {
+        if let Err(e) = handle.await {
+            failed.push(format!("resource '{name}': {e}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(PromoterError::Failed(failed.join("; ")))
+    }
+}
+
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+async fn resource_task(
+    name: String,
+    cfg: Arc<ResourceConfig>,
+    ctx: Context,
+    tx: mpsc::UnboundedSender<Msg>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+) {
+    let Context {
+        executor,
+        node_name: node,
+        status,
+        query_unit_states,
+    } = ctx;
+    let query_unit_states = query_unit_states && cfg.runner == Runner::Systemd;
+    let mut unit_states: Vec<UnitState> = Vec::new();
+    let start_units: Vec<String> = match cfg.runner {
+        Runner::Systemd => units::resolve_start_list(&name, &cfg.start)
+            .map(|l| l.into_iter().map(|u| u.name).collect())
+            .unwrap_or_default(),
+        Runner::Shell => Vec::new(),
+    };
+    // Commands other than starts run one after another in this lane, in decision order.
+    let (lane_tx, mut lane_rx) = mpsc::unbounded_channel::<Action>();
+    {
+        let (executor, cfg, name, tx) = (executor.clone(), cfg.clone(), name.clone(), tx.clone());
+        tokio::spawn(async move {
+            while let Some(a) = lane_rx.recv().await {
+                if let Some(o) = executor.perform(&name, &cfg, a).await {
+                    let _ = tx.send(Msg::Outcome(o));
+                }
+            }
+        });
+    }
+    let (mut m, first) = Machine::new(&name, cfg.clone(), node, now());
+    let dispatch = |actions: Vec<Action>| {
+        for a in actions {
+            match a {
+                Action::Log(d) => match d.level {
+                    Level::Debug => debug!("{}", d.message),
+                    Level::Info => info!("{}", d.message),
+                    Level::Warn => warn!("{}", d.message),
+                },
+                // A start may take minutes (the whole stack); it runs beside the lane so a
+                // stop decided meanwhile is not queued behind it.
+                Action::Start { .. } => {
+                    let (executor, cfg, name, tx) =
+                        (executor.clone(), cfg.clone(), name.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        if let Some(o) = executor.perform(&name, &cfg, a).await {
+                            let _ = tx.send(Msg::Outcome(o));
+                        }
+                    });
+                }
+                other => {
+                    let _ = lane_tx.send(other);
+                }
+            }
+        }
+    };
+    dispatch(first);
+    let query = || {
+        let (executor, name, tx, units) = (
+            executor.clone(),
+            name.clone(),
+            tx.clone(),
+            start_units.clone(),
+        );
+        tokio::spawn(async move {
+            let _ = tx.send(Msg::UnitStates(executor.unit_states(&name, &units).await));
+        });
+    };
+    let publish = |m: &Machine, unit_states: &[UnitState]| {
+        let s = ResourceStatus::of(m, &start_units, unit_states);
+        status.send_if_modified(|all| {
+            if all.resources.get(m.name()) == Some(&s) {
+                false
+            } else {
+                all.resources.insert(m.name().to_string(), s);
+                true
+            }
+        });
+    };
+    publish(&m, &unit_states);
+    loop {
+        let deadline = m.next_deadline().map(Instant::from_std);
+        let msg = tokio::select! {
+            msg = rx.recv() => msg,
+            _ = sleep_until(deadline) => {
+                let a = m.on_timer(now());
+                dispatch(a);
+                publish(&m, &unit_states);
+                continue;
+            }
+        };
+        let actions = match msg {
+            None => break,
+            Some(Msg::Update(u)) => m.on_update(now(), &u),
+            Some(Msg::Outcome(o)) => {
+                let ask = matches!(
+                    o,
+                    Outcome::Started { .. } | Outcome::Stopped { .. } | Outcome::Probed(_)
+                );
+                if ask && query_unit_states {
+                    query();
+                }
+                m.on_outcome(now(), o)
+            }
+            Some(Msg::UnitStates(u)) => {
+                unit_states = u;
+                Vec::new()
+            }
+            Some(Msg::Exit) => m.on_exit(now()),
+        };
+        dispatch(actions);
+        publish(&m, &unit_states);
+        if m.finished() {
+            break;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

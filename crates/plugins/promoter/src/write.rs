@@ -1,0 +1,179 @@
+//! Writing drop-ins under the runtime unit directory: atomically (temp file + rename), only
+//! when the content changed, with a manifest per resource so files no longer generated, and
+//! the files of resources no longer configured, are deleted (the original never deletes, §12.1).
+//!
+//! Must never: touch a file it did not write (only paths listed in a manifest are deleted),
+//! or leave a half-written drop-in behind.
+
+use crate::dropins::DropIn;
+use crate::units::escape_unit;
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Where drop-ins and the manifests of what was written live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitDir {
+    /// The runtime unit directory (`/run/systemd/system`).
+    pub root: PathBuf,
+    /// One manifest per resource (`/run/drbd-reactor/promoter`).
+    pub manifests: PathBuf,
+}
+
+impl Default for UnitDir {
+    fn default() -> Self {
+        UnitDir {
+            root: PathBuf::from("/run/systemd/system"),
+            manifests: PathBuf::from("/run/drbd-reactor/promoter"),
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    pub written: Vec<PathBuf>,
+    pub deleted: Vec<PathBuf>,
+}
+
+impl SyncReport {
+    /// systemd must reload its units.
+    pub fn changed(&self) -> bool {
+        !self.written.is_empty() || !self.deleted.is_empty()
+    }
+}
+
+/// Writes `content` to `path` atomically: a temp file beside it, then a rename over it.
+pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
+    let dir = path.parent().expect("drop-in paths have a directory");
+    fs::create_dir_all(dir)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(content.as_bytes())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+impl UnitDir {
+    fn manifest(&self, res: &str) -> PathBuf {
+        self.manifests.join(escape_unit(res))
+    }
+
+    fn read_manifest(&self, res: &str) -> BTreeSet<PathBuf> {
+        fs::read_to_string(self.manifest(res))
+            .map(|t| t.lines().map(PathBuf::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// Resources that have a manifest (unescaped names are not recoverable, so the escaped
+    /// name is returned; compare with `escape_unit`).
+    pub fn manifested(&self) -> Vec<String> {
+        let Ok(dir) = fs::read_dir(&self.manifests) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = dir
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.ends_with(".tmp"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Makes the resource's drop-ins exactly `files`: writes those that differ, deletes those
+    /// written before and no longer generated. A file another resource wrote is an error.
+    pub fn sync(&self, res: &str, files: &[DropIn]) -> io::Result<SyncReport> {
+        let mine = escape_unit(res);
+        for other in self.manifested().into_iter().filter(|o| *o != mine) {
+            let theirs = fs::read_to_string(self.manifests.join(&other)).unwrap_or_default();
+            for f in files {
+                if theirs.lines().any(|l| Path::new(l) == f.path) {
+                    return Err(io::Error::other(format!(
+                        "'{}' is already written for another resource ('{other}')",
+                        f.path.display()
+                    )));
+                }
+            }
+        }
+        let old = self.read_manifest(res);
+        let mut report = SyncReport::default();
+        for f in files {
+            let path = self.root.join(&f.path);
+            if fs::read_to_string(&path).ok().as_deref() != Some(f.content.as_str()) {
+                write_atomic(&path, &f.content)?;
+                report.written.push(f.path.clone());
+            }
+        }
+        let new: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        for gone in old.difference(&new) {
+            remove_file_and_empty_dir(&self.root.join(gone))?;
+            report.deleted.push(gone.clone());
+        }
+        let listing: String = new.iter().map(|p| format!("{}\n", p.display())).collect();
+        write_atomic(&self.manifest(res), &listing)?;
+        Ok(report)
+    }
+
+    /// Deletes every drop-in written for `res` and its manifest.
+    pub fn remove(&self, res: &str) -> io::Result<SyncReport> {
+        self.remove_escaped(&escape_unit(res))
+    }
+
+    fn remove_escaped(&self, escaped: &str) -> io::Result<SyncReport> {
+        let manifest = self.manifests.join(escaped);
+        let listed = fs::read_to_string(&manifest).unwrap_or_default();
+        let mut report = SyncReport::default();
+        for line in listed.lines() {
+            remove_file_and_empty_dir(&self.root.join(line))?;
+            report.deleted.push(PathBuf::from(line));
+        }
+        match fs::remove_file(&manifest) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        Ok(report)
+    }
+
+    /// Deletes the drop-ins of every resource not in `configured` (all instances' resources).
+    pub fn remove_unconfigured<'a>(
+        &self,
+        configured: impl IntoIterator<Item = &'a str>,
+    ) -> io::Result<SyncReport> {
+        let keep: BTreeSet<String> = configured.into_iter().map(escape_unit).collect();
+        let mut report = SyncReport::default();
+        for escaped in self.manifested() {
+            if !keep.contains(&escaped) {
+                let r = self.remove_escaped(&escaped)?;
+                report.deleted.extend(r.deleted);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes the before drop-in (exit with `stop-services-on-exit`); a missing file is fine
+    /// (the shell runner never has one, §12.12).
+    pub fn remove_before(&self, res: &str) -> io::Result<bool> {
+        match fs::remove_file(self.root.join(crate::dropins::before_path(res))) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn remove_file_and_empty_dir(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    if let Some(dir) = path.parent() {
+        // Only succeeds when empty: a user's own drop-in beside ours stays, with its directory.
+        let _ = fs::remove_dir(dir);
+    }
+    Ok(())
+}

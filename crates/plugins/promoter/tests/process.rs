@@ -1,0 +1,78 @@
+//! The real command runner against real processes: exit codes, output, stdin from /dev/null,
+//! and the whole process group killed at the timeout.
+
+use drbd_reactor_promoter::exec::{CommandLine, CommandRunner, Exit, ProcessRunner};
+use std::time::{Duration, Instant};
+
+fn sh(script: &str, timeout: Duration) -> CommandLine {
+    CommandLine::new("sh", &["-c", script], timeout)
+}
+
+#[tokio::test]
+async fn exit_code_and_output_are_reported() {
+    let out = ProcessRunner
+        .run(sh("echo hi; echo err >&2; exit 3", Duration::from_secs(10)))
+        .await;
+    assert_eq!(out.exit, Exit::Code(3));
+    assert_eq!(out.stdout, "hi\n");
+    assert_eq!(out.stderr, "err\n");
+    assert!(!out.ok());
+    assert!(out.error().starts_with("Return code not status success"));
+}
+
+#[tokio::test]
+async fn stdin_is_dev_null_when_asked() {
+    let out = ProcessRunner
+        .run(sh("cat; echo done", Duration::from_secs(10)))
+        .await;
+    assert_eq!(out.stdout, "done\n");
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_spawn_failure() {
+    let out = ProcessRunner
+        .run(CommandLine::new(
+            "/nonexistent/x",
+            &[],
+            Duration::from_secs(1),
+        ))
+        .await;
+    assert!(matches!(out.exit, Exit::SpawnFailed(_)));
+    assert!(out.error().starts_with("Could not execute: "));
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+#[tokio::test]
+async fn timeout_kills_the_whole_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+    let out = ProcessRunner
+        .run(sh(&script, Duration::from_millis(300)))
+        .await;
+    assert_eq!(out.exit, Exit::TimedOut);
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The killed grandchild is reaped by init asynchronously: poll.
+    while alive(pid) && !is_zombie(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "grandchild {pid} survived the timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.split_whitespace().nth(2) == Some("Z"))
+        .unwrap_or(true)
+}

@@ -280,6 +280,7 @@ impl Core {
                         self.poll_interval
                     );
                 }
+                crate::plugin::after_reconfigure(&desired);
                 let (kept, stopped, started) = self.host.reconfigure(desired, &self.state);
                 log::info!(target: TARGET, "configuration reloaded: {kept} plugins kept, {stopped} stopped, {started} started");
                 self.config = config;

@@ -122,6 +122,7 @@ async fn run(
         pool,
     );
     notifier.status("Starting plugins");
+    plugin::after_reconfigure(&plugins);
     for p in plugins {
         core.host.start(p, &core.state);
     }

@@ -158,18 +158,18 @@ fn duplicate_sections_on_reload_are_rejected_without_killing_the_daemon() {
 }
 
 #[test]
-fn an_unimplemented_plugin_type_on_reload_is_rejected_naming_it() {
+fn one_resource_in_two_promoters_on_reload_is_rejected_keeping_the_running_config() {
     let setup = Setup::new();
     let mut daemon = start(&setup, "");
     setup.write(
         "snippets/a.toml",
-        "[[debugger]]\nformat = \"compact\"\n\n[[promoter]]\n",
+        "[[debugger]]\nformat = \"compact\"\n\n[[promoter]]\n[promoter.resources.r0]\nstart = [\"a.service\"]\n\n[[promoter]]\n[promoter.resources.r0]\nstart = [\"b.service\"]\n",
     );
     reload(
         &daemon,
         1,
         &format!(
-            "{}:4: plugin type 'promoter' is not implemented yet",
+            "{}:9: key 'resources.r0': [[promoter]]: resource 'r0' is already managed",
             setup.path("snippets/a.toml").display()
         ),
     );

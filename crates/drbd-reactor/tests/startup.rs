@@ -54,7 +54,7 @@ fn a_wrong_type_names_file_line_and_key_and_exits_1() {
 }
 
 #[test]
-fn an_unknown_or_unimplemented_plugin_type_exits_1_naming_it() {
+fn an_unknown_plugin_type_or_a_bad_promoter_entry_exits_1_naming_it() {
     let setup = Setup::new();
     setup.write("r.toml", "[[prometheu]]\n");
     fails_with(
@@ -62,13 +62,15 @@ fn an_unknown_or_unimplemented_plugin_type_exits_1_naming_it() {
         &setup.path("r.toml"),
         "unknown plugin type 'prometheu'",
     );
-    let kind = "promoter";
-    setup.write("r.toml", &format!("[[debugger]]\n[[{kind}]]\n"));
+    setup.write(
+        "r.toml",
+        "[[debugger]]\n[[promoter]]\n[promoter.resources.r0]\nstart = [\"a.service\", \"b/c.service\"]\n",
+    );
     fails_with(
         &setup,
         &setup.path("r.toml"),
         &format!(
-            "{}:2: plugin type '{kind}' is not implemented yet",
+            "{}:4: key 'resources.r0.start[1]': [[promoter]]:",
             setup.path("r.toml").display()
         ),
     );

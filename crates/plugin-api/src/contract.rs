@@ -125,6 +125,19 @@ pub trait Plugin: Send + Sync + 'static {
         DEFAULT_STOP_DEADLINE
     }
 
+    /// Checks across all instances of this type (e.g. one resource in two promoters):
+    /// (index of the offending instance, what is wrong). Any finding refuses the config.
+    fn check_together(_configs: &[&Self::Config]) -> Vec<(usize, Finding)> {
+        Vec::new()
+    }
+
+    /// After every (re)configuration, with every configured instance of this type (none if
+    /// the type is no longer configured). Runs in its own task: it may do I/O, e.g. delete
+    /// the files of instances that are gone.
+    fn after_reconfigure(_configs: Vec<Self::Config>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
     /// Adds this type's self-metrics at daemon start (so they exist, at 0, before any run).
     fn register_metrics(_metrics: &SelfMetrics) {}
 
@@ -200,6 +213,8 @@ impl<P: Plugin> AnyPlugin for Typed<P> {
 }
 
 type ParseFn = fn(&PluginInstance) -> Result<(Arc<dyn AnyPlugin>, Vec<Located>), ConfigError>;
+type TogetherFn = fn(&[&dyn AnyPlugin]) -> Vec<(usize, Finding)>;
+type AfterFn = fn(Vec<Arc<dyn AnyPlugin>>) -> RunFuture;
 
 /// One plugin type in the daemon's registry.
 #[derive(Clone, Copy)]
@@ -207,6 +222,10 @@ pub struct Registration {
     pub kind: PluginKind,
     /// Section → typed instance, with located warnings; errors name file, line and key.
     pub parse: ParseFn,
+    /// [`Plugin::check_together`] over the instances of this type.
+    pub check_together: TogetherFn,
+    /// [`Plugin::after_reconfigure`] with the instances of this type.
+    pub after_reconfigure: AfterFn,
     pub register_metrics: fn(&SelfMetrics),
 }
 
@@ -215,8 +234,30 @@ pub const fn register<P: Plugin>() -> Registration {
     Registration {
         kind: P::KIND,
         parse: parse::<P>,
+        check_together: check_together::<P>,
+        after_reconfigure: after_reconfigure::<P>,
         register_metrics: P::register_metrics,
     }
+}
+
+fn typed<P: Plugin>(p: &dyn AnyPlugin) -> Option<&P::Config> {
+    p.as_any().downcast_ref::<Typed<P>>().map(|t| &t.0)
+}
+
+fn check_together<P: Plugin>(instances: &[&dyn AnyPlugin]) -> Vec<(usize, Finding)> {
+    let configs: Vec<&P::Config> = instances.iter().filter_map(|p| typed::<P>(*p)).collect();
+    P::check_together(&configs)
+}
+
+fn after_reconfigure<P: Plugin>(instances: Vec<Arc<dyn AnyPlugin>>) -> RunFuture {
+    let configs: Vec<P::Config> = instances
+        .iter()
+        .filter_map(|p| typed::<P>(&**p).cloned())
+        .collect();
+    Box::pin(async move {
+        P::after_reconfigure(configs).await;
+        Ok(())
+    })
 }
 
 fn parse<P: Plugin>(

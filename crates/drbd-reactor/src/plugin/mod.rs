@@ -20,6 +20,7 @@ pub const REGISTRY: &[Registration] = &[
     register::<drbd_reactor_umh::plugin::Umh>(),
     register::<drbd_reactor_prometheus::plugin::Prometheus>(),
     register::<drbd_reactor_agentx::plugin::Agentx>(),
+    register::<drbd_reactor_promoter::plugin::Promoter>(),
 ];
 
 /// Every registered type adds its self-metrics (they exist, at 0, before any run).
@@ -40,6 +41,7 @@ pub struct Configured {
 /// implemented, a bad value (file:line:key), or two identical instances.
 pub fn from_config(config: &Config) -> Result<(Vec<Configured>, Vec<Located>), ConfigError> {
     let mut out: Vec<Configured> = Vec::new();
+    let mut sections = Vec::new();
     let mut warnings = Vec::new();
     for section in &config.plugins {
         let Some(registration) = REGISTRY.iter().find(|r| r.kind == section.kind) else {
@@ -65,8 +67,41 @@ pub fn from_config(config: &Config) -> Result<(Vec<Configured>, Vec<Located>), C
             config: typed,
             origin: section.origin.clone(),
         });
+        sections.push(section);
+    }
+    for registration in REGISTRY {
+        let of_kind: Vec<usize> = (0..out.len())
+            .filter(|&i| out[i].config.kind() == registration.kind)
+            .collect();
+        let instances: Vec<&dyn AnyPlugin> = of_kind.iter().map(|&i| &*out[i].config).collect();
+        if let Some((index, finding)) = (registration.check_together)(&instances).into_iter().next()
+        {
+            let section = sections[of_kind[index]];
+            let origin = match &finding.key {
+                Some(k) => section.origin_of(k),
+                None => section.origin.clone(),
+            };
+            return Err(ConfigError::at(
+                origin,
+                finding.key,
+                format!("[[{}]]: {}", registration.kind, finding.message),
+            ));
+        }
     }
     Ok((out, warnings))
+}
+
+/// Lets every plugin type clean up after a (re)configuration, each in its own task (e.g. the
+/// promoter deletes the drop-ins of resources no longer configured).
+pub fn after_reconfigure(configured: &[Configured]) {
+    for registration in REGISTRY {
+        let instances: Vec<Arc<dyn AnyPlugin>> = configured
+            .iter()
+            .filter(|c| c.config.kind() == registration.kind)
+            .map(|c| Arc::clone(&c.config))
+            .collect();
+        tokio::spawn((registration.after_reconfigure)(instances));
+    }
 }
 
 #[cfg(test)]
@@ -90,13 +125,20 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_plugin_types_are_errors_naming_type_file_and_line() {
-        let kind = "promoter";
-        let err = load(&format!("[[debugger]]\n\n[[{kind}]]\n")).unwrap_err();
-        assert_eq!(
-            err,
-            format!("r.toml:3: plugin type '{kind}' is not implemented yet")
-        );
+    fn every_plugin_type_the_config_knows_is_registered() {
+        for kind in drbd_reactor_config::PluginKind::ALL {
+            assert!(REGISTRY.iter().any(|r| r.kind == kind), "{kind}");
+        }
+    }
+
+    #[test]
+    fn one_resource_in_two_promoters_is_an_error_at_the_second() {
+        let err = load(
+            "[[promoter]]\n[promoter.resources.r0]\nstart = [\"a.service\"]\n\n[[promoter]]\n[promoter.resources.r0]\nstart = [\"b.service\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("r.toml:6: key 'resources.r0'"), "{err}");
+        assert!(err.contains("already managed"), "{err}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod config;
 pub mod detect;
 pub mod dropins;
 pub mod exec;
+pub mod plugin;
 pub mod policy;
 pub mod shell;
 pub mod status;

@@ -84,15 +84,11 @@ impl Context {
 
 /// `uname -n` (the kernel node name), as the original compares with `preferred-nodes`.
 pub fn node_name() -> Option<String> {
-    // SAFETY: uname(2) fills the zeroed struct; the fields are NUL-terminated.
-    unsafe {
-        let mut u: libc::utsname = std::mem::zeroed();
-        if libc::uname(&mut u) != 0 {
-            return None;
-        }
-        let s = std::ffi::CStr::from_ptr(u.nodename.as_ptr());
-        Some(s.to_string_lossy().into_owned())
-    }
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 enum Msg {

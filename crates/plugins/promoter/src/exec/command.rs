@@ -4,6 +4,7 @@
 //!
 //! Must never: wait without a timeout, or leave a timed-out command's children running.
 
+use drbd_reactor_process::{spawn_group, Waited};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -100,6 +101,22 @@ impl CommandRunner for ProcessRunner {
     }
 }
 
+/// What is kept of a command's stdout or stderr (`drbdsetup show --json` of a large resource is
+/// a few KiB; anything beyond this is not an answer we can use).
+const OUTPUT_CAP: u64 = 1 << 20;
+
+async fn read_capped(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> String {
+    use tokio::io::AsyncReadExt;
+    let Some(mut stream) = stream else {
+        return String::new();
+    };
+    let mut kept = Vec::new();
+    let _ = (&mut stream).take(OUTPUT_CAP).read_to_end(&mut kept).await;
+    // Read the rest to its end so the command never dies of SIGPIPE.
+    let _ = tokio::io::copy(&mut stream, &mut tokio::io::sink()).await;
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
 async fn run_process(cmd: CommandLine) -> CommandOutput {
     let mut c = tokio::process::Command::new(&cmd.program);
     c.args(&cmd.args)
@@ -109,10 +126,8 @@ async fn run_process(cmd: CommandLine) -> CommandOutput {
             Stdio::inherit()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let child = match c.spawn() {
+        .stderr(Stdio::piped());
+    let mut child = match spawn_group(&mut c, Default::default()) {
         Ok(child) => child,
         Err(e) => {
             return CommandOutput {
@@ -122,34 +137,30 @@ async fn run_process(cmd: CommandLine) -> CommandOutput {
             }
         }
     };
-    let pid = child.id();
-    match tokio::time::timeout(cmd.timeout, child.wait_with_output()).await {
-        Ok(Ok(out)) => CommandOutput {
-            exit: match out.status.code() {
-                Some(c) => Exit::Code(c),
-                None => Exit::Signal,
-            },
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    let stdout = tokio::spawn(read_capped(child.take_stdout()));
+    let stderr = tokio::spawn(read_capped(child.take_stderr()));
+    // On timeout the whole group goes: `sh -c` children and systemctl's helpers too.
+    let exit = match child.wait_timeout(Some(cmd.timeout)).await {
+        Ok(Waited::Exited(status)) => match status.code() {
+            Some(c) => Exit::Code(c),
+            None => Exit::Signal,
         },
-        Ok(Err(e)) => CommandOutput {
-            exit: Exit::SpawnFailed(e.to_string()),
-            stdout: String::new(),
-            stderr: String::new(),
-        },
-        Err(_) => {
-            if let Some(pid) = pid {
-                // The whole group: `sh -c` children and systemctl's helpers too.
-                // SAFETY: kill(2) with a negative pid signals the group we created.
-                unsafe {
-                    libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
-                }
-            }
-            CommandOutput {
-                exit: Exit::TimedOut,
-                stdout: String::new(),
-                stderr: String::new(),
-            }
-        }
+        Ok(Waited::TimedOut) => Exit::TimedOut,
+        Err(e) => Exit::SpawnFailed(e.to_string()),
+    };
+    // A killed group's pipes close; a grandchild that left the group could keep them open.
+    let grace = std::time::Duration::from_secs(1);
+    let stdout = tokio::time::timeout(grace, stdout)
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let stderr = tokio::time::timeout(grace, stderr)
+        .await
+        .ok()
+        .and_then(Result::ok);
+    CommandOutput {
+        exit,
+        stdout: stdout.unwrap_or_default(),
+        stderr: stderr.unwrap_or_default(),
     }
 }

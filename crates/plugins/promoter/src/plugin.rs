@@ -1,0 +1,151 @@
+//! The `[[promoter]]` plugin type for the daemon's host: the worked example of the plugin
+//! contract (ARCHITECTURE.md "The plugin contract"). Its config is checked where it is read
+//! (errors located at their key), every instance runs [`crate::shell::run`] on the updates
+//! (the replay included: the policy needs the current state), instances are serial (an old
+//! and a new one never act on one resource at once), and after every reload the drop-ins of
+//! resources no longer configured are deleted.
+//!
+//! Must never: act on a resource another instance manages (refused at config time), or block
+//! the host (everything slow runs in the instance's own tasks).
+
+use crate::config::{self, KeyMessage, PromoterConfig};
+use crate::exec::command::{CommandLine, CommandRunner, ProcessRunner};
+use crate::exec::Executor;
+use crate::shell::{self, Context, PromoterError};
+use crate::status::PromoterStatus;
+use crate::write::UnitDir;
+use drbd::PluginUpdate;
+use drbd_reactor_config::PluginKind;
+use drbd_reactor_plugin::contract::Finding;
+use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError, Updates};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const TARGET: &str = "drbd_reactor::plugin::promoter";
+
+/// The `[[promoter]]` plugin type.
+pub struct Promoter;
+
+fn finding(k: KeyMessage) -> Finding {
+    Finding::at(k.key, k.message)
+}
+
+/// Where the drop-ins go: `$DRBD_REACTOR_UNIT_DIR` (tests, containers) or systemd's runtime
+/// unit directory; the manifests of what was written under `$DRBD_REACTOR_RUN_DIR/promoter`.
+pub fn unit_dir() -> UnitDir {
+    let mut dir = UnitDir::default();
+    if let Some(root) = std::env::var_os("DRBD_REACTOR_UNIT_DIR") {
+        dir.root = PathBuf::from(root);
+    }
+    if let Some(run) = std::env::var_os("DRBD_REACTOR_RUN_DIR") {
+        dir.manifests = PathBuf::from(run).join("promoter");
+    }
+    dir
+}
+
+impl Plugin for Promoter {
+    const KIND: PluginKind = PluginKind::Promoter;
+    const INPUT: Input = Input::Updates;
+    const SERIAL: bool = true;
+    type Config = PromoterConfig;
+
+    fn check(c: &PromoterConfig) -> Result<Vec<Finding>, Finding> {
+        let (errors, warnings) = config::validate(c);
+        if let Some(e) = errors.into_iter().next() {
+            return Err(finding(e));
+        }
+        Ok(config::deprecation_warnings(c)
+            .into_iter()
+            .chain(warnings)
+            .map(finding)
+            .collect())
+    }
+
+    fn check_together(configs: &[&PromoterConfig]) -> Vec<(usize, Finding)> {
+        config::duplicate_resources(configs)
+            .into_iter()
+            .map(|(i, k)| (i, finding(k)))
+            .collect()
+    }
+
+    /// Stopping may stop the services (`stop-services-on-exit`) and demote.
+    fn stop_deadline(_: &PromoterConfig) -> Duration {
+        let t = crate::exec::timeouts::Timeouts::default();
+        t.stop + 2 * t.quick
+    }
+
+    async fn after_reconfigure(configs: Vec<PromoterConfig>) {
+        let dir = unit_dir();
+        let configured: Vec<String> = configs
+            .iter()
+            .flat_map(|c| c.resources.keys().cloned())
+            .collect();
+        let removed = tokio::task::spawn_blocking(move || {
+            dir.remove_unconfigured(configured.iter().map(String::as_str))
+        })
+        .await;
+        match removed {
+            Ok(Ok(report)) if report.changed() => {
+                for path in &report.deleted {
+                    log::info!(target: TARGET, "removed {} (its resource is no longer configured)", path.display());
+                }
+                let quick = crate::exec::timeouts::Timeouts::default().quick;
+                let reload = CommandLine::new("systemctl", &["daemon-reload"], quick);
+                let out = ProcessRunner.run(reload).await;
+                if !out.ok() {
+                    log::warn!(target: TARGET, "systemctl daemon-reload after removing drop-ins: {}", out.error());
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                log::warn!(target: TARGET, "cannot remove the drop-ins of resources no longer configured: {e}")
+            }
+            Err(e) => {
+                log::warn!(target: TARGET, "cannot remove the drop-ins of resources no longer configured: {e}")
+            }
+        }
+    }
+
+    async fn run(config: PromoterConfig, ctx: PluginContext) -> Result<(), PluginError> {
+        // drbd-utils' unit templates and `secondary --force` need recent enough versions.
+        let quick = crate::exec::timeouts::Timeouts::default().quick;
+        let version = ProcessRunner
+            .run(CommandLine::new("drbdadm", &["--version"], quick))
+            .await;
+        if !version.ok() {
+            return Err(PluginError::Failed(format!(
+                "drbdadm --version: {}",
+                version.error()
+            )));
+        }
+        crate::version::check(&version.stdout).map_err(PluginError::Config)?;
+        let (status, _) = watch::channel(PromoterStatus::default());
+        let context = Context {
+            executor: Executor::new(Arc::new(ProcessRunner), unit_dir()),
+            node_name: shell::node_name(),
+            status,
+            query_unit_states: true,
+        };
+        let mut shutdown = ctx.shutdown;
+        let stop = async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        };
+        shell::run(config, Owned(ctx.updates), context, stop)
+            .await
+            .map_err(|e| match e {
+                PromoterError::Config(_) => PluginError::Config(e.to_string()),
+                PromoterError::Failed(m) => PluginError::Failed(m),
+            })
+    }
+}
+
+/// The host's shared updates as the owned ones the shell routes to its resource tasks.
+struct Owned(Updates);
+
+impl shell::UpdateSource for Owned {
+    async fn next(&mut self) -> Option<PluginUpdate> {
+        self.0.next().await.map(|u| (*u).clone())
+    }
+}

@@ -19,6 +19,7 @@ use crate::metrics::DaemonMetrics;
 use crate::notify::Notifier;
 use crate::pacer::Pacer;
 use crate::plugin::host::{Host, HostEvent};
+use crate::runfiles;
 use drbd::{Event, PluginUpdate, State};
 use drbd_reactor_config::{Config, LoggingHandle};
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ pub struct Core {
     discard: Vec<PluginUpdate>,
     /// When state readers get the next snapshot.
     pacer: Pacer,
+    /// The configuration pass in effect (for `config-generation`).
+    pass: runfiles::ConfigPass,
+    health: runfiles::Health,
 }
 
 /// The shortest time between two state snapshots for the state readers while lines flow.
@@ -93,6 +97,7 @@ impl Core {
         config: Config,
         logging: Option<LoggingHandle>,
         pool: Arc<BatchPool>,
+        read_at_ns: u128,
     ) -> Self {
         Core {
             state: State::new(),
@@ -113,7 +118,25 @@ impl Core {
             pool,
             discard: Vec::new(),
             pacer: Pacer::new(SNAPSHOT_GAP),
+            pass: runfiles::ConfigPass {
+                generation: 1,
+                read_at_ns,
+                error: None,
+            },
+            health: runfiles::Health::default(),
         }
+    }
+
+    /// Says which configuration pass is in effect (`drbd-reactorctl` waits for it).
+    pub fn write_generation(&self) {
+        let text = runfiles::render_generation(std::process::id(), &self.pass);
+        runfiles::write(runfiles::GENERATION_FILE, &text);
+    }
+
+    fn write_health(&self) {
+        let text =
+            runfiles::render_health(std::process::id(), self.health, runfiles::realtime_ns());
+        runfiles::write(runfiles::HEALTH_FILE, &text);
     }
 
     fn status(&self) -> String {
@@ -162,6 +185,8 @@ impl Core {
         match ev {
             ReaderEvent::Started { pid, restart } => {
                 self.child_started = Some(Instant::now());
+                self.health.events2_running = true;
+                self.write_health();
                 // Rebuild into a fresh state only if there is something to reconcile with.
                 if restart && !self.state.is_empty() {
                     self.fresh = Some(State::new());
@@ -170,6 +195,8 @@ impl Core {
             }
             ReaderEvent::Lines(lines) => self.on_lines(lines),
             ReaderEvent::Ended { why, retry_in } => {
+                self.health.events2_running = false;
+                self.write_health();
                 let ran = match self.child_started.take() {
                     Some(t) => format!(
                         " ({} ms after it started, all its lines applied)",
@@ -224,6 +251,8 @@ impl Core {
             }
             if end && !self.dump_done {
                 self.dump_done = true;
+                self.health.initial_dump_complete = true;
+                self.write_health();
                 log::info!(
                     target: TARGET,
                     "initial state: {} resources, dump applied {} ms after drbdsetup started",
@@ -262,6 +291,9 @@ impl Core {
 
     fn reload(&mut self) {
         self.notifier.reloading();
+        self.pass.generation += 1;
+        self.pass.read_at_ns = runfiles::realtime_ns();
+        self.pass.error = None;
         match read_config(&self.config_path) {
             Ok((config, desired, warnings)) => {
                 for w in &warnings {
@@ -287,8 +319,10 @@ impl Core {
             }
             Err(err) => {
                 log::error!(target: TARGET, "reload failed, keeping the running configuration: {err}");
+                self.pass.error = Some(err.to_string());
             }
         }
+        self.write_generation();
         self.last_reload = SystemTime::now();
         self.notifier.ready(&format!("Running: {}", self.status()));
     }

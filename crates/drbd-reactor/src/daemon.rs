@@ -45,6 +45,7 @@ pub fn main() -> ExitCode {
     }
     // Before any thread exists: reading and removing NOTIFY_SOCKET.
     let notifier = Arc::new(Notifier::from_env());
+    let read_at_ns = crate::runfiles::realtime_ns();
     let (config, plugins, warnings) = match read_config(&args.config) {
         Ok(c) => c,
         Err(err) => {
@@ -77,7 +78,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(run(args, config, plugins, notifier, logging));
+    let result = runtime.block_on(run(args, config, plugins, notifier, logging, read_at_ns));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -94,6 +95,7 @@ async fn run(
     plugins: Vec<Configured>,
     notifier: Arc<Notifier>,
     logging: drbd_reactor_config::LoggingHandle,
+    read_at_ns: u128,
 ) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     log::debug!(target: crate::core::TARGET, "signal-handler: set up done");
@@ -120,7 +122,9 @@ async fn run(
         config,
         Some(logging),
         pool,
+        read_at_ns,
     );
+    core.write_generation();
     notifier.status("Starting plugins");
     plugin::after_reconfigure(&plugins);
     for p in plugins {

@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod notify;
 pub mod pacer;
 pub mod plugin;
+pub mod runfiles;

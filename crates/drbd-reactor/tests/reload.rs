@@ -197,3 +197,36 @@ fn a_changed_statistics_poll_interval_is_reported_as_needing_a_restart() {
     );
     assert!(daemon.stop().success());
 }
+
+#[test]
+fn the_generation_file_says_which_pass_is_in_effect_and_why_one_failed() {
+    let setup = Setup::new();
+    let mut daemon = start(&setup, "");
+    let file = setup.path("run/config-generation");
+    let pid = daemon.child.id();
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .starts_with(&format!("pid={pid}\ngeneration=1\n")));
+    setup.write("snippets/a.toml", "[[debugger]]\nformat = 3\n");
+    daemon.signal(libc::SIGHUP);
+    let mut text = String::new();
+    wait_for("generation 2 in the file", || {
+        text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.contains("generation=2\n")
+    });
+    assert!(text.contains("result=failed\n"), "{text}");
+    assert!(text.contains("a.toml:2: key 'format'"), "{text}");
+    setup.write("snippets/a.toml", "[[debugger]]\nformat = \"compact\"\n");
+    daemon.signal(libc::SIGHUP);
+    wait_for("generation 3 in the file", || {
+        text = std::fs::read_to_string(&file).unwrap_or_default();
+        text.contains("generation=3\n")
+    });
+    assert!(text.contains("result=ok\nerror=\n"), "{text}");
+    let health = std::fs::read_to_string(setup.path("run/health")).unwrap();
+    assert!(
+        health.contains("events2-running=yes\ninitial-dump-complete=yes\n"),
+        "{health}"
+    );
+    assert!(daemon.stop().success());
+}

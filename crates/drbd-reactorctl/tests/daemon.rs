@@ -72,6 +72,7 @@ fn start_daemon(bench: &Bench) -> Daemon {
             format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
         )
         .env_remove("NOTIFY_SOCKET")
+        .env("DRBD_REACTOR_RUN_DIR", bench.root().join("run"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -112,6 +112,7 @@ impl Daemon {
             .args(["--allow-tty", "-c"])
             .arg(&self.config)
             .env("PATH", &self.path_env)
+            .env("DRBD_REACTOR_RUN_DIR", self.config.with_extension("run"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.config.with_extension("stderr"))?)

@@ -101,6 +101,7 @@ impl Setup {
         cmd.arg("-c")
             .arg(config)
             .env("PATH", path)
+            .env("DRBD_REACTOR_RUN_DIR", self.path("run"))
             .env_remove("NOTIFY_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

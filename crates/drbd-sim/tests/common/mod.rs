@@ -92,6 +92,8 @@ fn daemon_command(config: &Path, shims: &Path) -> Command {
         )
         .env_remove("DRBD_SIM_NODE")
         .env_remove("DRBD_SIM_SOCKET")
+        // Each daemon its own run directory (health, config generation, promoter manifests).
+        .env("DRBD_REACTOR_RUN_DIR", shims.join("run"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

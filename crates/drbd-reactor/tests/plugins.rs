@@ -4,8 +4,14 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 
+/// One scrape, bounded: a server that does not answer within 30 s fails the test instead of
+/// hanging it.
 fn scrape(port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let limit = std::time::Duration::from_secs(30);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, limit).ok()?;
+    s.set_read_timeout(Some(limit)).ok()?;
+    s.set_write_timeout(Some(limit)).ok()?;
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .ok()?;
     let mut text = String::new();
@@ -200,4 +206,40 @@ fn a_thousand_rapid_changes_under_max_concurrent_4_run_at_most_4_scripts_and_los
         .unwrap();
     assert!(most < 4, "{} scripts ran at once", most + 1);
     assert!(daemon.stop().success());
+}
+
+#[test]
+fn at_stop_a_running_umh_command_gets_its_timeout_then_its_group_is_killed_and_logged() {
+    let setup = Setup::new();
+    setup.write(
+        "stream",
+        "exists resource name:r0 role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:1\nexists -\n",
+    );
+    let pidfile = setup.path("sleeper");
+    let config = setup.config(&format!(
+        "[[umh]]\n[[umh.resource]]\nname = \"long\"\nevent-type = \"Change\"\ntimeout = 3\ncommand = 'sleep 100031 & echo $! > {}; wait'\n",
+        pidfile.display()
+    ));
+    let mut daemon = setup.start(&config);
+    daemon.wait_log("initial state", 1);
+    setup.more("change resource name:r0 role:Primary\n");
+    wait_for("the command to start", || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(daemon.stop().success());
+    let log = daemon.log();
+    assert!(
+        log.contains("stopping: waiting for 1 commands to end"),
+        "{log}"
+    );
+    assert!(
+        log.contains("rule 'long': killed after its timeout of 3 s"),
+        "{log}"
+    );
+    wait_for("the sleep to be gone", || process_gone(pid));
 }

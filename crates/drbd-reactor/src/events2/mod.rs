@@ -338,6 +338,37 @@ printf 'le:Secondary\nexists device name:r0 volume:0 minor:7\nexists -'",
     }
 
     #[tokio::test]
+    async fn a_3_mib_line_is_dropped_counted_and_the_next_line_still_parsed() {
+        let (_dir, config) = script(
+            r"printf 'exists resource name:r0 role:Secondary\n'
+head -c 3145728 /dev/zero | tr '\0' x
+printf '\nexists resource name:r1 role:Secondary\nexists -\n'",
+        );
+        let (tx, mut rx) = mpsc::channel(16);
+        let metrics = Arc::new(DaemonMetrics::detached());
+        let task = tokio::spawn(run(config, tx, Arc::clone(&metrics), Arc::default()));
+        let mut lines = Vec::new();
+        loop {
+            match rx.recv().await.unwrap() {
+                ReaderEvent::Lines(l) => lines.extend(l),
+                ReaderEvent::Ended { .. } => break,
+                ReaderEvent::Started { .. } => {}
+            }
+        }
+        task.abort();
+        let names: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "exists resource name:r0 role:Secondary",
+                "exists resource name:r1 role:Secondary",
+                "exists -"
+            ]
+        );
+        assert_eq!(metrics.lines_rejected.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
     async fn a_missing_program_is_reported_and_retried() {
         let mut config = ReaderConfig::new(0);
         config.program = "/nonexistent/drbdsetup".into();

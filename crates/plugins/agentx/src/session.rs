@@ -550,3 +550,81 @@ mod tests {
         assert!(vbs.is_empty());
     }
 }
+
+#[cfg(test)]
+mod reconnect_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    struct Empty;
+    impl TableSource for Empty {
+        fn generation(&self) -> u64 {
+            0
+        }
+        fn build(&self) -> MibTable {
+            MibTable::default()
+        }
+    }
+
+    /// A master that answers Open and Register, then sends garbage: every session breaks at
+    /// once, after a successful registration.
+    async fn hostile_master(listener: tokio::net::TcpListener, sessions: Arc<AtomicUsize>) {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            sessions.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                for _ in 0..2 {
+                    let Ok(pdu) = read_pdu(&mut s).await else {
+                        return;
+                    };
+                    let answer = Pdu {
+                        ids: Ids {
+                            session_id: 1,
+                            ..pdu.ids
+                        },
+                        payload: Payload::Response {
+                            sys_uptime: 0,
+                            error: error::NO_ERROR,
+                            index: 0,
+                            varbinds: Vec::new(),
+                        },
+                    };
+                    let _ = write_pdu(&mut s, &answer).await;
+                }
+                let _ = s.write_all(&[0xff; 64]).await;
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_that_breaks_right_after_register_is_retried_with_backoff() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sessions = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(hostile_master(listener, Arc::clone(&sessions)));
+        let config = SessionConfig {
+            address: MasterAddress::Tcp(addr.to_string()),
+            agent_timeout: 60,
+            cache_max: Duration::from_secs(60),
+            timing: Timing {
+                backoff_min: Duration::from_millis(100),
+                backoff_max: Duration::from_secs(10),
+                healthy_after: Duration::from_secs(60),
+                ping_every: Duration::from_secs(30),
+                answer_within: Duration::from_secs(5),
+            },
+        };
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run(config, Empty, rx));
+        // Within 2 s, backoff allows 100 + 200 + 400 + 800 ms of waiting: at most 5 sessions.
+        // Without it the original reconnected hundreds of times a second.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let n = sessions.load(Ordering::SeqCst);
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        assert!((2..=6).contains(&n), "{n} sessions in 2 s");
+    }
+}

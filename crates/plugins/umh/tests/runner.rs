@@ -135,3 +135,110 @@ async fn exit_codes_are_reported() {
         Outcome::Exited(3)
     );
 }
+
+#[tokio::test]
+async fn a_command_that_prints_non_utf8_bytes_keeps_running_to_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    let outcome = run(&inv(
+        "latin1",
+        &format!(
+            r#"printf "caf\351\n"; sleep 1; echo after; touch {}"#,
+            done.display()
+        ),
+        Some(30),
+        &[("PATH", "/bin:/usr/bin")],
+    ))
+    .await
+    .outcome;
+    // A reader that stopped at the bad byte closed the pipe: the next write killed sh (SIGPIPE)
+    // before it could touch the file.
+    assert_eq!(outcome, Outcome::Exited(0));
+    assert!(done.exists(), "the command did not get to its end");
+}
+
+/// The peak resident memory of this test process, in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_100_mb_line_of_output_is_cut_and_the_command_keeps_running() {
+    let before = peak_rss_kib();
+    let dir = tempfile::tempdir().unwrap();
+    let done = dir.path().join("done");
+    let outcome = run(&inv(
+        "flood",
+        &format!(
+            "head -c 104857600 /dev/zero | tr '\\0' x; echo; echo after; touch {}",
+            done.display()
+        ),
+        Some(120),
+        &[("PATH", "/bin:/usr/bin")],
+    ))
+    .await
+    .outcome;
+    assert_eq!(outcome, Outcome::Exited(0));
+    assert!(done.exists());
+    let grew = peak_rss_kib() - before;
+    assert!(
+        grew < 50 * 1024,
+        "the line was kept: peak RSS grew by {grew} KiB"
+    );
+}
+
+#[tokio::test]
+async fn stop_waits_for_a_command_without_timeout_only_for_the_grace_then_kills_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let mut r = Runner::new(None);
+    r.submit(inv(
+        "forever",
+        &format!("sleep 100031 & echo $! > {d}/grandchild; wait"),
+        None,
+        &[("PATH", "/bin:/usr/bin")],
+    ));
+    r.submit(inv(
+        "quick",
+        &format!("sleep 0.2; touch {d}/quick"),
+        Some(30),
+        &[("PATH", "/bin:/usr/bin")],
+    ));
+    let pidfile = dir.path().join("grandchild");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !pidfile.exists() {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    r.stop(std::time::Duration::from_millis(500)).await;
+    assert_eq!(r.pending(), 0);
+    assert!(
+        dir.path().join("quick").exists(),
+        "a command with a timeout ran to its end"
+    );
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().next())
+                    == Some("Z")
+            })
+            .unwrap_or(true)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gone(pid) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(gone(pid), "sleep 100031 outlived the stop");
+}

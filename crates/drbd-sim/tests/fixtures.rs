@@ -56,6 +56,7 @@ fn device(volume: u32) -> DeviceLine {
         al_suspended: Some(false),
         blocked: Some(Blocked::default()),
         unknown: vec![],
+        unknown_values: vec![],
     }
 }
 
@@ -71,6 +72,7 @@ fn connection() -> ConnView {
             ap_in_flight: Some(10),
             rs_in_flight: Some(20),
             unknown: vec![],
+            unknown_values: vec![],
         },
         peer_devices: Default::default(),
         paths: vec![],
@@ -94,6 +96,7 @@ fn peer_device(volume: u32) -> PeerDeviceLine {
         unacked: Some(40),
         progress: None,
         unknown: vec![],
+        unknown_values: vec![],
     }
 }
 

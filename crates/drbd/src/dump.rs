@@ -65,6 +65,7 @@ pub fn resource_line(r: &Resource) -> ResourceLine {
         may_promote: Some(r.may_promote),
         promotion_score: Some(r.promotion_score),
         unknown: Vec::new(),
+        unknown_values: Vec::new(),
     }
 }
 
@@ -92,6 +93,7 @@ pub fn device_line(resource: &str, d: &Device) -> DeviceLine {
         al_suspended: Some(d.al_suspended),
         blocked: Some(d.blocked),
         unknown: Vec::new(),
+        unknown_values: Vec::new(),
     }
 }
 
@@ -107,6 +109,7 @@ pub fn connection_line(resource: &str, c: &Connection) -> ConnectionLine {
         ap_in_flight: Some(c.ap_in_flight),
         rs_in_flight: Some(c.rs_in_flight),
         unknown: Vec::new(),
+        unknown_values: Vec::new(),
     }
 }
 
@@ -128,6 +131,7 @@ pub fn peer_device_line(resource: &str, c: &Connection, p: &PeerDevice) -> PeerD
         unacked: Some(p.unacked),
         progress: p.progress.clone(),
         unknown: Vec::new(),
+        unknown_values: Vec::new(),
     }
 }
 

@@ -70,6 +70,13 @@ impl std::str::FromStr for EventType {
 /// the state; printed back after the known keys.
 pub type UnknownKeys = Vec<(String, String)>;
 
+/// Known keys whose value this version does not know (a newer kernel's state or flag), in
+/// line order, with the value as printed. The field holds the vocabulary's unknown value
+/// (`OutOfRange`, the `other` flag, or `None` where there is none); the line keeps the token
+/// so the daemon can warn once per key and value ([`crate::SeenUnknowns`]) and the printer
+/// can print it back. Empty (no allocation) when every value is known.
+pub type UnknownValues = Vec<(String, String)>;
+
 /// One line: an optional `--timestamps` prefix and what it says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
@@ -111,6 +118,16 @@ pub enum ObjectLine {
     Path(PathLine),
 }
 
+impl Event {
+    /// The (key, value) pairs of known keys with values this version does not know.
+    pub fn unknown_values(&self) -> &[(String, String)] {
+        match self {
+            Event::Object { object, .. } => object.unknown_values(),
+            _ => &[],
+        }
+    }
+}
+
 impl ObjectLine {
     /// The resource the line is about.
     pub fn resource_name(&self) -> &str {
@@ -131,6 +148,17 @@ impl ObjectLine {
             ObjectLine::Connection(_) => "connection",
             ObjectLine::PeerDevice(_) => "peer-device",
             ObjectLine::Path(_) => "path",
+        }
+    }
+
+    /// Values this version does not know, as (key, value) pairs; empty for path lines.
+    pub fn unknown_values(&self) -> &[(String, String)] {
+        match self {
+            ObjectLine::Resource(l) => &l.unknown_values,
+            ObjectLine::Device(l) => &l.unknown_values,
+            ObjectLine::Connection(l) => &l.unknown_values,
+            ObjectLine::PeerDevice(l) => &l.unknown_values,
+            ObjectLine::Path(_) => &[],
         }
     }
 
@@ -155,6 +183,8 @@ pub struct ResourceLine {
     pub may_promote: Option<bool>,
     pub promotion_score: Option<u32>,
     pub unknown: UnknownKeys,
+    #[serde(default)]
+    pub unknown_values: UnknownValues,
 }
 
 /// `backing_dev`: a block device path, or `none` for a diskless volume.
@@ -185,6 +215,8 @@ pub struct DeviceLine {
     pub al_suspended: Option<bool>,
     pub blocked: Option<Blocked>,
     pub unknown: UnknownKeys,
+    #[serde(default)]
+    pub unknown_values: UnknownValues,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -199,6 +231,8 @@ pub struct ConnectionLine {
     pub ap_in_flight: Option<u64>,
     pub rs_in_flight: Option<u64>,
     pub unknown: UnknownKeys,
+    #[serde(default)]
+    pub unknown_values: UnknownValues,
 }
 
 /// Resync and online-verify progress of a peer device (`done` and the statistics keys that
@@ -254,6 +288,8 @@ pub struct PeerDeviceLine {
     /// Present when the line carries any resync or verify progress key (boxed: rare, large).
     pub progress: Option<Box<ResyncProgress>>,
     pub unknown: UnknownKeys,
+    #[serde(default)]
+    pub unknown_values: UnknownValues,
 }
 
 impl PeerDeviceLine {

@@ -8,7 +8,7 @@
 use crate::event::*;
 use crate::parse::{ParseError, Problem, Scanner};
 use crate::values::{Address, AddressFamily, Eta, Hundredths};
-use crate::vocab::parse_bool;
+use crate::vocab::{parse_bool, Lenient};
 use std::str::FromStr;
 
 /// A line's fields: the keys of its kind and how to store each.
@@ -70,13 +70,77 @@ macro_rules! keys {
 }
 
 fn bad_value(key: &str, value: &str, expected: &'static str) -> ParseError {
-    ParseError {
-        token: format!("{key}:{value}"),
-        problem: Problem::BadValue {
+    let problem = if expected == CONTROL {
+        Problem::ControlCharacter {
+            key: key.to_string(),
+        }
+    } else {
+        Problem::BadValue {
             key: key.to_string(),
             expected,
-        },
+        }
+    };
+    ParseError {
+        token: format!("{key}:{value}"),
+        problem,
     }
+}
+
+/// What a name with a control character is told it should have been.
+const CONTROL: &str = "free of control characters";
+
+/// True if `v` has a control character (C0, DEL or C1): such a byte in a resource name, a
+/// connection name or an address would make a phantom object and reach metric labels and
+/// logs raw. drbdsetup never prints one (DRBD refuses such names).
+#[inline(always)]
+fn has_control(v: &str) -> bool {
+    let bytes = v.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        // C1 controls are U+0080..U+009F: 0xC2 followed by 0x80..0x9F in UTF-8.
+        if b < 0x20 || b == 0x7f || (b == 0xc2 && bytes.get(i + 1).is_some_and(|&n| n < 0xa0)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Fails for a name with a control character.
+#[inline(always)]
+fn no_control(v: &str) -> Result<&str, &'static str> {
+    if has_control(v) {
+        Err(CONTROL)
+    } else {
+        Ok(v)
+    }
+}
+
+/// A vocabulary value that never fails: an unknown spelling is stored as the vocabulary's
+/// unknown value and recorded with its key in `unknown`.
+#[inline(always)]
+fn lenient<T: Lenient>(v: &str, key: &str, unknown: &mut UnknownValues) -> Option<T> {
+    let (value, known) = T::lenient(v);
+    if !known {
+        unknown.push((key.to_string(), v.to_string()));
+    }
+    Some(value)
+}
+
+/// A vocabulary value without an out-of-range value (`yes`/`no`/`unknown`, write ordering):
+/// an unknown spelling is recorded in `unknown` and the key counts as not reported.
+#[inline(always)]
+fn known_or_none<T: FromStr>(v: &str, key: &str, unknown: &mut UnknownValues) -> Option<T> {
+    match v.parse() {
+        Ok(value) => Some(value),
+        Err(_) => {
+            unknown.push((key.to_string(), v.to_string()));
+            None
+        }
+    }
+}
+
+/// An address (`local`, `peer`) without control characters.
+fn address(v: &str) -> Result<Address, &'static str> {
+    no_control(v)?.parse().map_err(|_| "an address")
 }
 
 /// Reads the `key:value` pairs of a line into `fields`: first those in printed order, then
@@ -152,18 +216,17 @@ fn boolean(v: &str) -> Result<Option<bool>, &'static str> {
     parse_bool(v).map(Some).ok_or("yes or no")
 }
 
-fn vocab<T: FromStr>(v: &str, what: &'static str) -> Result<Option<T>, &'static str> {
-    v.parse().map(Some).map_err(|_| what)
-}
-
 fn hundredths(v: &str) -> Result<Option<Hundredths>, &'static str> {
     v.parse().map(Some).map_err(|_| "a decimal with two places")
 }
 
-/// Stores a string value in a buffer that may come from an earlier line (capacity reused).
-fn set(buffer: &mut String, v: &str) {
+/// Stores a name in a buffer that may come from an earlier line (capacity reused); a name
+/// with a control character fails.
+#[inline(always)]
+fn set(buffer: &mut String, v: &str) -> Result<(), &'static str> {
     buffer.clear();
-    buffer.push_str(v);
+    buffer.push_str(no_control(v)?);
+    Ok(())
 }
 
 /// A required number (identity keys are not optional on the lines that carry them).
@@ -172,11 +235,11 @@ fn id(v: &str) -> Result<u32, &'static str> {
 }
 
 keys!(ResourceLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
-    "role" => l.role = vocab(v, "a role")?,
-    "suspended" => l.suspended = vocab(v, "a suspension list")?,
+    "name" => set(&mut l.name, v)?,
+    "role" => l.role = lenient(v, "role", &mut l.unknown_values),
+    "suspended" => l.suspended = lenient(v, "suspended", &mut l.unknown_values),
     "force-io-failures" => l.force_io_failures = boolean(v)?,
-    "write-ordering" => l.write_ordering = vocab(v, "a write ordering")?,
+    "write-ordering" => l.write_ordering = known_or_none(v, "write-ordering", &mut l.unknown_values),
     "may_promote" => l.may_promote = boolean(v)?,
     "promotion_score" => l.promotion_score = num(v)?,
 });
@@ -187,19 +250,19 @@ pub(crate) fn fill_resource(line: &mut ResourceLine, tokens: Scanner) -> Result<
 }
 
 keys!(DeviceLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+    "name" => set(&mut l.name, v)?,
     "volume" => l.volume = id(v)?,
     "minor" => l.minor = num(v)?,
     "backing_dev" => {
         l.backing_dev = Some(match v {
             "none" => BackingDev::None,
             "" => return Err("a device path or none"),
-            p => BackingDev::Path(p.to_string()),
+            p => BackingDev::Path(no_control(p)?.to_string()),
         })
     },
-    "disk" => l.disk = vocab(v, "a disk state")?,
-    "client" => l.client = vocab(v, "yes, no or unknown")?,
-    "open" => l.open = vocab(v, "yes, no or unknown")?,
+    "disk" => l.disk = lenient(v, "disk", &mut l.unknown_values),
+    "client" => l.client = known_or_none(v, "client", &mut l.unknown_values),
+    "open" => l.open = known_or_none(v, "open", &mut l.unknown_values),
     "quorum" => l.quorum = boolean(v)?,
     "size" => l.size = num(v)?,
     "read" => l.read = num(v)?,
@@ -209,7 +272,7 @@ keys!(DeviceLine, |l, v| unknown: l.unknown, {
     "upper-pending" => l.upper_pending = num(v)?,
     "lower-pending" => l.lower_pending = num(v)?,
     "al-suspended" => l.al_suspended = boolean(v)?,
-    "blocked" => l.blocked = vocab(v, "a blocked list")?,
+    "blocked" => l.blocked = lenient(v, "blocked", &mut l.unknown_values),
 });
 
 /// Reads a device line into `line` (a fresh default).
@@ -219,11 +282,11 @@ pub(crate) fn fill_device(line: &mut DeviceLine, tokens: Scanner) -> Result<(), 
 }
 
 keys!(ConnectionLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => set(&mut l.conn_name, v),
-    "connection" => l.connection = vocab(v, "a connection state")?,
-    "role" => l.role = vocab(v, "a role")?,
+    "conn-name" => set(&mut l.conn_name, v)?,
+    "connection" => l.connection = lenient(v, "connection", &mut l.unknown_values),
+    "role" => l.role = lenient(v, "role", &mut l.unknown_values),
     "congested" => l.congested = boolean(v)?,
     "ap-in-flight" => l.ap_in_flight = num(v)?,
     "rs-in-flight" => l.rs_in_flight = num(v)?,
@@ -245,14 +308,14 @@ fn progress(l: &mut PeerDeviceLine) -> &mut ResyncProgress {
 }
 
 keys!(PeerDeviceLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => set(&mut l.conn_name, v),
+    "conn-name" => set(&mut l.conn_name, v)?,
     "volume" => l.volume = id(v)?,
-    "replication" => l.replication = vocab(v, "a replication state")?,
-    "peer-disk" => l.peer_disk = vocab(v, "a disk state")?,
-    "peer-client" => l.peer_client = vocab(v, "yes, no or unknown")?,
-    "resync-suspended" => l.resync_suspended = vocab(v, "a resync suspension list")?,
+    "replication" => l.replication = lenient(v, "replication", &mut l.unknown_values),
+    "peer-disk" => l.peer_disk = lenient(v, "peer-disk", &mut l.unknown_values),
+    "peer-client" => l.peer_client = known_or_none(v, "peer-client", &mut l.unknown_values),
+    "resync-suspended" => l.resync_suspended = lenient(v, "resync-suspended", &mut l.unknown_values),
     "done" => progress(l).done = hundredths(v)?,
     "received" => l.received = num(v)?,
     "sent" => l.sent = num(v)?,
@@ -292,11 +355,11 @@ pub(crate) fn fill_peer_device(
 }
 
 keys!(PathLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => set(&mut l.conn_name, v),
-    "local" => l.local = v.parse().map_err(|_| "an address")?,
-    "peer" => l.peer = v.parse().map_err(|_| "an address")?,
+    "conn-name" => set(&mut l.conn_name, v)?,
+    "local" => l.local = address(v)?,
+    "peer" => l.peer = address(v)?,
     "established" => l.established = boolean(v)?,
 });
 
@@ -329,14 +392,14 @@ pub(crate) fn fill_path(line: &mut PathLine, tokens: Scanner) -> Result<(), Pars
 }
 
 keys!(HelperLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = num(v)?,
-    "conn-name" => l.conn_name = Some(v.to_string()),
-    "local" => l.local = vocab(v, "an address")?,
-    "peer" => l.peer = vocab(v, "an address")?,
+    "conn-name" => l.conn_name = Some(no_control(v)?.to_string()),
+    "local" => l.local = Some(address(v)?),
+    "peer" => l.peer = Some(address(v)?),
     "volume" => l.volume = num(v)?,
     "minor" => l.minor = num(v)?,
-    "helper" => l.helper = v.to_string(),
+    "helper" => l.helper = no_control(v)?.to_string(),
     "status" => l.status = num(v)?,
 });
 
@@ -378,8 +441,8 @@ struct RenameFields {
 }
 
 keys!(RenameFields, |f, v| unknown: f.unknown, {
-    "name" => f.name = v.to_string(),
-    "new_name" => f.new_name = v.to_string(),
+    "name" => set(&mut f.name, v)?,
+    "new_name" => set(&mut f.new_name, v)?,
 });
 
 pub(crate) fn parse_rename(tokens: Scanner) -> Result<Event, ParseError> {

@@ -28,6 +28,8 @@ pub enum Problem {
     MissingKey(&'static str),
     /// A value does not fit its key.
     BadValue { key: String, expected: &'static str },
+    /// A name (resource, connection, address, device path, helper) has a control character.
+    ControlCharacter { key: String },
 }
 
 impl fmt::Display for ParseError {
@@ -44,6 +46,12 @@ impl fmt::Display for ParseError {
                     self.token, key, expected
                 )
             }
+            // Escaped: the token holds the control character, which must not reach a log raw.
+            Problem::ControlCharacter { key } => write!(
+                f,
+                "token {:?}: value of '{}' has a control character",
+                self.token, key
+            ),
         }
     }
 }
@@ -304,8 +312,14 @@ pub fn parse_line(input: &str) -> Result<Line, ParseError> {
 pub fn parse_line_into(input: &str, line: &mut Line) -> Result<(), ParseError> {
     let parsed = parse_clean(input, line);
     // `--color` wraps state values in escape sequences, which only vocabulary values can
-    // carry; look for them only when a line does not parse as it is.
-    if parsed.is_err() && (input.contains('\x1b') || input.contains("^[[")) {
+    // carry; look for them only when a line does not parse as it is or has a value that is
+    // not known (a coloured state is an unknown word until the colour is gone). A control
+    // character in a name is not colour: that line stays rejected.
+    let suspicious = match &parsed {
+        Ok(()) => !line.event.unknown_values().is_empty(),
+        Err(e) => !matches!(e.problem, Problem::ControlCharacter { .. }),
+    };
+    if suspicious && (input.contains('\x1b') || input.contains("^[[")) {
         return parse_clean(&strip_ansi(input), line);
     }
     parsed
@@ -317,6 +331,7 @@ struct Spare {
     name: String,
     conn_name: String,
     unknown: UnknownKeys,
+    unknown_values: UnknownValues,
 }
 
 impl Spare {
@@ -328,26 +343,31 @@ impl Spare {
                     name: take(&mut l.name),
                     conn_name: String::new(),
                     unknown: take(&mut l.unknown),
+                    unknown_values: take(&mut l.unknown_values),
                 },
                 ObjectLine::Device(l) => Spare {
                     name: take(&mut l.name),
                     conn_name: String::new(),
                     unknown: take(&mut l.unknown),
+                    unknown_values: take(&mut l.unknown_values),
                 },
                 ObjectLine::Connection(l) => Spare {
                     name: take(&mut l.name),
                     conn_name: take(&mut l.conn_name),
                     unknown: take(&mut l.unknown),
+                    unknown_values: take(&mut l.unknown_values),
                 },
                 ObjectLine::PeerDevice(l) => Spare {
                     name: take(&mut l.name),
                     conn_name: take(&mut l.conn_name),
                     unknown: take(&mut l.unknown),
+                    unknown_values: take(&mut l.unknown_values),
                 },
                 ObjectLine::Path(l) => Spare {
                     name: take(&mut l.name),
                     conn_name: take(&mut l.conn_name),
                     unknown: take(&mut l.unknown),
+                    unknown_values: Vec::new(),
                 },
             },
             _ => Spare::default(),
@@ -355,6 +375,7 @@ impl Spare {
         spare.name.clear();
         spare.conn_name.clear();
         spare.unknown.clear();
+        spare.unknown_values.clear();
         spare
     }
 }
@@ -456,28 +477,33 @@ fn parse_object(
         name,
         conn_name,
         unknown,
+        unknown_values,
     } = Spare::salvage(&mut line.event);
     let object = match kind {
         "resource" => ObjectLine::Resource(ResourceLine {
             name,
             unknown,
+            unknown_values,
             ..ResourceLine::default()
         }),
         "device" => ObjectLine::Device(DeviceLine {
             name,
             unknown,
+            unknown_values,
             ..DeviceLine::default()
         }),
         "connection" => ObjectLine::Connection(ConnectionLine {
             name,
             conn_name,
             unknown,
+            unknown_values,
             ..ConnectionLine::default()
         }),
         "peer-device" => ObjectLine::PeerDevice(PeerDeviceLine {
             name,
             conn_name,
             unknown,
+            unknown_values,
             ..PeerDeviceLine::default()
         }),
         "path" => ObjectLine::Path(PathLine {

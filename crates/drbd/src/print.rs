@@ -15,6 +15,22 @@ fn kv<W: Write, T: Display>(w: &mut W, key: &str, v: &Option<T>) -> fmt::Result 
     }
 }
 
+/// Writes ` key:value` for a vocabulary key: the original token when the parser did not know
+/// it (kept in `unknown_values`), so `parse(print(line)) == line` holds for those too.
+fn kvu<W: Write, T: Display>(
+    w: &mut W,
+    key: &str,
+    v: &Option<T>,
+    unknown_values: &UnknownValues,
+) -> fmt::Result {
+    if !unknown_values.is_empty() {
+        if let Some((_, token)) = unknown_values.iter().find(|(k, _)| k == key) {
+            return write!(w, " {key}:{token}");
+        }
+    }
+    kv(w, key, v)
+}
+
 fn kb<W: Write>(w: &mut W, key: &str, v: Option<bool>) -> fmt::Result {
     match v {
         Some(v) => write!(w, " {key}:{}", bool_str(v)),
@@ -87,10 +103,10 @@ impl ObjectLine {
         match self {
             ObjectLine::Resource(l) => {
                 write!(f, " name:{}", l.name)?;
-                kv(f, "role", &l.role)?;
-                kv(f, "suspended", &l.suspended)?;
+                kvu(f, "role", &l.role, &l.unknown_values)?;
+                kvu(f, "suspended", &l.suspended, &l.unknown_values)?;
                 kb(f, "force-io-failures", l.force_io_failures)?;
-                kv(f, "write-ordering", &l.write_ordering)?;
+                kvu(f, "write-ordering", &l.write_ordering, &l.unknown_values)?;
                 kb(f, "may_promote", l.may_promote)?;
                 kv(f, "promotion_score", &l.promotion_score)?;
                 unknown(f, &l.unknown)
@@ -99,9 +115,9 @@ impl ObjectLine {
                 write!(f, " name:{} volume:{}", l.name, l.volume)?;
                 kv(f, "minor", &l.minor)?;
                 kv(f, "backing_dev", &l.backing_dev)?;
-                kv(f, "disk", &l.disk)?;
-                kv(f, "client", &l.client)?;
-                kv(f, "open", &l.open)?;
+                kvu(f, "disk", &l.disk, &l.unknown_values)?;
+                kvu(f, "client", &l.client, &l.unknown_values)?;
+                kvu(f, "open", &l.open, &l.unknown_values)?;
                 kb(f, "quorum", l.quorum)?;
                 kv(f, "size", &l.size)?;
                 kv(f, "read", &l.read)?;
@@ -111,7 +127,7 @@ impl ObjectLine {
                 kv(f, "upper-pending", &l.upper_pending)?;
                 kv(f, "lower-pending", &l.lower_pending)?;
                 kb(f, "al-suspended", l.al_suspended)?;
-                kv(f, "blocked", &l.blocked)?;
+                kvu(f, "blocked", &l.blocked, &l.unknown_values)?;
                 unknown(f, &l.unknown)
             }
             ObjectLine::Connection(l) => {
@@ -120,8 +136,8 @@ impl ObjectLine {
                     " name:{} peer-node-id:{} conn-name:{}",
                     l.name, l.peer_node_id, l.conn_name
                 )?;
-                kv(f, "connection", &l.connection)?;
-                kv(f, "role", &l.role)?;
+                kvu(f, "connection", &l.connection, &l.unknown_values)?;
+                kvu(f, "role", &l.role, &l.unknown_values)?;
                 kb(f, "congested", l.congested)?;
                 kv(f, "ap-in-flight", &l.ap_in_flight)?;
                 kv(f, "rs-in-flight", &l.rs_in_flight)?;
@@ -133,10 +149,15 @@ impl ObjectLine {
                     " name:{} peer-node-id:{} conn-name:{} volume:{}",
                     l.name, l.peer_node_id, l.conn_name, l.volume
                 )?;
-                kv(f, "replication", &l.replication)?;
-                kv(f, "peer-disk", &l.peer_disk)?;
-                kv(f, "peer-client", &l.peer_client)?;
-                kv(f, "resync-suspended", &l.resync_suspended)?;
+                kvu(f, "replication", &l.replication, &l.unknown_values)?;
+                kvu(f, "peer-disk", &l.peer_disk, &l.unknown_values)?;
+                kvu(f, "peer-client", &l.peer_client, &l.unknown_values)?;
+                kvu(
+                    f,
+                    "resync-suspended",
+                    &l.resync_suspended,
+                    &l.unknown_values,
+                )?;
                 let empty = ResyncProgress::default();
                 let p = l.progress.as_deref().unwrap_or(&empty);
                 kv(f, "done", &p.done)?;

@@ -78,6 +78,7 @@ impl Cluster {
                         al_suspended: Some(false),
                         blocked: Some(Blocked::default()),
                         unknown: vec![],
+                        unknown_values: vec![],
                     },
                 );
             }
@@ -98,6 +99,7 @@ impl Cluster {
                     ap_in_flight: Some(0),
                     rs_in_flight: Some(0),
                     unknown: vec![],
+                    unknown_values: vec![],
                 };
                 let mut cv = ConnView {
                     conn,
@@ -156,6 +158,7 @@ impl Cluster {
                                 ))
                             }),
                             unknown: vec![],
+                            unknown_values: vec![],
                         },
                     );
                 }

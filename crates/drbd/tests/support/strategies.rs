@@ -22,12 +22,31 @@ pub fn state_of<T: Copy + std::fmt::Debug + 'static>(
     select(all)
 }
 
+/// A vocabulary value as a newer kernel may print it: mostly a known value, sometimes a token
+/// drawn from `tokens` and parsed leniently, with the (key, token) pair the parser records
+/// when it does not know it.
+pub fn lenient_of<T: Lenient + Clone + std::fmt::Debug + 'static>(
+    key: &'static str,
+    known: impl Strategy<Value = Option<T>> + 'static,
+    tokens: &'static str,
+) -> BoxedStrategy<(Option<T>, UnknownValues)> {
+    prop_oneof![
+        4 => known.prop_map(|v| (v, Vec::new())),
+        1 => tokens.prop_map(move |t| {
+            let (v, known) = T::lenient(&t);
+            (Some(v), if known { Vec::new() } else { vec![(key.to_string(), t)] })
+        }),
+    ]
+    .boxed()
+}
+
 pub fn suspended() -> impl Strategy<Value = Suspended> {
     any::<[bool; 4]>().prop_map(|b| Suspended {
         user: b[0],
         no_data: b[1],
         fencing: b[2],
         quorum: b[3],
+        other: false,
     })
 }
 
@@ -37,6 +56,7 @@ pub fn resync_suspended() -> impl Strategy<Value = ResyncSuspended> {
         peer: b[1],
         dependency: b[2],
         max_parallel: b[3],
+        other: false,
     })
 }
 
@@ -44,6 +64,7 @@ pub fn blocked() -> impl Strategy<Value = Blocked> {
     any::<[bool; 2]>().prop_map(|b| Blocked {
         upper: b[0],
         lower: b[1],
+        other: false,
     })
 }
 
@@ -145,6 +166,7 @@ pub fn resource_line(ids: Ids) -> BoxedStrategy<ResourceLine> {
             may_promote: mp,
             promotion_score: ps,
             unknown,
+            unknown_values: Vec::new(),
         })
         .boxed()
 }
@@ -157,7 +179,7 @@ pub fn device_line(ids: Ids) -> BoxedStrategy<DeviceLine> {
             "/dev/[a-z0-9/]{1,10}".prop_map(BackingDev::Path)
         ]),
         (
-            of(state_of(DiskState::ALL)),
+            lenient_of("disk", of(state_of(DiskState::ALL)), "[A-Z][A-Za-z]{1,10}"),
             of(state_of(Tristate::ALL)),
             of(state_of(Tristate::ALL)),
             of(any::<bool>()),
@@ -179,7 +201,7 @@ pub fn device_line(ids: Ids) -> BoxedStrategy<DeviceLine> {
                 volume: id.1,
                 minor: id.2,
                 backing_dev,
-                disk: info.0,
+                disk: info.0 .0,
                 client: info.1,
                 open: info.2,
                 quorum: info.3,
@@ -193,6 +215,7 @@ pub fn device_line(ids: Ids) -> BoxedStrategy<DeviceLine> {
                 al_suspended: als,
                 blocked: bl,
                 unknown,
+                unknown_values: info.0 .1,
             },
         )
         .boxed()
@@ -222,6 +245,7 @@ pub fn connection_line(ids: Ids) -> BoxedStrategy<ConnectionLine> {
             ap_in_flight: ap,
             rs_in_flight: rs,
             unknown,
+            unknown_values: Vec::new(),
         })
         .boxed()
 }
@@ -235,10 +259,18 @@ pub fn peer_device_line(ids: Ids) -> BoxedStrategy<PeerDeviceLine> {
             0..ids.volumes,
         ),
         (
-            of(state_of(ReplicationState::ALL)),
+            lenient_of(
+                "replication",
+                of(state_of(ReplicationState::ALL)),
+                "[A-Z][A-Za-z]{1,10}",
+            ),
             of(state_of(DiskState::ALL)),
             of(state_of(Tristate::ALL)),
-            of(resync_suspended()),
+            lenient_of(
+                "resync-suspended",
+                of(resync_suspended()),
+                "((user|peer),)?[a-z][a-z-]{0,8}(,dependency)?",
+            ),
         ),
         (
             of(any::<u64>()),
@@ -255,10 +287,10 @@ pub fn peer_device_line(ids: Ids) -> BoxedStrategy<PeerDeviceLine> {
             peer_node_id: id.1,
             conn_name: id.2,
             volume: id.3,
-            replication: st.0,
+            replication: st.0 .0,
             peer_disk: st.1,
             peer_client: st.2,
-            resync_suspended: st.3,
+            resync_suspended: st.3 .0,
             received: c.0,
             sent: c.1,
             out_of_sync: c.2,
@@ -266,6 +298,7 @@ pub fn peer_device_line(ids: Ids) -> BoxedStrategy<PeerDeviceLine> {
             unacked: c.4,
             progress,
             unknown,
+            unknown_values: [st.0 .1, st.3 .1].concat(),
         })
         .boxed()
 }

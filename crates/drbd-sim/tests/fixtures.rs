@@ -56,7 +56,6 @@ fn device(volume: u32) -> DeviceLine {
         al_suspended: Some(false),
         blocked: Some(Blocked::default()),
         unknown: vec![],
-        unknown_values: vec![],
     }
 }
 
@@ -72,7 +71,6 @@ fn connection() -> ConnView {
             ap_in_flight: Some(10),
             rs_in_flight: Some(20),
             unknown: vec![],
-            unknown_values: vec![],
         },
         peer_devices: Default::default(),
         paths: vec![],
@@ -96,7 +94,6 @@ fn peer_device(volume: u32) -> PeerDeviceLine {
         unacked: Some(40),
         progress: None,
         unknown: vec![],
-        unknown_values: vec![],
     }
 }
 
@@ -332,6 +329,7 @@ fn helper(phase: HelperPhase, status: Option<u32>) -> Line {
             status,
             unknown: vec![],
         }),
+        unknown_values: vec![],
     }
 }
 

@@ -17,10 +17,7 @@ impl State {
         for r in self.resources() {
             dump_resource(r, &mut lines);
         }
-        lines.push(Line {
-            timestamp: None,
-            event: Event::EndOfDump,
-        });
+        lines.push(Line::new(None, Event::EndOfDump));
         lines
     }
 }
@@ -34,6 +31,7 @@ pub fn dump_resource(r: &Resource, out: &mut Vec<Line>) {
             event_type: EventType::Exists,
             object,
         },
+        unknown_values: Vec::new(),
     };
     out.push(exists(ObjectLine::Resource(resource_line(r))));
     for c in &r.connections {
@@ -65,7 +63,6 @@ pub fn resource_line(r: &Resource) -> ResourceLine {
         may_promote: Some(r.may_promote),
         promotion_score: Some(r.promotion_score),
         unknown: Vec::new(),
-        unknown_values: Vec::new(),
     }
 }
 
@@ -93,7 +90,6 @@ pub fn device_line(resource: &str, d: &Device) -> DeviceLine {
         al_suspended: Some(d.al_suspended),
         blocked: Some(d.blocked),
         unknown: Vec::new(),
-        unknown_values: Vec::new(),
     }
 }
 
@@ -109,7 +105,6 @@ pub fn connection_line(resource: &str, c: &Connection) -> ConnectionLine {
         ap_in_flight: Some(c.ap_in_flight),
         rs_in_flight: Some(c.rs_in_flight),
         unknown: Vec::new(),
-        unknown_values: Vec::new(),
     }
 }
 
@@ -131,7 +126,6 @@ pub fn peer_device_line(resource: &str, c: &Connection, p: &PeerDevice) -> PeerD
         unacked: Some(p.unacked),
         progress: p.progress.clone(),
         unknown: Vec::new(),
-        unknown_values: Vec::new(),
     }
 }
 

@@ -71,17 +71,34 @@ impl std::str::FromStr for EventType {
 pub type UnknownKeys = Vec<(String, String)>;
 
 /// Known keys whose value this version does not know (a newer kernel's state or flag), in
-/// line order, with the value as printed. The field holds the vocabulary's unknown value
-/// (`OutOfRange`, the `other` flag, or `None` where there is none); the line keeps the token
-/// so the daemon can warn once per key and value ([`crate::SeenUnknowns`]) and the printer
-/// can print it back. Empty (no allocation) when every value is known.
+/// line order, with the value as printed. The event holds the vocabulary's unknown value
+/// (`OutOfRange`, the `other` flag, or `None` where there is none); the [`Line`] keeps the
+/// token so the daemon can warn once per key and value ([`crate::SeenUnknowns`]) and count
+/// it, and the printer can print it back. Empty (no allocation) when every value is known.
 pub type UnknownValues = Vec<(String, String)>;
 
-/// One line: an optional `--timestamps` prefix and what it says.
+/// One line: an optional `--timestamps` prefix, what it says, and the values in it that this
+/// version does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     pub timestamp: Option<String>,
     pub event: Event,
+    /// Known keys of an object line whose value this version does not know (see
+    /// [`UnknownValues`]); kept beside the event so the line types stay as small as they
+    /// were (the parser's hot path moves them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_values: UnknownValues,
+}
+
+impl Line {
+    /// A line without unknown values.
+    pub fn new(timestamp: Option<String>, event: Event) -> Line {
+        Line {
+            timestamp,
+            event,
+            unknown_values: Vec::new(),
+        }
+    }
 }
 
 /// What a line says.
@@ -118,16 +135,6 @@ pub enum ObjectLine {
     Path(PathLine),
 }
 
-impl Event {
-    /// The (key, value) pairs of known keys with values this version does not know.
-    pub fn unknown_values(&self) -> &[(String, String)] {
-        match self {
-            Event::Object { object, .. } => object.unknown_values(),
-            _ => &[],
-        }
-    }
-}
-
 impl ObjectLine {
     /// The resource the line is about.
     pub fn resource_name(&self) -> &str {
@@ -148,17 +155,6 @@ impl ObjectLine {
             ObjectLine::Connection(_) => "connection",
             ObjectLine::PeerDevice(_) => "peer-device",
             ObjectLine::Path(_) => "path",
-        }
-    }
-
-    /// Values this version does not know, as (key, value) pairs; empty for path lines.
-    pub fn unknown_values(&self) -> &[(String, String)] {
-        match self {
-            ObjectLine::Resource(l) => &l.unknown_values,
-            ObjectLine::Device(l) => &l.unknown_values,
-            ObjectLine::Connection(l) => &l.unknown_values,
-            ObjectLine::PeerDevice(l) => &l.unknown_values,
-            ObjectLine::Path(_) => &[],
         }
     }
 
@@ -183,8 +179,6 @@ pub struct ResourceLine {
     pub may_promote: Option<bool>,
     pub promotion_score: Option<u32>,
     pub unknown: UnknownKeys,
-    #[serde(default)]
-    pub unknown_values: UnknownValues,
 }
 
 /// `backing_dev`: a block device path, or `none` for a diskless volume.
@@ -215,8 +209,6 @@ pub struct DeviceLine {
     pub al_suspended: Option<bool>,
     pub blocked: Option<Blocked>,
     pub unknown: UnknownKeys,
-    #[serde(default)]
-    pub unknown_values: UnknownValues,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -231,8 +223,6 @@ pub struct ConnectionLine {
     pub ap_in_flight: Option<u64>,
     pub rs_in_flight: Option<u64>,
     pub unknown: UnknownKeys,
-    #[serde(default)]
-    pub unknown_values: UnknownValues,
 }
 
 /// Resync and online-verify progress of a peer device (`done` and the statistics keys that
@@ -288,8 +278,6 @@ pub struct PeerDeviceLine {
     /// Present when the line carries any resync or verify progress key (boxed: rare, large).
     pub progress: Option<Box<ResyncProgress>>,
     pub unknown: UnknownKeys,
-    #[serde(default)]
-    pub unknown_values: UnknownValues,
 }
 
 impl PeerDeviceLine {

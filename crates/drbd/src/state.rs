@@ -20,9 +20,6 @@ pub struct Counters {
     pub lines: u64,
     /// Keys on object lines that this version does not know.
     pub unknown_keys: u64,
-    /// Values of known keys that this version does not know (stored as unknown, the object
-    /// kept; see [`crate::event::UnknownValues`]).
-    pub unknown_values: u64,
     /// Lines with a verb or kind this version does not know.
     pub unknown_lines: u64,
     /// Kernel notifications lost (`- skipped N`).
@@ -96,7 +93,6 @@ impl State {
         match event {
             Event::Object { event_type, object } => {
                 self.counters.unknown_keys += object.unknown_keys().len() as u64;
-                self.counters.unknown_values += object.unknown_values().len() as u64;
                 self.apply_object(*event_type, object, out)
             }
             Event::Helper(h) => out.push(PluginUpdate::Helper(HelperUpdate {

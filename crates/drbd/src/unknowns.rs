@@ -59,7 +59,7 @@ impl SeenUnknowns {
         true
     }
 
-    /// The pairs of `pairs` (e.g. [`crate::Event::unknown_values`]) not offered before, in order.
+    /// The pairs of `pairs` (a [`crate::Line`]'s `unknown_values`) not offered before, in order.
     pub fn news<'a>(&mut self, pairs: &'a [(String, String)]) -> Vec<(&'a str, &'a str)> {
         pairs
             .iter()

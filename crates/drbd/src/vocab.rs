@@ -59,15 +59,21 @@ macro_rules! vocabulary {
             pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)+ }
             }
+
+            /// The value spelt `s`, if any (the parser's hot path: no error to build).
+            #[inline(always)]
+            pub fn from_text(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
         }
 
         impl FromStr for $name {
             type Err = UnknownValue;
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownValue { vocabulary: $what, value: s.to_string() }),
-                }
+                $name::from_text(s).ok_or_else(|| UnknownValue { vocabulary: $what, value: s.to_string() })
             }
         }
 
@@ -86,9 +92,9 @@ macro_rules! lenient_out_of_range {
             impl Lenient for $name {
                 #[inline(always)]
                 fn lenient(s: &str) -> (Self, bool) {
-                    match s.parse() {
-                        Ok(v) => (v, true),
-                        Err(_) => ($name::OutOfRange, false),
+                    match $name::from_text(s) {
+                        Some(v) => (v, true),
+                        None => ($name::OutOfRange, false),
                     }
                 }
             }
@@ -268,6 +274,7 @@ macro_rules! flag_set {
 
         impl Lenient for $name {
             /// Known flags are set by name; any other word (or an empty list) sets `other`.
+            #[inline(always)]
             fn lenient(s: &str) -> (Self, bool) {
                 let mut set = $name::default();
                 if s == "no" {

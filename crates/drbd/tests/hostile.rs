@@ -5,6 +5,7 @@
 use drbd::event::{ObjectLine, UnknownValues};
 use drbd::parse::Problem;
 use drbd::vocab::*;
+use drbd::Line;
 use drbd::{parse_line, Event, PluginUpdate, SeenUnknowns, State};
 
 const RES: &str = "exists resource name:r role:Secondary suspended:no force-io-failures:no write-ordering:flush may_promote:no promotion_score:10101";
@@ -23,7 +24,7 @@ fn feed(state: &mut State, lines: &[&str]) -> Vec<PluginUpdate> {
 }
 
 fn unknown_values(line: &str) -> UnknownValues {
-    parse_line(line).unwrap().event.unknown_values().to_vec()
+    parse_line(line).unwrap().unknown_values
 }
 
 fn pair(k: &str, v: &str) -> (String, String) {
@@ -43,20 +44,22 @@ fn an_unknown_resync_suspended_reason_keeps_the_peer_device_and_records_the_valu
         unknown_values(line),
         vec![pair("resync-suspended", "user,future-reason")]
     );
-    assert_eq!(s.counters().unknown_values, 1);
 }
 
 #[test]
 fn an_unknown_state_name_is_stored_as_out_of_range_and_keeps_each_object() {
+    let lines = [
+        "exists resource name:r role:Tertiary suspended:no",
+        "exists device name:r volume:0 minor:7 disk:Frozen client:maybe blocked:upper,sideways",
+        "exists connection name:r peer-node-id:1 conn-name:peer connection:Handshaking role:Primary",
+        "exists peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:Teleporting peer-disk:Melted",
+    ];
     let mut s = State::new();
-    feed(
-        &mut s,
-        &[
-            "exists resource name:r role:Tertiary suspended:no",
-            "exists device name:r volume:0 minor:7 disk:Frozen client:maybe blocked:upper,sideways",
-            "exists connection name:r peer-node-id:1 conn-name:peer connection:Handshaking role:Primary",
-            "exists peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:Teleporting peer-disk:Melted",
-        ],
+    feed(&mut s, &lines);
+    let counted: usize = lines.iter().map(|l| unknown_values(l).len()).sum();
+    assert_eq!(
+        counted, 7,
+        "each unknown value is on its line, for the daemon to count"
     );
     let r = s.resource("r").expect("resource kept");
     assert_eq!(r.role, Role::OutOfRange);
@@ -74,7 +77,6 @@ fn an_unknown_state_name_is_stored_as_out_of_range_and_keeps_each_object() {
     let p = r.peer_device(1, 0).expect("peer device kept");
     assert_eq!(p.replication_state, ReplicationState::OutOfRange);
     assert_eq!(p.peer_disk_state, DiskState::OutOfRange);
-    assert_eq!(s.counters().unknown_values, 7);
 }
 
 #[test]
@@ -123,7 +125,9 @@ fn an_unknown_flag_appears_in_the_json_form_only_when_set() {
 #[test]
 fn a_coloured_state_value_is_still_its_state_not_an_unknown_value() {
     let line = "change peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:\x1b[1;33mSyncSource\x1b[0m peer-disk:\x1b[1;31mInconsistent\x1b[0m";
-    let ObjectLine::PeerDevice(p) = (match parse_line(line).unwrap().event {
+    let parsed = parse_line(line).unwrap();
+    assert!(parsed.unknown_values.is_empty());
+    let ObjectLine::PeerDevice(p) = (match parsed.event {
         Event::Object { object, .. } => object,
         e => panic!("{e:?}"),
     }) else {
@@ -131,22 +135,18 @@ fn a_coloured_state_value_is_still_its_state_not_an_unknown_value() {
     };
     assert_eq!(p.replication, Some(ReplicationState::SyncSource));
     assert_eq!(p.peer_disk, Some(DiskState::Inconsistent));
-    assert!(p.unknown_values.is_empty());
     let caret = "change resource name:r role:^[[1;32mPrimary^[[0m";
-    assert!(parse_line(caret).unwrap().event.unknown_values().is_empty());
+    assert!(parse_line(caret).unwrap().unknown_values.is_empty());
 }
 
 #[test]
 fn the_daemon_can_warn_once_per_unknown_key_and_value() {
     let mut seen = SeenUnknowns::default();
     let line = "change device name:r volume:0 disk:Frozen";
-    let first = parse_line(line).unwrap();
-    assert_eq!(
-        seen.news(first.event.unknown_values()),
-        vec![("disk", "Frozen")]
-    );
+    let first: Line = parse_line(line).unwrap();
+    assert_eq!(seen.news(&first.unknown_values), vec![("disk", "Frozen")]);
     let again = parse_line(line).unwrap();
-    assert!(seen.news(again.event.unknown_values()).is_empty());
+    assert!(seen.news(&again.unknown_values).is_empty());
 }
 
 #[test]
@@ -156,7 +156,8 @@ fn a_control_character_in_a_name_rejects_the_line() {
         ("exists resource name:\x01r role:Primary", "name"),
         ("exists resource name:r\x7f", "name"),
         ("exists resource name:r\u{85}x", "name"),
-        ("exists resource name:\x1b[31mr role:Primary", "name"),
+        ("exists resource name:\x1br role:Primary", "name"),
+        ("exists resource name:r role:Primary bogus:\0", "bogus"),
         ("exists connection name:r peer-node-id:1 conn-name:pe\0er", "conn-name"),
         ("exists path name:r peer-node-id:1 conn-name:peer local:ipv4:10.0.0.1\0:7000 peer:ipv4:10.0.0.2:7000", "local"),
         ("exists device name:r volume:0 backing_dev:/dev/s\x02da", "backing_dev"),
@@ -187,6 +188,17 @@ fn a_nul_in_a_resource_name_makes_no_phantom_resource() {
             .map(|r| r.name.to_string())
             .collect::<Vec<_>>(),
         ["r"]
+    );
+}
+
+#[test]
+fn the_event_alone_prints_unknown_values_as_the_vocabularys_unknown_value() {
+    let line =
+        parse_line("change device name:r volume:0 disk:Frozen client:maybe blocked:upper,later")
+            .unwrap();
+    assert_eq!(
+        line.event.to_string(),
+        "change device name:r volume:0 disk:? blocked:upper,other"
     );
 }
 

@@ -78,7 +78,6 @@ impl Cluster {
                         al_suspended: Some(false),
                         blocked: Some(Blocked::default()),
                         unknown: vec![],
-                        unknown_values: vec![],
                     },
                 );
             }
@@ -99,7 +98,6 @@ impl Cluster {
                     ap_in_flight: Some(0),
                     rs_in_flight: Some(0),
                     unknown: vec![],
-                    unknown_values: vec![],
                 };
                 let mut cv = ConnView {
                     conn,
@@ -158,7 +156,6 @@ impl Cluster {
                                 ))
                             }),
                             unknown: vec![],
-                            unknown_values: vec![],
                         },
                     );
                 }

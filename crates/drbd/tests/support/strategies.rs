@@ -6,7 +6,7 @@ use drbd::values::{Address, AddressFamily, Eta, Hundredths};
 use drbd::vocab::*;
 use drbd::{parse_line, PluginUpdate, State};
 use proptest::collection::vec;
-use proptest::option::of;
+use proptest::option::{of, weighted};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -20,24 +20,6 @@ pub fn state_of<T: Copy + std::fmt::Debug + 'static>(
     all: &'static [T],
 ) -> impl Strategy<Value = T> {
     select(all)
-}
-
-/// A vocabulary value as a newer kernel may print it: mostly a known value, sometimes a token
-/// drawn from `tokens` and parsed leniently, with the (key, token) pair the parser records
-/// when it does not know it.
-pub fn lenient_of<T: Lenient + Clone + std::fmt::Debug + 'static>(
-    key: &'static str,
-    known: impl Strategy<Value = Option<T>> + 'static,
-    tokens: &'static str,
-) -> BoxedStrategy<(Option<T>, UnknownValues)> {
-    prop_oneof![
-        4 => known.prop_map(|v| (v, Vec::new())),
-        1 => tokens.prop_map(move |t| {
-            let (v, known) = T::lenient(&t);
-            (Some(v), if known { Vec::new() } else { vec![(key.to_string(), t)] })
-        }),
-    ]
-    .boxed()
 }
 
 pub fn suspended() -> impl Strategy<Value = Suspended> {
@@ -166,7 +148,6 @@ pub fn resource_line(ids: Ids) -> BoxedStrategy<ResourceLine> {
             may_promote: mp,
             promotion_score: ps,
             unknown,
-            unknown_values: Vec::new(),
         })
         .boxed()
 }
@@ -179,7 +160,7 @@ pub fn device_line(ids: Ids) -> BoxedStrategy<DeviceLine> {
             "/dev/[a-z0-9/]{1,10}".prop_map(BackingDev::Path)
         ]),
         (
-            lenient_of("disk", of(state_of(DiskState::ALL)), "[A-Z][A-Za-z]{1,10}"),
+            of(state_of(DiskState::ALL)),
             of(state_of(Tristate::ALL)),
             of(state_of(Tristate::ALL)),
             of(any::<bool>()),
@@ -201,7 +182,7 @@ pub fn device_line(ids: Ids) -> BoxedStrategy<DeviceLine> {
                 volume: id.1,
                 minor: id.2,
                 backing_dev,
-                disk: info.0 .0,
+                disk: info.0,
                 client: info.1,
                 open: info.2,
                 quorum: info.3,
@@ -215,7 +196,6 @@ pub fn device_line(ids: Ids) -> BoxedStrategy<DeviceLine> {
                 al_suspended: als,
                 blocked: bl,
                 unknown,
-                unknown_values: info.0 .1,
             },
         )
         .boxed()
@@ -245,7 +225,6 @@ pub fn connection_line(ids: Ids) -> BoxedStrategy<ConnectionLine> {
             ap_in_flight: ap,
             rs_in_flight: rs,
             unknown,
-            unknown_values: Vec::new(),
         })
         .boxed()
 }
@@ -259,18 +238,10 @@ pub fn peer_device_line(ids: Ids) -> BoxedStrategy<PeerDeviceLine> {
             0..ids.volumes,
         ),
         (
-            lenient_of(
-                "replication",
-                of(state_of(ReplicationState::ALL)),
-                "[A-Z][A-Za-z]{1,10}",
-            ),
+            of(state_of(ReplicationState::ALL)),
             of(state_of(DiskState::ALL)),
             of(state_of(Tristate::ALL)),
-            lenient_of(
-                "resync-suspended",
-                of(resync_suspended()),
-                "((user|peer),)?[a-z][a-z-]{0,8}(,dependency)?",
-            ),
+            of(resync_suspended()),
         ),
         (
             of(any::<u64>()),
@@ -287,10 +258,10 @@ pub fn peer_device_line(ids: Ids) -> BoxedStrategy<PeerDeviceLine> {
             peer_node_id: id.1,
             conn_name: id.2,
             volume: id.3,
-            replication: st.0 .0,
+            replication: st.0,
             peer_disk: st.1,
             peer_client: st.2,
-            resync_suspended: st.3 .0,
+            resync_suspended: st.3,
             received: c.0,
             sent: c.1,
             out_of_sync: c.2,
@@ -298,7 +269,6 @@ pub fn peer_device_line(ids: Ids) -> BoxedStrategy<PeerDeviceLine> {
             unacked: c.4,
             progress,
             unknown,
-            unknown_values: [st.0 .1, st.3 .1].concat(),
         })
         .boxed()
 }
@@ -388,7 +358,8 @@ pub fn any_line() -> BoxedStrategy<Line> {
         1 => any::<u64>().prop_map(Event::Skipped),
     ];
     let timestamp = of("20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9:.]{8,15}[+-][0-9]{2}:[0-9]{2}");
-    let known = (timestamp, event).prop_map(|(timestamp, event)| Line { timestamp, event });
+    let known = (timestamp, event, newer_kernel_tokens())
+        .prop_map(|(timestamp, event, tokens)| newer_kernel(Line::new(timestamp, event), tokens));
     // Unknown verbs cannot carry a timestamp: the timestamp would read as the verb.
     let unknown = (
         "x[a-z]{0,8}",
@@ -399,11 +370,56 @@ pub fn any_line() -> BoxedStrategy<Line> {
             .contains(&k.as_str())
         }),
     )
-        .prop_map(|(verb, kind)| Line {
-            timestamp: None,
-            event: Event::Unknown { verb, kind },
-        });
+        .prop_map(|(verb, kind)| Line::new(None, Event::Unknown { verb, kind }));
     prop_oneof![9 => known, 1 => unknown].boxed()
+}
+
+/// Spellings a newer kernel might print for a state and a flag list (or none).
+fn newer_kernel_tokens() -> impl Strategy<Value = (Option<String>, Option<String>)> {
+    (
+        weighted(0.2, "[A-Z][A-Za-z]{1,10}"),
+        weighted(0.2, "((user|peer),)?[a-z][a-z-]{0,8}(,dependency)?"),
+    )
+}
+
+/// Puts the tokens into `line` as a newer kernel would print them: the state token into the
+/// first state key of an object line, the flag token into its flag list, parsed leniently,
+/// with the pairs the parser records for tokens it does not know, in key order.
+fn newer_kernel(mut line: Line, (state, flags): (Option<String>, Option<String>)) -> Line {
+    fn put<T: Lenient>(
+        field: &mut Option<T>,
+        key: &str,
+        token: Option<String>,
+        u: &mut UnknownValues,
+    ) {
+        if let Some(token) = token {
+            let (value, known) = T::lenient(&token);
+            *field = Some(value);
+            if !known {
+                u.push((key.to_string(), token));
+            }
+        }
+    }
+    let u = &mut line.unknown_values;
+    if let Event::Object { object, .. } = &mut line.event {
+        match object {
+            ObjectLine::Resource(l) => {
+                put(&mut l.role, "role", state, u);
+                put(&mut l.suspended, "suspended", flags, u);
+            }
+            ObjectLine::Device(l) => {
+                put(&mut l.disk, "disk", state, u);
+                put(&mut l.blocked, "blocked", flags, u);
+            }
+            ObjectLine::Connection(l) => put(&mut l.connection, "connection", state, u),
+            ObjectLine::PeerDevice(l) => {
+                put(&mut l.replication, "replication", state, u);
+                put(&mut l.resync_suspended, "resync-suspended", flags, u);
+            }
+            ObjectLine::Path(_) => {}
+        }
+    }
+    line
 }
 
 /// Few addresses, so path lines hit the same paths.
@@ -434,13 +450,13 @@ pub fn apply_printed(
     out: &mut Vec<PluginUpdate>,
 ) {
     for (event_type, object) in lines {
-        let line = Line {
-            timestamp: None,
-            event: Event::Object {
+        let line = Line::new(
+            None,
+            Event::Object {
                 event_type: *event_type,
                 object: object.clone(),
             },
-        };
+        );
         let parsed = parse_line(&line.to_string()).expect("printed lines parse");
         s.apply(parsed.event, out);
     }

@@ -199,6 +199,10 @@ pub(crate) fn fill<F: Fields>(
         let (key, value) = pair?;
         match F::KEYS.iter().position(|k| *k == key) {
             Some(i) => {
+                // A repeated key: the last value wins, also over an unknown one before it.
+                if !u.is_empty() {
+                    u.retain(|(k, _)| k != key);
+                }
                 fields
                     .set_at(i, value, u)
                     .map_err(|what| bad_value(key, value, what))?;

@@ -94,6 +94,29 @@ fn a_line_with_unknown_values_prints_back_its_original_tokens() {
 }
 
 #[test]
+fn a_repeated_key_replaces_an_unknown_value_before_it() {
+    // Found by the parse_apply fuzz target: the earlier unknown token used to stay recorded
+    // and was printed instead of the value that won.
+    for (line, printed, unknown) in [
+        (
+            "change connection name:r peer-node-id:1 conn-name:p connection:bogus connection:StandAlone",
+            "change connection name:r peer-node-id:1 conn-name:p connection:StandAlone",
+            vec![],
+        ),
+        (
+            "change connection name:r peer-node-id:1 conn-name:p connection:bogus connection:worse",
+            "change connection name:r peer-node-id:1 conn-name:p connection:worse",
+            vec![pair("connection", "worse")],
+        ),
+    ] {
+        let parsed = parse_line(line).unwrap();
+        assert_eq!(parsed.unknown_values, unknown, "{line}");
+        assert_eq!(parsed.to_string(), printed);
+        assert_eq!(parse_line(printed).unwrap(), parsed);
+    }
+}
+
+#[test]
 fn known_values_and_the_question_mark_record_no_unknown_value() {
     for line in [
         RES,

@@ -212,6 +212,11 @@ pub(crate) fn fill<F: Fields>(
         }
     }
     tokens.check_control()?;
+    if u.len() > 1 {
+        // Keys out of order: keep the unknown values in printed order, as the printer
+        // prints them and an in-order line records them.
+        u.sort_by_key(|(k, _)| F::KEYS.iter().position(|known| known == k));
+    }
     Ok(seen)
 }
 

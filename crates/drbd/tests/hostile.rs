@@ -94,7 +94,7 @@ fn a_line_with_unknown_values_prints_back_its_original_tokens() {
 }
 
 #[test]
-fn a_repeated_key_replaces_an_unknown_value_before_it() {
+fn a_repeated_key_replaces_an_unknown_value_before_it_and_the_order_stays_printed_order() {
     // Found by the parse_apply fuzz target: the earlier unknown token used to stay recorded
     // and was printed instead of the value that won.
     for (line, printed, unknown) in [
@@ -107,6 +107,11 @@ fn a_repeated_key_replaces_an_unknown_value_before_it() {
             "change connection name:r peer-node-id:1 conn-name:p connection:bogus connection:worse",
             "change connection name:r peer-node-id:1 conn-name:p connection:worse",
             vec![pair("connection", "worse")],
+        ),
+        (
+            "change connection name:r peer-node-id:1 conn-name:p connection:Connected role:Tertiary connection:bogus",
+            "change connection name:r peer-node-id:1 conn-name:p connection:bogus role:Tertiary",
+            vec![pair("connection", "bogus"), pair("role", "Tertiary")],
         ),
     ] {
         let parsed = parse_line(line).unwrap();

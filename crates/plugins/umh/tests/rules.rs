@@ -213,3 +213,29 @@ fn an_empty_or_blank_command_is_rejected_naming_the_key() {
     }
     assert!(config("[[umh]]\n[[umh.helper]]\ncommand = \" true \"\n").is_ok());
 }
+
+#[test]
+fn an_empty_command_loaded_from_a_file_names_file_line_and_key() {
+    use drbd_reactor_config::{load, PluginKind, Strictness};
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("drbd-reactor.toml");
+    std::fs::write(
+        &main,
+        "[[umh]]\n[[umh.peerdevice]]\nname = \"x\"\ncommand = \"  \"\n",
+    )
+    .unwrap();
+    let config = load(&main).unwrap();
+    let section = config.plugins_of(PluginKind::Umh).next().unwrap();
+    let err = section
+        .parse::<UmhConfig>(Strictness::RejectUnknownKeys)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:4:1: key 'peerdevice[0].command': [[umh]]: the command is empty",
+            main.display()
+        )),
+        "{err}"
+    );
+    assert!(err.ends_with("\n4 | command = \"  \"\n  | ^"), "{err}");
+}

@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use log::LevelFilter;
 
-use crate::error::{ConfigError, Located, Origin};
+use crate::error::{ConfigError, Located, Origin, Site};
 use crate::locate::{below, key_lines, line_for, line_of};
 use crate::plugin::{PluginInstance, PluginKind};
 use crate::LogConfig;
@@ -35,10 +36,15 @@ pub struct FileConfig {
     /// In the order of their headers in the file.
     pub plugins: Vec<PluginInstance>,
     pub warnings: Vec<Located>,
+    /// The file's content, for the source line of errors found when merging.
+    pub source_text: Arc<str>,
 }
 
 struct FileCtx<'a> {
     file: &'a Path,
+    text: &'a str,
+    /// `text` shared by the plugin sections, for their error excerpts.
+    shared: Arc<str>,
     lines: BTreeMap<String, usize>,
 }
 
@@ -60,24 +66,58 @@ impl FileCtx<'_> {
     }
 }
 
-/// Parses the content `text` of `file` on its own.
+/// Parses the content `text` of `file` on its own. Errors carry the line, column, key and
+/// source line.
 pub fn parse_file(file: &Path, text: &str) -> Result<FileConfig, ConfigError> {
-    let table: toml::Table = toml::from_str(text).map_err(|err| {
-        let line = err
-            .span()
-            .map(|span| line_of(text, span.start))
-            .unwrap_or(1);
-        ConfigError::at(
-            Origin::new(file, line),
-            None,
-            format!("invalid TOML: {}", err.message()),
-        )
-    })?;
+    parse_text(file, text).map_err(|err| err.with_source_text(text))
+}
+
+/// The error for text that is not TOML: at the column the parser stopped, naming the key
+/// written on that line if there is one.
+fn syntax_error(file: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+    let offset = err.span().map_or(0, |span| span.start.min(text.len()));
+    let line = line_of(text, offset);
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..offset].chars().count() + 1;
+    let key = crate::error::source_line(text, line).and_then(|l| key_on_line(&l));
+    let mut error = ConfigError::at(
+        Origin::new(file, line),
+        key,
+        format!("invalid TOML: {}", err.message().trim_end()),
+    );
+    error.set_column(column);
+    error
+}
+
+/// The key a TOML line assigns (`a.b = 1` → `a.b`) or the table it opens (`[[log]]` → `log`).
+fn key_on_line(line: &str) -> Option<String> {
+    let line = line.trim();
+    let is_key = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+    };
+    let key = if let Some(header) = line.strip_prefix('[') {
+        header.trim_start_matches('[').split(']').next()?
+    } else {
+        line.split('=').next().filter(|_| line.contains('='))?
+    };
+    let key = key.trim();
+    is_key(key).then(|| key.split('.').map(str::trim).collect::<Vec<_>>().join("."))
+}
+
+fn parse_text(file: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|err| syntax_error(file, text, &err))?;
     let ctx = FileCtx {
         file,
+        text,
+        shared: Arc::from(text),
         lines: key_lines(text),
     };
-    let mut out = FileConfig::default();
+    let mut out = FileConfig {
+        source_text: ctx.shared.clone(),
+        ..FileConfig::default()
+    };
     for (key, value) in &table {
         match key.as_str() {
             SNIPPETS => {
@@ -231,7 +271,10 @@ fn parse_log(
                         )
                     })?;
                 }
-                "file" => log.file = Some(PathBuf::from(expect_str(ctx, &key_path, value)?)),
+                "file" => {
+                    log.file = Some(PathBuf::from(expect_str(ctx, &key_path, value)?));
+                    log.site = Some(Site::new(ctx.origin(&key_path), &key_path, ctx.text));
+                }
                 _ => warnings.push(ctx.warning(&key_path, "unknown key in [[log]], ignored")),
             }
         }
@@ -288,6 +331,7 @@ fn parse_plugins(
             table: table.clone(),
             origin: ctx.origin(&path),
             key_lines: below(&ctx.lines, &path),
+            source_text: ctx.shared.clone(),
         });
     }
     Ok(())

@@ -32,13 +32,16 @@ mod snippets;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{ConfigError, Located, Origin};
+pub use error::{ConfigError, Located, Origin, Place, Site};
 pub use file::parse_level;
 pub use logging::LoggingHandle;
 pub use plugin::{PluginInstance, PluginKind, Strictness};
 /// The §9 rule (newer than the reload, at least 20 s old), also for the promoter's drop-ins.
 pub use snippets::changed as changed_since_reload;
-pub use snippets::{discover as discover_snippets, snippets_changed_since, SETTLE_TIME};
+pub use snippets::{
+    discover as discover_snippets, discover_reporting as discover_snippets_reporting,
+    snippets_changed_since, Skipped as SkippedSnippet, SETTLE_TIME,
+};
 
 use file::{FileConfig, SNIPPETS, SNIPPETS_MONITORING_INTERVAL, STATISTICS_POLL_INTERVAL};
 
@@ -48,18 +51,32 @@ pub const DEFAULT_SNIPPETS_MONITORING_INTERVAL: u64 = 120;
 pub const MIN_SNIPPETS_MONITORING_INTERVAL: u64 = 30;
 
 /// One `[[log]]` entry: a sink with its own level.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Equality compares `level` and `file` only: where the entry is written (`site`) is not
+/// part of it.
+#[derive(Clone, Debug)]
 pub struct LogConfig {
     pub level: log::LevelFilter,
     /// Appended to; `None` means stderr.
     pub file: Option<PathBuf>,
+    /// Where `file` is written, so that failing to open it names file, line and key.
+    pub site: Option<Site>,
 }
+
+impl PartialEq for LogConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.level == other.level && self.file == other.file
+    }
+}
+
+impl Eq for LogConfig {}
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: log::LevelFilter::Info,
             file: None,
+            site: None,
         }
     }
 }
@@ -109,13 +126,23 @@ fn read(path: &Path, what: &str) -> Result<String, ConfigError> {
 pub fn load(main: &Path) -> Result<Config, ConfigError> {
     let main_file = file::parse_file(main, &read(main, "config file")?)?;
     let mut snippet_files = Vec::new();
+    let mut skipped_warnings = Vec::new();
     if let Some(dir) = &main_file.snippets {
-        for path in snippets::discover(&dir.value)? {
+        let (found, skipped) = snippets::discover_reporting(&dir.value)?;
+        for path in found {
             let parsed = file::parse_file(&path, &read(&path, "config snippet")?)?;
             snippet_files.push(parsed);
         }
+        // Located at the `snippets` key: that is where the operator chose the directory.
+        skipped_warnings.extend(skipped.into_iter().map(|s| Located {
+            origin: dir.origin.clone(),
+            key: Some(SNIPPETS.to_string()),
+            message: format!("skipping snippet {}: {}", s.path.display(), s.reason),
+        }));
     }
-    merge(main_file, snippet_files)
+    let mut config = merge(main_file, snippet_files)?;
+    config.warnings.extend(skipped_warnings);
+    Ok(config)
 }
 
 /// The content `text` of ONE file, read as the daemon reads it, without touching the disk:
@@ -167,7 +194,8 @@ pub(crate) fn merge(main: FileConfig, snippets: Vec<FileConfig>) -> Result<Confi
                 origin,
                 Some(key.to_string()),
                 "global keys are only allowed in the main config file, not in snippets",
-            ));
+            )
+            .with_source_text(&snippet.source_text));
         }
         any_log |= snippet.log.is_some();
         config.log.extend(snippet.log.unwrap_or_default());

@@ -73,7 +73,7 @@ fn open_sinks(log: &[LogConfig]) -> Result<Vec<Sink>, ConfigError> {
                         .create(true)
                         .append(true)
                         .open(path)
-                        .map_err(|err| ConfigError::io(path, "cannot open log file", err))?,
+                        .map_err(|err| open_error(entry, path, err))?,
                 )),
             };
             Ok(Sink {
@@ -82,6 +82,19 @@ fn open_sinks(log: &[LogConfig]) -> Result<Vec<Sink>, ConfigError> {
             })
         })
         .collect()
+}
+
+/// Located at the `file` key when the entry came from a file, else naming the path.
+fn open_error(entry: &LogConfig, path: &std::path::Path, err: std::io::Error) -> ConfigError {
+    let message = if path.as_os_str().is_empty() {
+        "cannot open log file: the path is empty".to_string()
+    } else {
+        format!("cannot open log file {}", path.display())
+    };
+    match &entry.site {
+        Some(site) => site.error(message, Some(err)),
+        None => ConfigError::io(path, "cannot open log file", err),
+    }
 }
 
 impl Log for Logger {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{ConfigError, Located, Origin};
 use crate::locate::line_for;
@@ -75,6 +76,8 @@ pub struct PluginInstance {
     /// Line of every key inside the section, by key path relative to the section
     /// (`address`, `resources.foo.start[1]`).
     pub key_lines: BTreeMap<String, usize>,
+    /// The content of the section's file, for the source line shown under an error.
+    pub source_text: Arc<str>,
 }
 
 impl PartialEq for PluginInstance {
@@ -110,11 +113,10 @@ impl PluginInstance {
                 let message = err.inner().message().to_string();
                 let origin = self.origin_of(&key);
                 let key = (!key.is_empty()).then_some(key);
-                return Err(ConfigError::at(
-                    origin,
-                    key,
-                    format!("[[{}]]: {message}", self.kind),
-                ));
+                return Err(
+                    ConfigError::at(origin, key, format!("[[{}]]: {message}", self.kind))
+                        .with_source_text(&self.source_text),
+                );
             }
         };
         let located: Vec<Located> = unknown
@@ -133,7 +135,8 @@ impl PluginInstance {
         match strictness {
             Strictness::RejectUnknownKeys if !located.is_empty() => Err(ConfigError::from_located(
                 located.into_iter().next().expect("not empty"),
-            )),
+            )
+            .with_source_text(&self.source_text)),
             _ => Ok((typed, located)),
         }
     }

@@ -14,9 +14,24 @@ pub const SETTLE_TIME: Duration = Duration::from_secs(20);
 /// The snippet files of `dir`: regular files (symlinks followed) whose name ends in
 /// `.toml`, dot-files included, non-recursive, sorted byte-wise by file name.
 pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    discover_reporting(dir).map(|(snippets, _)| snippets)
+}
+
+/// A `*.toml` entry of the snippets directory that is not used, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Like [`discover`], also listing the `*.toml` entries that are skipped: dangling symbolic
+/// links, symbolic link loops, directories, FIFOs, sockets and devices. None of them is
+/// opened (a FIFO would block the reader until someone writes to it).
+pub fn discover_reporting(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Skipped>), ConfigError> {
     let listing = std::fs::read_dir(dir)
         .map_err(|err| ConfigError::io(dir, "cannot list snippets directory", err))?;
     let mut snippets = Vec::new();
+    let mut skipped = Vec::new();
     for entry in listing {
         let entry =
             entry.map_err(|err| ConfigError::io(dir, "cannot list snippets directory", err))?;
@@ -24,20 +39,58 @@ pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
         if !path.as_os_str().as_encoded_bytes().ends_with(b".toml") {
             continue;
         }
-        // metadata() follows symlinks; a dangling link or a directory named x.toml is skipped
-        if std::fs::metadata(&path)
-            .map(|m| m.is_file())
-            .unwrap_or(false)
-        {
-            snippets.push(path);
+        match why_not_a_snippet(&path) {
+            None => snippets.push(path),
+            Some(reason) => skipped.push(Skipped { path, reason }),
         }
     }
-    snippets.sort_by(|a, b| {
-        let name = |p: &PathBuf| p.file_name().map(|n| n.as_encoded_bytes().to_vec());
-        name(a).cmp(&name(b))
-    });
-    Ok(snippets)
+    let name = |p: &PathBuf| p.file_name().map(|n| n.as_encoded_bytes().to_vec());
+    snippets.sort_by_key(name);
+    skipped.sort_by_key(|s| name(&s.path));
+    Ok((snippets, skipped))
 }
+
+/// Why `path` is not read as a snippet, or None for a regular file (symlinks followed).
+/// Only looks at metadata: never opens the entry.
+fn why_not_a_snippet(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let followed = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) => {
+            let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            let target = std::fs::read_link(path)
+                .map(|t| format!(" to {}", t.display()))
+                .unwrap_or_default();
+            return Some(match err.raw_os_error() {
+                Some(code) if is_link && code == ELOOP => {
+                    format!("it is a symbolic link loop{target}")
+                }
+                _ if is_link && err.kind() == std::io::ErrorKind::NotFound => {
+                    format!("it is a dangling symbolic link{target}")
+                }
+                _ if is_link => format!("its symbolic link{target} cannot be followed: {err}"),
+                _ => format!("it cannot be inspected: {err}"),
+            });
+        }
+    };
+    let kind = followed.file_type();
+    if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("it is a directory".to_string())
+    } else if kind.is_fifo() {
+        Some("it is a named pipe (FIFO), which is never read".to_string())
+    } else if kind.is_socket() {
+        Some("it is a socket".to_string())
+    } else if kind.is_block_device() || kind.is_char_device() {
+        Some("it is a device".to_string())
+    } else {
+        Some("it is not a regular file".to_string())
+    }
+}
+
+/// `ELOOP` on Linux ("too many levels of symbolic links").
+const ELOOP: i32 = 40;
 
 /// Whether a file with modification time `mtime` counts as changed since `since` at `now`:
 /// newer than `since` and at least [`SETTLE_TIME`] old.

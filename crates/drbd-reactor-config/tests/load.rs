@@ -31,7 +31,8 @@ fn empty_main_file_gives_the_documented_defaults() {
         config.log,
         vec![LogConfig {
             level: LevelFilter::Info,
-            file: None
+            file: None,
+            site: None
         }]
     );
     assert!(config.plugins.is_empty());
@@ -76,7 +77,7 @@ fn negative_interval_is_an_error_naming_file_line_and_key() {
     let err = load_err(&main);
     assert!(
         err.starts_with(&format!(
-            "{}:3: key 'statistics-poll-interval'",
+            "{}:3:1: key 'statistics-poll-interval'",
             main.display()
         )),
         "{err}"
@@ -93,7 +94,7 @@ fn string_where_a_number_belongs_is_a_type_error_with_line() {
     let main = setup.main("snippets-monitoring-interval = \"often\"\n");
     let err = load_err(&main);
     assert!(
-        err.contains(":1: key 'snippets-monitoring-interval'"),
+        err.contains(":1:1: key 'snippets-monitoring-interval'"),
         "{err}"
     );
     assert!(
@@ -107,19 +108,57 @@ fn snippets_that_is_not_a_string_is_a_type_error() {
     let setup = Setup::new();
     let err = load_err(&setup.main("snippets = 3\n"));
     assert!(
-        err.contains(":1: key 'snippets': invalid type: integer `3`, expected a string"),
+        err.contains(":1:1: key 'snippets': invalid type: integer `3`, expected a string"),
         "{err}"
     );
 }
 
 #[test]
-fn syntax_error_names_file_and_line() {
+fn syntax_error_names_file_line_and_column_and_shows_the_line_with_a_caret() {
     let setup = Setup::new();
     let main = setup.main("[[log]]\nlevel = \"info\"\n\nthis is not toml\n");
     let err = load_err(&main);
     assert!(
-        err.starts_with(&format!("{}:4: invalid TOML", main.display())),
+        err.starts_with(&format!("{}:4:6: invalid TOML", main.display())),
         "{err}"
+    );
+    assert!(
+        err.ends_with("\n  |\n4 | this is not toml\n  |      ^"),
+        "{err}"
+    );
+}
+
+#[test]
+fn syntax_error_in_a_value_names_the_key_written_on_that_line() {
+    let setup = Setup::new();
+    let main = setup.main("statistics-poll-interval = 60\nsnippets-monitoring-interval = = 3\n");
+    let err = load_err(&main);
+    assert!(
+        err.starts_with(&format!(
+            "{}:2:32: key 'snippets-monitoring-interval': invalid TOML",
+            main.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(
+            "2 | snippets-monitoring-interval = = 3\n  |                                ^"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_located_error_shows_its_source_line_with_a_caret_under_the_key() {
+    let setup = Setup::new();
+    let main = setup.main("[[log]]\n  level = \"loud\"\n");
+    let err = load_err(&main);
+    assert_eq!(
+        err,
+        format!(
+            "{}:2:3: key 'log[0].level': unknown log level 'loud', expected one of off, error, warn, info, debug, trace\n  |\n2 |   level = \"loud\"\n  |   ^",
+            main.display()
+        )
     );
 }
 
@@ -170,7 +209,7 @@ fn log_level_warning_is_rejected_with_line_and_key() {
     let setup = Setup::new();
     let err = load_err(&setup.main("[[log]]\nfile = \"/tmp/x\"\nlevel = \"warning\"\n"));
     assert!(
-        err.contains(":3: key 'log[0].level': unknown log level 'warning'"),
+        err.contains(":3:1: key 'log[0].level': unknown log level 'warning'"),
         "{err}"
     );
 }
@@ -187,11 +226,13 @@ fn log_file_and_multiple_sinks_are_kept_in_order() {
         vec![
             LogConfig {
                 level: LevelFilter::Trace,
-                file: Some("/var/log/a.log".into())
+                file: Some("/var/log/a.log".into()),
+                site: None
             },
             LogConfig {
                 level: LevelFilter::Error,
-                file: None
+                file: None,
+                site: None
             },
         ]
     );
@@ -230,7 +271,7 @@ fn unknown_plugin_type_is_an_error_naming_the_type() {
     let main = setup.main("[[debugger]]\n\n[[prometheu]]\naddress = \"[::]:9942\"\n");
     let err = load_err(&main);
     assert!(
-        err.starts_with(&format!("{}:3: key 'prometheu'", main.display())),
+        err.starts_with(&format!("{}:3:3: key 'prometheu'", main.display())),
         "{err}"
     );
     assert!(err.contains("unknown plugin type 'prometheu'"), "{err}");

@@ -21,6 +21,7 @@ fn sink(level: LevelFilter, file: &Path) -> LogConfig {
     LogConfig {
         level,
         file: Some(file.to_path_buf()),
+        site: None,
     }
 }
 
@@ -132,4 +133,52 @@ fn failed_reconfigure_keeps_the_old_sinks() {
     assert_eq!(logger.max_level(), LevelFilter::Warn);
     emit(&logger, Level::Warn, "t", "still here");
     assert_eq!(read(&file), "WARN [t] still here\n");
+}
+
+#[test]
+fn an_unopenable_log_file_from_the_config_names_its_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("drbd-reactor.toml");
+    let file = dir.path().join("missing-dir").join("r.log");
+    std::fs::write(
+        &main,
+        format!(
+            "# logging\n[[log]]\nlevel = \"info\"\nfile = \"{}\"\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let config = drbd_reactor_config::load(&main).unwrap();
+    let err = Logger::new(&config.log)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}:4:1: key 'log[0].file': cannot open log file {}: No such file or directory (os error 2)\n  |\n4 | file = \"{}\"\n  | ^",
+            main.display(),
+            file.display(),
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn an_empty_log_file_path_says_so_instead_of_printing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("drbd-reactor.toml");
+    std::fs::write(&main, "[[log]]\nfile = \"\"\n").unwrap();
+    let config = drbd_reactor_config::load(&main).unwrap();
+    let err = Logger::new(&config.log)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:2:1: key 'log[0].file': cannot open log file: the path is empty",
+            main.display()
+        )),
+        "{err}"
+    );
 }

@@ -11,6 +11,7 @@ fn init_installs_sinks_and_the_handle_applies_a_new_log_config() {
     let handle = logging::init(&[LogConfig {
         level: LevelFilter::Info,
         file: Some(file.clone()),
+        site: None,
     }])
     .unwrap();
     log::debug!(target: "drbd_reactor", "not yet");
@@ -21,6 +22,7 @@ fn init_installs_sinks_and_the_handle_applies_a_new_log_config() {
         .reconfigure(&[LogConfig {
             level: LevelFilter::Debug,
             file: Some(file.clone()),
+            site: None,
         }])
         .unwrap();
     assert_eq!(log::max_level(), LevelFilter::Debug);

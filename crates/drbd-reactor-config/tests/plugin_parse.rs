@@ -69,11 +69,12 @@ fn wrong_type_names_file_line_and_key_of_the_offending_value() {
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
-            "{}:4: key 'address': [[prometheus]]: invalid type: integer `5`",
+            "{}:4:1: key 'address': [[prometheus]]: invalid type: integer `5`",
             setup.path("drbd-reactor.toml").display()
         )),
         "{text}"
     );
+    assert!(text.ends_with("\n4 | address = 5\n  | ^"), "{text}");
 }
 
 #[test]

@@ -150,9 +150,13 @@ fn global_key_in_a_snippet_is_an_error_naming_the_snippet_line() {
     let err = load(&main).unwrap_err().to_string();
     assert!(
         err.starts_with(&format!(
-            "{}:2: key 'statistics-poll-interval'",
+            "{}:2:1: key 'statistics-poll-interval'",
             snippet.display()
         )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("\n2 | statistics-poll-interval = 7\n  | ^"),
         "{err}"
     );
     assert!(
@@ -173,7 +177,7 @@ fn every_global_key_is_rejected_in_snippets() {
         setup.snippet("a.toml", &format!("{key}\n"));
         let err = load(&main).unwrap_err().to_string();
         let name = key.split(' ').next().unwrap();
-        assert!(err.contains(&format!(":1: key '{name}'")), "{err}");
+        assert!(err.contains(&format!(":1:1: key '{name}'")), "{err}");
     }
 }
 
@@ -197,9 +201,13 @@ fn syntax_error_line_refers_to_the_snippet_itself() {
     let snippet = setup.snippet("x.toml", "[[umh]]\n[[umh.resource]]\nname = \n");
     let err = load(&main).unwrap_err().to_string();
     assert!(
-        err.starts_with(&format!("{}:3: invalid TOML", snippet.display())),
+        err.starts_with(&format!(
+            "{}:3:8: key 'name': invalid TOML",
+            snippet.display()
+        )),
         "{err}"
     );
+    assert!(err.ends_with("\n3 | name = \n  |        ^"), "{err}");
 }
 
 #[test]
@@ -217,11 +225,13 @@ fn duplicate_key_across_files_is_not_an_error() {
         [
             LogConfig {
                 level: LevelFilter::Warn,
-                file: None
+                file: None,
+                site: None
             },
             LogConfig {
                 level: LevelFilter::Debug,
-                file: Some("/tmp/r.log".into())
+                file: Some("/tmp/r.log".into()),
+                site: None
             }
         ]
     );
@@ -237,7 +247,8 @@ fn log_in_a_snippet_replaces_the_default_sink() {
         config.log,
         [LogConfig {
             level: LevelFilter::Trace,
-            file: None
+            file: None,
+            site: None
         }]
     );
 }
@@ -259,7 +270,7 @@ fn unknown_plugin_type_in_a_snippet_names_the_snippet() {
     let snippet = setup.snippet("p.toml", "\n[[prometeus]]\n");
     let err = load(&main).unwrap_err().to_string();
     assert!(
-        err.starts_with(&format!("{}:2: key 'prometeus'", snippet.display())),
+        err.starts_with(&format!("{}:2:3: key 'prometeus'", snippet.display())),
         "{err}"
     );
 }
@@ -278,4 +289,52 @@ fn moving_a_section_to_another_file_keeps_plugin_equality() {
     let in_snippet = load(&main).unwrap().plugins;
     assert_ne!(in_main[0].origin, in_snippet[0].origin);
     assert_eq!(in_main, in_snippet);
+}
+
+/// Runs `f` on another thread and fails (instead of hanging) if it takes longer than 20 s.
+fn within_deadline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("did not finish within 20 s (blocked on a FIFO?)")
+}
+
+#[test]
+fn links_loops_fifos_and_directories_named_toml_are_skipped_with_a_located_warning() {
+    let setup = Setup::new();
+    let main = main_with_snippets(&setup);
+    let dir = setup.snippets_dir();
+    setup.snippet("real.toml", "[[debugger]]\n");
+    std::os::unix::fs::symlink(setup.path("gone"), dir.join("dangling.toml")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop-b.toml"), dir.join("loop-a.toml")).unwrap();
+    std::os::unix::fs::symlink(dir.join("loop-a.toml"), dir.join("loop-b.toml")).unwrap();
+    std::fs::create_dir(dir.join("dir.toml")).unwrap();
+    let fifo = dir.join("fifo.toml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils)");
+    assert!(status.success());
+    let config = within_deadline(move || load(&main).map(|c| (c, main)));
+    let (config, main) = config.unwrap();
+    assert_eq!(config.plugins.len(), 1, "the regular snippet is loaded");
+    let warnings: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
+    let located = format!("{}:1: key 'snippets': skipping snippet ", main.display());
+    let expect = |name: &str, why: &str| {
+        let path = dir.join(name).display().to_string();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("{located}{path}: ")) && w.contains(why)),
+            "{name}: {why} not in {warnings:#?}"
+        );
+    };
+    expect("dangling.toml", "dangling symbolic link");
+    expect("loop-a.toml", "symbolic link loop");
+    expect("loop-b.toml", "symbolic link loop");
+    expect("dir.toml", "is a directory");
+    expect("fifo.toml", "named pipe");
+    assert_eq!(warnings.len(), 5, "{warnings:#?}");
 }

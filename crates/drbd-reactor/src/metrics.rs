@@ -19,6 +19,8 @@ pub struct DaemonMetrics {
     pub lines_rejected: Arc<AtomicU64>,
     /// Lines with a verb or kind this version does not know (ignored).
     pub lines_unknown: Arc<AtomicU64>,
+    /// Values (states, flags) this version does not know; their lines are kept.
+    pub unknown_values: Arc<AtomicU64>,
     /// Kernel notifications lost, as `- skipped <n>` lines reported them.
     pub notifications_skipped: Arc<AtomicU64>,
     /// Milliseconds since the epoch of the last applied line (0 = none yet).
@@ -46,6 +48,10 @@ impl DaemonMetrics {
             lines_unknown: list.counter(
                 "drbdreactor_events_unknown_total",
                 "Number of drbdsetup events2 lines with a verb or object kind this version does not know (ignored)",
+            ),
+            unknown_values: list.counter(
+                "drbdreactor_events_unknown_values_total",
+                "Number of values in drbdsetup events2 lines this version does not know (kept as unknown, the line applied)",
             ),
             notifications_skipped: list.counter(
                 "drbdreactor_events_skipped_notifications_total",

@@ -329,6 +329,7 @@ fn helper(phase: HelperPhase, status: Option<u32>) -> Line {
             status,
             unknown: vec![],
         }),
+        unknown_values: vec![],
     }
 }
 

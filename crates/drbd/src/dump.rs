@@ -17,10 +17,7 @@ impl State {
         for r in self.resources() {
             dump_resource(r, &mut lines);
         }
-        lines.push(Line {
-            timestamp: None,
-            event: Event::EndOfDump,
-        });
+        lines.push(Line::new(None, Event::EndOfDump));
         lines
     }
 }
@@ -34,6 +31,7 @@ pub fn dump_resource(r: &Resource, out: &mut Vec<Line>) {
             event_type: EventType::Exists,
             object,
         },
+        unknown_values: Vec::new(),
     };
     out.push(exists(ObjectLine::Resource(resource_line(r))));
     for c in &r.connections {

@@ -70,11 +70,35 @@ impl std::str::FromStr for EventType {
 /// the state; printed back after the known keys.
 pub type UnknownKeys = Vec<(String, String)>;
 
-/// One line: an optional `--timestamps` prefix and what it says.
+/// Known keys whose value this version does not know (a newer kernel's state or flag), in
+/// line order, with the value as printed. The event holds the vocabulary's unknown value
+/// (`OutOfRange`, the `other` flag, or `None` where there is none); the [`Line`] keeps the
+/// token so the daemon can warn once per key and value ([`crate::SeenUnknowns`]) and count
+/// it, and the printer can print it back. Empty (no allocation) when every value is known.
+pub type UnknownValues = Vec<(String, String)>;
+
+/// One line: an optional `--timestamps` prefix, what it says, and the values in it that this
+/// version does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     pub timestamp: Option<String>,
     pub event: Event,
+    /// Known keys of an object line whose value this version does not know (see
+    /// [`UnknownValues`]); kept beside the event so the line types stay as small as they
+    /// were (the parser's hot path moves them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_values: UnknownValues,
+}
+
+impl Line {
+    /// A line without unknown values.
+    pub fn new(timestamp: Option<String>, event: Event) -> Line {
+        Line {
+            timestamp,
+            event,
+            unknown_values: Vec::new(),
+        }
+    }
 }
 
 /// What a line says.

@@ -8,32 +8,36 @@
 use crate::event::*;
 use crate::parse::{ParseError, Problem, Scanner};
 use crate::values::{Address, AddressFamily, Eta, Hundredths};
-use crate::vocab::parse_bool;
-use std::str::FromStr;
+use crate::vocab::{parse_bool, Lenient, Tristate, WriteOrdering};
 
 /// A line's fields: the keys of its kind and how to store each.
 pub(crate) trait Fields {
     /// The known keys, in drbdsetup's printed order.
     const KEYS: &'static [&'static str];
     /// Stores the value of key `KEYS[i]`; the error says what the value should have been.
-    fn set_at(&mut self, i: usize, value: &str) -> Result<(), &'static str>;
+    /// Values this version does not know go to `u` as (key, value).
+    fn set_at(&mut self, i: usize, value: &str, u: &mut UnknownValues) -> Result<(), &'static str>;
     /// Reads the tokens that stand in printed order, asking for each known key in turn (a key
     /// a line does not carry costs one failed comparison). Returns the keys seen, as bits of
     /// their indices, and stops at the first token out of order or unknown.
-    fn fill_in_order(&mut self, tokens: &mut Scanner) -> Result<u64, ParseError>;
+    fn fill_in_order(
+        &mut self,
+        tokens: &mut Scanner,
+        u: &mut UnknownValues,
+    ) -> Result<u64, ParseError>;
     fn unknown(&mut self) -> &mut UnknownKeys;
 }
 
 /// Implements [`Fields`] from a list of `key => store` arms in printed order; `$s` names the
 /// fields and `$v` the value inside the arms.
 macro_rules! keys {
-    ($ty:ty, |$s:ident, $v:ident| unknown: $unknown:expr, { $($key:literal => $store:expr),+ $(,)? }) => {
+    ($ty:ty, |$s:ident, $v:ident, $u:ident| unknown: $unknown:expr, { $($key:literal => $store:expr),+ $(,)? }) => {
         impl Fields for $ty {
             const KEYS: &'static [&'static str] = &[$($key),+];
 
             #[allow(unused_assignments)]
             #[inline(always)]
-            fn set_at(&mut self, i: usize, $v: &str) -> Result<(), &'static str> {
+            fn set_at(&mut self, i: usize, $v: &str, $u: &mut UnknownValues) -> Result<(), &'static str> {
                 let $s = self;
                 let mut n = 0usize;
                 $(
@@ -48,12 +52,12 @@ macro_rules! keys {
 
             #[allow(unused_assignments)]
             #[inline(always)]
-            fn fill_in_order(&mut self, tokens: &mut Scanner) -> Result<u64, ParseError> {
+            fn fill_in_order(&mut self, tokens: &mut Scanner, u: &mut UnknownValues) -> Result<u64, ParseError> {
                 let mut seen = 0u64;
                 let mut n = 0usize;
                 $(
                     if let Some(value) = tokens.take(concat!($key, ":")) {
-                        self.set_at(n, value).map_err(|what| bad_value($key, value, what))?;
+                        self.set_at(n, value, u).map_err(|what| bad_value($key, value, what))?;
                         seen |= 1 << n;
                     }
                     n += 1;
@@ -70,35 +74,148 @@ macro_rules! keys {
 }
 
 fn bad_value(key: &str, value: &str, expected: &'static str) -> ParseError {
-    ParseError {
-        token: format!("{key}:{value}"),
-        problem: Problem::BadValue {
+    let problem = if expected == CONTROL {
+        Problem::ControlCharacter {
+            key: key.to_string(),
+        }
+    } else {
+        Problem::BadValue {
             key: key.to_string(),
             expected,
-        },
+        }
+    };
+    ParseError {
+        token: format!("{key}:{value}"),
+        problem,
     }
+}
+
+/// What a name with a control character is told it should have been.
+const CONTROL: &str = "free of control characters";
+
+/// True if `v` has a DEL or C1 control character. (C0 control characters, NUL included, are
+/// found by the scanner in every value: see `Scanner::check_control`.) Such a byte in a
+/// resource name, a connection name or an address would make a phantom object and reach
+/// metric labels and logs raw; drbdsetup never prints one (DRBD refuses such names).
+///
+/// Names are on every line: eight bytes at a time, looking for any byte from 0x7f up (DEL
+/// and every non-ASCII byte); only a hit is checked exactly.
+#[inline(always)]
+fn has_control(v: &str) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let bytes = v.as_bytes();
+    // Adding one to a byte sets its high bit exactly when it is 0x7f or more (no carries
+    // into the next byte: UTF-8 has no 0xff). Short names are read as two overlapping
+    // halves, longer ones a word at a time with an overlapping last word.
+    let suspect = if let Some(last) = bytes.last_chunk::<8>() {
+        let mut hits = u64::from_le_bytes(*last).wrapping_add(LOW);
+        for word in bytes.chunks_exact(8) {
+            hits |= u64::from_le_bytes(word.try_into().expect("eight bytes")).wrapping_add(LOW);
+        }
+        hits & HIGH != 0
+    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        let word =
+            u64::from(u32::from_le_bytes(*first)) | u64::from(u32::from_le_bytes(*last)) << 32;
+        word.wrapping_add(LOW) & HIGH != 0
+    } else {
+        bytes.iter().fold(0u8, |m, &b| m | b.wrapping_add(1)) & 0x80 != 0
+    };
+    suspect && has_control_exact(bytes)
+}
+
+#[cold]
+fn has_control_exact(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| {
+        // C1 controls are U+0080..U+009F: 0xC2 followed by 0x80..0x9F in UTF-8.
+        b < 0x20 || b == 0x7f || (b == 0xc2 && bytes.get(i + 1).is_some_and(|&n| n < 0xa0))
+    })
+}
+
+/// Fails for a name with a control character.
+#[inline(always)]
+fn no_control(v: &str) -> Result<&str, &'static str> {
+    if has_control(v) {
+        Err(CONTROL)
+    } else {
+        Ok(v)
+    }
+}
+
+/// A vocabulary value that never fails: an unknown spelling is stored as the vocabulary's
+/// unknown value and recorded with its key in `unknown`.
+#[inline(always)]
+fn lenient<T: Lenient>(v: &str, key: &str, unknown: &mut UnknownValues) -> Option<T> {
+    let (value, known) = T::lenient(v);
+    if !known {
+        note_unknown(key, v, unknown);
+    }
+    Some(value)
+}
+
+/// Records an unknown value: out of line, so the parser's hot loop stays small.
+#[cold]
+#[inline(never)]
+fn note_unknown(key: &str, v: &str, unknown: &mut UnknownValues) {
+    unknown.push((key.to_string(), v.to_string()));
+}
+
+/// A vocabulary value without an out-of-range value (`yes`/`no`/`unknown`, write ordering):
+/// an unknown spelling is recorded in `unknown` and the key counts as not reported.
+#[inline(always)]
+fn known_or_none<T>(
+    v: &str,
+    from_text: fn(&str) -> Option<T>,
+    key: &str,
+    unknown: &mut UnknownValues,
+) -> Option<T> {
+    let value = from_text(v);
+    if value.is_none() {
+        note_unknown(key, v, unknown);
+    }
+    value
+}
+
+/// An address (`local`, `peer`) without control characters.
+fn address(v: &str) -> Result<Address, &'static str> {
+    no_control(v)?.parse().map_err(|_| "an address")
 }
 
 /// Reads the `key:value` pairs of a line into `fields`: first those in printed order, then
 /// any others (out of order, repeated or unknown) one by one. Returns the keys seen, as bits
 /// of their indices in `F::KEYS`.
-pub(crate) fn fill<F: Fields>(fields: &mut F, mut tokens: Scanner) -> Result<u64, ParseError> {
+pub(crate) fn fill<F: Fields>(
+    fields: &mut F,
+    mut tokens: Scanner,
+    u: &mut UnknownValues,
+) -> Result<u64, ParseError> {
     tokens.skip_space();
-    let mut seen = fields.fill_in_order(&mut tokens)?;
+    let mut seen = fields.fill_in_order(&mut tokens, u)?;
     if tokens.at_end() {
+        tokens.check_control()?;
         return Ok(seen);
     }
-    for pair in tokens {
+    for pair in tokens.by_ref() {
         let (key, value) = pair?;
         match F::KEYS.iter().position(|k| *k == key) {
             Some(i) => {
+                // A repeated key: the last value wins, also over an unknown one before it.
+                if !u.is_empty() {
+                    u.retain(|(k, _)| k != key);
+                }
                 fields
-                    .set_at(i, value)
+                    .set_at(i, value, u)
                     .map_err(|what| bad_value(key, value, what))?;
                 seen |= 1 << i;
             }
             None => fields.unknown().push((key.to_string(), value.to_string())),
         }
+    }
+    tokens.check_control()?;
+    if u.len() > 1 {
+        // Keys out of order: keep the unknown values in printed order, as the printer
+        // prints them and an in-order line records them.
+        u.sort_by_key(|(k, _)| F::KEYS.iter().position(|known| known == k));
     }
     Ok(seen)
 }
@@ -152,18 +269,17 @@ fn boolean(v: &str) -> Result<Option<bool>, &'static str> {
     parse_bool(v).map(Some).ok_or("yes or no")
 }
 
-fn vocab<T: FromStr>(v: &str, what: &'static str) -> Result<Option<T>, &'static str> {
-    v.parse().map(Some).map_err(|_| what)
-}
-
 fn hundredths(v: &str) -> Result<Option<Hundredths>, &'static str> {
     v.parse().map(Some).map_err(|_| "a decimal with two places")
 }
 
-/// Stores a string value in a buffer that may come from an earlier line (capacity reused).
-fn set(buffer: &mut String, v: &str) {
+/// Stores a name in a buffer that may come from an earlier line (capacity reused); a name
+/// with a control character fails.
+#[inline(always)]
+fn set(buffer: &mut String, v: &str) -> Result<(), &'static str> {
     buffer.clear();
-    buffer.push_str(v);
+    buffer.push_str(no_control(v)?);
+    Ok(())
 }
 
 /// A required number (identity keys are not optional on the lines that carry them).
@@ -171,35 +287,39 @@ fn id(v: &str) -> Result<u32, &'static str> {
     num(v).map(|n| n.unwrap_or_default())
 }
 
-keys!(ResourceLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
-    "role" => l.role = vocab(v, "a role")?,
-    "suspended" => l.suspended = vocab(v, "a suspension list")?,
+keys!(ResourceLine, |l, v, u| unknown: l.unknown, {
+    "name" => set(&mut l.name, v)?,
+    "role" => l.role = lenient(v, "role", u),
+    "suspended" => l.suspended = lenient(v, "suspended", u),
     "force-io-failures" => l.force_io_failures = boolean(v)?,
-    "write-ordering" => l.write_ordering = vocab(v, "a write ordering")?,
+    "write-ordering" => l.write_ordering = known_or_none(v, WriteOrdering::from_text, "write-ordering", u),
     "may_promote" => l.may_promote = boolean(v)?,
     "promotion_score" => l.promotion_score = num(v)?,
 });
 
 /// Reads a resource line into `line` (a fresh default).
-pub(crate) fn fill_resource(line: &mut ResourceLine, tokens: Scanner) -> Result<(), ParseError> {
-    fill(line, tokens).map(drop)
+pub(crate) fn fill_resource(
+    line: &mut ResourceLine,
+    tokens: Scanner,
+    u: &mut UnknownValues,
+) -> Result<(), ParseError> {
+    fill(line, tokens, u).map(drop)
 }
 
-keys!(DeviceLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+keys!(DeviceLine, |l, v, u| unknown: l.unknown, {
+    "name" => set(&mut l.name, v)?,
     "volume" => l.volume = id(v)?,
     "minor" => l.minor = num(v)?,
     "backing_dev" => {
         l.backing_dev = Some(match v {
             "none" => BackingDev::None,
             "" => return Err("a device path or none"),
-            p => BackingDev::Path(p.to_string()),
+            p => BackingDev::Path(no_control(p)?.to_string()),
         })
     },
-    "disk" => l.disk = vocab(v, "a disk state")?,
-    "client" => l.client = vocab(v, "yes, no or unknown")?,
-    "open" => l.open = vocab(v, "yes, no or unknown")?,
+    "disk" => l.disk = lenient(v, "disk", u),
+    "client" => l.client = known_or_none(v, Tristate::from_text, "client", u),
+    "open" => l.open = known_or_none(v, Tristate::from_text, "open", u),
     "quorum" => l.quorum = boolean(v)?,
     "size" => l.size = num(v)?,
     "read" => l.read = num(v)?,
@@ -209,21 +329,25 @@ keys!(DeviceLine, |l, v| unknown: l.unknown, {
     "upper-pending" => l.upper_pending = num(v)?,
     "lower-pending" => l.lower_pending = num(v)?,
     "al-suspended" => l.al_suspended = boolean(v)?,
-    "blocked" => l.blocked = vocab(v, "a blocked list")?,
+    "blocked" => l.blocked = lenient(v, "blocked", u),
 });
 
 /// Reads a device line into `line` (a fresh default).
-pub(crate) fn fill_device(line: &mut DeviceLine, tokens: Scanner) -> Result<(), ParseError> {
-    let seen = fill(line, tokens)?;
+pub(crate) fn fill_device(
+    line: &mut DeviceLine,
+    tokens: Scanner,
+    u: &mut UnknownValues,
+) -> Result<(), ParseError> {
+    let seen = fill(line, tokens, u)?;
     require::<DeviceLine>(seen, "device", "volume")
 }
 
-keys!(ConnectionLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+keys!(ConnectionLine, |l, v, u| unknown: l.unknown, {
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => set(&mut l.conn_name, v),
-    "connection" => l.connection = vocab(v, "a connection state")?,
-    "role" => l.role = vocab(v, "a role")?,
+    "conn-name" => set(&mut l.conn_name, v)?,
+    "connection" => l.connection = lenient(v, "connection", u),
+    "role" => l.role = lenient(v, "role", u),
     "congested" => l.congested = boolean(v)?,
     "ap-in-flight" => l.ap_in_flight = num(v)?,
     "rs-in-flight" => l.rs_in_flight = num(v)?,
@@ -233,8 +357,9 @@ keys!(ConnectionLine, |l, v| unknown: l.unknown, {
 pub(crate) fn fill_connection(
     line: &mut ConnectionLine,
     tokens: Scanner,
+    u: &mut UnknownValues,
 ) -> Result<(), ParseError> {
-    let seen = fill(line, tokens)?;
+    let seen = fill(line, tokens, u)?;
     require::<ConnectionLine>(seen, "connection", "peer-node-id")?;
     require::<ConnectionLine>(seen, "connection", "conn-name")
 }
@@ -244,15 +369,15 @@ fn progress(l: &mut PeerDeviceLine) -> &mut ResyncProgress {
     l.progress.get_or_insert_with(Box::default)
 }
 
-keys!(PeerDeviceLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+keys!(PeerDeviceLine, |l, v, u| unknown: l.unknown, {
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => set(&mut l.conn_name, v),
+    "conn-name" => set(&mut l.conn_name, v)?,
     "volume" => l.volume = id(v)?,
-    "replication" => l.replication = vocab(v, "a replication state")?,
-    "peer-disk" => l.peer_disk = vocab(v, "a disk state")?,
-    "peer-client" => l.peer_client = vocab(v, "yes, no or unknown")?,
-    "resync-suspended" => l.resync_suspended = vocab(v, "a resync suspension list")?,
+    "replication" => l.replication = lenient(v, "replication", u),
+    "peer-disk" => l.peer_disk = lenient(v, "peer-disk", u),
+    "peer-client" => l.peer_client = known_or_none(v, Tristate::from_text, "peer-client", u),
+    "resync-suspended" => l.resync_suspended = lenient(v, "resync-suspended", u),
     "done" => progress(l).done = hundredths(v)?,
     "received" => l.received = num(v)?,
     "sent" => l.sent = num(v)?,
@@ -284,19 +409,20 @@ keys!(PeerDeviceLine, |l, v| unknown: l.unknown, {
 pub(crate) fn fill_peer_device(
     line: &mut PeerDeviceLine,
     tokens: Scanner,
+    u: &mut UnknownValues,
 ) -> Result<(), ParseError> {
-    let seen = fill(line, tokens)?;
+    let seen = fill(line, tokens, u)?;
     require::<PeerDeviceLine>(seen, "peer-device", "peer-node-id")?;
     require::<PeerDeviceLine>(seen, "peer-device", "conn-name")?;
     require::<PeerDeviceLine>(seen, "peer-device", "volume")
 }
 
-keys!(PathLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+keys!(PathLine, |l, v, _u| unknown: l.unknown, {
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = id(v)?,
-    "conn-name" => set(&mut l.conn_name, v),
-    "local" => l.local = v.parse().map_err(|_| "an address")?,
-    "peer" => l.peer = v.parse().map_err(|_| "an address")?,
+    "conn-name" => set(&mut l.conn_name, v)?,
+    "local" => l.local = address(v)?,
+    "peer" => l.peer = address(v)?,
     "established" => l.established = boolean(v)?,
 });
 
@@ -320,23 +446,27 @@ pub(crate) fn empty_path() -> PathLine {
 }
 
 /// Reads a path line into `line` (from [`empty_path`]).
-pub(crate) fn fill_path(line: &mut PathLine, tokens: Scanner) -> Result<(), ParseError> {
-    let seen = fill(line, tokens)?;
+pub(crate) fn fill_path(
+    line: &mut PathLine,
+    tokens: Scanner,
+    u: &mut UnknownValues,
+) -> Result<(), ParseError> {
+    let seen = fill(line, tokens, u)?;
     for key in ["peer-node-id", "conn-name", "local", "peer"] {
         require::<PathLine>(seen, "path", key)?;
     }
     Ok(())
 }
 
-keys!(HelperLine, |l, v| unknown: l.unknown, {
-    "name" => set(&mut l.name, v),
+keys!(HelperLine, |l, v, _u| unknown: l.unknown, {
+    "name" => set(&mut l.name, v)?,
     "peer-node-id" => l.peer_node_id = num(v)?,
-    "conn-name" => l.conn_name = Some(v.to_string()),
-    "local" => l.local = vocab(v, "an address")?,
-    "peer" => l.peer = vocab(v, "an address")?,
+    "conn-name" => l.conn_name = Some(no_control(v)?.to_string()),
+    "local" => l.local = Some(address(v)?),
+    "peer" => l.peer = Some(address(v)?),
     "volume" => l.volume = num(v)?,
     "minor" => l.minor = num(v)?,
-    "helper" => l.helper = v.to_string(),
+    "helper" => l.helper = no_control(v)?.to_string(),
     "status" => l.status = num(v)?,
 });
 
@@ -354,7 +484,7 @@ pub(crate) fn parse_helper(phase: HelperPhase, tokens: Scanner) -> Result<Helper
         status: None,
         unknown: Vec::new(),
     };
-    fill(&mut line, tokens)?;
+    fill(&mut line, tokens, &mut Vec::new())?;
     if line.name.is_empty() {
         return Err(missing("helper", "name"));
     }
@@ -377,9 +507,9 @@ struct RenameFields {
     unknown: UnknownKeys,
 }
 
-keys!(RenameFields, |f, v| unknown: f.unknown, {
-    "name" => f.name = v.to_string(),
-    "new_name" => f.new_name = v.to_string(),
+keys!(RenameFields, |f, v, _u| unknown: f.unknown, {
+    "name" => set(&mut f.name, v)?,
+    "new_name" => set(&mut f.new_name, v)?,
 });
 
 pub(crate) fn parse_rename(tokens: Scanner) -> Result<Event, ParseError> {
@@ -388,7 +518,7 @@ pub(crate) fn parse_rename(tokens: Scanner) -> Result<Event, ParseError> {
         new_name: String::new(),
         unknown: Vec::new(),
     };
-    fill(&mut f, tokens)?;
+    fill(&mut f, tokens, &mut Vec::new())?;
     if f.name.is_empty() {
         return Err(missing("rename", "name"));
     }

@@ -28,6 +28,8 @@ pub enum Problem {
     MissingKey(&'static str),
     /// A value does not fit its key.
     BadValue { key: String, expected: &'static str },
+    /// A name (resource, connection, address, device path, helper) has a control character.
+    ControlCharacter { key: String },
 }
 
 impl fmt::Display for ParseError {
@@ -44,6 +46,12 @@ impl fmt::Display for ParseError {
                     self.token, key, expected
                 )
             }
+            // Escaped: the token holds the control character, which must not reach a log raw.
+            Problem::ControlCharacter { key } => write!(
+                f,
+                "token {:?}: value of '{}' has a control character",
+                self.token, key
+            ),
         }
     }
 }
@@ -103,11 +111,32 @@ fn find(bytes: &[u8], mut i: usize, special: u8) -> usize {
 pub(crate) struct Scanner<'a> {
     line: &'a str,
     pos: usize,
+    /// A value read so far has a C0 control character (not white space): found for free
+    /// where the scan stops at bytes below 0x21 anyway; the line is then rejected.
+    control: bool,
 }
 
 impl<'a> Scanner<'a> {
     fn new(line: &'a str) -> Self {
-        Scanner { line, pos: 0 }
+        Scanner::at(line, 0)
+    }
+
+    fn at(line: &'a str, pos: usize) -> Self {
+        Scanner {
+            line,
+            pos,
+            control: false,
+        }
+    }
+
+    /// Fails if a value read had a control character, naming the first such token.
+    #[inline(always)]
+    pub(crate) fn check_control(&self) -> Result<(), ParseError> {
+        if self.control {
+            Err(control_error(self.line))
+        } else {
+            Ok(())
+        }
     }
 
     /// The next token, with the offset of its first ':' and of its last '>' (if any).
@@ -133,7 +162,8 @@ impl<'a> Scanner<'a> {
             i += 1;
             if bytes[i - 1] == b':' {
                 colon = Some(i - 1 - start);
-                let (end, last_gt) = value_end(bytes, i);
+                let (end, last_gt, control) = value_end(bytes, i);
+                self.control |= control;
                 gt = last_gt.map(|g| g - start);
                 i = end;
                 break;
@@ -185,7 +215,8 @@ impl<'a> Scanner<'a> {
         if start > bytes.len() || bytes[self.pos..start] != *key_colon.as_bytes() {
             return None;
         }
-        let (end, gt) = value_end(bytes, start);
+        let (end, gt, control) = value_end(bytes, start);
+        self.control |= control;
         self.pos = end;
         self.skip_space();
         Some(diff_new_side(self.line, start, end, gt))
@@ -198,19 +229,39 @@ impl<'a> Scanner<'a> {
 }
 
 /// The end of a value starting at `i` (the next white space or the end of the line) and the
-/// offset of its last '>'.
+/// offset of its last '>', and whether it has a control character (below 0x21, not white
+/// space: where the scan stops anyway, so ordinary values pay nothing for this).
 #[inline(always)]
-fn value_end(bytes: &[u8], mut i: usize) -> (usize, Option<usize>) {
+fn value_end(bytes: &[u8], mut i: usize) -> (usize, Option<usize>, bool) {
     let mut gt = None;
+    let mut control = false;
     loop {
         i = find(bytes, i, b'>');
         if i == bytes.len() || is_space(bytes[i]) {
-            return (i, gt);
+            return (i, gt, control);
         }
         if bytes[i] == b'>' {
             gt = Some(i);
+        } else {
+            control = true;
         }
         i += 1;
+    }
+}
+
+/// The error for a line with a control character in a value: names the first such token.
+#[cold]
+fn control_error(line: &str) -> ParseError {
+    let token = line
+        .split(|c: char| c.is_ascii_whitespace())
+        .find(|t| t.chars().any(|c| c.is_control()))
+        .unwrap_or(line);
+    let key = token.split_once(':').map_or("", |(k, _)| k);
+    ParseError {
+        token: token.to_string(),
+        problem: Problem::ControlCharacter {
+            key: key.to_string(),
+        },
     }
 }
 
@@ -290,10 +341,7 @@ fn strip_ansi(s: &str) -> String {
 
 /// Parses one line (with or without its trailing newline).
 pub fn parse_line(input: &str) -> Result<Line, ParseError> {
-    let mut line = Line {
-        timestamp: None,
-        event: Event::EndOfDump,
-    };
+    let mut line = Line::new(None, Event::EndOfDump);
     parse_line_into(input, &mut line)?;
     Ok(line)
 }
@@ -304,8 +352,11 @@ pub fn parse_line(input: &str) -> Result<Line, ParseError> {
 pub fn parse_line_into(input: &str, line: &mut Line) -> Result<(), ParseError> {
     let parsed = parse_clean(input, line);
     // `--color` wraps state values in escape sequences, which only vocabulary values can
-    // carry; look for them only when a line does not parse as it is.
-    if parsed.is_err() && (input.contains('\x1b') || input.contains("^[[")) {
+    // carry; look for them only when a line does not parse as it is (an escape is a control
+    // character) or has a value that is not known (a coloured state is an unknown word until
+    // the colour is gone).
+    let suspicious = parsed.is_err() || !line.unknown_values.is_empty();
+    if suspicious && (input.contains('\x1b') || input.contains("^[[")) {
         return parse_clean(&strip_ansi(input), line);
     }
     parsed
@@ -389,12 +440,10 @@ fn object_head(input: &str) -> Option<(EventType, &'static str, usize)> {
 
 #[inline(always)]
 fn parse_clean(input: &str, line: &mut Line) -> Result<(), ParseError> {
+    line.unknown_values.clear();
     if let Some((event_type, kind, keys)) = object_head(input) {
         line.timestamp = None;
-        let tokens = Scanner {
-            line: input,
-            pos: keys,
-        };
+        let tokens = Scanner::at(input, keys);
         return parse_object(line, event_type, kind, tokens);
     }
     let mut tokens = Scanner::new(input);
@@ -497,15 +546,16 @@ fn parse_object(
     // Built in place and filled through a reference: a line is a few hundred bytes, and
     // moving it from one function's result to the next was a tenth of the parse time.
     line.event = Event::Object { event_type, object };
+    let unknown_values = &mut line.unknown_values;
     let Event::Object { object, .. } = &mut line.event else {
         unreachable!("built as an object line above")
     };
     match object {
-        ObjectLine::Resource(l) => fill_resource(l, tokens)?,
-        ObjectLine::Device(l) => fill_device(l, tokens)?,
-        ObjectLine::Connection(l) => fill_connection(l, tokens)?,
-        ObjectLine::PeerDevice(l) => fill_peer_device(l, tokens)?,
-        ObjectLine::Path(l) => fill_path(l, tokens)?,
+        ObjectLine::Resource(l) => fill_resource(l, tokens, unknown_values)?,
+        ObjectLine::Device(l) => fill_device(l, tokens, unknown_values)?,
+        ObjectLine::Connection(l) => fill_connection(l, tokens, unknown_values)?,
+        ObjectLine::PeerDevice(l) => fill_peer_device(l, tokens, unknown_values)?,
+        ObjectLine::Path(l) => fill_path(l, tokens, unknown_values)?,
     }
     if object.resource_name().is_empty() {
         return Err(ParseError {

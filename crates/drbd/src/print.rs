@@ -15,6 +15,22 @@ fn kv<W: Write, T: Display>(w: &mut W, key: &str, v: &Option<T>) -> fmt::Result 
     }
 }
 
+/// Writes ` key:value` for a vocabulary key: the original token when the parser did not know
+/// it (kept in `unknown_values`), so `parse(print(line)) == line` holds for those too.
+fn kvu<W: Write, T: Display>(
+    w: &mut W,
+    key: &str,
+    v: &Option<T>,
+    unknown_values: &[(String, String)],
+) -> fmt::Result {
+    if !unknown_values.is_empty() {
+        if let Some((_, token)) = unknown_values.iter().find(|(k, _)| k == key) {
+            return write!(w, " {key}:{token}");
+        }
+    }
+    kv(w, key, v)
+}
+
 fn kb<W: Write>(w: &mut W, key: &str, v: Option<bool>) -> fmt::Result {
     match v {
         Some(v) => write!(w, " {key}:{}", bool_str(v)),
@@ -43,16 +59,25 @@ impl Display for Line {
         if let Some(ts) = &self.timestamp {
             write!(f, "{ts} ")?;
         }
-        self.event.fmt(f)
+        self.event.fmt_with(f, &self.unknown_values)
     }
 }
 
 impl Display for Event {
+    /// The event alone: a value the parser did not know prints as the vocabulary's unknown
+    /// value (`?`, `other`) or not at all; [`Line`] prints the original token.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_with(f, &[])
+    }
+}
+
+impl Event {
+    /// Prints the event, with the original tokens of the values in `u` (see [`UnknownValues`]).
+    fn fmt_with(&self, f: &mut fmt::Formatter<'_>, u: &[(String, String)]) -> fmt::Result {
         match self {
             Event::Object { event_type, object } => {
                 write!(f, "{} {}", event_type.verb(), object.kind())?;
-                object.fmt_pairs(f)
+                object.fmt_pairs(f, u)
             }
             Event::EndOfDump => f.write_str("exists -"),
             Event::Rename {
@@ -83,14 +108,14 @@ impl Display for Event {
 
 impl ObjectLine {
     /// Writes the ` key:value` pairs (with their leading spaces).
-    fn fmt_pairs<W: Write>(&self, f: &mut W) -> fmt::Result {
+    fn fmt_pairs<W: Write>(&self, f: &mut W, u: &[(String, String)]) -> fmt::Result {
         match self {
             ObjectLine::Resource(l) => {
                 write!(f, " name:{}", l.name)?;
-                kv(f, "role", &l.role)?;
-                kv(f, "suspended", &l.suspended)?;
+                kvu(f, "role", &l.role, u)?;
+                kvu(f, "suspended", &l.suspended, u)?;
                 kb(f, "force-io-failures", l.force_io_failures)?;
-                kv(f, "write-ordering", &l.write_ordering)?;
+                kvu(f, "write-ordering", &l.write_ordering, u)?;
                 kb(f, "may_promote", l.may_promote)?;
                 kv(f, "promotion_score", &l.promotion_score)?;
                 unknown(f, &l.unknown)
@@ -99,9 +124,9 @@ impl ObjectLine {
                 write!(f, " name:{} volume:{}", l.name, l.volume)?;
                 kv(f, "minor", &l.minor)?;
                 kv(f, "backing_dev", &l.backing_dev)?;
-                kv(f, "disk", &l.disk)?;
-                kv(f, "client", &l.client)?;
-                kv(f, "open", &l.open)?;
+                kvu(f, "disk", &l.disk, u)?;
+                kvu(f, "client", &l.client, u)?;
+                kvu(f, "open", &l.open, u)?;
                 kb(f, "quorum", l.quorum)?;
                 kv(f, "size", &l.size)?;
                 kv(f, "read", &l.read)?;
@@ -111,7 +136,7 @@ impl ObjectLine {
                 kv(f, "upper-pending", &l.upper_pending)?;
                 kv(f, "lower-pending", &l.lower_pending)?;
                 kb(f, "al-suspended", l.al_suspended)?;
-                kv(f, "blocked", &l.blocked)?;
+                kvu(f, "blocked", &l.blocked, u)?;
                 unknown(f, &l.unknown)
             }
             ObjectLine::Connection(l) => {
@@ -120,8 +145,8 @@ impl ObjectLine {
                     " name:{} peer-node-id:{} conn-name:{}",
                     l.name, l.peer_node_id, l.conn_name
                 )?;
-                kv(f, "connection", &l.connection)?;
-                kv(f, "role", &l.role)?;
+                kvu(f, "connection", &l.connection, u)?;
+                kvu(f, "role", &l.role, u)?;
                 kb(f, "congested", l.congested)?;
                 kv(f, "ap-in-flight", &l.ap_in_flight)?;
                 kv(f, "rs-in-flight", &l.rs_in_flight)?;
@@ -133,10 +158,10 @@ impl ObjectLine {
                     " name:{} peer-node-id:{} conn-name:{} volume:{}",
                     l.name, l.peer_node_id, l.conn_name, l.volume
                 )?;
-                kv(f, "replication", &l.replication)?;
-                kv(f, "peer-disk", &l.peer_disk)?;
-                kv(f, "peer-client", &l.peer_client)?;
-                kv(f, "resync-suspended", &l.resync_suspended)?;
+                kvu(f, "replication", &l.replication, u)?;
+                kvu(f, "peer-disk", &l.peer_disk, u)?;
+                kvu(f, "peer-client", &l.peer_client, u)?;
+                kvu(f, "resync-suspended", &l.resync_suspended, u)?;
                 let empty = ResyncProgress::default();
                 let p = l.progress.as_deref().unwrap_or(&empty);
                 kv(f, "done", &p.done)?;

@@ -119,10 +119,7 @@ pub fn initial_dump(resources: usize, peers: u32) -> Vec<Line> {
     for i in 0..resources {
         dump_resource(&resource(i, peers), &mut lines);
     }
-    lines.push(Line {
-        timestamp: None,
-        event: Event::EndOfDump,
-    });
+    lines.push(Line::new(None, Event::EndOfDump));
     lines
 }
 
@@ -133,6 +130,7 @@ fn change(object: ObjectLine) -> Line {
             event_type: EventType::Change,
             object,
         },
+        unknown_values: Vec::new(),
     }
 }
 

@@ -1,8 +1,10 @@
 //! DRBD's value vocabularies (events2 spec §2.6), parsed once at the edge into enums and
 //! printed back with drbdsetup's exact spelling.
 //!
-//! Must never: accept a spelling drbdsetup does not print (no case folding), or lose the
-//! `?` drbdsetup prints for a state number it has no name for (kept as `OutOfRange`).
+//! Must never: accept a spelling drbdsetup does not print (no case folding), lose the `?`
+//! drbdsetup prints for a state number it has no name for (kept as `OutOfRange`), or fail on
+//! a spelling a newer kernel adds: [`Lenient`] maps it to the out-of-range value (enums) or
+//! the `other` flag (flag lists), so one unknown word never makes an object vanish.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -22,6 +24,13 @@ impl fmt::Display for UnknownValue {
 }
 
 impl std::error::Error for UnknownValue {}
+
+/// Parsing that never fails: a value this version does not know becomes the vocabulary's
+/// "unknown" value, and the caller learns that it did (to record the original token).
+pub trait Lenient: Sized {
+    /// The value of `s`, and whether all of `s` was known.
+    fn lenient(s: &str) -> (Self, bool);
+}
 
 /// Declares a closed vocabulary: each variant with its exact events2 spelling.
 macro_rules! vocabulary {
@@ -50,15 +59,21 @@ macro_rules! vocabulary {
             pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)+ }
             }
+
+            /// The value spelt `s`, if any (the parser's hot path: no error to build).
+            #[inline(always)]
+            pub fn from_text(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
         }
 
         impl FromStr for $name {
             type Err = UnknownValue;
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownValue { vocabulary: $what, value: s.to_string() }),
-                }
+                $name::from_text(s).ok_or_else(|| UnknownValue { vocabulary: $what, value: s.to_string() })
             }
         }
 
@@ -67,6 +82,23 @@ macro_rules! vocabulary {
                 f.write_str(self.as_str())
             }
         }
+    };
+}
+
+/// State vocabularies have an out-of-range value (`?`); an unknown spelling maps to it.
+macro_rules! lenient_out_of_range {
+    ($($name:ident),+) => {
+        $(
+            impl Lenient for $name {
+                #[inline(always)]
+                fn lenient(s: &str) -> (Self, bool) {
+                    match $name::from_text(s) {
+                        Some(v) => (v, true),
+                        None => ($name::OutOfRange, false),
+                    }
+                }
+            }
+        )+
     };
 }
 
@@ -156,6 +188,8 @@ vocabulary!(
     }
 );
 
+lenient_out_of_range!(Role, DiskState, ConnectionState, ReplicationState);
+
 impl Tristate {
     /// True only for `yes`: an unreported flag is not taken as set (the original's lenient
     /// booleans made `open:unknown` look open, quirk Q4).
@@ -211,19 +245,52 @@ pub const fn bool_str(b: bool) -> &'static str {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// Declares a comma-list flag set printed as `no` when empty (e.g. `suspended:user,quorum`).
+///
+/// `other` stands for any flag this version does not know (a newer kernel's reason); it
+/// counts as set, is printed as `other`, and appears in the serde form only when set.
 macro_rules! flag_set {
     ($(#[$meta:meta])* $name:ident, $what:literal, { $($field:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
         pub struct $name {
             $(pub $field: bool,)+
+            /// A flag this version does not know (the line keeps its spelling). Left out of
+            /// the serde form while false, so the JSON of known flags is unchanged.
+            #[serde(default, skip_serializing_if = "is_false")]
+            pub other: bool,
         }
 
         impl $name {
-            /// True if any reason is set.
+            /// True if any reason is set (an unknown one too).
             pub const fn any(&self) -> bool {
-                false $(|| self.$field)+
+                self.other $(|| self.$field)+
+            }
+        }
+
+        impl Lenient for $name {
+            /// Known flags are set by name; any other word (or an empty list) sets `other`.
+            #[inline(always)]
+            fn lenient(s: &str) -> (Self, bool) {
+                let mut set = $name::default();
+                if s == "no" {
+                    return (set, true);
+                }
+                if s.is_empty() {
+                    set.other = true;
+                    return (set, false);
+                }
+                for part in s.split(',') {
+                    match part {
+                        $($text => set.$field = true,)+
+                        _ => set.other = true,
+                    }
+                }
+                (set, !set.other)
             }
         }
 
@@ -260,7 +327,10 @@ macro_rules! flag_set {
                         first = false;
                     }
                 )+
-                let _ = first;
+                if self.other {
+                    if !first { f.write_str(",")?; }
+                    f.write_str("other")?;
+                }
                 Ok(())
             }
         }

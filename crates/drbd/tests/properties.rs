@@ -30,7 +30,7 @@ proptest! {
     fn parsing_into_a_reused_line_equals_parsing_afresh(
         lines in prop::collection::vec(any_line(), 1..12)
     ) {
-        let mut reused = drbd::Line { timestamp: None, event: drbd::Event::EndOfDump };
+        let mut reused = drbd::Line::new(None, drbd::Event::EndOfDump);
         for line in lines {
             let printed = line.to_string();
             drbd::parse_line_into(&printed, &mut reused).unwrap();

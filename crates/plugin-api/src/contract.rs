@@ -276,7 +276,9 @@ fn parse<P: Plugin>(
         Ok(found) => warnings.extend(found.into_iter().map(locate)),
         Err(f) => {
             let l = locate(f);
-            return Err(ConfigError::at(l.origin, l.key, l.message));
+            return Err(
+                ConfigError::at(l.origin, l.key, l.message).with_source_text(&section.source_text)
+            );
         }
     }
     Ok((Arc::new(Typed::<P>(config, PhantomData)), warnings))

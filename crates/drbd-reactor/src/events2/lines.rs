@@ -206,6 +206,8 @@ pub(super) struct Lines<'a> {
     rejected_warnings: RateLimit,
     /// (verb, kind) of unknown lines already warned about.
     seen_unknown: BTreeSet<(String, String)>,
+    /// (key, value) pairs of values this version does not know, already warned about.
+    seen_values: drbd::SeenUnknowns,
 }
 
 impl<'a> Lines<'a> {
@@ -217,6 +219,7 @@ impl<'a> Lines<'a> {
             metrics,
             rejected_warnings: RateLimit::new(WARN_PERIOD),
             seen_unknown: BTreeSet::new(),
+            seen_values: drbd::SeenUnknowns::default(),
         }
     }
 
@@ -263,10 +266,19 @@ impl<'a> Lines<'a> {
         if text.is_empty() {
             return;
         }
-        let event = match self.batch.parse(text) {
-            Ok(line) => &line.event,
+        let line = match self.batch.parse(text) {
+            Ok(line) => line,
             Err(err) => return self.reject(format_args!("{err}"), text),
         };
+        if !line.unknown_values.is_empty() {
+            // The line and its object are kept; the value is stored as unknown.
+            let n = line.unknown_values.len() as u64;
+            self.metrics.unknown_values.fetch_add(n, Ordering::Relaxed);
+            for (key, value) in self.seen_values.news(&line.unknown_values) {
+                log::warn!(target: TARGET, "drbdsetup events2 line {}: '{key}:{value}' is not a value this version knows; kept as unknown (counted in drbdreactor_events_unknown_values_total, warned once per key and value)", self.line_no);
+            }
+        }
+        let event = &line.event;
         match event {
             Event::EndOfDump => self.dump_complete = true,
             Event::Skipped(n) => {

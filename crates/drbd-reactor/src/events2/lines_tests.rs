@@ -107,3 +107,22 @@ fn skipped_notifications_are_counted_by_their_number() {
     assert!(out.is_empty());
     assert_eq!(metrics.notifications_skipped.load(Ordering::Relaxed), 10);
 }
+
+#[test]
+fn an_unknown_state_keeps_its_line_and_is_counted_each_time() {
+    let (out, metrics) = lines_of(&[
+        "exists resource name:r0 role:Secondary",
+        "exists peer-device name:r0 peer-node-id:1 conn-name:b volume:0 replication:Established peer-disk:UpToDate resync-suspended:newreason",
+        "change peer-device name:r0 peer-node-id:1 conn-name:b volume:0 replication:Established peer-disk:UpToDate resync-suspended:newreason",
+    ]);
+    assert_eq!(out.len(), 3, "no line was dropped");
+    assert_eq!(metrics.unknown_values.load(Ordering::Relaxed), 2);
+    assert_eq!(metrics.lines_rejected.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_nul_in_a_name_rejects_the_line() {
+    let (out, metrics) = lines_of(&["exists resource name:r\u{0}0 role:Secondary"]);
+    assert!(out.is_empty());
+    assert_eq!(metrics.lines_rejected.load(Ordering::Relaxed), 1);
+}

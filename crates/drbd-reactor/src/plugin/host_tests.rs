@@ -62,6 +62,7 @@ fn configured(c: TestConfig) -> Configured {
             .clone(),
         origin: Origin::new("test.toml", 1),
         key_lines: Default::default(),
+        source_text: "".into(),
     };
     let (config, _) = (register::<TestPlugin>().parse)(&section).unwrap();
     Configured {

@@ -49,7 +49,8 @@ pub fn from_config(config: &Config) -> Result<(Vec<Configured>, Vec<Located>), C
                 section.origin.clone(),
                 None,
                 format!("plugin type '{}' is not implemented yet", section.kind),
-            ));
+            )
+            .with_source_text(&section.source_text));
         };
         let (typed, w) = (registration.parse)(section)?;
         warnings.extend(w);
@@ -61,7 +62,8 @@ pub fn from_config(config: &Config) -> Result<(Vec<Configured>, Vec<Located>), C
                     "duplicate plugin instance: this [[{}]] is identical (after defaults) to the one at {}",
                     section.kind, first.origin
                 ),
-            ));
+            )
+            .with_source_text(&section.source_text));
         }
         out.push(Configured {
             config: typed,
@@ -85,7 +87,8 @@ pub fn from_config(config: &Config) -> Result<(Vec<Configured>, Vec<Located>), C
                 origin,
                 finding.key,
                 format!("[[{}]]: {}", registration.kind, finding.message),
-            ));
+            )
+            .with_source_text(&section.source_text));
         }
     }
     Ok((out, warnings))

@@ -90,13 +90,13 @@ pub fn render(line: &Line, old: Option<&ObjectLine>, decor: Decor) -> String {
     out.push(' ');
     out.push_str(tokens.next().unwrap_or_default());
     let old_text = old.map(|o| {
-        Line {
-            timestamp: None,
-            event: Event::Object {
+        Line::new(
+            None,
+            Event::Object {
                 event_type: EventType::Change,
                 object: o.clone(),
             },
-        }
+        )
         .to_string()
     });
     let old_value = |key: &str| -> Option<String> {

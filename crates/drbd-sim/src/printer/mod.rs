@@ -43,10 +43,7 @@ pub struct Printer {
 }
 
 fn line(event_type: EventType, object: ObjectLine) -> Line {
-    Line {
-        timestamp: None,
-        event: Event::Object { event_type, object },
-    }
+    Line::new(None, Event::Object { event_type, object })
 }
 
 impl Printer {
@@ -73,10 +70,7 @@ impl Printer {
         for r in self.copy.values() {
             self.create_lines(EventType::Exists, r, &mut out);
         }
-        out.push(Line {
-            timestamp: None,
-            event: Event::EndOfDump,
-        });
+        out.push(Line::new(None, Event::EndOfDump));
         out
     }
 

@@ -23,10 +23,7 @@ pub fn lines(text: &str) -> impl Iterator<Item = &str> {
 #[inline(never)] // a frame of its own, for callgrind's --toggle-collect
 pub fn parse_apply_keeping(text: &str, mut state: State, keep: usize) -> State {
     let mut out = Vec::new();
-    let mut line = Line {
-        timestamp: None,
-        event: Event::EndOfDump,
-    };
+    let mut line = Line::new(None, Event::EndOfDump);
     for (i, text) in lines(text).enumerate() {
         parse_line_into(text, &mut line).unwrap();
         state.apply_in_place(&mut line.event, &mut out);

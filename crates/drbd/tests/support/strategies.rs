@@ -6,7 +6,7 @@ use drbd::values::{Address, AddressFamily, Eta, Hundredths};
 use drbd::vocab::*;
 use drbd::{parse_line, PluginUpdate, State};
 use proptest::collection::vec;
-use proptest::option::of;
+use proptest::option::{of, weighted};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -28,6 +28,7 @@ pub fn suspended() -> impl Strategy<Value = Suspended> {
         no_data: b[1],
         fencing: b[2],
         quorum: b[3],
+        other: false,
     })
 }
 
@@ -37,6 +38,7 @@ pub fn resync_suspended() -> impl Strategy<Value = ResyncSuspended> {
         peer: b[1],
         dependency: b[2],
         max_parallel: b[3],
+        other: false,
     })
 }
 
@@ -44,6 +46,7 @@ pub fn blocked() -> impl Strategy<Value = Blocked> {
     any::<[bool; 2]>().prop_map(|b| Blocked {
         upper: b[0],
         lower: b[1],
+        other: false,
     })
 }
 
@@ -355,7 +358,8 @@ pub fn any_line() -> BoxedStrategy<Line> {
         1 => any::<u64>().prop_map(Event::Skipped),
     ];
     let timestamp = of("20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9:.]{8,15}[+-][0-9]{2}:[0-9]{2}");
-    let known = (timestamp, event).prop_map(|(timestamp, event)| Line { timestamp, event });
+    let known = (timestamp, event, newer_kernel_tokens())
+        .prop_map(|(timestamp, event, tokens)| newer_kernel(Line::new(timestamp, event), tokens));
     // Unknown verbs cannot carry a timestamp: the timestamp would read as the verb.
     let unknown = (
         "x[a-z]{0,8}",
@@ -366,11 +370,56 @@ pub fn any_line() -> BoxedStrategy<Line> {
             .contains(&k.as_str())
         }),
     )
-        .prop_map(|(verb, kind)| Line {
-            timestamp: None,
-            event: Event::Unknown { verb, kind },
-        });
+        .prop_map(|(verb, kind)| Line::new(None, Event::Unknown { verb, kind }));
     prop_oneof![9 => known, 1 => unknown].boxed()
+}
+
+/// Spellings a newer kernel might print for a state and a flag list (or none).
+fn newer_kernel_tokens() -> impl Strategy<Value = (Option<String>, Option<String>)> {
+    (
+        weighted(0.2, "[A-Z][A-Za-z]{1,10}"),
+        weighted(0.2, "((user|peer),)?[a-z][a-z-]{0,8}(,dependency)?"),
+    )
+}
+
+/// Puts the tokens into `line` as a newer kernel would print them: the state token into the
+/// first state key of an object line, the flag token into its flag list, parsed leniently,
+/// with the pairs the parser records for tokens it does not know, in key order.
+fn newer_kernel(mut line: Line, (state, flags): (Option<String>, Option<String>)) -> Line {
+    fn put<T: Lenient>(
+        field: &mut Option<T>,
+        key: &str,
+        token: Option<String>,
+        u: &mut UnknownValues,
+    ) {
+        if let Some(token) = token {
+            let (value, known) = T::lenient(&token);
+            *field = Some(value);
+            if !known {
+                u.push((key.to_string(), token));
+            }
+        }
+    }
+    let u = &mut line.unknown_values;
+    if let Event::Object { object, .. } = &mut line.event {
+        match object {
+            ObjectLine::Resource(l) => {
+                put(&mut l.role, "role", state, u);
+                put(&mut l.suspended, "suspended", flags, u);
+            }
+            ObjectLine::Device(l) => {
+                put(&mut l.disk, "disk", state, u);
+                put(&mut l.blocked, "blocked", flags, u);
+            }
+            ObjectLine::Connection(l) => put(&mut l.connection, "connection", state, u),
+            ObjectLine::PeerDevice(l) => {
+                put(&mut l.replication, "replication", state, u);
+                put(&mut l.resync_suspended, "resync-suspended", flags, u);
+            }
+            ObjectLine::Path(_) => {}
+        }
+    }
+    line
 }
 
 /// Few addresses, so path lines hit the same paths.
@@ -401,13 +450,13 @@ pub fn apply_printed(
     out: &mut Vec<PluginUpdate>,
 ) {
     for (event_type, object) in lines {
-        let line = Line {
-            timestamp: None,
-            event: Event::Object {
+        let line = Line::new(
+            None,
+            Event::Object {
                 event_type: *event_type,
                 object: object.clone(),
             },
-        };
+        );
         let parsed = parse_line(&line.to_string()).expect("printed lines parse");
         s.apply(parsed.event, out);
     }

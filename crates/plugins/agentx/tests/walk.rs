@@ -130,3 +130,33 @@ fn get_next_respects_include_and_end() {
         })
         .is_none());
 }
+
+#[test]
+fn a_device_with_states_from_a_newer_kernel_keeps_its_row() {
+    let mut s = fixture();
+    let before = walk(&MibTable::build(
+        s.resources().map(|r| &**r),
+        "9.2.8",
+        "9.28.0",
+        true,
+    ))
+    .len();
+    let mut out = Vec::new();
+    let line = "change device name:r0 volume:0 minor:1000 disk:Frozen blocked:upper,sideways";
+    s.apply(parse_line(line).unwrap().event, &mut out);
+    let rows = walk(&MibTable::build(
+        s.resources().map(|r| &**r),
+        "9.2.8",
+        "9.28.0",
+        true,
+    ));
+    assert_eq!(rows.len(), before, "no cell lost");
+    assert!(
+        rows.iter().any(|r| r.ends_with("STRING: \"?\"")),
+        "disk state out of range"
+    );
+    assert!(
+        rows.iter().any(|r| r.ends_with("STRING: \"upper,other\"")),
+        "blocked flags"
+    );
+}

@@ -60,3 +60,26 @@ fn empty_state_renders_the_three_global_families_with_zero_resources() {
     assert!(!out.contains("drbd_resource_suspended"));
     assert!(out.contains("drbdreactor_drbd_version_ok 0\n"));
 }
+
+#[test]
+fn a_peer_device_with_states_from_a_newer_kernel_keeps_its_metrics() {
+    let mut state = fixture_state();
+    let mut out = Vec::new();
+    let line = "change peer-device name:r0 peer-node-id:1 conn-name:nodeB volume:0 replication:Teleporting peer-disk:Melted resync-suspended:user,future received:100 sent:200 out-of-sync:4 pending:0 unacked:0";
+    state.apply(parse_line(line).unwrap().event, &mut out);
+    let ctx = RenderContext {
+        enums: true,
+        ..RenderContext::default()
+    };
+    let mut body = String::new();
+    render(state.resources().map(|r| &**r), &ctx, &mut body);
+    assert!(body.contains(
+        "drbd_peerdevice_outofsync_bytes{name=\"r0\",conn_name=\"nodeB\",peer_node_id=\"1\",volume=\"0\"} 4096\n"
+    ));
+    for line in body.lines().filter(|l| l.contains("conn_name=\"nodeB\"")) {
+        assert!(
+            !line.contains("Teleporting") && !line.contains("Melted"),
+            "{line}"
+        );
+    }
+}

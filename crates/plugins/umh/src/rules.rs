@@ -2,12 +2,13 @@
 //! the command to run (umh spec §2). Typed once at load; unknown keys are errors.
 //!
 //! Must never: accept a key it does not know (a typo would widen a rule to match everything),
-//! or a state name outside DRBD's vocabulary.
+//! a state name outside DRBD's vocabulary, or an empty command.
 
 use crate::pattern::Pattern;
 use drbd::event::{EventType, HelperPhase};
 use drbd::vocab::{ConnectionState, DiskState, ReplicationState, Role};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
 /// One `[[umh]]` instance.
@@ -33,6 +34,18 @@ pub struct UmhConfig {
     pub helper: Vec<HelperRule>,
 }
 
+/// A `command` that runs something: an empty or blank one would start `sh -c ""` on every
+/// match and do nothing, silently (a template left unfilled); the error names the key.
+fn non_blank_command<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let command = String::deserialize(d)?;
+    if command.trim().is_empty() {
+        return Err(D::Error::custom(
+            "the command is empty: give the program to run (it runs as `sh -c COMMAND`)",
+        ));
+    }
+    Ok(command)
+}
+
 /// Declares a rule struct: the keys every rule has (umh spec §2.2) plus the kind's own.
 macro_rules! rule {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
@@ -43,7 +56,8 @@ macro_rules! rule {
             /// Shown in the logs.
             #[serde(default)]
             pub name: String,
-            /// Run as `sh -c COMMAND`.
+            /// Run as `sh -c COMMAND`; never empty or blank.
+            #[serde(deserialize_with = "non_blank_command")]
             pub command: String,
             /// Extra environment; wins over the DRBD_* variables and the fixed ones.
             #[serde(default)]

@@ -172,3 +172,70 @@ exit-code = 4
     assert_eq!(env_of(&fired[0], "DRBD_PEER_NODE_ID"), Some("1"));
     assert_eq!(env_of(&fired[0], "DRBD_RESOURCE"), Some("r0"));
 }
+
+#[test]
+fn a_state_from_a_newer_kernel_matches_no_named_state_but_not_equals_does() {
+    let c = config(
+        r#"
+[[umh]]
+[[umh.peerdevice]]
+name = "up to date"
+command = "true"
+new.peer-disk-state = "UpToDate"
+[[umh.peerdevice]]
+name = "not up to date"
+command = "true"
+new.peer-disk-state = { operator = "NotEquals", value = "UpToDate" }
+"#,
+    )
+    .unwrap();
+    let u = updates(&[
+        "exists resource name:r0 role:Secondary",
+        "exists connection name:r0 peer-node-id:1 conn-name:b connection:Connected role:Secondary",
+        "exists peer-device name:r0 peer-node-id:1 conn-name:b volume:0 replication:Established peer-disk:UpToDate",
+        "change peer-device name:r0 peer-node-id:1 conn-name:b volume:0 replication:Established peer-disk:Melted",
+    ]);
+    let last = u.last().expect("the unknown state still makes an update");
+    let fired: Vec<_> = invocations(&c, last)
+        .into_iter()
+        .map(|i| i.rule_name)
+        .collect();
+    assert_eq!(fired, ["not up to date"]);
+}
+
+#[test]
+fn an_empty_or_blank_command_is_rejected_naming_the_key() {
+    for command in ["\"\"", "\"   \"", "\"\\t\\n\""] {
+        let text = format!("[[umh]]\n[[umh.peerdevice]]\ncommand = {command}\n");
+        let err = config(&text).unwrap_err();
+        assert!(err.contains("command"), "{err}");
+        assert!(err.contains("empty"), "{err}");
+    }
+    assert!(config("[[umh]]\n[[umh.helper]]\ncommand = \" true \"\n").is_ok());
+}
+
+#[test]
+fn an_empty_command_loaded_from_a_file_names_file_line_and_key() {
+    use drbd_reactor_config::{load, PluginKind, Strictness};
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("drbd-reactor.toml");
+    std::fs::write(
+        &main,
+        "[[umh]]\n[[umh.peerdevice]]\nname = \"x\"\ncommand = \"  \"\n",
+    )
+    .unwrap();
+    let config = load(&main).unwrap();
+    let section = config.plugins_of(PluginKind::Umh).next().unwrap();
+    let err = section
+        .parse::<UmhConfig>(Strictness::RejectUnknownKeys)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:4:1: key 'peerdevice[0].command': [[umh]]: the command is empty",
+            main.display()
+        )),
+        "{err}"
+    );
+    assert!(err.ends_with("\n4 | command = \"  \"\n  | ^"), "{err}");
+}

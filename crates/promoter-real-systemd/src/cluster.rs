@@ -1,0 +1,306 @@
+//! A simulated DRBD cluster whose nodes are real-systemd containers: one `drbd-sim` server in
+//! this test process (its socket directory bind-mounted into every container), and per node a
+//! container named `prom-<test>-<node>` whose hostname is the node name, with drbd-utils' units
+//! (from the host's root), the simulator's shims at `/usr/sbin/drbdsetup` and
+//! `/usr/sbin/drbdadm` (with `drbd-sim.toml` beside them), drbd-reactor, drbd-reactorctl and
+//! ocf-rs-wrapper at their packaged paths, `ocf.rs@.service`, `drbd-reactor.service`, a few
+//! dummy services and the test's snippets. Queries answer what each node's systemd says.
+//!
+//! Must never: sleep for a condition (everything polls with a deadline), or outlive the test
+//! (containers are killed and the socket directory removed on drop, also after a panic).
+
+use crate::bins::bins;
+use drbd_sim::config::ClusterConfig;
+use drbd_sim::server::Sim;
+use nspawn_harness::{poll, require_file, require_host, Container, Spec};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const REACTOR_UNIT: &str = include_str!("../../../units/drbd-reactor.service");
+const OCF_UNIT: &str = include_str!("../../../units/ocf.rs@.service");
+/// The simulated volumes' backing disk: the promoter waits until it is a block device.
+const BACKING_DISK: &str = "/dev/loop0";
+/// Services a start list can name; each just sleeps.
+pub const DUMMY_UNITS: &[&str] = &["dummy-app.service", "dummy-r1.service", "dummy-r1b.service"];
+/// ActiveStates in which a unit counts as running (its processes may be alive).
+const RUNNING: &[&str] = &[
+    "active",
+    "activating",
+    "deactivating",
+    "reloading",
+    "refreshing",
+];
+
+/// The cluster file for `drbd-sim`: nodes alpha, beta, gamma; each resource on all three with
+/// majority quorum and I/O errors without it, one volume on [`BACKING_DISK`].
+pub fn cluster_toml(resources: &[&str]) -> String {
+    let mut s = String::new();
+    for (id, n) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        s.push_str(&format!("[[node]]\nname = \"{n}\"\nid = {id}\n"));
+    }
+    for (i, r) in resources.iter().enumerate() {
+        s.push_str(&format!(
+            "[[resource]]\nname = \"{r}\"\nport = {}\n[resource.options]\nquorum = \"majority\"\n\
+             on-no-quorum = \"io-error\"\non-no-data-accessible = \"io-error\"\n\
+             [[resource.volume]]\nnumber = 0\nminor = {}\ndisk = \"{BACKING_DISK}\"\n",
+            7789 + i,
+            1000 + i
+        ));
+    }
+    s
+}
+
+/// What goes into a node's `/etc/drbd-reactor.d/` before it boots: `(file name, contents)`.
+pub type NodeSetup<'a> = &'a [(&'a str, &'a str)];
+
+/// The simulator and the containers of the nodes booted so far.
+pub struct Cluster {
+    test: String,
+    dir: PathBuf,
+    sim: Sim,
+    nodes: BTreeMap<String, Container>,
+}
+
+impl Cluster {
+    /// Starts the simulator for `cluster_toml` ([`cluster_toml`]); `test` names the containers
+    /// (`prom-<test>-<node>`) and must be unique among the tests of the workspace.
+    pub fn new(test: &str, cluster_toml: &str) -> Cluster {
+        require_host();
+        require_file(
+            "/usr/lib/systemd/system/drbd-promote@.service",
+            "drbd-utils",
+        );
+        require_file("/usr/lib/ocf/resource.d/heartbeat/Dummy", "resource-agents");
+        require_file(BACKING_DISK, "(a loop device node; `modprobe loop`)");
+        let bins = bins();
+        let dir = Path::new("/dev/shm").join(format!("prom-{test}"));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("socket directory");
+        let config = ClusterConfig::parse(cluster_toml).expect("cluster file");
+        let sim = Sim::from_config(config, &dir.join("sim.sock"), Some(50))
+            .unwrap_or_else(|e| panic!("starting the simulator in {}: {e}", dir.display()));
+        assert!(bins.dir.is_dir());
+        Cluster {
+            test: test.to_string(),
+            dir,
+            sim,
+            nodes: BTreeMap::new(),
+        }
+    }
+
+    /// Boots `node`'s container with `snippets` in `/etc/drbd-reactor.d/` (the daemon is
+    /// installed, not started: see [`Cluster::start_daemon`]).
+    pub fn boot(&mut self, node: &str, snippets: NodeSetup) -> &Container {
+        let bin = &bins().dir;
+        let at = |name: &str| bin.join(name).display().to_string();
+        let shim_config = format!(
+            "node = \"{node}\"\nsocket = \"{}\"\n",
+            self.dir.join("sim.sock").display()
+        );
+        let mut spec = Spec::new(&format!("prom-{}-{node}", self.test))
+            .hostname(node)
+            .symlink(&at("drbd-sim"), "/usr/sbin/drbdsetup")
+            .symlink(&at("drbd-sim"), "/usr/sbin/drbdadm")
+            .file("/usr/sbin/drbd-sim.toml", shim_config, 0o644)
+            .symlink(&at("drbd-reactor"), "/usr/sbin/drbd-reactor")
+            .symlink(&at("drbd-reactorctl"), "/usr/sbin/drbd-reactorctl")
+            .symlink(
+                &at("ocf-rs-wrapper"),
+                "/usr/libexec/drbd-reactor/ocf-rs-wrapper",
+            )
+            .file(
+                "/usr/lib/systemd/system/drbd-reactor.service",
+                REACTOR_UNIT,
+                0o644,
+            )
+            .file("/usr/lib/systemd/system/ocf.rs@.service", OCF_UNIT, 0o644)
+            .file(
+                "/etc/drbd-reactor.toml",
+                "snippets = \"/etc/drbd-reactor.d\"\n[[log]]\nlevel = \"debug\"\n",
+                0o644,
+            )
+            .bind(bin)
+            .bind(&self.dir)
+            .bind(BACKING_DISK);
+        for unit in DUMMY_UNITS {
+            spec = spec.unit(
+                unit,
+                &format!("[Unit]\nDescription=test service {unit}\n[Service]\nExecStart=/bin/sleep infinity\n"),
+            );
+        }
+        for (name, text) in snippets {
+            spec = spec.file(&format!("/etc/drbd-reactor.d/{name}"), *text, 0o644);
+        }
+        let container = Container::boot(spec);
+        self.nodes.insert(node.to_string(), container);
+        self.node(node)
+    }
+
+    /// The container of `node` (panics if it is not running).
+    pub fn node(&self, node: &str) -> &Container {
+        self.nodes
+            .get(node)
+            .unwrap_or_else(|| panic!("node {node} has no running container"))
+    }
+
+    pub fn node_mut(&mut self, node: &str) -> &mut Container {
+        self.nodes
+            .get_mut(node)
+            .unwrap_or_else(|| panic!("node {node} has no running container"))
+    }
+
+    /// The nodes with a running container.
+    pub fn nodes(&self) -> Vec<String> {
+        self.nodes.keys().cloned().collect()
+    }
+
+    /// `drbd-sim ctl ARGS`; panics unless it succeeded. Returns its output.
+    pub fn ctl(&self, args: &[&str]) -> String {
+        let reply = self.sim.ctl(args);
+        assert_eq!(
+            reply.code, 0,
+            "drbd-sim ctl {args:?}: {} {}",
+            reply.stdout, reply.stderr
+        );
+        reply.stdout
+    }
+
+    /// `systemctl start --no-block drbd-reactor.service` on `node`.
+    pub fn start_daemon(&self, node: &str) {
+        self.node(node)
+            .ok(&["systemctl", "start", "--no-block", "drbd-reactor.service"]);
+    }
+
+    /// Waits until `node`'s daemon is up (it sends READY=1 after its first configuration pass
+    /// and the initial events2 dump).
+    pub fn wait_daemon_active(&self, node: &str, deadline: Duration) {
+        self.node(node).wait_for_property(
+            "drbd-reactor.service",
+            "ActiveState",
+            "active",
+            deadline,
+        );
+    }
+
+    /// A power loss of `node`: the simulator crashes it (its peers lose the connection at
+    /// once), then its container's PID 1 is killed (nothing inside runs a stop job).
+    pub fn crash(&mut self, node: &str) {
+        self.ctl(&["crash", node]);
+        let mut c = self
+            .nodes
+            .remove(node)
+            .unwrap_or_else(|| panic!("node {node} has no running container"));
+        c.kill();
+    }
+
+    /// `unit`'s ActiveState on `node`.
+    pub fn state(&self, node: &str, unit: &str) -> String {
+        self.node(node).property(unit, "ActiveState")
+    }
+
+    /// The nodes on which `unit` runs (any ActiveState but inactive and failed).
+    pub fn running(&self, unit: &str) -> Vec<String> {
+        self.nodes
+            .keys()
+            .filter(|n| RUNNING.contains(&self.state(n, unit).as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Polls until `unit` is active on exactly one node (other than `not`), checking at every
+    /// sample that it never runs on two nodes. Returns that node.
+    pub fn wait_one_active(
+        &self,
+        what: &str,
+        unit: &str,
+        not: Option<&str>,
+        deadline: Duration,
+    ) -> String {
+        let mut last = Vec::new();
+        let found = poll(deadline, || {
+            last = self.running(unit);
+            self.assert_at_most_one(what, unit, &last);
+            match last.as_slice() {
+                [n] if Some(n.as_str()) != not && self.state(n, unit) == "active" => {
+                    Some(n.clone())
+                }
+                _ => None,
+            }
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "{what}: {unit} not active on exactly one node{} within {deadline:?} (running on {last:?})\n{}",
+                not.map(|n| format!(" other than {n}")).unwrap_or_default(),
+                self.logs()
+            )
+        })
+    }
+
+    /// Polls until `unit` runs nowhere, checking at every sample that it never runs on two.
+    pub fn wait_none_running(&self, what: &str, unit: &str, deadline: Duration) {
+        let mut last = Vec::new();
+        let stopped = poll(deadline, || {
+            last = self.running(unit);
+            self.assert_at_most_one(what, unit, &last);
+            last.is_empty().then_some(())
+        });
+        if stopped.is_none() {
+            panic!(
+                "{what}: {unit} still runs on {last:?} after {deadline:?}\n{}",
+                self.logs()
+            );
+        }
+    }
+
+    /// Samples `unit` on every node for `window`: it runs on exactly `node` all the time.
+    pub fn assert_stays_on(&self, what: &str, unit: &str, node: &str, window: Duration) {
+        let deviation = poll(window, || {
+            let now = self.running(unit);
+            (now != [node.to_string()]).then_some(now)
+        });
+        if let Some(now) = deviation {
+            panic!(
+                "{what}: {unit} should run on {node} only, runs on {now:?}\n{}",
+                self.logs()
+            );
+        }
+    }
+
+    fn assert_at_most_one(&self, what: &str, unit: &str, running: &[String]) {
+        assert!(
+            running.len() <= 1,
+            "{what}: {unit} runs on two live nodes at once: {running:?}\n{}",
+            self.logs()
+        );
+    }
+
+    /// Every live node's drbd-reactor journal and the simulator's status, for panic messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for (n, c) in &self.nodes {
+            let journal = c.journal("drbd-reactor.service");
+            let tail: Vec<&str> = journal.lines().rev().take(40).collect();
+            out.push_str(&format!("---- {n}: drbd-reactor journal (last 40 lines)\n"));
+            for l in tail.iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        let status = self.sim.ctl(&["status"]);
+        out.push_str(&format!("---- simulator status\n{}", status.stdout));
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // A power loss is enough at the end and takes milliseconds (a poweroff ~1.2 s each).
+        for c in self.nodes.values_mut() {
+            c.kill();
+        }
+        self.nodes.clear();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}

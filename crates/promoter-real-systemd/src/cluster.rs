@@ -16,12 +16,14 @@ use nspawn_harness::{poll, require_file, require_host, Container, Spec};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 const REACTOR_UNIT: &str = include_str!("../../../units/drbd-reactor.service");
 const OCF_UNIT: &str = include_str!("../../../units/ocf.rs@.service");
-/// The simulated volumes' backing disk: the promoter waits until it is a block device.
-const BACKING_DISK: &str = "/dev/loop0";
+/// The simulated volumes' backing disk, in the test's directory: the promoter waits until it
+/// is a block device (a node made with `mknod`; nothing reads or writes it).
+const BACKING_DISK: &str = "disk0";
 /// Services a start list can name; each just sleeps.
 pub const DUMMY_UNITS: &[&str] = &["dummy-app.service", "dummy-r1.service", "dummy-r1b.service"];
 /// ActiveStates in which a unit counts as running (its processes may be alive).
@@ -34,8 +36,8 @@ const RUNNING: &[&str] = &[
 ];
 
 /// The cluster file for `drbd-sim`: nodes alpha, beta, gamma; each resource on all three with
-/// majority quorum and I/O errors without it, one volume on [`BACKING_DISK`].
-pub fn cluster_toml(resources: &[&str]) -> String {
+/// majority quorum and I/O errors without it, one volume on `disk`.
+pub fn cluster_toml(resources: &[&str], disk: &Path) -> String {
     let mut s = String::new();
     for (id, n) in ["alpha", "beta", "gamma"].iter().enumerate() {
         s.push_str(&format!("[[node]]\nname = \"{n}\"\nid = {id}\n"));
@@ -44,9 +46,10 @@ pub fn cluster_toml(resources: &[&str]) -> String {
         s.push_str(&format!(
             "[[resource]]\nname = \"{r}\"\nport = {}\n[resource.options]\nquorum = \"majority\"\n\
              on-no-quorum = \"io-error\"\non-no-data-accessible = \"io-error\"\n\
-             [[resource.volume]]\nnumber = 0\nminor = {}\ndisk = \"{BACKING_DISK}\"\n",
+             [[resource.volume]]\nnumber = 0\nminor = {}\ndisk = \"{}\"\n",
             7789 + i,
-            1000 + i
+            1000 + i,
+            disk.display()
         ));
     }
     s
@@ -64,21 +67,28 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts the simulator for `cluster_toml` ([`cluster_toml`]); `test` names the containers
-    /// (`prom-<test>-<node>`) and must be unique among the tests of the workspace.
-    pub fn new(test: &str, cluster_toml: &str) -> Cluster {
+    /// Starts the simulator for a cluster of alpha, beta and gamma with `resources`
+    /// ([`cluster_toml`]); `test` names the containers (`prom-<test>-<node>`) and must be unique
+    /// among the tests of the workspace.
+    pub fn new(test: &str, resources: &[&str]) -> Cluster {
         require_host();
         require_file(
             "/usr/lib/systemd/system/drbd-promote@.service",
             "drbd-utils",
         );
         require_file("/usr/lib/ocf/resource.d/heartbeat/Dummy", "resource-agents");
-        require_file(BACKING_DISK, "(a loop device node; `modprobe loop`)");
         let bins = bins();
         let dir = Path::new("/dev/shm").join(format!("prom-{test}"));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("socket directory");
-        let config = ClusterConfig::parse(cluster_toml).expect("cluster file");
+        let disk = dir.join(BACKING_DISK);
+        let made = Command::new("mknod")
+            .arg(&disk)
+            .args(["b", "7", "0"])
+            .status()
+            .expect("running mknod");
+        assert!(made.success(), "mknod {} b 7 0 failed", disk.display());
+        let config = ClusterConfig::parse(&cluster_toml(resources, &disk)).expect("cluster file");
         let sim = Sim::from_config(config, &dir.join("sim.sock"), Some(50))
             .unwrap_or_else(|e| panic!("starting the simulator in {}: {e}", dir.display()));
         assert!(bins.dir.is_dir());
@@ -122,8 +132,7 @@ impl Cluster {
                 0o644,
             )
             .bind(bin)
-            .bind(&self.dir)
-            .bind(BACKING_DISK);
+            .bind(&self.dir);
         for unit in DUMMY_UNITS {
             spec = spec.unit(
                 unit,

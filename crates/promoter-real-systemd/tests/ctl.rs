@@ -4,7 +4,6 @@
 //! snippet, reloads through `systemctl reload drbd-reactor.service` (the reload path unit is
 //! not active), waits for the daemon's configuration pass and stops the target.
 
-use promoter_real_systemd::cluster::cluster_toml;
 use promoter_real_systemd::{Cluster, Container};
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ fn generation(c: &Container) -> String {
 #[test]
 fn status_shows_the_promoter_units_and_disable_now_reloads_through_systemctl_and_stops_the_target()
 {
-    let mut cl = Cluster::new("ctl", &cluster_toml(&["r0"]));
+    let mut cl = Cluster::new("ctl", &["r0"]);
     cl.boot("alpha", &[("r0.toml", R0)]);
     cl.start_daemon("alpha");
     let c = cl.node("alpha");

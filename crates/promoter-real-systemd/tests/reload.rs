@@ -4,7 +4,6 @@
 //! drop-ins are deleted; `stop-services-on-exit` stops the stack and demotes through systemd.
 //! One container (alpha) on a simulated 3-node cluster whose peers run no daemon.
 
-use promoter_real_systemd::cluster::cluster_toml;
 use promoter_real_systemd::{Cluster, Container};
 use std::time::Duration;
 
@@ -65,7 +64,7 @@ fn dropin_dirs(res: &str, start_units: &[&str]) -> Vec<String> {
 #[test]
 fn a_changed_section_keeps_its_running_services_other_sections_are_untouched_and_a_removed_resource_loses_its_drop_ins(
 ) {
-    let mut cl = Cluster::new("reload", &cluster_toml(&["r0", "r1"]));
+    let mut cl = Cluster::new("reload", &["r0", "r1"]);
     cl.boot("alpha", &[("r0.toml", R0), ("r1.toml", R1)]);
     cl.start_daemon("alpha");
     let c = cl.node("alpha");
@@ -159,7 +158,7 @@ fn a_changed_section_keeps_its_running_services_other_sections_are_untouched_and
 
 #[test]
 fn stop_services_on_exit_stops_the_stack_and_demotes_when_the_daemon_stops() {
-    let mut cl = Cluster::new("onexit", &cluster_toml(&["r0"]));
+    let mut cl = Cluster::new("onexit", &["r0"]);
     // Started without the key, switched on by a reload: the restarted instance keeps the
     // services (the old one did not stop them), the new one stops them on exit.
     cl.boot("alpha", &[("r0.toml", R0)]);
@@ -170,6 +169,13 @@ fn stop_services_on_exit_stops_the_stack_and_demotes_when_the_daemon_stops() {
     write_snippet(c, "r0.toml", R0_STOP_ON_EXIT);
     reload(c);
     wait_generation(c, 2);
+    // Instances of one resource are serial: the new one starts after the old one stopped.
+    c.wait_until("the new instance took the services over", DEADLINE, || {
+        c.journal("drbd-reactor.service")
+            .matches("started the services of 'r0'")
+            .count()
+            == 2
+    });
     assert_eq!(
         invocation(c, "dummy-app.service"),
         service,

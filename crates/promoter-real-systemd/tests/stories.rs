@@ -4,7 +4,6 @@
 //! started through drbd-utils' own `drbd-promote@`/`drbd-services@` units. At every sample no
 //! two live nodes run the service. Needs root, systemd-container, drbd-utils, resource-agents.
 
-use promoter_real_systemd::cluster::cluster_toml;
 use promoter_real_systemd::Cluster;
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ on-quorum-loss = "shutdown"
 #[test]
 fn one_node_runs_the_services_and_another_takes_over_after_a_crash_a_partition_stops_it_and_heal_and_rejoin_leave_exactly_one(
 ) {
-    let mut cl = Cluster::new("story", &cluster_toml(&["r0"]));
+    let mut cl = Cluster::new("story", &["r0"]);
     for n in NODES {
         cl.boot(n, &[("r0.toml", R0)]);
     }
@@ -77,7 +76,7 @@ fn one_node_runs_the_services_and_another_takes_over_after_a_crash_a_partition_s
 
 #[test]
 fn a_failed_demotion_with_the_device_held_open_escalates_and_reboots_the_container() {
-    let mut cl = Cluster::new("escal", &cluster_toml(&["r0"]));
+    let mut cl = Cluster::new("escal", &["r0"]);
     // Only alpha is a container; beta and gamma are simulated peers without a daemon.
     let r0 = r#"[[promoter]]
 [promoter.resources.r0]

@@ -26,18 +26,16 @@ const OCF_UNIT: &str = include_str!("../../../units/ocf.rs@.service");
 const BACKING_DISK: &str = "disk0";
 /// Services a start list can name; each just sleeps.
 pub const DUMMY_UNITS: &[&str] = &["dummy-app.service", "dummy-r1.service", "dummy-r1b.service"];
-/// ActiveStates in which a unit counts as running (its processes may be alive).
-const RUNNING: &[&str] = &[
-    "active",
-    "activating",
-    "deactivating",
-    "reloading",
-    "refreshing",
-];
+/// ActiveStates in which a unit counts as running the service. Not `deactivating`: a unit being
+/// stopped is on its way out. With `on-quorum-loss = "freeze"` the old Primary, forced
+/// Secondary after the heal, stops its frozen services (systemd thaws them to deliver SIGTERM)
+/// while the new Primary runs them: by design of that policy (its device gives I/O errors).
+const RUNNING: &[&str] = &["active", "activating", "reloading", "refreshing"];
 
 /// The cluster file for `drbd-sim`: nodes alpha, beta, gamma; each resource on all three with
-/// majority quorum and I/O errors without it, one volume on `disk`.
-pub fn cluster_toml(resources: &[&str], disk: &Path) -> String {
+/// majority quorum, `on_no_quorum` (`io-error` for `on-quorum-loss = "shutdown"`,
+/// `suspend-io` for `freeze`) for both quorum and data loss, one volume on `disk`.
+pub fn cluster_toml(resources: &[&str], on_no_quorum: &str, disk: &Path) -> String {
     let mut s = String::new();
     for (id, n) in ["alpha", "beta", "gamma"].iter().enumerate() {
         s.push_str(&format!("[[node]]\nname = \"{n}\"\nid = {id}\n"));
@@ -45,7 +43,7 @@ pub fn cluster_toml(resources: &[&str], disk: &Path) -> String {
     for (i, r) in resources.iter().enumerate() {
         s.push_str(&format!(
             "[[resource]]\nname = \"{r}\"\nport = {}\n[resource.options]\nquorum = \"majority\"\n\
-             on-no-quorum = \"io-error\"\non-no-data-accessible = \"io-error\"\n\
+             on-no-quorum = \"{on_no_quorum}\"\non-no-data-accessible = \"{on_no_quorum}\"\n\
              [[resource.volume]]\nnumber = 0\nminor = {}\ndisk = \"{}\"\n",
             7789 + i,
             1000 + i,
@@ -71,6 +69,11 @@ impl Cluster {
     /// ([`cluster_toml`]); `test` names the containers (`prom-<test>-<node>`) and must be unique
     /// among the tests of the workspace.
     pub fn new(test: &str, resources: &[&str]) -> Cluster {
+        Cluster::with_on_no_quorum(test, resources, "io-error")
+    }
+
+    /// [`Cluster::new`] with DRBD's `on-no-quorum` (and `on-no-data-accessible`) set.
+    pub fn with_on_no_quorum(test: &str, resources: &[&str], on_no_quorum: &str) -> Cluster {
         require_host();
         require_file(
             "/usr/lib/systemd/system/drbd-promote@.service",
@@ -88,7 +91,8 @@ impl Cluster {
             .status()
             .expect("running mknod");
         assert!(made.success(), "mknod {} b 7 0 failed", disk.display());
-        let config = ClusterConfig::parse(&cluster_toml(resources, &disk)).expect("cluster file");
+        let config = ClusterConfig::parse(&cluster_toml(resources, on_no_quorum, &disk))
+            .expect("cluster file");
         let sim = Sim::from_config(config, &dir.join("sim.sock"), Some(50))
             .unwrap_or_else(|e| panic!("starting the simulator in {}: {e}", dir.display()));
         assert!(bins.dir.is_dir());
@@ -209,12 +213,18 @@ impl Cluster {
         self.node(node).property(unit, "ActiveState")
     }
 
-    /// The nodes on which `unit` runs (any ActiveState but inactive and failed).
+    /// The nodes on which `unit` runs: active, activating or reloading, and not frozen
+    /// (a frozen service's processes are stopped by the kernel: quorum loss with `freeze`).
     pub fn running(&self, unit: &str) -> Vec<String> {
         self.nodes
-            .keys()
-            .filter(|n| RUNNING.contains(&self.state(n, unit).as_str()))
-            .cloned()
+            .iter()
+            .filter(|(_, c)| {
+                let p = c.show(unit, &["ActiveState", "FreezerState"]);
+                let active = p.get("ActiveState").map_or("", String::as_str);
+                RUNNING.contains(&active)
+                    && p.get("FreezerState").map(String::as_str) != Some("frozen")
+            })
+            .map(|(n, _)| n.clone())
             .collect()
     }
 
@@ -263,6 +273,29 @@ impl Cluster {
         }
     }
 
+    /// Polls until `condition(nodes running unit)` holds, checking at every sample that `unit`
+    /// never runs on two nodes.
+    pub fn wait_checked(
+        &self,
+        what: &str,
+        unit: &str,
+        deadline: Duration,
+        mut condition: impl FnMut(&[String]) -> bool,
+    ) {
+        let mut last = Vec::new();
+        let reached = poll(deadline, || {
+            last = self.running(unit);
+            self.assert_at_most_one(what, unit, &last);
+            condition(&last).then_some(())
+        });
+        if reached.is_none() {
+            panic!(
+                "{what}: not reached within {deadline:?} ({unit} runs on {last:?})\n{}",
+                self.logs()
+            );
+        }
+    }
+
     /// Samples `unit` on every node for `window`: it runs on exactly `node` all the time.
     pub fn assert_stays_on(&self, what: &str, unit: &str, node: &str, window: Duration) {
         let deviation = poll(window, || {
@@ -278,11 +311,19 @@ impl Cluster {
     }
 
     fn assert_at_most_one(&self, what: &str, unit: &str, running: &[String]) {
-        assert!(
-            running.len() <= 1,
-            "{what}: {unit} runs on two live nodes at once: {running:?}\n{}",
-            self.logs()
-        );
+        if running.len() > 1 {
+            let states: Vec<String> = running
+                .iter()
+                .map(|n| {
+                    let p = self.node(n).show(unit, &["ActiveState", "FreezerState"]);
+                    format!("{n}: {p:?}")
+                })
+                .collect();
+            panic!(
+                "{what}: {unit} runs on two live nodes at once: {states:?}\n{}",
+                self.logs()
+            );
+        }
     }
 
     /// Every live node's drbd-reactor journal and the simulator's status, for panic messages.

@@ -105,3 +105,53 @@ secondary-force = false
         "nspawn's exit status (133 = the container rebooted)"
     );
 }
+
+#[test]
+fn quorum_loss_with_freeze_freezes_the_services_the_majority_takes_over_and_after_heal_the_old_primary_stops(
+) {
+    let mut cl = Cluster::with_on_no_quorum("freeze", &["r0"], "suspend-io");
+    let r0 = r#"[[promoter]]
+[promoter.resources.r0]
+start = ["ocf:heartbeat:Dummy p_dummy", "dummy-app.service"]
+on-quorum-loss = "freeze"
+"#;
+    for n in NODES {
+        cl.boot(n, &[("r0.toml", r0)]);
+    }
+    for n in NODES {
+        cl.start_daemon(n);
+    }
+    let first = cl.wait_one_active("initial start", SERVICE, None, DEADLINE);
+
+    // Partitioned alone, the Primary freezes its services (no stop, no demotion); the two
+    // others keep quorum and one of them takes over.
+    cl.ctl(&["partition", &first]);
+    for unit in [SERVICE, OCF] {
+        cl.node(&first)
+            .wait_for_property(unit, "FreezerState", "frozen", DEADLINE);
+    }
+    let second = cl.wait_one_active("take-over from the frozen node", SERVICE, None, DEADLINE);
+    assert_ne!(second, first);
+    assert_eq!(
+        cl.state(&first, TARGET),
+        "active",
+        "the frozen node stopped its target"
+    );
+    assert_eq!(
+        cl.node(&first).ok(&["drbdadm", "role", "r0"]).trim(),
+        "Primary"
+    );
+
+    // Heal: DRBD forces the outdated Primary Secondary; it stops its (thawed) services.
+    cl.ctl(&["heal"]);
+    cl.wait_checked("heal", SERVICE, DEADLINE, |running| {
+        running == [second.clone()] && cl.state(&first, SERVICE) == "inactive"
+    });
+    cl.node(&first)
+        .wait_for_property(PROMOTE, "ActiveState", "inactive", DEADLINE);
+    assert_eq!(
+        cl.node(&first).ok(&["drbdadm", "role", "r0"]).trim(),
+        "Secondary"
+    );
+    cl.assert_stays_on("after heal", SERVICE, &second, Duration::from_secs(1));
+}

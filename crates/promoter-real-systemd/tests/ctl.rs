@@ -13,6 +13,20 @@ const R0: &str = r#"[[promoter]]
 start = ["ocf:heartbeat:Dummy p_dummy", "dummy-app.service"]
 "#;
 
+/// `drbd-reactorctl ARGS` inside, as an operator's shell runs it: a clean environment (nothing
+/// of this test process leaks in through nsenter) and no cluster context file (this node only).
+fn ctl_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![
+        "env",
+        "-i",
+        "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/nonexistent",
+        "drbd-reactorctl",
+    ];
+    all.extend_from_slice(args);
+    all
+}
+
 fn generation(c: &Container) -> String {
     std::fs::read_to_string(c.host_path("/run/drbd-reactor/config-generation")).unwrap_or_default()
 }
@@ -32,7 +46,7 @@ fn status_shows_the_promoter_units_and_disable_now_reloads_through_systemctl_and
         DEADLINE,
     );
 
-    let status = c.ok(&["drbd-reactorctl", "status"]);
+    let status = c.ok(&ctl_args(&["status"]));
     for line in [
         "/etc/drbd-reactor.d/r0.toml:",
         "Promoter: Resource r0 currently active on this node",
@@ -48,7 +62,7 @@ fn status_shows_the_promoter_units_and_disable_now_reloads_through_systemctl_and
     }
     // Frozen units say so (the quorum-loss `freeze` policy's state, as systemd reports it).
     c.ok(&["systemctl", "freeze", "dummy-app.service"]);
-    let frozen = c.ok(&["drbd-reactorctl", "status", "r0"]);
+    let frozen = c.ok(&ctl_args(&["status", "r0"]));
     assert!(
         frozen
             .lines()
@@ -59,7 +73,7 @@ fn status_shows_the_promoter_units_and_disable_now_reloads_through_systemctl_and
 
     assert!(generation(c).contains("generation=1"), "{}", generation(c));
     let daemon_pid = c.property("drbd-reactor.service", "MainPID");
-    let out = c.exec(&["drbd-reactorctl", "disable", "--now", "r0"]);
+    let out = c.exec(&ctl_args(&["disable", "--now", "r0"]));
     assert!(
         out.status.success(),
         "disable --now failed: {}\n{}",
@@ -90,11 +104,13 @@ fn status_shows_the_promoter_units_and_disable_now_reloads_through_systemctl_and
     }
     assert_eq!(c.ok(&["drbdadm", "role", "r0"]).trim(), "Secondary");
 
-    let status = c.ok(&["drbd-reactorctl", "status"]);
+    // Disabled and demoted: listed as disabled, without the "disabled but Primary" warning.
+    let status = c.ok(&ctl_args(&["status"]));
     assert!(
-        status.lines().any(|l| l
-            == "Promoter: Resource r0 (disabled) currently active on <unknown>"
-            || l.starts_with("Promoter: Resource r0 (disabled)")),
+        status
+            .lines()
+            .any(|l| l.starts_with("Promoter: Resource r0 (disabled) currently active on ")),
         "{status}"
     );
+    assert!(!status.contains("disabled but Primary"), "{status}");
 }

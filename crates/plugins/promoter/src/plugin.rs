@@ -3,7 +3,8 @@
 //! (errors located at their key), every instance runs [`crate::shell::run`] on the updates
 //! (the replay included: the policy needs the current state), instances are serial (an old
 //! and a new one never act on one resource at once), and after every reload the drop-ins of
-//! resources no longer configured are deleted.
+//! resources no longer configured are deleted once their stack is down (a running stack keeps
+//! them, so stopping its target still stops the services before the demotion).
 //!
 //! Must never: act on a resource another instance manages (refused at config time), or block
 //! the host (everything slow runs in the instance's own tasks).

@@ -432,6 +432,34 @@ impl Container {
         }
     }
 
+    /// Kills the container's PID 1 with SIGKILL (a power loss: nothing inside gets to run a
+    /// stop job) and waits for nspawn. Returns nspawn's exit status, `None` when it was not
+    /// running.
+    pub fn kill(&mut self) -> Option<i32> {
+        let (Some(mut nspawn), leader) = (self.nspawn.take(), self.leader.take()) else {
+            return None;
+        };
+        if let Some(leader) = leader {
+            // SAFETY: plain kill(2) of the container's PID 1, a process we started.
+            unsafe { libc::kill(leader as i32, libc::SIGKILL) };
+        }
+        if poll(Duration::from_secs(10), || nspawn.try_wait().ok().flatten()).is_none() {
+            let _ = nspawn.kill();
+        }
+        nspawn.wait().ok().and_then(|s| s.code())
+    }
+
+    /// Waits up to `deadline` for the container to end by itself (say, an escalation that
+    /// reboots it: nspawn exits with 133). Returns nspawn's exit status, `None` if it still runs
+    /// (it keeps running; drop or [`Container::poweroff`] ends it).
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
+        let nspawn = self.nspawn.as_mut()?;
+        let status = poll(deadline, || nspawn.try_wait().ok().flatten())?;
+        self.nspawn = None;
+        self.leader = None;
+        Some(status.code().unwrap_or(-1))
+    }
+
     fn boot_log(&self) -> String {
         fs::read_to_string(self.dir.join("boot.log")).unwrap_or_default()
     }

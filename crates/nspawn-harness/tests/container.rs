@@ -62,3 +62,33 @@ fn a_panicking_test_still_leaves_nothing_behind() {
     assert!(message.contains("[\"false\"] failed"), "{message}");
     assert_eq!(leftovers("harness-panic"), Vec::<String>::new());
 }
+
+#[test]
+fn kill_is_a_power_loss_no_stop_job_runs_and_wait_exit_sees_a_reboot() {
+    // A service whose stop job would leave a mark on the host: a power loss never runs it.
+    let shared = Path::new("/dev/shm/nspawn-harness-kill-mark");
+    let _ = std::fs::remove_dir_all(shared);
+    std::fs::create_dir_all(shared).unwrap();
+    let mark = shared.join("stopped");
+    let mut c = Container::boot(Spec::new("harness-kill").bind(shared).unit(
+        "mark-on-stop.service",
+        &format!(
+            "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\nExecStop=/bin/touch {}\n",
+            mark.display()
+        ),
+    ));
+    c.ok(&["systemctl", "start", "mark-on-stop.service"]);
+    assert!(c.kill().is_some(), "kill found no running container");
+    assert!(!mark.exists(), "a stop job ran during the power loss");
+    assert_eq!(c.kill(), None, "a second kill found a container");
+    drop(c);
+    std::fs::remove_dir_all(shared).unwrap();
+    assert_eq!(leftovers("harness-kill"), Vec::<String>::new());
+
+    // `systemctl reboot --force --force` inside: nspawn exits with 133.
+    let mut c = Container::boot(Spec::new("harness-reboot"));
+    let _ = c.exec(&["systemctl", "reboot", "--force", "--force"]);
+    assert_eq!(c.wait_exit(Duration::from_secs(30)), Some(133));
+    drop(c);
+    assert_eq!(leftovers("harness-reboot"), Vec::<String>::new());
+}

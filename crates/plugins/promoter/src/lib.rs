@@ -16,8 +16,9 @@
 //!   Executor::new(Arc::new(ProcessRunner), UnitDir::default()), node_name:
 //!   shell::node_name(), status, query_unit_states }, shutdown)`; a `PromoterError::Config`
 //!   must not be restarted;
-//! - after a (re)load, call `UnitDir::remove_unconfigured` with every configured resource of
-//!   every instance, then `systemctl daemon-reload` if it deleted anything.
+//! - after a (re)load, delete the drop-ins of `UnitDir::unconfigured` resources whose stack is
+//!   down (`UnitDir::remove_escaped_all`; `plugin.rs` does this), then `systemctl
+//!   daemon-reload` if it deleted anything.
 
 pub mod config;
 pub mod detect;

@@ -3,7 +3,8 @@
 //! (errors located at their key), every instance runs [`crate::shell::run`] on the updates
 //! (the replay included: the policy needs the current state), instances are serial (an old
 //! and a new one never act on one resource at once), and after every reload the drop-ins of
-//! resources no longer configured are deleted.
+//! resources no longer configured are deleted once their stack is down (a running stack keeps
+//! them, so stopping its target still stops the services before the demotion).
 //!
 //! Must never: act on a resource another instance manages (refused at config time), or block
 //! the host (everything slow runs in the instance's own tasks).
@@ -45,6 +46,39 @@ pub fn unit_dir() -> UnitDir {
     dir
 }
 
+/// Whether systemd says the target or the promote unit of the resource with this escaped name
+/// is up (any state but inactive and failed). No answer (no systemd) counts as not running.
+async fn stack_runs(escaped: &str) -> bool {
+    let quick = crate::exec::timeouts::Timeouts::default().quick;
+    let target = format!("drbd-services@{escaped}.target");
+    let promote = format!("drbd-promote@{escaped}.service");
+    let show = CommandLine::new(
+        "systemctl",
+        &[
+            "show",
+            "-p",
+            "ActiveState",
+            "--value",
+            "--",
+            &target,
+            &promote,
+        ],
+        quick,
+    );
+    let out = ProcessRunner.run(show).await;
+    out.ok() && any_unit_up(&out.stdout)
+}
+
+/// `systemctl show -p ActiveState --value U1 U2...` output: one state per unit (blank lines
+/// between units). True when one of them is neither inactive nor failed.
+fn any_unit_up(stdout: &str) -> bool {
+    stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .any(|state| state != "inactive" && state != "failed")
+}
+
 impl Plugin for Promoter {
     const KIND: PluginKind = PluginKind::Promoter;
     const INPUT: Input = Input::Updates;
@@ -82,10 +116,22 @@ impl Plugin for Promoter {
             .iter()
             .flat_map(|c| c.resources.keys().cloned())
             .collect();
-        let removed = tokio::task::spawn_blocking(move || {
-            dir.remove_unconfigured(configured.iter().map(String::as_str))
-        })
-        .await;
+        let mut removable = dir.unconfigured(configured.iter().map(String::as_str));
+        // A stack still up keeps its drop-ins: they carry the ordering and the PartOf/BindsTo
+        // that make `systemctl stop drbd-services@RES.target` (drbd-reactorctl disable --now,
+        // an operator) stop the services before the demotion. Deleted at a later reload.
+        let mut kept = Vec::new();
+        for escaped in std::mem::take(&mut removable) {
+            if stack_runs(&escaped).await {
+                kept.push(escaped);
+            } else {
+                removable.push(escaped);
+            }
+        }
+        for escaped in &kept {
+            log::info!(target: TARGET, "keeping the drop-ins of '{escaped}' (no longer configured) while drbd-services@{escaped}.target or drbd-promote@{escaped}.service is active: stopping the target stops its services first; a reload after that deletes them");
+        }
+        let removed = tokio::task::spawn_blocking(move || dir.remove_escaped_all(&removable)).await;
         match removed {
             Ok(Ok(report)) if report.changed() => {
                 for path in &report.deleted {
@@ -147,5 +193,20 @@ struct Owned(Updates);
 impl shell::UpdateSource for Owned {
     async fn next(&mut self) -> Option<PluginUpdate> {
         self.0.next().await.map(|u| (*u).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::any_unit_up;
+
+    #[test]
+    fn a_stack_runs_while_its_target_or_promote_unit_is_in_any_state_but_inactive_or_failed() {
+        assert!(!any_unit_up("inactive\n\ninactive\n"));
+        assert!(!any_unit_up("failed\n\ninactive\n"));
+        assert!(!any_unit_up(""));
+        assert!(any_unit_up("inactive\n\nactive\n"));
+        assert!(any_unit_up("deactivating\n\ninactive\n"));
+        assert!(any_unit_up("activating\n"));
     }
 }

@@ -144,13 +144,24 @@ impl UnitDir {
         &self,
         configured: impl IntoIterator<Item = &'a str>,
     ) -> io::Result<SyncReport> {
+        self.remove_escaped_all(&self.unconfigured(configured))
+    }
+
+    /// The resources with a manifest that are not in `configured`, as escaped names.
+    pub fn unconfigured<'a>(&self, configured: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let keep: BTreeSet<String> = configured.into_iter().map(escape_unit).collect();
+        self.manifested()
+            .into_iter()
+            .filter(|escaped| !keep.contains(escaped))
+            .collect()
+    }
+
+    /// Deletes the drop-ins and manifests of the resources with these escaped names.
+    pub fn remove_escaped_all(&self, escaped: &[String]) -> io::Result<SyncReport> {
         let mut report = SyncReport::default();
-        for escaped in self.manifested() {
-            if !keep.contains(&escaped) {
-                let r = self.remove_escaped(&escaped)?;
-                report.deleted.extend(r.deleted);
-            }
+        for e in escaped {
+            let r = self.remove_escaped(e)?;
+            report.deleted.extend(r.deleted);
         }
         Ok(report)
     }

@@ -76,3 +76,27 @@ fn is_zombie(pid: i32) -> bool {
         .map(|s| s.split_whitespace().nth(2) == Some("Z"))
         .unwrap_or(true)
 }
+
+/// A `systemctl` that gets a SIGTERM while it runs (as every process in drbd-reactor's cgroup
+/// does on `systemctl stop drbd-reactor`) finishes its work; `sh -c` keeps default signals.
+#[tokio::test]
+async fn systemctl_ignores_the_sigterm_meant_for_the_daemon_and_sh_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("systemctl");
+    std::fs::write(&fake, "#!/bin/sh\nkill -TERM $$\necho survived\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ProcessRunner
+        .run(CommandLine::new(
+            fake.to_str().unwrap(),
+            &[],
+            Duration::from_secs(10),
+        ))
+        .await;
+    assert_eq!(out.exit, Exit::Code(0), "{out:?}");
+    assert_eq!(out.stdout, "survived\n");
+    let out = ProcessRunner
+        .run(sh("kill -TERM $$; echo survived", Duration::from_secs(10)))
+        .await;
+    assert_eq!(out.exit, Exit::Signal, "{out:?}");
+}

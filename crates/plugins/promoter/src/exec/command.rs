@@ -117,6 +117,18 @@ async fn read_capped(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> Strin
     String::from_utf8_lossy(&kept).into_owned()
 }
 
+/// `systemctl` and `journalctl` start with SIGTERM ignored. They only ask PID 1 (or journald)
+/// to do something, and `systemctl stop drbd-reactor` sends SIGTERM to every process in the
+/// daemon's cgroup (the default `KillMode=control-group`) at the moment the daemon begins its
+/// exit actions: `stop-services-on-exit`'s `daemon-reload` died of it, the target's stop then
+/// waited for the daemon's own stop job (the before drop-in was still loaded) and systemd
+/// killed the daemon 90 s later with the services still running. The timeout still kills them
+/// (SIGKILL). Never for `sh -c` (the shell runner's services must keep default signals).
+fn survives_sigterm(program: &str) -> bool {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    matches!(name, "systemctl" | "journalctl")
+}
+
 async fn run_process(cmd: CommandLine) -> CommandOutput {
     let mut c = tokio::process::Command::new(&cmd.program);
     c.args(&cmd.args)
@@ -127,6 +139,17 @@ async fn run_process(cmd: CommandLine) -> CommandOutput {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if survives_sigterm(&cmd.program) {
+        // SAFETY: signal(2) is async-signal-safe; this runs in the child between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::signal(libc::SIGTERM, libc::SIG_IGN) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = match spawn_group(&mut c, Default::default()) {
         Ok(child) => child,
         Err(e) => {

@@ -56,6 +56,8 @@ pub trait Node {
     fn remove_mask(&mut self, path: &Path) -> anyhow::Result<Unmasked>;
     /// Whether a runtime mask link is at `path`.
     fn is_masked(&self, path: &Path) -> bool;
+    /// systemd's `LoadState` of `unit` (`masked` once the mask works).
+    fn load_state(&mut self, unit: &str) -> anyhow::Result<String>;
     /// Time since an arbitrary start.
     fn now(&self) -> Duration;
     fn sleep(&mut self, duration: Duration);
@@ -228,9 +230,20 @@ fn evict_one(node: &mut dyn Node, target: &Target, delay: u32) -> (bool, anyhow:
         return (false, Err(e));
     }
     let result = systemctl_checked(node, &["daemon-reload"], Output::Inherit)
+        .and_then(|()| mask_works(node, &unit))
         .and_then(|()| systemctl_checked(node, &["stop", &unit], Output::NoStderr))
         .and_then(|()| wait_for_peer(node, res, delay));
     (true, result)
+}
+
+/// A unit file of the target in /etc/systemd/system outranks the runtime mask in /run: the
+/// mask then does nothing and the local promoter could start the target right after the stop.
+fn mask_works(node: &mut dyn Node, unit: &str) -> anyhow::Result<()> {
+    let state = node.load_state(unit)?;
+    if state != "masked" {
+        bail!("'{unit}' is not masked after 'systemctl mask --runtime' (LoadState={state}): a unit file of that name in /etc/systemd/system outranks the runtime mask; not stopping it");
+    }
+    Ok(())
 }
 
 /// *unmask-and-start*: removes the runtime mask, reloads systemd and starts the target

@@ -87,6 +87,11 @@ impl Node for System {
         is_mask(path)
     }
 
+    fn load_state(&mut self, unit: &str) -> anyhow::Result<String> {
+        system::show("LoadState", unit)
+            .with_context(|| format!("'systemctl show --property=LoadState {unit}' failed"))
+    }
+
     fn now(&self) -> Duration {
         self.start.elapsed()
     }

@@ -27,6 +27,8 @@ struct Fake {
     interrupt_at: Option<Duration>,
     interrupted: bool,
     queries: usize,
+    /// A unit file in /etc outranks the runtime mask.
+    mask_outranked: bool,
 }
 
 impl Fake {
@@ -45,6 +47,7 @@ impl Fake {
             interrupt_at: None,
             interrupted: false,
             queries: 0,
+            mask_outranked: false,
         }
     }
 }
@@ -96,6 +99,16 @@ impl Node for Fake {
     }
     fn is_masked(&self, path: &Path) -> bool {
         self.masks.contains(path)
+    }
+    fn load_state(&mut self, unit: &str) -> anyhow::Result<String> {
+        self.calls.push(format!("show LoadState {unit}"));
+        let mask = mask_path(Path::new(ROOT), &res_of_target(unit));
+        Ok(if self.masks.contains(&mask) && !self.mask_outranked {
+            "masked"
+        } else {
+            "loaded"
+        }
+        .into())
     }
     fn now(&self) -> Duration {
         self.now
@@ -186,6 +199,7 @@ fn a_peer_taking_over_after_two_and_a_half_seconds_ends_the_countdown_and_is_nam
         [
             "mask --runtime drbd-services@linstor_db.target",
             "daemon-reload",
+            "show LoadState drbd-services@linstor_db.target",
             "stop drbd-services@linstor_db.target",
             "rm /run/u/drbd-services@linstor_db.target",
             "daemon-reload",
@@ -398,4 +412,23 @@ fn the_primary_is_asked_at_least_once_a_poll_and_the_wait_is_bounded() {
     assert_eq!(fake.now, Duration::from_secs(2));
     // 2 s / 200 ms = 10 sleeps, 11 queries in the loop and the verdict
     assert_eq!(fake.queries, 12);
+}
+
+#[test]
+fn a_mask_outranked_by_a_unit_file_in_etc_is_an_error_before_the_stop() {
+    let mut fake = Fake::new(&[("r0", Script::Always(PrimaryOn::Local))]);
+    fake.mask_outranked = true;
+    let s = [snippet("/d/r0.toml", vec![promoter(&[("r0", None)])])];
+    let err = run_fake(&mut fake, &s, options(5)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is not masked after 'systemctl mask --runtime' (LoadState=loaded)"),
+        "{err}"
+    );
+    assert!(
+        !fake.calls.iter().any(|c| c.starts_with("stop")),
+        "{:?}",
+        fake.calls
+    );
+    assert!(fake.masks.is_empty(), "the useless mask is removed again");
 }

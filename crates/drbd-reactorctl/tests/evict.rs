@@ -164,6 +164,7 @@ fn evict_masks_stops_and_names_the_peer_that_took_over_in_the_simulator() {
         [
             format!("mask --runtime {T}"),
             "daemon-reload".into(),
+            format!("show --property=LoadState {T}"),
             format!("stop {T}"),
             "daemon-reload".into(),
             format!("start {T}")

@@ -38,10 +38,10 @@ ExecStop=/bin/sh -c 'echo stopped:$$(date +%%s) > /run/primary'\n";
 /// the runtime mask in /run/systemd/system, and `mask --runtime` then masks nothing.
 const TARGET: &str = "[Unit]\nDescription=Services for DRBD resource %I (test)\nRequires=app.service\nAfter=app.service\n";
 
-fn boot() -> Container {
+fn boot(name: &str, extra: impl FnOnce(Spec) -> Spec) -> Container {
     require_host();
-    Container::boot(
-        Spec::new("ctl-evict")
+    Container::boot(extra(
+        Spec::new(name)
             .binary(BIN, "/usr/sbin/drbd-reactorctl")
             .file("/usr/sbin/drbdsetup", DRBDSETUP, 0o755)
             .file(
@@ -60,7 +60,7 @@ fn boot() -> Container {
                 0o644,
             )
             .unit("app.service", APP),
-    )
+    ))
 }
 
 fn ctl(c: &Container, args: &[&str]) -> String {
@@ -71,7 +71,7 @@ fn ctl(c: &Container, args: &[&str]) -> String {
 
 #[test]
 fn evict_masks_the_target_on_real_systemd_and_unmask_brings_it_back() {
-    let c = boot();
+    let c = boot("ctl-evict", |s| s);
     c.ok(&["systemctl", "start", T]);
     c.wait_for_property("app.service", "ActiveState", "active", DEADLINE);
 
@@ -109,4 +109,29 @@ fn evict_masks_the_target_on_real_systemd_and_unmask_brings_it_back() {
     assert!(!c.host_path(MASK).exists());
     assert_eq!(c.property(T, "LoadState"), "loaded");
     c.wait_for_property(T, "ActiveState", "active", DEADLINE);
+}
+
+#[test]
+fn a_target_unit_file_in_etc_defeats_the_runtime_mask_and_evict_refuses_to_stop() {
+    let c = boot("ctl-evict-etc", |s| s.unit(T, TARGET));
+    c.ok(&["systemctl", "start", T]);
+    c.wait_for_property("app.service", "ActiveState", "active", DEADLINE);
+    let out = c.exec(&[
+        "drbd-reactorctl",
+        "-c",
+        "/etc/drbd-reactor.toml",
+        "evict",
+        "r0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is not masked after 'systemctl mask --runtime' (LoadState=loaded)"),
+        "{stderr}"
+    );
+    assert_eq!(c.property("app.service", "ActiveState"), "active");
+    assert!(
+        !c.host_path(MASK).exists(),
+        "the useless mask is removed again"
+    );
 }

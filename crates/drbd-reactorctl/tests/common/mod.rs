@@ -16,7 +16,10 @@ case "$1" in
   show)
     prop=${2#--property=}
     f="$BENCH/units/$3.$prop"
-    if [ -f "$f" ]; then echo "$prop=$(cat "$f")"; elif [ "$prop" = ActiveState ]; then echo "ActiveState=inactive"; fi
+    if [ -f "$f" ]; then echo "$prop=$(cat "$f")"; elif [ "$prop" = ActiveState ]; then echo "ActiveState=inactive";
+    elif [ "$prop" = LoadState ]; then
+      if [ -L "$DRBD_REACTOR_UNIT_DIR/$3" ]; then echo LoadState=masked; else echo LoadState=loaded; fi
+    fi
     exit 0 ;;
   *) if [ -f "$BENCH/fail-$1" ]; then echo "stand-in: $1 fails" >&2; exit 1; fi
      if [ -f "$BENCH/on-$1" ]; then . "$BENCH/on-$1"; fi

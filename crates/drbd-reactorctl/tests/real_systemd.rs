@@ -135,3 +135,96 @@ fn a_target_unit_file_in_etc_defeats_the_runtime_mask_and_evict_refuses_to_stop(
         "the useless mask is removed again"
     );
 }
+
+/// drbd-utils' units call these by absolute path: `drbdadm` logs its arguments (no backing
+/// devices, adjust succeeds); `drbdsetup primary` exits with /run/promote-rc (0 if absent).
+const DRBDADM_STANDIN: &str = r#"#!/bin/sh
+echo "$*" >> /run/drbdadm.log
+case "$1" in sh-ll-dev) echo none ;; esac
+exit 0
+"#;
+const DRBDSETUP_STANDIN: &str = r#"#!/bin/sh
+case "$1" in primary) exit "$(cat /run/promote-rc 2>/dev/null || echo 0)" ;; esac
+exit 0
+"#;
+
+#[test]
+fn start_until_on_real_systemd_writes_effective_drop_ins_and_notices_a_lost_promotion() {
+    require_host();
+    let service = "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n";
+    let c = Container::boot(
+        Spec::new("ctl-start-until")
+            .binary(BIN, "/usr/sbin/drbd-reactorctl")
+            .file("/usr/sbin/drbdadm", DRBDADM_STANDIN, 0o755)
+            .file("/usr/sbin/drbdsetup", DRBDSETUP_STANDIN, 0o755)
+            .file(
+                "/etc/drbd-reactor.toml",
+                "snippets = \"/etc/drbd-reactor.d\"\n",
+                0o644,
+            )
+            .file(
+                "/etc/drbd-reactor.d/r1.toml.disabled",
+                "[[promoter]]\n[promoter.resources.r1]\nstart = [\"app.service\", \"app2.service\"]\n",
+                0o644,
+            )
+            .unit("app.service", service)
+            .unit("app2.service", service),
+    );
+    let run = |until: &str| {
+        c.exec(&[
+            "drbd-reactorctl",
+            "-c",
+            "/etc/drbd-reactor.toml",
+            "start-until",
+            until,
+            "r1",
+        ])
+    };
+    let out = run("app.service");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout
+            .starts_with("systemctl start drbd-promote@r1.service\nsystemctl start app.service\n"),
+        "{stdout}"
+    );
+    assert!(c
+        .host_path("/run/systemd/system/drbd-services@r1.target.d/reactor.conf")
+        .exists());
+    assert!(c.host_path("/run/drbd-reactor/promoter/r1").exists());
+    let drbdadm = std::fs::read_to_string(c.host_path("/run/drbdadm.log")).unwrap();
+    assert!(
+        drbdadm.starts_with("sh-ll-dev r1\nadjust r1\n"),
+        "{drbdadm}"
+    );
+    assert_eq!(
+        c.property("drbd-promote@r1.service", "ActiveState"),
+        "active"
+    );
+    assert_eq!(c.property("app.service", "ActiveState"), "active");
+    assert_eq!(c.property("app2.service", "ActiveState"), "inactive");
+    // the drop-ins are in effect: the services are bound to the promote unit
+    assert!(c
+        .property("app.service", "BindsTo")
+        .contains("drbd-promote@r1.service"));
+    assert!(c
+        .property("drbd-services@r1.target", "Requires")
+        .contains("app2.service"));
+
+    // lost promotion: the promote unit's condition fails, start succeeds, nothing else starts
+    c.ok(&["systemctl", "stop", "drbd-promote@r1.service"]);
+    c.wait_for_property("app.service", "ActiveState", "inactive", DEADLINE);
+    std::fs::write(c.host_path("/run/promote-rc"), "11").unwrap();
+    let out = run("app.service");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("'drbd-promote@r1.service' is Inactive after 'systemctl start'"),
+        "{stderr}"
+    );
+    assert_eq!(c.property("app.service", "ActiveState"), "inactive");
+}

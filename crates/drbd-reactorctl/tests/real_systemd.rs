@@ -2,9 +2,10 @@
 //! --runtime` creates is the link ctl removes, the target really stops and stays stopped while
 //! masked, and unmasking starts it again. The resource's "DRBD" is a stand-in drbdsetup that
 //! reports this node Primary while the target's service runs and the peer `beta` after the
-//! service's stop (as a peer's promoter would take over). Needs root and systemd-container.
+//! service's stop (as a peer's promoter would take over). `start-until` runs with drbd-utils'
+//! own units and stand-in drbdadm/drbdsetup. Needs root, systemd-container and drbd-utils.
 
-use nspawn_harness::{require_host, Container, Spec};
+use nspawn_harness::{require_file, require_host, Container, Spec};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_drbd-reactorctl");
@@ -151,6 +152,7 @@ exit 0
 #[test]
 fn start_until_on_real_systemd_writes_effective_drop_ins_and_notices_a_lost_promotion() {
     require_host();
+    require_file("/lib/systemd/system/drbd-promote@.service", "drbd-utils");
     let service = "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n";
     let c = Container::boot(
         Spec::new("ctl-start-until")

@@ -79,7 +79,7 @@ pub enum Command {
         #[arg(short, long)]
         keep_masked: bool,
         /// Only undo a previous --keep-masked
-        #[arg(short, long)]
+        #[arg(short, long, conflicts_with = "keep_masked")]
         unmask: bool,
         configs: Vec<String>,
     },

@@ -1,4 +1,4 @@
-//! The snippet commands (spec ctl.md §4.2–4.8, §4.10): resolution, the file operation
+//! The snippet commands (spec ctl.md §4.2–4.9): resolution, the file operation
 //! (atomic renames), then the reload step. Must never change a file outside the snippets
 //! directory, and never run the reload step when nothing changed.
 
@@ -283,61 +283,23 @@ pub fn edit(
     reload_if(ctx, saved && !disabled)
 }
 
-/// The start entries up to `until`: a count, or up to and including the entry equal to it.
-pub fn start_prefix<'a>(start: &'a [String], until: &str) -> Option<&'a [String]> {
-    if let Ok(n) = until.parse::<usize>() {
-        return Some(&start[..n.min(start.len())]);
-    }
-    start.iter().position(|e| e == until).map(|i| &start[..=i])
-}
-
-pub fn start_until(ctx: &Ctx, until: &str, config: &str) -> anyhow::Result<()> {
-    let resolved = resolve(&ctx.snippets, &[config.to_string()], Wanted::Disabled, true);
+/// `evict` (§4.9) for the resolved enabled snippets; not cluster-aware, never reloads.
+pub fn evict(ctx: &Ctx, configs: &[String], options: crate::evict::Options) -> anyhow::Result<()> {
+    let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
     resolved.print_messages();
-    let Some(path) = resolved.paths.first() else {
-        bail!(
-            "Could not find the disabled snippet '{config}' in '{}'",
-            ctx.snippets.display()
-        );
-    };
-    let snippet = snippet::load(path)?;
-    for promoter in snippet.promoters() {
-        for (res, conf) in &promoter.resources {
-            let Some(selected) = start_prefix(&conf.start, until) else {
-                bail!("Could not find unit '{until}' in the start list of resource '{res}'");
-            };
-            let mut units_to_start = vec![units::promote(res)];
-            for entry in selected {
-                units_to_start.push(units::start_unit(entry, res).map_err(anyhow::Error::msg)?);
-            }
-            for unit in &units_to_start {
-                println!("systemctl start {unit}");
-                flush();
-                systemctl(&["start", unit])?;
-            }
-            crate::color::info(&format!(
-                "To resume normal operation, execute:\n- systemctl start {} # on this node\n- drbd-reactorctl enable {} # on all cluster nodes",
-                units::target(res),
-                path.display()
-            ));
-        }
-    }
-    Ok(())
+    let snippets = resolved
+        .paths
+        .iter()
+        .map(|p| snippet::load(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let root = drbd_reactor_promoter::plugin::unit_dir().root;
+    let mut node = crate::evict_system::System::new()?;
+    crate::evict::run(&mut node, &snippets, options, &root)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn start_prefix_by_count_or_by_entry() {
-        let s: Vec<String> = ["a", "b", "c"].iter().map(|x| x.to_string()).collect();
-        assert_eq!(start_prefix(&s, "0").unwrap().len(), 0);
-        assert_eq!(start_prefix(&s, "2").unwrap(), &s[..2]);
-        assert_eq!(start_prefix(&s, "9").unwrap(), &s[..]);
-        assert_eq!(start_prefix(&s, "b").unwrap(), &s[..2]);
-        assert_eq!(start_prefix(&s, "x"), None);
-    }
 
     #[test]
     fn confirm_defaults_to_no_and_asks_again_on_unknown_answers() {

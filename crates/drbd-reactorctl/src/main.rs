@@ -7,11 +7,14 @@ mod color;
 mod commands;
 mod context;
 mod edit;
+mod evict;
+mod evict_system;
 mod fanout;
 mod ls;
 mod reload;
 mod resolve;
 mod snippet;
+mod start_until;
 mod status;
 mod system;
 mod units;
@@ -113,10 +116,23 @@ fn run() -> anyhow::Result<i32> {
             disabled,
             configs,
         } => commands::edit(&ctx, &configs, plugin_type, force, disabled)?,
-        Command::StartUntil { until, config } => commands::start_until(&ctx, &until, &config)?,
-        Command::Evict { .. } => {
-            bail!("'evict' is not implemented yet (it needs the promoter plugin); nothing was changed")
-        }
+        Command::StartUntil { until, config } => start_until::run(&ctx, &until, &config)?,
+        Command::Evict {
+            delay,
+            force,
+            keep_masked,
+            unmask,
+            configs,
+        } => commands::evict(
+            &ctx,
+            &configs,
+            evict::Options {
+                delay,
+                force,
+                keep_masked,
+                unmask,
+            },
+        )?,
         Command::GenerateCompletion { .. } => unreachable!("handled above"),
     }
     Ok(0)

@@ -170,6 +170,32 @@ pub fn primary_on(resource: &str) -> PrimaryOn {
     }
 }
 
+/// `drbdsetup status --json <res>` for commands that act on the answer (`evict`): a failing
+/// drbdsetup or output that is not JSON is an error naming the command and its output.
+pub fn primary_checked(resource: &str) -> anyhow::Result<PrimaryOn> {
+    let out = Command::new("drbdsetup")
+        .args(["status", "--json", resource])
+        .stdin(Stdio::null())
+        .output()
+        .context("Could not execute 'drbdsetup'")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "'drbdsetup status --json {resource}' not executed successfully ({}), stdout: '{}', stderr: '{}'",
+            out.status,
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    if serde_json::from_str::<serde_json::Value>(&stdout).is_err() {
+        bail!(
+            "'drbdsetup status --json {resource}' printed no JSON: '{}'",
+            stdout.trim()
+        );
+    }
+    Ok(primary_from_json(&stdout, resource))
+}
+
 /// The node name (`uname -n`).
 pub fn node_name() -> String {
     // SAFETY: uname fills the struct we own; the fields are NUL-terminated C strings.

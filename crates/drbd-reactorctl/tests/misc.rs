@@ -1,5 +1,4 @@
-//! Usage errors, version, help, generate-completion, start-until, evict (not yet), and the
-//! main config errors.
+//! Usage errors, version, help, generate-completion, and the main config errors.
 mod common;
 use common::*;
 
@@ -108,81 +107,6 @@ fn a_missing_or_snippetless_main_config_is_named_and_exits_1() {
         "{}",
         stderr(&out)
     );
-}
-
-#[test]
-fn evict_is_defined_but_not_implemented_yet() {
-    let bench = Bench::new();
-    bench.snippet("p.toml", "[[promoter]]\n[promoter.resources.r1]\n");
-    let out = bench.ctl(&["evict", "--delay", "5", "--keep-masked", "p"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("not implemented yet"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(bench.systemctl_log().is_empty());
-    let out = bench.ctl(&["evict", "--delay", "0", "p"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("positive integer"),
-        "{}",
-        stderr(&out)
-    );
-}
-
-#[test]
-fn start_until_starts_the_promote_unit_and_the_start_list_up_to_the_named_entry() {
-    let bench = Bench::new();
-    let path = bench.snippet(
-        "p.toml.disabled",
-        "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.mount\", \"ocf:heartbeat:IPaddr2 p_ip ip=1.2.3.4\", \"c.service\"]\n",
-    );
-    let out = bench.ctl(&["start-until", "ocf:heartbeat:IPaddr2 p_ip ip=1.2.3.4", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        bench.systemctl_log(),
-        [
-            "start drbd-promote@r1.service",
-            "start a.mount",
-            "start ocf.rs@p_ip_r1.service"
-        ]
-    );
-    assert_eq!(
-        stdout(&out),
-        format!(
-            "systemctl start drbd-promote@r1.service\nsystemctl start a.mount\nsystemctl start ocf.rs@p_ip_r1.service\n\
-             INFO: To resume normal operation, execute:\n- systemctl start drbd-services@r1.target # on this node\n\
-             - drbd-reactorctl enable {} # on all cluster nodes\n",
-            path.display()
-        )
-    );
-}
-
-#[test]
-fn start_until_by_count_and_its_errors() {
-    let bench = Bench::new();
-    bench.snippet(
-        "p.toml.disabled",
-        "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.service\", \"b.service\"]\n",
-    );
-    assert!(bench.ctl(&["start-until", "1", "p"]).status.success());
-    assert_eq!(
-        bench.systemctl_log(),
-        ["start drbd-promote@r1.service", "start a.service"]
-    );
-    let out = bench.ctl(&["start-until", "x.service", "p"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("Could not find unit 'x.service'"),
-        "{}",
-        stderr(&out)
-    );
-    let out = bench.ctl(&["start-until", "1", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
-    std::fs::write(bench.root().join("fail-start"), "").unwrap();
-    let out = bench.ctl(&["start-until", "1", "p"]);
-    assert_eq!(out.status.code(), Some(1), "a failing start aborts");
 }
 
 #[test]

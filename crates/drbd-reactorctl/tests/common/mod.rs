@@ -16,12 +16,26 @@ case "$1" in
   show)
     prop=${2#--property=}
     f="$BENCH/units/$3.$prop"
-    if [ -f "$f" ]; then echo "$prop=$(cat "$f")"; elif [ "$prop" = ActiveState ]; then echo "ActiveState=inactive"; fi
+    if [ -f "$f" ]; then echo "$prop=$(cat "$f")"; elif [ "$prop" = ActiveState ]; then echo "ActiveState=inactive";
+    elif [ "$prop" = LoadState ]; then
+      if [ -L "$DRBD_REACTOR_UNIT_DIR/$3" ]; then echo LoadState=masked; else echo LoadState=loaded; fi
+    fi
     exit 0 ;;
   *) if [ -f "$BENCH/fail-$1" ]; then echo "stand-in: $1 fails" >&2; exit 1; fi
      if [ -f "$BENCH/on-$1" ]; then . "$BENCH/on-$1"; fi
+     # as systemd does: a runtime mask is a link to /dev/null in the runtime unit directory
+     if [ "$1" = mask ] && [ "$2" = --runtime ]; then ln -sf /dev/null "$DRBD_REACTOR_UNIT_DIR/$3"; fi
      exit 0 ;;
 esac
+"#;
+
+const DRBDADM: &str = r#"#!/bin/sh
+echo "$*" >> "$BENCH/drbdadm.log"
+if [ -f "$BENCH/fail-drbdadm-$1" ]; then echo "stand-in: drbdadm $1 fails" >&2; exit 10; fi
+case "$1" in
+  sh-ll-dev) cat "$BENCH/drbd/$2.disks" 2>/dev/null || echo none ;;
+esac
+exit 0
 "#;
 
 const DRBDSETUP: &str = r#"#!/bin/sh
@@ -44,7 +58,7 @@ impl Bench {
     pub fn new() -> Bench {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        for d in ["snippets", "bin", "units", "drbd", "run", "xdg"] {
+        for d in ["snippets", "bin", "units", "drbd", "run", "xdg", "unitdir"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         std::fs::write(
@@ -54,6 +68,7 @@ impl Bench {
         .unwrap();
         write_exec(&root.join("bin/systemctl"), SYSTEMCTL);
         write_exec(&root.join("bin/drbdsetup"), DRBDSETUP);
+        write_exec(&root.join("bin/drbdadm"), DRBDADM);
         Bench { tmp }
     }
 
@@ -95,11 +110,19 @@ impl Bench {
     }
     /// Every systemctl call so far, one per line.
     pub fn systemctl_log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.root().join("systemctl.log"))
+        self.log("systemctl")
+    }
+    /// Every call of the stand-in `program` so far, one per line.
+    pub fn log(&self, program: &str) -> Vec<String> {
+        std::fs::read_to_string(self.root().join(format!("{program}.log")))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
             .collect()
+    }
+    /// The runtime unit directory ctl and the promoter crate use (`DRBD_REACTOR_UNIT_DIR`).
+    pub fn unit_dir(&self) -> PathBuf {
+        self.root().join("unitdir")
     }
 
     /// The binary with the bench's environment (systemd mode, no colours, no contexts).
@@ -114,6 +137,7 @@ impl Bench {
             .env("BENCH", self.root())
             .env("DRBD_REACTORCTL_INIT", "systemd")
             .env("DRBD_REACTOR_RUN_DIR", self.root().join("run"))
+            .env("DRBD_REACTOR_UNIT_DIR", self.unit_dir())
             .env("XDG_CONFIG_HOME", self.root().join("xdg"))
             .env_remove("CLICOLOR_FORCE")
             .env_remove("VISUAL")

@@ -140,18 +140,20 @@ mod tests {
             "[[promoter]]\n[promoter.resources.r0]\nstart = [\"a.service\"]\n\n[[promoter]]\n[promoter.resources.r0]\nstart = [\"b.service\"]\n",
         )
         .unwrap_err();
-        assert!(err.starts_with("r.toml:6: key 'resources.r0'"), "{err}");
+        assert!(err.starts_with("r.toml:6:21: key 'resources.r0'"), "{err}");
         assert!(err.contains("already managed"), "{err}");
     }
 
     #[test]
     fn identical_instances_after_defaults_are_duplicates() {
         let err = load("[[debugger]]\n[[debugger]]\nformat = \"verbose\"\n").unwrap_err();
+        let first = err.lines().next().unwrap();
         assert!(
-            err.starts_with("r.toml:2: duplicate plugin instance"),
+            first.starts_with("r.toml:2:1: duplicate plugin instance"),
             "{err}"
         );
-        assert!(err.ends_with("the one at r.toml:1"), "{err}");
+        assert!(first.ends_with("the one at r.toml:1"), "{err}");
+        assert!(err.contains("2 | [[debugger]]"), "the line is shown: {err}");
     }
 
     #[test]
@@ -164,7 +166,7 @@ mod tests {
     #[test]
     fn wrong_type_in_a_debugger_section_names_the_key_line() {
         let err = load("[[debugger]]\nformat = 3\n").unwrap_err();
-        assert!(err.starts_with("r.toml:2: key 'format'"), "{err}");
+        assert!(err.starts_with("r.toml:2:1: key 'format'"), "{err}");
     }
 
     #[test]

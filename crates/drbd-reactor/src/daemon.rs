@@ -39,6 +39,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if args.health {
+        // A probe, often run by hand: no terminal check, no configuration.
+        return crate::health::main();
+    }
     if !args.allow_tty && on_terminal() {
         eprintln!("Error: {TTY_REFUSAL}");
         return ExitCode::from(1);

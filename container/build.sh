@@ -104,10 +104,11 @@ if [ -n "$slim" ]; then
     root=$slimroot
 fi
 
-# The runtime bind-mounts these: existing files mean no mount point is created in /etc.
+# The runtime bind-mounts or links these: when they exist, nothing is created in /etc.
 for f in hosts hostname resolv.conf; do
     [ -e "$root/etc/$f" ] || install -m644 /dev/null "$root/etc/$f"
 done
+[ -e "$root/etc/mtab" ] || ln -s /proc/mounts "$root/etc/mtab"
 
 echo "== podman import $tag"
 tar -C "$root" --numeric-owner -c . | "${podman[@]}" import --quiet \

@@ -53,10 +53,12 @@ events_logger = "file"
 EOF
 export CONTAINERS_CONF=$work/containers.conf
 cleanup() {
+    local rc=$?
     podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
     [ -n "${CONTAINER_TEST_IMAGE:-}" ] || podman rmi -f "$image" >/dev/null 2>&1 || true
     [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
     rm -rf "$work"
+    exit "$rc"
 }
 trap cleanup EXIT
 
@@ -83,6 +85,9 @@ podman run --rm --read-only --network=none --entrypoint /bin/cat "$image" \
 cmp "$work/script-in-image" container/on-no-quorum-io-error.sh || fail "the image's script differs from container/on-no-quorum-io-error.sh"
 podman run --rm --read-only --network=none --entrypoint /bin/cat "$image" /etc/drbd-reactor.toml |
     grep -qx 'snippets = "/etc/drbd-reactor.d"' || fail "the default config does not read /etc/drbd-reactor.d"
+podman run --rm --read-only --network=none --entrypoint /bin/sh "$image" \
+    -c 'test -d /etc/drbd-reactor.d && test -z "$(ls -A /etc/drbd-reactor.d)"' ||
+    fail "the image has no empty /etc/drbd-reactor.d for the default config to read"
 
 step "simulated cluster on the host"
 mkdir -p "$work/sock" "$work/shim" "$work/snippets" "$work/host-alpha"

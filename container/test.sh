@@ -56,7 +56,10 @@ cleanup() {
     local rc=$?
     podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
     [ -n "${CONTAINER_TEST_IMAGE:-}" ] || podman rmi -f "$image" >/dev/null 2>&1 || true
-    [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+    if [ -n "$sim_pid" ]; then
+        kill "$sim_pid" 2>/dev/null || true
+        wait "$sim_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
     exit "$rc"
 }

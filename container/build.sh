@@ -70,9 +70,11 @@ if [ -n "$slim" ]; then
     list=$work/files
     : >"$list"
     for pkg in base-files base-passwd bash dash coreutils grep sed tini drbd-utils; do
-        f=$(ls "$root"/var/lib/dpkg/info/"$pkg".list "$root"/var/lib/dpkg/info/"$pkg":*.list 2>/dev/null | head -n1)
-        [ -n "$f" ] || { echo "build.sh: package $pkg not in the tree" >&2; exit 1; }
-        cat "$f" >>"$list"
+        found=""
+        for f in "$root/var/lib/dpkg/info/$pkg.list" "$root/var/lib/dpkg/info/$pkg":*.list; do
+            [ -e "$f" ] && { cat "$f" >>"$list"; found=1; break; }
+        done
+        [ -n "$found" ] || { echo "build.sh: package $pkg not in the tree" >&2; exit 1; }
     done
     printf '%s\n' /usr/sbin/drbd-reactor /etc/drbd-reactor.toml /etc/drbd-reactor.d \
         /usr/local/bin/on-no-quorum-io-error.sh /bin /sbin /lib /lib64 >>"$list"
@@ -82,7 +84,8 @@ if [ -n "$slim" ]; then
     while read -r p; do
         [ -f "$root$p" ] && [ ! -L "$root$p" ] && [ "$(head -c4 "$root$p" | tr -d '\0')" = $'\x7fELF' ] && elves+=("$p")
     done <"$list"
-    chroot "$root" /usr/bin/ldd "${elves[@]}" 2>/dev/null | grep -o '/[^ ]*' | grep -v ':$' | sort -u |
+    # (ldd fails for static files such as tini-static; what it printed for the others counts.)
+    { chroot "$root" /usr/bin/ldd "${elves[@]}" 2>/dev/null || true; } | grep -o '/[^ ]*' | grep -v ':$' | sort -u |
         while read -r lib; do
             # Keep the name the loader asks for and the file it resolves to, both on /usr.
             dir=$(chroot "$root" readlink -f "$(dirname "$lib")")

@@ -4,11 +4,13 @@
 # no documentation), the project's binaries, default config and example script go in, and
 # `podman import` turns the tree into an image. See container/README.md.
 #
-#   container/build.sh [--slim] [--tag IMAGE] [--suite SUITE] DRBD_REACTOR_BIN [OCF_RS_WRAPPER_BIN]
+#   container/build.sh [--slim] [--tag IMAGE] [--slim-tag IMAGE] [--suite SUITE] \
+#       DRBD_REACTOR_BIN [OCF_RS_WRAPPER_BIN]
 #
-# --slim keeps only what the daemon and shell helpers run (bash, dash, coreutils, grep, sed,
-# tini, drbd-utils, and the shared libraries they load): no dpkg, no perl, no package
-# database. Environment: PODMAN (default "podman") is the podman command with any global
+# --slim makes the image (--tag, default localhost/drbd-reactor:latest) a distroless-style
+# one: only what the daemon and shell helpers run (bash, dash, coreutils, grep, sed, tini,
+# drbd-utils, and the shared libraries they load), no dpkg, no perl, no package database.
+# --slim-tag IMAGE imports that slim tree as IMAGE too, from the same mmdebstrap run. Environment: PODMAN (default "podman") is the podman command with any global
 # flags; MMDEBSTRAP_MIRROR a Debian mirror (default: mmdebstrap's, from the host's sources).
 # Prints the image's size at the end. Needs root (mmdebstrap's root mode, podman's storage).
 set -euo pipefail
@@ -17,17 +19,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 tag=localhost/drbd-reactor:latest
 suite=bookworm
 slim=""
+slim_tag=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --slim) slim=1; shift ;;
         --tag) tag=$2; shift 2 ;;
+        --slim-tag) slim_tag=$2; shift 2 ;;
         --suite) suite=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         -*) echo "build.sh: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
 done
-[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 [--slim] [--tag IMAGE] [--suite SUITE] DRBD_REACTOR_BIN [OCF_RS_WRAPPER_BIN]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 [--slim] [--tag IMAGE] [--slim-tag IMAGE] [--suite SUITE] DRBD_REACTOR_BIN [OCF_RS_WRAPPER_BIN]" >&2; exit 2; }
 reactor_bin=$1
 ocf_bin=${2:-}
 read -r -a podman <<<"${PODMAN:-podman}"
@@ -64,7 +68,31 @@ install -D -m755 "$here/on-no-quorum-io-error.sh" "$root/usr/local/bin/on-no-quo
 # The run directory lives on a tmpfs mounted at /run; nothing else is written at run time.
 rm -rf "$root"/var/cache/* "$root"/var/log/* "$root"/var/lib/apt/lists/*
 
-if [ -n "$slim" ]; then
+# The runtime bind-mounts or links these: when they exist, nothing is created in /etc.
+for f in hosts hostname resolv.conf; do
+    [ -e "$root/etc/$f" ] || install -m644 /dev/null "$root/etc/$f"
+done
+[ -e "$root/etc/mtab" ] || ln -s /proc/mounts "$root/etc/mtab"
+
+# import_tree <tree> <tag> <description>
+import_tree() {
+    echo "== podman import $2"
+    tar -C "$1" --numeric-owner -c . | "${podman[@]}" import --quiet \
+        --change 'ENTRYPOINT ["/usr/bin/tini", "--", "/usr/sbin/drbd-reactor"]' \
+        --change 'CMD ["--config", "/etc/drbd-reactor.toml"]' \
+        --change 'STOPSIGNAL SIGTERM' \
+        --change 'LABEL org.opencontainers.image.title=drbd-reactor' \
+        --change "LABEL org.opencontainers.image.description=drbd-reactor on Debian $suite$3" \
+        - "$2" >/dev/null
+    local size
+    size=$("${podman[@]}" image inspect --format '{{.Size}}' "$2")
+    echo "built $2: $((size / 1000000)) MB ($size bytes)"
+}
+
+if [ -z "$slim" ]; then
+    import_tree "$root" "$tag" ""
+fi
+if [ -n "$slim" ] || [ -n "$slim_tag" ]; then
     echo "== slim tree"
     slimroot=$work/slim
     list=$work/files
@@ -104,22 +132,7 @@ if [ -n "$slim" ]; then
     for d in etc/drbd-reactor.d proc sys dev run tmp var/tmp; do install -d "$slimroot/$d"; done
     chmod 1777 "$slimroot/tmp" "$slimroot/var/tmp"
     [ -e "$slimroot/etc/drbd.conf" ] || cp -a "$root/etc/drbd.conf" "$root/etc/drbd.d" "$slimroot/etc/"
-    root=$slimroot
+    for f in hosts hostname resolv.conf mtab; do cp -a "$root/etc/$f" "$slimroot/etc/"; done
+    if [ -n "$slim" ]; then import_tree "$slimroot" "$tag" " (slim)"; fi
+    if [ -n "$slim_tag" ]; then import_tree "$slimroot" "$slim_tag" " (slim)"; fi
 fi
-
-# The runtime bind-mounts or links these: when they exist, nothing is created in /etc.
-for f in hosts hostname resolv.conf; do
-    [ -e "$root/etc/$f" ] || install -m644 /dev/null "$root/etc/$f"
-done
-[ -e "$root/etc/mtab" ] || ln -s /proc/mounts "$root/etc/mtab"
-
-echo "== podman import $tag"
-tar -C "$root" --numeric-owner -c . | "${podman[@]}" import --quiet \
-    --change 'ENTRYPOINT ["/usr/bin/tini", "--", "/usr/sbin/drbd-reactor"]' \
-    --change 'CMD ["--config", "/etc/drbd-reactor.toml"]' \
-    --change 'STOPSIGNAL SIGTERM' \
-    --change 'LABEL org.opencontainers.image.title=drbd-reactor' \
-    --change "LABEL org.opencontainers.image.description=drbd-reactor on Debian $suite${slim:+ (slim)}" \
-    - "$tag" >/dev/null
-size=$("${podman[@]}" image inspect --format '{{.Size}}' "$tag")
-echo "built $tag: $((size / 1000000)) MB ($size bytes)"

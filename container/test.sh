@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of the container image (issue 17), run by .ci/run as root:
 #
-#  1. builds the image from scratch with container/build.sh (mmdebstrap + podman import);
+#  1. builds the image and its slim variant from scratch with container/build.sh (one
+#     mmdebstrap run, two podman imports);
+#  then, for each of the two images:
 #  2. starts a simulated 3-node cluster (drbd-sim serve) on the host with resource drbd-data;
 #  3. runs the image read-only (a tmpfs on /run only, all capabilities dropped but NET_ADMIN,
 #     host network) as node alpha: the simulator's shims bind-mounted over /usr/sbin/drbdsetup
@@ -15,9 +17,9 @@
 #     the container with exit status 0 within its stop timeout, leaving no process behind.
 #
 # Every missing tool or binary is a FAILURE, never a skip. Environment: DRBD_REACTOR_BIN,
-# DRBD_SIM_BIN, OCF_RS_WRAPPER_BIN (defaults: target/debug/...), SLIM=1 to test the --slim
-# image, CONTAINER_TEST_IMAGE=IMAGE to test an existing image instead of building one (for
-# development only: CI always builds from scratch). Polls with deadlines; no fixed sleeps.
+# DRBD_SIM_BIN, OCF_RS_WRAPPER_BIN (defaults: target/debug/...); CONTAINER_TEST_IMAGE=IMAGE
+# tests that existing image only instead of building both (for development: CI always builds
+# from scratch). Polls with deadlines; no fixed sleeps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,13 +38,14 @@ for b in "$reactor_bin" "$sim_bin" "$ocf_bin"; do
 done
 sim_bin=$(readlink -f "$sim_bin")
 
-work=$(mktemp -d /var/tmp/drbd-reactor-ctest.XXXXXX)
-name=drbd-reactor-ctest-$$
-image=${CONTAINER_TEST_IMAGE:-localhost/drbd-reactor:ctest-$$}
+top=$(mktemp -d /var/tmp/drbd-reactor-ctest.XXXXXX)
+work=$top
+name=""
+images=()
 sim_pid=""
 # The sandbox refuses raising rlimits; the host's cgroups are hybrid (crun refuses them);
 # there is no journald for events and logs.
-cat >"$work/containers.conf" <<'EOF'
+cat >"$top/containers.conf" <<'EOF'
 [containers]
 default_ulimits = []
 log_driver = "k8s-file"
@@ -51,16 +54,16 @@ cgroup_manager = "cgroupfs"
 runtime = "runc"
 events_logger = "file"
 EOF
-export CONTAINERS_CONF=$work/containers.conf
+export CONTAINERS_CONF=$top/containers.conf
 cleanup() {
     local rc=$?
-    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
-    [ -n "${CONTAINER_TEST_IMAGE:-}" ] || podman rmi -f "$image" >/dev/null 2>&1 || true
+    [ -z "$name" ] || podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+    [ -n "${CONTAINER_TEST_IMAGE:-}" ] || [ ${#images[@]} = 0 ] || podman rmi -f "${images[@]}" >/dev/null 2>&1 || true
     if [ -n "$sim_pid" ]; then
         kill "$sim_pid" 2>/dev/null || true
         wait "$sim_pid" 2>/dev/null || true
     fi
-    rm -rf "$work"
+    rm -rf "$top"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -75,12 +78,23 @@ wait_until() {
     done
 }
 
-if [ -z "${CONTAINER_TEST_IMAGE:-}" ]; then
-    step "build the image from scratch"
+if [ -n "${CONTAINER_TEST_IMAGE:-}" ]; then
+    images=("$CONTAINER_TEST_IMAGE")
+else
+    step "build the image and its slim variant from scratch"
+    images=("localhost/drbd-reactor:ctest-$$" "localhost/drbd-reactor:ctest-slim-$$")
     start=$SECONDS
-    container/build.sh ${SLIM:+--slim} --tag "$image" "$reactor_bin" "$ocf_bin"
-    echo "image built in $((SECONDS - start)) s"
+    container/build.sh --tag "${images[0]}" --slim-tag "${images[1]}" "$reactor_bin" "$ocf_bin"
+    echo "images built in $((SECONDS - start)) s"
 fi
+
+# scenario <image> <n>: the whole run of one image against a fresh simulated cluster.
+scenario() {
+local image=$1
+work=$top/$2
+mkdir -p "$work"
+name=drbd-reactor-ctest-$$-$2
+echo "== container test: image $image"
 
 step "the image ships the seed's script and a config that reads mounted snippets"
 podman run --rm --read-only --network=none --entrypoint /bin/cat "$image" \
@@ -228,5 +242,17 @@ for p in $hpids; do
     fi
 done
 podman logs "$name" 2>&1 | grep -q 'all plugins stopped' || fail "no clean stop in the logs"
+podman rm "$name" >/dev/null
+name=""
+kill "$sim_pid"
+wait "$sim_pid" || true
+sim_pid=""
+echo "== container test: $image passed ($(podman image inspect --format '{{.Size}}' "$image") bytes)"
+}
 
-echo "container test: PASS (image $(podman image inspect --format '{{.Size}}' "$image") bytes)"
+n=0
+for image in "${images[@]}"; do
+    n=$((n + 1))
+    scenario "$image" "$n"
+done
+echo "container test: PASS (${#images[@]} images)"

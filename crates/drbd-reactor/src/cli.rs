@@ -16,6 +16,11 @@ pub struct Args {
     /// Allow running while attached to a terminal (normally systemd starts the daemon).
     #[arg(long = "allow-tty")]
     pub allow_tty: bool,
+    /// Check the running daemon's health (events2 running, initial dump applied, daemon
+    /// alive) from `$DRBD_REACTOR_RUN_DIR/health` and exit 0 if healthy, 1 otherwise.
+    /// For container and Kubernetes probes; reads no configuration.
+    #[arg(long = "health")]
+    pub health: bool,
 }
 
 /// The message printed (after `Error: `) when started on a terminal.
@@ -38,6 +43,17 @@ mod tests {
         let args = Args::try_parse_from(["drbd-reactor"]).unwrap();
         assert_eq!(args.config, PathBuf::from(DEFAULT_CONFIG));
         assert!(!args.allow_tty);
+        assert!(!args.health);
+    }
+
+    #[test]
+    fn health_is_a_flag_of_its_own() {
+        assert!(
+            Args::try_parse_from(["drbd-reactor", "--health"])
+                .unwrap()
+                .health
+        );
+        assert!(Args::try_parse_from(["drbd-reactor", "--health=yes"]).is_err());
     }
 
     #[test]

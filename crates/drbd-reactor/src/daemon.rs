@@ -39,6 +39,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if args.health {
+        // A probe, often run by hand: no terminal check, no configuration.
+        return crate::health::main();
+    }
     if !args.allow_tty && on_terminal() {
         eprintln!("Error: {TTY_REFUSAL}");
         return ExitCode::from(1);
@@ -98,6 +102,16 @@ async fn run(
     read_at_ns: u128,
 ) -> anyhow::Result<()> {
     let signals = Signals::install()?;
+    // A health file left by an earlier daemon (a container restarted with its /run kept,
+    // a recycled pid) must not vouch for this one before its events2 child reports.
+    crate::runfiles::write(
+        crate::runfiles::HEALTH_FILE,
+        &crate::runfiles::render_health(
+            std::process::id(),
+            crate::runfiles::Health::default(),
+            crate::runfiles::realtime_ns(),
+        ),
+    );
     log::debug!(target: crate::core::TARGET, "signal-handler: set up done");
     let list = Arc::new(SelfMetrics::default());
     let metrics = Arc::new(DaemonMetrics::register(&list));

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod core;
 pub mod daemon;
 pub mod events2;
+pub mod health;
 pub mod metrics;
 pub mod notify;
 pub mod pacer;

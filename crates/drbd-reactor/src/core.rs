@@ -185,7 +185,9 @@ impl Core {
         match ev {
             ReaderEvent::Started { pid, restart } => {
                 self.child_started = Some(Instant::now());
+                // Healthy again once this child's dump (and the reconcile) is applied.
                 self.health.events2_running = true;
+                self.health.initial_dump_complete = false;
                 self.write_health();
                 // Rebuild into a fresh state only if there is something to reconcile with.
                 if restart && !self.state.is_empty() {
@@ -249,10 +251,12 @@ impl Core {
                 self.state.apply_in_place(&mut line.event, &mut self.out);
                 changed = true;
             }
-            if end && !self.dump_done {
-                self.dump_done = true;
+            if end && !self.health.initial_dump_complete {
                 self.health.initial_dump_complete = true;
                 self.write_health();
+            }
+            if end && !self.dump_done {
+                self.dump_done = true;
                 log::info!(
                     target: TARGET,
                     "initial state: {} resources, dump applied {} ms after drbdsetup started",

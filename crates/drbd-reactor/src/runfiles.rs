@@ -3,7 +3,8 @@
 //!
 //! * `config-generation`: which configuration pass is in effect and whether it worked, so
 //!   `drbd-reactorctl` can wait until a reload it caused has been applied (or failed);
-//! * `health`: whether `drbdsetup events2` runs and the initial dump arrived, for
+//! * `health`: whether `drbdsetup events2` runs and its initial dump (after a restart: the
+//!   new child's dump, reconciled) has been applied, for
 //!   `drbd-reactor --health` (container and Kubernetes probes).
 //!
 //! Both are written atomically (temporary file, rename). Must never: fail the daemon (a run

@@ -99,7 +99,7 @@ fn a_broken_snippet_logs_file_and_line_and_changes_nothing() {
     let mut daemon = start(&setup, "[[debugger]]\nformat = \"compact\"\n");
     setup.write("snippets/a.toml", "[[debugger]]\nformat = 3\n");
     let expected = format!(
-        "ERROR [drbd_reactor] reload failed, keeping the running configuration: {}:2: key 'format'",
+        "ERROR [drbd_reactor] reload failed, keeping the running configuration: {}:2:1: key 'format'",
         setup.path("snippets/a.toml").display()
     );
     reload(&daemon, 1, &expected);
@@ -141,7 +141,7 @@ fn duplicate_sections_on_reload_are_rejected_without_killing_the_daemon() {
     let mut daemon = start(&setup, "[[debugger]]\nformat = \"compact\"\n");
     setup.write("snippets/a.toml", "[[debugger]]\nformat = \"verbose\"\n");
     let expected = format!(
-        "reload failed, keeping the running configuration: {}:1: duplicate plugin instance: this [[debugger]] is identical (after defaults) to the one at {}:6",
+        "reload failed, keeping the running configuration: {}:1:1: duplicate plugin instance: this [[debugger]] is identical (after defaults) to the one at {}:6",
         setup.path("snippets/a.toml").display(),
         setup.path("reactor.toml").display()
     );
@@ -169,7 +169,7 @@ fn one_resource_in_two_promoters_on_reload_is_rejected_keeping_the_running_confi
         &daemon,
         1,
         &format!(
-            "{}:9: key 'resources.r0': [[promoter]]: resource 'r0' is already managed",
+            "{}:9:21: key 'resources.r0': [[promoter]]: resource 'r0' is already managed",
             setup.path("snippets/a.toml").display()
         ),
     );
@@ -215,7 +215,7 @@ fn the_generation_file_says_which_pass_is_in_effect_and_why_one_failed() {
         text.contains("generation=2\n")
     });
     assert!(text.contains("result=failed\n"), "{text}");
-    assert!(text.contains("a.toml:2: key 'format'"), "{text}");
+    assert!(text.contains("a.toml:2:1: key 'format'"), "{text}");
     setup.write("snippets/a.toml", "[[debugger]]\nformat = \"compact\"\n");
     daemon.signal(libc::SIGHUP);
     wait_for("generation 3 in the file", || {

@@ -41,7 +41,7 @@ fn a_wrong_type_names_file_line_and_key_and_exits_1() {
         &setup,
         &setup.path("r.toml"),
         &format!(
-            "{}:2: key 'statistics-poll-interval'",
+            "{}:2:1: key 'statistics-poll-interval'",
             setup.path("r.toml").display()
         ),
     );
@@ -49,7 +49,7 @@ fn a_wrong_type_names_file_line_and_key_and_exits_1() {
     fails_with(
         &setup,
         &setup.path("d.toml"),
-        &format!("{}:2: key 'format'", setup.path("d.toml").display()),
+        &format!("{}:2:1: key 'format'", setup.path("d.toml").display()),
     );
 }
 
@@ -70,7 +70,7 @@ fn an_unknown_plugin_type_or_a_bad_promoter_entry_exits_1_naming_it() {
         &setup,
         &setup.path("r.toml"),
         &format!(
-            "{}:4: key 'resources.r0.start[1]': [[promoter]]:",
+            "{}:4:1: key 'resources.r0.start[1]': [[promoter]]:",
             setup.path("r.toml").display()
         ),
     );

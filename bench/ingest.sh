@@ -29,6 +29,8 @@ gen="$root/target/release/examples/gen-events2"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The daemon's run files (config-generation, health) stay in the scratch directory.
+export DRBD_REACTOR_RUN_DIR="$work/run"
 mkdir "$work/bin"
 cat > "$work/bin/drbdsetup" <<'STANDIN'
 #!/bin/sh

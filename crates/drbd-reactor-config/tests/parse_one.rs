@@ -11,7 +11,7 @@ fn a_snippet_text_rejects_global_keys_and_a_main_text_does_not_read_its_snippets
     )
     .unwrap_err();
     assert!(
-        err.to_string().starts_with("/d/x.toml:1: key 'snippets'"),
+        err.to_string().starts_with("/d/x.toml:1:1: key 'snippets'"),
         "{err}"
     );
     let main = parse_one(
@@ -23,5 +23,5 @@ fn a_snippet_text_rejects_global_keys_and_a_main_text_does_not_read_its_snippets
     assert_eq!(main.snippets.as_deref(), Some(Path::new("/nonexistent")));
     assert_eq!(main.plugins_of(PluginKind::Umh).count(), 1);
     let err = parse_one(Path::new("/d/y.toml"), "[[prometheus]]\naddress = \n", true).unwrap_err();
-    assert!(err.to_string().starts_with("/d/y.toml:2: "), "{err}");
+    assert!(err.to_string().starts_with("/d/y.toml:2:"), "{err}");
 }

@@ -174,6 +174,7 @@ impl Core {
                     self.notifier.stopping();
                     log::info!(target: TARGET, "stopping {} plugins", self.host.len() + self.host.stopping());
                     self.host.shutdown().await;
+                    runfiles::remove_own();
                     log::info!(target: TARGET, "all plugins stopped");
                     return;
                 }

@@ -92,6 +92,19 @@ pub fn parse_health(text: &str) -> Option<(u32, Health)> {
 
 static REPORTED: AtomicBool = AtomicBool::new(false);
 
+/// Removes this daemon's run files at a clean stop (tools then see no daemon, not a stale one).
+pub fn remove_own() {
+    let dir = run_dir();
+    for name in [GENERATION_FILE, HEALTH_FILE] {
+        let path = dir.join(name);
+        let ours = std::fs::read_to_string(&path)
+            .is_ok_and(|t| t.starts_with(&format!("pid={}\n", std::process::id())));
+        if ours {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Writes `name` in the run directory atomically; failures are reported once.
 pub fn write(name: &str, content: &str) {
     let dir = run_dir();

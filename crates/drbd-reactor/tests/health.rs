@@ -56,7 +56,10 @@ fn health_passes_once_the_dump_arrived_and_fails_after_the_daemon_stopped() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(err.is_empty(), "{err}");
     assert!(daemon.stop().success());
-    let (_, err) = wait_probe(&setup, 1, "is not running");
+    // A clean stop removes the daemon's run files: the probe finds no daemon.
+    assert!(!setup.path("run/health").exists());
+    let path = setup.path("run/health").display().to_string();
+    let (_, err) = wait_probe(&setup, 1, &path);
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 

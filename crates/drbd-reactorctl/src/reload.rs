@@ -108,6 +108,19 @@ fn read_generation(path: &Path) -> Option<Generation> {
     parse_generation(&std::fs::read_to_string(path).ok()?)
 }
 
+/// The generation file of a running daemon; a file left by a daemon that is gone (killed,
+/// crashed) is no file.
+fn read_live_generation(path: &Path) -> Option<Generation> {
+    read_generation(path).filter(|g| pid_alive(g.pid))
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
 impl Reloader {
     /// From the environment: `DRBD_REACTORCTL_INIT=systemd|none` (default: systemd when
     /// `/run/systemd/system` exists), `DRBD_REACTOR_RUN_DIR`, `DRBD_REACTORCTL_RELOAD_TIMEOUT`
@@ -136,7 +149,7 @@ impl Reloader {
     /// The reload step; returns once the daemon runs a configuration read after the change.
     pub fn reload(&self) -> anyhow::Result<()> {
         let changed_at = now_ns();
-        let before = read_generation(&self.generation_file);
+        let before = read_live_generation(&self.generation_file);
         let awaited = match self.init {
             Init::Systemd => {
                 if systemctl_quiet(&["is-active", "-q", RELOAD_PATH_UNIT])? {

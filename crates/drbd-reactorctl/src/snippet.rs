@@ -197,7 +197,7 @@ address = "10.0.0.1:705"
         let text = "[[promoter]]\n[promoter.resources.r1]\nstart = [1]\n";
         let err = parse(Path::new("/d/x.toml"), text).unwrap_err().to_string();
         assert!(
-            err.starts_with("/d/x.toml:3: key 'resources.r1.start[0]'"),
+            err.starts_with("/d/x.toml:3:1: key 'resources.r1.start[0]'"),
             "{err}"
         );
     }

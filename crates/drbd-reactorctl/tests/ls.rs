@@ -58,7 +58,7 @@ fn ls_reports_a_broken_snippet_with_file_and_line_after_its_header_and_exits_1()
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), format!("{}:\n", path.display()));
     assert!(
-        stderr(&out).contains(&format!("{}:2: key 'address'", path.display())),
+        stderr(&out).contains(&format!("{}:2:1: key 'address'", path.display())),
         "{}",
         stderr(&out)
     );

@@ -103,7 +103,7 @@ fn a_missing_or_snippetless_main_config_is_named_and_exits_1() {
     std::fs::write(bench.main(), "snippets = 3\n").unwrap();
     let out = bench.ctl(&["ls"]);
     assert!(
-        stderr(&out).contains("main.toml:1: key 'snippets'"),
+        stderr(&out).contains("main.toml:1:1: key 'snippets'"),
         "{}",
         stderr(&out)
     );

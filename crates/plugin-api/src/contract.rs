@@ -368,7 +368,10 @@ mod tests {
         let (_d, s) = section("[[debugger]]\n\nword = \"bad\"\n");
         let err = (reg.parse)(&s).unwrap_err().to_string();
         assert!(
-            err.ends_with("r.toml:3: key 'word': [[debugger]]: must not be bad"),
+            err.lines()
+                .next()
+                .unwrap()
+                .ends_with("r.toml:3:1: key 'word': [[debugger]]: must not be bad"),
             "{err}"
         );
         let (_d, s) = section("[[debugger]]\nword = \"odd\"\n");

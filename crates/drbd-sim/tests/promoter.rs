@@ -1,0 +1,164 @@
+//! The promoter end to end: three real drbd-reactor daemons on a simulated 3-node cluster,
+//! one `[[promoter]]` resource r0 with the shell runner (start: `drbdadm primary r0`, touch
+//! a marker; stop: remove it, `drbdadm secondary r0`). Start, crash of the active node,
+//! the new active node partitioned alone, heal and rejoin; the `freeze` variants. A sampler
+//! every 20 ms asserts that never two live nodes serve (marker, Primary, quorum; with
+//! `shutdown` also: never two live nodes with a marker and quorum). Reload stories at
+//! daemon level. Every wait polls with a deadline.
+
+mod common;
+mod ha;
+
+use ha::{HaCluster, Sampler, NODES};
+use std::sync::Arc;
+
+fn others(node: &str) -> Vec<&'static str> {
+    NODES.iter().copied().filter(|n| *n != node).collect()
+}
+
+#[test]
+fn shutdown_story_start_crash_partition_heal_never_two_live_nodes_serve() {
+    let c = Arc::new(HaCluster::new("on-quorum-loss = \"shutdown\""));
+    let sampler = Sampler::start(c.clone(), true);
+    c.start_all();
+
+    // Start: all three race; exactly one runs the services, the others lost a race.
+    let first = c.wait_exactly_one("start");
+    for n in others(first) {
+        // Either it tried and lost the race, or it saw the winner before its delay ended.
+        // A failed `drbdadm primary` is classified as a lost race once the winner shows.
+        c.wait_for("the other nodes to see the winner", |c| {
+            let log = c.log(n);
+            log.contains("lost the promotion race")
+                || (log.contains("not promoting r0: peer") && !log.contains("Starting 'r0' failed"))
+        });
+    }
+    c.wait_for_log(first, "run: resource 'r0' may promote after 0ms", 1);
+    c.wait_for_log(
+        first,
+        "started the services of 'r0': this node runs them",
+        1,
+    );
+
+    // Crash of the active node: a survivor takes over (not rate-limited by its lost race).
+    c.crash(first);
+    let second = c.wait_exactly_one("takeover after the crash");
+    assert_ne!(second, first);
+    c.wait_for_log(second, "started the services of 'r0'", 1);
+
+    // The crashed node comes back as a Secondary and stays one.
+    c.restart(first);
+    c.wait_for_log(first, "not promoting r0: peer", 1);
+
+    // The new active node alone: it loses quorum and stops its services; the other two
+    // take over.
+    c.ctl(&["partition", second]);
+    c.wait_for_log(
+        second,
+        "run: resource 'r0' lost quorum; stopping its services",
+        1,
+    );
+    c.wait_for("the partitioned node to remove its marker", |c| {
+        !c.marker(second).exists()
+    });
+    let third = c.wait_exactly_one("takeover after the partition");
+    assert_ne!(third, second);
+
+    // Heal: the old side rejoins as a Secondary; exactly one again.
+    c.ctl(&["heal"]);
+    let after = c.wait_exactly_one("after heal");
+    assert_eq!(after, third);
+    c.wait_for("every node connected and in sync", |c| {
+        c.sim
+            .with(|cl| NODES.iter().all(|n| cl.all_connected(n, "r0")))
+    });
+    assert_eq!(c.wait_exactly_one("settled"), third);
+
+    let report = sampler.finish();
+    assert!(report.samples > 10, "the sampler barely ran: {report:?}");
+    assert!(
+        report.violations.is_empty(),
+        "two live nodes ran the service: {:?}",
+        report.violations
+    );
+}
+
+#[test]
+fn freeze_story_frozen_primary_thaws_and_an_outvoted_one_is_forced_secondary_and_stops() {
+    let c = Arc::new(HaCluster::new("on-quorum-loss = \"freeze\""));
+    let sampler = Sampler::start(c.clone(), false);
+    c.start_all();
+    let active = c.wait_exactly_one("start");
+    let [peer, third] = others(active).try_into().unwrap();
+
+    // Thaw: with the third node down, the active node and its peer are cut apart; neither
+    // has quorum, the active node freezes (I/O suspended) and the peer cannot promote.
+    c.crash(third);
+    c.ctl(&["cut", active, peer]);
+    c.wait_for_log(
+        active,
+        "run: resource 'r0' lost quorum; freezing its services",
+        1,
+    );
+    assert!(
+        c.marker(active).exists(),
+        "a frozen node keeps its services"
+    );
+    c.ctl(&["restore", active, peer]);
+    c.wait_for_log(active, "resource 'r0' gained quorum, thawing Primary", 1);
+    assert_eq!(c.wait_exactly_one("after the thaw"), active);
+    let peer_log = c.log(peer);
+    assert!(
+        !peer_log.contains("started the services of 'r0'"),
+        "the peer without quorum started:\n{peer_log}"
+    );
+
+    // Takeover: the active node alone freezes; the two others take over; on heal the old
+    // Primary meets newer data, the kernel forces it Secondary and it stops its services
+    // (the shell runner cannot freeze: its services ran on while I/O was suspended).
+    c.restart(third);
+    c.wait_for_log(third, "not promoting r0: peer", 1);
+    c.ctl(&["partition", active]);
+    c.wait_for_log(
+        active,
+        "run: resource 'r0' lost quorum; freezing its services",
+        2,
+    );
+    let new = c.wait_exactly_one_serving_besides(active);
+    c.ctl(&["heal"]);
+    c.wait_for_log(
+        active,
+        "resource 'r0' got forced to Secondary while its services ran (not frozen), stopping services",
+        1,
+    );
+    c.wait_for("the old Primary to remove its marker", |c| {
+        !c.marker(active).exists()
+    });
+    assert_eq!(c.wait_exactly_one("after heal"), new);
+
+    let report = sampler.finish();
+    assert!(report.samples > 10, "the sampler barely ran: {report:?}");
+    assert!(
+        report.violations.is_empty(),
+        "two live nodes served: {:?}",
+        report.violations
+    );
+}
+
+impl HaCluster {
+    /// While `frozen` keeps its (suspended) marker: polls until exactly one other node
+    /// serves.
+    fn wait_exactly_one_serving_besides(&self, frozen: &str) -> &'static str {
+        let mut found = None;
+        self.wait_for("a takeover besides the frozen node", |c| {
+            let s = c.serving();
+            if s.len() == 1 && s[0] != frozen {
+                found = Some(s[0]);
+                true
+            } else {
+                false
+            }
+        });
+        found.unwrap()
+    }
+}

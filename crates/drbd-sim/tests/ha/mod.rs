@@ -62,9 +62,13 @@ impl HaCluster {
     /// A cluster of three nodes, r0 on each with majority quorum and `suspend-io`; no
     /// daemon runs yet.
     pub fn new(extra: &str) -> HaCluster {
+        HaCluster::with_config(ClusterConfig::simple(&NODES, "r0"), extra)
+    }
+
+    /// The same with another cluster file (e.g. more resources).
+    pub fn with_config(cfg: ClusterConfig, extra: &str) -> HaCluster {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("sim.sock");
-        let cfg = ClusterConfig::simple(&NODES, "r0");
         let sim = Sim::from_config(cfg, &socket, Some(20)).unwrap();
         for n in NODES {
             install_shims(

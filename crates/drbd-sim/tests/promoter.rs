@@ -299,3 +299,96 @@ fn reload_keeps_other_sections_services_untouched_removes_drop_ins_and_stops_on_
         "{log}"
     );
 }
+
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text
+}
+
+fn status_file(c: &HaCluster, node: &str) -> serde_json::Value {
+    let path = c.run_dir(node).join("promoter/status/r0.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn operators_see_the_decision_in_metrics_status_files_and_logs() {
+    let c = HaCluster::new("on-quorum-loss = \"shutdown\"");
+    let mut ports = std::collections::BTreeMap::new();
+    for n in NODES {
+        let port = common::free_port();
+        ports.insert(n, port);
+        let section = format!(
+            "{}\n[[prometheus]]\naddress = \"127.0.0.1:{port}\"\n",
+            c.promoter_section(n)
+        );
+        c.write_config(n, Some(&section));
+    }
+    c.start_all();
+    let active = c.wait_exactly_one("start");
+    for n in NODES {
+        let runs = if n == active { 1 } else { 0 };
+        let want = format!("drbdreactor_promoter_runs_services{{resource=\"r0\"}} {runs}\n");
+        c.wait_for(&format!("{n}'s metrics to say {want:?}"), |_| {
+            scrape(ports[n]).contains(&want)
+        });
+        // The status file says the same, with the reason.
+        c.wait_for(&format!("{n}'s status file"), |c| {
+            let s = &status_file(c, n)["resources"]["r0"];
+            s["runs-services"] == (n == active) && s["last-decision"].is_string()
+        });
+    }
+    let body = scrape(ports[active]);
+    assert!(
+        body.contains("drbdreactor_promoter_starts_total{resource=\"r0\"} 1\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("drbdreactor_promoter_failures_total{resource=\"r0\"} 0\n"),
+        "{body}"
+    );
+    let s = status_file(&c, active);
+    assert_eq!(
+        s["resources"]["r0"]["last-decision"],
+        "started the services of 'r0': this node runs them"
+    );
+    for n in others(active) {
+        // Lost races are not failures; the reason names the winner.
+        let body = scrape(ports[n]);
+        assert!(
+            body.contains("drbdreactor_promoter_failures_total{resource=\"r0\"} 0\n"),
+            "{body}"
+        );
+        let s = &status_file(&c, n)["resources"]["r0"];
+        let why = s["last-decision"].as_str().unwrap();
+        assert!(
+            why.contains(&format!("peer {active} is Primary"))
+                || why.contains(&format!("lost the promotion race to {active}")),
+            "{n}: {why}"
+        );
+    }
+    // The active node alone: it stops, says why in its log, metrics and status file.
+    c.ctl(&["partition", active]);
+    c.wait_for_log(
+        active,
+        "run: resource 'r0' lost quorum; stopping its services",
+        1,
+    );
+    c.wait_for("the stop to show in the metrics", |_| {
+        let b = scrape(ports[active]);
+        b.contains("drbdreactor_promoter_runs_services{resource=\"r0\"} 0\n")
+            && b.contains("drbdreactor_promoter_stops_total{resource=\"r0\"} 1\n")
+    });
+    c.wait_for("the stop in the status file", |c| {
+        status_file(c, active)["resources"]["r0"]["services"] == "stopped"
+    });
+    // The daemon ends: its status file goes with it.
+    c.stop_daemon(active);
+    assert!(!c.run_dir(active).join("promoter/status/r0.json").exists());
+}

@@ -48,6 +48,9 @@ impl NodeSample {
     }
 }
 
+/// Called with (node, log line, when it arrived) for each line a daemon logs on stderr.
+type LineCallback = Arc<dyn Fn(&str, &str, Instant) + Send + Sync>;
+
 pub struct HaCluster {
     pub dir: tempfile::TempDir,
     pub sim: Sim,
@@ -55,7 +58,7 @@ pub struct HaCluster {
     extra: String,
     daemons: Mutex<BTreeMap<String, Killed>>,
     /// Pipe the daemon's stderr (log at info) to this callback per line (the bench).
-    on_line: Option<Arc<dyn Fn(&str, &str, Instant) + Send + Sync>>,
+    on_line: Option<LineCallback>,
 }
 
 impl HaCluster {

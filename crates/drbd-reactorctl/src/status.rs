@@ -1,10 +1,11 @@
 //! `status` (spec ctl.md §4.1): the report per plugin instance, its JSON shape and its text
 //! rendering. `gather` is the shell (drbdsetup, systemctl, TCP connects); `render_text` and
-//! the JSON are pure. Must never abort on an unexpected systemd state.
+//! the JSON are pure. Must never abort on an unexpected systemd state. For a promoter
+//! resource it also shows what the running daemon decided (its status file, if any).
 
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::color::{paint, Style};
 use crate::snippet::{display_address, Plugin, Snippet};
@@ -28,8 +29,49 @@ pub struct PromoterStatus {
     pub target: Unit,
     pub dependencies: Vec<Unit>,
     pub status: ActiveState,
+    /// What the running daemon's promoter decided for this resource on this node (its
+    /// status file); absent when no daemon manages it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reactor: Option<ReactorView>,
     #[serde(skip)]
     pub primary: PrimaryOn,
+}
+
+/// The part of the promoter's status file (`$DRBD_REACTOR_RUN_DIR/promoter/status/
+/// <ESC(RES)>.json`, the daemon's `PromoterStatus` with this one resource) that ctl shows.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ReactorView {
+    #[serde(rename = "runs-services")]
+    pub runs_services: bool,
+    pub services: String,
+    #[serde(rename = "last-decision", default)]
+    pub last_decision: Option<String>,
+    #[serde(default)]
+    pub starts: u64,
+    #[serde(default)]
+    pub stops: u64,
+    #[serde(default)]
+    pub failures: u64,
+    #[serde(rename = "lost-races", default)]
+    pub lost_races: u64,
+}
+
+#[derive(Deserialize)]
+struct StatusFile {
+    resources: std::collections::BTreeMap<String, ReactorView>,
+}
+
+/// Reads `resource`'s status file from `run_dir`; `None` if there is none or it is unreadable.
+pub fn read_reactor_view(run_dir: &std::path::Path, resource: &str) -> Option<ReactorView> {
+    let path = run_dir.join("promoter/status").join(format!(
+        "{}.json",
+        drbd_reactor_promoter::units::escape_unit(resource)
+    ));
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str::<StatusFile>(&text)
+        .ok()?
+        .resources
+        .remove(resource)
 }
 
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -65,6 +107,10 @@ pub trait Probe {
     fn primary_on(&self, resource: &str) -> PrimaryOn;
     fn unit(&self, name: &str) -> Unit;
     fn connect(&self, address: &str) -> Vec<(String, Result<(), String>)>;
+    /// The running daemon's promoter status for `resource`, if it publishes one.
+    fn reactor_view(&self, _resource: &str) -> Option<ReactorView> {
+        None
+    }
 }
 
 /// The real system.
@@ -83,6 +129,13 @@ impl Probe for System {
             status: crate::system::active_state(name),
             freezer: crate::system::freezer_state(name),
         }
+    }
+    fn reactor_view(&self, resource: &str) -> Option<ReactorView> {
+        let run_dir = std::env::var_os("DRBD_REACTOR_RUN_DIR").map_or_else(
+            || std::path::PathBuf::from(crate::reload::DEFAULT_RUN_DIR),
+            std::path::PathBuf::from,
+        );
+        read_reactor_view(&run_dir, resource)
     }
     fn connect(&self, address: &str) -> Vec<(String, Result<(), String>)> {
         let shown = display_address(address);
@@ -148,6 +201,7 @@ pub fn gather(
                             status: target.status,
                             target,
                             dependencies,
+                            reactor: probe.reactor_view(res),
                             primary,
                         });
                     }
@@ -219,6 +273,24 @@ fn disabled(enabled: bool) -> &'static str {
     }
 }
 
+/// Why this node does or does not run the services, as the daemon decided (an addition:
+/// only shown when the daemon publishes its status).
+fn reactor_lines(out: &mut String, r: &ReactorView) {
+    let runs = if r.runs_services {
+        format!("runs the services here ({})", r.services)
+    } else {
+        format!("does not run the services here ({})", r.services)
+    };
+    let _ = writeln!(
+        out,
+        "drbd-reactor: {runs}; starts {}, stops {}, failures {}, lost races {}",
+        r.starts, r.stops, r.failures, r.lost_races
+    );
+    if let Some(d) = &r.last_decision {
+        let _ = writeln!(out, "  last decision: {d}");
+    }
+}
+
 /// The text output: `<path>:`, the entry's block, an empty line; promoters first.
 pub fn render_text(report: &Report, color: bool) -> String {
     let mut out = String::new();
@@ -254,6 +326,9 @@ pub fn render_text(report: &Report, color: bool) -> String {
                 "{} disabled but Primary",
                 paint("WARN:", Style::BoldRed, color)
             );
+        }
+        if let Some(r) = &p.reactor {
+            reactor_lines(&mut out, r);
         }
         out.push('\n');
     }
@@ -324,6 +399,57 @@ mod tests {
         fn connect(&self, address: &str) -> Vec<(String, Result<(), String>)> {
             vec![(address.into(), Err("refused".into()))]
         }
+    }
+
+    /// A daemon that published its decision for r0.
+    struct Decided;
+    impl Probe for Decided {
+        fn node_name(&self) -> String {
+            Fake.node_name()
+        }
+        fn primary_on(&self, resource: &str) -> PrimaryOn {
+            Fake.primary_on(resource)
+        }
+        fn unit(&self, name: &str) -> Unit {
+            Fake.unit(name)
+        }
+        fn connect(&self, address: &str) -> Vec<(String, Result<(), String>)> {
+            Fake.connect(address)
+        }
+        fn reactor_view(&self, resource: &str) -> Option<ReactorView> {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("promoter/status")).unwrap();
+            std::fs::write(
+                dir.path().join("promoter/status/r0.json"),
+                r#"{"resources":{"r0":{"runs-services":false,"services":"stopped","role":"Secondary","may-promote":false,"policy":"quorum","start-units":[],"unit-states":[],"last-decision":"not promoting r0: peer beta is Primary","starts":1,"stops":1,"failures":0,"lost-races":1}}}"#,
+            )
+            .unwrap();
+            read_reactor_view(dir.path(), resource)
+        }
+    }
+
+    #[test]
+    fn a_published_decision_says_why_this_node_does_not_run_the_services() {
+        let snippets = vec![Snippet {
+            path: PathBuf::from("/d/a.toml"),
+            enabled: true,
+            plugins: vec![promoter("r0", &[])],
+        }];
+        let report = gather(&snippets, &[], false, &Decided).unwrap();
+        let text = render_text(&report, false);
+        assert!(
+            text.ends_with(
+                "● └─ drbd-promote@r0.service\n\
+                 drbd-reactor: does not run the services here (stopped); starts 1, stops 1, failures 0, lost races 1\n\
+                 \x20 last decision: not promoting r0: peer beta is Primary\n\n"
+            ),
+            "{text}"
+        );
+        let json = to_json(&report);
+        assert!(json.contains(r#""reactor":{"runs-services":false,"services":"stopped","last-decision":"not promoting r0: peer beta is Primary""#), "{json}");
+        // Without a status file the shapes are the spec's.
+        let plain = gather(&snippets, &[], false, &Fake).unwrap();
+        assert!(!to_json(&plain).contains("reactor"));
     }
 
     fn promoter(res: &str, start: &[&str]) -> Plugin {

@@ -110,3 +110,90 @@ fn status_names_the_primary_peer_and_then_this_node_from_the_simulator() {
     let json: serde_json::Value = serde_json::from_str(&status(&["status", "--json"])).unwrap();
     assert_eq!(json["promoter"][0]["primary_on"], me.trim());
 }
+
+#[test]
+fn status_shows_why_the_running_daemon_runs_the_services_here() {
+    let bench = Bench::new();
+    let root = bench.root();
+    let sim = sim_binary();
+    let reactor = PathBuf::from(BIN).with_file_name("drbd-reactor");
+    assert!(
+        reactor.exists(),
+        "{} missing: run `cargo build -p drbd-reactor` first",
+        reactor.display()
+    );
+    let cluster = Command::new(&sim)
+        .arg("example-cluster")
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(root.join("cluster.toml"), cluster).unwrap();
+    let socket = root.join("sim.sock");
+    let _server = Sim(Command::new(&sim)
+        .args(["serve", "--cluster"])
+        .arg(root.join("cluster.toml"))
+        .arg("--socket")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    assert!(
+        wait_for(Duration::from_secs(20), || socket.exists()),
+        "simulator did not start"
+    );
+    let alpha = root.join("alpha");
+    let ok = Command::new(&sim)
+        .arg("install-shims")
+        .arg(&alpha)
+        .args(["--node", "alpha", "--socket"])
+        .arg(&socket)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    bench.snippet(
+        "r0.toml",
+        "[[promoter]]\n[promoter.resources.r0]\nrunner = \"shell\"\nstart = [\"drbdadm primary r0\"]\nstop = [\"drbdadm secondary r0\"]\nadjust-resource-on-start = false\n",
+    );
+    let path = format!(
+        "{}:{}:{}",
+        alpha.display(),
+        root.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    // The real daemon on alpha, publishing into the run directory ctl reads.
+    let _daemon = Sim(Command::new(&reactor)
+        .args(["--allow-tty", "-c"])
+        .arg(bench.main())
+        .env("PATH", &path)
+        .env("DRBD_REACTOR_RUN_DIR", root.join("run"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let status = |args: &[&str]| {
+        let out = bench
+            .cmd()
+            .env("PATH", &path)
+            .arg("-c")
+            .arg(bench.main())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let want = "drbd-reactor: runs the services here (running); starts 1, stops 0, failures 0, lost races 0\n  last decision: started the services of 'r0': this node runs them\n";
+    assert!(
+        wait_for(Duration::from_secs(30), || status(&["status"])
+            .contains(want)),
+        "{}",
+        status(&["status"])
+    );
+    assert!(status(&["status"]).contains("Promoter: Resource r0 currently active on this node\n"));
+    let json: serde_json::Value = serde_json::from_str(&status(&["status", "--json"])).unwrap();
+    assert_eq!(json["promoter"][0]["reactor"]["runs-services"], true);
+    assert_eq!(json["promoter"][0]["reactor"]["starts"], 1);
+}

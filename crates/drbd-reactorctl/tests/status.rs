@@ -261,3 +261,30 @@ fn colours_appear_only_when_forced_or_on_a_terminal() {
         stdout(&out)
     );
 }
+
+#[test]
+fn a_running_daemons_promoter_status_is_shown_and_its_json_validates() {
+    let bench = Bench::new();
+    spec_example_state(&bench);
+    let status = bench.root().join("run/promoter/status");
+    std::fs::create_dir_all(&status).unwrap();
+    // The daemon's PromoterStatus for this one resource, as the promoter writes it.
+    std::fs::write(
+        status.join("linstor_db.json"),
+        r#"{"resources":{"linstor_db":{"runs-services":false,"services":"stopped","role":"Secondary","may-promote":false,"policy":"quorum","start-units":[],"unit-states":[],"last-decision":"not promoting linstor_db: peer alpha is Primary","starts":0,"stops":0,"failures":0,"lost-races":0}}}"#,
+    )
+    .unwrap();
+    let out = bench.ctl(&["status", "linstor_db"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "drbd-reactor: does not run the services here (stopped); starts 0, stops 0, failures 0, lost races 0\n  last decision: not promoting linstor_db: peer alpha is Primary\n"
+        ),
+        "{text}"
+    );
+    let out = bench.ctl(&["status", "--json"]);
+    let got: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(got["promoter"][0]["reactor"]["runs-services"], false);
+    schema_check(&got);
+}

@@ -1,6 +1,8 @@
 //! `drbd-sim demo`: a 3-node cluster, one real drbd-reactor per node (each with its own
-//! shims first in PATH), and a narrated story — a crash, quorum loss, a rejoin and a
-//! resync — while printing what each daemon logs.
+//! shims first in PATH), each with a promoter for r0 whose service (a marker file) runs
+//! where r0 is Primary, and a narrated story — the service starts, its node crashes and the
+//! service moves, quorum loss stops it, a rejoin and a resync — while printing what each
+//! daemon logs.
 //!
 //! Must never: leave daemons behind (they are killed by handle on every exit path).
 
@@ -86,14 +88,46 @@ new.quorum = true
 command = "echo \"umh: $DRBD_RES_NAME regained quorum\""
 "#;
 
-/// A daemon's configuration: a debug log file, the debugger, and (if the daemon has it)
-/// the umh plugin.
+/// The promoter: the shell runner promotes r0 and starts the "service" (a marker file in
+/// the node's directory, and the device held open as a file system would); on quorum loss
+/// it stops it (closes the device) and demotes.
+fn promoter(node_dir: &Path) -> String {
+    let node = node_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let socket = node_dir.parent().unwrap_or(Path::new(".")).join("sim.sock");
+    let me = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("drbd-sim"));
+    let ctl = format!("'{}' ctl --socket '{}'", me.display(), socket.display());
+    format!(
+        r#"
+[[promoter]]
+[promoter.resources.r0]
+runner = "shell"
+start = ["drbdadm primary r0", "{ctl} open {node} r0 >/dev/null", "touch '{s}'"]
+stop = ["rm -f '{s}'", "{ctl} close {node} r0 >/dev/null", "drbdadm secondary r0"]
+on-quorum-loss = "shutdown"
+adjust-resource-on-start = false
+"#,
+        s = service_file(node_dir).display(),
+        ctl = ctl.replace('\\', "\\\\").replace('"', "\\\""),
+    )
+}
+
+/// A daemon's configuration: a debug log file, the debugger, the promoter, and (if the
+/// daemon has it) the umh plugin.
 fn reactor_config(log: &Path, umh: bool) -> String {
     format!(
-        "[[log]]\nlevel = \"debug\"\nfile = \"{}\"\n\n[[debugger]]\n{}",
+        "[[log]]\nlevel = \"debug\"\nfile = \"{}\"\n\n[[debugger]]\n{}{}",
         log.display(),
+        promoter(log.parent().unwrap_or(Path::new("."))),
         if umh { UMH } else { "" }
     )
+}
+
+/// The marker file that is the node's service while it runs.
+fn service_file(node_dir: &Path) -> PathBuf {
+    node_dir.join("service")
 }
 
 /// One node's daemon and the log it writes.
@@ -158,6 +192,7 @@ struct Demo {
     sim: Sim,
     daemons: BTreeMap<String, Daemon>,
     seen: usize,
+    dir: PathBuf,
 }
 
 impl Drop for Demo {
@@ -205,6 +240,39 @@ impl Demo {
         for l in r.stdout.lines() {
             out(&format!("    {l}"));
         }
+        let on = self.service_nodes();
+        out(&format!(
+            "    service runs on: {}",
+            if on.is_empty() {
+                "no node".to_string()
+            } else {
+                on.join(", ")
+            }
+        ));
+    }
+
+    /// The nodes whose service marker exists.
+    fn service_nodes(&self) -> Vec<String> {
+        self.daemons
+            .keys()
+            .filter(|n| service_file(&self.dir.join(n)).exists())
+            .cloned()
+            .collect()
+    }
+
+    /// Follows the logs until the service runs on exactly one node other than `not`.
+    fn wait_service(&mut self, not: Option<&str>) -> Option<String> {
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end {
+            let on = self.service_nodes();
+            if on.len() == 1 && Some(on[0].as_str()) != not {
+                self.follow(300);
+                return Some(on[0].clone());
+            }
+            self.follow(100);
+        }
+        println!("!!! timed out waiting for the service to run on one node");
+        None
     }
 
     fn wait(&mut self, what: &str, cond: impl Fn(&Cluster) -> bool) -> bool {
@@ -277,6 +345,7 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
         sim,
         daemons: BTreeMap::new(),
         seen: 0,
+        dir: dir.clone(),
     };
     println!(
         "drbd-sim demo: 3 nodes (alpha, beta, gamma), resource r0, daemon {}",
@@ -292,6 +361,7 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
         }
         let log = nd.join("reactor.log");
         let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(service_file(&nd));
         let config = nd.join("drbd-reactor.toml");
         let text = reactor_config(&log, true);
         if let Err(e) = std::fs::write(&config, text) {
@@ -303,7 +373,7 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
             bin.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let mut d = Daemon {
+        let d = Daemon {
             child: None,
             log,
             offset: 0,
@@ -311,16 +381,22 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
             path_env,
             binary: binary.clone(),
         };
-        if let Err(e) = d.start() {
+        demo.daemons.insert(n.name.clone(), d);
+    }
+    demo.say("alpha's daemon starts first: its promoter may promote r0, so it starts the service");
+    if let Err(e) = demo.daemons.get_mut("alpha").map_or(Ok(()), Daemon::start) {
+        eprintln!("drbd-sim demo: cannot start {}: {e}", binary.display());
+        return 1;
+    }
+    demo.follow(1500);
+    demo.say("beta and gamma start: r0 is Primary on alpha, so their promoters stay put");
+    for name in ["beta", "gamma"] {
+        if let Err(e) = demo.daemons.get_mut(name).map_or(Ok(()), Daemon::start) {
             eprintln!("drbd-sim demo: cannot start {}: {e}", binary.display());
             return 1;
         }
-        demo.daemons.insert(n.name.clone(), d);
     }
-    demo.say(
-        "Three daemons start and read the initial state of r0 (drbdsetup events2 --full --poll)",
-    );
-    demo.follow(1500);
+    demo.follow(1000);
     // A daemon without the umh plugin refuses the config: run it with the debugger only.
     for (name, d) in demo.daemons.iter_mut() {
         if let Some(why) = d.exited() {
@@ -337,36 +413,35 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
             }
         }
     }
-    demo.follow(500);
+    let first = demo.wait_service(None);
     demo.status();
 
-    demo.say("alpha becomes Primary and a file system is mounted (the device is opened)");
-    demo.ctl(&["primary", "alpha", "r0"]);
-    demo.ctl(&["open", "alpha", "r0"]);
-    demo.follow(800);
-
-    demo.say("alpha crashes: beta and gamma keep quorum (2 of 3) and may promote");
+    demo.say("alpha crashes (its daemon and its service die with it): beta and gamma keep quorum (2 of 3), may promote, and one of them takes the service over");
     demo.daemons.get_mut("alpha").unwrap().stop();
     demo.ctl(&["crash", "alpha"]);
+    let _ = std::fs::remove_file(service_file(&dir.join("alpha")));
+    let moved = demo.wait_service(Some("alpha"));
+    demo.status();
+    let active = moved.clone().unwrap_or_else(|| "beta".into());
+    let other = if active == "beta" { "gamma" } else { "beta" };
+
+    demo.say(&format!(
+        "the service on {active} writes 200 MiB that alpha misses"
+    ));
+    demo.ctl(&["write", &active, "r0", "204800"]);
     demo.follow(800);
+
+    demo.say(&format!("{other}'s network fails: {active} is alone and loses quorum (I/O suspended); its promoter stops the service and demotes (on-quorum-loss shutdown)"));
+    demo.ctl(&["partition", other]);
+    demo.follow(1200);
     demo.status();
 
-    demo.say("beta takes over and writes 200 MiB that alpha misses");
-    demo.ctl(&["primary", "beta", "r0"]);
-    demo.ctl(&["open", "beta", "r0"]);
-    demo.ctl(&["write", "beta", "r0", "204800"]);
-    demo.follow(800);
-
-    demo.say("gamma's network fails: beta is alone, loses quorum and suspends I/O (on-no-quorum suspend-io)");
-    demo.ctl(&["partition", "gamma"]);
-    demo.follow(800);
-    demo.status();
-
-    demo.say("the network heals: quorum returns, I/O resumes");
+    demo.say("the network heals: quorum returns, r0 may be promoted again and the service starts on one node");
     demo.ctl(&["heal"]);
-    demo.follow(800);
+    let back = demo.wait_service(Some("alpha"));
+    demo.status();
 
-    demo.say("alpha reboots and rejoins: it is behind and resyncs from beta");
+    demo.say("alpha reboots and rejoins: it is behind and resyncs; its promoter sees the Primary and stays put");
     demo.ctl(&["restart", "alpha"]);
     if let Some(d) = demo.daemons.get_mut("alpha") {
         d.offset = 0;
@@ -409,7 +484,7 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
         let _ = std::fs::remove_dir_all(&dir);
     }
     println!("\ndemo finished: the daemons logged {seen} lines");
-    if !synced {
+    if !synced || first.as_deref() != Some("alpha") || moved.is_none() || back.is_none() {
         return 1;
     }
     if seen == 0 {

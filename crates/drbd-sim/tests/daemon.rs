@@ -132,10 +132,21 @@ fn the_demo_plays_its_story_against_real_daemons_and_exits_0() {
     );
     for want in [
         "[beta] Resource Change r0",
-        "suspended:quorum",
+        "quorum:false",
         "replication:SyncTarget",
         "=== resync done",
+        "[alpha] INFO [drbd_reactor_promoter::shell] started the services of 'r0': this node runs them",
+        "service runs on: alpha",
+        "run: resource 'r0' lost quorum; stopping its services",
+        "not promoting r0: peer",
     ] {
         assert!(text.contains(want), "demo output lacks {want:?}:\n{text}");
     }
+    // The service moved to a survivor when alpha crashed, visible in that node's output.
+    assert!(
+        ["beta", "gamma"].iter().any(|n| text.contains(&format!(
+            "[{n}] INFO [drbd_reactor_promoter::shell] started the services of 'r0'"
+        ))),
+        "no survivor took the service over:\n{text}"
+    );
 }

@@ -16,7 +16,7 @@ pub use contract::{
     register, AnyPlugin, Input, Plugin, PluginContext, PluginError, Registration,
     DEFAULT_STOP_DEADLINE,
 };
-pub use metrics::{MetricKind, Sample, SelfMetrics};
+pub use metrics::{Labels, MetricKind, Sample, SelfMetrics};
 pub use snapshot::Snapshot;
 pub use updates::{Update, UpdateBatch, UpdateSource, Updates};
 pub use versions::{DrbdVersions, VersionsService};

@@ -1,6 +1,7 @@
 //! The daemon's self-metrics as a list that each part contributes to (the core, the events2
 //! reader, the host, each plugin type): name, help, type and a value read when asked. The
 //! prometheus plugin renders whatever the list holds, so it knows no other part's counters.
+//! A labelled family (e.g. one row per promoter resource) reads all its rows at once.
 //!
 //! Must never: block or allocate on the hot path (a counter is a shared atomic), or register
 //! one name twice with two meanings (the first registration of a name wins and is shared).
@@ -23,7 +24,10 @@ impl MetricKind {
     }
 }
 
-type Read = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
+/// Label pairs of one row of a labelled family, in the order they are rendered.
+pub type Labels = Vec<(String, String)>;
+
+type Read = Arc<dyn Fn() -> Vec<(Labels, f64)> + Send + Sync>;
 
 struct Family {
     name: &'static str,
@@ -32,12 +36,14 @@ struct Family {
     read: Read,
 }
 
-/// One value of the list, as read now.
+/// One value of the list, as read now. The rows of one family are consecutive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: MetricKind,
+    /// Empty for a plain counter or gauge.
+    pub labels: Labels,
     pub value: f64,
 }
 
@@ -70,7 +76,7 @@ impl SelfMetrics {
             name,
             help,
             kind: MetricKind::Counter,
-            read: Arc::new(move || Some(read.load(Ordering::Relaxed) as f64)),
+            read: Arc::new(move || vec![(Vec::new(), read.load(Ordering::Relaxed) as f64)]),
         });
         c
     }
@@ -86,6 +92,23 @@ impl SelfMetrics {
             name,
             help,
             kind: MetricKind::Gauge,
+            read: Arc::new(move || read().map(|v| vec![(Vec::new(), v)]).unwrap_or_default()),
+        });
+    }
+
+    /// A family of labelled rows (one per object, e.g. per promoter resource), all read by
+    /// `read` when asked; no rows leave the family out of that reading.
+    pub fn labelled(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        kind: MetricKind,
+        read: impl Fn() -> Vec<(Labels, f64)> + Send + Sync + 'static,
+    ) {
+        self.push(Family {
+            name,
+            help,
+            kind,
             read: Arc::new(read),
         });
     }
@@ -108,11 +131,12 @@ impl SelfMetrics {
         };
         reads
             .into_iter()
-            .filter_map(|(name, help, kind, read)| {
-                read().map(|value| Sample {
+            .flat_map(|(name, help, kind, read)| {
+                read().into_iter().map(move |(labels, value)| Sample {
                     name,
                     help,
                     kind,
+                    labels,
                     value,
                 })
             })
@@ -146,5 +170,25 @@ mod tests {
         let m = SelfMetrics::default();
         m.gauge("never", "n", || None);
         assert!(m.samples().is_empty());
+    }
+
+    #[test]
+    fn a_labelled_family_lists_one_sample_per_row_in_its_place() {
+        let m = SelfMetrics::default();
+        m.gauge("first", "f", || Some(1.0));
+        m.labelled("rows_total", "r", MetricKind::Counter, || {
+            vec![
+                (vec![("resource".into(), "r0".into())], 2.0),
+                (vec![("resource".into(), "r1".into())], 3.0),
+            ]
+        });
+        m.labelled("empty", "e", MetricKind::Gauge, Vec::new);
+        let s = m.samples();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].labels, Vec::new());
+        assert_eq!(
+            (s[2].name, s[2].labels[0].1.as_str(), s[2].value),
+            ("rows_total", "r1", 3.0)
+        );
     }
 }

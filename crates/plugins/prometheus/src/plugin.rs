@@ -68,7 +68,7 @@ impl MetricsSource for Source {
         self.snapshots.borrow().generation.hash(&mut h);
         self.versions.borrow().hash(&mut h);
         for s in self.reactor.samples() {
-            (s.name, s.value.to_bits()).hash(&mut h);
+            (s.name, &s.labels, s.value.to_bits()).hash(&mut h);
         }
         h.finish()
     }

@@ -361,6 +361,7 @@ impl Writer<'_> {
         self.out.push_str(VERSION_OK.name);
         self.out.push(' ');
         self.value(u64::from(ctx.versions.last_refresh_ok));
+        let mut previous: Option<&str> = None;
         for sample in &ctx.reactor {
             let meta = Meta {
                 name: sample.name,
@@ -370,8 +371,22 @@ impl Writer<'_> {
                     MetricKind::Gauge => Kind::Gauge,
                 },
             };
-            self.header(&meta);
+            // The rows of a labelled family are consecutive: one header for all of them.
+            if previous != Some(sample.name) {
+                self.header(&meta);
+            }
+            previous = Some(sample.name);
             self.out.push_str(meta.name);
+            if !sample.labels.is_empty() {
+                self.out.push('{');
+                for (i, (k, v)) in sample.labels.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    label(self.out, k, v);
+                }
+                self.out.push('}');
+            }
             self.out.push(' ');
             self.float(sample.value);
         }

@@ -38,12 +38,30 @@ fn promtool_finds_nothing_but_the_documented_compatibility_exceptions() {
                 "Unix time",
                 || Some(1_763_750_000.5),
             );
+            // A labelled family (the promoter's per-resource state), with a value to escape.
+            list.labelled(
+                "drbdreactor_promoter_starts_total",
+                "Starts of the resource's services on this node",
+                drbd_reactor_plugin::MetricKind::Counter,
+                || {
+                    vec![
+                        (vec![("resource".into(), "r0".into())], 2.0),
+                        (vec![("resource".into(), "odd\"name".into())], 0.0),
+                    ]
+                },
+            );
             list.samples()
         },
     };
     let mut body = String::new();
     render(s.resources().map(|r| &**r), &ctx, &mut body);
     assert!(body.contains("drbd_peerdevice_resync_done_ratio{"));
+    assert!(body.contains("drbdreactor_promoter_starts_total{resource=\"r0\"} 2\n"));
+    assert_eq!(
+        body.matches("# TYPE drbdreactor_promoter_starts_total counter")
+            .count(),
+        1
+    );
 
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])

@@ -4,7 +4,8 @@
 //! `config` types the `[[promoter]]` section, `units` and `dropins` name and render the
 //! systemd units, `write` puts the drop-ins on disk, `policy` decides in virtual time (pure,
 //! one state machine per resource), `exec` runs the decided actions (systemd or shell), and
-//! `shell` ties them into one task per resource; `status` is what state readers see.
+//! `shell` ties them into one task per resource; `status` is what state readers see and
+//! `publish` puts it into the self-metrics and the status files.
 //!
 //! Wiring it into the daemon's plugin host:
 //! - parse each section with `PluginInstance::parse::<PromoterConfig>(WarnUnknownKeys)`; turn
@@ -26,6 +27,7 @@ pub mod dropins;
 pub mod exec;
 pub mod plugin;
 pub mod policy;
+pub mod publish;
 pub mod shell;
 pub mod status;
 pub mod units;

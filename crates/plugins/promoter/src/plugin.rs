@@ -4,7 +4,9 @@
 //! (the replay included: the policy needs the current state), instances are serial (an old
 //! and a new one never act on one resource at once), and after every reload the drop-ins of
 //! resources no longer configured are deleted once their stack is down (a running stack keeps
-//! them, so stopping its target still stops the services before the demotion).
+//! them, so stopping its target still stops the services before the demotion). Its
+//! per-resource status goes to the self-metrics and to status files for `drbd-reactorctl
+//! status` ([`crate::publish`]).
 //!
 //! Must never: act on a resource another instance manages (refused at config time), or block
 //! the host (everything slow runs in the instance's own tasks).
@@ -104,6 +106,10 @@ impl Plugin for Promoter {
             .collect()
     }
 
+    fn register_metrics(metrics: &drbd_reactor_plugin::SelfMetrics) {
+        crate::publish::register_metrics(metrics);
+    }
+
     /// Stopping may stop the services (`stop-services-on-exit`) and demote.
     fn stop_deadline(_: &PromoterConfig) -> Duration {
         let t = crate::exec::timeouts::Timeouts::default();
@@ -167,7 +173,12 @@ impl Plugin for Promoter {
             )));
         }
         crate::version::check(&version.stdout).map_err(PluginError::Config)?;
-        let (status, _) = watch::channel(PromoterStatus::default());
+        let (status, followed) = watch::channel(PromoterStatus::default());
+        let publisher = tokio::spawn(crate::publish::follow(
+            followed,
+            crate::publish::status_dir(),
+            config.resources.keys().cloned().collect(),
+        ));
         let context = Context {
             executor: Executor::new(Arc::new(ProcessRunner), unit_dir()),
             node_name: shell::node_name(),
@@ -178,12 +189,13 @@ impl Plugin for Promoter {
         let stop = async move {
             let _ = shutdown.wait_for(|s| *s).await;
         };
-        shell::run(config, Owned(ctx.updates), context, stop)
-            .await
-            .map_err(|e| match e {
-                PromoterError::Config(_) => PluginError::Config(e.to_string()),
-                PromoterError::Failed(m) => PluginError::Failed(m),
-            })
+        let result = shell::run(config, Owned(ctx.updates), context, stop).await;
+        // Every sender is gone with the shell: the publisher removes this instance's status.
+        let _ = publisher.await;
+        result.map_err(|e| match e {
+            PromoterError::Config(_) => PluginError::Config(e.to_string()),
+            PromoterError::Failed(m) => PluginError::Failed(m),
+        })
     }
 }
 

@@ -78,6 +78,8 @@ impl UnitDir {
         };
         let mut out: Vec<String> = dir
             .filter_map(|e| e.ok())
+            // Manifests are files; `status/` beside them holds the status files.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| !n.ends_with(".tmp"))
             .collect();

@@ -175,6 +175,19 @@ fn resources_no_longer_configured_lose_their_drop_ins_and_others_keep_theirs() {
 }
 
 #[test]
+fn the_status_directory_beside_the_manifests_is_not_taken_for_a_resource() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = unit_dir(tmp.path());
+    write_all(&dir, &configs("promoter-dropins"));
+    fs::create_dir_all(dir.manifests.join("status")).unwrap();
+    fs::write(dir.manifests.join("status/r2.json"), "{}\n").unwrap();
+    assert!(!dir.manifested().contains(&"status".to_string()));
+    let report = dir.remove_unconfigured(["r3"]).unwrap();
+    assert!(!report.deleted.is_empty());
+    assert!(dir.manifests.join("status/r2.json").exists());
+}
+
+#[test]
 fn a_unit_shared_between_two_resources_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = unit_dir(tmp.path());

@@ -216,6 +216,23 @@ fn row7_forced_to_secondary_while_frozen_stops_the_services() {
 }
 
 #[test]
+fn row7_shell_runner_that_could_not_freeze_stops_when_forced_to_secondary() {
+    let c = ResourceConfig {
+        on_quorum_loss: QuorumLoss::Freeze,
+        runner: Runner::Shell,
+        start: vec!["drbdadm primary r0".into()],
+        ..ResourceConfig::default()
+    };
+    let mut h = running(c, Quorum);
+    h.set(|v| v.quorum = false);
+    assert!(h.said("Shell runner can not freeze/thaw services"));
+    assert!(h.stops().is_empty());
+    h.set(|v| v.role = Role::Secondary);
+    assert!(h.said("resource 'r0' got forced to Secondary while its services ran"));
+    assert_eq!(h.stops().len(), 1);
+}
+
+#[test]
 fn row8_quorum_loss_with_shutdown_stops_once_per_resource_not_per_volume() {
     let mut v = secondary();
     v.disks = vec![DiskState::UpToDate, DiskState::UpToDate];

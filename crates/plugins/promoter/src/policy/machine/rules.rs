@@ -24,11 +24,15 @@ impl Machine {
             && freeze
             && old.role == Role::Primary
             && new.role == Role::Secondary
-            && self.services == Services::Frozen
+            && matches!(self.services, Services::Frozen | Services::Running)
         {
-            let msg = format!(
-                "resource '{name}' got forced to Secondary while frozen, stopping services"
-            );
+            // Running: the shell runner cannot freeze, its services ran on while I/O was
+            // suspended; on a Secondary they cannot write, so they stop too.
+            let msg = if self.services == Services::Frozen {
+                format!("resource '{name}' got forced to Secondary while frozen, stopping services")
+            } else {
+                format!("resource '{name}' got forced to Secondary while its services ran (not frozen), stopping services")
+            };
             self.log(out, Level::Info, msg);
             self.stop(out);
             return;

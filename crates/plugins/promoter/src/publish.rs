@@ -1,0 +1,203 @@
+//! What state readers see of the promoter: every instance's per-resource status goes, on
+//! change, (1) into one process-wide table that the prometheus self-metrics read
+//! (`drbdreactor_promoter_*{resource="..."}`) and (2) atomically into
+//! `$DRBD_REACTOR_RUN_DIR/promoter/status/<ESC(RES)>.json` (a [`PromoterStatus`] holding that
+//! one resource), which `drbd-reactorctl status` reads. When the instance ends, its rows and
+//! files go: nobody manages those resources any more.
+//!
+//! Must never: block the instance (files are written on the blocking pool), or keep a
+//! resource's row after its instance ended.
+
+use crate::status::{PromoterStatus, ResourceStatus};
+use crate::units::escape_unit;
+use crate::write::write_atomic;
+use drbd_reactor_plugin::{Labels, MetricKind, SelfMetrics};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use tokio::sync::watch;
+
+/// Every running instance's resources, by resource name (one instance per resource).
+fn table() -> &'static Mutex<BTreeMap<String, ResourceStatus>> {
+    static TABLE: OnceLock<Mutex<BTreeMap<String, ResourceStatus>>> = OnceLock::new();
+    TABLE.get_or_init(Default::default)
+}
+
+fn rows(value: impl Fn(&ResourceStatus) -> f64) -> Vec<(Labels, f64)> {
+    table()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(res, s)| (vec![("resource".to_string(), res.clone())], value(s)))
+        .collect()
+}
+
+/// The per-resource families, registered at daemon start.
+pub fn register_metrics(m: &SelfMetrics) {
+    m.labelled(
+        "drbdreactor_promoter_runs_services",
+        "1 if this node runs (or is starting) the resource's services, else 0",
+        MetricKind::Gauge,
+        || rows(|s| f64::from(u8::from(s.runs_services))),
+    );
+    m.labelled(
+        "drbdreactor_promoter_starts_total",
+        "Starts of the resource's services on this node",
+        MetricKind::Counter,
+        || rows(|s| s.starts as f64),
+    );
+    m.labelled(
+        "drbdreactor_promoter_stops_total",
+        "Stops of the resource's services on this node",
+        MetricKind::Counter,
+        || rows(|s| s.stops as f64),
+    );
+    m.labelled(
+        "drbdreactor_promoter_failures_total",
+        "This node's own failed starts of the resource's services (lost races excluded)",
+        MetricKind::Counter,
+        || rows(|s| s.failures as f64),
+    );
+    m.labelled(
+        "drbdreactor_promoter_lost_races_total",
+        "Starts that lost the promotion race to another node",
+        MetricKind::Counter,
+        || rows(|s| s.lost_races as f64),
+    );
+}
+
+/// `<run dir>/promoter/status` (`$DRBD_REACTOR_RUN_DIR`, default `/run/drbd-reactor`).
+pub fn status_dir() -> PathBuf {
+    std::env::var_os("DRBD_REACTOR_RUN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/drbd-reactor"))
+        .join("promoter")
+        .join("status")
+}
+
+/// The status file of one resource.
+pub fn status_file(dir: &Path, res: &str) -> PathBuf {
+    dir.join(format!("{}.json", escape_unit(res)))
+}
+
+/// Follows the instance's status until its sender is gone, then removes `resources`' rows
+/// and files.
+pub async fn follow(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf, resources: Vec<String>) {
+    let mut written: BTreeMap<String, ResourceStatus> = BTreeMap::new();
+    loop {
+        let now = rx.borrow_and_update().clone();
+        let changed: Vec<(String, ResourceStatus)> = now
+            .resources
+            .into_iter()
+            .filter(|(r, s)| written.get(r) != Some(s))
+            .collect();
+        if !changed.is_empty() {
+            {
+                let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+                for (r, s) in &changed {
+                    t.insert(r.clone(), s.clone());
+                }
+            }
+            let files: Vec<(PathBuf, String)> = changed
+                .iter()
+                .map(|(r, s)| {
+                    let one = PromoterStatus {
+                        resources: BTreeMap::from([(r.clone(), s.clone())]),
+                    };
+                    let json = serde_json::to_string_pretty(&one).expect("status serializes");
+                    (status_file(&dir, r), json + "\n")
+                })
+                .collect();
+            let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                for (path, json) in files {
+                    write_atomic(&path, &json)?;
+                }
+                Ok(())
+            })
+            .await;
+            if let Ok(Err(e)) = result {
+                log::warn!(
+                    "cannot write the promoter status under {}: {e}",
+                    dir.display()
+                );
+            }
+            written.extend(changed);
+        }
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+    {
+        let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+        for r in &resources {
+            t.remove(r);
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        for r in &resources {
+            let _ = std::fs::remove_file(status_file(&dir, r));
+        }
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn status_is_written_per_resource_on_change_and_removed_with_its_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = watch::channel(PromoterStatus::default());
+        let task = tokio::spawn(follow(
+            rx,
+            dir.path().to_path_buf(),
+            vec!["pub-test-r0".into()],
+        ));
+        let mut s = PromoterStatus::default();
+        let mut r = sample();
+        r.starts = 3;
+        s.resources.insert("pub-test-r0".into(), r);
+        tx.send(s).unwrap();
+        let file = status_file(dir.path(), "pub-test-r0");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string(&file).is_ok_and(|t| t.contains("\"starts\": 3")) {
+            assert!(std::time::Instant::now() < deadline, "no status file");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let m = SelfMetrics::default();
+        register_metrics(&m);
+        let starts: Vec<_> = m
+            .samples()
+            .into_iter()
+            .filter(|s| s.name == "drbdreactor_promoter_starts_total")
+            .filter(|s| s.labels[0].1 == "pub-test-r0")
+            .collect();
+        assert_eq!(starts.len(), 1);
+        assert_eq!(starts[0].value, 3.0);
+        drop(tx);
+        task.await.unwrap();
+        assert!(!file.exists());
+        assert!(!m
+            .samples()
+            .iter()
+            .any(|s| s.labels.iter().any(|(_, v)| v == "pub-test-r0")));
+    }
+
+    fn sample() -> ResourceStatus {
+        ResourceStatus {
+            runs_services: true,
+            services: crate::policy::Services::Running,
+            role: drbd::vocab::Role::Primary,
+            may_promote: false,
+            policy: None,
+            start_units: Vec::new(),
+            unit_states: Vec::new(),
+            last_decision: Some("started".into()),
+            starts: 0,
+            stops: 0,
+            failures: 0,
+            lost_races: 0,
+        }
+    }
+}

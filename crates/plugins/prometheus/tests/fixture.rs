@@ -60,3 +60,15 @@ fn empty_state_renders_the_three_global_families_with_zero_resources() {
     assert!(!out.contains("drbd_resource_suspended"));
     assert!(out.contains("drbdreactor_drbd_version_ok 0\n"));
 }
+
+#[test]
+fn build_info_names_our_version_and_the_compatible_release() {
+    let mut out = String::new();
+    render(std::iter::empty(), &RenderContext::default(), &mut out);
+    let line = format!(
+        "drbdreactor_build_info{{version=\"{}\",compatible_with=\"1.11.0\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(out.contains(&line), "{out}");
+    assert!(out.contains("# TYPE drbdreactor_build_info gauge\n"));
+}

@@ -6,9 +6,20 @@ use std::path::PathBuf;
 
 pub const DEFAULT_CONFIG: &str = "/etc/drbd-reactor.toml";
 
-/// drbd-reactor: reacts to DRBD state changes (see drbd-reactor.toml(5)).
+/// The release of LINBIT's drbd-reactor whose configuration, command line, units and
+/// interfaces this one keeps (docs/compat.md lists the differences).
+pub const COMPATIBLE_WITH: &str = "1.11.0";
+
+/// What `--version` prints after the name: our version and what it replaces.
+pub const VERSION_TEXT: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (Rust re-implementation, compatible with drbd-reactor 1.11.0)"
+);
+
+/// drbd-reactor: follows `drbdsetup events2` and runs the plugins configured in
+/// drbd-reactor.toml(5) and its snippets, which react to DRBD state changes.
 #[derive(Parser, Debug)]
-#[command(name = "drbd-reactor", version)]
+#[command(name = "drbd-reactor", version = VERSION_TEXT)]
 pub struct Args {
     /// Main configuration file.
     #[arg(short = 'c', long = "config", default_value = DEFAULT_CONFIG)]
@@ -16,6 +27,10 @@ pub struct Args {
     /// Allow running while attached to a terminal (normally systemd starts the daemon).
     #[arg(long = "allow-tty")]
     pub allow_tty: bool,
+    /// Validate the configuration file and its snippets without starting: print every
+    /// problem (file:line: key: what) and exit 1 if there is any, 0 otherwise.
+    #[arg(long = "check")]
+    pub check: bool,
 }
 
 /// The message printed (after `Error: `) when started on a terminal.
@@ -38,6 +53,20 @@ mod tests {
         let args = Args::try_parse_from(["drbd-reactor"]).unwrap();
         assert_eq!(args.config, PathBuf::from(DEFAULT_CONFIG));
         assert!(!args.allow_tty);
+        assert!(!args.check);
+    }
+
+    #[test]
+    fn check_takes_the_config_option_too() {
+        let a = Args::try_parse_from(["drbd-reactor", "--check", "-c", "/x.toml"]).unwrap();
+        assert!(a.check);
+        assert_eq!(a.config, PathBuf::from("/x.toml"));
+    }
+
+    #[test]
+    fn the_version_text_names_the_compatible_release() {
+        assert!(VERSION_TEXT.starts_with(env!("CARGO_PKG_VERSION")));
+        assert!(VERSION_TEXT.contains(COMPATIBLE_WITH));
     }
 
     #[test]

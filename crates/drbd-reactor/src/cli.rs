@@ -16,8 +16,10 @@ pub const VERSION_TEXT: &str = concat!(
     " (Rust re-implementation, compatible with drbd-reactor 1.11.0)"
 );
 
-/// drbd-reactor: follows `drbdsetup events2` and runs the plugins configured in
-/// drbd-reactor.toml(5) and its snippets, which react to DRBD state changes.
+/// Reacts to DRBD state changes by running the configured plugins
+///
+/// drbd-reactor follows `drbdsetup events2`, keeps the state of every DRBD resource and
+/// feeds the plugins configured in drbd-reactor.toml(5) and its snippets.
 #[derive(Parser, Debug)]
 #[command(name = "drbd-reactor", version = VERSION_TEXT)]
 pub struct Args {

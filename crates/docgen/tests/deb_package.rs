@@ -15,7 +15,11 @@ fn drbd_sim() -> PathBuf {
     // target/debug/deps/deb_package-<hash> -> target/debug/drbd-sim
     let exe = std::env::current_exe().unwrap();
     let sim = exe.parent().unwrap().parent().unwrap().join("drbd-sim");
-    assert!(sim.exists(), "{} missing: cargo build -p drbd-sim", sim.display());
+    assert!(
+        sim.exists(),
+        "{} missing: cargo build -p drbd-sim",
+        sim.display()
+    );
     sim
 }
 
@@ -23,9 +27,10 @@ fn drbd_sim() -> PathBuf {
 #[ignore = "needs the .deb (bash packaging/build-deb.sh) and root; run by .ci/run"]
 fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_purges() {
     require_host();
-    let deb = PathBuf::from(std::env::var("DRBD_REACTOR_DEB").expect(
-        "DRBD_REACTOR_DEB=path of the .deb (bash packaging/build-deb.sh prints it)",
-    ));
+    let deb = PathBuf::from(
+        std::env::var("DRBD_REACTOR_DEB")
+            .expect("DRBD_REACTOR_DEB=path of the .deb (bash packaging/build-deb.sh prints it)"),
+    );
     let dir = tempfile::tempdir_in("/dev/shm").unwrap();
     let socket = dir.path().join("sim.sock");
     let cluster = drbd_sim::config::ClusterConfig::parse(drbd_sim::demo::CLUSTER).unwrap();
@@ -35,11 +40,21 @@ fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_pu
         Spec::new("pkg-deb")
             .hostname("alpha")
             .bind(dir.path())
-            .file("/root/drbd-reactor.deb", std::fs::read(&deb).unwrap(), 0o644)
+            .file(
+                "/root/drbd-reactor.deb",
+                std::fs::read(&deb).unwrap(),
+                0o644,
+            )
             // the simulator's drbdsetup and drbdadm come first in systemd's PATH
             .binary(drbd_sim(), "/usr/local/lib/drbd-sim/drbd-sim")
-            .symlink("/usr/local/lib/drbd-sim/drbd-sim", "/usr/local/sbin/drbdsetup")
-            .symlink("/usr/local/lib/drbd-sim/drbd-sim", "/usr/local/sbin/drbdadm")
+            .symlink(
+                "/usr/local/lib/drbd-sim/drbd-sim",
+                "/usr/local/sbin/drbdsetup",
+            )
+            .symlink(
+                "/usr/local/lib/drbd-sim/drbd-sim",
+                "/usr/local/sbin/drbdadm",
+            )
             .file("/usr/local/sbin/drbd-sim.toml", shim_config, 0o644),
     );
     let unit = "drbd-reactor.service";
@@ -55,33 +70,75 @@ fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_pu
         c.journal(unit).contains("initial state: 1 resources")
     });
     let journal = c.journal(unit);
-    assert!(journal.contains("compatible with drbd-reactor 1.11.0) starting, configuration /etc/drbd-reactor.toml"), "{journal}");
+    assert!(
+        journal.contains(
+            "compatible with drbd-reactor 1.11.0) starting, configuration /etc/drbd-reactor.toml"
+        ),
+        "{journal}"
+    );
     // the files of spec §13.4 and ours, with their modes
-    let listing = c.ok(&["stat", "-c", "%a %n",
-        "/usr/sbin/drbd-reactor", "/usr/sbin/drbd-reactorctl",
-        "/usr/libexec/drbd-reactor/ocf-rs-wrapper", "/etc/drbd-reactor.toml",
-        "/etc/drbd-reactor.d", "/lib/systemd/system/ocf.rs@.service",
-        "/usr/share/man/man5/drbd-reactor.toml.5.gz", "/usr/share/man/man1/drbd-reactorctl.1.gz",
+    let listing = c.ok(&[
+        "stat",
+        "-c",
+        "%a %n",
+        "/usr/sbin/drbd-reactor",
+        "/usr/sbin/drbd-reactorctl",
+        "/usr/libexec/drbd-reactor/ocf-rs-wrapper",
+        "/etc/drbd-reactor.toml",
+        "/etc/drbd-reactor.d",
+        "/lib/systemd/system/ocf.rs@.service",
+        "/usr/share/man/man5/drbd-reactor.toml.5.gz",
+        "/usr/share/man/man1/drbd-reactorctl.1.gz",
         "/usr/share/bash-completion/completions/drbd-reactorctl",
         "/usr/share/snmp/mibs/LINBIT-DRBD-REACTOR-MIB.txt",
-        "/usr/share/doc/drbd-reactor/examples/snippets/umh.toml"]);
-    for line in ["750 /usr/sbin/drbd-reactor", "640 /etc/drbd-reactor.toml", "750 /etc/drbd-reactor.d"] {
+        "/usr/share/doc/drbd-reactor/examples/snippets/umh.toml",
+    ]);
+    for line in [
+        "750 /usr/sbin/drbd-reactor",
+        "640 /etc/drbd-reactor.toml",
+        "750 /etc/drbd-reactor.d",
+    ] {
         assert!(listing.lines().any(|l| l == line), "{line} in {listing}");
     }
     let file = c.ok(&["file", "-L", "/usr/sbin/drbd-reactor"]);
-    assert!(file.contains("stripped") && !file.contains("not stripped"), "{file}");
+    assert!(
+        file.contains("stripped") && !file.contains("not stripped"),
+        "{file}"
+    );
     // every Documentation= page is installed, and the units verify on the installed system
-    let verify = c.exec(&["systemd-analyze", "verify", "--man=yes", "/lib/systemd/system/drbd-reactor.service"]);
-    assert!(verify.status.success() && verify.stderr.is_empty(), "{}", String::from_utf8_lossy(&verify.stderr));
+    let verify = c.exec(&[
+        "systemd-analyze",
+        "verify",
+        "--man=yes",
+        "/lib/systemd/system/drbd-reactor.service",
+    ]);
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     // a snippet and a reload through the unit's ExecReload
-    c.ok(&["cp", "/usr/share/doc/drbd-reactor/examples/snippets/debugger.toml", "/etc/drbd-reactor.d/"]);
+    c.ok(&[
+        "cp",
+        "/usr/share/doc/drbd-reactor/examples/snippets/debugger.toml",
+        "/etc/drbd-reactor.d/",
+    ]);
     c.ok(&["systemctl", "reload", unit]);
-    c.wait_until("the reload", DEADLINE, || c.journal(unit).contains("configuration reloaded: 0 plugins kept, 0 stopped, 1 started"));
+    c.wait_until("the reload", DEADLINE, || {
+        c.journal(unit)
+            .contains("configuration reloaded: 0 plugins kept, 0 stopped, 1 started")
+    });
 
     // reinstall over itself: the edited conffile stays, the daemon runs the new binary
-    c.ok(&["sh", "-c", "echo '# edited by the operator' >> /etc/drbd-reactor.toml"]);
+    c.ok(&[
+        "sh",
+        "-c",
+        "echo '# edited by the operator' >> /etc/drbd-reactor.toml",
+    ]);
     c.ok(&["dpkg", "-i", "/root/drbd-reactor.deb"]);
-    assert!(c.ok(&["cat", "/etc/drbd-reactor.toml"]).contains("# edited by the operator"));
+    assert!(c
+        .ok(&["cat", "/etc/drbd-reactor.toml"])
+        .contains("# edited by the operator"));
     c.wait_for_property(unit, "ActiveState", "active", DEADLINE);
     assert_eq!(c.property(unit, "NRestarts"), "0");
 

@@ -82,6 +82,9 @@ fn the_service_restarts_on_failure_within_a_start_limit_and_keeps_tolerable_hard
         "CapabilityBoundingSet=",
         "NoNewPrivileges=",
     ] {
-        assert!(!unit.lines().any(|l| l.starts_with(option)), "{option} must not be set");
+        assert!(
+            !unit.lines().any(|l| l.starts_with(option)),
+            "{option} must not be set"
+        );
     }
 }

@@ -34,7 +34,7 @@ fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_pu
     let dir = tempfile::tempdir_in("/dev/shm").unwrap();
     let socket = dir.path().join("sim.sock");
     let cluster = drbd_sim::config::ClusterConfig::parse(drbd_sim::demo::CLUSTER).unwrap();
-    let _sim = drbd_sim::server::Sim::from_config(cluster, &socket, Some(100)).unwrap();
+    let sim = drbd_sim::server::Sim::from_config(cluster, &socket, Some(100)).unwrap();
     let shim_config = format!("node = \"alpha\"\nsocket = \"{}\"\n", socket.display());
     let c = Container::boot(
         Spec::new("pkg-deb")
@@ -128,6 +128,29 @@ fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_pu
         c.journal(unit)
             .contains("configuration reloaded: 0 plugins kept, 0 stopped, 1 started")
     });
+
+    // a umh script under the hardened unit: it talks to systemd over D-Bus (as the promoter
+    // does) and writes to /run, when the simulated peer beta crashes
+    let umh = "[[umh]]\n[[umh.connection]]\nname = \"peer lost\"\n\
+        command = \"systemctl show -p Id drbd-reactor.service > /run/umh-fired.tmp; echo $DRBD_NEW_CONN_NAME >> /run/umh-fired.tmp; mv /run/umh-fired.tmp /run/umh-fired\"\n\
+        event-type = \"Change\"\nold.connection-state = \"Connected\"\n\
+        new.connection-state = { operator = \"NotEquals\", value = \"Connected\" }\n";
+    std::fs::write(c.host_path("/etc/drbd-reactor.d/umh.toml"), umh).unwrap();
+    c.ok(&["systemctl", "reload", unit]);
+    c.wait_until("the umh reload", DEADLINE, || {
+        c.journal(unit)
+            .contains("configuration reloaded: 1 plugins kept, 0 stopped, 1 started")
+    });
+    let reply = sim.ctl(&["crash", "beta"]);
+    assert_eq!(reply.code, 0, "{reply:?}");
+    let fired = c.host_path("/run/umh-fired");
+    c.wait_until("the umh script", DEADLINE, || fired.exists());
+    assert_eq!(
+        std::fs::read_to_string(&fired).unwrap(),
+        "Id=drbd-reactor.service\nbeta\n",
+        "{}",
+        c.journal(unit)
+    );
 
     // reinstall over itself: the edited conffile stays, the daemon runs the new binary
     c.ok(&[

@@ -107,6 +107,8 @@ fn the_shipped_units_verify_with_their_manual_pages_installed() {
         .args(["verify", "--man=yes"])
         .arg(root().join("units/drbd-reactor.service"))
         .arg(root().join("units/ocf.rs@.service"))
+        .arg(root().join("examples/drbd-reactor-reload.path"))
+        .arg(root().join("examples/drbd-reactor-reload.service"))
         .env("MANPATH", man.path())
         .output()
         .expect("systemd-analyze (Debian package systemd) must be installed");

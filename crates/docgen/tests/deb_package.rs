@@ -1,6 +1,6 @@
 //! The .deb under real systemd: installed with dpkg in a fresh container (PID 1 systemd, an
 //! overlay of the host), the postinst starts drbd-reactor.service, which follows a simulated
-//! DRBD cluster through the simulator's drbdsetup shim; a reinstall keeps an edited
+//! DRBD cluster through the simulator's drbdsetup shim; a reinstall and an upgrade keep an edited
 //! /etc/drbd-reactor.toml; purge removes everything. Needs root, systemd-container, the .deb
 //! (`bash packaging/build-deb.sh`, path in DRBD_REACTOR_DEB) and `cargo build -p drbd-sim`.
 //! Ignored by a plain `cargo test`; `.ci/run` runs it after building the package.
@@ -25,7 +25,7 @@ fn drbd_sim() -> PathBuf {
 
 #[test]
 #[ignore = "needs the .deb (bash packaging/build-deb.sh) and root; run by .ci/run"]
-fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_purges() {
+fn the_deb_installs_starts_on_the_simulator_upgrades_keeping_the_config_and_purges() {
     require_host();
     let deb = PathBuf::from(
         std::env::var("DRBD_REACTOR_DEB")
@@ -152,7 +152,7 @@ fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_pu
         c.journal(unit)
     );
 
-    // reinstall over itself: the edited conffile stays, the daemon runs the new binary
+    // reinstall over itself: the edited conffile stays, the daemon keeps running
     c.ok(&[
         "sh",
         "-c",
@@ -163,7 +163,30 @@ fn the_deb_installs_starts_on_the_simulator_keeps_the_config_on_reinstall_and_pu
         .ok(&["cat", "/etc/drbd-reactor.toml"])
         .contains("# edited by the operator"));
     c.wait_for_property(unit, "ActiveState", "active", DEADLINE);
-    assert_eq!(c.property(unit, "NRestarts"), "0");
+
+    // an upgrade to a newer version (the same package, repacked as 0.1.0+next): the edited
+    // conffile stays and the daemon is restarted onto the new files
+    let before = c.property(unit, "MainPID");
+    c.ok(&[
+        "sh",
+        "-c",
+        "set -e; cd /root; dpkg-deb -R drbd-reactor.deb next; \
+        sed -i 's/^Version: .*/Version: 0.1.0+next/' next/DEBIAN/control; \
+        dpkg-deb -b next next.deb >/dev/null; dpkg -i next.deb",
+    ]);
+    assert!(c
+        .ok(&["dpkg-query", "-W", "drbd-reactor"])
+        .contains("0.1.0+next"));
+    assert!(c
+        .ok(&["cat", "/etc/drbd-reactor.toml"])
+        .contains("# edited by the operator"));
+    c.wait_for_property(unit, "ActiveState", "active", DEADLINE);
+    assert_ne!(
+        c.property(unit, "MainPID"),
+        before,
+        "restarted after the upgrade"
+    );
+    assert_eq!(c.property(unit, "NRestarts"), "0", "no failure restarts");
 
     // purge: unit stopped and gone, binaries and conffile removed
     c.ok(&["dpkg", "--purge", "drbd-reactor"]);

@@ -47,7 +47,11 @@ install:
 	$(INSTALL) $(STRIP_FLAG) -m 0750 $(RELEASE)/drbd-reactorctl $(DESTDIR)$(SBINDIR)/drbd-reactorctl
 	$(INSTALL) $(STRIP_FLAG) -m 0750 $(RELEASE)/ocf-rs-wrapper $(DESTDIR)$(LIBEXECDIR)/drbd-reactor/ocf-rs-wrapper
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
-	$(INSTALL) -m 0644 units/drbd-reactor.service units/ocf.rs@.service $(DESTDIR)$(SYSTEMDUNITDIR)/
+	@# the units name the binaries by path: follow PREFIX/SBINDIR/LIBEXECDIR
+	for u in drbd-reactor.service ocf.rs@.service; do \
+		sed -e 's,/usr/sbin/,$(SBINDIR)/,g' -e 's,/usr/libexec/,$(LIBEXECDIR)/,g' units/$$u \
+			> $(DESTDIR)$(SYSTEMDUNITDIR)/$$u && chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
+	done
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)
 	@# an existing configuration is never overwritten
 	test -e $(DESTDIR)$(SYSCONFDIR)/drbd-reactor.toml || \

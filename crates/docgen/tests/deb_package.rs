@@ -129,6 +129,33 @@ fn the_deb_installs_starts_on_the_simulator_upgrades_keeping_the_config_and_purg
             .contains("configuration reloaded: 0 plugins kept, 0 stopped, 1 started")
     });
 
+    // journald files each record at its level: `journalctl -p err` shows a failed reload
+    std::fs::write(
+        c.host_path("/etc/drbd-reactor.d/broken.toml"),
+        "[[debugger]]\nformat = 3\n",
+    )
+    .unwrap();
+    c.ok(&["systemctl", "reload", unit]);
+    c.wait_until("the failed reload", DEADLINE, || {
+        c.journal(unit).contains("broken.toml:2")
+    });
+    let errors = c.ok(&[
+        "journalctl",
+        "-u",
+        unit,
+        "-p",
+        "err",
+        "-o",
+        "cat",
+        "--no-pager",
+    ]);
+    assert!(errors.contains("broken.toml:2"), "{errors}");
+    assert!(
+        !errors.contains("starting, configuration"),
+        "info records are not errors: {errors}"
+    );
+    std::fs::remove_file(c.host_path("/etc/drbd-reactor.d/broken.toml")).unwrap();
+
     // a umh script under the hardened unit: it talks to systemd over D-Bus (as the promoter
     // does) and writes to /run, when the simulated peer beta crashes
     let umh = "[[umh]]\n[[umh.connection]]\nname = \"peer lost\"\n\

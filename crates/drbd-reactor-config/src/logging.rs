@@ -48,6 +48,18 @@ pub fn journal_priority(level: log::Level) -> &'static str {
     }
 }
 
+/// `line` for the journal's stream: every line of the record (journald files each line as an
+/// entry of its own) starts with the record's priority.
+pub fn journal_lines(level: log::Level, line: &str) -> String {
+    let priority = journal_priority(level);
+    let mut out = String::with_capacity(line.len() + 8);
+    for l in line.split_inclusive('\n') {
+        out.push_str(priority);
+        out.push_str(l);
+    }
+    out
+}
+
 /// `2026-12-05T19:30:01.123456Z `: the UTC time of a file record, microseconds, then a space.
 pub fn timestamp(now: SystemTime) -> String {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -156,13 +168,12 @@ impl Log for Logger {
             let _ = match &sink.output {
                 Output::Stderr { journal } => {
                     let mut err = std::io::stderr().lock();
-                    let prefix = if *journal {
-                        journal_priority(record.level())
-                    } else {
-                        ""
-                    };
                     // one write per record: lines of two threads never interleave
-                    err.write_all(format!("{prefix}{line}").as_bytes())
+                    if *journal {
+                        err.write_all(journal_lines(record.level(), line).as_bytes())
+                    } else {
+                        err.write_all(line.as_bytes())
+                    }
                 }
                 Output::File(file) => {
                     let stamped = timestamp(SystemTime::now()) + line;
@@ -239,6 +250,18 @@ mod tests {
         assert_eq!(at(951_827_696, 789_012), "2000-02-29T12:34:56.789012Z ");
         // 2026-12-31 23:59:59
         assert_eq!(at(1_798_761_599, 0), "2026-12-31T23:59:59.000000Z ");
+    }
+
+    #[test]
+    fn every_line_of_a_multi_line_record_gets_the_priority() {
+        assert_eq!(
+            journal_lines(log::Level::Error, "ERROR [t] a\nb\n"),
+            "<3>ERROR [t] a\n<3>b\n"
+        );
+        assert_eq!(
+            journal_lines(log::Level::Info, "INFO [t] x\n"),
+            "<6>INFO [t] x\n"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 # Build and install drbd-reactor like the original's package (daemon spec §13.4):
 #   make                 release binaries (cargo build --release --locked)
 #   make install         into $(DESTDIR)$(PREFIX)..., /etc and the systemd unit directory
-#   make deb             a .deb with debhelper (debian/)
+#   make deb             a .deb with debhelper (debian/), into target/deb/
 #   make docs            regenerate man/*.1 and completions/ from the clap definitions
 # Variables: DESTDIR (staging root, default empty), PREFIX (/usr), SYSCONFDIR (/etc),
 # SYSTEMDUNITDIR (/lib/systemd/system), CARGO_FEATURES (e.g. --no-default-features for a
@@ -85,9 +85,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 	@echo "kept $(SYSCONFDIR)/drbd-reactor.toml and $(SYSCONFDIR)/drbd-reactor.d (your configuration)"
 
-# Needs debhelper (>= 13) and dpkg-dev; the .deb lands in the parent directory.
+# Needs debhelper (>= 13) and dpkg-dev; built in a scratch copy, result in target/deb/.
 deb:
-	dpkg-buildpackage -b -us -uc
+	bash packaging/build-deb.sh
 
 clean:
 	$(CARGO) clean

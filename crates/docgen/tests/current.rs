@@ -120,3 +120,13 @@ fn the_shipped_units_verify_with_their_manual_pages_installed() {
         .collect();
     assert!(problems.is_empty(), "{stderr}");
 }
+
+/// The original ships `example/ctl.completion.bash`; ours stays byte-identical to the
+/// generated bash completion that the packages install.
+#[test]
+fn the_example_ctl_completion_equals_the_installed_one() {
+    assert_eq!(
+        std::fs::read(root().join("examples/ctl.completion.bash")).unwrap(),
+        std::fs::read(root().join("completions/bash/drbd-reactorctl")).unwrap()
+    );
+}

@@ -1,11 +1,14 @@
 //! The sinks behind the `log` facade: one per [[log]] entry (stderr or an appended
 //! file), each with its own level, lines `<LEVEL> [<target>] <message>` (spec §3.2).
-//! Plain text always (no colours, no timestamps): under systemd the journal adds those.
-//! Must never reformat targets or split multi-line messages.
+//! Plain text always (no colours). A file sink puts a UTC timestamp before each record
+//! (nothing else would); stderr gets none, but when it is the journal (`JOURNAL_STREAM`
+//! names it) each record starts with its syslog priority `<N>`, so `journalctl -p err`
+//! finds errors. Must never reformat targets or split multi-line messages.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
@@ -13,7 +16,10 @@ use crate::error::ConfigError;
 use crate::LogConfig;
 
 enum Output {
-    Stderr,
+    /// `journal`: stderr is the journal's stream: `<N>` priority prefixes.
+    Stderr {
+        journal: bool,
+    },
     File(Mutex<File>),
 }
 
@@ -30,6 +36,69 @@ pub fn format_line(record: &Record<'_>) -> String {
         record.target(),
         record.args()
     )
+}
+
+/// The syslog priority prefix journald understands on a stream (`sd-daemon(3)`).
+pub fn journal_priority(level: log::Level) -> &'static str {
+    match level {
+        log::Level::Error => "<3>",
+        log::Level::Warn => "<4>",
+        log::Level::Info => "<6>",
+        log::Level::Debug | log::Level::Trace => "<7>",
+    }
+}
+
+/// `line` for the journal's stream: every line of the record (journald files each line as an
+/// entry of its own) starts with the record's priority.
+pub fn journal_lines(level: log::Level, line: &str) -> String {
+    let priority = journal_priority(level);
+    let mut out = String::with_capacity(line.len() + 8);
+    for l in line.split_inclusive('\n') {
+        out.push_str(priority);
+        out.push_str(l);
+    }
+    out
+}
+
+/// `2026-12-05T19:30:01.123456Z `: the UTC time of a file record, microseconds, then a space.
+pub fn timestamp(now: SystemTime) -> String {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // civil date from days since 1970-01-01 (H. Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z ",
+        rest / 3_600,
+        rest / 60 % 60,
+        rest % 60,
+        since.subsec_micros()
+    )
+}
+
+/// True if stderr is the stream `JOURNAL_STREAM` (`<device>:<inode>`) names: set by systemd
+/// for a unit whose stderr goes to the journal, inherited (and then wrong) after a redirect.
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    match std::fs::metadata("/proc/self/fd/2") {
+        Ok(meta) => dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino()),
+        // no /proc: trust the variable
+        Err(_) => true,
+    }
 }
 
 /// A set of sinks; installed as the global logger by [`init`], usable directly in tests.
@@ -64,10 +133,11 @@ impl Logger {
 }
 
 fn open_sinks(log: &[LogConfig]) -> Result<Vec<Sink>, ConfigError> {
+    let journal = stderr_is_journal();
     log.iter()
         .map(|entry| {
             let output = match &entry.file {
-                None => Output::Stderr,
+                None => Output::Stderr { journal },
                 Some(path) => Output::File(Mutex::new(
                     OpenOptions::new()
                         .create(true)
@@ -109,11 +179,21 @@ impl Log for Logger {
             let line = line.get_or_insert_with(|| format_line(record));
             // a failing sink must not take the daemon down; there is nowhere to report it
             let _ = match &sink.output {
-                Output::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
-                Output::File(file) => file
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .write_all(line.as_bytes()),
+                Output::Stderr { journal } => {
+                    let mut err = std::io::stderr().lock();
+                    // one write per record: lines of two threads never interleave
+                    if *journal {
+                        err.write_all(journal_lines(record.level(), line).as_bytes())
+                    } else {
+                        err.write_all(line.as_bytes())
+                    }
+                }
+                Output::File(file) => {
+                    let stamped = timestamp(SystemTime::now()) + line;
+                    file.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .write_all(stamped.as_bytes())
+                }
             };
         }
     }
@@ -122,7 +202,7 @@ impl Log for Logger {
         let sinks = self.sinks.read().unwrap_or_else(|e| e.into_inner());
         for sink in sinks.iter() {
             let _ = match &sink.output {
-                Output::Stderr => std::io::stderr().flush(),
+                Output::Stderr { .. } => std::io::stderr().flush(),
                 Output::File(file) => file.lock().unwrap_or_else(|e| e.into_inner()).flush(),
             };
         }
@@ -168,4 +248,41 @@ pub fn init(log: &[LogConfig]) -> Result<LoggingHandle, ConfigError> {
         .map_err(|_| ConfigError::at_nothing("a logger is already installed"))?;
     log::set_max_level(logger.max_level());
     Ok(LoggingHandle { logger })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_with_microseconds_and_a_trailing_space() {
+        let at = |s: u64, us: u32| timestamp(UNIX_EPOCH + Duration::new(s, us * 1_000));
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z ");
+        // 2000-02-29 (a leap day in a century leap year) 12:34:56.789012
+        assert_eq!(at(951_827_696, 789_012), "2000-02-29T12:34:56.789012Z ");
+        // 2026-12-31 23:59:59
+        assert_eq!(at(1_798_761_599, 0), "2026-12-31T23:59:59.000000Z ");
+    }
+
+    #[test]
+    fn every_line_of_a_multi_line_record_gets_the_priority() {
+        assert_eq!(
+            journal_lines(log::Level::Error, "ERROR [t] a\nb\n"),
+            "<3>ERROR [t] a\n<3>b\n"
+        );
+        assert_eq!(
+            journal_lines(log::Level::Info, "INFO [t] x\n"),
+            "<6>INFO [t] x\n"
+        );
+    }
+
+    #[test]
+    fn journal_priorities_follow_syslog() {
+        assert_eq!(journal_priority(log::Level::Error), "<3>");
+        assert_eq!(journal_priority(log::Level::Warn), "<4>");
+        assert_eq!(journal_priority(log::Level::Info), "<6>");
+        assert_eq!(journal_priority(log::Level::Debug), "<7>");
+        assert_eq!(journal_priority(log::Level::Trace), "<7>");
+    }
 }

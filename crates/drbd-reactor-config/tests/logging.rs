@@ -25,8 +25,35 @@ fn sink(level: LevelFilter, file: &Path) -> LogConfig {
     }
 }
 
+/// The file's records without their timestamps (checked by its own test).
 fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| match l.split_once(' ') {
+            Some((stamp, rest)) if stamp.ends_with('Z') && stamp.contains('T') => rest,
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn file_records_start_with_a_utc_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.log");
+    let logger = Logger::new(&[sink(LevelFilter::Info, &file)]).unwrap();
+    emit(&logger, Level::Info, "drbd_reactor", "stamped");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (stamp, rest) = text.split_once(' ').unwrap();
+    assert_eq!(rest, "INFO [drbd_reactor] stamped\n");
+    // 2026-12-05T19:30:01.123456Z
+    assert_eq!(stamp.len(), 27, "{stamp}");
+    assert!(
+        stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+        "{stamp}"
+    );
+    assert!(stamp[..4].parse::<u32>().unwrap() >= 2024, "{stamp}");
 }
 
 #[test]

@@ -6,9 +6,22 @@ use std::path::PathBuf;
 
 pub const DEFAULT_CONFIG: &str = "/etc/drbd-reactor.toml";
 
-/// drbd-reactor: reacts to DRBD state changes (see drbd-reactor.toml(5)).
+/// The release of LINBIT's drbd-reactor whose configuration, command line, units and
+/// interfaces this one keeps (docs/compat.md lists the differences).
+pub const COMPATIBLE_WITH: &str = "1.11.0";
+
+/// What `--version` prints after the name: our version and what it replaces.
+pub const VERSION_TEXT: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (Rust re-implementation, compatible with drbd-reactor 1.11.0)"
+);
+
+/// Reacts to DRBD state changes by running the configured plugins
+///
+/// drbd-reactor follows `drbdsetup events2`, keeps the state of every DRBD resource and
+/// feeds the plugins configured in drbd-reactor.toml(5) and its snippets.
 #[derive(Parser, Debug)]
-#[command(name = "drbd-reactor", version)]
+#[command(name = "drbd-reactor", version = VERSION_TEXT)]
 pub struct Args {
     /// Main configuration file.
     #[arg(short = 'c', long = "config", default_value = DEFAULT_CONFIG)]
@@ -21,6 +34,10 @@ pub struct Args {
     /// For container and Kubernetes probes; reads no configuration.
     #[arg(long = "health")]
     pub health: bool,
+    /// Validate the configuration file and its snippets without starting: print every
+    /// problem (file:line: key: what) and exit 1 if there is any, 0 otherwise.
+    #[arg(long = "check")]
+    pub check: bool,
 }
 
 /// The message printed (after `Error: `) when started on a terminal.
@@ -44,6 +61,20 @@ mod tests {
         assert_eq!(args.config, PathBuf::from(DEFAULT_CONFIG));
         assert!(!args.allow_tty);
         assert!(!args.health);
+        assert!(!args.check);
+    }
+
+    #[test]
+    fn check_takes_the_config_option_too() {
+        let a = Args::try_parse_from(["drbd-reactor", "--check", "-c", "/x.toml"]).unwrap();
+        assert!(a.check);
+        assert_eq!(a.config, PathBuf::from("/x.toml"));
+    }
+
+    #[test]
+    fn the_version_text_names_the_compatible_release() {
+        assert!(VERSION_TEXT.starts_with(env!("CARGO_PKG_VERSION")));
+        assert!(VERSION_TEXT.contains(COMPATIBLE_WITH));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! 1 for any problem at start (printed to stderr as `Error: <what>`).
 //! Must never: keep running after the core returned, or leave the events2 child behind.
 
-use crate::cli::{on_terminal, Args, TTY_REFUSAL};
+use crate::cli::{on_terminal, Args, TTY_REFUSAL, VERSION_TEXT};
 use crate::core::{Core, Signals};
 use crate::events2::{self, ReaderConfig};
 use crate::metrics::DaemonMetrics;
@@ -43,6 +43,9 @@ pub fn main() -> ExitCode {
         // A probe, often run by hand: no terminal check, no configuration.
         return crate::health::main();
     }
+    if args.check {
+        return check(&args.config);
+    }
     if !args.allow_tty && on_terminal() {
         eprintln!("Error: {TTY_REFUSAL}");
         return ExitCode::from(1);
@@ -64,6 +67,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    log::info!(
+        target: crate::core::TARGET,
+        "drbd-reactor {VERSION_TEXT} starting, configuration {}",
+        args.config.display()
+    );
     for w in &warnings {
         log::warn!(target: crate::core::TARGET, "{w}");
     }
@@ -85,11 +93,33 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(run(args, config, plugins, notifier, logging, read_at_ns));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            log::info!(target: crate::core::TARGET, "drbd-reactor stopped");
+            log::logger().flush();
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("Error: {err:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// `--check`: every problem on stderr, warnings too, a verdict line; exit 1 on any problem.
+fn check(config: &Path) -> ExitCode {
+    let report = crate::check::check(config);
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    for p in &report.problems {
+        eprintln!("error: {p}");
+    }
+    if report.ok() {
+        println!("{}", report.summary(config));
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{}", report.summary(config));
+        ExitCode::from(1)
     }
 }
 

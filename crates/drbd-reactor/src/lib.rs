@@ -6,6 +6,7 @@
 //! `metrics` counts what the daemon did. Must never: parse configuration itself (that is
 //! crate `drbd_reactor_config`), or let one plugin's failure reach another.
 
+pub mod check;
 pub mod cli;
 pub mod core;
 pub mod daemon;

@@ -59,3 +59,32 @@ fn systemd_analyze_accepts_the_units_if_available() {
         .collect();
     assert!(problems.is_empty(), "{stderr}");
 }
+
+#[test]
+fn the_service_restarts_on_failure_within_a_start_limit_and_keeps_tolerable_hardening() {
+    let unit = std::fs::read_to_string(root("units/drbd-reactor.service")).unwrap();
+    let has = |line: &str| unit.lines().any(|l| l == line);
+    for line in [
+        "Restart=on-failure",
+        "StartLimitIntervalSec=10min",
+        "StartLimitBurst=5",
+    ] {
+        assert!(has(line), "missing {line}");
+    }
+    // these would break umh scripts or the promoter (docs/compat/packaging.md says why)
+    for option in [
+        "PrivateDevices=",
+        "ProtectKernelTunables=",
+        "ProtectKernelModules=",
+        "ProtectSystem=",
+        "ProtectClock=",
+        "SystemCallFilter=",
+        "CapabilityBoundingSet=",
+        "NoNewPrivileges=",
+    ] {
+        assert!(
+            !unit.lines().any(|l| l.starts_with(option)),
+            "{option} must not be set"
+        );
+    }
+}

@@ -88,7 +88,13 @@ fn help_and_version_exit_0_and_unknown_options_exit_1() {
     let setup = Setup::new();
     let (status, out, _) = run_once(&setup, &["--version"]);
     assert!(status.success());
-    assert_eq!(out, format!("drbd-reactor {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        out,
+        format!(
+            "drbd-reactor {} (Rust re-implementation, compatible with drbd-reactor 1.11.0)\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
     let (status, out, _) = run_once(&setup, &["--help"]);
     assert!(status.success());
     assert!(

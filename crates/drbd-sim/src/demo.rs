@@ -4,7 +4,8 @@
 //! service moves, quorum loss stops it, a rejoin and a resync — while printing what each
 //! daemon logs.
 //!
-//! Must never: leave daemons behind (they are killed by handle on every exit path).
+//! Must never: leave daemons behind (they are killed by handle on every exit path, and on
+//! SIGTERM/SIGINT by `demo_signals`).
 
 use crate::config::ClusterConfig;
 use crate::model::Cluster;
@@ -142,15 +143,17 @@ struct Daemon {
 
 impl Daemon {
     fn start(&mut self) -> std::io::Result<()> {
-        let child = Command::new(&self.binary)
-            .args(["--allow-tty", "-c"])
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(["--allow-tty", "-c"])
             .arg(&self.config)
             .env("PATH", &self.path_env)
             .env("DRBD_REACTOR_RUN_DIR", self.config.with_extension("run"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.config.with_extension("stderr"))?)
-            .spawn()?;
+            .stderr(std::fs::File::create(self.config.with_extension("stderr"))?);
+        crate::demo_signals::stop_with_parent(&mut cmd);
+        let child = cmd.spawn()?;
+        crate::demo_signals::started(child.id());
         self.child = Some(child);
         Ok(())
     }
@@ -158,7 +161,9 @@ impl Daemon {
     /// If the daemon already exited: what it said (stderr and log).
     fn exited(&mut self) -> Option<String> {
         let status = self.child.as_mut()?.try_wait().ok()??;
-        self.child = None;
+        if let Some(c) = self.child.take() {
+            crate::demo_signals::stopped(c.id());
+        }
         let stderr =
             std::fs::read_to_string(self.config.with_extension("stderr")).unwrap_or_default();
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -169,6 +174,7 @@ impl Daemon {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            crate::demo_signals::stopped(c.id());
         }
     }
 
@@ -184,7 +190,22 @@ impl Daemon {
         let _ = f.read_to_string(&mut text);
         let complete = text.rfind('\n').map_or(0, |i| i + 1);
         self.offset += complete as u64;
-        text[..complete].lines().map(str::to_string).collect()
+        text[..complete]
+            .lines()
+            .map(|l| without_timestamp(l).to_string())
+            .collect()
+    }
+}
+
+/// A `[[log]] file` record without the UTC timestamp in front (the narration has its own).
+fn without_timestamp(line: &str) -> &str {
+    let stamped = line.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && line.get(10..11) == Some("T")
+        && line.get(26..28) == Some("Z ");
+    if stamped {
+        &line[28..]
+    } else {
+        line
     }
 }
 
@@ -331,6 +352,8 @@ pub fn run(interactive: bool, dir: Option<PathBuf>) -> i32 {
         eprintln!("drbd-sim demo: {}: {e}", dir.display());
         return 1;
     }
+    // before the simulator's threads: they must inherit the blocked SIGTERM/SIGINT
+    crate::demo_signals::install(owned.then(|| dir.clone()));
     let socket = dir.join("sim.sock");
     let cfg = ClusterConfig::parse(CLUSTER).expect("demo cluster");
     let sim = match Sim::start(Cluster::new(cfg.clone()), &socket, Some(100), 1) {

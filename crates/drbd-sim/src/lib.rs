@@ -2,10 +2,12 @@
 //! model of the kernels ([`model`]), drbdsetup's events2 printer ([`printer`]) and a thin
 //! I/O shell (server, shims, ctl, demo).
 
+pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod demo;
+mod demo_signals;
 pub mod model;
 pub mod printer;
 pub mod procs;

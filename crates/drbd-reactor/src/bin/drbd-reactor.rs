@@ -9,5 +9,6 @@ fn main() -> std::process::ExitCode {
     drbd_reactor::daemon::main()
 }
 
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -154,8 +154,9 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// The log file without the timestamp before each record (tests compare the rest).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        strip_timestamps(&std::fs::read_to_string(&self.log).unwrap_or_default())
     }
 
     /// Log records (a record is a line starting with a level, plus its continuation lines).
@@ -198,6 +199,18 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Removes the `2026-12-05T19:30:01.123456Z ` a file sink puts before each record.
+pub fn strip_timestamps(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    for line in log.split_inclusive('\n') {
+        let stamped = line.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            && line.get(10..11) == Some("T")
+            && line.get(26..28) == Some("Z ");
+        out.push_str(if stamped { &line[28..] } else { line });
+    }
+    out
 }
 
 pub fn records(log: &str) -> Vec<String> {

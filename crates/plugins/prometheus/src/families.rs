@@ -284,6 +284,13 @@ pub const PATH_ESTABLISHED: Meta = gauge(
     "drbd_path_established",
     "Boolean whether this network path to the peer is established",
 );
+pub const BUILD_INFO: Meta = gauge(
+    "drbdreactor_build_info",
+    "This drbd-reactor's version and the drbd-reactor release it is compatible with, in labels; always 1",
+);
+/// The release of LINBIT's drbd-reactor this implementation keeps compatible with (the
+/// daemon's `--version` names the same one).
+pub const COMPATIBLE_WITH: &str = "1.11.0";
 pub const VERSION_OK: Meta = gauge(
     "drbdreactor_drbd_version_ok",
     "Boolean whether the last drbdadm --version succeeded (drbd_version shows the last known versions)",

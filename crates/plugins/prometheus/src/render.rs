@@ -357,6 +357,13 @@ impl Writer<'_> {
     }
 
     fn reactor(&mut self, ctx: &RenderContext) {
+        self.header(&BUILD_INFO);
+        self.out.push_str(BUILD_INFO.name);
+        self.out.push('{');
+        label(self.out, "version", env!("CARGO_PKG_VERSION"));
+        self.out.push(',');
+        label(self.out, "compatible_with", COMPATIBLE_WITH);
+        self.out.push_str("} 1\n");
         self.header(&VERSION_OK);
         self.out.push_str(VERSION_OK.name);
         self.out.push(' ');

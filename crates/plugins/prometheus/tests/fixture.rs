@@ -83,3 +83,15 @@ fn a_peer_device_with_states_from_a_newer_kernel_keeps_its_metrics() {
         );
     }
 }
+
+#[test]
+fn build_info_names_our_version_and_the_compatible_release() {
+    let mut out = String::new();
+    render(std::iter::empty(), &RenderContext::default(), &mut out);
+    let line = format!(
+        "drbdreactor_build_info{{version=\"{}\",compatible_with=\"1.11.0\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(out.contains(&line), "{out}");
+    assert!(out.contains("# TYPE drbdreactor_build_info gauge\n"));
+}

@@ -1,0 +1,5 @@
+complete -c drbd-reactor -s c -l config -d 'Main configuration file' -r -F
+complete -c drbd-reactor -l allow-tty -d 'Allow running while attached to a terminal (normally systemd starts the daemon)'
+complete -c drbd-reactor -l check -d 'Validate the configuration file and its snippets without starting: print every problem (file:line: key: what) and exit 1 if there is any, 0 otherwise'
+complete -c drbd-reactor -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c drbd-reactor -s V -l version -d 'Print version'

@@ -1,0 +1,138 @@
+//! The generated documentation: one manual page per binary (section 1) and its bash, zsh and
+//! fish completions, all from the clap definitions the binaries parse with, so that they
+//! cannot disagree. The files are committed (packages build without this crate);
+//! `tests/current.rs` fails when they are stale. Must never write outside the given root.
+
+use clap::{Arg, ArgAction, Command, CommandFactory};
+use clap_complete::Shell;
+use std::path::{Path, PathBuf};
+
+/// drbd-reactorctl is a binary crate: its argument definitions are compiled in here.
+#[allow(dead_code)]
+#[path = "../../drbd-reactorctl/src/cli.rs"]
+mod ctl_cli;
+
+/// The daemon as packaged (`/usr/sbin/drbd-reactor`).
+pub fn daemon() -> Command {
+    drbd_reactor::cli::Args::command().after_help(
+        "Under systemd (drbd-reactor.service) the daemon runs with the default \
+             configuration; SIGHUP reloads it, SIGUSR1 logs the running plugin \
+             configurations, SIGTERM stops. See drbd-reactor.toml(5) and one page per \
+             plugin: drbd-reactor.debugger(5), drbd-reactor.umh(5), \
+             drbd-reactor.prometheus(5), drbd-reactor.agentx(5), drbd-reactor.promoter(5).",
+    )
+}
+
+pub fn ctl() -> Command {
+    ctl_cli::Cli::command()
+}
+
+/// ocf-rs-wrapper reads its action from argv and everything else from the environment
+/// (settings.rs there); this describes that interface for its page and completions.
+pub fn ocf_rs_wrapper() -> Command {
+    Command::new("ocf-rs-wrapper")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Runs an OCF resource agent as the main process of ocf.rs@.service")
+        .long_about(
+            "Runs an OCF resource agent as a systemd service: ocf.rs@.service starts it \
+             with start-and-monitor (the agent's start, then its monitor every interval; \
+             READY=1 after a successful start, and a failed monitor ends the process with \
+             the agent's exit code) and runs stop from ExecStopPost=. The promoter of \
+             drbd-reactor writes one drop-in per instance that sets AGENT and the \
+             OCF_RESKEY_* parameters.",
+        )
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("action")
+                .required(true)
+                .value_parser(["start-and-monitor", "stop"])
+                .hide_possible_values(true)
+                .help("start-and-monitor (ExecStart=) or stop (ExecStopPost=)"),
+        )
+        .arg(
+            Arg::new("unit")
+                .action(ArgAction::Set)
+                .help("The unit name (%n), used in log messages"),
+        )
+        .after_help(
+            "Environment: AGENT (the agent's path, required), OCF_ROOT and \
+             OCF_RESOURCE_INSTANCE (required), OCF_RESKEY_* (the agent's parameters), \
+             monitor_interval (seconds, default 30; the misspelt monitor_inverval is also \
+             read), start_timeout (60), monitor_timeout (30), stop_timeout (60), \
+             OCF_RS_WRAPPER_RUN_DIR. Exit status: 0 on success, the agent's exit code when \
+             it failed, 1 for a usage error.",
+        )
+}
+
+/// The date on every generated page (a fixed one: the pages must be reproducible). Set it
+/// when a command line changes.
+pub const PAGES_DATE: &str = "2026-12-05";
+
+/// Every binary with its page name.
+pub fn commands() -> Vec<Command> {
+    vec![daemon(), ctl(), ocf_rs_wrapper()]
+}
+
+pub const SHELLS: [(Shell, &str); 3] = [
+    (Shell::Bash, "bash"),
+    (Shell::Zsh, "zsh"),
+    (Shell::Fish, "fish"),
+];
+
+/// Every generated file: path relative to the repository root, and content.
+pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for cmd in commands() {
+        let name = cmd.get_name().to_string();
+        out.push((PathBuf::from(format!("man/{name}.1")), page(cmd.clone())));
+        // the SUBCOMMANDS section refers to NAME-SUB(1), as git's pages do
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            // clap names are &'static str (without its "string" feature); a generator may leak
+            let full: &'static str = format!("{name}-{}", sub.get_name()).leak();
+            let sub = sub.clone().name(full).bin_name(full);
+            out.push((PathBuf::from(format!("man/{full}.1")), page(sub)));
+        }
+        for (shell, dir) in SHELLS {
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut cmd.clone(), name.clone(), &mut text);
+            let file = match shell {
+                Shell::Zsh => format!("_{name}"),
+                Shell::Fish => format!("{name}.fish"),
+                _ => name.clone(),
+            };
+            out.push((PathBuf::from(format!("completions/{dir}/{file}")), text));
+        }
+    }
+    out
+}
+
+fn page(cmd: Command) -> Vec<u8> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .date(PAGES_DATE)
+        .render(&mut page)
+        .expect("rendering into memory");
+    tidy(&String::from_utf8(page).expect("roff from clap is UTF-8")).into_bytes()
+}
+
+/// clap_mangen puts `.br`, an empty line (= `.sp`) and `.br` before a list of possible
+/// values; mandoc -Tlint warns about the redundant breaks. One `.sp` says the same.
+fn tidy(roff: &str) -> String {
+    roff.replace("\n.br\n\n.br\n", "\n.sp\n")
+        .replace("\n\n.br\n", "\n.sp\n")
+}
+
+/// Writes every file under `root`.
+pub fn write_all(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (rel, content) in files() {
+        let path = root.join(&rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, content)?;
+        written.push(rel);
+    }
+    Ok(written)
+}

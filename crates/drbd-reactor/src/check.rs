@@ -1,0 +1,220 @@
+//! `drbd-reactor --check -c FILE`: validates a main config file and its snippets the way the
+//! daemon would read them, without starting anything, and lists EVERY problem it finds (the
+//! daemon itself stops at the first). Each file is parsed on its own, so a broken snippet does
+//! not hide the problems of the next one; every plugin section is typed by its plugin.
+//! Must never start a plugin, open a log file or touch anything but reading the files.
+
+use crate::plugin::REGISTRY;
+use drbd_reactor_config::{Config, ConfigError};
+use std::path::{Path, PathBuf};
+
+/// What a check found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Errors: the daemon would refuse this configuration (at start: exit 1).
+    pub problems: Vec<String>,
+    /// Accepted, but worth a look (unknown keys, deprecated `id`).
+    pub warnings: Vec<String>,
+    /// The files read: the main file and every snippet.
+    pub files: Vec<PathBuf>,
+    /// Plugin sections that were typed without error.
+    pub instances: usize,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The closing line: what was checked and the verdict.
+    pub fn summary(&self, main: &Path) -> String {
+        if self.ok() {
+            format!(
+                "{}: configuration OK ({} files, {} plugin instances, {} warnings)",
+                main.display(),
+                self.files.len(),
+                self.instances,
+                self.warnings.len()
+            )
+        } else {
+            format!(
+                "{}: {} problem{} found, the daemon would not start with this configuration",
+                main.display(),
+                self.problems.len(),
+                if self.problems.len() == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|err| ConfigError::io(path, format!("cannot read {what}"), err))
+}
+
+/// Checks `main` and its snippets.
+pub fn check(main: &Path) -> Report {
+    let mut report = Report::default();
+    report.files.push(main.to_path_buf());
+    let main_config = match read(main, "config file")
+        .and_then(|text| drbd_reactor_config::parse_one(main, &text, false))
+    {
+        Ok(c) => c,
+        Err(err) => {
+            // without a readable main file the snippets directory is unknown
+            report.problems.push(err.to_string());
+            return report;
+        }
+    };
+    let snippets = match &main_config.snippets {
+        None => Vec::new(),
+        Some(dir) => drbd_reactor_config::discover_snippets(dir).unwrap_or_else(|err| {
+            report.problems.push(err.to_string());
+            Vec::new()
+        }),
+    };
+    check_plugins(&main_config, &mut report);
+    for path in snippets {
+        report.files.push(path.clone());
+        match read(&path, "config snippet")
+            .and_then(|text| drbd_reactor_config::parse_one(&path, &text, true))
+        {
+            Ok(config) => check_plugins(&config, &mut report),
+            Err(err) => report.problems.push(err.to_string()),
+        }
+    }
+    if report.ok() {
+        // what only shows in the merged whole: identical instances in two files
+        if let Err(err) = crate::daemon::read_config(main) {
+            report.problems.push(err.to_string());
+        }
+    }
+    report
+}
+
+/// Types every plugin section of one file, each on its own.
+fn check_plugins(config: &Config, report: &mut Report) {
+    report
+        .warnings
+        .extend(config.warnings.iter().map(|w| w.to_string()));
+    for section in &config.plugins {
+        let Some(registration) = REGISTRY.iter().find(|r| r.kind == section.kind) else {
+            report.problems.push(
+                ConfigError::at(
+                    section.origin.clone(),
+                    None,
+                    format!("plugin type '{}' is not implemented yet", section.kind),
+                )
+                .to_string(),
+            );
+            continue;
+        };
+        match (registration.parse)(section) {
+            Ok((_, warnings)) => {
+                report.instances += 1;
+                report
+                    .warnings
+                    .extend(warnings.iter().map(|w| w.to_string()));
+            }
+            Err(err) => report.problems.push(err.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(tempfile::TempDir);
+
+    impl Dir {
+        fn new(main: &str) -> Dir {
+            let dir = Dir(tempfile::tempdir().unwrap());
+            std::fs::create_dir(dir.0.path().join("d")).unwrap();
+            let main = main.replace("SNIPPETS", &dir.0.path().join("d").display().to_string());
+            std::fs::write(dir.main(), main).unwrap();
+            dir
+        }
+        fn main(&self) -> PathBuf {
+            self.0.path().join("main.toml")
+        }
+        fn snippet(&self, name: &str, text: &str) {
+            std::fs::write(self.0.path().join("d").join(name), text).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_valid_configuration_is_ok_and_counts_files_and_instances() {
+        let dir = Dir::new("snippets = \"SNIPPETS\"\n[[debugger]]\n");
+        dir.snippet("p.toml", "[[prometheus]]\naddress = \"127.0.0.1:0\"\n");
+        let report = check(&dir.main());
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.files.len(), 2);
+        assert_eq!(report.instances, 2);
+        assert!(report.summary(&dir.main()).contains("configuration OK"));
+    }
+
+    #[test]
+    fn every_broken_snippet_is_listed_not_only_the_first() {
+        let dir = Dir::new("snippets = \"SNIPPETS\"\n");
+        dir.snippet("a.toml", "[[debugger]]\nformat = 3\n");
+        dir.snippet("b.toml", "[[prometheu]]\n");
+        dir.snippet("c.toml", "this is not toml\n");
+        dir.snippet(
+            "d.toml",
+            "[[umh]]\n[[umh.resource]]\ncommand = \"true\"\nbogus = 1\n",
+        );
+        let report = check(&dir.main());
+        assert_eq!(report.problems.len(), 4, "{:#?}", report.problems);
+        for (problem, file) in report
+            .problems
+            .iter()
+            .zip(["a.toml", "b.toml", "c.toml", "d.toml"])
+        {
+            assert!(problem.contains(file), "{problem} should name {file}");
+        }
+        assert!(report.summary(&dir.main()).contains("4 problems"));
+    }
+
+    #[test]
+    fn several_bad_sections_in_one_file_are_each_listed() {
+        let dir = Dir::new("[[debugger]]\nformat = 3\n[[agentx]]\nagent-timeout = 300\n");
+        let report = check(&dir.main());
+        assert_eq!(report.problems.len(), 2, "{:#?}", report.problems);
+        assert!(report.problems[0].contains(":2:"), "{}", report.problems[0]);
+        assert!(report.problems[1].contains(":4:"), "{}", report.problems[1]);
+    }
+
+    #[test]
+    fn identical_instances_in_two_files_are_found_by_the_merged_read() {
+        let dir = Dir::new("snippets = \"SNIPPETS\"\n[[debugger]]\n");
+        dir.snippet("a.toml", "[[debugger]]\n");
+        let report = check(&dir.main());
+        assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
+        assert!(
+            report.problems[0].contains("duplicate"),
+            "{}",
+            report.problems[0]
+        );
+    }
+
+    #[test]
+    fn a_missing_snippets_directory_and_a_missing_main_file_are_problems() {
+        let dir = Dir::new("snippets = \"/nonexistent/drbd-reactor.d\"\n");
+        let report = check(&dir.main());
+        assert_eq!(report.problems.len(), 1);
+        assert!(report.problems[0].contains("/nonexistent/drbd-reactor.d"));
+        let report = check(Path::new("/nonexistent/main.toml"));
+        assert_eq!(report.problems.len(), 1);
+        assert!(report.problems[0].contains("/nonexistent/main.toml"));
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_not_problems() {
+        let dir = Dir::new("[[prometheus]]\naddress = \"127.0.0.1:0\"\nbogus = 1\n");
+        let report = check(&dir.main());
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.warnings.len(), 1);
+        assert!(report.warnings[0].contains("bogus"));
+    }
+}

@@ -168,13 +168,13 @@ events2_unhealthy() { # fails, naming events2 as the reason
     grep -q 'no running drbdsetup events2' <<<"$out"
 }
 wait_until "drbd-reactor --health to pass" health
-health | grep -q '^healthy: ' || fail "--health passed without saying so"
+out=$(health) && grep -q '^healthy: ' <<<"$out" || fail "--health passed without saying so"
 
 on_no_quorum_is() { # the simulator's view of alpha's option
     "$work/host-alpha/drbdsetup" show drbd-data --json |
         python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; sys.exit(d["options"]["on-no-quorum"]!=sys.argv[1])' "$1"
 }
-logs_have() { podman logs "$name" 2>&1 | grep -qF -- "$1"; }
+logs_have() { local l; l=$(podman logs "$name" 2>&1); grep -qF -- "$1" <<<"$l"; }
 on_no_quorum_is suspend-io || fail "the cluster does not start with on-no-quorum suspend-io"
 
 step "quorum loss: the image's script sets io-error through the simulator"
@@ -241,7 +241,13 @@ for p in $hpids; do
         fail "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) is still running"
     fi
 done
-podman logs "$name" 2>&1 | grep -q 'all plugins stopped' || fail "no clean stop in the logs"
+# Read the logs whole first: `grep -q` would stop reading at its match, and with pipefail the
+# writer's SIGPIPE fails the pipeline when more lines follow the match.
+logs=$(podman logs "$name" 2>&1)
+if ! grep -q 'all plugins stopped' <<<"$logs"; then
+    tail -n 20 <<<"$logs" >&2
+    fail "no clean stop in the logs"
+fi
 podman rm "$name" >/dev/null
 name=""
 kill "$sim_pid"

@@ -355,6 +355,32 @@ fn restart_while_frozen_thaws_the_services_when_quorum_returns() {
     assert!(h.stops().is_empty());
 }
 
+/// HA campaign seed 142: a daemon restarted on a Primary that had lost quorum (its services
+/// still running) completed the services and then never stopped them: no quorum transition
+/// was ever going to come.
+#[test]
+fn restart_on_a_primary_without_quorum_with_shutdown_stops_the_services_after_completing_them() {
+    let mut v = secondary();
+    v.role = Role::Primary;
+    v.quorum = false;
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, v);
+    h.finish_start(Ok(()));
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.said("has no quorum; stopping its services"));
+}
+
+#[test]
+fn restart_on_a_primary_without_quorum_with_freeze_freezes_the_services_at_once() {
+    let mut v = secondary();
+    v.role = Role::Primary;
+    v.quorum = false;
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, v);
+    h.finish_start(Ok(()));
+    assert!(h.took(|a| *a == Action::Freeze(vec!["app.service".into()])));
+    assert_eq!(h.m.services(), Services::Frozen);
+    assert!(h.stops().is_empty());
+}
+
 #[test]
 fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
     let mut h = primary_running(cfg());

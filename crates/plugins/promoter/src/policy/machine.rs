@@ -454,6 +454,17 @@ impl Machine {
                             let msg =
                                 format!("started the services of '{name}': this node runs them");
                             self.log(&mut out, Level::Info, msg);
+                            // Quorum lost before the machine saw it (an instance started on
+                            // a Primary without quorum completes its services first): no
+                            // transition will come, so act now.
+                            let no_quorum =
+                                self.resource.as_deref().is_some_and(facts::without_quorum);
+                            if no_quorum
+                                && self.services == Services::Running
+                                && self.policy == PolicyState::Known(SplitBrainPolicy::Quorum)
+                            {
+                                self.act_on_quorum_loss("has no quorum", &mut out);
+                            }
                         }
                         Err(e) => {
                             let msg = format!("Starting '{name}' failed: {e}");

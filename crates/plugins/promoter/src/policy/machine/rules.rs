@@ -38,14 +38,8 @@ impl Machine {
             if !ours || matches!(self.services, Services::Frozen | Services::Stopping) {
                 let msg = format!("run: resource '{name}' lost quorum; not running its services here, nothing to do");
                 self.log(out, Level::Info, msg);
-            } else if freeze {
-                let msg = format!("run: resource '{name}' lost quorum; freezing its services");
-                self.log(out, Level::Warn, msg);
-                self.freeze(out);
             } else {
-                let msg = format!("run: resource '{name}' lost quorum; stopping its services");
-                self.log(out, Level::Warn, msg);
-                self.stop(out);
+                self.act_on_quorum_loss("lost quorum", out);
             }
             return;
         }
@@ -102,6 +96,20 @@ impl Machine {
                     return;
                 }
             }
+        }
+    }
+
+    /// Stops or freezes (on-quorum-loss) the services this node runs without quorum.
+    pub(super) fn act_on_quorum_loss(&mut self, why: &str, out: &mut Vec<Action>) {
+        let name = self.name.clone();
+        if self.cfg.on_quorum_loss == QuorumLoss::Freeze {
+            let msg = format!("run: resource '{name}' {why}; freezing its services");
+            self.log(out, Level::Warn, msg);
+            self.freeze(out);
+        } else {
+            let msg = format!("run: resource '{name}' {why}; stopping its services");
+            self.log(out, Level::Warn, msg);
+            self.stop(out);
         }
     }
 

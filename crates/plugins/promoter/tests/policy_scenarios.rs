@@ -381,6 +381,36 @@ fn restart_on_a_primary_without_quorum_with_freeze_freezes_the_services_at_once(
     assert!(h.stops().is_empty());
 }
 
+/// HA campaign seed 13: a preferred node rejoining Inconsistent waited the 3 s its stale disk
+/// state gave although its resync ended at once, lost to an unlisted UpToDate node (2 s),
+/// and fail-back never came (its peer had become UpToDate before the other node ran them).
+#[test]
+fn a_pending_start_moves_earlier_when_the_disk_becomes_uptodate_during_the_wait() {
+    let mut v = secondary();
+    v.disks = vec![DiskState::Inconsistent];
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, v);
+    h.set(|v| v.may_promote = true);
+    assert!(h.said("may promote after 3000ms"));
+    h.advance(Duration::from_millis(500));
+    assert!(h.starts().is_empty());
+    h.set(|v| v.disks = vec![DiskState::UpToDate]);
+    assert_eq!(h.starts().len(), 1, "0 s delay from the edge: due already");
+}
+
+#[test]
+fn a_pending_start_moves_later_when_the_disk_gets_worse_during_the_wait() {
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| {
+        v.disks = vec![DiskState::Outdated];
+        v.may_promote = true;
+    });
+    h.set(|v| v.disks = vec![DiskState::Inconsistent]);
+    h.advance(Duration::from_millis(2500));
+    assert!(h.starts().is_empty());
+    h.advance(Duration::from_millis(600));
+    assert_eq!(h.starts().len(), 1);
+}
+
 #[test]
 fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
     let mut h = primary_running(cfg());

@@ -18,6 +18,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod pending;
 mod rules;
 
 /// Ticker period and the first step of the backoff (the original's `MIN_SECS_PROMOTE`).
@@ -88,6 +89,8 @@ pub struct Machine {
     stop_in_flight: Option<u64>,
     next_id: u64,
     pending_start: Option<Instant>,
+    /// The `may_promote` edge the pending start's delay counts from (None: no delay).
+    pending_since: Option<Instant>,
     /// The first evaluation may start a Primary's half-started target (§6.3).
     initial_pass_done: bool,
     own_failures: u32,
@@ -134,6 +137,7 @@ impl Machine {
             stop_in_flight: None,
             next_id: 0,
             pending_start: None,
+            pending_since: None,
             initial_pass_done: false,
             own_failures: 0,
             retry_not_before: None,
@@ -240,6 +244,7 @@ impl Machine {
         if let (Some(old), PolicyState::Known(policy)) = (old, self.policy) {
             self.apply_rules(policy, &old, &new, &mut out);
         }
+        self.reschedule(now, &mut out);
         self.consider_start(now, &mut out);
         out
     }
@@ -331,6 +336,7 @@ impl Machine {
             self.log(out, Level::Info, msg);
         }
         self.pending_start = Some(at);
+        self.pending_since = (!primary_here).then_some(now);
         if at <= now {
             self.fire_start(now, out);
         }

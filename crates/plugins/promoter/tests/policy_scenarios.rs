@@ -411,6 +411,24 @@ fn a_pending_start_moves_later_when_the_disk_gets_worse_during_the_wait() {
     assert_eq!(h.starts().len(), 1);
 }
 
+/// HA campaign seed 147: a frozen Primary forced to Secondary while its daemon was dead kept
+/// its (frozen) services: the restarted instance saw a Secondary and never looked.
+#[test]
+fn restart_on_a_secondary_stops_a_target_an_earlier_instance_left_active() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    assert!(h.took(|a| *a == Action::Probe));
+    h.outcome(Outcome::Probed(true));
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.said("active on a Secondary"));
+}
+
+#[test]
+fn restart_on_a_secondary_with_an_inactive_target_does_nothing() {
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.outcome(Outcome::Probed(false));
+    assert!(h.stops().is_empty() && h.starts().is_empty());
+}
+
 #[test]
 fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
     let mut h = primary_running(cfg());

@@ -290,6 +290,11 @@ impl Machine {
         };
         let initial = !self.initial_pass_done;
         self.initial_pass_done = true;
+        if initial && r.role != Role::Primary && self.cfg.runner == Runner::Systemd {
+            // An earlier instance may have left the target active on what is now a
+            // Secondary (forced to Secondary while it was frozen, the daemon dead).
+            out.push(Action::Probe);
+        }
         if let Some(peer) = facts::primary_peer(&r) {
             if initial {
                 let msg = format!("not promoting {}: peer {peer} is Primary", self.name);
@@ -504,10 +509,18 @@ impl Machine {
                 }
             }
             Outcome::Probed(active) => {
+                let secondary = self
+                    .resource
+                    .as_deref()
+                    .is_some_and(|r| r.role != Role::Primary);
                 if !active && self.services == Services::Running {
                     let msg = format!("the services target of '{name}' is not active any more");
                     self.log(&mut out, Level::Info, msg);
                     self.services = Services::Stopped;
+                } else if active && self.services == Services::Stopped && secondary {
+                    let msg = format!("the services target of '{name}' is active on a Secondary (left by an earlier instance), stopping it");
+                    self.log(&mut out, Level::Warn, msg);
+                    self.stop(&mut out);
                 }
             }
         }

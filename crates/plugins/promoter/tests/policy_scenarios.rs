@@ -429,6 +429,28 @@ fn restart_on_a_secondary_with_an_inactive_target_does_nothing() {
     assert!(h.stops().is_empty() && h.starts().is_empty());
 }
 
+/// HA campaign seed 272: the daemon of a frozen Primary died; quorum came back before it
+/// was restarted, so the new instance saw no quorum transition and left the services frozen.
+#[test]
+fn restart_on_a_primary_with_quorum_thaws_services_an_earlier_instance_froze() {
+    let mut v = secondary();
+    v.role = Role::Primary;
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, v);
+    h.finish_start(Ok(()));
+    assert!(h.took(|a| *a == Action::Thaw(vec!["app.service".into()])));
+    assert_eq!(h.m.services(), Services::Running);
+    assert!(h.stops().is_empty());
+}
+
+#[test]
+fn an_ordinary_start_with_freeze_thaws_nothing() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(2));
+    h.finish_start(Ok(()));
+    assert!(!h.took(|a| matches!(a, Action::Thaw(_))));
+}
+
 #[test]
 fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
     let mut h = primary_running(cfg());

@@ -91,6 +91,8 @@ pub struct Machine {
     pending_start: Option<Instant>,
     /// The `may_promote` edge the pending start's delay counts from (None: no delay).
     pending_since: Option<Instant>,
+    /// The start in flight completes a Primary's services at instance start (§6.3).
+    completing: bool,
     /// The first evaluation may start a Primary's half-started target (§6.3).
     initial_pass_done: bool,
     own_failures: u32,
@@ -138,6 +140,7 @@ impl Machine {
             next_id: 0,
             pending_start: None,
             pending_since: None,
+            completing: false,
             initial_pass_done: false,
             own_failures: 0,
             retry_not_before: None,
@@ -342,6 +345,7 @@ impl Machine {
         }
         self.pending_start = Some(at);
         self.pending_since = (!primary_here).then_some(now);
+        self.completing = primary_here;
         if at <= now {
             self.fire_start(now, out);
         }
@@ -465,17 +469,7 @@ impl Machine {
                             let msg =
                                 format!("started the services of '{name}': this node runs them");
                             self.log(&mut out, Level::Info, msg);
-                            // Quorum lost before the machine saw it (an instance started on
-                            // a Primary without quorum completes its services first): no
-                            // transition will come, so act now.
-                            let no_quorum =
-                                self.resource.as_deref().is_some_and(facts::without_quorum);
-                            if no_quorum
-                                && self.services == Services::Running
-                                && self.policy == PolicyState::Known(SplitBrainPolicy::Quorum)
-                            {
-                                self.act_on_quorum_loss("has no quorum", &mut out);
-                            }
+                            self.after_start(&mut out);
                         }
                         Err(e) => {
                             let msg = format!("Starting '{name}' failed: {e}");

@@ -99,6 +99,33 @@ impl Machine {
         }
     }
 
+    /// After a successful start. Quorum lost before the machine saw it (an instance started
+    /// on a Primary without quorum completes its services first) gets no transition, so
+    /// on-quorum-loss applies now (HA campaign seed 142). An instance that completed the
+    /// services of a Primary with quorum thaws them: an earlier instance may have frozen
+    /// them and died before quorum came back (HA campaign seed 272).
+    pub(super) fn after_start(&mut self, out: &mut Vec<Action>) {
+        let completing = std::mem::take(&mut self.completing);
+        if self.services != Services::Running
+            || self.policy != PolicyState::Known(SplitBrainPolicy::Quorum)
+        {
+            return;
+        }
+        let Some(no_quorum) = self.resource.as_deref().map(facts::without_quorum) else {
+            return;
+        };
+        if no_quorum {
+            self.act_on_quorum_loss("has no quorum", out);
+        } else if completing && self.cfg.on_quorum_loss == QuorumLoss::Freeze {
+            let msg = format!(
+                "resource '{}' has quorum, thawing services an earlier instance may have frozen",
+                self.name
+            );
+            self.log(out, Level::Info, msg);
+            out.push(Action::Thaw(self.freeze_units.clone()));
+        }
+    }
+
     /// Stops or freezes (on-quorum-loss) the services this node runs without quorum.
     pub(super) fn act_on_quorum_loss(&mut self, why: &str, out: &mut Vec<Action>) {
         let name = self.name.clone();

@@ -451,6 +451,16 @@ fn an_ordinary_start_with_freeze_thaws_nothing() {
     assert!(!h.took(|a| matches!(a, Action::Thaw(_))));
 }
 
+/// HA campaign seed 929: a diskless Primary forced to Secondary when its peers came back kept
+/// its services running on the Secondary.
+#[test]
+fn a_primary_demoted_under_its_running_services_stops_them() {
+    let mut h = primary_running(cfg());
+    h.set(|v| v.role = Role::Secondary);
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.said("demoted under its running services"));
+}
+
 #[test]
 fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
     let mut h = primary_running(cfg());

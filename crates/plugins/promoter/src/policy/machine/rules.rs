@@ -33,6 +33,18 @@ impl Machine {
             self.stop(out);
             return;
         }
+        if old.role == Role::Primary
+            && new.role == Role::Secondary
+            && self.services == Services::Running
+        {
+            // Forced to Secondary under running services (on-suspended-primary-outdated, a
+            // demotion by hand): they only get I/O errors now. HA campaign seed 929.
+            let msg =
+                format!("resource '{name}' was demoted under its running services, stopping them");
+            self.log(out, Level::Warn, msg);
+            self.stop(out);
+            return;
+        }
         if quorum && facts::lost_quorum(old, new) {
             self.pending_start = None;
             if !ours || matches!(self.services, Services::Frozen | Services::Stopping) {

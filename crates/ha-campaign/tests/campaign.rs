@@ -2,8 +2,9 @@
 //! failures it found (now fixed) stay fixed as shrunk regression schedules, and a failing
 //! schedule is shrunk and replays identically.
 //!
-//! `HA_CAMPAIGN_SCHEDULES` sets the CI-sized run's count (default 3,000, which takes about a
-//! minute in a debug build on this 2-core machine); the long run is the `ha_campaign` example.
+//! `HA_CAMPAIGN_SCHEDULES` sets the CI-sized run's count (default 3,000: about 2 minutes in a
+//! debug build on this shared 2-core machine, 30 s in release); the long run is the
+//! `ha_campaign` example.
 
 use ha_campaign::schedule::{generate, Commands, Fault, Step};
 use ha_campaign::{campaign, run, shrink};
@@ -37,10 +38,19 @@ fn random_fault_schedules_break_no_invariant() {
     }
 }
 
-/// Seeds that break an invariant for a reason not fixed yet (see the crate's README section
-/// in docs/compat/ha-campaign.md); empty when everything found is fixed.
-fn known_open(_failing: &[(u64, String)]) -> Vec<u64> {
-    Vec::new()
+/// Seeds that break an invariant for a reason not fixed yet (docs/ha-campaign.md, "Open"):
+/// a diskless Primary whose older disk is attached again is refused the connection by the
+/// simulator (its rule "a Primary never becomes SyncTarget"), loses quorum and stops, and
+/// nobody may promote while it stays Primary. Real DRBD resyncs a Primary from its peers.
+/// Only that failure is excused for these seeds.
+fn known_open(failing: &[(u64, String)]) -> Vec<u64> {
+    failing
+        .iter()
+        .filter(|(seed, m)| {
+            [1781, 2362].contains(seed) && m.contains("after repair, services run on []")
+        })
+        .map(|(seed, _)| *seed)
+        .collect()
 }
 
 #[test]
@@ -107,6 +117,27 @@ fn seed_291_stopping_frozen_services_forced_to_secondary_is_not_a_freeze_violati
         step(0, Fault::Isolate(0)),
         step(0, Fault::Isolate(1)),
         step(0, Fault::StartDaemon(2)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_929_services_of_a_primary_forced_to_secondary_are_stopped() {
+    let steps = [
+        step(0, Fault::Detach(0, 2)),
+        step(0, Fault::Isolate(2)),
+        step(0, Fault::FailDisk(1, 2)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_836_an_isolated_primary_never_rejoins_a_cluster_with_another_primary() {
+    let steps = [
+        step(0, Fault::Detach(1, 2)),
+        step(0, Fault::KillDaemon(0)),
+        step(0, Fault::Isolate(0)),
+        step(0, Fault::Heal),
     ];
     assert_eq!(run(&steps).err(), None);
 }

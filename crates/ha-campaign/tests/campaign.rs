@@ -149,3 +149,27 @@ fn a_passing_schedule_is_not_shrunk_and_every_schedule_replays_identically() {
     assert_eq!(run(&steps), run(&steps));
     assert_eq!(generate(7), steps, "a seed always makes the same schedule");
 }
+
+/// Uses an open failure (see `known_open`); when the simulator is fixed, take the next one.
+#[test]
+fn a_failing_schedule_shrinks_to_fewer_steps_that_fail_the_same_way_and_replay() {
+    let full = generate(1781);
+    let Err(before) = run(&full) else {
+        panic!("seed 1781 passes now: point this test at another failing schedule")
+    };
+    let small = shrink(&full);
+    assert!(
+        small.len() < full.len(),
+        "{} -> {}",
+        full.len(),
+        small.len()
+    );
+    let after = run(&small).expect_err("the shrunk schedule still fails");
+    assert_eq!(
+        after.message.split(':').next(),
+        before.message.split(':').next()
+    );
+    assert!(after.message.contains("after repair, services run on []"));
+    assert_eq!(run(&small), Err(after), "replays identically");
+    assert!(ha_campaign::report(1781, &small).contains("ha_campaign::run(&["));
+}

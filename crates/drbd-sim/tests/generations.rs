@@ -175,6 +175,7 @@ fn an_older_primary_that_is_not_forced_secondary_refuses_the_connection_standalo
     let mut cfg = ClusterConfig::simple(&THREE, "r0");
     cfg.resources[0].options.on_suspended_primary_outdated = "disconnect".into();
     let mut c = Cluster::new(cfg);
+    c.set_disk("beta", "r0", 0, false, false).unwrap();
     c.primary("alpha", "r0", false).unwrap();
     c.partition(&["alpha"]).unwrap();
     c.primary("beta", "r0", false).unwrap();
@@ -293,4 +294,28 @@ fn a_primary_reachable_through_a_peer_refuses_a_second_promotion() {
     c.primary("alpha", "r0", false).unwrap();
     let err = c.primary("beta", "r0", false).unwrap_err();
     assert!(err.message.contains("(-1) Multiple primaries"), "{err}");
+}
+
+/// HA campaign seed 836: an isolated Primary (its promoter dead) rejoining a cluster that
+/// promoted another node connected through a third, diskless node (no resync to refuse), and
+/// both were Primary with quorum (on-no-quorum io-error: the isolated Primary is not
+/// suspended, so the forced-Secondary path does not apply).
+#[test]
+fn a_primary_rejoining_a_cluster_with_another_primary_is_refused_through_a_third_node_too() {
+    let mut cfg = ClusterConfig::simple(&["alpha", "beta", "gamma"], "r0");
+    cfg.resources[0].options.on_no_quorum = drbd_sim::config::OnNoQuorum::IoError;
+    let mut c = Cluster::new(cfg);
+    c.set_disk("beta", "r0", 0, false, false).unwrap();
+    c.primary("alpha", "r0", false).unwrap();
+    c.partition(&["alpha"]).unwrap();
+    c.primary("gamma", "r0", false).unwrap();
+    c.heal().unwrap();
+    let with_quorum = |n: &str| {
+        let v = c.view(n);
+        let r = &v["r0"];
+        r.resource.role == Some(drbd::vocab::Role::Primary)
+            && r.devices.values().all(|d| d.quorum == Some(true))
+    };
+    assert!(with_quorum("gamma"));
+    assert!(!with_quorum("alpha"), "alpha must not join gamma's cluster");
 }

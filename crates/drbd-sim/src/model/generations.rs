@@ -138,6 +138,28 @@ impl Cluster {
 
     /// Both sides of the connection between `a` and `b` go StandAlone (split brain, or an
     /// older Primary that cannot become SyncTarget).
+    /// True if a Primary is reachable from `from` (itself included) over connected peers
+    /// without going through `skip`.
+    fn primary_beyond(&self, from: &str, skip: &str, res: &str) -> bool {
+        let mut seen = BTreeSet::from([from.to_string(), skip.to_string()]);
+        let mut todo = vec![from.to_string()];
+        while let Some(n) = todo.pop() {
+            if self.nodes[&n]
+                .res
+                .get(res)
+                .is_some_and(|r| r.role == Role::Primary)
+            {
+                return true;
+            }
+            for (p, _) in self.connected_peers(&n, res) {
+                if seen.insert(p.clone()) {
+                    todo.push(p.clone());
+                }
+            }
+        }
+        false
+    }
+
     fn stand_alone(&mut self, a: &str, b: &str, res: &str) {
         for (x, y) in [(a, b), (b, a)] {
             let p = self.peer_of(x, y, res);
@@ -244,6 +266,15 @@ impl Cluster {
         if self.nodes[a].res[res].role == Role::Primary
             && self.nodes[b].res[res].role == Role::Primary
         {
+            self.stand_alone(a, b, res);
+            return;
+        }
+        // Nor through a third node: a Primary joining a part of the cluster that has another
+        // Primary is refused the same way (DRBD's cluster-wide state change sees both).
+        let primary_behind = |x: &str, y: &str| {
+            self.nodes[x].res[res].role == Role::Primary && self.primary_beyond(y, x, res)
+        };
+        if primary_behind(a, b) || primary_behind(b, a) {
             self.stand_alone(a, b, res);
             return;
         }

@@ -355,6 +355,112 @@ fn restart_while_frozen_thaws_the_services_when_quorum_returns() {
     assert!(h.stops().is_empty());
 }
 
+/// HA campaign seed 142: a daemon restarted on a Primary that had lost quorum (its services
+/// still running) completed the services and then never stopped them: no quorum transition
+/// was ever going to come.
+#[test]
+fn restart_on_a_primary_without_quorum_with_shutdown_stops_the_services_after_completing_them() {
+    let mut v = secondary();
+    v.role = Role::Primary;
+    v.quorum = false;
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, v);
+    h.finish_start(Ok(()));
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.said("has no quorum; stopping its services"));
+}
+
+#[test]
+fn restart_on_a_primary_without_quorum_with_freeze_freezes_the_services_at_once() {
+    let mut v = secondary();
+    v.role = Role::Primary;
+    v.quorum = false;
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, v);
+    h.finish_start(Ok(()));
+    assert!(h.took(|a| *a == Action::Freeze(vec!["app.service".into()])));
+    assert_eq!(h.m.services(), Services::Frozen);
+    assert!(h.stops().is_empty());
+}
+
+/// HA campaign seed 13: a preferred node rejoining Inconsistent waited the 3 s its stale disk
+/// state gave although its resync ended at once, lost to an unlisted UpToDate node (2 s),
+/// and fail-back never came (its peer had become UpToDate before the other node ran them).
+#[test]
+fn a_pending_start_moves_earlier_when_the_disk_becomes_uptodate_during_the_wait() {
+    let mut v = secondary();
+    v.disks = vec![DiskState::Inconsistent];
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, v);
+    h.set(|v| v.may_promote = true);
+    assert!(h.said("may promote after 3000ms"));
+    h.advance(Duration::from_millis(500));
+    assert!(h.starts().is_empty());
+    h.set(|v| v.disks = vec![DiskState::UpToDate]);
+    assert_eq!(h.starts().len(), 1, "0 s delay from the edge: due already");
+}
+
+#[test]
+fn a_pending_start_moves_later_when_the_disk_gets_worse_during_the_wait() {
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| {
+        v.disks = vec![DiskState::Outdated];
+        v.may_promote = true;
+    });
+    h.set(|v| v.disks = vec![DiskState::Inconsistent]);
+    h.advance(Duration::from_millis(2500));
+    assert!(h.starts().is_empty());
+    h.advance(Duration::from_millis(600));
+    assert_eq!(h.starts().len(), 1);
+}
+
+/// HA campaign seed 147: a frozen Primary forced to Secondary while its daemon was dead kept
+/// its (frozen) services: the restarted instance saw a Secondary and never looked.
+#[test]
+fn restart_on_a_secondary_stops_a_target_an_earlier_instance_left_active() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    assert!(h.took(|a| *a == Action::Probe));
+    h.outcome(Outcome::Probed(true));
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.said("active on a Secondary"));
+}
+
+#[test]
+fn restart_on_a_secondary_with_an_inactive_target_does_nothing() {
+    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.outcome(Outcome::Probed(false));
+    assert!(h.stops().is_empty() && h.starts().is_empty());
+}
+
+/// HA campaign seed 272: the daemon of a frozen Primary died; quorum came back before it
+/// was restarted, so the new instance saw no quorum transition and left the services frozen.
+#[test]
+fn restart_on_a_primary_with_quorum_thaws_services_an_earlier_instance_froze() {
+    let mut v = secondary();
+    v.role = Role::Primary;
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, v);
+    h.finish_start(Ok(()));
+    assert!(h.took(|a| *a == Action::Thaw(vec!["app.service".into()])));
+    assert_eq!(h.m.services(), Services::Running);
+    assert!(h.stops().is_empty());
+}
+
+#[test]
+fn an_ordinary_start_with_freeze_thaws_nothing() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(2));
+    h.finish_start(Ok(()));
+    assert!(!h.took(|a| matches!(a, Action::Thaw(_))));
+}
+
+/// HA campaign seed 929: a diskless Primary forced to Secondary when its peers came back kept
+/// its services running on the Secondary.
+#[test]
+fn a_primary_demoted_under_its_running_services_stops_them() {
+    let mut h = primary_running(cfg());
+    h.set(|v| v.role = Role::Secondary);
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.said("demoted under its running services"));
+}
+
 #[test]
 fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
     let mut h = primary_running(cfg());

@@ -212,6 +212,8 @@ async fn may_promote_runs_the_exact_systemd_start_commands_and_publishes_the_sta
         "systemctl daemon-reload",
         "drbdadm sh-ll-dev r0",
         "drbdsetup show --show-defaults --json r0",
+        // The initial pass on a Secondary: is a target left active by an earlier instance?
+        "systemctl show --property=ActiveState drbd-services@r0.target",
         "systemctl reset-failed drbd-services@r0.target",
         "systemctl start drbd-services@r0.target",
         "systemctl show --property=ActiveState drbd-services@r0.target",

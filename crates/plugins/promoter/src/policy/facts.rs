@@ -28,6 +28,11 @@ pub fn lost_quorum(old: &Resource, new: &Resource) -> bool {
         .any(|d| !d.quorum && old.device(d.volume).is_some_and(|o| o.quorum))
 }
 
+/// Some volume has no quorum now.
+pub fn without_quorum(r: &Resource) -> bool {
+    r.devices.iter().any(|d| !d.quorum)
+}
+
 /// Every volume has quorum now, and a volume present before did not.
 pub fn regained_quorum(old: &Resource, new: &Resource) -> bool {
     !new.devices.is_empty()

@@ -18,6 +18,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod pending;
 mod rules;
 
 /// Ticker period and the first step of the backoff (the original's `MIN_SECS_PROMOTE`).
@@ -88,6 +89,10 @@ pub struct Machine {
     stop_in_flight: Option<u64>,
     next_id: u64,
     pending_start: Option<Instant>,
+    /// The `may_promote` edge the pending start's delay counts from (None: no delay).
+    pending_since: Option<Instant>,
+    /// The start in flight completes a Primary's services at instance start (§6.3).
+    completing: bool,
     /// The first evaluation may start a Primary's half-started target (§6.3).
     initial_pass_done: bool,
     own_failures: u32,
@@ -134,6 +139,8 @@ impl Machine {
             stop_in_flight: None,
             next_id: 0,
             pending_start: None,
+            pending_since: None,
+            completing: false,
             initial_pass_done: false,
             own_failures: 0,
             retry_not_before: None,
@@ -240,6 +247,7 @@ impl Machine {
         if let (Some(old), PolicyState::Known(policy)) = (old, self.policy) {
             self.apply_rules(policy, &old, &new, &mut out);
         }
+        self.reschedule(now, &mut out);
         self.consider_start(now, &mut out);
         out
     }
@@ -285,6 +293,11 @@ impl Machine {
         };
         let initial = !self.initial_pass_done;
         self.initial_pass_done = true;
+        if initial && r.role != Role::Primary && self.cfg.runner == Runner::Systemd {
+            // An earlier instance may have left the target active on what is now a
+            // Secondary (forced to Secondary while it was frozen, the daemon dead).
+            out.push(Action::Probe);
+        }
         if let Some(peer) = facts::primary_peer(&r) {
             if initial {
                 let msg = format!("not promoting {}: peer {peer} is Primary", self.name);
@@ -331,6 +344,8 @@ impl Machine {
             self.log(out, Level::Info, msg);
         }
         self.pending_start = Some(at);
+        self.pending_since = (!primary_here).then_some(now);
+        self.completing = primary_here;
         if at <= now {
             self.fire_start(now, out);
         }
@@ -454,6 +469,7 @@ impl Machine {
                             let msg =
                                 format!("started the services of '{name}': this node runs them");
                             self.log(&mut out, Level::Info, msg);
+                            self.after_start(&mut out);
                         }
                         Err(e) => {
                             let msg = format!("Starting '{name}' failed: {e}");
@@ -487,10 +503,18 @@ impl Machine {
                 }
             }
             Outcome::Probed(active) => {
+                let secondary = self
+                    .resource
+                    .as_deref()
+                    .is_some_and(|r| r.role != Role::Primary);
                 if !active && self.services == Services::Running {
                     let msg = format!("the services target of '{name}' is not active any more");
                     self.log(&mut out, Level::Info, msg);
                     self.services = Services::Stopped;
+                } else if active && self.services == Services::Stopped && secondary {
+                    let msg = format!("the services target of '{name}' is active on a Secondary (left by an earlier instance), stopping it");
+                    self.log(&mut out, Level::Warn, msg);
+                    self.stop(&mut out);
                 }
             }
         }

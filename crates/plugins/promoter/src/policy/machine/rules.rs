@@ -37,19 +37,25 @@ impl Machine {
             self.stop(out);
             return;
         }
+        if old.role == Role::Primary
+            && new.role == Role::Secondary
+            && self.services == Services::Running
+        {
+            // Forced to Secondary under running services (on-suspended-primary-outdated, a
+            // demotion by hand): they only get I/O errors now. HA campaign seed 929.
+            let msg =
+                format!("resource '{name}' was demoted under its running services, stopping them");
+            self.log(out, Level::Warn, msg);
+            self.stop(out);
+            return;
+        }
         if quorum && facts::lost_quorum(old, new) {
             self.pending_start = None;
             if !ours || matches!(self.services, Services::Frozen | Services::Stopping) {
                 let msg = format!("run: resource '{name}' lost quorum; not running its services here, nothing to do");
                 self.log(out, Level::Info, msg);
-            } else if freeze {
-                let msg = format!("run: resource '{name}' lost quorum; freezing its services");
-                self.log(out, Level::Warn, msg);
-                self.freeze(out);
             } else {
-                let msg = format!("run: resource '{name}' lost quorum; stopping its services");
-                self.log(out, Level::Warn, msg);
-                self.stop(out);
+                self.act_on_quorum_loss("lost quorum", out);
             }
             return;
         }
@@ -106,6 +112,47 @@ impl Machine {
                     return;
                 }
             }
+        }
+    }
+
+    /// After a successful start. Quorum lost before the machine saw it (an instance started
+    /// on a Primary without quorum completes its services first) gets no transition, so
+    /// on-quorum-loss applies now (HA campaign seed 142). An instance that completed the
+    /// services of a Primary with quorum thaws them: an earlier instance may have frozen
+    /// them and died before quorum came back (HA campaign seed 272).
+    pub(super) fn after_start(&mut self, out: &mut Vec<Action>) {
+        let completing = std::mem::take(&mut self.completing);
+        if self.services != Services::Running
+            || self.policy != PolicyState::Known(SplitBrainPolicy::Quorum)
+        {
+            return;
+        }
+        let Some(no_quorum) = self.resource.as_deref().map(facts::without_quorum) else {
+            return;
+        };
+        if no_quorum {
+            self.act_on_quorum_loss("has no quorum", out);
+        } else if completing && self.cfg.on_quorum_loss == QuorumLoss::Freeze {
+            let msg = format!(
+                "resource '{}' has quorum, thawing services an earlier instance may have frozen",
+                self.name
+            );
+            self.log(out, Level::Info, msg);
+            out.push(Action::Thaw(self.freeze_units.clone()));
+        }
+    }
+
+    /// Stops or freezes (on-quorum-loss) the services this node runs without quorum.
+    pub(super) fn act_on_quorum_loss(&mut self, why: &str, out: &mut Vec<Action>) {
+        let name = self.name.clone();
+        if self.cfg.on_quorum_loss == QuorumLoss::Freeze {
+            let msg = format!("run: resource '{name}' {why}; freezing its services");
+            self.log(out, Level::Warn, msg);
+            self.freeze(out);
+        } else {
+            let msg = format!("run: resource '{name}' {why}; stopping its services");
+            self.log(out, Level::Warn, msg);
+            self.stop(out);
         }
     }
 

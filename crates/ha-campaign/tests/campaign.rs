@@ -1,0 +1,175 @@
+//! The HA campaign in `cargo test`: the schedules of many seeds break no invariant, the
+//! failures it found (now fixed) stay fixed as shrunk regression schedules, and a failing
+//! schedule is shrunk and replays identically.
+//!
+//! `HA_CAMPAIGN_SCHEDULES` sets the CI-sized run's count (default 3,000: about 2 minutes in a
+//! debug build on this shared 2-core machine, 30 s in release); the long run is the
+//! `ha_campaign` example.
+
+use ha_campaign::schedule::{generate, Commands, Fault, Step};
+use ha_campaign::{campaign, run, shrink};
+
+fn step(after_ms: u64, fault: Fault) -> Step {
+    Step { after_ms, fault }
+}
+
+#[test]
+fn random_fault_schedules_break_no_invariant() {
+    let count: u64 = std::env::var("HA_CAMPAIGN_SCHEDULES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3_000);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let f = campaign(1, 1 + count, threads);
+    assert_eq!(f.schedules, count);
+    let known = known_open(&f.failing);
+    let new: Vec<&(u64, String)> = f
+        .failing
+        .iter()
+        .filter(|(s, _)| !known.contains(s))
+        .collect();
+    if let Some((seed, _)) = new.first() {
+        let steps = shrink(&generate(*seed));
+        panic!(
+            "{} of {count} schedules broke an invariant; the first, shrunk:\n{}",
+            new.len(),
+            ha_campaign::report(*seed, &steps)
+        );
+    }
+}
+
+/// Seeds that break an invariant for a reason not fixed yet (docs/ha-campaign.md, "Open"):
+/// a diskless Primary whose older disk is attached again is refused the connection by the
+/// simulator (its rule "a Primary never becomes SyncTarget"), loses quorum and stops, and
+/// nobody may promote while it stays Primary. Real DRBD resyncs a Primary from its peers.
+/// Only that failure is excused for these seeds.
+fn known_open(failing: &[(u64, String)]) -> Vec<u64> {
+    failing
+        .iter()
+        .filter(|(seed, m)| {
+            [1781, 2362].contains(seed) && m.contains("after repair, services run on []")
+        })
+        .map(|(seed, _)| *seed)
+        .collect()
+}
+
+#[test]
+fn seed_142_a_daemon_restarted_on_a_primary_without_quorum_freezes_its_services() {
+    let steps = [
+        step(2437, Fault::KillDaemon(2)),
+        step(0, Fault::Crash(0)),
+        step(0, Fault::Crash(1)),
+        step(0, Fault::Restart(2)),
+        step(69657, Fault::KillDaemon(1)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_13_a_preferred_node_whose_resync_ends_while_it_waits_wins_the_race() {
+    let steps = [
+        step(0, Fault::Crash(0)),
+        step(1076, Fault::Cut(2, 2)),
+        step(0, Fault::Crash(2)),
+    ];
+    assert_eq!(run(&steps), Ok(None));
+}
+
+#[test]
+fn seed_147_a_daemon_restarted_on_a_secondary_stops_services_left_running() {
+    let steps = [
+        step(0, Fault::Detach(2, 1)),
+        step(2765, Fault::Restart(0)),
+        step(358, Fault::Isolate(0)),
+        step(5651, Fault::KillDaemon(0)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_272_a_daemon_restarted_after_quorum_returned_thaws_frozen_services() {
+    let steps = [
+        step(0, Fault::Crash(0)),
+        step(2133, Fault::Crash(1)),
+        step(0, Fault::KillDaemon(2)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_190_a_restarted_daemon_keeps_frozen_services_frozen_without_quorum() {
+    let steps = [
+        step(3712, Fault::Commands(2, 1, Commands::FailStart)),
+        step(0, Fault::Isolate(2)),
+        step(0, Fault::KillDaemon(2)),
+        step(0, Fault::Restart(2)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_291_stopping_frozen_services_forced_to_secondary_is_not_a_freeze_violation() {
+    let steps = [
+        step(2787, Fault::Isolate(2)),
+        step(0, Fault::KillDaemon(2)),
+        step(4154, Fault::Mend(2, 2)),
+        step(0, Fault::Heal),
+        step(0, Fault::Isolate(0)),
+        step(0, Fault::Isolate(1)),
+        step(0, Fault::StartDaemon(2)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_929_services_of_a_primary_forced_to_secondary_are_stopped() {
+    let steps = [
+        step(0, Fault::Detach(0, 2)),
+        step(0, Fault::Isolate(2)),
+        step(0, Fault::FailDisk(1, 2)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn seed_836_an_isolated_primary_never_rejoins_a_cluster_with_another_primary() {
+    let steps = [
+        step(0, Fault::Detach(1, 2)),
+        step(0, Fault::KillDaemon(0)),
+        step(0, Fault::Isolate(0)),
+        step(0, Fault::Heal),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
+#[test]
+fn a_passing_schedule_is_not_shrunk_and_every_schedule_replays_identically() {
+    let steps = generate(7);
+    assert_eq!(shrink(&steps), steps);
+    assert_eq!(run(&steps), run(&steps));
+    assert_eq!(generate(7), steps, "a seed always makes the same schedule");
+}
+
+/// Uses an open failure (see `known_open`); when the simulator is fixed, take the next one.
+#[test]
+fn a_failing_schedule_shrinks_to_fewer_steps_that_fail_the_same_way_and_replay() {
+    let full = generate(1781);
+    let Err(before) = run(&full) else {
+        panic!("seed 1781 passes now: point this test at another failing schedule")
+    };
+    let small = shrink(&full);
+    assert!(
+        small.len() < full.len(),
+        "{} -> {}",
+        full.len(),
+        small.len()
+    );
+    let after = run(&small).expect_err("the shrunk schedule still fails");
+    assert_eq!(
+        after.message.split(':').next(),
+        before.message.split(':').next()
+    );
+    assert!(after.message.contains("after repair, services run on []"));
+    assert_eq!(run(&small), Err(after), "replays identically");
+    assert!(ha_campaign::report(1781, &small).contains("ha_campaign::run(&["));
+}

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # A short run of every cargo-fuzz target (issue 15 item 3, short form): builds them once, then
-# runs each for FUZZ_SECONDS (default 8) from its seeds in fuzz/seeds/<target> (kept in the
+# runs each for FUZZ_SECONDS (default 6) from its seeds in fuzz/seeds/<target> (kept in the
 # repository) plus a scratch corpus. Fails on the first crash or broken assertion; the input
 # that did it is left in fuzz/artifacts/<target>/ (turn it into a regression test).
 # Longer runs: FUZZ_SECONDS=3600 fuzz/short.sh, or one target as in its file's comment.
 set -euo pipefail
 cd "$(dirname "$0")"
-seconds=${FUZZ_SECONDS:-8}
+seconds=${FUZZ_SECONDS:-6}
 # cargo-fuzz needs nightly flags; the stable toolchain accepts them with RUSTC_BOOTSTRAP.
 export RUSTC_BOOTSTRAP=1
 # Safe Rust: the targets look for panics and broken invariants, not memory errors, so no
@@ -28,5 +28,5 @@ for target in $(cargo fuzz list); do
         echo "fuzz target $target failed (input in fuzz/artifacts/$target/)" >&2
         exit 1
     fi
-    grep -E '^#[0-9]+ *DONE' "$log" || tail -n 1 "$log"
+    grep -E '^Done [0-9]+ runs' "$log" || tail -n 1 "$log"
 done

@@ -7,10 +7,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+/// One directory for the whole run (a fresh one per input costs most of the time); the
+/// snippets of the previous input are removed first.
+fn dir() -> &'static tempfile::TempDir {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+}
 
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = dir();
     let snippets = dir.path().join("snippets");
+    let _ = std::fs::remove_dir_all(&snippets);
     std::fs::create_dir(&snippets).unwrap();
     let mut parts = data.split(|&b| b == b'%').filter(|p| !p.is_empty());
     let main_text = parts.next().unwrap_or_default();

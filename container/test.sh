@@ -210,6 +210,22 @@ grep -q 'name="drbd-data"' "$work/metrics" ||
     fail "the metrics do not mention drbd-data"
 health >/dev/null || fail "--health fails after the reload"
 
+step "a promoter with the shell runner promotes drbd-data in the simulator and starts its service"
+cat >"$work/snippets/promoter.toml" <<'TOML'
+[[promoter]]
+[promoter.resources.drbd-data]
+runner = "shell"
+# The shell runner promotes nothing itself: its entries do (drbdadm is the mounted shim).
+start = ["drbdadm primary drbd-data", "touch /run/served-by-promoter"]
+stop = ["rm -f /run/served-by-promoter", "drbdadm secondary drbd-data"]
+adjust-resource-on-start = false
+TOML
+alpha_primary() { local s; s=$("$work/host-alpha/drbdsetup" status drbd-data 2>/dev/null); grep -q 'role:Primary' <<<"$s"; }
+served() { podman exec "$name" test -e /run/served-by-promoter; }
+podman kill --signal HUP "$name" >/dev/null
+wait_until "alpha Primary in the simulator" alpha_primary
+wait_until "the promoter's service to run in the container" served
+
 step "nothing is written to the image's root"
 if podman exec "$name" /bin/sh -c 'echo x > /etc/probe' 2>/dev/null; then
     fail "the root file system accepted a write"

@@ -91,55 +91,17 @@ struct Cluster {
     _sim: Sim,
 }
 
-struct Sim(Child);
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The simulator (drbd-sim, built from this workspace next to this binary) serving the
 /// example cluster (alpha, beta, gamma; r0), with beta Primary.
 fn start_sim(root: &Path) -> Sim {
-    let sim = PathBuf::from(BIN).with_file_name("drbd-sim");
-    assert!(
-        sim.exists(),
-        "{} missing: run `cargo build -p drbd-sim` first",
-        sim.display()
+    let dirs: Vec<PathBuf> = ["alpha", "beta", "gamma"]
+        .iter()
+        .map(|n| root.join(n).join("sim-bin"))
+        .collect();
+    let server = serve_example_cluster(
+        root,
+        &[("alpha", &dirs[0]), ("beta", &dirs[1]), ("gamma", &dirs[2])],
     );
-    let cluster = Command::new(&sim)
-        .arg("example-cluster")
-        .output()
-        .unwrap()
-        .stdout;
-    std::fs::write(root.join("cluster.toml"), cluster).unwrap();
-    let socket = root.join("sim.sock");
-    let server = Sim(Command::new(&sim)
-        .args(["serve", "--cluster"])
-        .arg(root.join("cluster.toml"))
-        .arg("--socket")
-        .arg(&socket)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    assert!(
-        wait_for(Duration::from_secs(20), || socket.exists()),
-        "simulator did not start"
-    );
-    for node in ["alpha", "beta", "gamma"] {
-        let shims = root.join(node).join("sim-bin");
-        let ok = Command::new(&sim)
-            .arg("install-shims")
-            .arg(&shims)
-            .args(["--node", node, "--socket"])
-            .arg(&socket)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
     let beta = root.join("beta/sim-bin/drbdsetup");
     assert!(
         wait_for(Duration::from_secs(20), || Command::new(&beta)

@@ -5,26 +5,8 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-struct Sim(Child);
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sim_binary() -> PathBuf {
-    let path = PathBuf::from(BIN).with_file_name("drbd-sim");
-    assert!(
-        path.exists(),
-        "{} missing: run `cargo build -p drbd-sim` first",
-        path.display()
-    );
-    path
-}
 
 fn shim(dir: &Path, args: &[&str]) -> bool {
     Command::new(dir.join("drbdsetup"))
@@ -45,46 +27,16 @@ struct Cluster {
 
 fn cluster(bench: &Bench) -> Cluster {
     let root = bench.root();
-    let sim = sim_binary();
-    let example = Command::new(&sim)
-        .arg("example-cluster")
-        .output()
-        .unwrap()
-        .stdout;
-    std::fs::write(root.join("cluster.toml"), example).unwrap();
-    let socket = root.join("sim.sock");
-    let server = Sim(Command::new(&sim)
-        .args(["serve", "--cluster"])
-        .arg(root.join("cluster.toml"))
-        .arg("--socket")
-        .arg(&socket)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    assert!(
-        wait_for(Duration::from_secs(20), || socket.exists()),
-        "simulator did not start"
-    );
-    for node in ["alpha", "beta"] {
-        let ok = Command::new(&sim)
-            .arg("install-shims")
-            .arg(root.join(node))
-            .args(["--node", node, "--socket"])
-            .arg(&socket)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
+    let (alpha, beta) = (root.join("alpha"), root.join("beta"));
+    let server = serve_example_cluster(root, &[("alpha", &alpha), ("beta", &beta)]);
     bench.snippet(
         "r0.toml",
         "[[promoter]]\n[promoter.resources.r0]\nstart = [\"app.service\"]\n",
     );
     Cluster {
         _server: server,
-        alpha: root.join("alpha"),
-        beta: root.join("beta"),
+        alpha,
+        beta,
     }
 }
 

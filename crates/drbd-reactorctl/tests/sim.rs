@@ -4,26 +4,8 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Sim(Child);
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sim_binary() -> PathBuf {
-    let path = PathBuf::from(BIN).with_file_name("drbd-sim");
-    assert!(
-        path.exists(),
-        "{} missing: run `cargo build -p drbd-sim` first",
-        path.display()
-    );
-    path
-}
 
 fn shim(dir: &Path, args: &[&str]) -> bool {
     Command::new(dir.join("drbdsetup"))
@@ -39,40 +21,9 @@ fn shim(dir: &Path, args: &[&str]) -> bool {
 fn status_names_the_primary_peer_and_then_this_node_from_the_simulator() {
     let bench = Bench::new();
     let root = bench.root();
-    let sim = sim_binary();
-    let cluster = Command::new(&sim)
-        .arg("example-cluster")
-        .output()
-        .unwrap()
-        .stdout;
-    std::fs::write(root.join("cluster.toml"), cluster).unwrap();
-    let socket = root.join("sim.sock");
-    let _server = Sim(Command::new(&sim)
-        .args(["serve", "--cluster"])
-        .arg(root.join("cluster.toml"))
-        .arg("--socket")
-        .arg(&socket)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    assert!(
-        wait_for(Duration::from_secs(20), || socket.exists()),
-        "simulator did not start"
-    );
-    for node in ["alpha", "beta"] {
-        let ok = Command::new(&sim)
-            .arg("install-shims")
-            .arg(root.join(node))
-            .args(["--node", node, "--socket"])
-            .arg(&socket)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
     let alpha = root.join("alpha");
     let beta = root.join("beta");
+    let _server = serve_example_cluster(root, &[("alpha", &alpha), ("beta", &beta)]);
     bench.snippet(
         "r0.toml",
         "[[promoter]]\n[promoter.resources.r0]\nstart = [\"app.service\"]\n",
@@ -115,43 +66,14 @@ fn status_names_the_primary_peer_and_then_this_node_from_the_simulator() {
 fn status_shows_why_the_running_daemon_runs_the_services_here() {
     let bench = Bench::new();
     let root = bench.root();
-    let sim = sim_binary();
     let reactor = PathBuf::from(BIN).with_file_name("drbd-reactor");
     assert!(
         reactor.exists(),
         "{} missing: run `cargo build -p drbd-reactor` first",
         reactor.display()
     );
-    let cluster = Command::new(&sim)
-        .arg("example-cluster")
-        .output()
-        .unwrap()
-        .stdout;
-    std::fs::write(root.join("cluster.toml"), cluster).unwrap();
-    let socket = root.join("sim.sock");
-    let _server = Sim(Command::new(&sim)
-        .args(["serve", "--cluster"])
-        .arg(root.join("cluster.toml"))
-        .arg("--socket")
-        .arg(&socket)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    assert!(
-        wait_for(Duration::from_secs(20), || socket.exists()),
-        "simulator did not start"
-    );
     let alpha = root.join("alpha");
-    let ok = Command::new(&sim)
-        .arg("install-shims")
-        .arg(&alpha)
-        .args(["--node", "alpha", "--socket"])
-        .arg(&socket)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    let _server = serve_example_cluster(root, &[("alpha", &alpha)]);
     bench.snippet(
         "r0.toml",
         "[[promoter]]\n[promoter.resources.r0]\nrunner = \"shell\"\nstart = [\"drbdadm primary r0\"]\nstop = [\"drbdadm secondary r0\"]\nadjust-resource-on-start = false\n",

@@ -187,3 +187,62 @@ pub fn spec_set(bench: &Bench) {
     bench.snippet("dbg.toml.disabled", "[[debugger]]\n");
     bench.snippet("ax.toml", "[[agentx]]\n");
 }
+
+/// A child killed and reaped when dropped (the simulator server, a daemon).
+pub struct Sim(pub std::process::Child);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The simulator binary, built from this workspace next to ctl's.
+pub fn sim_binary() -> PathBuf {
+    let path = PathBuf::from(BIN).with_file_name("drbd-sim");
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build -p drbd-sim` first",
+        path.display()
+    );
+    path
+}
+
+/// `drbd-sim serve` on the example cluster (alpha, beta, gamma; resource r0) with its socket
+/// under `root`, and the shims of each `(node, directory)`.
+pub fn serve_example_cluster(root: &Path, shims: &[(&str, &Path)]) -> Sim {
+    let sim = sim_binary();
+    let cluster = Command::new(&sim)
+        .arg("example-cluster")
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(root.join("cluster.toml"), cluster).unwrap();
+    let socket = root.join("sim.sock");
+    let server = Sim(Command::new(&sim)
+        .args(["serve", "--cluster"])
+        .arg(root.join("cluster.toml"))
+        .arg("--socket")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    assert!(
+        wait_for(Duration::from_secs(20), || socket.exists()),
+        "simulator did not start"
+    );
+    for (node, dir) in shims {
+        let ok = Command::new(&sim)
+            .arg("install-shims")
+            .arg(dir)
+            .args(["--node", node, "--socket"])
+            .arg(&socket)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "install-shims for {node}");
+    }
+    server
+}

@@ -1,0 +1,177 @@
+//! The session's answers (size caps) and its reconnect backoff, without a real master.
+
+mod answers {
+    use super::super::*;
+
+    struct Fixed(MibTable);
+    impl TableSource for Fixed {
+        fn generation(&self) -> u64 {
+            1
+        }
+        fn build(&self) -> MibTable {
+            self.0.clone()
+        }
+    }
+
+    fn served() -> Served {
+        Served::new(&SessionConfig {
+            address: MasterAddress::Tcp("localhost:705".into()),
+            agent_timeout: 60,
+            cache_max: Duration::from_secs(60),
+            timing: Timing::default(),
+        })
+    }
+
+    fn table(resources: usize) -> MibTable {
+        let mut state = drbd::State::new();
+        let mut out = Vec::new();
+        for i in 0..resources {
+            for l in [
+                format!("exists resource name:r{i} role:Secondary"),
+                format!("exists device name:r{i} volume:0 minor:{i} disk:UpToDate client:no open:no quorum:yes"),
+            ] {
+                state.apply(drbd::parse_line(&l).unwrap().event, &mut out);
+            }
+        }
+        let snapshot = state.snapshot();
+        MibTable::build(snapshot.values().map(|r| &**r), "9.2.8", "9.28.0", true)
+    }
+
+    fn range() -> SearchRange {
+        SearchRange {
+            start: Oid(LINBIT.to_vec()),
+            include: false,
+            end: Oid::default(),
+        }
+    }
+
+    fn varbinds(reply: Reply) -> (u16, Vec<VarBind>) {
+        match reply {
+            Reply::Send(Pdu {
+                payload:
+                    Payload::Response {
+                        error, varbinds, ..
+                    },
+                ..
+            }) => (error, varbinds),
+            _ => panic!("not a response"),
+        }
+    }
+
+    #[test]
+    fn a_huge_getbulk_is_cut_to_the_response_limit_instead_of_built_in_full() {
+        let source = Fixed(table(200));
+        let mut served = served();
+        let pdu = Pdu {
+            ids: Ids::default(),
+            payload: Payload::GetBulk {
+                context: None,
+                non_repeaters: 0,
+                max_repetitions: 65535,
+                ranges: vec![range(); 2000],
+            },
+        };
+        let (error, vbs) = varbinds(answer(pdu, &source, &mut served));
+        assert_eq!(error, error::NO_ERROR);
+        assert!(!vbs.is_empty());
+        let bytes: usize = vbs.iter().map(VarBind::encoded_len).sum();
+        assert!(bytes <= MAX_RESPONSE, "{bytes}");
+        assert!(
+            bytes > MAX_RESPONSE - 200,
+            "filled up to the limit: {bytes}"
+        );
+    }
+
+    #[test]
+    fn a_getnext_that_cannot_fit_answers_too_big() {
+        let source = Fixed(table(1));
+        let mut served = served();
+        let pdu = Pdu {
+            ids: Ids::default(),
+            payload: Payload::GetNext {
+                context: None,
+                ranges: vec![range(); 10_000],
+            },
+        };
+        let (error, vbs) = varbinds(answer(pdu, &source, &mut served));
+        assert_eq!(error, error::TOO_BIG);
+        assert!(vbs.is_empty());
+    }
+}
+
+mod reconnect {
+    use super::super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    struct Empty;
+    impl TableSource for Empty {
+        fn generation(&self) -> u64 {
+            0
+        }
+        fn build(&self) -> MibTable {
+            MibTable::default()
+        }
+    }
+
+    /// A master that answers Open and Register, then sends garbage: every session breaks at
+    /// once, after a successful registration.
+    async fn hostile_master(listener: tokio::net::TcpListener, sessions: Arc<AtomicUsize>) {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            sessions.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                for _ in 0..2 {
+                    let Ok(pdu) = read_pdu(&mut s).await else {
+                        return;
+                    };
+                    let answer = Pdu {
+                        ids: Ids {
+                            session_id: 1,
+                            ..pdu.ids
+                        },
+                        payload: Payload::Response {
+                            sys_uptime: 0,
+                            error: error::NO_ERROR,
+                            index: 0,
+                            varbinds: Vec::new(),
+                        },
+                    };
+                    let _ = write_pdu(&mut s, &answer).await;
+                }
+                let _ = s.write_all(&[0xff; 64]).await;
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_that_breaks_right_after_register_is_retried_with_backoff() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sessions = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(hostile_master(listener, Arc::clone(&sessions)));
+        let config = SessionConfig {
+            address: MasterAddress::Tcp(addr.to_string()),
+            agent_timeout: 60,
+            cache_max: Duration::from_secs(60),
+            timing: Timing {
+                backoff_min: Duration::from_millis(100),
+                backoff_max: Duration::from_secs(10),
+                healthy_after: Duration::from_secs(60),
+                ping_every: Duration::from_secs(30),
+                answer_within: Duration::from_secs(5),
+            },
+        };
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run(config, Empty, rx));
+        // Within 2 s, backoff allows 100 + 200 + 400 + 800 ms of waiting: at most 5 sessions.
+        // Without it the original reconnected hundreds of times a second.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let n = sessions.load(Ordering::SeqCst);
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        assert!((2..=6).contains(&n), "{n} sessions in 2 s");
+    }
+}

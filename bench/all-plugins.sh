@@ -12,9 +12,10 @@
 #         (sent -> a umh barrier rule's command ran) without and during such a burst.
 #   lat   event -> umh command start and event -> the promoter's first start command (a line
 #         written by the stand-in drbdsetup, CLOCK_MONOTONIC read right before; the command's
-#         first act is reading that clock), against the spawn floor measured in the same run
-#         (a minimal C program posix_spawn-ing the same `sh -c`), idle and while the core
-#         applies 100k lines/s (the stand-in paces filler lines in 1 ms batches).
+#         first act is reading that clock), against the spawn floor: the stand-in itself (a
+#         minimal C program) posix_spawn-ing the same `sh -c`, interleaved probe for probe with
+#         the daemon's, idle and while the core applies 100k lines/s (the stand-in paces
+#         filler lines in 1 ms batches).
 #
 # Binary A: this tree's (built here) or $DRBD_REACTOR_BIN; binary B: $DRBD_REACTOR_BIN_B (unset:
 # only A runs). A and B alternate run for run (A B A B ...), $ROUNDS rounds (default 3); each
@@ -66,7 +67,7 @@ cleanup() {
 trap cleanup EXIT
 tools="$work/tools"
 mkdir -p "$tools" "$work/bin"
-for t in feeder floor stamp; do
+for t in feeder stamp; do
     gcc -O2 -o "$tools/$t" "$root/bench/all-plugins/$t.c"
 done
 stamp="$tools/stamp"
@@ -175,7 +176,7 @@ start_daemon() {
     : > "$dir/stamps"
     local ctl_path=""
     if [[ $ctl == yes ]]; then ctl_path="$dir/ctl"; mkfifo "$ctl_path"; fi
-    LAT_STREAM=$stream LAT_CTL=$ctl_path LAT_LOG="$dir/feeder.log" LAT_FILLER="$work/filler.events2" \
+    LAT_FLOOR_CMD="$stamp $dir/stamps" LAT_STREAM=$stream LAT_CTL=$ctl_path LAT_LOG="$dir/feeder.log" LAT_FILLER="$work/filler.events2" \
         DRBD_REACTOR_RUN_DIR="$dir/run" DRBD_REACTOR_UNIT_DIR="$dir/units" PATH="$work/bin:$PATH" \
         "$bin" -c "$dir/config.toml" </dev/null 2>>"$dir/daemon.log" &
     daemon_pid=$!
@@ -295,17 +296,8 @@ run_lat() {
     wait_log "$dir" 'dump applied'
     # Let the promoter finish its start-up commands for every resource.
     sleep 1
-    local cmd="$stamp $dir/stamps" secs
-    secs=$(awk -v n="$probes" -v g="$gap_us" 'BEGIN { printf "%.2f", n * g / 1e6 + 0.3 }')
-    "$tools/floor" floor-idle "$probes" "$gap_us" "$dir/feeder.log" "$cmd"
-    ctl "probe umh umh-idle $probes $gap_us 0"; wait_done
-    ctl "probe promo promo-idle $promo_probes $gap_us 0"; wait_done
-    ctl "filler $secs $load_rate"
-    sleep 0.1
-    "$tools/floor" floor-loaded "$probes" "$gap_us" "$dir/feeder.log" "$cmd"
-    wait_done
-    ctl "probe umh umh-loaded $probes $gap_us $load_rate"; wait_done
-    ctl "probe promo promo-loaded $promo_probes $gap_us $load_rate"; wait_done
+    ctl "probe floor,umh,promo idle $probes $gap_us 0 $promo_probes"; wait_done
+    ctl "probe floor,umh,promo loaded $probes $gap_us $load_rate $promo_probes"; wait_done
     sleep 0.2
     # Samples: "<binary> <set> <microseconds>" (t0 from the feeder or floor, t1 from the stamp).
     awk -v who="$label" 'FILENAME ~ /stamps$/ { t1[$1] = $2; next }

@@ -1,18 +1,24 @@
 /* feeder: the stand-in `drbdsetup events2` of bench/all-plugins.sh. Prints $LAT_STREAM, then
  * follows commands, one a line, from the FIFO $LAT_CTL, appending to $LAT_LOG:
  *   send FILE TAG            "send TAG <t0>", then FILE to stdout
- *   probe KIND SET N GAP_US RATE  N probes, GAP_US apart, of KIND umh (lat-umh's promotion
- *                            score changes: tag = the new score) or promo (lat-pK may
- *                            promote: tag = lat-pK), each logged "SET <tag> <t0>", t0 read right
- *                            before the line is written; meanwhile RATE filler lines per
- *                            second ($LAT_FILLER, cycled) in batches every millisecond
+ *   probe KINDS SET N GAP_US RATE MAX
+ *                            N rounds of one probe of each of KINDS (comma-separated), GAP_US
+ *                            apart: umh (lat-umh's promotion score changes: tag = the new
+ *                            score), promo (lat-pK may promote: tag = lat-pK; at most MAX) or
+ *                            floor (see probe()), each logged "KIND-SET <tag> <t0>", t0 read
+ *                            right before the line is written or the shell spawned; meanwhile
+ *                            RATE filler lines per second ($LAT_FILLER, cycled) in batches
+ *                            every millisecond. Interleaved, so the floor and the daemon are
+ *                            measured under the same conditions.
  *   filler SECONDS RATE      filler lines only (load for the spawn floor)
  *   end                      exit (the stream ends)
  * and "done" after each command. Never buffers a probe line behind filler. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +103,58 @@ static void load_until(long long until, long rate) {
     sleep_until(until);
 }
 
+static long score = 20000, promo = 0, floors = 0;
+static const char *floor_cmd;
+
+/* One probe of `kind`, logged "<kind>-<set> <tag> <t0>": umh and promo write an event line;
+ * floor posix_spawns `sh -c $LAT_FLOOR_CMD` itself, as a minimal program does (stdio on
+ * /dev/null, own process group, the environment a umh command gets), and does not wait. */
+static void probe(const char *kind, const char *set) {
+    char line[512], tag[64];
+    int len = 0;
+    long long t0;
+    if (strcmp(kind, "floor") == 0) {
+        snprintf(tag, sizeof tag, "floor-%ld", floors++);
+        char score_env[96];
+        snprintf(score_env, sizeof score_env, "DRBD_NEW_PROMOTION_SCORE=%s", tag);
+        char *env[] = {score_env, "HOME=/", "TERM=Linux", "PATH=/sbin:/usr/sbin:/bin:/usr/bin",
+                       NULL};
+        char *args[] = {"sh", "-c", (char *)floor_cmd, NULL};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&attr, 0);
+        pid_t pid;
+        t0 = now_ns();
+        if (posix_spawn(&pid, "/bin/sh", &fa, &attr, args, env) != 0)
+            perror("feeder: posix_spawn");
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+    } else {
+        if (strcmp(kind, "umh") == 0) {
+            score++;
+            snprintf(tag, sizeof tag, "%ld", score);
+            len = snprintf(line, sizeof line,
+                           "change resource name:lat-umh role:Secondary suspended:no "
+                           "force-io-failures:no write-ordering:flush may_promote:no "
+                           "promotion_score:%ld\n", score);
+        } else {
+            snprintf(tag, sizeof tag, "lat-p%ld", promo++);
+            len = snprintf(line, sizeof line,
+                           "change resource name:%s role:Secondary suspended:no "
+                           "force-io-failures:no write-ordering:flush may_promote:yes "
+                           "promotion_score:10103\n", tag);
+        }
+        t0 = now_ns();
+        out(line, (size_t)len);
+    }
+    fprintf(logf, "%s-%s %s %lld\n", kind, set, tag, t0);
+}
+
 int main(void) {
     const char *stream = getenv("LAT_STREAM"), *ctl = getenv("LAT_CTL");
     const char *logpath = getenv("LAT_LOG"), *fillpath = getenv("LAT_FILLER");
@@ -119,11 +177,13 @@ int main(void) {
         perror(ctl);
         return 1;
     }
+    floor_cmd = getenv("LAT_FLOOR_CMD");
+    if (!floor_cmd)
+        floor_cmd = "true";
     char cmd[4096];
-    long score = 20000, promo = 0;
     while (fgets(cmd, sizeof cmd, c)) {
         char a[1024], b[1024];
-        long n1, n2, n3;
+        long n1, n2, n3, n4;
         double secs;
         char set[64];
         if (sscanf(cmd, "send %1023s %1023s", a, b) == 2) {
@@ -131,30 +191,22 @@ int main(void) {
             fprintf(logf, "send %s %lld\n", b, now_ns());
             out(body, n);
             free(body);
-        } else if (sscanf(cmd, "probe %1023s %63s %ld %ld %ld", a, set, &n1, &n2, &n3) == 5) {
+        } else if (sscanf(cmd, "probe %1023s %63s %ld %ld %ld %ld", a, set, &n1, &n2, &n3,
+                          &n4) == 6) {
             long long next = now_ns();
+            long promos = 0;
             for (long i = 0; i < n1; i++) {
-                char line[512], tag[64];
-                int len;
-                if (strcmp(a, "umh") == 0) {
-                    score++;
-                    snprintf(tag, sizeof tag, "%ld", score);
-                    len = snprintf(line, sizeof line,
-                                   "change resource name:lat-umh role:Secondary suspended:no "
-                                   "force-io-failures:no write-ordering:flush may_promote:no "
-                                   "promotion_score:%ld\n", score);
-                } else {
-                    snprintf(tag, sizeof tag, "lat-p%ld", promo++);
-                    len = snprintf(line, sizeof line,
-                                   "change resource name:%s role:Secondary suspended:no "
-                                   "force-io-failures:no write-ordering:flush may_promote:yes "
-                                   "promotion_score:10103\n", tag);
+                char kinds[1024], *save = NULL;
+                snprintf(kinds, sizeof kinds, "%s", a);
+                for (char *k = strtok_r(kinds, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+                    if (strcmp(k, "promo") == 0 && promos++ >= n4)
+                        continue;
+                    probe(k, set);
+                    next += n2 * 1000LL;
+                    load_until(next, n3);
+                    while (waitpid(-1, NULL, WNOHANG) > 0) {
+                    }
                 }
-                long long t0 = now_ns();
-                out(line, (size_t)len);
-                fprintf(logf, "%s %s %lld\n", set, tag, t0);
-                next += n2 * 1000LL;
-                load_until(next, n3);
             }
         } else if (sscanf(cmd, "filler %lf %ld", &secs, &n1) == 2) {
             load_until(now_ns() + (long long)(secs * 1e9), n1);

@@ -56,13 +56,16 @@ fn match_and_env(c: &mut Criterion) {
         &mut out,
     );
     let update = out.pop().expect("the quorum flip is an update");
-    c.bench_function("umh: quorum flip against 5 rules -> 2 invocations with env", |b| {
-        b.iter(|| {
-            let inv = invocations(&config, black_box(&update));
-            assert_eq!(inv.len(), 2);
-            inv
-        })
-    });
+    c.bench_function(
+        "umh: quorum flip against 5 rules -> 2 invocations with env",
+        |b| {
+            b.iter(|| {
+                let inv = invocations(&config, black_box(&update));
+                assert_eq!(inv.len(), 2);
+                inv
+            })
+        },
+    );
     c.bench_function("umh: look sh up in the command's PATH", |b| {
         b.iter(|| find_in_path(black_box("sh"), black_box(PATH)))
     });
@@ -78,7 +81,10 @@ fn spawns(c: &mut Criterion) {
         .unwrap();
     let mut group = c.benchmark_group("umh: spawn and reap sh -c true, 64 MiB heap");
     group.sample_size(30);
-    for (name, resolved) in [("sh looked up by us (posix_spawn)", true), ("bare sh (fork+exec)", false)] {
+    for (name, resolved) in [
+        ("sh looked up by us (posix_spawn)", true),
+        ("bare sh (fork+exec)", false),
+    ] {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut cmd = if resolved {

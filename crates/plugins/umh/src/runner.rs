@@ -202,9 +202,12 @@ async fn run_until_stopped(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    log::info!(target: TARGET, "rule '{}': running {}", inv.rule_name, inv.command);
+    // Logged once the shell runs: the line's formatting and write are not on the way to it.
     let mut child = match spawn_group(&mut cmd, Default::default()) {
-        Ok(c) => c,
+        Ok(c) => {
+            log::info!(target: TARGET, "rule '{}': running {} (pid {})", inv.rule_name, inv.command, c.pid());
+            c
+        }
         Err(e) => {
             log::warn!(target: TARGET, "rule '{}': cannot start sh: {e}", inv.rule_name);
             return RunReport {

@@ -217,14 +217,15 @@ wait_stamp() { # wait_stamp <tag>: until a command stamped <tag>
     done
 }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$daemon_pid/status"; }
-scrape() { # scrape [curl args]: prints "<ms> <bytes>"
-    curl -sf -o /dev/null -w '%{time_total} %{size_download}\n' "$@" "http://127.0.0.1:$prom_port/metrics" |
-        awk '{printf "%.1f %d\n", $1 * 1000, $2}'
+scrape() { # scrape [curl args]: prints "<ms> <bytes>" (a failed scrape: "fail 0")
+    curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code}\n' "$@" "http://127.0.0.1:$prom_port/metrics" |
+        awk '$3 == 200 { printf "%.1f %d\n", $1 * 1000, $2; next } { print "fail 0" }'
 }
-burst() { # burst <n>: n concurrent gzip scrapes
+burst() { # burst <n>: n concurrent gzip scrapes; prints how many did not answer 200
     local args=() i
     for ((i = 0; i < $1; i++)); do args+=(-o /dev/null "http://127.0.0.1:$prom_port/metrics"); done
-    curl -sf --no-progress-meter -Z --parallel-max "$1" -H 'Accept-Encoding: gzip' "${args[@]}" 2>/dev/null
+    curl -s --no-progress-meter -Z --parallel-max "$1" -H 'Accept-Encoding: gzip' -w '%{http_code}\n' \
+        "${args[@]}" 2>/dev/null | grep -vc '^200$' || true
 }
 now_ms() { date +%s%3N; }
 rec() { echo "$label $1 $2" >> "$work/figures"; } # rec <figure> <value>
@@ -276,13 +277,15 @@ run_big() {
     send_barrier all3
     local t0
     t0=$(now_ms)
-    burst 100
+    local failed
+    failed=$(burst 100)
     rec burst100_gzip_ms $(($(now_ms) - t0))
+    rec burst100_not_200 "$failed"
     batch_all all4 4
     send_barrier all4
     rec core_batch_idle_ms "$barrier_ms"
     batch_all all5 5
-    burst 100 &
+    burst 100 >/dev/null &
     local burst_pid=$!
     sleep 0.05
     send_barrier all5
@@ -334,7 +337,7 @@ done
 # --- report ----------------------------------------------------------------------------------
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 p99() { sort -n | awk '{ v[NR] = $1 } END { if (NR) { i = int(NR * 0.99 + 0.999); print v[(i > NR) ? NR : i] } }'; }
-fig() { awk -v l="$1" -v f="$2" '$1 == l && $2 == f { print $3 }' "$work/figures" | median; }
+fig() { awk -v l="$1" -v f="$2" '$1 == l && $2 == f && $3 ~ /^[0-9.]+$/ { print $3 }' "$work/figures" | median; }
 lat() { awk -v l="$1" -v s="$2" '$1 == l && $2 == s { print $3 / 1000 }' "$work/samples"; }
 ratio() { [[ -n $2 && -n $1 ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }' || echo "-"; }
 line() { printf '%-44s %12s %12s %7s   %s\n' "$@"; }
@@ -358,6 +361,7 @@ scrape_all_gzip_ms <=60
 body_gzip_kb -
 scrape_one_plain_ms <=10
 burst100_gzip_ms body-rendered-once
+burst100_not_200 0
 core_batch_idle_ms -
 core_batch_during_burst_ms ~core_batch_idle_ms
 EOF
@@ -366,6 +370,7 @@ echo "event -> command start (ms; samples of all rounds pooled), against the spa
 declare -A med p over
 line "set (floor: same load)" "A med/p99" "B med/p99" "B/A med" "target: over floor <=0.5 med, <=1 p99"
 for set in floor-idle umh-idle promo-idle floor-loaded umh-loaded promo-loaded; do
+    [[ -s $work/samples ]] || break
     for l in A B; do
         [[ $l == B && -z $bin_b ]] && continue
         med[$l]=$(lat "$l" "$set" | median | awk '{ printf "%.2f", $1 }')

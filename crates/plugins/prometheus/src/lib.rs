@@ -6,6 +6,7 @@
 //! scrape never blocks the core and the core never waits for a scrape.
 
 pub mod address;
+pub mod chunks;
 pub mod config;
 pub mod families;
 pub mod plugin;

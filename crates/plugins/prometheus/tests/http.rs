@@ -1,4 +1,5 @@
 use drbd::{parse_line, State};
+use drbd_reactor_prometheus::chunks::Frame;
 use drbd_reactor_prometheus::render::*;
 use drbd_reactor_prometheus::server::*;
 use std::sync::Arc;
@@ -11,17 +12,23 @@ impl MetricsSource for Fixture {
     fn generation(&self) -> u64 {
         1
     }
-    fn render(&self, out: &mut String) {
-        let ctx = RenderContext {
-            enums: true,
-            versions: DrbdVersions {
-                kmod: Some("9.2.8".into()),
-                utils: Some("9.28.0".into()),
-                last_refresh_ok: true,
-            },
-            reactor: Vec::new(),
-        };
-        render(self.0.resources().map(|r| &**r), &ctx, out);
+    fn frame(&self) -> Frame {
+        Frame {
+            resources: self.0.resources().cloned().collect(),
+            ctx: ctx(),
+        }
+    }
+}
+
+fn ctx() -> RenderContext {
+    RenderContext {
+        enums: true,
+        versions: DrbdVersions {
+            kmod: Some("9.2.8".into()),
+            utils: Some("9.28.0".into()),
+            last_refresh_ok: true,
+        },
+        reactor: Vec::new(),
     }
 }
 
@@ -48,7 +55,7 @@ async fn start_with(
     let l = bind(&["127.0.0.1:0".parse().unwrap()]).await.unwrap();
     let addr = l.local_addr().unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve(l, fixture(), timeouts, rx));
+    tokio::spawn(serve(l, Endpoint::new(fixture(), true), timeouts, rx));
     (addr, tx)
 }
 
@@ -70,7 +77,7 @@ fn get(path: &str, extra: &str) -> String {
 
 fn expected() -> String {
     let mut out = String::new();
-    fixture().render(&mut out);
+    render(fixture().0.resources().map(|r| &**r), &ctx(), &mut out);
     out
 }
 
@@ -138,7 +145,8 @@ async fn gzip_is_used_when_accepted() {
         "{head}"
     );
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&body[..]), &mut text)
+        .unwrap();
     assert_eq!(text, expected());
 }
 

@@ -1,0 +1,423 @@
+//! The scrape body as cached pieces, so a scrape after a change renders (and compresses) only
+//! what changed and the rest is reused.
+//!
+//! How the reuse is cut: the resources, in name order, fall into *blocks* of about
+//! [`BLOCK`] consecutive resources. A block ends after a resource whose name hashes to a
+//! multiple of the block size (or at four times the size), so where blocks end depends on names
+//! alone: adding or removing a resource changes only its own block. For every block and every
+//! family (a [`Slot`]) there is one *chunk*: that family's series lines for the block's
+//! resources. The body is the prelude, then per family its header and its chunks in block
+//! order, then the trailer; since series of consecutive resources concatenate, this is byte for
+//! byte the full render.
+//!
+//! A block is kept while it holds the very same resources: the core changes a resource copy on
+//! write (`Arc::make_mut`) and the block holds a reference to each of its resources, so a
+//! resource that changed since the block was rendered is a new allocation and pointer equality
+//! is an exact change marker (no address reuse is possible while the block holds it). A block
+//! with a changed resource is rendered again, all families; blocks are rendered on every core
+//! when many changed.
+//!
+//! gzip is a stream of members (RFC 1952 §2.2; Go's and curl's readers read them all): each
+//! chunk is its own member. A re-rendered chunk whose text did not change (the enum and info
+//! families when only counters moved, the bulk of the body) keeps its compressed member; the
+//! text is recognised by a 128-bit digest, so the plain text need not be kept to compare.
+//! Each encoding is kept only while clients ask for it: one not asked for since the previous
+//! state is dropped when the next state is taken.
+//!
+//! Must never: do I/O or block on anything but its own rendering; serve pieces of two states.
+
+use crate::render::{
+    render_header, render_prelude, render_series, render_trailer, slots, RenderContext,
+};
+use bytes::Bytes;
+use drbd::Resource;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The average number of resources in a block.
+pub const BLOCK: usize = 32;
+
+/// What is rendered: the resources (in name order) and everything else the body shows.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    pub resources: Vec<Arc<Resource>>,
+    pub ctx: RenderContext,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+}
+
+/// An assembled body: pieces to be sent one after the other, shared by every scrape of it.
+#[derive(Debug, Clone, Default)]
+pub struct Pieces {
+    pub pieces: Arc<[Bytes]>,
+    pub len: u64,
+}
+
+impl Pieces {
+    fn new(pieces: Vec<Bytes>) -> Self {
+        let len = pieces.iter().map(|p| p.len() as u64).sum();
+        Pieces {
+            pieces: pieces.into(),
+            len,
+        }
+    }
+
+    /// The body in one buffer (tests and small bodies).
+    pub fn concat(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len as usize);
+        for p in self.pieces.iter() {
+            v.extend_from_slice(p);
+        }
+        v
+    }
+}
+
+/// How much work the cache did; tests and benchmarks read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// States taken ([`Chunks::update`] calls).
+    pub updates: u64,
+    /// Blocks whose series were rendered.
+    pub blocks_rendered: u64,
+    /// Chunks compressed into a gzip member.
+    pub members_compressed: u64,
+}
+
+struct Block {
+    resources: Vec<Arc<Resource>>,
+    /// Per slot: the length and digest of the chunk's text.
+    lens: Vec<usize>,
+    digests: Vec<u128>,
+    plain: Option<Vec<Bytes>>,
+    gzip: Option<Vec<Bytes>>,
+}
+
+impl Block {
+    fn same_resources(&self, resources: &[Arc<Resource>]) -> bool {
+        self.resources.len() == resources.len()
+            && self
+                .resources
+                .iter()
+                .zip(resources)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+/// The cached pieces of the latest state.
+pub struct Chunks {
+    block: usize,
+    blocks: Vec<Block>,
+    enums: bool,
+    prelude: Bytes,
+    trailer: Bytes,
+    /// Per slot: the header, plain and as a gzip member (built once).
+    headers: Vec<(Bytes, Bytes)>,
+    /// Encodings asked for since the last update.
+    asked: [bool; 2],
+    /// Encodings the blocks keep until the next update.
+    keep: [bool; 2],
+    assembled: [Option<Pieces>; 2],
+    work: Work,
+}
+
+fn index(e: Encoding) -> usize {
+    match e {
+        Encoding::Identity => 0,
+        Encoding::Gzip => 1,
+    }
+}
+
+/// One gzip member holding `text`.
+pub fn gzip_member(text: &[u8]) -> Bytes {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 8 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(text).expect("writing to a Vec");
+    Bytes::from(enc.finish().expect("writing to a Vec"))
+}
+
+fn digest(text: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(text)
+}
+
+impl Chunks {
+    pub fn new(enums: bool) -> Self {
+        Chunks::with_block(enums, BLOCK)
+    }
+
+    /// With another average block size (tests and benchmarks).
+    pub fn with_block(enums: bool, block: usize) -> Self {
+        let headers = slots()
+            .iter()
+            .map(|s| {
+                let mut h = String::new();
+                render_header(s.meta(), &mut h);
+                let member = gzip_member(h.as_bytes());
+                (Bytes::from(h), member)
+            })
+            .collect();
+        Chunks {
+            block: block.max(1),
+            blocks: Vec::new(),
+            enums,
+            prelude: Bytes::new(),
+            trailer: Bytes::new(),
+            headers,
+            asked: [false; 2],
+            keep: [false; 2],
+            assembled: [None, None],
+            work: Work::default(),
+        }
+    }
+
+    pub fn work(&self) -> Work {
+        self.work
+    }
+
+    /// Bytes of chunks kept, plain and gzip (headers, prelude and trailer aside).
+    pub fn kept_bytes(&self) -> (u64, u64) {
+        let sum = |c: &Option<Vec<Bytes>>| c.iter().flatten().map(|b| b.len() as u64).sum::<u64>();
+        self.blocks
+            .iter()
+            .fold((0, 0), |(p, g), b| (p + sum(&b.plain), g + sum(&b.gzip)))
+    }
+
+    /// The number of blocks the resources fall into.
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Takes a new state; `wanted` is the encoding the scrape that brought it asks for.
+    pub fn update(&mut self, frame: &Frame, wanted: Encoding) {
+        self.work.updates += 1;
+        self.asked[index(wanted)] = true;
+        let [keep_plain, keep_gzip] = self.asked;
+        self.keep = self.asked;
+        self.asked = [false; 2];
+        self.assembled = [None, None];
+
+        // Previous blocks by the name they start with.
+        let mut old: HashMap<Arc<str>, Block> = std::mem::take(&mut self.blocks)
+            .into_iter()
+            .filter(|b| !b.resources.is_empty())
+            .map(|b| (Arc::clone(&b.resources[0].name), b))
+            .collect();
+        let mut blocks = Vec::new();
+        let mut dirty = Vec::new();
+        for run in cut(&frame.resources, self.block) {
+            match old.remove(&*run[0].name) {
+                Some(b) if b.same_resources(run) => blocks.push(b),
+                previous => {
+                    dirty.push((blocks.len(), previous));
+                    blocks.push(Block {
+                        resources: run.to_vec(),
+                        lens: Vec::new(),
+                        digests: Vec::new(),
+                        plain: None,
+                        gzip: None,
+                    });
+                }
+            }
+        }
+        drop(old);
+        let rendered = AtomicUsize::new(0);
+        let compressed = AtomicUsize::new(0);
+        let enums = self.enums;
+        {
+            // Each dirty block with its previous version (for members to keep).
+            let mut jobs: Vec<(&mut Block, Option<Block>)> = Vec::new();
+            let mut slots_by_index: Vec<Option<&mut Block>> = blocks.iter_mut().map(Some).collect();
+            for (i, previous) in dirty {
+                jobs.push((slots_by_index[i].take().expect("each block once"), previous));
+            }
+            let job = |(b, previous): (&mut Block, Option<Block>)| {
+                render_block(b, previous, enums, keep_plain, keep_gzip, &compressed);
+                rendered.fetch_add(1, Ordering::Relaxed);
+            };
+            parallel(jobs, job);
+        }
+        // Kept blocks: drop what nobody asked for; body() fills in an encoding asked for later.
+        for b in &mut blocks {
+            if !keep_plain {
+                b.plain = None;
+            }
+            if !keep_gzip {
+                b.gzip = None;
+            }
+        }
+        self.blocks = blocks;
+        self.work.blocks_rendered += rendered.into_inner() as u64;
+        self.work.members_compressed += compressed.into_inner() as u64;
+        let mut text = String::new();
+        render_prelude(frame.resources.len(), &frame.ctx, &mut text);
+        self.prelude = Bytes::from(text);
+        let mut text = String::new();
+        render_trailer(&frame.ctx, &mut text);
+        self.trailer = Bytes::from(text);
+        // The encoding asked for now stays asked for until the next update.
+        self.asked[index(wanted)] = true;
+    }
+
+    /// The body of the last state taken, in `encoding`.
+    pub fn body(&mut self, encoding: Encoding) -> Pieces {
+        self.asked[index(encoding)] = true;
+        if let Some(p) = &self.assembled[index(encoding)] {
+            return p.clone();
+        }
+        let enums = self.enums;
+        let compressed = AtomicUsize::new(0);
+        let rendered = AtomicUsize::new(0);
+        let missing: Vec<&mut Block> = self
+            .blocks
+            .iter_mut()
+            .filter(|b| match encoding {
+                Encoding::Identity => b.plain.is_none(),
+                Encoding::Gzip => b.gzip.is_none(),
+            })
+            .collect();
+        let keep_plain = self.keep[0];
+        parallel(missing, |b| {
+            let plain = match b.plain.take() {
+                Some(p) => p,
+                None => {
+                    rendered.fetch_add(1, Ordering::Relaxed);
+                    series(&b.resources, enums)
+                }
+            };
+            if encoding == Encoding::Gzip {
+                b.gzip = Some(compress(&plain, &compressed));
+            }
+            if encoding == Encoding::Identity || keep_plain {
+                b.plain = Some(plain);
+            }
+        });
+        self.keep[index(encoding)] = true;
+        self.work.blocks_rendered += rendered.into_inner() as u64;
+        self.work.members_compressed += compressed.into_inner() as u64;
+        let pieces = self.assemble(encoding);
+        self.assembled[index(encoding)] = Some(pieces.clone());
+        pieces
+    }
+
+    fn assemble(&self, encoding: Encoding) -> Pieces {
+        let gzip = encoding == Encoding::Gzip;
+        let edge = |b: &Bytes| if gzip { gzip_member(b) } else { b.clone() };
+        let mut pieces = vec![edge(&self.prelude)];
+        for (s, (header, header_gz)) in self.headers.iter().enumerate() {
+            if self.blocks.iter().all(|b| b.lens[s] == 0) {
+                continue;
+            }
+            pieces.push(if gzip { header_gz } else { header }.clone());
+            for b in &self.blocks {
+                if b.lens[s] == 0 {
+                    continue;
+                }
+                let chunks = if gzip { &b.gzip } else { &b.plain };
+                pieces.push(chunks.as_ref().expect("filled by body()")[s].clone());
+            }
+        }
+        pieces.push(edge(&self.trailer));
+        Pieces::new(pieces)
+    }
+}
+
+/// The series of `resources`, one chunk per slot.
+fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
+    let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
+    let mut out = vec![String::new(); slots().len()];
+    render_series(&refs, enums, &mut out);
+    out.into_iter().map(Bytes::from).collect()
+}
+
+fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Bytes> {
+    plain
+        .iter()
+        .map(|p| {
+            if p.is_empty() {
+                Bytes::new()
+            } else {
+                count.fetch_add(1, Ordering::Relaxed);
+                gzip_member(p)
+            }
+        })
+        .collect()
+}
+
+fn render_block(
+    b: &mut Block,
+    previous: Option<Block>,
+    enums: bool,
+    keep_plain: bool,
+    keep_gzip: bool,
+    compressed: &AtomicUsize,
+) {
+    let plain = series(&b.resources, enums);
+    b.lens = plain.iter().map(Bytes::len).collect();
+    b.digests = plain.iter().map(|p| digest(p)).collect();
+    if keep_gzip {
+        let old = previous.and_then(|p| Some((p.digests, p.gzip?)));
+        let members = plain
+            .iter()
+            .enumerate()
+            .map(|(s, text)| match &old {
+                _ if text.is_empty() => Bytes::new(),
+                Some((digests, gzip)) if digests.get(s) == Some(&b.digests[s]) => gzip[s].clone(),
+                _ => {
+                    compressed.fetch_add(1, Ordering::Relaxed);
+                    gzip_member(text)
+                }
+            })
+            .collect();
+        b.gzip = Some(members);
+    }
+    if keep_plain {
+        b.plain = Some(plain);
+    }
+}
+
+/// Splits `resources` into blocks of about `size`: a block ends after a resource whose name
+/// hashes to 0 modulo `size`, or when it holds `4 * size` resources.
+fn cut(resources: &[Arc<Resource>], size: usize) -> Vec<&[Arc<Resource>]> {
+    let mut runs = Vec::with_capacity(resources.len() / size + 1);
+    let mut start = 0;
+    for (i, r) in resources.iter().enumerate() {
+        let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()) % size as u64 == 0;
+        if ends || i + 1 - start >= 4 * size {
+            runs.push(&resources[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < resources.len() {
+        runs.push(&resources[start..]);
+    }
+    runs
+}
+
+/// Runs `job` over `items` on every core (inline for a single item).
+fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync) {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if workers <= 1 {
+        items.into_iter().for_each(job);
+        return;
+    }
+    let queue = std::sync::Mutex::new(items.into_iter());
+    let next = || queue.lock().expect("queue lock").next();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(item) = next() {
+                    job(item);
+                }
+            });
+        }
+    });
+}

@@ -27,7 +27,8 @@
 //! Must never: do I/O or block on anything but its own rendering; serve pieces of two states.
 
 use crate::render::{
-    render_header, render_prelude, render_series, render_trailer, slots, RenderContext,
+    collect, render_header, render_prelude, render_series, render_slots, render_trailer,
+    same_objects, same_series, slots, RenderContext,
 };
 use bytes::Bytes;
 use drbd::Resource;
@@ -350,6 +351,10 @@ fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Bytes> {
         .collect()
 }
 
+/// Renders a block whose resources changed. With the previous version of the block at hand
+/// and the same objects in it (only values moved), a family whose values are all unchanged
+/// keeps its chunk without rendering; a rendered chunk whose text is unchanged keeps its gzip
+/// member.
 fn render_block(
     b: &mut Block,
     previous: Option<Block>,
@@ -358,28 +363,65 @@ fn render_block(
     keep_gzip: bool,
     compressed: &AtomicUsize,
 ) {
-    let plain = series(&b.resources, enums);
-    b.lens = plain.iter().map(Bytes::len).collect();
-    b.digests = plain.iter().map(|p| digest(p)).collect();
-    if keep_gzip {
-        let old = previous.and_then(|p| Some((p.digests, p.gzip?)));
-        let members = plain
-            .iter()
-            .enumerate()
-            .map(|(s, text)| match &old {
-                _ if text.is_empty() => Bytes::new(),
-                Some((digests, gzip)) if digests.get(s) == Some(&b.digests[s]) => gzip[s].clone(),
-                _ => {
-                    compressed.fetch_add(1, Ordering::Relaxed);
-                    gzip_member(text)
+    let n = slots().len();
+    let new = collect(b.resources.iter().map(|r| &**r));
+    // Per slot: what can be kept of the previous version.
+    let mut kept: Vec<Option<(usize, u128, Option<Bytes>, Option<Bytes>)>> = vec![None; n];
+    if let Some(p) = &previous {
+        let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
+        let old = collect(p.resources.iter().map(|r| &**r));
+        if complete && same_objects(&new, &old) {
+            for (s, slot) in slots().iter().enumerate() {
+                if same_series(*slot, &new, &old) {
+                    let plain = p.plain.as_ref().map(|c| c[s].clone());
+                    let gzip = p.gzip.as_ref().map(|c| c[s].clone());
+                    kept[s] = Some((p.lens[s], p.digests[s], plain, gzip));
                 }
-            })
-            .collect();
-        b.gzip = Some(members);
+            }
+        }
     }
-    if keep_plain {
-        b.plain = Some(plain);
+    let mut text: Vec<String> = (0..n)
+        .map(|s| match (&kept[s], &previous) {
+            (None, Some(p)) if !p.lens.is_empty() => String::with_capacity(p.lens[s]),
+            _ => String::new(),
+        })
+        .collect();
+    render_slots(&new, enums, |s| kept[s].is_none(), &mut text);
+    drop(new);
+    let mut plain = Vec::with_capacity(n);
+    let mut gzip = Vec::with_capacity(n);
+    b.lens = Vec::with_capacity(n);
+    b.digests = Vec::with_capacity(n);
+    for (s, text) in text.into_iter().enumerate() {
+        if let Some((len, digest, p, g)) = kept[s].take() {
+            b.lens.push(len);
+            b.digests.push(digest);
+            plain.push(p.unwrap_or_default());
+            gzip.push(g.unwrap_or_default());
+            continue;
+        }
+        let text = Bytes::from(text);
+        let d = digest(&text);
+        let old_member = previous.as_ref().and_then(|p| {
+            let g = p.gzip.as_ref()?;
+            (p.digests.get(s) == Some(&d)).then(|| g[s].clone())
+        });
+        if keep_gzip {
+            gzip.push(match old_member {
+                _ if text.is_empty() => Bytes::new(),
+                Some(m) => m,
+                None => {
+                    compressed.fetch_add(1, Ordering::Relaxed);
+                    gzip_member(&text)
+                }
+            });
+        }
+        b.lens.push(text.len());
+        b.digests.push(d);
+        plain.push(text);
     }
+    b.plain = keep_plain.then_some(plain);
+    b.gzip = keep_gzip.then_some(gzip);
 }
 
 /// Splits `resources` into blocks of about `size`: a block ends after a resource whose name

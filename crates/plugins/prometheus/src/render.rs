@@ -23,7 +23,7 @@ pub struct RenderContext {
 }
 
 /// Label sets built once per scrape into one arena string, so each family only appends them.
-struct Objects<'a> {
+pub struct Objects<'a> {
     arena: String,
     resources: Vec<(Span, &'a Resource)>,
     connections: Vec<(Span, &'a Connection)>,
@@ -35,7 +35,7 @@ struct Objects<'a> {
 /// A label set in the arena.
 type Span = std::ops::Range<usize>;
 
-fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
+pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
     let mut o = Objects {
         arena: String::new(),
         resources: Vec::new(),
@@ -244,10 +244,17 @@ pub fn render_trailer(ctx: &RenderContext, out: &mut String) {
 /// without headers. Series of consecutive runs of resources concatenate to the series of the
 /// whole run, which is what lets a body be assembled from cached pieces.
 pub fn render_series(resources: &[&Resource], enums: bool, out: &mut [String]) {
+    render_slots(&collect(resources.iter().copied()), enums, |_| true, out);
+}
+
+/// Like [`render_series`] for the objects of `collect`, only for the slots `which` picks.
+pub fn render_slots(o: &Objects, enums: bool, which: impl Fn(usize) -> bool, out: &mut [String]) {
     assert_eq!(out.len(), slots().len(), "one buffer per slot");
-    let o = collect(resources.iter().copied());
     let mut num = itoa::Buffer::new();
-    for (slot, out) in slots().iter().zip(out.iter_mut()) {
+    for (i, (slot, out)) in slots().iter().zip(out.iter_mut()).enumerate() {
+        if !which(i) {
+            continue;
+        }
         let s = Series {
             arena: &o.arena,
             prefix: &slot_text(*slot).prefix,
@@ -316,6 +323,52 @@ pub fn render_series(resources: &[&Resource], enums: bool, out: &mut [String]) {
                 }
             }
         }
+    }
+}
+
+/// Whether two runs of resources have the same objects with the same labels, so their series
+/// differ only where a value differs.
+pub fn same_objects(a: &Objects, b: &Objects) -> bool {
+    fn spans<T>(x: &[(Span, &T)], y: &[(Span, &T)]) -> bool {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.0 == q.0)
+    }
+    a.arena == b.arena
+        && spans(&a.resources, &b.resources)
+        && spans(&a.connections, &b.connections)
+        && spans(&a.peer_devices, &b.peer_devices)
+        && spans(&a.devices, &b.devices)
+        && a.paths == b.paths
+}
+
+/// For objects with [`same_objects`]: whether the series of `slot` are the same text.
+pub fn same_series(slot: Slot, a: &Objects, b: &Objects) -> bool {
+    fn all<T, V: PartialEq>(x: &[(Span, &T)], y: &[(Span, &T)], v: impl Fn(&T) -> V) -> bool {
+        x.iter().zip(y).all(|(p, q)| v(p.1) == v(q.1))
+    }
+    let progress = |p: &PeerDevice| p.progress.as_deref().map(|g| (g.done, g.eta));
+    match slot {
+        Slot::ResourceRole => all(&a.resources, &b.resources, |r| r.role),
+        Slot::Resource(i) => all(&a.resources, &b.resources, RESOURCE_FAMILIES[i].value),
+        Slot::ConnectionState => all(&a.connections, &b.connections, |c| c.connection_state),
+        Slot::PeerDevice(i) => all(
+            &a.peer_devices,
+            &b.peer_devices,
+            PEER_DEVICE_FAMILIES[i].value,
+        ),
+        Slot::Connection(i) => all(&a.connections, &b.connections, CONNECTION_FAMILIES[i].value),
+        Slot::DeviceState => all(&a.devices, &b.devices, |d| d.disk_state),
+        Slot::Device(i) => all(&a.devices, &b.devices, DEVICE_FAMILIES[i].value),
+        Slot::NewPeerDevice(i) => all(
+            &a.peer_devices,
+            &b.peer_devices,
+            NEW_PEER_DEVICE_FAMILIES[i].value,
+        ),
+        Slot::ResyncDone | Slot::ResyncEta => all(&a.peer_devices, &b.peer_devices, progress),
+        Slot::ReplicationInfo => all(&a.peer_devices, &b.peer_devices, |p| p.replication_state),
+        Slot::PeerDiskInfo => all(&a.peer_devices, &b.peer_devices, |p| p.peer_disk_state),
+        Slot::PeerRoleInfo => all(&a.connections, &b.connections, |c| c.peer_role),
+        // The value is part of `paths`, compared by same_objects.
+        Slot::PathEstablished => true,
     }
 }
 

@@ -313,6 +313,6 @@ pub fn accepts_gzip(value: &str) -> bool {
                 .and_then(|q| q.trim().parse::<f32>().ok())
                 .is_some_and(|q| q <= 0.0)
         });
-        name.eq_ignore_ascii_case("gzip") && !refused
+        (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && !refused
     })
 }

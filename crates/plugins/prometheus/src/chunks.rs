@@ -17,10 +17,13 @@
 //! with a changed resource is rendered again, all families; blocks are rendered on every core
 //! when many changed.
 //!
-//! gzip is a stream of members (RFC 1952 §2.2; Go's and curl's readers read them all): each
-//! chunk is its own member. A re-rendered chunk whose text did not change (the enum and info
-//! families when only counters moved, the bulk of the body) keeps its compressed member; the
-//! text is recognised by a 128-bit digest, so the plain text need not be kept to compare.
+//! gzip is one member (RFC 1952) whose deflate stream is the concatenation of *segments*,
+//! one per chunk, each compressed on its own and ended by a sync flush (byte-aligned, no final
+//! block), then an empty final block; the CRC-32 of the whole is combined from the segments'
+//! (the technique of pigz). Every gzip reader reads it (curl reads only the first member of a
+//! multi-member stream, so members per chunk would not do). A re-rendered chunk whose text did
+//! not change keeps its segment; the text is recognised by a 128-bit digest, so the plain text
+//! need not be kept to compare.
 //! Each encoding is kept only while clients ask for it: one not asked for since the previous
 //! state is dropped when the next state is taken.
 //!
@@ -33,7 +36,6 @@ use crate::render::{
 use bytes::Bytes;
 use drbd::Resource;
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -88,6 +90,8 @@ pub struct Work {
     pub blocks_rendered: u64,
     /// Chunks compressed into a gzip member.
     pub members_compressed: u64,
+    /// Bodies handed out ([`Chunks::body`] calls), plain and gzip.
+    pub bodies: [u64; 2],
 }
 
 struct Block {
@@ -96,7 +100,7 @@ struct Block {
     lens: Vec<usize>,
     digests: Vec<u128>,
     plain: Option<Vec<Bytes>>,
-    gzip: Option<Vec<Bytes>>,
+    gzip: Option<Vec<Segment>>,
 }
 
 impl Block {
@@ -117,8 +121,8 @@ pub struct Chunks {
     enums: bool,
     prelude: Bytes,
     trailer: Bytes,
-    /// Per slot: the header, plain and as a gzip member (built once).
-    headers: Vec<(Bytes, Bytes)>,
+    /// Per slot: the header, plain and as a deflate segment (built once).
+    headers: Vec<(Bytes, Segment)>,
     /// Encodings asked for since the last update.
     asked: [bool; 2],
     /// Encodings the blocks keep until the next update.
@@ -134,14 +138,52 @@ fn index(e: Encoding) -> usize {
     }
 }
 
-/// One gzip member holding `text`.
+/// A piece of a deflate stream: `text` compressed on its own, ended by a sync flush (so it
+/// ends on a byte boundary and is not final), and the CRC-32 of `text`.
+#[derive(Debug, Clone, Default)]
+pub struct Segment {
+    pub deflate: Bytes,
+    pub crc: u32,
+}
+
+/// Compresses `text` into a segment.
+pub fn segment(text: &[u8]) -> Segment {
+    let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut out = Vec::with_capacity(text.len() / 4 + 64);
+    loop {
+        let consumed = c.total_in() as usize;
+        c.compress_vec(&text[consumed..], &mut out, flate2::FlushCompress::Sync)
+            .expect("deflate into a Vec");
+        // The flush is complete when input is used up and output space was left over.
+        if c.total_in() as usize == text.len() && out.len() < out.capacity() {
+            break;
+        }
+        out.reserve(out.capacity().max(64));
+    }
+    Segment {
+        deflate: Bytes::from(out),
+        crc: crc32fast::hash(text),
+    }
+}
+
+/// The gzip member header: deflate, no name, no time, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// The end of the member: an empty final deflate block, the CRC-32 and the length of the text.
+fn gzip_end(crc: u32, len: u64) -> Bytes {
+    let mut end = vec![0x03, 0x00];
+    end.extend_from_slice(&crc.to_le_bytes());
+    end.extend_from_slice(&(len as u32).to_le_bytes());
+    Bytes::from(end)
+}
+
+/// `text` as a complete gzip member.
 pub fn gzip_member(text: &[u8]) -> Bytes {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(text.len() / 8 + 64),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(text).expect("writing to a Vec");
-    Bytes::from(enc.finish().expect("writing to a Vec"))
+    let s = segment(text);
+    let mut v = GZIP_HEADER.to_vec();
+    v.extend_from_slice(&s.deflate);
+    v.extend_from_slice(&gzip_end(s.crc, text.len() as u64));
+    Bytes::from(v)
 }
 
 fn digest(text: &[u8]) -> u128 {
@@ -160,8 +202,8 @@ impl Chunks {
             .map(|s| {
                 let mut h = String::new();
                 render_header(s.meta(), &mut h);
-                let member = gzip_member(h.as_bytes());
-                (Bytes::from(h), member)
+                let segment = segment(h.as_bytes());
+                (Bytes::from(h), segment)
             })
             .collect();
         Chunks {
@@ -184,10 +226,17 @@ impl Chunks {
 
     /// Bytes of chunks kept, plain and gzip (headers, prelude and trailer aside).
     pub fn kept_bytes(&self) -> (u64, u64) {
-        let sum = |c: &Option<Vec<Bytes>>| c.iter().flatten().map(|b| b.len() as u64).sum::<u64>();
-        self.blocks
-            .iter()
-            .fold((0, 0), |(p, g), b| (p + sum(&b.plain), g + sum(&b.gzip)))
+        let plain = |b: &Block| b.plain.iter().flatten().map(Bytes::len).sum::<usize>();
+        let gzip = |b: &Block| {
+            b.gzip
+                .iter()
+                .flatten()
+                .map(|s| s.deflate.len())
+                .sum::<usize>()
+        };
+        self.blocks.iter().fold((0, 0), |(p, g), b| {
+            (p + plain(b) as u64, g + gzip(b) as u64)
+        })
     }
 
     /// The number of blocks the resources fall into.
@@ -269,6 +318,7 @@ impl Chunks {
     /// The body of the last state taken, in `encoding`.
     pub fn body(&mut self, encoding: Encoding) -> Pieces {
         self.asked[index(encoding)] = true;
+        self.work.bodies[index(encoding)] += 1;
         if let Some(p) = &self.assembled[index(encoding)] {
             return p.clone();
         }
@@ -309,24 +359,79 @@ impl Chunks {
 
     fn assemble(&self, encoding: Encoding) -> Pieces {
         let gzip = encoding == Encoding::Gzip;
-        let edge = |b: &Bytes| if gzip { gzip_member(b) } else { b.clone() };
-        let mut pieces = vec![edge(&self.prelude)];
-        for (s, (header, header_gz)) in self.headers.iter().enumerate() {
+        let mut pieces = Vec::new();
+        // The CRC-32 and length of the text so far (gzip).
+        let mut crc = crc32fast::Hasher::new();
+        let mut add =
+            |pieces: &mut Vec<Bytes>, plain: &Bytes, seg: Option<&Segment>, len: usize| match seg {
+                Some(s) if gzip => {
+                    pieces.push(s.deflate.clone());
+                    crc.combine(&crc32fast::Hasher::new_with_initial_len(s.crc, len as u64));
+                }
+                _ => pieces.push(plain.clone()),
+            };
+        let edge = |text: &Bytes| gzip.then(|| segment(text));
+        if gzip {
+            pieces.push(Bytes::from_static(&GZIP_HEADER));
+        }
+        add(
+            &mut pieces,
+            &self.prelude,
+            edge(&self.prelude).as_ref(),
+            self.prelude.len(),
+        );
+        let none = Bytes::new();
+        for (s, (header, header_seg)) in self.headers.iter().enumerate() {
             if self.blocks.iter().all(|b| b.lens[s] == 0) {
                 continue;
             }
-            pieces.push(if gzip { header_gz } else { header }.clone());
+            add(&mut pieces, header, Some(header_seg), header.len());
             for b in &self.blocks {
                 if b.lens[s] == 0 {
                     continue;
                 }
-                let chunks = if gzip { &b.gzip } else { &b.plain };
-                pieces.push(chunks.as_ref().expect("filled by body()")[s].clone());
+                if gzip {
+                    let seg = &b.gzip.as_ref().expect("filled by body()")[s];
+                    add(&mut pieces, &none, Some(seg), b.lens[s]);
+                } else {
+                    add(
+                        &mut pieces,
+                        &b.plain.as_ref().expect("filled by body()")[s],
+                        None,
+                        0,
+                    );
+                }
             }
         }
-        pieces.push(edge(&self.trailer));
+        add(
+            &mut pieces,
+            &self.trailer,
+            edge(&self.trailer).as_ref(),
+            self.trailer.len(),
+        );
+        if gzip {
+            let len = text_len(
+                &self.blocks,
+                &self.headers,
+                self.prelude.len() + self.trailer.len(),
+            );
+            pieces.push(gzip_end(crc.finalize(), len));
+        }
         Pieces::new(pieces)
     }
+}
+
+/// The length of the whole text: prelude and trailer, the headers of the families present,
+/// every chunk.
+fn text_len(blocks: &[Block], headers: &[(Bytes, Segment)], edges: usize) -> u64 {
+    let mut len = edges as u64;
+    for (s, (header, _)) in headers.iter().enumerate() {
+        let chunks: usize = blocks.iter().map(|b| b.lens[s]).sum();
+        if chunks > 0 {
+            len += (header.len() + chunks) as u64;
+        }
+    }
+    len
 }
 
 /// The series of `resources`, one chunk per slot.
@@ -337,15 +442,15 @@ fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
     out.into_iter().map(Bytes::from).collect()
 }
 
-fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Bytes> {
+fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Segment> {
     plain
         .iter()
         .map(|p| {
             if p.is_empty() {
-                Bytes::new()
+                Segment::default()
             } else {
                 count.fetch_add(1, Ordering::Relaxed);
-                gzip_member(p)
+                segment(p)
             }
         })
         .collect()
@@ -366,7 +471,8 @@ fn render_block(
     let n = slots().len();
     let new = collect(b.resources.iter().map(|r| &**r));
     // Per slot: what can be kept of the previous version.
-    let mut kept: Vec<Option<(usize, u128, Option<Bytes>, Option<Bytes>)>> = vec![None; n];
+    type Kept = (usize, u128, Option<Bytes>, Option<Segment>);
+    let mut kept: Vec<Option<Kept>> = vec![None; n];
     if let Some(p) = &previous {
         let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
         let old = collect(p.resources.iter().map(|r| &**r));
@@ -408,11 +514,11 @@ fn render_block(
         });
         if keep_gzip {
             gzip.push(match old_member {
-                _ if text.is_empty() => Bytes::new(),
+                _ if text.is_empty() => Segment::default(),
                 Some(m) => m,
                 None => {
                     compressed.fetch_add(1, Ordering::Relaxed);
-                    gzip_member(&text)
+                    segment(&text)
                 }
             });
         }

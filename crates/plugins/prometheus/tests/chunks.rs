@@ -43,7 +43,7 @@ fn text(p: &Pieces, encoding: Encoding) -> String {
         Encoding::Identity => String::from_utf8(bytes).unwrap(),
         Encoding::Gzip => {
             let mut t = String::new();
-            flate2::read::MultiGzDecoder::new(&bytes[..])
+            flate2::read::GzDecoder::new(&bytes[..])
                 .read_to_string(&mut t)
                 .unwrap();
             t

@@ -128,6 +128,8 @@ pub struct Chunks {
     /// Encodings the blocks keep until the next update.
     keep: [bool; 2],
     assembled: [Option<Pieces>; 2],
+    /// Per slot: the digests of the column's chunks, their combined CRC-32 and length.
+    columns: Vec<Option<(Vec<u128>, u32, usize)>>,
     work: Work,
 }
 
@@ -216,6 +218,7 @@ impl Chunks {
             asked: [false; 2],
             keep: [false; 2],
             assembled: [None, None],
+            columns: vec![None; slots().len()],
             work: Work::default(),
         }
     }
@@ -357,66 +360,67 @@ impl Chunks {
         pieces
     }
 
-    fn assemble(&self, encoding: Encoding) -> Pieces {
-        let gzip = encoding == Encoding::Gzip;
-        let mut pieces = Vec::new();
-        // The CRC-32 and length of the text so far (gzip).
-        let mut crc = crc32fast::Hasher::new();
-        let mut add =
-            |pieces: &mut Vec<Bytes>, plain: &Bytes, seg: Option<&Segment>, len: usize| match seg {
-                Some(s) if gzip => {
-                    pieces.push(s.deflate.clone());
-                    crc.combine(&crc32fast::Hasher::new_with_initial_len(s.crc, len as u64));
+    fn assemble(&mut self, encoding: Encoding) -> Pieces {
+        let present: Vec<bool> = (0..self.headers.len())
+            .map(|s| self.blocks.iter().any(|b| b.lens[s] > 0))
+            .collect();
+        if encoding == Encoding::Identity {
+            let mut pieces = vec![self.prelude.clone()];
+            for (s, (header, _)) in self.headers.iter().enumerate() {
+                if present[s] {
+                    pieces.push(header.clone());
+                    let chunks = self.blocks.iter().filter(|b| b.lens[s] > 0);
+                    pieces.extend(chunks.map(|b| b.plain.as_ref().expect("filled")[s].clone()));
                 }
-                _ => pieces.push(plain.clone()),
-            };
-        let edge = |text: &Bytes| gzip.then(|| segment(text));
-        if gzip {
-            pieces.push(Bytes::from_static(&GZIP_HEADER));
+            }
+            pieces.push(self.trailer.clone());
+            return Pieces::new(pieces);
         }
-        add(
-            &mut pieces,
-            &self.prelude,
-            edge(&self.prelude).as_ref(),
-            self.prelude.len(),
-        );
-        let none = Bytes::new();
+        // The CRC-32 of the text: combined per family column (cached while the column's chunks
+        // stay the same: combining is the costly part), then over the whole.
+        let mut crc = crc32fast::Hasher::new();
+        let mut add = |c: u32, len: usize| {
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(c, len as u64));
+        };
+        let (prelude, trailer) = (segment(&self.prelude), segment(&self.trailer));
+        let mut pieces = vec![Bytes::from_static(&GZIP_HEADER), prelude.deflate];
+        add(prelude.crc, self.prelude.len());
         for (s, (header, header_seg)) in self.headers.iter().enumerate() {
-            if self.blocks.iter().all(|b| b.lens[s] == 0) {
+            if !present[s] {
                 continue;
             }
-            add(&mut pieces, header, Some(header_seg), header.len());
-            for b in &self.blocks {
-                if b.lens[s] == 0 {
-                    continue;
+            pieces.push(header_seg.deflate.clone());
+            add(header_seg.crc, header.len());
+            let chunks = || self.blocks.iter().filter(|b| b.lens[s] > 0);
+            let digests: Vec<u128> = chunks().map(|b| b.digests[s]).collect();
+            let column = match &self.columns[s] {
+                Some(c) if c.0 == digests => (c.1, c.2),
+                _ => {
+                    let mut h = crc32fast::Hasher::new();
+                    for b in chunks() {
+                        let seg = &b.gzip.as_ref().expect("filled")[s];
+                        h.combine(&crc32fast::Hasher::new_with_initial_len(
+                            seg.crc,
+                            b.lens[s] as u64,
+                        ));
+                    }
+                    let len = chunks().map(|b| b.lens[s]).sum();
+                    let c = (h.finalize(), len);
+                    self.columns[s] = Some((digests, c.0, c.1));
+                    c
                 }
-                if gzip {
-                    let seg = &b.gzip.as_ref().expect("filled by body()")[s];
-                    add(&mut pieces, &none, Some(seg), b.lens[s]);
-                } else {
-                    add(
-                        &mut pieces,
-                        &b.plain.as_ref().expect("filled by body()")[s],
-                        None,
-                        0,
-                    );
-                }
-            }
+            };
+            add(column.0, column.1);
+            pieces.extend(chunks().map(|b| b.gzip.as_ref().expect("filled")[s].deflate.clone()));
         }
-        add(
-            &mut pieces,
-            &self.trailer,
-            edge(&self.trailer).as_ref(),
-            self.trailer.len(),
+        pieces.push(trailer.deflate);
+        add(trailer.crc, self.trailer.len());
+        let len = text_len(
+            &self.blocks,
+            &self.headers,
+            self.prelude.len() + self.trailer.len(),
         );
-        if gzip {
-            let len = text_len(
-                &self.blocks,
-                &self.headers,
-                self.prelude.len() + self.trailer.len(),
-            );
-            pieces.push(gzip_end(crc.finalize(), len));
-        }
+        pieces.push(gzip_end(crc.finalize(), len));
         Pieces::new(pieces)
     }
 }

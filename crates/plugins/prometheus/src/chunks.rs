@@ -162,6 +162,7 @@ pub fn segment(text: &[u8]) -> Segment {
         }
         out.reserve(out.capacity().max(64));
     }
+    out.shrink_to_fit();
     Segment {
         deflate: Bytes::from(out),
         crc: crc32fast::hash(text),
@@ -286,9 +287,9 @@ impl Chunks {
         {
             // Each dirty block with its previous version (for members to keep).
             let mut jobs: Vec<(&mut Block, Option<Block>)> = Vec::new();
-            let mut slots_by_index: Vec<Option<&mut Block>> = blocks.iter_mut().map(Some).collect();
+            let mut by_index: Vec<Option<&mut Block>> = blocks.iter_mut().map(Some).collect();
             for (i, previous) in dirty {
-                jobs.push((slots_by_index[i].take().expect("each block once"), previous));
+                jobs.push((by_index[i].take().expect("each block once"), previous));
             }
             let job = |(b, previous): (&mut Block, Option<Block>)| {
                 render_block(b, previous, enums, keep_plain, keep_gzip, &compressed);
@@ -438,12 +439,20 @@ fn text_len(blocks: &[Block], headers: &[(Bytes, Segment)], edges: usize) -> u64
     len
 }
 
+/// A chunk without the spare room its string grew (kept chunks are most of the memory).
+fn tight(mut text: String) -> Bytes {
+    if text.capacity() > text.len() + text.len() / 16 + 64 {
+        text.shrink_to_fit();
+    }
+    Bytes::from(text)
+}
+
 /// The series of `resources`, one chunk per slot.
 fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
     let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
     let mut out = vec![String::new(); slots().len()];
     render_series(&refs, enums, &mut out);
-    out.into_iter().map(Bytes::from).collect()
+    out.into_iter().map(tight).collect()
 }
 
 fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Segment> {
@@ -492,7 +501,10 @@ fn render_block(
     }
     let mut text: Vec<String> = (0..n)
         .map(|s| match (&kept[s], &previous) {
-            (None, Some(p)) if !p.lens.is_empty() => String::with_capacity(p.lens[s]),
+            // Room for a few more digits than last time.
+            (None, Some(p)) if !p.lens.is_empty() => {
+                String::with_capacity(p.lens[s] + p.lens[s] / 64 + 16)
+            }
             _ => String::new(),
         })
         .collect();
@@ -510,7 +522,7 @@ fn render_block(
             gzip.push(g.unwrap_or_default());
             continue;
         }
-        let text = Bytes::from(text);
+        let text = tight(text);
         let d = digest(&text);
         let old_member = previous.as_ref().and_then(|p| {
             let g = p.gzip.as_ref()?;
@@ -540,7 +552,7 @@ fn cut(resources: &[Arc<Resource>], size: usize) -> Vec<&[Arc<Resource>]> {
     let mut runs = Vec::with_capacity(resources.len() / size + 1);
     let mut start = 0;
     for (i, r) in resources.iter().enumerate() {
-        let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()) % size as u64 == 0;
+        let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()).is_multiple_of(size as u64);
         if ends || i + 1 - start >= 4 * size {
             runs.push(&resources[start..=i]);
             start = i + 1;

@@ -5,7 +5,7 @@
 //! [`BLOCK`] consecutive resources. A block ends after a resource whose name hashes to a
 //! multiple of the block size (or at four times the size), so where blocks end depends on names
 //! alone: adding or removing a resource changes only its own block. For every block and every
-//! family (a [`Slot`]) there is one *chunk*: that family's series lines for the block's
+//! family (a [`crate::render::Slot`]) there is one *chunk*: that family's series lines for the block's
 //! resources. The body is the prelude, then per family its header and its chunks in block
 //! order, then the trailer; since series of consecutive resources concatenate, this is byte for
 //! byte the full render.
@@ -13,9 +13,13 @@
 //! A block is kept while it holds the very same resources: the core changes a resource copy on
 //! write (`Arc::make_mut`) and the block holds a reference to each of its resources, so a
 //! resource that changed since the block was rendered is a new allocation and pointer equality
-//! is an exact change marker (no address reuse is possible while the block holds it). A block
-//! with a changed resource is rendered again, all families; blocks are rendered on every core
-//! when many changed.
+//! is an exact change marker (no address reuse is possible while the block holds it). In a
+//! block with a changed resource, a family whose values all stayed (with the same objects and
+//! labels) keeps its chunk: when a statistics poll moves the counters of every resource, the
+//! enum and info families (half the body) are not rendered again. The other families of the
+//! block are rendered, blocks on every core when many changed. The core marks nothing per
+//! resource; a per-resource change counter in the core would spare holding the previous
+//! resources, which is the price of pointer equality.
 //!
 //! gzip is one member (RFC 1952) whose deflate stream is the concatenation of *segments*,
 //! one per chunk, each compressed on its own and ended by a sync flush (byte-aligned, no final
@@ -23,7 +27,8 @@
 //! (the technique of pigz). Every gzip reader reads it (curl reads only the first member of a
 //! multi-member stream, so members per chunk would not do). A re-rendered chunk whose text did
 //! not change keeps its segment; the text is recognised by a 128-bit digest, so the plain text
-//! need not be kept to compare.
+//! need not be kept to compare; the CRC of a family's column of chunks is cached the same way.
+//!
 //! Each encoding is kept only while clients ask for it: one not asked for since the previous
 //! state is dropped when the next state is taken.
 //!

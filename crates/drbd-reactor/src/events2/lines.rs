@@ -10,7 +10,7 @@ use crate::metrics::DaemonMetrics;
 use drbd::{Event, Line};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::TARGET;
@@ -196,68 +196,38 @@ impl Assembler {
     }
 }
 
-/// What every parser of one child's lines shares (the reader and its split helper): the
-/// counters, the rate limit of warnings about rejected lines and the warn-once memories. Only
-/// lines that are reported touch the locks; good lines touch nothing here.
-pub(super) struct Reporting {
-    metrics: Arc<DaemonMetrics>,
-    rejected_warnings: Mutex<RateLimit>,
-    /// (verb, kind) of unknown lines already warned about.
-    seen_unknown: Mutex<BTreeSet<(String, String)>>,
-    /// (key, value) pairs of values this version does not know, already warned about.
-    seen_values: Mutex<drbd::SeenUnknowns>,
-}
-
-impl Reporting {
-    pub(super) fn new(metrics: Arc<DaemonMetrics>) -> Self {
-        Reporting {
-            metrics,
-            rejected_warnings: Mutex::new(RateLimit::new(WARN_PERIOD)),
-            seen_unknown: Mutex::new(BTreeSet::new()),
-            seen_values: Mutex::new(drbd::SeenUnknowns::default()),
-        }
-    }
-}
-
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Turns lines into parsed lines, counting them; what is not for the core is reported and
-/// left out of the batch. `line_no` is the number of the last line taken (the first line of a
-/// child is line 1).
+/// Turns the lines of one child into parsed lines, counting them; what is not for the core is
+/// reported and left out of the batch.
 pub(super) struct Lines<'a> {
     pub(super) batch: Filling,
     pub(super) line_no: u64,
     pub(super) dump_complete: bool,
-    reporting: &'a Reporting,
+    metrics: &'a DaemonMetrics,
+    rejected_warnings: RateLimit,
+    /// (verb, kind) of unknown lines already warned about.
+    seen_unknown: BTreeSet<(String, String)>,
+    /// (key, value) pairs of values this version does not know, already warned about.
+    seen_values: drbd::SeenUnknowns,
 }
 
 impl<'a> Lines<'a> {
-    pub(super) fn new(pool: &BatchPool, reporting: &'a Reporting) -> Self {
-        Lines::numbered_after(pool, reporting, 0)
-    }
-
-    /// Lines whose first one is line `line_no + 1` of the child.
-    pub(super) fn numbered_after(pool: &BatchPool, reporting: &'a Reporting, line_no: u64) -> Self {
+    pub(super) fn new(pool: &BatchPool, metrics: &'a DaemonMetrics) -> Self {
         Lines {
             batch: Filling::new(pool),
-            line_no,
+            line_no: 0,
             dump_complete: false,
-            reporting,
+            metrics,
+            rejected_warnings: RateLimit::new(WARN_PERIOD),
+            seen_unknown: BTreeSet::new(),
+            seen_values: drbd::SeenUnknowns::default(),
         }
     }
 
     fn reject(&mut self, why: std::fmt::Arguments<'_>, text: &str) {
-        let reporting = self.reporting;
-        reporting
-            .metrics
-            .lines_rejected
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.lines_rejected.fetch_add(1, Ordering::Relaxed);
         let line_no = self.line_no;
         log::debug!(target: TARGET, "drbdsetup events2 line {line_no}: {why}, skipped: {text}");
-        let allowed = locked(&reporting.rejected_warnings).allow(Instant::now());
-        if let Some(held_back) = allowed {
+        if let Some(held_back) = self.rejected_warnings.allow(Instant::now()) {
             let more = if held_back > 0 {
                 format!(" ({held_back} more rejected since the last warning)")
             } else {
@@ -303,13 +273,8 @@ impl<'a> Lines<'a> {
         if !line.unknown_values.is_empty() {
             // The line and its object are kept; the value is stored as unknown.
             let n = line.unknown_values.len() as u64;
-            let reporting = self.reporting;
-            reporting
-                .metrics
-                .unknown_values
-                .fetch_add(n, Ordering::Relaxed);
-            let mut seen_values = locked(&reporting.seen_values);
-            for (key, value) in seen_values.news(&line.unknown_values) {
+            self.metrics.unknown_values.fetch_add(n, Ordering::Relaxed);
+            for (key, value) in self.seen_values.news(&line.unknown_values) {
                 log::warn!(target: TARGET, "drbdsetup events2 line {}: '{key}:{value}' is not a value this version knows; kept as unknown (counted in drbdreactor_events_unknown_values_total, warned once per key and value)", self.line_no);
             }
         }
@@ -319,8 +284,7 @@ impl<'a> Lines<'a> {
             Event::Skipped(n) => {
                 let n = *n;
                 self.batch.unparse();
-                self.reporting
-                    .metrics
+                self.metrics
                     .notifications_skipped
                     .fetch_add(n, Ordering::Relaxed);
                 log::warn!(target: TARGET, "drbdsetup events2 line {}: the kernel lost {n} notifications (- skipped); the state may be stale until the objects change again", self.line_no);
@@ -328,16 +292,11 @@ impl<'a> Lines<'a> {
             Event::Unknown { verb, kind } => {
                 let key = (verb.clone(), kind.clone());
                 self.batch.unparse();
-                let reporting = self.reporting;
-                reporting
-                    .metrics
-                    .lines_unknown
-                    .fetch_add(1, Ordering::Relaxed);
+                self.metrics.lines_unknown.fetch_add(1, Ordering::Relaxed);
                 log::debug!(target: TARGET, "drbdsetup events2 line {}: unknown line, ignored: {text}", self.line_no);
-                let mut seen_unknown = locked(&reporting.seen_unknown);
-                if seen_unknown.len() < SEEN_MAX && !seen_unknown.contains(&key) {
+                if self.seen_unknown.len() < SEEN_MAX && !self.seen_unknown.contains(&key) {
                     log::warn!(target: TARGET, "drbdsetup events2 line {}: lines '{} {}' are not known to this version and are ignored (counted in drbdreactor_events_unknown_total)", self.line_no, key.0, key.1);
-                    seen_unknown.insert(key);
+                    self.seen_unknown.insert(key);
                 }
             }
             _ => {}

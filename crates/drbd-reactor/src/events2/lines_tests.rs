@@ -65,11 +65,10 @@ fn the_rate_limit_lets_one_through_per_period_and_counts_the_rest() {
     assert_eq!(r.allow(t + Duration::from_secs(11)), None);
 }
 
-fn lines_of(input: &[&str]) -> (Vec<Line>, Arc<DaemonMetrics>) {
+fn lines_of(input: &[&str]) -> (Vec<Line>, DaemonMetrics) {
     let pool = BatchPool::default();
-    let metrics = Arc::new(DaemonMetrics::detached());
-    let reporting = super::Reporting::new(Arc::clone(&metrics));
-    let mut lines = Lines::new(&pool, &reporting);
+    let metrics = DaemonMetrics::detached();
+    let mut lines = Lines::new(&pool, &metrics);
     for l in input {
         lines.line(l.as_bytes(), true);
     }

@@ -9,15 +9,13 @@
 //! with their line number and skipped, quirk Q9), busy-loop, or leave the child behind.
 
 mod lines;
-mod split;
 
 pub use lines::{Assembler, BatchPool, Piece, RateLimit, BATCH, MAX_LINE, WARN_PERIOD};
 
 use crate::metrics::DaemonMetrics;
 use drbd::Line;
 use drbd_reactor_process::{read_lines, spawn_group, Backoff, GroupChild, LineLimit, Waited};
-use lines::{Lines, Reporting};
-use split::SplitParser;
+use lines::Lines;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::process::Stdio;
@@ -143,8 +141,8 @@ async fn follow(
     mut child: GroupChild,
     config: &ReaderConfig,
     tx: &mpsc::Sender<ReaderEvent>,
-    metrics: &Arc<DaemonMetrics>,
-    pool: &Arc<BatchPool>,
+    metrics: &DaemonMetrics,
+    pool: &BatchPool,
 ) -> Option<(String, bool)> {
     let pid = child.pid();
     let stdout = child.take_stdout().expect("stdout is piped");
@@ -156,10 +154,7 @@ async fn follow(
     let poll_task = tokio::spawn(poll_statistics(stdin, config.poll_interval));
 
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let reporting = Arc::new(Reporting::new(Arc::clone(metrics)));
-    let mut lines = Lines::new(pool, &reporting);
-    // The second parser thread (see split.rs); None: the reader parses alone.
-    let mut split = SplitParser::start(Arc::clone(pool), Arc::clone(&reporting));
+    let mut lines = Lines::new(pool, metrics);
     // Lines across reads, capped at MAX_LINE.
     let mut assembler = Assembler::default();
     // Whole reads are split into lines in place (no copy, no wait per line); a batch goes to
@@ -172,49 +167,19 @@ async fn follow(
         };
         // drbdsetup prints ASCII: one check per read instead of a UTF-8 validation per line.
         let ascii = chunk.is_ascii();
-        let mut tail = 0;
-        if let Some(first) = memchr::memchr(b'\n', chunk) {
-            // The first line may complete one carried over from the last read.
-            match assembler.line_end(&chunk[..first], ascii) {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            match assembler.line_end(&chunk[start..end], ascii) {
                 Ok(Piece::Line(bytes, ascii)) => lines.line(bytes, ascii),
                 Ok(Piece::Dropped) => {}
                 Err(n) => lines.too_long(n),
             }
-            let last = memchr::memrchr(b'\n', chunk).expect("a newline was found");
-            // Whole lines, each ending with its newline (no longer than a read: below the cap).
-            let whole = &chunk[first + 1..last + 1];
-            tail = last + 1;
-            match split
-                .as_mut()
-                .filter(|_| whole.len() >= split::SPLIT_MIN_BYTES)
-            {
-                None => parse_whole(&mut lines, whole, ascii, tx, pool).await?,
-                Some(helper) => {
-                    let cut = split::cut_point(whole);
-                    let (own, theirs) = whole.split_at(cut);
-                    let own_lines = memchr::memchr_iter(b'\n', own).count() as u64;
-                    let answer = helper.submit(theirs, ascii, lines.line_no + own_lines);
-                    parse_whole(&mut lines, own, ascii, tx, pool).await?;
-                    send(&mut lines, tx, pool).await?;
-                    match answer.await {
-                        Ok(mut parsed) => {
-                            for batch in std::mem::take(&mut parsed.batches) {
-                                tx.send(ReaderEvent::Lines(batch)).await.ok()?;
-                            }
-                            lines.line_no = parsed.line_no;
-                            lines.dump_complete |= parsed.dump_complete;
-                            helper.recycle(&mut parsed);
-                        }
-                        Err(_) => {
-                            log::warn!(target: TARGET, "the second parser thread is gone; parsing on one thread");
-                            split = None;
-                            parse_whole(&mut lines, theirs, ascii, tx, pool).await?;
-                        }
-                    }
-                }
+            start = end + 1;
+            if lines.batch.len() >= BATCH {
+                send(&mut lines, tx, pool).await?;
             }
         }
-        if let Err(n) = assembler.cut(&chunk[tail..]) {
+        if let Err(n) = assembler.cut(&chunk[start..]) {
             lines.too_long(n);
         }
         let read = chunk.len();
@@ -263,25 +228,6 @@ async fn collect_stderr(stderr: tokio::process::ChildStderr, tail: Arc<Mutex<Vec
         tail.push_back(line.to_string());
     })
     .await;
-}
-
-/// Parses `whole` (whole lines, each ending with a newline), handing full batches to the core.
-async fn parse_whole(
-    lines: &mut Lines<'_>,
-    whole: &[u8],
-    ascii: bool,
-    tx: &mpsc::Sender<ReaderEvent>,
-    pool: &BatchPool,
-) -> Option<()> {
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', whole) {
-        lines.line(&whole[start..end], ascii);
-        start = end + 1;
-        if lines.batch.len() >= BATCH {
-            send(lines, tx, pool).await?;
-        }
-    }
-    Some(())
 }
 
 /// Hands the lines parsed so far to the core (nothing if there are none); None if the core
@@ -372,40 +318,6 @@ exit 3",
         assert!(why.contains("ended after 4 lines"), "{why}");
         assert!(why.contains("exit status: 3"), "{why}");
         assert!(why.contains("last stderr lines: oops"), "{why}");
-    }
-
-    #[tokio::test]
-    async fn a_flood_parsed_on_two_threads_arrives_whole_in_stream_order_with_one_line_count() {
-        // 20,000 lines in big reads: the split path parses half of each read on the helper
-        // thread. Every tenth line is rejected (a device without volume), so the count and
-        // the order of the good ones both show a misplaced or lost line.
-        let (dir, mut config) = script("cat \"$0.stream\"");
-        let mut stream = String::new();
-        for i in 0..20_000 {
-            if i % 10 == 9 {
-                stream.push_str(&format!("exists device name:bad{i} minor:1\n"));
-            } else {
-                stream.push_str(&format!("exists resource name:r{i} role:Secondary\n"));
-            }
-        }
-        stream.push_str("exists -\n");
-        std::fs::write(dir.path().join("drbdsetup.stream"), stream).unwrap();
-        config.first_retry = Duration::from_secs(60);
-        let (lines, why) = collect_until_ended(config).await;
-        assert!(why.contains("ended after 20001 lines"), "{why}");
-        let names: Vec<&str> = lines
-            .iter()
-            .filter_map(|l| match &l.event {
-                Event::Object { object, .. } => Some(object.resource_name()),
-                _ => None,
-            })
-            .collect();
-        let expected: Vec<String> = (0..20_000)
-            .filter(|i| i % 10 != 9)
-            .map(|i| format!("r{i}"))
-            .collect();
-        assert_eq!(names, expected);
-        assert!(matches!(lines.last().unwrap().event, Event::EndOfDump));
     }
 
     #[tokio::test]

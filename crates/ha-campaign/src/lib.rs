@@ -3,14 +3,18 @@
 //! from a seed, with the invariants checked after every instant something happened.
 //! A failing schedule is shrunk and printed as a seed and a step list that replays it.
 //!
-//! `schedule` makes schedules, `world` runs them (model, daemons, machines, services),
-//! `check` holds the invariants. Must never: read a clock or use randomness other than the
+//! `schedule` makes schedules, `setup` is the cluster and its configuration, `world` runs
+//! them (with `daemon`: events2 and machines; `systemd`: the commands and services), `check`
+//! holds the invariants. Must never: read a clock or use randomness other than the
 //! seed; a schedule replays identically.
 
 #![allow(clippy::needless_range_loop)] // node and resource indexes name both arrays and views
 
 pub mod check;
+mod daemon;
 pub mod schedule;
+pub mod setup;
+mod systemd;
 pub mod world;
 
 use check::{check_settled, settle_bound_ms, Checker};

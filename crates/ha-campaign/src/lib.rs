@@ -153,12 +153,34 @@ pub fn report(seed: u64, steps: &[Step]) -> String {
     s
 }
 
+/// Seeds whose failure is understood and not fixed yet (docs/ha-campaign.md, "Open"), with
+/// the only message excused for each. Both end in a true split brain the repair cannot
+/// resolve (it needs an operator's `--discard-my-data`): a node whose disk missed the last
+/// writes is re-attached and promoted while its only connected peer is diskless (the
+/// simulator lets a diskless peer's vote make stale data UpToDate), and its data diverges
+/// from the disk that has those writes.
+pub const KNOWN_OPEN: &[(u64, &str)] = &[
+    (
+        7125,
+        "r2: after repair, services run on [] (exactly one expected)",
+    ),
+    (
+        24088,
+        "r2: after repair, services run on [] (exactly one expected)",
+    ),
+];
+
+/// True if this failure is one of [`KNOWN_OPEN`].
+pub fn known_open(seed: u64, message: &str) -> bool {
+    KNOWN_OPEN.iter().any(|(s, m)| *s == seed && *m == message)
+}
+
 /// Figures of a campaign.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Figures {
     pub schedules: u64,
     pub steps: u64,
-    /// Seeds that broke an invariant, with what broke.
+    /// Seeds that broke an invariant, with what broke (known open ones included).
     pub failing: Vec<(u64, String)>,
     /// Seeds that ended with a fail-back gap, with the gap.
     pub gaps: Vec<(u64, String)>,

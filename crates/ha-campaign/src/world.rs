@@ -180,6 +180,52 @@ impl World {
             }
         };
         self.settle();
+        if self.trace.is_some() {
+            let lines = self.summary();
+            self.trace.as_mut().unwrap().extend(lines);
+        }
+    }
+
+    /// What each node's kernel reports, one line per resource (for traces).
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (r, res) in RESOURCES.iter().enumerate() {
+            let mut line = format!("{:>9}   {res}:", self.now);
+            for (n, node) in NODES.iter().enumerate() {
+                let Some(rv) = self.views[n].get(*res) else {
+                    line += &format!(" {node}=down;");
+                    continue;
+                };
+                let d = rv.devices.values().next();
+                let conns: Vec<String> = rv
+                    .connections
+                    .values()
+                    .map(|c| {
+                        let pd = c.peer_devices.values().next();
+                        format!(
+                            "{}:{:?}/{:?}",
+                            c.conn.conn_name,
+                            c.conn.connection.unwrap_or_default(),
+                            pd.and_then(|p| p.replication).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                line += &format!(
+                    " {node}={:?}/{:?}/q{}{} {};",
+                    rv.resource.role.unwrap_or_default(),
+                    d.and_then(|d| d.disk).unwrap_or_default(),
+                    quorum(&self.views[n], r) == Some(true),
+                    if self.services[n][r].running {
+                        "/RUN"
+                    } else {
+                        ""
+                    },
+                    conns.join(",")
+                );
+            }
+            out.push(line);
+        }
+        out
     }
 
     /// Every fault repaired: links, nodes, disks, daemons, commands and holders.

@@ -163,6 +163,7 @@ impl Cluster {
                 v.uuids = lineage;
                 v.inconsistent = false;
                 v.outdated = false;
+                v.behind = false;
             }
             // The target is up to date now: its paused resyncs from other peers end too
             // (`settle` compares their data again).

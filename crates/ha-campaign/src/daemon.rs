@@ -10,12 +10,15 @@ use drbd::{PluginUpdate, State};
 use drbd_reactor_promoter::policy::Machine;
 use drbd_sim::printer::{Options, Printer};
 
+#[derive(Clone)]
 pub(crate) struct Daemon {
     pub(crate) epoch: u64,
     pub(crate) printer: Printer,
     pub(crate) state: State,
     /// None until the stream's first dump.
     pub(crate) started: bool,
+    /// The version of the node's view it printed last (`World::view_version`).
+    pub(crate) printed: u64,
     pub(crate) machines: Vec<Machine>,
 }
 
@@ -43,6 +46,7 @@ impl World {
             printer: Printer::new(Options::default(), None),
             state: State::new(),
             started: false,
+            printed: 0,
             machines,
         });
         self.daemon_since[n] = Some(self.now);
@@ -55,7 +59,13 @@ impl World {
             return false;
         }
         if self.dirty {
-            self.views = NODES.map(|n| self.model.view(n));
+            for n in 0..3 {
+                let view = self.model.view(NODES[n]);
+                if view != self.views[n] {
+                    self.views[n] = view;
+                    self.view_version[n] += 1;
+                }
+            }
             self.dirty = false;
         }
         let mut any = false;
@@ -65,6 +75,11 @@ impl World {
             let Some(d) = self.daemons[n].as_mut() else {
                 continue;
             };
+            // An unchanged view prints nothing: the printer is asked only about changed ones.
+            if d.started && d.printed == self.view_version[n] {
+                continue;
+            }
+            d.printed = self.view_version[n];
             let lines = if d.started {
                 d.printer.update(view, false)
             } else {

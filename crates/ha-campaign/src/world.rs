@@ -6,7 +6,6 @@
 //!
 //! Must never: read a clock, sleep, or decide anything the promoter decides; the invariants
 //! are checked elsewhere (`check`), this module only reports what happened.
-
 //!
 //! `setup` says what the cluster is, `daemon` feeds each node's machines, `systemd` runs
 //! their commands; this module owns the state and moves time.
@@ -14,17 +13,19 @@
 use crate::daemon::Daemon;
 use crate::schedule::{Commands, Fault};
 use crate::systemd::{Cmd, Services};
+use drbd::vocab::{ConnectionState, DiskState};
 use drbd::State;
 use drbd_reactor_promoter::config::ResourceConfig;
 use drbd_sim::model::Cluster;
 use drbd_sim::printer::{Options, Printer};
 use drbd_sim::view::NodeView;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use crate::setup::{cluster_config, promoter_config, quorum, role, NODES, RESOURCES, SLOW_MS};
 pub use crate::systemd::Event;
 
+#[derive(Clone)]
 pub struct World {
     pub model: Cluster,
     /// Virtual milliseconds since the start.
@@ -44,6 +45,9 @@ pub struct World {
     pub trace: Option<Vec<String>>,
     /// What every node's kernel reports, as of the last change of the model.
     pub(crate) views: [NodeView; 3],
+    /// Bumped when a node's view changes (a daemon that printed this version has nothing new
+    /// to print: its printer is not even asked).
+    pub(crate) view_version: [u64; 3],
     /// The model changed since `views` was rendered.
     pub(crate) dirty: bool,
 }
@@ -55,9 +59,11 @@ impl Default for World {
 }
 
 impl World {
-    /// Every node up, every daemon starting.
+    /// Every node up, every daemon starting: a copy of one booted world (booting is a
+    /// deterministic function of the configuration, so every copy equals a fresh boot).
     pub fn new() -> World {
-        World::with_trace(false)
+        static BOOTED: OnceLock<World> = OnceLock::new();
+        BOOTED.get_or_init(|| World::with_trace(false)).clone()
     }
 
     /// A world that records its decisions and commands in `trace`.
@@ -77,6 +83,7 @@ impl World {
             daemon_since: [None; 3],
             trace: trace.then(Vec::new),
             views: Default::default(),
+            view_version: [0; 3],
             dirty: true,
         };
         for n in 0..3 {
@@ -99,7 +106,16 @@ impl World {
     }
     /// Applies one fault, then lets the cluster react at this instant.
     pub fn apply(&mut self, f: Fault) {
-        self.dirty = true;
+        // Only faults on the kernels change what a node reports.
+        self.dirty |= !matches!(
+            f,
+            Fault::HoldOpen(..)
+                | Fault::KillStream(_)
+                | Fault::KillDaemon(_)
+                | Fault::StartDaemon(_)
+                | Fault::Reload(_)
+                | Fault::Commands(..)
+        );
         if let Some(t) = self.trace.as_mut() {
             t.push(format!("{:>9} FAULT {f:?}", self.now));
         }
@@ -141,6 +157,7 @@ impl World {
                 if m.is_up(name(n)) {
                     s.holder = on;
                     if !on && !s.running {
+                        self.dirty = true;
                         let _ = m.set_open(name(n), res(r), 0, false);
                     }
                 }
@@ -230,19 +247,50 @@ impl World {
 
     /// Every fault repaired: links, nodes, disks, daemons, commands and holders.
     pub fn repair_all(&mut self) {
+        // Repairs of what is not broken are skipped: they would change nothing but cost a
+        // settle each.
         self.apply(Fault::Heal);
         for n in 0..3u8 {
-            self.apply(Fault::Restart(n));
-            for r in 0..3u8 {
-                self.apply(Fault::Commands(n, r, Commands::Normal));
-                self.apply(Fault::HoldOpen(n, r, false));
-                self.apply(Fault::Attach(n, r));
-                // `drbdadm adjust`: connects what split brain left StandAlone.
-                let _ = self.model.up(NODES[n as usize], RESOURCES[r as usize]);
+            if !self.up(n as usize) || !self.daemon_alive(n as usize) {
+                // Powers the node on if it is off, and starts its daemon.
+                self.apply(Fault::Restart(n));
             }
-            self.apply(Fault::StartDaemon(n));
+            for r in 0..3u8 {
+                let s = self.services[n as usize][r as usize];
+                if s.commands != Commands::Normal {
+                    self.apply(Fault::Commands(n, r, Commands::Normal));
+                }
+                if s.holder {
+                    self.apply(Fault::HoldOpen(n, r, false));
+                }
+                if self.needs_adjust(n as usize, r as usize) {
+                    self.apply(Fault::Attach(n, r));
+                    // `drbdadm adjust`: connects what split brain left StandAlone.
+                    self.dirty = true;
+                    let _ = self.model.up(NODES[n as usize], RESOURCES[r as usize]);
+                    self.settle();
+                }
+            }
+            if !self.daemon_alive(n as usize) {
+                self.apply(Fault::StartDaemon(n));
+            }
         }
         self.settle();
+    }
+
+    /// True if `drbdadm adjust` would change something: the resource is down, a disk is
+    /// detached, or a connection is StandAlone (as the node reports it).
+    fn needs_adjust(&self, n: usize, r: usize) -> bool {
+        let Some(rv) = self.views[n].get(RESOURCES[r]) else {
+            return true;
+        };
+        rv.devices
+            .values()
+            .any(|d| matches!(d.disk, Some(DiskState::Diskless | DiskState::Failed)))
+            || rv
+                .connections
+                .values()
+                .any(|c| c.conn.connection == Some(ConnectionState::StandAlone))
     }
 
     /// Services write to their devices (not while frozen).

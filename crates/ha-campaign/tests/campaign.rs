@@ -140,6 +140,23 @@ fn seed_836_an_isolated_primary_never_rejoins_a_cluster_with_another_primary() {
 }
 
 #[test]
+fn a_campaign_on_several_threads_finds_what_a_sequential_run_finds() {
+    let one = campaign(1, 121, 1);
+    let three = campaign(1, 121, 3);
+    assert_eq!(one, three);
+    assert_eq!(one.schedules, 120);
+}
+
+#[test]
+fn a_copy_of_the_booted_world_runs_a_schedule_as_a_freshly_booted_one_does() {
+    for seed in [3, 13, 7125] {
+        let steps = generate(seed);
+        // `trace` boots a world of its own; `run` copies the booted one.
+        assert_eq!(ha_campaign::trace(&steps).0, run(&steps), "seed {seed}");
+    }
+}
+
+#[test]
 fn a_passing_schedule_is_not_shrunk_and_every_schedule_replays_identically() {
     let steps = generate(7);
     assert_eq!(shrink(&steps), steps);

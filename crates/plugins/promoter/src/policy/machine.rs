@@ -73,6 +73,9 @@ pub struct Counters {
     pub lost_races: u64,
 }
 
+/// Clone: a simulation forks a machine as it is (the HA campaign starts every schedule from
+/// one booted cluster).
+#[derive(Clone)]
 pub struct Machine {
     name: String,
     cfg: Arc<ResourceConfig>,

@@ -10,6 +10,7 @@ impl Machine {
     /// Quorum, disk and fail-back rules (§6.6–§6.8), once per resource transition.
     pub(super) fn apply_rules(
         &mut self,
+        now: Instant,
         policy: SplitBrainPolicy,
         old: &Resource,
         new: &Resource,
@@ -108,6 +109,7 @@ impl Machine {
                     let node = self.node.clone().unwrap_or_default();
                     let msg = format!("run: resource '{name}' has a new preferred node ('{peer}'), stopping services locally ('{node}')");
                     self.log(out, Level::Info, msg);
+                    self.hold_failback(now);
                     self.stop(out);
                     return;
                 }

@@ -43,6 +43,14 @@ fn main() {
         f.gaps.first(),
         t.elapsed().as_secs_f64()
     );
+    let mut gap_kinds = std::collections::BTreeMap::<String, (usize, u64)>::new();
+    for (seed, m) in &f.gaps {
+        let k: String = m.chars().filter(|c| !c.is_ascii_digit()).collect();
+        gap_kinds.entry(k).or_insert((0, *seed)).0 += 1;
+    }
+    for (k, (count, seed)) in &gap_kinds {
+        println!("{count:>7} x gap: {k} (first seed {seed})");
+    }
     let mut kinds = std::collections::BTreeMap::<String, (usize, u64)>::new();
     for (seed, m) in &f.failing {
         let k: String = m.chars().filter(|c| !c.is_ascii_digit()).collect();

@@ -32,7 +32,8 @@ pub struct Violation {
 
 /// Runs a schedule: every step (pause, fault, services write), then every fault repaired
 /// and the settle bound waited twice (settled, then stable on the same nodes).
-/// What a schedule that broke nothing left: a fail-back gap (see [`check::check_settled`]).
+/// What a schedule that broke nothing left: a fail-back gap, the services not on the first
+/// preferred node because that node is not available to them (see [`check::check_settled`]).
 pub type Passed = Option<String>;
 
 pub fn run(steps: &[Step]) -> Result<Passed, Violation> {
@@ -154,7 +155,7 @@ pub fn report(seed: u64, steps: &[Step]) -> String {
 }
 
 /// Seeds whose failure is understood and not fixed yet (docs/ha-campaign.md, "Open"), with
-/// the only message excused for each. Both end in a true split brain the repair cannot
+/// the only message excused for each. All end in a true split brain the repair cannot
 /// resolve (it needs an operator's `--discard-my-data`): a node whose disk missed the last
 /// writes is re-attached and promoted while its only connected peer is diskless (the
 /// simulator lets a diskless peer's vote make stale data UpToDate), and its data diverges
@@ -182,7 +183,7 @@ pub struct Figures {
     pub steps: u64,
     /// Seeds that broke an invariant, with what broke (known open ones included).
     pub failing: Vec<(u64, String)>,
-    /// Seeds that ended with a fail-back gap, with the gap.
+    /// Seeds that ended with a fail-back gap (the preferred node not available), with it.
     pub gaps: Vec<(u64, String)>,
 }
 

@@ -197,9 +197,9 @@ impl World {
             }
         };
         self.settle();
-        if self.trace.is_some() {
-            let lines = self.summary();
-            self.trace.as_mut().unwrap().extend(lines);
+        let lines = self.trace.is_some().then(|| self.summary());
+        if let (Some(t), Some(lines)) = (self.trace.as_mut(), lines) {
+            t.extend(lines);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The long run: `cargo run --release -p ha-campaign --example ha_campaign -- COUNT [FIRST]`
 //! runs the schedules of seeds FIRST..FIRST+COUNT and prints the figures, and the shrunk
 //! schedule of the first few failing seeds (a progress line every 50,000). Exits 1 if a seed
-//! breaks an invariant that is not one of `ha_campaign::KNOWN_OPEN`.
+//! breaks an invariant that is not of the kind `ha_campaign::known_open` excuses.
 
 fn main() {
     let args: Vec<u64> = std::env::args()
@@ -62,7 +62,7 @@ fn main() {
     for (seed, _) in f
         .failing
         .iter()
-        .filter(|(s, m)| !ha_campaign::known_open(*s, m))
+        .filter(|(_, m)| !ha_campaign::known_open(m))
         .take(3)
     {
         let steps = ha_campaign::shrink(&ha_campaign::schedule::generate(*seed));
@@ -71,7 +71,7 @@ fn main() {
     let new: Vec<u64> = f
         .failing
         .iter()
-        .filter(|(s, m)| !ha_campaign::known_open(*s, m))
+        .filter(|(_, m)| !ha_campaign::known_open(m))
         .map(|(s, _)| *s)
         .collect();
     if !f.failing.is_empty() {

@@ -11,6 +11,7 @@ use crate::world::{promoter_config, quorum, role, Event, World, NODES, RESOURCES
 use drbd::vocab::{ConnectionState, DiskState, Role};
 use drbd_reactor_promoter::config::{PreferredNodesPolicy, QuorumLoss};
 use drbd_reactor_promoter::policy::machine::{MAX_BACKOFF, TICK};
+use drbd_reactor_promoter::policy::FAILBACK_HOLDOFF;
 use drbd_sim::view::NodeView;
 
 /// A shutdown node without quorum has stopped its services by then (a slow stop queued
@@ -20,11 +21,13 @@ pub const QUORUM_STOP_BOUND_MS: u64 = 2 * SLOW_MS + 1_000;
 pub const FREEZE_BOUND_MS: u64 = 2 * SLOW_MS + 1_000;
 /// Starts of one resource on one node within any hour of virtual time.
 pub const STARTS_PER_HOUR: usize = 30;
-/// After every fault is repaired, exactly one node runs each resource by then: the longest
-/// backoff, a tick, the longest promotion delay (diskless 6 s + 2 preferences + 2 s freeze),
-/// a slow command in flight on each side of a fail-back, and a resync.
+/// After every fault is repaired, exactly one node runs each resource by then, on its most
+/// preferred available node: the longest backoff of the preferred node's failed starts, plus
+/// a fail-back hold-off begun just before that backoff ended (a fail-back it could not take),
+/// a tick, the longest promotion delay (diskless 6 s + 2 preferences + 2 s freeze), a slow
+/// command in flight on each side of a fail-back, and a resync.
 pub fn settle_bound_ms() -> u64 {
-    (MAX_BACKOFF + TICK).as_millis() as u64 + 10_000 + 2 * SLOW_MS + 30_000
+    (MAX_BACKOFF + FAILBACK_HOLDOFF + TICK).as_millis() as u64 + 10_000 + 2 * SLOW_MS + 30_000
 }
 
 #[derive(Default)]
@@ -174,6 +177,9 @@ pub fn check_settled(w: &World) -> Result<Option<String>, String> {
         let running: Vec<usize> = (0..3)
             .filter(|n| w.services[*n][r].running && !w.services[*n][r].frozen)
             .collect();
+        if running.is_empty() && split_brain_without_quorum(w, r) {
+            return Err(format!("{res}: after repair, {SPLIT_BRAIN}"));
+        }
         if running.len() != 1 {
             let names: Vec<&str> = running.iter().map(|n| NODES[*n]).collect();
             return Err(format!(
@@ -206,6 +212,25 @@ pub fn check_settled(w: &World) -> Result<Option<String>, String> {
         }
     }
     Ok(unavailable)
+}
+
+/// The end of a schedule where a split brain (DRBD's, left for an operator) cuts every node
+/// off from a majority: nothing may run, and nothing can be done by the promoter.
+pub const SPLIT_BRAIN: &str =
+    "a split brain leaves no node with quorum: services run nowhere (needs an operator)";
+
+/// Every node reports the resource without quorum (or down), and some connection of it is
+/// StandAlone (a split brain found again after the repair's `drbdadm adjust`).
+fn split_brain_without_quorum(w: &World, r: usize) -> bool {
+    let views = w.views();
+    (0..3).all(|n| quorum(&views[n], r) != Some(true))
+        && (0..3).any(|n| {
+            views[n].get(RESOURCES[r]).is_some_and(|rv| {
+                rv.connections
+                    .values()
+                    .any(|c| c.conn.connection == Some(ConnectionState::StandAlone))
+            })
+        })
 }
 
 /// How the node running the services sees `peer`: its connection and peer disk states.

@@ -25,7 +25,7 @@ fn random_fault_schedules_break_no_invariant() {
     let new: Vec<&(u64, String)> = f
         .failing
         .iter()
-        .filter(|(s, m)| !ha_campaign::known_open(*s, m))
+        .filter(|(_, m)| !ha_campaign::known_open(m))
         .collect();
     if let Some((seed, _)) = new.first() {
         let steps = shrink(&generate(*seed));
@@ -139,6 +139,53 @@ fn seed_836_an_isolated_primary_never_rejoins_a_cluster_with_another_primary() {
     assert_eq!(run(&steps).err(), None);
 }
 
+/// Seeds 27672 and 53073 (the first 100,000 run): quorum was lost while a slow start ran
+/// and came back before the start promoted the node; the machine kept the running services
+/// as frozen, so fail-back never came (27672) and a later quorum loss froze nothing (53073).
+#[test]
+fn seeds_27672_and_53073_a_start_completing_with_quorum_back_thaws_what_froze_meanwhile() {
+    let s27672 = [
+        step(0, Fault::Crash(2)),
+        step(1880, Fault::Commands(0, 1, Commands::SlowStart)),
+        step(2253, Fault::Commands(0, 2, Commands::SlowStop)),
+        step(27517, Fault::Crash(1)),
+    ];
+    assert_eq!(run(&s27672).err(), None);
+    let s53073 = [
+        step(0, Fault::Commands(1, 1, Commands::SlowStart)),
+        step(0, Fault::Isolate(1)),
+        step(0, Fault::Mend(1, 0)),
+        step(7000, Fault::Commands(0, 0, Commands::FailStart)),
+        step(0, Fault::Cut(1, 0)),
+        step(2548, Fault::Heal),
+        step(20811, Fault::FailDisk(2, 1)),
+        step(4549, Fault::Crash(0)),
+        step(0, Fault::Crash(2)),
+        step(85995, Fault::HoldOpen(2, 1, true)),
+    ];
+    assert_eq!(run(&s53073).err(), None);
+}
+
+/// Seed 92689: the preferred node's own backoff (320 s after five failed starts) outlasted
+/// a fail-back it could not take; the hold-off that followed ended after the settle bound.
+/// The bound now includes the hold-off, and the services end on the preferred node.
+#[test]
+fn seed_92689_fail_back_reaches_a_preferred_node_whose_backoff_outlasted_the_first_attempt() {
+    let steps = [
+        step(0, Fault::Isolate(0)),
+        step(1197, Fault::Mend(2, 0)),
+        step(17536, Fault::Commands(2, 0, Commands::FailStop)),
+        step(117937, Fault::Restart(0)),
+        step(57524, Fault::HoldOpen(1, 1, true)),
+        step(16635, Fault::Detach(0, 1)),
+        step(2758, Fault::Attach(2, 1)),
+        step(35836, Fault::StartDaemon(1)),
+        step(27836, Fault::HoldOpen(2, 0, false)),
+        step(25108, Fault::Attach(1, 0)),
+    ];
+    assert_eq!(run(&steps).err(), None);
+}
+
 #[test]
 fn a_campaign_on_several_threads_finds_what_a_sequential_run_finds() {
     let one = campaign(1, 121, 1);
@@ -164,7 +211,7 @@ fn a_passing_schedule_is_not_shrunk_and_every_schedule_replays_identically() {
     assert_eq!(generate(7), steps, "a seed always makes the same schedule");
 }
 
-/// Uses an open failure (see `KNOWN_OPEN`); when it is fixed, take the next one.
+/// Uses an open failure (see `known_open`); when it is fixed, take the next one.
 #[test]
 fn a_failing_schedule_shrinks_to_fewer_steps_that_fail_the_same_way_and_replay() {
     let full = generate(7125);
@@ -183,7 +230,7 @@ fn a_failing_schedule_shrinks_to_fewer_steps_that_fail_the_same_way_and_replay()
         after.message.split(':').next(),
         before.message.split(':').next()
     );
-    assert!(after.message.contains("after repair, services run on []"));
+    assert!(ha_campaign::known_open(&after.message), "{}", after.message);
     assert_eq!(run(&small), Err(after), "replays identically");
     assert!(ha_campaign::report(7125, &small).contains("ha_campaign::run(&["));
 }

@@ -319,3 +319,82 @@ fn a_primary_rejoining_a_cluster_with_another_primary_is_refused_through_a_third
     assert!(with_quorum("gamma"));
     assert!(!with_quorum("alpha"), "alpha must not join gamma's cluster");
 }
+
+/// HA campaign seeds 1781 and 2362: a Primary that lost its disk runs on its peers' data;
+/// when the disk is attached again it is older than theirs, and DRBD resyncs it while the
+/// node stays Primary (its I/O goes to the peers meanwhile), rather than refusing the
+/// connection as it does for a Primary whose own data is older (the test above).
+#[test]
+fn a_diskless_primary_whose_older_disk_is_attached_again_resyncs_as_synctarget_and_stays_primary() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.primary("alpha", "r0", false).unwrap();
+    c.set_disk("alpha", "r0", 0, false, true).unwrap();
+    assert_eq!(disk(&c, "alpha"), DiskState::Diskless);
+    c.write("alpha", "r0", 2048).unwrap();
+    assert_ne!(
+        c.current_generation("alpha", "r0", 0),
+        c.current_generation("beta", "r0", 0),
+        "the detached disk is older than its peers'"
+    );
+    let mut s = Streams::new(&c, &THREE);
+    c.set_disk("alpha", "r0", 0, true, false).unwrap();
+    assert_eq!(role(&c, "alpha"), Role::Primary);
+    assert_eq!(conn(&c, "alpha", 1), ConnectionState::Connected);
+    assert_eq!(conn(&c, "alpha", 2), ConnectionState::Connected);
+    assert_eq!(disk(&c, "alpha"), DiskState::Inconsistent);
+    let from: Vec<ReplicationState> = [1, 2].map(|p| replication(&c, "alpha", p)).to_vec();
+    assert!(
+        from.contains(&ReplicationState::SyncTarget),
+        "one peer resyncs alpha: {from:?}"
+    );
+    assert!(res(&c, "alpha").devices[&0].quorum.unwrap());
+    assert!(s.lines(&c, "alpha").contains("replication:SyncTarget"));
+    // The applications keep writing through the peers during the resync.
+    c.write("alpha", "r0", 100).unwrap();
+    resync_to_the_end(&mut c);
+    assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
+    assert_eq!(role(&c, "alpha"), Role::Primary);
+    for peer in ["beta", "gamma"] {
+        assert_eq!(
+            c.current_generation("alpha", "r0", 0),
+            c.current_generation(peer, "r0", 0),
+            "{peer}"
+        );
+    }
+}
+
+/// What stays refused: a Primary that kept its disk while the other side moved on (a split
+/// with two Primaries) meets newer data, and is not made SyncTarget under its applications.
+#[test]
+fn a_primary_that_kept_its_disk_meeting_newer_data_still_refuses_while_one_that_reattached_does_not(
+) {
+    let mut cfg = ClusterConfig::simple(&THREE, "r0");
+    cfg.resources[0].options.on_suspended_primary_outdated = "disconnect".into();
+    let mut c = Cluster::new(cfg);
+    c.primary("alpha", "r0", false).unwrap();
+    c.partition(&["alpha"]).unwrap();
+    c.primary("beta", "r0", false).unwrap();
+    c.write("beta", "r0", 100).unwrap();
+    c.secondary("beta", "r0", false).unwrap();
+    c.heal().unwrap();
+    assert_eq!(
+        conn(&c, "alpha", 1),
+        ConnectionState::StandAlone,
+        "kept its disk"
+    );
+    // The same Primary detaches and attaches its disk: now it only catches up.
+    c.set_disk("alpha", "r0", 0, false, false).unwrap();
+    for n in THREE {
+        c.connect(n, "r0", false).unwrap();
+    }
+    assert_eq!(conn(&c, "alpha", 1), ConnectionState::Connected, "diskless");
+    c.set_disk("alpha", "r0", 0, true, false).unwrap();
+    assert_eq!(role(&c, "alpha"), Role::Primary);
+    assert_eq!(conn(&c, "alpha", 1), ConnectionState::Connected);
+    resync_to_the_end(&mut c);
+    assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
+    assert_eq!(
+        c.current_generation("alpha", "r0", 0),
+        c.current_generation("beta", "r0", 0)
+    );
+}

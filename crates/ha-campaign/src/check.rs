@@ -2,14 +2,16 @@
 //! one Primary with quorum, one node running the services (and only on a Primary), a
 //! shutdown node without quorum stops within a bound, a freeze node without quorum freezes
 //! and never stops, no start loop; and after every fault is repaired, exactly one node runs
-//! each resource within the policy's bound, the most preferred one where fail-back applies.
+//! each resource within the policy's bound, the most preferred available one where fail-back
+//! applies.
 //!
 //! Must never: change the world.
 
 use crate::world::{promoter_config, quorum, role, Event, World, NODES, RESOURCES, SLOW_MS};
-use drbd::vocab::Role;
+use drbd::vocab::{ConnectionState, DiskState, Role};
 use drbd_reactor_promoter::config::{PreferredNodesPolicy, QuorumLoss};
 use drbd_reactor_promoter::policy::machine::{MAX_BACKOFF, TICK};
+use drbd_reactor_promoter::policy::FAILBACK_HOLDOFF;
 use drbd_sim::view::NodeView;
 
 /// A shutdown node without quorum has stopped its services by then (a slow stop queued
@@ -19,11 +21,13 @@ pub const QUORUM_STOP_BOUND_MS: u64 = 2 * SLOW_MS + 1_000;
 pub const FREEZE_BOUND_MS: u64 = 2 * SLOW_MS + 1_000;
 /// Starts of one resource on one node within any hour of virtual time.
 pub const STARTS_PER_HOUR: usize = 30;
-/// After every fault is repaired, exactly one node runs each resource by then: the longest
-/// backoff, a tick, the longest promotion delay (diskless 6 s + 2 preferences + 2 s freeze),
-/// a slow command in flight on each side of a fail-back, and a resync.
+/// After every fault is repaired, exactly one node runs each resource by then, on its most
+/// preferred available node: the longest backoff of the preferred node's failed starts, plus
+/// a fail-back hold-off begun just before that backoff ended (a fail-back it could not take),
+/// a tick, the longest promotion delay (diskless 6 s + 2 preferences + 2 s freeze), a slow
+/// command in flight on each side of a fail-back, and a resync.
 pub fn settle_bound_ms() -> u64 {
-    (MAX_BACKOFF + TICK).as_millis() as u64 + 10_000 + 2 * SLOW_MS + 30_000
+    (MAX_BACKOFF + FAILBACK_HOLDOFF + TICK).as_millis() as u64 + 10_000 + 2 * SLOW_MS + 30_000
 }
 
 #[derive(Default)]
@@ -158,19 +162,24 @@ fn track(since: &mut Option<u64>, holds: bool, w: &World, n: usize) -> Option<u6
     *since
 }
 
-/// After every repair and the settle bound: each resource runs on exactly one node (a
-/// violation otherwise). Where fail-back is configured and the services run elsewhere than on
-/// the most preferred node, that is returned as a fail-back gap: the promoter fails back only
-/// when a more preferred peer *becomes* UpToDate while this node runs them (spec §6.8), so a
-/// preferred node that was UpToDate already when it lost a race (a tie, a failed start) stays
-/// passive. Counted and reported, not a violation.
+/// After every repair and the settle bound: each resource runs on exactly one node, and where
+/// fail-back applies (`preferred-nodes-policy = "always"`) on its most preferred available
+/// node: the first preferred node that is the running one, or that the running node sees
+/// connected with every volume UpToDate (a node left in split brain, StandAlone, or without
+/// UpToDate data is not available; nothing can move the services there). A failure of
+/// either is a violation; the promoter fails back on its own (its bounded fail-back).
+/// Returned when it passes: where the services run elsewhere than on the first preferred
+/// node because that one is not available (counted as a fail-back gap, not a violation).
 pub fn check_settled(w: &World) -> Result<Option<String>, String> {
-    let mut gap = None;
+    let mut unavailable = None;
     for r in 0..3 {
         let res = RESOURCES[r];
         let running: Vec<usize> = (0..3)
             .filter(|n| w.services[*n][r].running && !w.services[*n][r].frozen)
             .collect();
+        if running.is_empty() && split_brain_without_quorum(w, r) {
+            return Err(format!("{res}: after repair, {SPLIT_BRAIN}"));
+        }
         if running.len() != 1 {
             let names: Vec<&str> = running.iter().map(|n| NODES[*n]).collect();
             return Err(format!(
@@ -178,16 +187,81 @@ pub fn check_settled(w: &World) -> Result<Option<String>, String> {
             ));
         }
         let cfg = promoter_config(r);
-        if cfg.preferred_nodes_policy == PreferredNodesPolicy::Always {
-            if let Some(best) = cfg.preferred_nodes.first() {
-                if NODES[running[0]] != best {
-                    gap = Some(format!(
-                        "{res}: after repair, services run on {} not on the preferred {best}",
-                        NODES[running[0]]
-                    ));
-                }
-            }
+        if cfg.preferred_nodes_policy != PreferredNodesPolicy::Always {
+            continue;
+        }
+        let on = running[0];
+        let best = cfg
+            .preferred_nodes
+            .iter()
+            .find(|p| NODES[on] == p.as_str() || available(w, on, r, p));
+        if let Some(best) = best.filter(|b| NODES[on] != b.as_str()) {
+            return Err(format!(
+                "{res}: after repair, services run on {} not on the preferred {best}, which is connected and UpToDate",
+                NODES[on]
+            ));
+        }
+        let first = cfg.preferred_nodes.first().map(String::as_str);
+        if first.is_some_and(|f| f != NODES[on]) {
+            let first = first.unwrap_or_default();
+            unavailable = Some(format!(
+                "{res}: after repair, services run on {}; the preferred {first} is not available to them ({})",
+                NODES[on],
+                seen_as(w, on, r, first)
+            ));
         }
     }
-    Ok(gap)
+    Ok(unavailable)
+}
+
+/// The end of a schedule where a split brain (DRBD's, left for an operator) cuts every node
+/// off from a majority: nothing may run, and nothing can be done by the promoter.
+pub const SPLIT_BRAIN: &str =
+    "a split brain leaves no node with quorum: services run nowhere (needs an operator)";
+
+/// Every node reports the resource without quorum (or down), and some connection of it is
+/// StandAlone (a split brain found again after the repair's `drbdadm adjust`).
+fn split_brain_without_quorum(w: &World, r: usize) -> bool {
+    let views = w.views();
+    (0..3).all(|n| quorum(&views[n], r) != Some(true))
+        && (0..3).any(|n| {
+            views[n].get(RESOURCES[r]).is_some_and(|rv| {
+                rv.connections
+                    .values()
+                    .any(|c| c.conn.connection == Some(ConnectionState::StandAlone))
+            })
+        })
+}
+
+/// How the node running the services sees `peer`: its connection and peer disk states.
+fn seen_as(w: &World, on: usize, r: usize, peer: &str) -> String {
+    let conn = w.views()[on]
+        .get(RESOURCES[r])
+        .and_then(|rv| rv.connections.values().find(|c| c.conn.conn_name == peer));
+    match conn {
+        None => "no connection".into(),
+        Some(c) => format!(
+            "{:?}, {:?}",
+            c.conn.connection.unwrap_or_default(),
+            c.peer_devices
+                .values()
+                .map(|pd| pd.peer_disk.unwrap_or_default())
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// The node running the services sees `peer` connected with every volume UpToDate.
+fn available(w: &World, on: usize, r: usize, peer: &str) -> bool {
+    let Some(rv) = w.views()[on].get(RESOURCES[r]) else {
+        return false;
+    };
+    rv.connections.values().any(|c| {
+        c.conn.conn_name == peer
+            && c.conn.connection == Some(ConnectionState::Connected)
+            && !c.peer_devices.is_empty()
+            && c.peer_devices
+                .values()
+                .all(|pd| pd.peer_disk == Some(DiskState::UpToDate))
+    })
 }

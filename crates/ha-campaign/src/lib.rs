@@ -3,14 +3,18 @@
 //! from a seed, with the invariants checked after every instant something happened.
 //! A failing schedule is shrunk and printed as a seed and a step list that replays it.
 //!
-//! `schedule` makes schedules, `world` runs them (model, daemons, machines, services),
-//! `check` holds the invariants. Must never: read a clock or use randomness other than the
+//! `schedule` makes schedules, `setup` is the cluster and its configuration, `world` runs
+//! them (with `daemon`: events2 and machines; `systemd`: the commands and services), `check`
+//! holds the invariants. Must never: read a clock or use randomness other than the
 //! seed; a schedule replays identically.
 
 #![allow(clippy::needless_range_loop)] // node and resource indexes name both arrays and views
 
 pub mod check;
+mod daemon;
 pub mod schedule;
+pub mod setup;
+mod systemd;
 pub mod world;
 
 use check::{check_settled, settle_bound_ms, Checker};
@@ -28,7 +32,8 @@ pub struct Violation {
 
 /// Runs a schedule: every step (pause, fault, services write), then every fault repaired
 /// and the settle bound waited twice (settled, then stable on the same nodes).
-/// What a schedule that broke nothing left: a fail-back gap (see [`check::check_settled`]).
+/// What a schedule that broke nothing left: a fail-back gap, the services not on the first
+/// preferred node because that node is not available to them (see [`check::check_settled`]).
 pub type Passed = Option<String>;
 
 pub fn run(steps: &[Step]) -> Result<Passed, Violation> {
@@ -149,14 +154,23 @@ pub fn report(seed: u64, steps: &[Step]) -> String {
     s
 }
 
+/// True if a violation is of the one kind understood and not fixed yet (docs/ha-campaign.md,
+/// "Open"): a split brain left after the repair cuts every node off from a majority (see
+/// [`check::SPLIT_BRAIN`]). Traced: a node whose disk missed the last writes is re-attached
+/// and promoted while its only connected peer is diskless (the simulator lets a diskless
+/// peer's vote make stale data UpToDate), and its data diverges from the disk that has them.
+pub fn known_open(message: &str) -> bool {
+    message.ends_with(check::SPLIT_BRAIN)
+}
+
 /// Figures of a campaign.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Figures {
     pub schedules: u64,
     pub steps: u64,
-    /// Seeds that broke an invariant, with what broke.
+    /// Seeds that broke an invariant, with what broke (known open ones included).
     pub failing: Vec<(u64, String)>,
-    /// Seeds that ended with a fail-back gap, with the gap.
+    /// Seeds that ended with a fail-back gap (the preferred node not available), with it.
     pub gaps: Vec<(u64, String)>,
 }
 

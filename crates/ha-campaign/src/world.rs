@@ -6,144 +6,50 @@
 //!
 //! Must never: read a clock, sleep, or decide anything the promoter decides; the invariants
 //! are checked elsewhere (`check`), this module only reports what happened.
+//!
+//! `setup` says what the cluster is, `daemon` feeds each node's machines, `systemd` runs
+//! their commands; this module owns the state and moves time.
 
+use crate::daemon::Daemon;
 use crate::schedule::{Commands, Fault};
-use drbd::vocab::Role;
-use drbd::{PluginUpdate, State};
-use drbd_reactor_promoter::config::{DiskDetach, QuorumLoss, ResourceConfig};
-use drbd_reactor_promoter::policy::{Action, Machine, Outcome, SplitBrainPolicy};
-use drbd_sim::config::{ClusterConfig, OnNoQuorum, VolumeConfig};
+use crate::systemd::{Cmd, Services};
+use drbd::vocab::{ConnectionState, DiskState};
+use drbd::State;
+use drbd_reactor_promoter::config::ResourceConfig;
 use drbd_sim::model::Cluster;
 use drbd_sim::printer::{Options, Printer};
 use drbd_sim::view::NodeView;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-pub const NODES: [&str; 3] = ["alpha", "beta", "gamma"];
-pub const RESOURCES: [&str; 3] = ["r0", "r1", "r2"];
-/// How long a slow start or stop takes.
-pub const SLOW_MS: u64 = 30_000;
+pub use crate::setup::{cluster_config, promoter_config, quorum, role, NODES, RESOURCES, SLOW_MS};
+pub use crate::systemd::Event;
 
-/// The promoter configuration of each resource: r0 prefers alpha then beta and fails back,
-/// r1 prefers gamma, freezes on quorum loss and fails over on disk loss, r2 has no preference.
-pub fn promoter_config(res: usize) -> ResourceConfig {
-    let mut c = ResourceConfig {
-        start: vec!["app.service".into()],
-        ..ResourceConfig::default()
-    };
-    match res {
-        0 => c.preferred_nodes = vec!["alpha".into(), "beta".into()],
-        1 => {
-            c.preferred_nodes = vec!["gamma".into()];
-            c.on_quorum_loss = QuorumLoss::Freeze;
-            c.on_disk_detach = DiskDetach::FailOver;
-        }
-        _ => {}
-    }
-    c
-}
-
-/// The DRBD side: three nodes, three resources with quorum majority; shutdown resources
-/// use `on-no-quorum io-error`, the freeze resource `suspend-io` (as the promoter's guide says).
-pub fn cluster_config() -> ClusterConfig {
-    let mut c = ClusterConfig::simple(&NODES, "r0");
-    let template = c.resources[0].clone();
-    c.resources.clear();
-    for (i, name) in RESOURCES.iter().enumerate() {
-        let mut r = template.clone();
-        r.name = name.to_string();
-        r.port = 7789 + i as u16;
-        r.volumes = vec![VolumeConfig {
-            number: 0,
-            minor: 1000 + i as u32,
-            size: 65_536,
-            disk: format!("/dev/vg/{name}"),
-        }];
-        r.options.on_no_quorum = if promoter_config(i).on_quorum_loss == QuorumLoss::Freeze {
-            OnNoQuorum::SuspendIo
-        } else {
-            OnNoQuorum::IoError
-        };
-        c.resources.push(r);
-    }
-    c
-}
-
-/// The quorum of a resource in a node's view (None while down).
-pub fn quorum(v: &NodeView, r: usize) -> Option<bool> {
-    let rv = v.get(RESOURCES[r])?;
-    Some(rv.devices.values().all(|d| d.quorum == Some(true)))
-}
-
-/// The role of a resource in a node's view (None while down).
-pub fn role(v: &NodeView, r: usize) -> Option<Role> {
-    v.get(RESOURCES[r])?.resource.role
-}
-
-struct Daemon {
-    epoch: u64,
-    printer: Printer,
-    state: State,
-    /// None until the stream's first dump.
-    started: bool,
-    machines: Vec<Machine>,
-}
-
-/// What systemd runs for one resource on one node.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Services {
-    pub running: bool,
-    pub frozen: bool,
-    /// Something else keeps the device open when the services stop.
-    pub holder: bool,
-    pub commands: Commands,
-}
-
-#[derive(Debug, Clone)]
-struct Cmd {
-    due: u64,
-    seq: u64,
-    node: usize,
-    res: usize,
-    epoch: u64,
-    action: Action,
-}
-
-/// Something that happened, for the checker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A start command ran to its end (ok or not).
-    Started { node: usize, res: usize, ok: bool },
-    /// A stop command ran; `frozen_without_quorum`: the services were frozen on a Primary
-    /// without quorum (on a Secondary they only get I/O errors: stopping them is right).
-    Stopped {
-        node: usize,
-        res: usize,
-        frozen_without_quorum: bool,
-    },
-}
-
+#[derive(Clone)]
 pub struct World {
     pub model: Cluster,
     /// Virtual milliseconds since the start.
     pub now: u64,
-    base: Instant,
-    daemons: [Option<Daemon>; 3],
-    next_epoch: u64,
+    pub(crate) base: Instant,
+    pub(crate) daemons: [Option<Daemon>; 3],
+    pub(crate) next_epoch: u64,
     pub services: [[Services; 3]; 3],
-    cmds: Vec<Cmd>,
-    lane_free: [[u64; 3]; 3],
-    seq: u64,
-    cfgs: Vec<Arc<ResourceConfig>>,
+    pub(crate) cmds: Vec<Cmd>,
+    pub(crate) lane_free: [[u64; 3]; 3],
+    pub(crate) seq: u64,
+    pub(crate) cfgs: Vec<Arc<ResourceConfig>>,
     pub events: Vec<(u64, Event)>,
     /// When each node's daemon was last started (for bounds that need a live daemon).
     pub daemon_since: [Option<u64>; 3],
     /// Decisions and commands, when asked for (to read a failure).
     pub trace: Option<Vec<String>>,
     /// What every node's kernel reports, as of the last change of the model.
-    views: [NodeView; 3],
+    pub(crate) views: [NodeView; 3],
+    /// Bumped when a node's view changes (a daemon that printed this version has nothing new
+    /// to print: its printer is not even asked).
+    pub(crate) view_version: [u64; 3],
     /// The model changed since `views` was rendered.
-    dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 impl Default for World {
@@ -153,9 +59,11 @@ impl Default for World {
 }
 
 impl World {
-    /// Every node up, every daemon starting.
+    /// Every node up, every daemon starting: a copy of one booted world (booting is a
+    /// deterministic function of the configuration, so every copy equals a fresh boot).
     pub fn new() -> World {
-        World::with_trace(false)
+        static BOOTED: OnceLock<World> = OnceLock::new();
+        BOOTED.get_or_init(|| World::with_trace(false)).clone()
     }
 
     /// A world that records its decisions and commands in `trace`.
@@ -175,6 +83,7 @@ impl World {
             daemon_since: [None; 3],
             trace: trace.then(Vec::new),
             views: Default::default(),
+            view_version: [0; 3],
             dirty: true,
         };
         for n in 0..3 {
@@ -184,7 +93,7 @@ impl World {
         w
     }
 
-    fn instant(&self) -> Instant {
+    pub(crate) fn instant(&self) -> Instant {
         self.base + Duration::from_millis(self.now)
     }
 
@@ -195,77 +104,18 @@ impl World {
     pub fn up(&self, n: usize) -> bool {
         self.model.is_up(NODES[n])
     }
-
-    fn start_daemon(&mut self, n: usize) {
-        if !self.up(n) || self.daemons[n].is_some() {
-            return;
-        }
-        self.next_epoch += 1;
-        let epoch = self.next_epoch;
-        let now = self.instant();
-        let mut machines = Vec::new();
-        for r in 0..3 {
-            let (m, first) = Machine::new(
-                RESOURCES[r],
-                self.cfgs[r].clone(),
-                Some(NODES[n].to_string()),
-                now,
-            );
-            machines.push(m);
-            self.enqueue(n, r, epoch, first);
-        }
-        self.daemons[n] = Some(Daemon {
-            epoch,
-            printer: Printer::new(Options::default(), None),
-            state: State::new(),
-            started: false,
-            machines,
-        });
-        self.daemon_since[n] = Some(self.now);
-    }
-
-    fn enqueue(&mut self, n: usize, r: usize, epoch: u64, actions: Vec<Action>) {
-        for a in actions {
-            let slow = match (&a, self.services[n][r].commands) {
-                (Action::Start { .. }, Commands::SlowStart) => SLOW_MS,
-                (Action::Stop { .. }, Commands::SlowStop) => SLOW_MS,
-                _ => 0,
-            };
-            if let Some(t) = self.trace.as_mut() {
-                let what = match &a {
-                    Action::Log(d) => d.message.clone(),
-                    other => format!("decides {other:?}"),
-                };
-                t.push(format!(
-                    "{:>9} {} {}: {what}",
-                    self.now, NODES[n], RESOURCES[r]
-                ));
-            }
-            let due = match a {
-                Action::Log(_) => continue,
-                // A start runs beside the lane (as the shell runs it).
-                Action::Start { .. } => self.now + slow,
-                _ => {
-                    let due = self.now.max(self.lane_free[n][r]) + slow;
-                    self.lane_free[n][r] = due;
-                    due
-                }
-            };
-            self.seq += 1;
-            self.cmds.push(Cmd {
-                due,
-                seq: self.seq,
-                node: n,
-                res: r,
-                epoch,
-                action: a,
-            });
-        }
-    }
-
     /// Applies one fault, then lets the cluster react at this instant.
     pub fn apply(&mut self, f: Fault) {
-        self.dirty = true;
+        // Only faults on the kernels change what a node reports.
+        self.dirty |= !matches!(
+            f,
+            Fault::HoldOpen(..)
+                | Fault::KillStream(_)
+                | Fault::KillDaemon(_)
+                | Fault::StartDaemon(_)
+                | Fault::Reload(_)
+                | Fault::Commands(..)
+        );
         if let Some(t) = self.trace.as_mut() {
             t.push(format!("{:>9} FAULT {f:?}", self.now));
         }
@@ -307,6 +157,7 @@ impl World {
                 if m.is_up(name(n)) {
                     s.holder = on;
                     if !on && !s.running {
+                        self.dirty = true;
                         let _ = m.set_open(name(n), res(r), 0, false);
                     }
                 }
@@ -346,23 +197,100 @@ impl World {
             }
         };
         self.settle();
+        let lines = self.trace.is_some().then(|| self.summary());
+        if let (Some(t), Some(lines)) = (self.trace.as_mut(), lines) {
+            t.extend(lines);
+        }
+    }
+
+    /// What each node's kernel reports, one line per resource (for traces).
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (r, res) in RESOURCES.iter().enumerate() {
+            let mut line = format!("{:>9}   {res}:", self.now);
+            for (n, node) in NODES.iter().enumerate() {
+                let Some(rv) = self.views[n].get(*res) else {
+                    line += &format!(" {node}=down;");
+                    continue;
+                };
+                let d = rv.devices.values().next();
+                let conns: Vec<String> = rv
+                    .connections
+                    .values()
+                    .map(|c| {
+                        let pd = c.peer_devices.values().next();
+                        format!(
+                            "{}:{:?}/{:?}",
+                            c.conn.conn_name,
+                            c.conn.connection.unwrap_or_default(),
+                            pd.and_then(|p| p.replication).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                line += &format!(
+                    " {node}={:?}/{:?}/q{}{} {};",
+                    rv.resource.role.unwrap_or_default(),
+                    d.and_then(|d| d.disk).unwrap_or_default(),
+                    quorum(&self.views[n], r) == Some(true),
+                    if self.services[n][r].running {
+                        "/RUN"
+                    } else {
+                        ""
+                    },
+                    conns.join(",")
+                );
+            }
+            out.push(line);
+        }
+        out
     }
 
     /// Every fault repaired: links, nodes, disks, daemons, commands and holders.
     pub fn repair_all(&mut self) {
+        // Repairs of what is not broken are skipped: they would change nothing but cost a
+        // settle each.
         self.apply(Fault::Heal);
         for n in 0..3u8 {
-            self.apply(Fault::Restart(n));
-            for r in 0..3u8 {
-                self.apply(Fault::Commands(n, r, Commands::Normal));
-                self.apply(Fault::HoldOpen(n, r, false));
-                self.apply(Fault::Attach(n, r));
-                // `drbdadm adjust`: connects what split brain left StandAlone.
-                let _ = self.model.up(NODES[n as usize], RESOURCES[r as usize]);
+            if !self.up(n as usize) || !self.daemon_alive(n as usize) {
+                // Powers the node on if it is off, and starts its daemon.
+                self.apply(Fault::Restart(n));
             }
-            self.apply(Fault::StartDaemon(n));
+            for r in 0..3u8 {
+                let s = self.services[n as usize][r as usize];
+                if s.commands != Commands::Normal {
+                    self.apply(Fault::Commands(n, r, Commands::Normal));
+                }
+                if s.holder {
+                    self.apply(Fault::HoldOpen(n, r, false));
+                }
+                if self.needs_adjust(n as usize, r as usize) {
+                    self.apply(Fault::Attach(n, r));
+                    // `drbdadm adjust`: connects what split brain left StandAlone.
+                    self.dirty = true;
+                    let _ = self.model.up(NODES[n as usize], RESOURCES[r as usize]);
+                    self.settle();
+                }
+            }
+            if !self.daemon_alive(n as usize) {
+                self.apply(Fault::StartDaemon(n));
+            }
         }
         self.settle();
+    }
+
+    /// True if `drbdadm adjust` would change something: the resource is down, a disk is
+    /// detached, or a connection is StandAlone (as the node reports it).
+    fn needs_adjust(&self, n: usize, r: usize) -> bool {
+        let Some(rv) = self.views[n].get(RESOURCES[r]) else {
+            return true;
+        };
+        rv.devices
+            .values()
+            .any(|d| matches!(d.disk, Some(DiskState::Diskless | DiskState::Failed)))
+            || rv
+                .connections
+                .values()
+                .any(|c| c.conn.connection == Some(ConnectionState::StandAlone))
     }
 
     /// Services write to their devices (not while frozen).
@@ -389,215 +317,6 @@ impl World {
             }
         }
         panic!("the cluster never settled at {} ms", self.now);
-    }
-
-    /// Feeds every live daemon the lines its events2 stream prints now.
-    fn deliver(&mut self) -> bool {
-        let fresh_stream = self.daemons.iter().flatten().any(|d| !d.started);
-        if !self.dirty && !fresh_stream {
-            return false;
-        }
-        if self.dirty {
-            self.views = NODES.map(|n| self.model.view(n));
-            self.dirty = false;
-        }
-        let mut any = false;
-        let now = self.instant();
-        for n in 0..3 {
-            let view = &self.views[n];
-            let Some(d) = self.daemons[n].as_mut() else {
-                continue;
-            };
-            let lines = if d.started {
-                d.printer.update(view, false)
-            } else {
-                d.started = true;
-                d.printer.dump(view)
-            };
-            if lines.is_empty() {
-                continue;
-            }
-            any = true;
-            let mut updates = Vec::new();
-            for l in lines {
-                d.state.apply(l.event, &mut updates);
-            }
-            let epoch = d.epoch;
-            let mut decided = Vec::new();
-            for u in updates {
-                let PluginUpdate::Object(u) = u else { continue };
-                let Some(r) = RESOURCES.iter().position(|x| *x == u.resource_name()) else {
-                    continue;
-                };
-                decided.push((r, d.machines[r].on_update(now, &u)));
-            }
-            for (r, a) in decided {
-                self.enqueue(n, r, epoch, a);
-            }
-        }
-        any
-    }
-
-    /// Runs the commands due now, in the order they were decided.
-    fn run_due(&mut self) -> bool {
-        let mut ran = false;
-        loop {
-            let Some(i) = self
-                .cmds
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.due <= self.now)
-                .min_by_key(|(_, c)| (c.due, c.seq))
-                .map(|(i, _)| i)
-            else {
-                return ran;
-            };
-            let c = self.cmds.remove(i);
-            ran = true;
-            if let Some(t) = self.trace.as_mut() {
-                t.push(format!(
-                    "{:>9} {} {}: runs {:?}",
-                    self.now, NODES[c.node], RESOURCES[c.res], c.action
-                ));
-            }
-            if let Some(o) = self.perform(&c) {
-                self.feed(c.node, c.res, c.epoch, o);
-            }
-        }
-    }
-
-    fn feed(&mut self, n: usize, r: usize, epoch: u64, o: Outcome) {
-        let now = self.instant();
-        let Some(d) = self.daemons[n].as_mut().filter(|d| d.epoch == epoch) else {
-            return;
-        };
-        let a = d.machines[r].on_outcome(now, o);
-        self.enqueue(n, r, epoch, a);
-    }
-
-    fn perform(&mut self, c: &Cmd) -> Option<Outcome> {
-        let (n, r) = (c.node, c.res);
-        self.dirty |= matches!(
-            c.action,
-            Action::Start { .. } | Action::Stop { .. } | Action::Adjust
-        );
-        let (node, res) = (NODES[n], RESOURCES[r]);
-        let s = self.services[n][r];
-        Some(match c.action {
-            Action::WriteUnits | Action::RemoveBefore | Action::Log(_) => return None,
-            Action::ListBackingDevices => Outcome::BackingDevices(
-                self.model
-                    .lower_devices(node, res)
-                    .ok_or_else(|| "not configured".to_string()),
-            ),
-            Action::CheckDevices(_) => Outcome::DevicesReady(true),
-            Action::Adjust => Outcome::Adjusted(self.model.up(node, res).map_err(|e| e.message)),
-            Action::DetectPolicy => Outcome::Policy(Ok(SplitBrainPolicy::Quorum)),
-            Action::Probe => Outcome::Probed(s.running),
-            Action::Freeze(_) => {
-                if s.running {
-                    self.services[n][r].frozen = true;
-                }
-                return None;
-            }
-            Action::Thaw(_) => {
-                self.services[n][r].frozen = false;
-                return None;
-            }
-            Action::Start { id } => {
-                let result = self.start(n, r);
-                self.events.push((
-                    self.now,
-                    Event::Started {
-                        node: n,
-                        res: r,
-                        ok: result.is_ok(),
-                    },
-                ));
-                Outcome::Started { id, result }
-            }
-            Action::Stop { id } => {
-                // systemd replaces a start job still running with the stop job.
-                let cancelled: Vec<Cmd> = self
-                    .cmds
-                    .iter()
-                    .filter(|x| {
-                        x.node == n && x.res == r && matches!(x.action, Action::Start { .. })
-                    })
-                    .cloned()
-                    .collect();
-                self.cmds.retain(|x| {
-                    !(x.node == n && x.res == r && matches!(x.action, Action::Start { .. }))
-                });
-                for x in cancelled {
-                    if let Action::Start { id } = x.action {
-                        let o = Outcome::Started {
-                            id,
-                            result: Err("start job cancelled by the stop job".into()),
-                        };
-                        self.feed(n, r, x.epoch, o);
-                    }
-                }
-                // Commands never change quorum: the view of the last delivery is current.
-                let quorum = quorum(&self.views[n], r);
-                let primary = self
-                    .model
-                    .view(NODES[n])
-                    .get(RESOURCES[r])
-                    .and_then(|v| v.resource.role)
-                    == Some(Role::Primary);
-                self.events.push((
-                    self.now,
-                    Event::Stopped {
-                        node: n,
-                        res: r,
-                        frozen_without_quorum: s.frozen && quorum == Some(false) && primary,
-                    },
-                ));
-                Outcome::Stopped {
-                    id,
-                    result: self.stop(n, r),
-                }
-            }
-        })
-    }
-
-    fn start(&mut self, n: usize, r: usize) -> Result<(), String> {
-        let (node, res) = (NODES[n], RESOURCES[r]);
-        self.model
-            .primary(node, res, false)
-            .map_err(|e| e.message)?;
-        // Starting an active target is a no-op that succeeds, whatever a new start would do.
-        if self.services[n][r].commands == Commands::FailStart && !self.services[n][r].running {
-            return Err("app.service: start failed".into());
-        }
-        // Starting an active target whose units are frozen is a no-op: they stay frozen.
-        self.services[n][r].running = true;
-        let _ = self.model.set_open(node, res, 0, true);
-        Ok(())
-    }
-
-    fn stop(&mut self, n: usize, r: usize) -> Result<(), String> {
-        let (node, res) = (NODES[n], RESOURCES[r]);
-        let s = &mut self.services[n][r];
-        s.running = false;
-        s.frozen = false;
-        let (holder, commands) = (s.holder, s.commands);
-        if !holder {
-            let _ = self.model.set_open(node, res, 0, false);
-        }
-        let demoted = match self.model.secondary(node, res, false) {
-            Ok(()) => Ok(()),
-            Err(_) if self.cfgs[r].secondary_force => {
-                self.model.secondary(node, res, true).map_err(|e| e.message)
-            }
-            Err(e) => Err(e.message),
-        };
-        match commands {
-            Commands::SlowStop => Err("stop timed out".into()),
-            Commands::FailStop => Err("app.service: stop failed".into()),
-            _ => demoted,
-        }
     }
 
     /// The quorum of a node's resource as its kernel reports it (None while down).

@@ -163,6 +163,7 @@ impl Cluster {
                 v.uuids = lineage;
                 v.inconsistent = false;
                 v.outdated = false;
+                v.behind = false;
             }
             // The target is up to date now: its paused resyncs from other peers end too
             // (`settle` compares their data again).
@@ -197,7 +198,8 @@ impl Cluster {
 
     /// Recomputes connections, handshakes, quorum and the I/O policy of every resource.
     pub(super) fn settle(&mut self) {
-        let resources: Vec<ResourceConfig> = self.config.resources.clone();
+        // Taken out for the loop (nothing below reads it from `self`), not copied.
+        let resources = std::mem::take(&mut self.config.resources);
         for rc in &resources {
             let members = members(&self.config, rc);
             let mut new_pairs = Vec::new();
@@ -239,6 +241,7 @@ impl Cluster {
                 self.derive(a, rc, members.len());
             }
         }
+        self.config.resources = resources;
     }
 
     fn link_ok(&self, a: &str, b: &str, res: &str) -> bool {
@@ -311,60 +314,70 @@ impl Cluster {
 
     fn derive(&mut self, a: &str, rc: &ResourceConfig, members: usize) {
         let res = &rc.name;
-        if !self.nodes[a].up || !self.nodes[a].res[res].running {
+        let Some(r) = self
+            .nodes
+            .get(a)
+            .filter(|n| n.up)
+            .and_then(|n| n.res.get(res))
+            .filter(|r| r.running)
+        else {
             return;
-        }
-        let peers: Vec<(String, Res)> = self
-            .connected_peers(a, res)
-            .into_iter()
-            .map(|(n, r)| (n.clone(), r.clone()))
+        };
+        // What the connected peers tell, read before anything here changes (no copies:
+        // this runs for every node and resource at every change of the cluster).
+        let mut votes = 1;
+        let mut diskful_peer = false;
+        // Per volume: a peer has newer data, a peer is UpToDate with the same data, a peer
+        // is UpToDate at all.
+        let mut per_vol: Vec<(u32, bool, bool, bool)> = r
+            .vols
+            .keys()
+            .map(|vnr| (*vnr, false, false, false))
             .collect();
+        for (name, p) in &r.peers {
+            if !p.connected {
+                continue;
+            }
+            let Some(pr) = self.nodes.get(name).and_then(|n| n.res.get(res)) else {
+                continue;
+            };
+            votes += 1;
+            diskful_peer |= pr.vols.values().any(|v| v.attached);
+            for (vnr, newer, same, uptodate) in per_vol.iter_mut() {
+                let (Some(pv), Some(v)) = (pr.vols.get(vnr), r.vols.get(vnr)) else {
+                    continue;
+                };
+                let peer_disk = disk_state(pv, pr, *vnr);
+                *newer |= pv.attached && compare(pv, v) == Lineage::Newer;
+                *same |= pv.current() == v.current() && peer_disk == DiskState::UpToDate;
+                *uptodate |= peer_disk == DiskState::UpToDate;
+            }
+        }
         let r = self.nodes.get_mut(a).unwrap().res.get_mut(res).unwrap();
-        let votes = 1 + peers.len();
-        r.quorum = !r.opts.quorum_enabled() || 2 * votes > members;
-        let diskful_peer = peers
-            .iter()
-            .any(|(_, p)| p.vols.values().any(|v| v.attached));
-        let snapshot = r.clone();
-        for (vnr, v) in r.vols.iter_mut() {
+        let quorum_enabled = r.opts.quorum_enabled();
+        r.quorum = !quorum_enabled || 2 * votes > members;
+        let (role, quorum) = (r.role, r.quorum);
+        for (vnr, newer_peer, peer_uptodate_same, _) in &per_vol {
+            let v = r.vols.get_mut(vnr).unwrap();
             if !v.attached || v.inconsistent {
                 continue;
             }
-            let newer_peer = peers.iter().any(|(_, p)| {
-                p.vols
-                    .get(vnr)
-                    .is_some_and(|pv| pv.attached && compare(pv, v) == Lineage::Newer)
-            });
-            let peer_uptodate_same = peers.iter().any(|(_, p)| {
-                p.vols.get(vnr).is_some_and(|pv| {
-                    pv.current() == v.current() && disk_state(pv, p, *vnr) == DiskState::UpToDate
-                })
-            });
-            if snapshot.role == Role::Secondary
-                && snapshot.opts.quorum_enabled()
-                && !snapshot.quorum
-            {
+            if role == Role::Secondary && quorum_enabled && !quorum {
                 v.outdated = true;
             } else if v.outdated
                 && !newer_peer
-                && (peer_uptodate_same
-                    || (snapshot.quorum && diskful_peer && snapshot.opts.quorum_enabled()))
+                && (*peer_uptodate_same || (quorum && diskful_peer && quorum_enabled))
             {
                 v.outdated = false;
             }
         }
-        let snapshot = r.clone();
         if r.role == Role::Primary {
-            let lost = r.opts.quorum_enabled() && !r.quorum;
+            let lost = quorum_enabled && !r.quorum;
             r.suspended.quorum = lost && r.opts.on_no_quorum == OnNoQuorum::SuspendIo;
             r.fif_quorum = lost && r.opts.on_no_quorum == OnNoQuorum::IoError;
-            let no_data = snapshot.vols.iter().any(|(vnr, v)| {
-                disk_state(v, &snapshot, *vnr) != DiskState::UpToDate
-                    && !peers.iter().any(|(_, p)| {
-                        p.vols
-                            .get(vnr)
-                            .is_some_and(|pv| disk_state(pv, p, *vnr) == DiskState::UpToDate)
-                    })
+            let here: &Res = r;
+            let no_data = per_vol.iter().any(|(vnr, _, _, peer_uptodate)| {
+                disk_state(&here.vols[vnr], here, *vnr) != DiskState::UpToDate && !peer_uptodate
             });
             r.suspended.no_data = no_data && r.opts.on_no_data_accessible == OnNoQuorum::SuspendIo;
             r.fif_nodata = no_data && r.opts.on_no_data_accessible == OnNoQuorum::IoError;

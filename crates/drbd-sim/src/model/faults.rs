@@ -106,6 +106,7 @@ impl Cluster {
         attach: bool,
         fail: bool,
     ) -> Outcome {
+        let primary = self.running(node, res)?.role == Role::Primary;
         let v = self.vol_mut(node, res, vol)?;
         if v.backing.is_none() {
             return Err(Failure::new(
@@ -117,6 +118,9 @@ impl Cluster {
             if !v.attached {
                 v.attached = true;
                 v.failed = false;
+                // On a Primary the applications ran on the peers' data meanwhile: the disk
+                // catches up from them (it may become SyncTarget while Primary).
+                v.behind = primary;
                 // The disk comes back with the data and flags it had (its generations say
                 // whether a connected peer moved on, which the handshake resyncs).
                 self.renegotiate(node, res);

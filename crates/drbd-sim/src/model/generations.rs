@@ -3,7 +3,9 @@
 //! and the first write that misses a peer still holding the current generation, start a new
 //! one. When two nodes connect (or connected data drifts apart), comparing lineages decides:
 //! same data; a resync from the newer side (an older Primary is forced Secondary per
-//! `on-suspended-primary-outdated` if it is suspended, else refuses); or split brain, which
+//! `on-suspended-primary-outdated` if it is suspended, else refuses; but a Primary whose disk
+//! was attached while it ran on its peers' data, or whose disk is Inconsistent, resyncs as
+//! SyncTarget while Primary); or split brain, which
 //! leaves the connection StandAlone on both sides until an operator reconnects.
 //!
 //! Must never: read a clock or do I/O; every decision is a function of the two lineages,
@@ -90,7 +92,12 @@ impl Cluster {
     /// The lineage after a write that reached `holders` (attached volumes): theirs, with a
     /// new generation if a member that missed the write still holds the current one.
     pub(super) fn lineage_after_write(&mut self, res: &str, vnr: u32, holders: &[String]) {
-        let Some(first) = holders.first() else {
+        // A holder catching up by resync (a Primary that is its SyncTarget) does not have
+        // the data yet: the lineage is that of a consistent holder.
+        let consistent = holders
+            .iter()
+            .find(|h| !self.nodes[*h].res[res].vols[&vnr].inconsistent);
+        let Some(first) = consistent.or(holders.first()) else {
             return;
         };
         let mut lineage = self.nodes[first].res[res].vols[&vnr].uuids.clone();
@@ -212,10 +219,16 @@ impl Cluster {
             (true, false) => return sync(b, a, full(oos_a.max(oos_b))),
             (false, false) => {}
         }
+        // A Primary's disk that only catches up (attached while the Primary ran on its
+        // peers' data) holds none of the data its applications saw: where it diverged, it
+        // is overwritten by a full resync instead of a split brain.
+        let catching_up = |r: &Res, v: &Vol| v.behind && r.role == Role::Primary;
         match compare(va, vb) {
             Lineage::Same => Plan::Same,
             Lineage::Newer => sync(a, b, oos_a.max(oos_b)),
             Lineage::Older => sync(b, a, oos_a.max(oos_b)),
+            Lineage::Diverged if catching_up(ra, va) => sync(b, a, size),
+            Lineage::Diverged if catching_up(rb, vb) => sync(a, b, size),
             Lineage::Diverged => Plan::SplitBrain,
         }
     }
@@ -237,13 +250,19 @@ impl Cluster {
         for (x, y) in [(a, b), (b, a)] {
             self.peer_of(x, y, res).discard_my_data = false;
         }
-        // A Primary never becomes SyncTarget: per on-suspended-primary-outdated a suspended
+        // A Primary whose own data is older than a peer's (it kept its disk while the peer
+        // moved on) never becomes SyncTarget: per on-suspended-primary-outdated a suspended
         // one is forced Secondary (its openers get I/O errors), otherwise the connection is
-        // refused.
+        // refused. A Primary whose disk only catches up (attached again while the Primary ran
+        // on its peers' data, or Inconsistent) does become SyncTarget: its I/O goes to the
+        // peers meanwhile, as DRBD resyncs an attaching Primary.
         let targets: BTreeSet<String> = plans
             .iter()
-            .filter_map(|(_, p)| match p {
-                Plan::Sync { tgt, .. } => Some(tgt.clone()),
+            .filter_map(|(vnr, p)| match p {
+                Plan::Sync { tgt, .. } => {
+                    let v = &self.nodes[tgt].res[res].vols[vnr];
+                    (!(v.behind || v.inconsistent)).then(|| tgt.clone())
+                }
                 _ => None,
             })
             .collect();
@@ -297,6 +316,7 @@ impl Cluster {
             let tv = self.vol_of(tgt, res, vnr);
             tv.uuids = from.uuids;
             tv.outdated = from.outdated;
+            tv.behind = false;
             for (x, y) in [(src, tgt), (tgt, src)] {
                 self.peer_vol_mut(x, y, res, vnr).unwrap().oos = 0;
             }

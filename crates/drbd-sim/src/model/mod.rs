@@ -93,6 +93,9 @@ struct Vol {
     uuids: Vec<u64>,
     outdated: bool,
     inconsistent: bool,
+    /// Attached to a Primary that ran on its peers' data meanwhile: the Primary's data is
+    /// theirs, this disk only catches up, so the Primary may become its SyncTarget.
+    behind: bool,
     read: u64,
     written: u64,
     al_writes: u64,
@@ -183,6 +186,7 @@ impl Cluster {
                                 uuids: vec![0],
                                 outdated: false,
                                 inconsistent: false,
+                                behind: false,
                                 read: 0,
                                 written: 0,
                                 al_writes: 0,
@@ -333,6 +337,9 @@ impl Cluster {
             }
         }
         r.role = Role::Primary;
+        for v in r.vols.values_mut() {
+            v.behind = false;
+        }
         self.new_generation(node, res);
         self.settle();
         Ok(())
@@ -383,10 +390,12 @@ impl Cluster {
                     p.standalone = false;
                 }
                 let mut attached = false;
+                let primary = r.role == Role::Primary;
                 for v in r.vols.values_mut() {
                     if v.backing.is_some() && !v.attached {
                         v.attached = true;
                         v.failed = false;
+                        v.behind = primary;
                         attached = true;
                     }
                 }

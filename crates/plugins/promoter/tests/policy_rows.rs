@@ -366,6 +366,9 @@ fn row12_a_more_preferred_peer_uptodate_on_every_volume_takes_the_services_back(
 fn row12_a_less_preferred_or_unlisted_peer_never_takes_over() {
     let mut v = secondary();
     v.peer("gamma").disks = vec![DiskState::Inconsistent];
+    // The preferred beta is not UpToDate (if it were, alpha would fail back to it:
+    // tests/policy_failback.rs).
+    v.peer("beta").disks = vec![DiskState::Outdated];
     let mut h = Harness::ready(preferred(PreferredNodesPolicy::Always), Quorum, v);
     h.set(|v| v.may_promote = true);
     h.advance(secs(1));

@@ -492,3 +492,41 @@ fn two_node_split_with_fencing_waits_the_fencing_delay_and_ignores_quorum() {
         "started after fencing-promote-delay (5 s)"
     );
 }
+
+/// HA campaign seeds 27672 and 53073: quorum was lost while a slow start ran (the services
+/// were frozen as Starting) and came back before the start promoted this node, so the thaw
+/// rule (a Primary regaining quorum) never fired; the machine kept the running services as
+/// "frozen", so a later quorum loss froze nothing and fail-back never came.
+#[test]
+fn a_start_that_completes_with_quorum_back_thaws_what_was_frozen_while_it_ran() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(5));
+    assert_eq!(h.starts().len(), 1);
+    h.set(|v| v.quorum = false);
+    assert_eq!(h.m.services(), Services::Frozen, "frozen while starting");
+    h.set(|v| v.quorum = true);
+    assert!(
+        !h.took(|a| matches!(a, Action::Thaw(_))),
+        "a Secondary: no thaw yet"
+    );
+    h.finish_start(Ok(()));
+    assert!(h.took(|a| *a == Action::Thaw(vec!["app.service".into()])));
+    assert_eq!(h.m.services(), Services::Running);
+    assert!(h.said("thawing the services frozen meanwhile"));
+    // A later quorum loss freezes them again.
+    h.set(|v| v.role = Role::Primary);
+    h.set(|v| v.quorum = false);
+    assert!(h.took(|a| matches!(a, Action::Freeze(_))));
+}
+
+#[test]
+fn a_start_that_completes_still_without_quorum_keeps_the_services_frozen() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(5));
+    h.set(|v| v.quorum = false);
+    h.finish_start(Ok(()));
+    assert!(!h.took(|a| matches!(a, Action::Thaw(_))));
+    assert_eq!(h.m.services(), Services::Frozen);
+}

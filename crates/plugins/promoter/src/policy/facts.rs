@@ -75,6 +75,15 @@ fn all_uptodate(r: &Resource, peer_node_id: u32) -> bool {
     })
 }
 
+/// Connected peers whose every volume is UpToDate now.
+pub fn uptodate_peers(r: &Resource) -> Vec<String> {
+    r.connections
+        .iter()
+        .filter(|c| all_uptodate(r, c.peer_node_id))
+        .map(|c| c.conn_name.to_string())
+        .collect()
+}
+
 /// Peers whose every volume became UpToDate with this update (§12.20: the whole resource,
 /// not the first volume).
 pub fn newly_uptodate_peers(old: &Resource, new: &Resource) -> Vec<String> {

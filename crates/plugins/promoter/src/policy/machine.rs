@@ -18,8 +18,12 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod exit;
+mod failback;
 mod pending;
 mod rules;
+
+pub use failback::FAILBACK_HOLDOFF;
 
 /// Ticker period and the first step of the backoff (the original's `MIN_SECS_PROMOTE`).
 pub const TICK: Duration = Duration::from_secs(20);
@@ -73,6 +77,9 @@ pub struct Counters {
     pub lost_races: u64,
 }
 
+/// Clone: a simulation forks a machine as it is (the HA campaign starts every schedule from
+/// one booted cluster).
+#[derive(Clone)]
 pub struct Machine {
     name: String,
     cfg: Arc<ResourceConfig>,
@@ -100,6 +107,8 @@ pub struct Machine {
     /// A start failed and it is not yet known whether a peer won the race.
     unclassified_failure: bool,
     next_tick: Instant,
+    /// No fail-back on this node's own initiative before then (`failback`).
+    failback_held_until: Option<Instant>,
     exiting: bool,
     finished: bool,
     pub counters: Counters,
@@ -146,6 +155,7 @@ impl Machine {
             retry_not_before: None,
             unclassified_failure: false,
             next_tick: now + TICK,
+            failback_held_until: None,
             exiting: false,
             finished: false,
             counters: Counters::default(),
@@ -245,7 +255,8 @@ impl Machine {
             self.log(&mut out, Level::Info, msg);
         }
         if let (Some(old), PolicyState::Known(policy)) = (old, self.policy) {
-            self.apply_rules(policy, &old, &new, &mut out);
+            self.apply_rules(now, policy, &old, &new, &mut out);
+            self.consider_failback(now, "state update", &mut out);
         }
         self.reschedule(now, &mut out);
         self.consider_start(now, &mut out);
@@ -470,6 +481,7 @@ impl Machine {
                                 format!("started the services of '{name}': this node runs them");
                             self.log(&mut out, Level::Info, msg);
                             self.after_start(&mut out);
+                            self.consider_failback(now, "its start completed", &mut out);
                         }
                         Err(e) => {
                             let msg = format!("Starting '{name}' failed: {e}");
@@ -567,33 +579,9 @@ impl Machine {
             if self.services == Services::Running && self.cfg.runner == Runner::Systemd {
                 out.push(Action::Probe);
             }
+            self.consider_failback(now, "ticker", &mut out);
         }
         self.consider_start(now, &mut out);
-        out
-    }
-
-    /// The instance ends: no more updates are acted on (§12.22); with
-    /// `stop-services-on-exit` the before drop-in goes and the services are stopped.
-    pub fn on_exit(&mut self, _now: Instant) -> Vec<Action> {
-        let mut out = Vec::new();
-        if self.exiting {
-            return out;
-        }
-        self.exiting = true;
-        self.pending_start = None;
-        if self.cfg.stop_services_on_exit {
-            let msg = format!(
-                "stopping the services of '{}' on exit (stop-services-on-exit)",
-                self.name
-            );
-            self.log(&mut out, Level::Info, msg);
-            if self.cfg.runner == Runner::Systemd {
-                out.push(Action::RemoveBefore);
-            }
-            self.stop(&mut out);
-        } else {
-            self.finished = true;
-        }
         out
     }
 }

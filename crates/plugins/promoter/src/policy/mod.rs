@@ -10,7 +10,7 @@ pub mod delay;
 pub mod facts;
 pub mod machine;
 
-pub use machine::{Counters, Machine, Services};
+pub use machine::{Counters, Machine, Services, FAILBACK_HOLDOFF};
 
 use serde::Serialize;
 

@@ -10,6 +10,7 @@ impl Machine {
     /// Quorum, disk and fail-back rules (§6.6–§6.8), once per resource transition.
     pub(super) fn apply_rules(
         &mut self,
+        now: Instant,
         policy: SplitBrainPolicy,
         old: &Resource,
         new: &Resource,
@@ -108,6 +109,7 @@ impl Machine {
                     let node = self.node.clone().unwrap_or_default();
                     let msg = format!("run: resource '{name}' has a new preferred node ('{peer}'), stopping services locally ('{node}')");
                     self.log(out, Level::Info, msg);
+                    self.hold_failback(now);
                     self.stop(out);
                     return;
                 }
@@ -120,9 +122,14 @@ impl Machine {
     /// on-quorum-loss applies now (HA campaign seed 142). An instance that completed the
     /// services of a Primary with quorum thaws them: an earlier instance may have frozen
     /// them and died before quorum came back (HA campaign seed 272).
+    ///
+    /// Services frozen while their start ran (quorum lost meanwhile) whose start completes
+    /// with quorum back are thawed and running: the quorum return came while this node was
+    /// still Secondary, so the thaw rule never fired, and a later quorum loss found them
+    /// "frozen" and did nothing (HA campaign seeds 27672, 53073).
     pub(super) fn after_start(&mut self, out: &mut Vec<Action>) {
         let completing = std::mem::take(&mut self.completing);
-        if self.services != Services::Running
+        if !matches!(self.services, Services::Running | Services::Frozen)
             || self.policy != PolicyState::Known(SplitBrainPolicy::Quorum)
         {
             return;
@@ -130,6 +137,18 @@ impl Machine {
         let Some(no_quorum) = self.resource.as_deref().map(facts::without_quorum) else {
             return;
         };
+        if self.services == Services::Frozen {
+            if !no_quorum {
+                let msg = format!(
+                    "resource '{}' has quorum again as its start completes, thawing the services frozen meanwhile",
+                    self.name
+                );
+                self.log(out, Level::Info, msg);
+                self.services = Services::Running;
+                out.push(Action::Thaw(self.freeze_units.clone()));
+            }
+            return;
+        }
         if no_quorum {
             self.act_on_quorum_loss("has no quorum", out);
         } else if completing && self.cfg.on_quorum_loss == QuorumLoss::Freeze {

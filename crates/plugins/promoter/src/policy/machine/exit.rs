@@ -1,0 +1,33 @@
+//! The end of an instance (reload, shutdown): from then on nothing is acted on, and with
+//! `stop-services-on-exit` the services are stopped.
+//!
+//! Must never: start anything or act on an update after exit was asked for.
+
+use super::*;
+
+impl Machine {
+    /// The instance ends: no more updates are acted on (§12.22); with
+    /// `stop-services-on-exit` the before drop-in goes and the services are stopped.
+    pub fn on_exit(&mut self, _now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.exiting {
+            return out;
+        }
+        self.exiting = true;
+        self.pending_start = None;
+        if self.cfg.stop_services_on_exit {
+            let msg = format!(
+                "stopping the services of '{}' on exit (stop-services-on-exit)",
+                self.name
+            );
+            self.log(&mut out, Level::Info, msg);
+            if self.cfg.runner == Runner::Systemd {
+                out.push(Action::RemoveBefore);
+            }
+            self.stop(&mut out);
+        } else {
+            self.finished = true;
+        }
+        out
+    }
+}

@@ -5,7 +5,7 @@
 //! Must never: copy an update per plugin, or let a plugin hold the core (the queue is bounded
 //! and the host cuts off a plugin that falls behind).
 
-use drbd::PluginUpdate;
+use drbd::{EventType, PluginUpdate, Resource};
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -41,13 +41,19 @@ pub trait UpdateSource: Send {
 pub struct Updates {
     /// The batch being handed out and the index of its next update.
     batch: Option<(UpdateBatch, usize)>,
+    /// The resources still to be announced as `Exists` (in reverse: the next one is last).
+    replay: Vec<Arc<Resource>>,
     live: mpsc::Receiver<UpdateBatch>,
 }
 
 impl Updates {
-    pub fn new(replay: Vec<PluginUpdate>, live: mpsc::Receiver<UpdateBatch>) -> Self {
+    /// Replays `resources` (the state when the run starts, in name order) as `Exists`
+    /// updates, one resource at a time, then hands out the live batches.
+    pub fn new(mut resources: Vec<Arc<Resource>>, live: mpsc::Receiver<UpdateBatch>) -> Self {
+        resources.reverse();
         Updates {
-            batch: Some((replay.into(), 0)),
+            batch: None,
+            replay: resources,
             live,
         }
     }
@@ -55,12 +61,16 @@ impl Updates {
     /// A stream that never yields (for plugins that read state instead); ends when `live`'s
     /// sender is dropped.
     pub fn none(live: mpsc::Receiver<UpdateBatch>) -> Self {
-        Updates { batch: None, live }
+        Updates {
+            batch: None,
+            replay: Vec::new(),
+            live,
+        }
     }
 
     /// Drops the replay: the run sees live updates only. Call before the first `next`.
     pub fn skip_replay(&mut self) {
-        self.batch = None;
+        self.replay = Vec::new();
     }
 
     pub async fn next(&mut self) -> Option<Update> {
@@ -73,6 +83,12 @@ impl Updates {
                         index: *i - 1,
                     });
                 }
+            }
+            if let Some(resource) = self.replay.pop() {
+                let mut announced = Vec::new();
+                drbd::replay::announce(&resource, EventType::Exists, &mut announced);
+                self.batch = Some((announced.into(), 0));
+                continue;
             }
             self.batch = Some((self.live.recv().await?, 0));
         }
@@ -99,12 +115,33 @@ mod tests {
         out
     }
 
+    fn state(lines: &[&str]) -> drbd::State {
+        let mut state = drbd::State::new();
+        for l in lines {
+            state.apply(drbd::parse_line(l).unwrap().event, &mut Vec::new());
+        }
+        state
+    }
+
     #[tokio::test]
     async fn the_replay_comes_first_then_live_batches_in_order_then_the_end() {
         let (tx, rx) = mpsc::channel(4);
-        let replay = batch(&["exists resource name:a role:Secondary"]);
+        let known = state(&[
+            "exists resource name:a role:Secondary",
+            "exists device name:a volume:0 minor:1 disk:UpToDate client:no quorum:yes",
+            "exists connection name:a peer-node-id:1 conn-name:b connection:Connected role:Secondary",
+            "exists peer-device name:a peer-node-id:1 conn-name:b volume:0 replication:Established peer-disk:UpToDate",
+            "exists resource name:c role:Primary",
+        ]);
+        let mut replay = Vec::new();
+        known.replay(&mut replay);
+        assert_eq!(
+            replay.len(),
+            5,
+            "every object of both resources is announced"
+        );
         let live = batch(&["create resource name:b role:Secondary"]);
-        let mut u = Updates::new(replay.clone(), rx);
+        let mut u = Updates::new(known.resources().cloned().collect(), rx);
         tx.send(live.clone().into()).await.unwrap();
         drop(tx);
         let mut seen = Vec::new();
@@ -116,9 +153,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_replay_holds_the_updates_of_one_resource_at_a_time() {
+        let (_tx, rx) = mpsc::channel(4);
+        let mut lines = Vec::new();
+        for r in 0..100 {
+            lines.push(format!("exists resource name:r{r:03} role:Secondary"));
+            lines.push(format!(
+                "exists device name:r{r:03} volume:0 minor:{r} disk:UpToDate"
+            ));
+        }
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let known = state(&lines);
+        let mut u = Updates::new(known.resources().cloned().collect(), rx);
+        let first = u.next().await.unwrap();
+        assert_eq!(first.resource_name(), "r000");
+        let (batch, _) = u.batch.as_ref().unwrap();
+        assert_eq!(
+            batch.len(),
+            2,
+            "only r000's resource and device are materialised"
+        );
+        assert_eq!(u.replay.len(), 99);
+    }
+
+    #[tokio::test]
     async fn skipping_the_replay_leaves_only_live_updates() {
         let (tx, rx) = mpsc::channel(4);
-        let mut u = Updates::new(batch(&["exists resource name:a role:Secondary"]), rx);
+        let known = state(&["exists resource name:a role:Secondary"]);
+        let mut u = Updates::new(known.resources().cloned().collect(), rx);
         u.skip_replay();
         drop(tx);
         assert!(u.next().await.is_none());

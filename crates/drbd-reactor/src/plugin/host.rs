@@ -187,8 +187,7 @@ impl Host {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (updates, tx, snapshots) = match input {
             Input::Updates => {
-                let mut replay = Vec::new();
-                state.replay(&mut replay);
+                let replay = state.resources().cloned().collect();
                 (Updates::new(replay, rx), Some(tx), None)
             }
             Input::State => {

@@ -1,7 +1,16 @@
-//! One scrape (render of the whole body) at 10k resources x 2 peers, enums on and off.
-//! Targets: at most 40 ms without enums, 100 ms with (the original: 0.8 s and 1.5 s).
+//! The pure parts of a scrape at 10k resources x 2 peers (the body is ~72 MB with enums):
+//! - `full_render`: the whole body into one string (enums on and off);
+//! - `cold`: the cached pieces built from nothing (the first scrape);
+//! - `one_changed`: one resource changed since the last scrape (target: 10 ms whole scrape);
+//! - `all_changed`: the counters of every resource moved, as after a statistics poll (target:
+//!   40 ms plain, 60 ms gzip whole scrape);
+//! - `gzip_whole_body`: one deflate stream over the whole body, for comparison.
+//!
+//! The `one_changed` and `all_changed` cases alternate between two states, so every iteration
+//! sees the change again.
 use criterion::{criterion_group, criterion_main, Criterion};
-use drbd::State;
+use drbd::{parse_line, State};
+use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding, Frame};
 use drbd_reactor_prometheus::render::{render, RenderContext};
 
 fn state() -> State {
@@ -14,24 +23,103 @@ fn state() -> State {
     s
 }
 
+fn frame(s: &State) -> Frame {
+    Frame {
+        resources: s.resources().cloned().collect(),
+        ctx: RenderContext {
+            enums: true,
+            ..RenderContext::default()
+        },
+    }
+}
+
+/// Moves the sent and received counters of every peer device of the resources `which` picks.
+fn move_counters(s: &mut State, which: impl Fn(usize) -> bool, by: u64) {
+    let mut lines = Vec::new();
+    for (i, r) in s.resources().enumerate() {
+        if !which(i) {
+            continue;
+        }
+        for c in &r.connections {
+            for p in &c.peer_devices {
+                lines.push(format!(
+                    "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} received:{} sent:{}",
+                    r.name,
+                    c.peer_node_id,
+                    c.conn_name,
+                    p.volume,
+                    p.received + by,
+                    p.sent + by
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for l in lines {
+        s.apply(parse_line(&l).unwrap().event, &mut out);
+        out.clear();
+    }
+}
+
 fn scrape(c: &mut Criterion) {
-    let s = state();
+    let mut s = state();
     let mut g = c.benchmark_group("scrape_10k_resources_2_peers");
-    g.sample_size(20);
+    g.sample_size(10);
     for enums in [false, true] {
         let ctx = RenderContext {
             enums,
             ..RenderContext::default()
         };
         let mut body = String::new();
-        g.bench_function(if enums { "enums" } else { "no_enums" }, |b| {
+        g.bench_function(
+            if enums {
+                "full_render/enums"
+            } else {
+                "full_render/no_enums"
+            },
+            |b| {
+                b.iter(|| {
+                    body.clear();
+                    render(s.resources().map(|r| &**r), &ctx, &mut body);
+                    body.len()
+                })
+            },
+        );
+    }
+    let base = frame(&s);
+    for encoding in [Encoding::Identity, Encoding::Gzip] {
+        g.bench_function(format!("cold/{encoding:?}"), |b| {
             b.iter(|| {
-                body.clear();
-                render(s.resources().map(|r| &**r), &ctx, &mut body);
-                body.len()
+                let mut chunks = Chunks::new(true);
+                chunks.update(&base, encoding);
+                chunks.body(encoding).len
             })
         });
     }
+    move_counters(&mut s, |i| i == 5_000, 1);
+    let one = frame(&s);
+    move_counters(&mut s, |_| true, 7);
+    let all = frame(&s);
+    for (name, other) in [("one_changed", &one), ("all_changed", &all)] {
+        for encoding in [Encoding::Identity, Encoding::Gzip] {
+            let mut chunks = Chunks::new(true);
+            chunks.update(&base, encoding);
+            chunks.body(encoding);
+            let mut flip = false;
+            g.bench_function(format!("{name}/{encoding:?}"), |b| {
+                b.iter(|| {
+                    flip = !flip;
+                    chunks.update(if flip { other } else { &base }, encoding);
+                    chunks.body(encoding).len
+                })
+            });
+        }
+    }
+    let mut whole = String::new();
+    render(base.resources.iter().map(|r| &**r), &base.ctx, &mut whole);
+    g.bench_function("gzip_whole_body", |b| {
+        b.iter(|| gzip_member(whole.as_bytes()).len())
+    });
     g.finish();
 }
 

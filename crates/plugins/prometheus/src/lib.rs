@@ -1,11 +1,15 @@
 //! The prometheus plugin: DRBD state as Prometheus metrics on an HTTP endpoint (:9942).
 //!
 //! `families` and `render` are pure (snapshot → exposition text, the original's 28 families
-//! byte for byte, then ours); `server` is the HTTP shell.
+//! byte for byte, then ours); `chunks` keeps the body as pieces per family and block of
+//! resources, so a scrape after a change renders and compresses only what changed (its module
+//! comment says how the reuse is cut); `server` is the HTTP shell, which sends the pieces
+//! without joining them and renders each state once however many scrapes ask at the same time.
 //! The daemon supplies a [`server::MetricsSource`] that reads its latest state snapshot, so a
 //! scrape never blocks the core and the core never waits for a scrape.
 
 pub mod address;
+pub mod chunks;
 pub mod config;
 pub mod families;
 pub mod plugin;

@@ -4,9 +4,10 @@
 //! Must never: take the daemon's state lock or queue (it only reads the snapshot watch), or
 //! hold a scrape back on the core.
 
+use crate::chunks::Frame;
 use crate::config::PrometheusConfig;
-use crate::render::{render, DrbdVersions, RenderContext};
-use crate::server::{bind, serve, MetricsSource, Timeouts};
+use crate::render::{DrbdVersions, RenderContext};
+use crate::server::{bind, serve, Endpoint, MetricsSource, Timeouts};
 use drbd_reactor_config::PluginKind;
 use drbd_reactor_plugin::contract::Finding;
 use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError, SelfMetrics, Snapshot};
@@ -73,14 +74,18 @@ impl MetricsSource for Source {
         h.finish()
     }
 
-    fn render(&self, out: &mut String) {
+    /// Clones the references of the latest snapshot; the watch is borrowed only for that, so
+    /// the core's next publish never waits for a render.
+    fn frame(&self) -> Frame {
         let snapshot = self.snapshots.borrow().clone();
-        let ctx = RenderContext {
-            enums: self.enums,
-            versions: self.versions.borrow().clone(),
-            reactor: self.reactor.samples(),
-        };
-        render(snapshot.iter(), &ctx, out);
+        Frame {
+            resources: snapshot.resources.values().cloned().collect(),
+            ctx: RenderContext {
+                enums: self.enums,
+                versions: self.versions.borrow().clone(),
+                reactor: self.reactor.samples(),
+            },
+        }
     }
 }
 
@@ -101,7 +106,7 @@ pub async fn run(config: PrometheusConfig, inputs: Inputs) -> Result<(), String>
     };
     serve(
         listener,
-        Arc::new(source),
+        Endpoint::new(Arc::new(source), config.enums),
         Timeouts::default(),
         inputs.shutdown,
     )

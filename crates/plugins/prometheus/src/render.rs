@@ -23,7 +23,7 @@ pub struct RenderContext {
 }
 
 /// Label sets built once per scrape into one arena string, so each family only appends them.
-struct Objects<'a> {
+pub struct Objects<'a> {
     arena: String,
     resources: Vec<(Span, &'a Resource)>,
     connections: Vec<(Span, &'a Connection)>,
@@ -35,7 +35,7 @@ struct Objects<'a> {
 /// A label set in the arena.
 type Span = std::ops::Range<usize>;
 
-fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
+pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
     let mut o = Objects {
         arena: String::new(),
         resources: Vec::new(),
@@ -111,16 +111,94 @@ fn label(out: &mut String, key: &str, value: &str) {
     out.push('"');
 }
 
-/// Writes the body for `resources` (iterated in name order) into `out`.
+/// A family whose series come from the resources, in body order (prometheus spec §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    ResourceRole,
+    Resource(usize),
+    ConnectionState,
+    PeerDevice(usize),
+    Connection(usize),
+    DeviceState,
+    Device(usize),
+    NewPeerDevice(usize),
+    ResyncDone,
+    ResyncEta,
+    ReplicationInfo,
+    PeerDiskInfo,
+    PeerRoleInfo,
+    PathEstablished,
+}
+
+impl Slot {
+    pub fn meta(self) -> &'static Meta {
+        match self {
+            Slot::ResourceRole => &RESOURCE_ROLE,
+            Slot::Resource(i) => &RESOURCE_FAMILIES[i].meta,
+            Slot::ConnectionState => &CONNECTION_STATE,
+            Slot::PeerDevice(i) => &PEER_DEVICE_FAMILIES[i].meta,
+            Slot::Connection(i) => &CONNECTION_FAMILIES[i].meta,
+            Slot::DeviceState => &DEVICE_STATE,
+            Slot::Device(i) => &DEVICE_FAMILIES[i].meta,
+            Slot::NewPeerDevice(i) => &NEW_PEER_DEVICE_FAMILIES[i].meta,
+            Slot::ResyncDone => &RESYNC_DONE,
+            Slot::ResyncEta => &RESYNC_ETA,
+            Slot::ReplicationInfo => &PEER_DEVICE_REPLICATION_STATE,
+            Slot::PeerDiskInfo => &PEER_DEVICE_PEER_DISK_STATE,
+            Slot::PeerRoleInfo => &CONNECTION_PEER_ROLE,
+            Slot::PathEstablished => &PATH_ESTABLISHED,
+        }
+    }
+}
+
+/// Every slot, in body order.
+pub fn slots() -> &'static [Slot] {
+    static SLOTS: std::sync::LazyLock<Vec<Slot>> = std::sync::LazyLock::new(|| {
+        let mut v = vec![Slot::ResourceRole];
+        v.extend((0..RESOURCE_FAMILIES.len()).map(Slot::Resource));
+        v.push(Slot::ConnectionState);
+        v.extend((0..PEER_DEVICE_FAMILIES.len()).map(Slot::PeerDevice));
+        v.extend((0..CONNECTION_FAMILIES.len()).map(Slot::Connection));
+        v.push(Slot::DeviceState);
+        v.extend((0..DEVICE_FAMILIES.len()).map(Slot::Device));
+        v.extend((0..NEW_PEER_DEVICE_FAMILIES.len()).map(Slot::NewPeerDevice));
+        v.extend([
+            Slot::ResyncDone,
+            Slot::ResyncEta,
+            Slot::ReplicationInfo,
+            Slot::PeerDiskInfo,
+            Slot::PeerRoleInfo,
+            Slot::PathEstablished,
+        ]);
+        v
+    });
+    &SLOTS
+}
+
+/// Writes the whole body for `resources` (iterated in name order) into `out`.
 pub fn render<'a>(
     resources: impl Iterator<Item = &'a Resource>,
     ctx: &RenderContext,
     out: &mut String,
 ) {
-    let o = collect(resources);
+    let resources: Vec<&Resource> = resources.collect();
+    let mut series = vec![String::new(); slots().len()];
+    render_series(&resources, ctx.enums, &mut series);
+    render_prelude(resources.len(), ctx, out);
+    for (slot, text) in slots().iter().zip(&series) {
+        // A family without series has no header either (the original's behaviour).
+        if !text.is_empty() {
+            render_header(slot.meta(), out);
+            out.push_str(text);
+        }
+    }
+    render_trailer(ctx, out);
+}
+
+/// The families before the per-object ones: up, versions, the number of resources.
+pub fn render_prelude(resources: usize, ctx: &RenderContext, out: &mut String) {
     let mut w = Writer {
         out,
-        arena: &o.arena,
         num: itoa::Buffer::new(),
     };
     w.header(&UP);
@@ -141,65 +219,274 @@ pub fn render<'a>(
     w.out.push_str("} 1\n");
     w.header(&RESOURCES);
     w.out.push_str("drbd_resource_resources ");
-    w.value(o.resources.len() as u64);
+    w.value(resources as u64);
+}
 
-    if ctx.enums {
-        w.enum_family(&RESOURCE_ROLE, &o.resources, Role::ALL, |r| r.role);
+/// The `# TYPE` and `# HELP` lines of a family.
+pub fn render_header(f: &Meta, out: &mut String) {
+    Writer {
+        out,
+        num: itoa::Buffer::new(),
     }
-    for f in RESOURCE_FAMILIES {
-        w.family(f, &o.resources);
-    }
-    if ctx.enums {
-        w.enum_family(
-            &CONNECTION_STATE,
-            &o.connections,
-            ConnectionState::ALL,
-            |c| c.connection_state,
-        );
-    }
-    for f in PEER_DEVICE_FAMILIES {
-        w.family(f, &o.peer_devices);
-    }
-    for f in CONNECTION_FAMILIES {
-        w.family(f, &o.connections);
-    }
-    if ctx.enums {
-        w.enum_family(&DEVICE_STATE, &o.devices, DiskState::ALL, |d| d.disk_state);
-    }
-    for f in DEVICE_FAMILIES {
-        w.family(f, &o.devices);
-    }
+    .header(f);
+}
 
-    // Our additions: new names only.
-    for f in NEW_PEER_DEVICE_FAMILIES {
-        w.family(f, &o.peer_devices);
+/// The families after the per-object ones: build info and the daemon's self-metrics.
+pub fn render_trailer(ctx: &RenderContext, out: &mut String) {
+    Writer {
+        out,
+        num: itoa::Buffer::new(),
     }
-    w.progress(&o.peer_devices);
-    w.info_family(&PEER_DEVICE_REPLICATION_STATE, &o.peer_devices, |p| {
-        p.replication_state.as_str()
-    });
-    w.info_family(&PEER_DEVICE_PEER_DISK_STATE, &o.peer_devices, |p| {
-        p.peer_disk_state.as_str()
-    });
-    w.info_family(&CONNECTION_PEER_ROLE, &o.connections, |c| {
-        c.peer_role.as_str()
-    });
-    if !o.paths.is_empty() {
-        w.header(&PATH_ESTABLISHED);
-        for (labels, established) in &o.paths {
-            w.sample(
-                PATH_ESTABLISHED.name,
-                &o.arena[labels.clone()],
-                u64::from(*established),
-            );
+    .reactor(ctx);
+}
+
+/// Appends the series of `resources` (in name order) for every slot to `out[slot index]`,
+/// without headers. Series of consecutive runs of resources concatenate to the series of the
+/// whole run, which is what lets a body be assembled from cached pieces.
+pub fn render_series(resources: &[&Resource], enums: bool, out: &mut [String]) {
+    render_slots(&collect(resources.iter().copied()), enums, |_| true, out);
+}
+
+/// Like [`render_series`] for the objects of `collect`, only for the slots `which` picks.
+pub fn render_slots(o: &Objects, enums: bool, which: impl Fn(usize) -> bool, out: &mut [String]) {
+    assert_eq!(out.len(), slots().len(), "one buffer per slot");
+    let mut num = itoa::Buffer::new();
+    for (i, (slot, out)) in slots().iter().zip(out.iter_mut()).enumerate() {
+        if !which(i) {
+            continue;
+        }
+        let s = Series {
+            arena: &o.arena,
+            prefix: &slot_text(*slot).prefix,
+        };
+        match *slot {
+            Slot::ResourceRole if enums => {
+                s.enumerated(out, *slot, &o.resources, Role::ALL, |r| r.role)
+            }
+            Slot::ConnectionState if enums => {
+                s.enumerated(out, *slot, &o.connections, ConnectionState::ALL, |c| {
+                    c.connection_state
+                })
+            }
+            Slot::DeviceState if enums => {
+                s.enumerated(out, *slot, &o.devices, DiskState::ALL, |d| d.disk_state)
+            }
+            Slot::ResourceRole | Slot::ConnectionState | Slot::DeviceState => {}
+            Slot::Resource(i) => s.values(out, &mut num, &o.resources, RESOURCE_FAMILIES[i].value),
+            Slot::PeerDevice(i) => s.values(
+                out,
+                &mut num,
+                &o.peer_devices,
+                PEER_DEVICE_FAMILIES[i].value,
+            ),
+            Slot::Connection(i) => {
+                s.values(out, &mut num, &o.connections, CONNECTION_FAMILIES[i].value)
+            }
+            Slot::Device(i) => s.values(out, &mut num, &o.devices, DEVICE_FAMILIES[i].value),
+            Slot::NewPeerDevice(i) => s.values(
+                out,
+                &mut num,
+                &o.peer_devices,
+                NEW_PEER_DEVICE_FAMILIES[i].value,
+            ),
+            Slot::ResyncDone => {
+                for (labels, p) in &o.peer_devices {
+                    if let Some(d) = p.progress.as_deref().and_then(|g| g.done) {
+                        s.line(out, labels);
+                        float(out, d.as_f64() / 100.0);
+                    }
+                }
+            }
+            Slot::ResyncEta => {
+                for (labels, p) in &o.peer_devices {
+                    match p.progress.as_deref().and_then(|g| g.eta) {
+                        Some(drbd::values::Eta::Seconds(secs)) => {
+                            s.line(out, labels);
+                            out.push_str(num.format(secs));
+                            out.push('\n');
+                        }
+                        Some(drbd::values::Eta::Unknown) => {
+                            s.line(out, labels);
+                            out.push_str("NaN\n");
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Slot::ReplicationInfo => s.info(out, &o.peer_devices, |p| p.replication_state.as_str()),
+            Slot::PeerDiskInfo => s.info(out, &o.peer_devices, |p| p.peer_disk_state.as_str()),
+            Slot::PeerRoleInfo => s.info(out, &o.connections, |c| c.peer_role.as_str()),
+            Slot::PathEstablished => {
+                for (labels, established) in &o.paths {
+                    s.line(out, labels);
+                    out.push_str(if *established { "1\n" } else { "0\n" });
+                }
+            }
         }
     }
-    w.reactor(ctx);
+}
+
+/// Whether two runs of resources have the same objects with the same labels, so their series
+/// differ only where a value differs.
+pub fn same_objects(a: &Objects, b: &Objects) -> bool {
+    fn spans<T>(x: &[(Span, &T)], y: &[(Span, &T)]) -> bool {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.0 == q.0)
+    }
+    a.arena == b.arena
+        && spans(&a.resources, &b.resources)
+        && spans(&a.connections, &b.connections)
+        && spans(&a.peer_devices, &b.peer_devices)
+        && spans(&a.devices, &b.devices)
+        && a.paths == b.paths
+}
+
+/// For objects with [`same_objects`]: whether the series of `slot` are the same text.
+pub fn same_series(slot: Slot, a: &Objects, b: &Objects) -> bool {
+    fn all<T, V: PartialEq>(x: &[(Span, &T)], y: &[(Span, &T)], v: impl Fn(&T) -> V) -> bool {
+        x.iter().zip(y).all(|(p, q)| v(p.1) == v(q.1))
+    }
+    let progress = |p: &PeerDevice| p.progress.as_deref().map(|g| (g.done, g.eta));
+    match slot {
+        Slot::ResourceRole => all(&a.resources, &b.resources, |r| r.role),
+        Slot::Resource(i) => all(&a.resources, &b.resources, RESOURCE_FAMILIES[i].value),
+        Slot::ConnectionState => all(&a.connections, &b.connections, |c| c.connection_state),
+        Slot::PeerDevice(i) => all(
+            &a.peer_devices,
+            &b.peer_devices,
+            PEER_DEVICE_FAMILIES[i].value,
+        ),
+        Slot::Connection(i) => all(&a.connections, &b.connections, CONNECTION_FAMILIES[i].value),
+        Slot::DeviceState => all(&a.devices, &b.devices, |d| d.disk_state),
+        Slot::Device(i) => all(&a.devices, &b.devices, DEVICE_FAMILIES[i].value),
+        Slot::NewPeerDevice(i) => all(
+            &a.peer_devices,
+            &b.peer_devices,
+            NEW_PEER_DEVICE_FAMILIES[i].value,
+        ),
+        Slot::ResyncDone | Slot::ResyncEta => all(&a.peer_devices, &b.peer_devices, progress),
+        Slot::ReplicationInfo => all(&a.peer_devices, &b.peer_devices, |p| p.replication_state),
+        Slot::PeerDiskInfo => all(&a.peer_devices, &b.peer_devices, |p| p.peer_disk_state),
+        Slot::PeerRoleInfo => all(&a.connections, &b.connections, |c| c.peer_role),
+        // The value is part of `paths`, compared by same_objects.
+        Slot::PathEstablished => true,
+    }
+}
+
+/// The fixed text of a slot's sample lines, built once.
+struct SlotText {
+    /// `name{`
+    prefix: String,
+    /// For enum families: `,<family>="<State>"} ` per state, in vocabulary order.
+    states: Vec<String>,
+}
+
+fn slot_text(slot: Slot) -> &'static SlotText {
+    static TEXTS: std::sync::LazyLock<Vec<SlotText>> = std::sync::LazyLock::new(|| {
+        fn states<S: EnumState>(name: &str, all: &[S]) -> Vec<String> {
+            all.iter()
+                .filter(|s| !s.is_out_of_range())
+                .map(|s| format!(",{name}=\"{}\"}} ", s.as_label()))
+                .collect()
+        }
+        slots()
+            .iter()
+            .map(|slot| {
+                let name = slot.meta().name;
+                SlotText {
+                    prefix: format!("{name}{{"),
+                    states: match slot {
+                        Slot::ResourceRole => states(name, Role::ALL),
+                        Slot::ConnectionState => states(name, ConnectionState::ALL),
+                        Slot::DeviceState => states(name, DiskState::ALL),
+                        _ => Vec::new(),
+                    },
+                }
+            })
+            .collect()
+    });
+    let i = slots().iter().position(|s| *s == slot).expect("a slot");
+    &TEXTS[i]
+}
+
+/// Writes the sample lines of one slot.
+struct Series<'a> {
+    arena: &'a str,
+    prefix: &'a str,
+}
+
+impl Series<'_> {
+    /// `name{labels} ` — the caller appends the value and the newline.
+    fn line(&self, out: &mut String, labels: &Span) {
+        out.push_str(self.prefix);
+        out.push_str(&self.arena[labels.clone()]);
+        out.push_str("} ");
+    }
+
+    fn values<T>(
+        &self,
+        out: &mut String,
+        num: &mut itoa::Buffer,
+        objects: &[(Span, &T)],
+        value: fn(&T) -> u64,
+    ) {
+        for (labels, obj) in objects {
+            self.line(out, labels);
+            out.push_str(num.format(value(obj)));
+            out.push('\n');
+        }
+    }
+
+    /// One sample per possible state, 1 for the current one; the state label is named like
+    /// the family (prometheus spec §5.2). `?` (out of range) matches none.
+    fn enumerated<T, S: Copy + PartialEq + EnumState>(
+        &self,
+        out: &mut String,
+        slot: Slot,
+        objects: &[(Span, &T)],
+        all: &[S],
+        state: impl Fn(&T) -> S,
+    ) {
+        let suffixes = &slot_text(slot).states;
+        let all = all.iter().filter(|s| !s.is_out_of_range());
+        for (labels, obj) in objects {
+            let current = state(obj);
+            for (s, suffix) in all.clone().zip(suffixes) {
+                out.push_str(self.prefix);
+                out.push_str(&self.arena[labels.clone()]);
+                out.push_str(suffix);
+                out.push_str(if *s == current { "1\n" } else { "0\n" });
+            }
+        }
+    }
+
+    /// One sample per object, value 1, with its current state in the `state` label.
+    fn info<T>(
+        &self,
+        out: &mut String,
+        objects: &[(Span, &T)],
+        state: impl Fn(&T) -> &'static str,
+    ) {
+        for (labels, obj) in objects {
+            out.push_str(self.prefix);
+            out.push_str(&self.arena[labels.clone()]);
+            out.push_str(",state=\"");
+            out.push_str(state(obj));
+            out.push_str("\"} 1\n");
+        }
+    }
+}
+
+fn float(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN\n");
+    } else {
+        use std::fmt::Write;
+        let _ = writeln!(out, "{v}");
+    }
 }
 
 struct Writer<'o> {
     out: &'o mut String,
-    arena: &'o str,
     num: itoa::Buffer,
 }
 
@@ -221,139 +508,8 @@ impl Writer<'_> {
         self.out.push('\n');
     }
 
-    /// `name{labels} value`
-    fn sample(&mut self, name: &str, labels: &str, v: u64) {
-        self.out.push_str(name);
-        self.out.push('{');
-        self.out.push_str(labels);
-        self.out.push_str("} ");
-        self.value(v);
-    }
-
-    fn family<T>(&mut self, f: &Family<T>, objects: &[(Span, &T)]) {
-        if objects.is_empty() {
-            return;
-        }
-        self.header(&f.meta);
-        let prefix = format!("{}{{", f.meta.name);
-        let (out, arena) = (&mut *self.out, self.arena);
-        for (labels, obj) in objects {
-            out.push_str(&prefix);
-            out.push_str(&arena[labels.clone()]);
-            out.push_str("} ");
-            out.push_str(self.num.format((f.value)(obj)));
-            out.push('\n');
-        }
-    }
-
-    /// One sample per possible state, 1 for the current one; the state label is named like
-    /// the family (prometheus spec §5.2). `?` (out of range) matches none.
-    fn enum_family<T, S: Copy + PartialEq + EnumState>(
-        &mut self,
-        f: &Meta,
-        objects: &[(Span, &T)],
-        all: &[S],
-        state: impl Fn(&T) -> S,
-    ) {
-        if objects.is_empty() {
-            return;
-        }
-        self.header(f);
-        let prefix = format!("{}{{", f.name);
-        // `,<family>="<State>"} ` for each state, built once per scrape.
-        let suffixes: Vec<(S, String)> = all
-            .iter()
-            .filter(|s| !s.is_out_of_range())
-            .map(|s| (*s, format!(",{}=\"{}\"}} ", f.name, s.as_label())))
-            .collect();
-        let (out, arena) = (&mut *self.out, self.arena);
-        for (labels, obj) in objects {
-            let current = state(obj);
-            for (s, suffix) in &suffixes {
-                out.push_str(&prefix);
-                out.push_str(&arena[labels.clone()]);
-                out.push_str(suffix);
-                out.push_str(if *s == current { "1\n" } else { "0\n" });
-            }
-        }
-    }
-
-    /// One sample per object, value 1, with its current state in the `state` label.
-    fn info_family<T>(
-        &mut self,
-        f: &Meta,
-        objects: &[(Span, &T)],
-        state: impl Fn(&T) -> &'static str,
-    ) {
-        if objects.is_empty() {
-            return;
-        }
-        self.header(f);
-        let prefix = format!("{}{{", f.name);
-        let (out, arena) = (&mut *self.out, self.arena);
-        for (labels, obj) in objects {
-            out.push_str(&prefix);
-            out.push_str(&arena[labels.clone()]);
-            out.push_str(",state=\"");
-            out.push_str(state(obj));
-            out.push_str("\"} 1\n");
-        }
-    }
-
-    fn progress(&mut self, peer_devices: &[(Span, &PeerDevice)]) {
-        let arena = self.arena;
-        let done: Vec<_> = peer_devices
-            .iter()
-            .filter_map(|(l, p)| {
-                p.progress
-                    .as_deref()
-                    .and_then(|g| g.done)
-                    .map(|d| (&arena[l.clone()], d))
-            })
-            .collect();
-        if !done.is_empty() {
-            self.header(&RESYNC_DONE);
-            for (labels, d) in done {
-                self.float_sample(RESYNC_DONE.name, labels, d.as_f64() / 100.0);
-            }
-        }
-        let eta: Vec<_> = peer_devices
-            .iter()
-            .filter_map(|(l, p)| {
-                p.progress
-                    .as_deref()
-                    .and_then(|g| g.eta)
-                    .map(|e| (&arena[l.clone()], e))
-            })
-            .collect();
-        if !eta.is_empty() {
-            self.header(&RESYNC_ETA);
-            for (labels, e) in eta {
-                match e {
-                    drbd::values::Eta::Seconds(s) => self.sample(RESYNC_ETA.name, labels, s),
-                    drbd::values::Eta::Unknown => {
-                        self.float_sample(RESYNC_ETA.name, labels, f64::NAN)
-                    }
-                }
-            }
-        }
-    }
-
-    fn float_sample(&mut self, name: &str, labels: &str, v: f64) {
-        self.out.push_str(name);
-        self.out.push('{');
-        self.out.push_str(labels);
-        self.out.push_str("} ");
-        self.float(v);
-    }
-
     fn float(&mut self, v: f64) {
-        if v.is_nan() {
-            self.out.push_str("NaN\n");
-        } else {
-            use std::fmt::Write;
-            let _ = writeln!(self.out, "{v}");
-        }
+        float(self.out, v)
     }
 
     fn reactor(&mut self, ctx: &RenderContext) {

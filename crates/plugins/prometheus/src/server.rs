@@ -6,15 +6,15 @@
 //! scrape of that generation. Must never: let one client delay another (each connection is
 //! its own task, with read and overall timeouts), or block shutdown on a client.
 
+use crate::chunks::{Chunks, Encoding, Frame, Pieces, Work};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 
@@ -22,10 +22,10 @@ const TARGET: &str = "drbd_reactor::plugin::prometheus";
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the endpoint serves: a generation that changes with what would be rendered, and the
-/// rendering itself (called on a blocking thread).
+/// state to render (taken once per generation; cheap: it clones references).
 pub trait MetricsSource: Send + Sync + 'static {
     fn generation(&self) -> u64;
-    fn render(&self, out: &mut String);
+    fn frame(&self) -> Frame;
 }
 
 #[derive(Debug, Clone)]
@@ -45,16 +45,64 @@ impl Default for Timeouts {
     }
 }
 
-/// The body of one generation, plain and (lazily) gzipped.
-struct Body {
-    generation: u64,
-    plain: Bytes,
-    gzip: Option<Bytes>,
+/// What every connection shares: the source and the cached body pieces of its latest
+/// generation. The cache lock is held by the one scrape that renders a new generation; the
+/// scrapes behind it wait and then share its result, so a burst renders once.
+pub struct Endpoint {
+    source: Arc<dyn MetricsSource>,
+    enums: bool,
+    cache: Mutex<Cache>,
 }
 
-struct Shared {
-    source: Arc<dyn MetricsSource>,
-    cache: Mutex<Option<Body>>,
+struct Cache {
+    generation: Option<u64>,
+    chunks: Option<Chunks>,
+}
+
+impl Endpoint {
+    pub fn new(source: Arc<dyn MetricsSource>, enums: bool) -> Arc<Endpoint> {
+        Arc::new(Endpoint {
+            source,
+            enums,
+            cache: Mutex::new(Cache {
+                generation: None,
+                chunks: Some(Chunks::new(enums)),
+            }),
+        })
+    }
+
+    /// What the cache did so far (tests count renders with it).
+    pub async fn work(&self) -> Work {
+        let cache = self.cache.lock().await;
+        cache.chunks.as_ref().map(Chunks::work).unwrap_or_default()
+    }
+
+    /// The body of the current generation in `encoding`, rendered at most once per generation.
+    pub async fn body(&self, encoding: Encoding) -> Result<Pieces, String> {
+        let mut cache = self.cache.lock().await;
+        let generation = self.source.generation();
+        let fresh = cache.generation != Some(generation);
+        let mut chunks = cache
+            .chunks
+            .take()
+            .unwrap_or_else(|| Chunks::new(self.enums));
+        let source = Arc::clone(&self.source);
+        // Off the async runtime: rendering a changed state takes milliseconds. Should it fail,
+        // the next scrape starts from an empty cache.
+        cache.generation = None;
+        let (chunks, pieces) = tokio::task::spawn_blocking(move || {
+            if fresh {
+                chunks.update(&source.frame(), encoding);
+            }
+            let pieces = chunks.body(encoding);
+            (chunks, pieces)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        cache.chunks = Some(chunks);
+        cache.generation = Some(generation);
+        Ok(pieces)
+    }
 }
 
 /// Binds the first address that works of `candidates` (dual-stack before IPv4).
@@ -72,14 +120,10 @@ pub async fn bind(candidates: &[SocketAddr]) -> Result<TcpListener, String> {
 /// Serves until `shutdown` turns true.
 pub async fn serve(
     listener: TcpListener,
-    source: Arc<dyn MetricsSource>,
+    endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let shared = Arc::new(Shared {
-        source,
-        cache: Mutex::new(None),
-    });
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -92,21 +136,12 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return,
         };
-        let shared = Arc::clone(&shared);
+        let endpoint = Arc::clone(&endpoint);
         let timeouts = timeouts.clone();
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let service = hyper::service::service_fn(move |req| {
-                let shared = Arc::clone(&shared);
-                async move { Ok::<_, std::convert::Infallible>(handle(req, &shared).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(timeouts.read)
-                .serve_connection(io, service);
             tokio::select! {
-                r = tokio::time::timeout(timeouts.connection, conn) => {
+                r = tokio::time::timeout(timeouts.connection, serve_io(stream, endpoint, timeouts.read)) => {
                     if let Ok(Err(e)) = r {
                         log::debug!(target: TARGET, "connection from {peer}: {e}");
                     }
@@ -117,8 +152,81 @@ pub async fn serve(
     }
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+/// Serves HTTP/1 requests arriving on `io` (a TCP stream, or an in-memory pipe in tests and
+/// the fuzz target) until the client closes it or breaks the protocol. `read` bounds the wait
+/// for a request's headers.
+pub async fn serve_io<IO>(io: IO, endpoint: Arc<Endpoint>, read: Duration) -> hyper::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let endpoint = Arc::clone(&endpoint);
+        async move { Ok::<_, std::convert::Infallible>(handle(req, &endpoint).await) }
+    });
+    hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(read)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await
+}
+
+/// A response body sent piece by piece from the shared cache, without joining the pieces.
+pub struct PiecesBody {
+    pieces: Arc<[Bytes]>,
+    next: usize,
+    remaining: u64,
+}
+
+impl PiecesBody {
+    fn new(p: Pieces) -> Self {
+        PiecesBody {
+            pieces: p.pieces,
+            next: 0,
+            remaining: p.len,
+        }
+    }
+
+    fn text(text: &'static str) -> Self {
+        PiecesBody::new(Pieces {
+            len: text.len() as u64,
+            pieces: Arc::new([Bytes::from_static(text.as_bytes())]),
+        })
+    }
+
+    fn empty() -> Self {
+        PiecesBody::new(Pieces::default())
+    }
+}
+
+impl hyper::body::Body for PiecesBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        while let Some(piece) = self.pieces.get(self.next).cloned() {
+            self.next += 1;
+            if !piece.is_empty() {
+                self.remaining -= piece.len() as u64;
+                return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))));
+            }
+        }
+        std::task::Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<PiecesBody> {
+    let mut r = Response::new(PiecesBody::text(text));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,
@@ -129,7 +237,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
 
 const LANDING: &str = "<!DOCTYPE html>\n<html><head><title>drbd-reactor</title></head>\n<body><h1>drbd-reactor</h1>\n<p>DRBD metrics for Prometheus: <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n";
 
-async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, endpoint: &Endpoint) -> Response<PiecesBody> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -145,7 +253,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     match req.uri().path() {
         "/metrics" => {}
         "/" if wants_html => {
-            let mut r = Response::new(Full::new(Bytes::from_static(LANDING.as_bytes())));
+            let mut r = Response::new(PiecesBody::text(LANDING));
             r.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
@@ -164,16 +272,25 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
         .headers()
         .get(ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.split(',').any(|e| e.trim().starts_with("gzip")));
-    let body = match body(shared, gzip).await {
+        .is_some_and(accepts_gzip);
+    let encoding = if gzip {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    };
+    let body = match endpoint.body(encoding).await {
         Ok(b) => b,
         Err(e) => {
             log::error!(target: TARGET, "rendering metrics failed: {e}");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n");
         }
     };
-    let len = body.len();
-    let mut r = Response::new(Full::new(if head { Bytes::new() } else { body }));
+    let len = body.len;
+    let mut r = Response::new(if head {
+        PiecesBody::empty()
+    } else {
+        PiecesBody::new(body)
+    });
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
     if gzip {
@@ -185,40 +302,17 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
     r
 }
 
-/// The body for the current generation, rendered once and shared.
-async fn body(shared: &Shared, gzip: bool) -> Result<Bytes, String> {
-    let mut cache = shared.cache.lock().await;
-    let generation = shared.source.generation();
-    if cache.as_ref().is_none_or(|b| b.generation != generation) {
-        let source = Arc::clone(&shared.source);
-        let plain = tokio::task::spawn_blocking(move || {
-            let mut out = String::new();
-            source.render(&mut out);
-            Bytes::from(out)
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        *cache = Some(Body {
-            generation,
-            plain,
-            gzip: None,
+/// Whether an `Accept-Encoding` value allows gzip (`gzip;q=0` refuses it).
+pub fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|coding| {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
         });
-    }
-    let b = cache.as_mut().expect("filled above");
-    if !gzip {
-        return Ok(b.plain.clone());
-    }
-    if b.gzip.is_none() {
-        let plain = b.plain.clone();
-        let zipped = tokio::task::spawn_blocking(move || {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            enc.write_all(&plain)?;
-            enc.finish()
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-        b.gzip = Some(Bytes::from(zipped));
-    }
-    Ok(b.gzip.clone().expect("filled above"))
+        (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && !refused
+    })
 }

@@ -1,4 +1,5 @@
 use drbd::{parse_line, State};
+use drbd_reactor_prometheus::chunks::Frame;
 use drbd_reactor_prometheus::render::*;
 use drbd_reactor_prometheus::server::*;
 use std::sync::Arc;
@@ -11,17 +12,23 @@ impl MetricsSource for Fixture {
     fn generation(&self) -> u64 {
         1
     }
-    fn render(&self, out: &mut String) {
-        let ctx = RenderContext {
-            enums: true,
-            versions: DrbdVersions {
-                kmod: Some("9.2.8".into()),
-                utils: Some("9.28.0".into()),
-                last_refresh_ok: true,
-            },
-            reactor: Vec::new(),
-        };
-        render(self.0.resources().map(|r| &**r), &ctx, out);
+    fn frame(&self) -> Frame {
+        Frame {
+            resources: self.0.resources().cloned().collect(),
+            ctx: ctx(),
+        }
+    }
+}
+
+fn ctx() -> RenderContext {
+    RenderContext {
+        enums: true,
+        versions: DrbdVersions {
+            kmod: Some("9.2.8".into()),
+            utils: Some("9.28.0".into()),
+            last_refresh_ok: true,
+        },
+        reactor: Vec::new(),
     }
 }
 
@@ -48,7 +55,7 @@ async fn start_with(
     let l = bind(&["127.0.0.1:0".parse().unwrap()]).await.unwrap();
     let addr = l.local_addr().unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve(l, fixture(), timeouts, rx));
+    tokio::spawn(serve(l, Endpoint::new(fixture(), true), timeouts, rx));
     (addr, tx)
 }
 
@@ -70,7 +77,7 @@ fn get(path: &str, extra: &str) -> String {
 
 fn expected() -> String {
     let mut out = String::new();
-    fixture().render(&mut out);
+    render(fixture().0.resources().map(|r| &**r), &ctx(), &mut out);
     out
 }
 
@@ -176,4 +183,104 @@ async fn an_idle_client_and_200_concurrent_scrapers_do_not_delay_a_scrape() {
         .await
         .expect("the 200 scrapers waited for the idle clients");
     eprintln!("scrape next to an idle client and 200 scrapers took {alone:?}");
+}
+
+/// A state whose generation the test moves, counting how often it is taken for rendering.
+struct Counted {
+    state: State,
+    generation: std::sync::atomic::AtomicU64,
+    frames: std::sync::atomic::AtomicU64,
+}
+
+impl MetricsSource for Counted {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn frame(&self) -> Frame {
+        self.frames
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Frame {
+            resources: self.state.resources().cloned().collect(),
+            ctx: ctx(),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_100_concurrent_scrapes_after_a_change_renders_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let source = Arc::new(Counted {
+        state: Arc::try_unwrap(fixture()).ok().unwrap().0,
+        generation: 1.into(),
+        frames: 0.into(),
+    });
+    let endpoint = Endpoint::new(source.clone(), true);
+    let l = bind(&["127.0.0.1:0".parse().unwrap()]).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve(l, endpoint.clone(), Timeouts::default(), rx));
+    request(addr, &get("/metrics", "")).await;
+    assert_eq!(source.frames.load(SeqCst), 1);
+    source.generation.store(2, SeqCst);
+    let scrapers: Vec<_> = (0..100)
+        .map(|i| {
+            let extra = if i % 2 == 0 {
+                "Accept-Encoding: gzip\r\n"
+            } else {
+                ""
+            };
+            tokio::spawn(async move { request(addr, &get("/metrics", extra)).await })
+        })
+        .collect();
+    for s in scrapers {
+        let (head, body) = s.await.unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let mut text = String::new();
+        if head.to_lowercase().contains("content-encoding: gzip") {
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
+                .unwrap();
+        } else {
+            text = String::from_utf8(body).unwrap();
+        }
+        assert_eq!(text, expected());
+    }
+    assert_eq!(source.frames.load(SeqCst), 2, "one render per generation");
+    assert_eq!(endpoint.work().await.updates, 2);
+}
+
+#[tokio::test]
+async fn serve_io_answers_pipelined_requests_on_an_in_memory_stream() {
+    let endpoint = Endpoint::new(fixture(), true);
+    let (mut client, server) = tokio::io::duplex(1 << 16);
+    let conn = tokio::spawn(serve_io(server, endpoint, Duration::from_secs(5)));
+    client
+        .write_all(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    client.read_to_end(&mut buf).await.unwrap();
+    conn.await.unwrap().unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let body = expected();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("HTTP/1.1 404"), "{text}");
+    assert!(
+        text.ends_with(&body),
+        "the HTTP/1.0 GET ends the answer with the body"
+    );
+    assert_eq!(
+        text.matches("# TYPE drbdreactor_up").count(),
+        1,
+        "HEAD has no body"
+    );
+}
+
+#[test]
+fn accept_encoding_allows_gzip_unless_its_quality_is_zero() {
+    assert!(accepts_gzip("gzip"));
+    assert!(accepts_gzip("deflate, GZIP;q=0.5"));
+    assert!(!accepts_gzip("gzip;q=0"));
+    assert!(!accepts_gzip("gzip; q=0.0, identity"));
+    assert!(!accepts_gzip("x-gzip2, identity"));
+    assert!(!accepts_gzip(""));
 }

@@ -41,6 +41,38 @@ async fn a_missing_program_is_a_spawn_failure() {
     assert!(out.error().starts_with("Could not execute: "));
 }
 
+#[tokio::test]
+async fn a_bare_program_name_runs_as_that_name_in_its_own_process_group() {
+    // $0, the shell's pid and its process group (field 5 of /proc/PID/stat; comm is "sh").
+    let out = ProcessRunner
+        .run(sh(
+            "echo \"$0 $$ $(cut -d' ' -f5 /proc/$$/stat)\"",
+            Duration::from_secs(10),
+        ))
+        .await;
+    assert!(out.ok(), "{out:?}");
+    let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "{}", out.stdout);
+    assert_eq!(
+        fields[0], "sh",
+        "argv[0] stays the bare name: {}",
+        out.stdout
+    );
+    assert_eq!(fields[1], fields[2], "leads its own group: {}", out.stdout);
+}
+
+#[tokio::test]
+async fn a_bare_name_that_is_nowhere_in_path_is_a_spawn_failure() {
+    let out = ProcessRunner
+        .run(CommandLine::new(
+            "no-such-program-drbd-reactor-test",
+            &[],
+            Duration::from_secs(1),
+        ))
+        .await;
+    assert!(matches!(out.exit, Exit::SpawnFailed(_)), "{out:?}");
+}
+
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence.
     unsafe { libc::kill(pid, 0) == 0 }

@@ -10,7 +10,9 @@
 //! die of SIGPIPE), keep unbounded output, or leave a command running after stop returned.
 
 use crate::matcher::Invocation;
-use drbd_reactor_process::{read_lines, spawn_group, LineLimit, OutputStats, Waited};
+use drbd_reactor_process::{
+    command_in_path, read_lines, spawn_group, LineLimit, OutputStats, Waited,
+};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -187,7 +189,12 @@ async fn run_until_stopped(
     inv: &Invocation,
     mut stopping: watch::Receiver<Option<Duration>>,
 ) -> RunReport {
-    let mut cmd = Command::new("sh");
+    // `sh` looked up in the command's own PATH by us, so std spawns with posix_spawn (vfork)
+    // rather than fork: see drbd_reactor_process::program.
+    let mut cmd = match inv.env.iter().rev().find(|(k, _)| k == "PATH") {
+        Some((_, path)) => command_in_path("sh", path),
+        None => Command::new("sh"),
+    };
     cmd.arg("-c")
         .arg(&inv.command)
         .env_clear()
@@ -195,9 +202,12 @@ async fn run_until_stopped(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    log::info!(target: TARGET, "rule '{}': running {}", inv.rule_name, inv.command);
+    // Logged once the shell runs: the line's formatting and write are not on the way to it.
     let mut child = match spawn_group(&mut cmd, Default::default()) {
-        Ok(c) => c,
+        Ok(c) => {
+            log::info!(target: TARGET, "rule '{}': running {} (pid {})", inv.rule_name, inv.command, c.pid());
+            c
+        }
         Err(e) => {
             log::warn!(target: TARGET, "rule '{}': cannot start sh: {e}", inv.rule_name);
             return RunReport {

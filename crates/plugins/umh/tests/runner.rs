@@ -242,3 +242,52 @@ async fn stop_waits_for_a_command_without_timeout_only_for_the_grace_then_kills_
     }
     assert!(gone(pid), "sleep 100031 outlived the stop");
 }
+
+#[tokio::test]
+async fn a_command_is_started_as_sh_leading_its_own_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("who");
+    // $0, the shell's pid and its process group (field 5 of /proc/PID/stat; comm is "sh").
+    let script = format!(
+        "echo \"$0 $$ $(cut -d' ' -f5 /proc/$$/stat)\" > {}",
+        out.display()
+    );
+    let outcome = run(&inv(
+        "who",
+        &script,
+        None,
+        &[("PATH", "/sbin:/usr/sbin:/bin:/usr/bin")],
+    ))
+    .await
+    .outcome;
+    assert_eq!(outcome, Outcome::Exited(0));
+    let who = std::fs::read_to_string(&out).unwrap();
+    let fields: Vec<&str> = who.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "{who}");
+    assert_eq!(fields[0], "sh", "argv[0] stays the bare name: {who}");
+    assert_eq!(fields[1], fields[2], "the shell leads its own group: {who}");
+}
+
+#[tokio::test]
+async fn sh_is_looked_up_in_the_commands_own_path_first_directory_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let marker = dir.path().join("fake-sh-ran");
+    let fake = bin.join("sh");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$0\" > {}\n", marker.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/bin:/usr/bin", bin.display());
+    let outcome = run(&inv("fake", "true", None, &[("PATH", &path)]))
+        .await
+        .outcome;
+    assert_eq!(outcome, Outcome::Exited(0));
+    // The kernel ran the fake through its #! line: its $0 is the path that was executed.
+    let ran = std::fs::read_to_string(&marker).expect("the sh of the command's PATH ran");
+    assert_eq!(ran.trim(), fake.display().to_string());
+}

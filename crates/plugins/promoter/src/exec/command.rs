@@ -4,7 +4,7 @@
 //!
 //! Must never: wait without a timeout, or leave a timed-out command's children running.
 
-use drbd_reactor_process::{spawn_group, Waited};
+use drbd_reactor_process::{command_in_path, spawn_group, Waited};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -130,7 +130,12 @@ fn survives_sigterm(program: &str) -> bool {
 }
 
 async fn run_process(cmd: CommandLine) -> CommandOutput {
-    let mut c = tokio::process::Command::new(&cmd.program);
+    // A bare name is looked up in our PATH here rather than by posix_spawnp's execvp in the
+    // child (which tries every earlier PATH directory first), as the umh runner does.
+    let mut c = match std::env::var("PATH") {
+        Ok(path) => command_in_path(&cmd.program, &path),
+        Err(_) => tokio::process::Command::new(&cmd.program),
+    };
     c.args(&cmd.args)
         .stdin(if cmd.stdin_null {
             Stdio::null()

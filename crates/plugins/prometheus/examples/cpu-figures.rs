@@ -1,0 +1,106 @@
+//! The benchmark cases of `benches/scrape.rs` measured in CPU time (user + system of the whole
+//! process, every thread), which a loaded machine inflates much less than wall time. Prints,
+//! per case, the median wall time and the CPU time per iteration.
+//!
+//! cargo run --release -p drbd-reactor-prometheus --example cpu-figures [ITERATIONS]
+use drbd::{parse_line, State};
+use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding, Frame};
+use drbd_reactor_prometheus::render::{render, RenderContext};
+use std::time::{Duration, Instant};
+
+/// CPU time of the whole process so far, every thread.
+fn cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+fn measure(name: &str, n: usize, mut f: impl FnMut()) {
+    f();
+    let mut walls = Vec::new();
+    let c0 = cpu();
+    for _ in 0..n {
+        let t = Instant::now();
+        f();
+        walls.push(t.elapsed());
+    }
+    let c = (cpu() - c0) / n as u32;
+    walls.sort();
+    println!(
+        "{name:<28} wall median {:>8.1} ms   cpu {:>8.1} ms",
+        walls[n / 2].as_secs_f64() * 1e3,
+        c.as_secs_f64() * 1e3
+    );
+}
+
+fn frame(s: &State) -> Frame {
+    Frame {
+        resources: s.resources().cloned().collect(),
+        ctx: RenderContext {
+            enums: true,
+            ..RenderContext::default()
+        },
+    }
+}
+
+fn move_counters(s: &mut State, which: impl Fn(usize) -> bool) {
+    let mut lines = Vec::new();
+    for (i, r) in s.resources().enumerate().filter(|(i, _)| which(*i)) {
+        let _ = i;
+        for c in &r.connections {
+            for p in &c.peer_devices {
+                lines.push(format!(
+                    "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} received:{} sent:{}",
+                    r.name, c.peer_node_id, c.conn_name, p.volume, p.received + 3, p.sent + 5
+                ));
+            }
+        }
+    }
+    for l in lines {
+        s.apply(parse_line(&l).unwrap().event, &mut Vec::new());
+    }
+}
+
+fn main() {
+    let n: usize = std::env::args().nth(1).map_or(10, |a| a.parse().unwrap());
+    let mut s = State::new();
+    for line in drbd::synth::initial_dump(10_000, 2) {
+        s.apply(line.event, &mut Vec::new());
+    }
+    let base = frame(&s);
+    let mut body = String::new();
+    measure("full_render/enums", n, || {
+        body.clear();
+        render(base.resources.iter().map(|r| &**r), &base.ctx, &mut body);
+    });
+    println!("body: {} bytes", body.len());
+    for e in [Encoding::Identity, Encoding::Gzip] {
+        measure(&format!("cold/{e:?}"), n, || {
+            let mut c = Chunks::new(true);
+            c.update(&base, e);
+            c.body(e);
+        });
+    }
+    move_counters(&mut s, |i| i == 5000);
+    let one = frame(&s);
+    move_counters(&mut s, |_| true);
+    let all = frame(&s);
+    for (name, other) in [("one_changed", &one), ("all_changed", &all)] {
+        for e in [Encoding::Identity, Encoding::Gzip] {
+            let mut c = Chunks::new(true);
+            c.update(&base, e);
+            let len = c.body(e).len;
+            let mut flip = false;
+            measure(&format!("{name}/{e:?}"), n, || {
+                flip = !flip;
+                c.update(if flip { other } else { &base }, e);
+                c.body(e);
+            });
+            if name == "one_changed" {
+                println!("  {e:?} body: {len} bytes, kept {:?}", c.kept_bytes());
+            }
+        }
+    }
+    measure("gzip_whole_body", n.min(3), || {
+        gzip_member(body.as_bytes());
+    });
+}

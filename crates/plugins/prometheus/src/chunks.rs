@@ -1,0 +1,582 @@
+//! The scrape body as cached pieces, so a scrape after a change renders (and compresses) only
+//! what changed and the rest is reused.
+//!
+//! How the reuse is cut: the resources, in name order, fall into *blocks* of about
+//! [`BLOCK`] consecutive resources. A block ends after a resource whose name hashes to a
+//! multiple of the block size (or at four times the size), so where blocks end depends on names
+//! alone: adding or removing a resource changes only its own block. For every block and every
+//! family (a [`crate::render::Slot`]) there is one *chunk*: that family's series lines for the block's
+//! resources. The body is the prelude, then per family its header and its chunks in block
+//! order, then the trailer; since series of consecutive resources concatenate, this is byte for
+//! byte the full render.
+//!
+//! A block is kept while it holds the very same resources: the core changes a resource copy on
+//! write (`Arc::make_mut`) and the block holds a reference to each of its resources, so a
+//! resource that changed since the block was rendered is a new allocation and pointer equality
+//! is an exact change marker (no address reuse is possible while the block holds it). In a
+//! block with a changed resource, a family whose values all stayed (with the same objects and
+//! labels) keeps its chunk: when a statistics poll moves the counters of every resource, the
+//! enum and info families (half the body) are not rendered again. The other families of the
+//! block are rendered, blocks on every core when many changed. The core marks nothing per
+//! resource; a per-resource change counter in the core would spare holding the previous
+//! resources, which is the price of pointer equality.
+//!
+//! gzip is one member (RFC 1952) whose deflate stream is the concatenation of *segments*,
+//! one per chunk, each compressed on its own and ended by a sync flush (byte-aligned, no final
+//! block), then an empty final block; the CRC-32 of the whole is combined from the segments'
+//! (the technique of pigz). Every gzip reader reads it (curl reads only the first member of a
+//! multi-member stream, so members per chunk would not do). A re-rendered chunk whose text did
+//! not change keeps its segment; the text is recognised by a 128-bit digest, so the plain text
+//! need not be kept to compare; the CRC of a family's column of chunks is cached the same way.
+//!
+//! Each encoding is kept only while clients ask for it: one not asked for since the previous
+//! state is dropped when the next state is taken.
+//!
+//! Must never: do I/O or block on anything but its own rendering; serve pieces of two states.
+
+use crate::render::{
+    collect, render_header, render_prelude, render_series, render_slots, render_trailer,
+    same_objects, same_series, slots, RenderContext,
+};
+use bytes::Bytes;
+use drbd::Resource;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The average number of resources in a block.
+pub const BLOCK: usize = 32;
+
+/// What is rendered: the resources (in name order) and everything else the body shows.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    pub resources: Vec<Arc<Resource>>,
+    pub ctx: RenderContext,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+}
+
+/// An assembled body: pieces to be sent one after the other, shared by every scrape of it.
+#[derive(Debug, Clone, Default)]
+pub struct Pieces {
+    pub pieces: Arc<[Bytes]>,
+    pub len: u64,
+}
+
+impl Pieces {
+    fn new(pieces: Vec<Bytes>) -> Self {
+        let len = pieces.iter().map(|p| p.len() as u64).sum();
+        Pieces {
+            pieces: pieces.into(),
+            len,
+        }
+    }
+
+    /// The body in one buffer (tests and small bodies).
+    pub fn concat(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len as usize);
+        for p in self.pieces.iter() {
+            v.extend_from_slice(p);
+        }
+        v
+    }
+}
+
+/// How much work the cache did; tests and benchmarks read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// States taken ([`Chunks::update`] calls).
+    pub updates: u64,
+    /// Blocks whose series were rendered.
+    pub blocks_rendered: u64,
+    /// Chunks compressed into a gzip member.
+    pub members_compressed: u64,
+    /// Bodies handed out ([`Chunks::body`] calls), plain and gzip.
+    pub bodies: [u64; 2],
+}
+
+struct Block {
+    resources: Vec<Arc<Resource>>,
+    /// Per slot: the length and digest of the chunk's text.
+    lens: Vec<usize>,
+    digests: Vec<u128>,
+    plain: Option<Vec<Bytes>>,
+    gzip: Option<Vec<Segment>>,
+}
+
+impl Block {
+    fn same_resources(&self, resources: &[Arc<Resource>]) -> bool {
+        self.resources.len() == resources.len()
+            && self
+                .resources
+                .iter()
+                .zip(resources)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+/// The cached pieces of the latest state.
+pub struct Chunks {
+    block: usize,
+    blocks: Vec<Block>,
+    enums: bool,
+    prelude: Bytes,
+    trailer: Bytes,
+    /// Per slot: the header, plain and as a deflate segment (built once).
+    headers: Vec<(Bytes, Segment)>,
+    /// Encodings asked for since the last update.
+    asked: [bool; 2],
+    /// Encodings the blocks keep until the next update.
+    keep: [bool; 2],
+    assembled: [Option<Pieces>; 2],
+    /// Per slot: the digests of the column's chunks, their combined CRC-32 and length.
+    columns: Vec<Option<(Vec<u128>, u32, usize)>>,
+    work: Work,
+}
+
+fn index(e: Encoding) -> usize {
+    match e {
+        Encoding::Identity => 0,
+        Encoding::Gzip => 1,
+    }
+}
+
+/// A piece of a deflate stream: `text` compressed on its own, ended by a sync flush (so it
+/// ends on a byte boundary and is not final), and the CRC-32 of `text`.
+#[derive(Debug, Clone, Default)]
+pub struct Segment {
+    pub deflate: Bytes,
+    pub crc: u32,
+}
+
+/// Compresses `text` into a segment.
+pub fn segment(text: &[u8]) -> Segment {
+    let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut out = Vec::with_capacity(text.len() / 4 + 64);
+    loop {
+        let consumed = c.total_in() as usize;
+        c.compress_vec(&text[consumed..], &mut out, flate2::FlushCompress::Sync)
+            .expect("deflate into a Vec");
+        // The flush is complete when input is used up and output space was left over.
+        if c.total_in() as usize == text.len() && out.len() < out.capacity() {
+            break;
+        }
+        out.reserve(out.capacity().max(64));
+    }
+    out.shrink_to_fit();
+    Segment {
+        deflate: Bytes::from(out),
+        crc: crc32fast::hash(text),
+    }
+}
+
+/// The gzip member header: deflate, no name, no time, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// The end of the member: an empty final deflate block, the CRC-32 and the length of the text.
+fn gzip_end(crc: u32, len: u64) -> Bytes {
+    let mut end = vec![0x03, 0x00];
+    end.extend_from_slice(&crc.to_le_bytes());
+    end.extend_from_slice(&(len as u32).to_le_bytes());
+    Bytes::from(end)
+}
+
+/// `text` as a complete gzip member.
+pub fn gzip_member(text: &[u8]) -> Bytes {
+    let s = segment(text);
+    let mut v = GZIP_HEADER.to_vec();
+    v.extend_from_slice(&s.deflate);
+    v.extend_from_slice(&gzip_end(s.crc, text.len() as u64));
+    Bytes::from(v)
+}
+
+fn digest(text: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(text)
+}
+
+impl Chunks {
+    pub fn new(enums: bool) -> Self {
+        Chunks::with_block(enums, BLOCK)
+    }
+
+    /// With another average block size (tests and benchmarks).
+    pub fn with_block(enums: bool, block: usize) -> Self {
+        let headers = slots()
+            .iter()
+            .map(|s| {
+                let mut h = String::new();
+                render_header(s.meta(), &mut h);
+                let segment = segment(h.as_bytes());
+                (Bytes::from(h), segment)
+            })
+            .collect();
+        Chunks {
+            block: block.max(1),
+            blocks: Vec::new(),
+            enums,
+            prelude: Bytes::new(),
+            trailer: Bytes::new(),
+            headers,
+            asked: [false; 2],
+            keep: [false; 2],
+            assembled: [None, None],
+            columns: vec![None; slots().len()],
+            work: Work::default(),
+        }
+    }
+
+    pub fn work(&self) -> Work {
+        self.work
+    }
+
+    /// Bytes of chunks kept, plain and gzip (headers, prelude and trailer aside).
+    pub fn kept_bytes(&self) -> (u64, u64) {
+        let plain = |b: &Block| b.plain.iter().flatten().map(Bytes::len).sum::<usize>();
+        let gzip = |b: &Block| {
+            b.gzip
+                .iter()
+                .flatten()
+                .map(|s| s.deflate.len())
+                .sum::<usize>()
+        };
+        self.blocks.iter().fold((0, 0), |(p, g), b| {
+            (p + plain(b) as u64, g + gzip(b) as u64)
+        })
+    }
+
+    /// The number of blocks the resources fall into.
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Takes a new state; `wanted` is the encoding the scrape that brought it asks for.
+    pub fn update(&mut self, frame: &Frame, wanted: Encoding) {
+        self.work.updates += 1;
+        self.asked[index(wanted)] = true;
+        let [keep_plain, keep_gzip] = self.asked;
+        self.keep = self.asked;
+        self.asked = [false; 2];
+        self.assembled = [None, None];
+
+        // Previous blocks by the name they start with.
+        let mut old: HashMap<Arc<str>, Block> = std::mem::take(&mut self.blocks)
+            .into_iter()
+            .filter(|b| !b.resources.is_empty())
+            .map(|b| (Arc::clone(&b.resources[0].name), b))
+            .collect();
+        let mut blocks = Vec::new();
+        let mut dirty = Vec::new();
+        for run in cut(&frame.resources, self.block) {
+            match old.remove(&*run[0].name) {
+                Some(b) if b.same_resources(run) => blocks.push(b),
+                previous => {
+                    dirty.push((blocks.len(), previous));
+                    blocks.push(Block {
+                        resources: run.to_vec(),
+                        lens: Vec::new(),
+                        digests: Vec::new(),
+                        plain: None,
+                        gzip: None,
+                    });
+                }
+            }
+        }
+        drop(old);
+        let rendered = AtomicUsize::new(0);
+        let compressed = AtomicUsize::new(0);
+        let enums = self.enums;
+        {
+            // Each dirty block with its previous version (for members to keep).
+            let mut jobs: Vec<(&mut Block, Option<Block>)> = Vec::new();
+            let mut by_index: Vec<Option<&mut Block>> = blocks.iter_mut().map(Some).collect();
+            for (i, previous) in dirty {
+                jobs.push((by_index[i].take().expect("each block once"), previous));
+            }
+            let job = |(b, previous): (&mut Block, Option<Block>)| {
+                render_block(b, previous, enums, keep_plain, keep_gzip, &compressed);
+                rendered.fetch_add(1, Ordering::Relaxed);
+            };
+            parallel(jobs, job);
+        }
+        // Kept blocks: drop what nobody asked for; body() fills in an encoding asked for later.
+        for b in &mut blocks {
+            if !keep_plain {
+                b.plain = None;
+            }
+            if !keep_gzip {
+                b.gzip = None;
+            }
+        }
+        self.blocks = blocks;
+        self.work.blocks_rendered += rendered.into_inner() as u64;
+        self.work.members_compressed += compressed.into_inner() as u64;
+        let mut text = String::new();
+        render_prelude(frame.resources.len(), &frame.ctx, &mut text);
+        self.prelude = Bytes::from(text);
+        let mut text = String::new();
+        render_trailer(&frame.ctx, &mut text);
+        self.trailer = Bytes::from(text);
+        // The encoding asked for now stays asked for until the next update.
+        self.asked[index(wanted)] = true;
+    }
+
+    /// The body of the last state taken, in `encoding`.
+    pub fn body(&mut self, encoding: Encoding) -> Pieces {
+        self.asked[index(encoding)] = true;
+        self.work.bodies[index(encoding)] += 1;
+        if let Some(p) = &self.assembled[index(encoding)] {
+            return p.clone();
+        }
+        let enums = self.enums;
+        let compressed = AtomicUsize::new(0);
+        let rendered = AtomicUsize::new(0);
+        let missing: Vec<&mut Block> = self
+            .blocks
+            .iter_mut()
+            .filter(|b| match encoding {
+                Encoding::Identity => b.plain.is_none(),
+                Encoding::Gzip => b.gzip.is_none(),
+            })
+            .collect();
+        let keep_plain = self.keep[0];
+        parallel(missing, |b| {
+            let plain = match b.plain.take() {
+                Some(p) => p,
+                None => {
+                    rendered.fetch_add(1, Ordering::Relaxed);
+                    series(&b.resources, enums)
+                }
+            };
+            if encoding == Encoding::Gzip {
+                b.gzip = Some(compress(&plain, &compressed));
+            }
+            if encoding == Encoding::Identity || keep_plain {
+                b.plain = Some(plain);
+            }
+        });
+        self.keep[index(encoding)] = true;
+        self.work.blocks_rendered += rendered.into_inner() as u64;
+        self.work.members_compressed += compressed.into_inner() as u64;
+        let pieces = self.assemble(encoding);
+        self.assembled[index(encoding)] = Some(pieces.clone());
+        pieces
+    }
+
+    fn assemble(&mut self, encoding: Encoding) -> Pieces {
+        let present: Vec<bool> = (0..self.headers.len())
+            .map(|s| self.blocks.iter().any(|b| b.lens[s] > 0))
+            .collect();
+        if encoding == Encoding::Identity {
+            let mut pieces = vec![self.prelude.clone()];
+            for (s, (header, _)) in self.headers.iter().enumerate() {
+                if present[s] {
+                    pieces.push(header.clone());
+                    let chunks = self.blocks.iter().filter(|b| b.lens[s] > 0);
+                    pieces.extend(chunks.map(|b| b.plain.as_ref().expect("filled")[s].clone()));
+                }
+            }
+            pieces.push(self.trailer.clone());
+            return Pieces::new(pieces);
+        }
+        // The CRC-32 of the text: combined per family column (cached while the column's chunks
+        // stay the same: combining is the costly part), then over the whole.
+        let mut crc = crc32fast::Hasher::new();
+        let mut add = |c: u32, len: usize| {
+            crc.combine(&crc32fast::Hasher::new_with_initial_len(c, len as u64));
+        };
+        let (prelude, trailer) = (segment(&self.prelude), segment(&self.trailer));
+        let mut pieces = vec![Bytes::from_static(&GZIP_HEADER), prelude.deflate];
+        add(prelude.crc, self.prelude.len());
+        for (s, (header, header_seg)) in self.headers.iter().enumerate() {
+            if !present[s] {
+                continue;
+            }
+            pieces.push(header_seg.deflate.clone());
+            add(header_seg.crc, header.len());
+            let chunks = || self.blocks.iter().filter(|b| b.lens[s] > 0);
+            let digests: Vec<u128> = chunks().map(|b| b.digests[s]).collect();
+            let column = match &self.columns[s] {
+                Some(c) if c.0 == digests => (c.1, c.2),
+                _ => {
+                    let mut h = crc32fast::Hasher::new();
+                    for b in chunks() {
+                        let seg = &b.gzip.as_ref().expect("filled")[s];
+                        h.combine(&crc32fast::Hasher::new_with_initial_len(
+                            seg.crc,
+                            b.lens[s] as u64,
+                        ));
+                    }
+                    let len = chunks().map(|b| b.lens[s]).sum();
+                    let c = (h.finalize(), len);
+                    self.columns[s] = Some((digests, c.0, c.1));
+                    c
+                }
+            };
+            add(column.0, column.1);
+            pieces.extend(chunks().map(|b| b.gzip.as_ref().expect("filled")[s].deflate.clone()));
+        }
+        pieces.push(trailer.deflate);
+        add(trailer.crc, self.trailer.len());
+        let len = text_len(
+            &self.blocks,
+            &self.headers,
+            self.prelude.len() + self.trailer.len(),
+        );
+        pieces.push(gzip_end(crc.finalize(), len));
+        Pieces::new(pieces)
+    }
+}
+
+/// The length of the whole text: prelude and trailer, the headers of the families present,
+/// every chunk.
+fn text_len(blocks: &[Block], headers: &[(Bytes, Segment)], edges: usize) -> u64 {
+    let mut len = edges as u64;
+    for (s, (header, _)) in headers.iter().enumerate() {
+        let chunks: usize = blocks.iter().map(|b| b.lens[s]).sum();
+        if chunks > 0 {
+            len += (header.len() + chunks) as u64;
+        }
+    }
+    len
+}
+
+/// A chunk without the spare room its string grew (kept chunks are most of the memory).
+fn tight(mut text: String) -> Bytes {
+    if text.capacity() > text.len() + text.len() / 16 + 64 {
+        text.shrink_to_fit();
+    }
+    Bytes::from(text)
+}
+
+/// The series of `resources`, one chunk per slot.
+fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
+    let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
+    let mut out = vec![String::new(); slots().len()];
+    render_series(&refs, enums, &mut out);
+    out.into_iter().map(tight).collect()
+}
+
+fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Segment> {
+    plain
+        .iter()
+        .map(|p| {
+            if p.is_empty() {
+                Segment::default()
+            } else {
+                count.fetch_add(1, Ordering::Relaxed);
+                segment(p)
+            }
+        })
+        .collect()
+}
+
+/// Renders a block whose resources changed. With the previous version of the block at hand
+/// and the same objects in it (only values moved), a family whose values are all unchanged
+/// keeps its chunk without rendering; a rendered chunk whose text is unchanged keeps its gzip
+/// member.
+fn render_block(
+    b: &mut Block,
+    previous: Option<Block>,
+    enums: bool,
+    keep_plain: bool,
+    keep_gzip: bool,
+    compressed: &AtomicUsize,
+) {
+    let n = slots().len();
+    let new = collect(b.resources.iter().map(|r| &**r));
+    // Per slot: what can be kept of the previous version.
+    type Kept = (usize, u128, Option<Bytes>, Option<Segment>);
+    let mut kept: Vec<Option<Kept>> = vec![None; n];
+    if let Some(p) = &previous {
+        let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
+        let old = collect(p.resources.iter().map(|r| &**r));
+        if complete && same_objects(&new, &old) {
+            for (s, slot) in slots().iter().enumerate() {
+                if same_series(*slot, &new, &old) {
+                    let plain = p.plain.as_ref().map(|c| c[s].clone());
+                    let gzip = p.gzip.as_ref().map(|c| c[s].clone());
+                    kept[s] = Some((p.lens[s], p.digests[s], plain, gzip));
+                }
+            }
+        }
+    }
+    let mut text: Vec<String> = (0..n)
+        .map(|s| match (&kept[s], &previous) {
+            // Room for a few more digits than last time.
+            (None, Some(p)) if !p.lens.is_empty() => {
+                String::with_capacity(p.lens[s] + p.lens[s] / 64 + 16)
+            }
+            _ => String::new(),
+        })
+        .collect();
+    render_slots(&new, enums, |s| kept[s].is_none(), &mut text);
+    drop(new);
+    let mut plain = Vec::with_capacity(n);
+    let mut gzip = Vec::with_capacity(n);
+    b.lens = Vec::with_capacity(n);
+    b.digests = Vec::with_capacity(n);
+    for (s, text) in text.into_iter().enumerate() {
+        if let Some((len, digest, p, g)) = kept[s].take() {
+            b.lens.push(len);
+            b.digests.push(digest);
+            plain.push(p.unwrap_or_default());
+            gzip.push(g.unwrap_or_default());
+            continue;
+        }
+        let text = tight(text);
+        let d = digest(&text);
+        let old_member = previous.as_ref().and_then(|p| {
+            let g = p.gzip.as_ref()?;
+            (p.digests.get(s) == Some(&d)).then(|| g[s].clone())
+        });
+        if keep_gzip {
+            gzip.push(match old_member {
+                _ if text.is_empty() => Segment::default(),
+                Some(m) => m,
+                None => {
+                    compressed.fetch_add(1, Ordering::Relaxed);
+                    segment(&text)
+                }
+            });
+        }
+        b.lens.push(text.len());
+        b.digests.push(d);
+        plain.push(text);
+    }
+    b.plain = keep_plain.then_some(plain);
+    b.gzip = keep_gzip.then_some(gzip);
+}
+
+/// Splits `resources` into blocks of about `size`: a block ends after a resource whose name
+/// hashes to 0 modulo `size`, or when it holds `4 * size` resources.
+fn cut(resources: &[Arc<Resource>], size: usize) -> Vec<&[Arc<Resource>]> {
+    let mut runs = Vec::with_capacity(resources.len() / size + 1);
+    let mut start = 0;
+    for (i, r) in resources.iter().enumerate() {
+        let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()).is_multiple_of(size as u64);
+        if ends || i + 1 - start >= 4 * size {
+            runs.push(&resources[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < resources.len() {
+        runs.push(&resources[start..]);
+    }
+    runs
+}
+
+/// Runs `job` over `items` on every core (inline for a single item), on long-lived worker
+/// threads: threads started per render leave their allocator heaps behind when they end, which
+/// showed as tens of MB of resident memory.
+fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
+    if items.len() <= 1 {
+        items.into_iter().for_each(job);
+        return;
+    }
+    use rayon::prelude::*;
+    items.into_par_iter().with_max_len(1).for_each(job);
+}

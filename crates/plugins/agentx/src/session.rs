@@ -188,6 +188,32 @@ pub async fn run(
     }
 }
 
+/// One session over a stream that is already connected, without connecting, reconnecting or
+/// backoff: Open, Register, then answer until the master's bytes end or break. `run` does the
+/// same per connection; this entry lets the fuzz target (and tests) play the master from bytes
+/// in memory. Returns why the session ended.
+#[doc(hidden)]
+pub async fn session_over(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    config: &SessionConfig,
+    source: &impl TableSource,
+) -> Result<(), String> {
+    let mut stream: Box<dyn Stream> = Box::new(stream);
+    let session_id = open(&mut stream, config).await?;
+    let mut served = Served::new(config);
+    // Kept alive so that shutdown never fires: the session ends with its stream.
+    let (_keep, mut shutdown) = watch::channel(false);
+    serve(
+        stream,
+        session_id,
+        config,
+        source,
+        &mut served,
+        &mut shutdown,
+    )
+    .await
+}
+
 /// The table being served and when to rebuild it; survives reconnects.
 struct Served {
     table: MibTable,

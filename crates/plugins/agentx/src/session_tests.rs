@@ -82,6 +82,72 @@ mod answers {
         );
     }
 
+    fn ok(packet_id: u32) -> Pdu {
+        Pdu {
+            ids: Ids {
+                session_id: 9,
+                transaction_id: 0,
+                packet_id,
+            },
+            payload: Payload::Response {
+                sys_uptime: 0,
+                error: error::NO_ERROR,
+                index: 0,
+                varbinds: Vec::new(),
+            },
+        }
+    }
+
+    /// The socket-free entry the fuzz target uses behaves as a session: Open, Register with
+    /// the session id the master gave, then answers echoing the request's ids.
+    #[tokio::test]
+    async fn a_session_over_a_connected_stream_registers_and_answers_with_the_request_ids() {
+        let (subagent, mut master) = tokio::io::duplex(1 << 20);
+        let config = SessionConfig {
+            address: MasterAddress::Tcp("localhost:705".into()),
+            agent_timeout: 60,
+            cache_max: Duration::from_secs(60),
+            timing: Timing::default(),
+        };
+        let session =
+            tokio::spawn(async move { session_over(subagent, &config, &Fixed(table(1))).await });
+        let open = read_pdu(&mut master).await.unwrap();
+        assert!(matches!(open.payload, Payload::Open { .. }));
+        write_pdu(&mut master, &ok(open.ids.packet_id))
+            .await
+            .unwrap();
+        let register = read_pdu(&mut master).await.unwrap();
+        assert!(matches!(register.payload, Payload::Register { .. }));
+        assert_eq!(register.ids.session_id, 9);
+        write_pdu(&mut master, &ok(register.ids.packet_id))
+            .await
+            .unwrap();
+        let ids = Ids {
+            session_id: 9,
+            transaction_id: 77,
+            packet_id: 78,
+        };
+        let get_next = Pdu {
+            ids,
+            payload: Payload::GetNext {
+                context: None,
+                ranges: vec![range()],
+            },
+        };
+        write_pdu(&mut master, &get_next).await.unwrap();
+        let answer = read_pdu(&mut master).await.unwrap();
+        assert_eq!(answer.ids, ids);
+        let (error, vbs) = varbinds(Reply::Send(answer));
+        assert_eq!(error, error::NO_ERROR);
+        assert_eq!(vbs.len(), 1);
+        assert!(vbs[0].name > Oid(LINBIT.to_vec()));
+        drop(master);
+        assert!(
+            session.await.unwrap().is_err(),
+            "ends when the master goes away"
+        );
+    }
+
     #[test]
     fn a_getnext_that_cannot_fit_answers_too_big() {
         let source = Fixed(table(1));

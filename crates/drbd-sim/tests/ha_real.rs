@@ -57,9 +57,10 @@ fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_
         let started = Instant::now();
         match run::run(&generate(seed)) {
             Ok(f) => println!(
-                "seed {seed} passed in {:?} ({} samples)",
+                "seed {seed} passed in {:?} ({} samples, {} operator repairs)",
                 started.elapsed(),
-                f.samples
+                f.samples,
+                f.interventions
             ),
             Err(v) => panic!("{}", failure_text(seed, &v)),
         }
@@ -70,7 +71,8 @@ fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_
     let jobs = env_u64("HA_REAL_JOBS", 3).max(1);
     let next = Arc::new(AtomicU64::new(first));
     let failures: Arc<Mutex<Vec<(u64, Vec<String>)>>> = Arc::default();
-    let totals: Arc<Mutex<(u64, u64, u64)>> = Arc::default(); // schedules, steps, samples
+    // schedules, fault steps, samples, operator interventions
+    let totals: Arc<Mutex<(u64, u64, u64, u64)>> = Arc::default();
     let started = Instant::now();
     let workers: Vec<_> = (0..jobs)
         .map(|_| {
@@ -86,7 +88,10 @@ fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_
                 t.0 += 1;
                 t.1 += steps.len() as u64;
                 match outcome {
-                    Ok(f) => t.2 += f.samples as u64,
+                    Ok(f) => {
+                        t.2 += f.samples as u64;
+                        t.3 += f.interventions as u64;
+                    }
                     Err(v) => {
                         eprintln!("{}", failure_text(seed, &v));
                         failures.lock().unwrap().push((seed, v));
@@ -98,12 +103,12 @@ fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_
     for w in workers {
         w.join().unwrap();
     }
-    let (schedules, steps, samples) = *totals.lock().unwrap();
+    let (schedules, steps, samples, interventions) = *totals.lock().unwrap();
     let mut failures = failures.lock().unwrap().clone();
     failures.sort();
     println!(
         "ha-real: {schedules} schedules (seeds {first}..{}), {steps} fault steps, {samples} \
-         samples, {} failed {:?}, {jobs} at once, wall {:.1} s",
+         samples, {interventions} operator repairs, {} failed {:?}, {jobs} at once, wall {:.1} s",
         first + count - 1,
         failures.len(),
         failures.iter().map(|f| f.0).collect::<Vec<_>>(),
@@ -155,7 +160,8 @@ fn a_seed_makes_the_same_schedule_and_the_generator_makes_every_kind_of_fault() 
 }
 
 #[test]
-fn the_checker_flags_two_servers_and_a_service_left_without_quorum_but_not_a_frozen_one() {
+fn the_checker_flags_two_servers_and_services_left_without_quorum_or_on_a_secondary_but_not_frozen_ones(
+) {
     use check::{Checker, STOP_BOUND};
     use cluster::{NodeRes, Sample};
     let serving = NodeRes {
@@ -164,6 +170,7 @@ fn the_checker_flags_two_servers_and_a_service_left_without_quorum_but_not_a_fro
         marker: true,
         primary: true,
         quorum: true,
+        ..Default::default()
     };
     let secondary = NodeRes {
         up: true,
@@ -208,6 +215,17 @@ fn the_checker_flags_two_servers_and_a_service_left_without_quorum_but_not_a_fro
     c.observe(t0, &s);
     c.observe(t0 + STOP_BOUND * 2, &s);
     assert!(c.violations.is_empty(), "{:?}", c.violations);
+
+    // A service on a Secondary: a violation past the bound, unless a dead daemon left it.
+    let mut c = Checker::default();
+    let mut s: Sample = [[secondary; 2]; 3];
+    s[2][1].marker = true;
+    s[1][1].marker = true;
+    s[1][1].left_over = true;
+    c.observe(t0, &s);
+    c.observe(t0 + STOP_BOUND * 2, &s);
+    assert_eq!(c.violations.len(), 1, "{:?}", c.violations);
+    assert!(c.violations[0].contains("gamma kept r1's service running on a Secondary"));
 }
 
 #[test]
@@ -219,6 +237,7 @@ fn exactly_one_needs_one_server_and_no_other_running_service() {
         marker: true,
         primary: true,
         quorum: true,
+        ..Default::default()
     };
     let mut s: Sample = Default::default();
     s[0][0] = serving;

@@ -40,7 +40,7 @@ impl Checker {
                 let x = s[n][r];
                 let why = if !(x.up && x.daemon && x.marker) {
                     None
-                } else if !x.primary {
+                } else if !x.primary && !x.left_over {
                     Some("on a Secondary")
                 } else if r == 0 && !x.quorum {
                     Some("without quorum (on-quorum-loss = shutdown)")

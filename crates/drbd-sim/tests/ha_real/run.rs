@@ -30,6 +30,8 @@ pub const ORPHAN_GRACE: Duration = Duration::from_secs(3);
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Figures {
     pub samples: usize,
+    /// What the operator did during the repair (see [`operator`]).
+    pub interventions: usize,
 }
 
 /// The faults in force, for the repair.
@@ -37,6 +39,9 @@ pub struct Figures {
 struct Broken {
     disks: BTreeSet<(usize, usize)>,
     open: BTreeSet<(usize, usize)>,
+    /// Where a stop could fail (a failing service stop, a device held open): the shell
+    /// runner's stop list ends at its first failure, so the node may stay Primary.
+    failed_stops: BTreeSet<(usize, usize)>,
 }
 
 /// Runs `steps`; `Err` carries every violation seen.
@@ -54,7 +59,7 @@ fn run_on(c: &Arc<RealCluster>, steps: &[Step]) -> Result<Figures, Vec<String>> 
     for n in 0..3 {
         c.start_daemon(n);
     }
-    if let Err(e) = wait_settled(c, "at start") {
+    if let Err(e) = wait_settled(c, "at start", &Broken::default(), &mut 0) {
         return Err(vec![e]);
     }
 
@@ -80,7 +85,8 @@ fn run_on(c: &Arc<RealCluster>, steps: &[Step]) -> Result<Figures, Vec<String>> 
         apply(c, &mut broken, s.fault);
     }
     repair(c, &broken);
-    match wait_settled(c, "after the repair") {
+    let mut interventions = 0;
+    match wait_settled(c, "after the repair", &broken, &mut interventions) {
         Err(e) => violations.push(e),
         Ok(first) => {
             let until = Instant::now() + STABLE;
@@ -110,6 +116,7 @@ fn run_on(c: &Arc<RealCluster>, steps: &[Step]) -> Result<Figures, Vec<String>> 
         let ch = checker.lock().unwrap();
         violations.extend(ch.violations.iter().cloned());
         Figures {
+            interventions,
             samples: ch.samples,
         }
     };
@@ -176,6 +183,7 @@ fn apply(c: &RealCluster, broken: &mut Broken, fault: Fault) {
             if c.ctl(&[verb, node(n), res(r)]) == 0 {
                 if hold {
                     broken.open.insert((n, r));
+                    broken.failed_stops.insert((n, r));
                 } else {
                     broken.open.remove(&(n, r));
                 }
@@ -189,7 +197,12 @@ fn apply(c: &RealCluster, broken: &mut Broken, fault: Fault) {
         }
         Fault::StartDaemon(n) => c.start_daemon(n),
         Fault::Reload(n, r) => c.reload(n, r),
-        Fault::Service(n, r, s) => c.set_service(n, r, s),
+        Fault::Service(n, r, s) => {
+            if s == Service::FailStop {
+                broken.failed_stops.insert((n, r));
+            }
+            c.set_service(n, r, s)
+        }
     }
 }
 
@@ -216,11 +229,46 @@ fn repair(c: &RealCluster, broken: &Broken) {
     }
 }
 
-/// Polls until each resource is served by exactly one node; returns those nodes.
-fn wait_settled(c: &RealCluster, when: &str) -> Result<[usize; 2], String> {
+/// How long a state the operator repairs must last before they act.
+const OPERATOR_AFTER: Duration = Duration::from_secs(2);
+
+/// Polls until each resource is served by exactly one node; returns those nodes. Meanwhile
+/// the operator repairs what a fault left that no daemon can (counted in `interventions`):
+/// * a Primary without its service where a stop could fail, for [`OPERATOR_AFTER`]: the
+///   shell runner's stop list ended at the failure, before `drbdadm secondary`; the
+///   operator demotes it;
+/// * a service a dead daemon left running on a node that is now a Secondary
+///   ([`crate::cluster::NodeRes::left_over`]): the operator stops it.
+fn wait_settled(
+    c: &RealCluster,
+    when: &str,
+    broken: &Broken,
+    interventions: &mut usize,
+) -> Result<[usize; 2], String> {
     let deadline = Instant::now() + SETTLE_DEADLINE;
+    let mut stuck_since: [[Option<Instant>; 2]; 3] = Default::default();
     loop {
         let s = c.sample();
+        let now = Instant::now();
+        for n in 0..3 {
+            for r in 0..RESOURCES.len() {
+                let x = s[n][r];
+                if x.up && x.primary && !x.marker && broken.failed_stops.contains(&(n, r)) {
+                    let since = *stuck_since[n][r].get_or_insert(now);
+                    if now.duration_since(since) > OPERATOR_AFTER {
+                        c.drbdadm(n, &["secondary", RESOURCES[r]]);
+                        *interventions += 1;
+                        stuck_since[n][r] = None;
+                    }
+                } else {
+                    stuck_since[n][r] = None;
+                }
+                if x.up && x.left_over && !x.primary {
+                    c.service(n, r, "stop");
+                    *interventions += 1;
+                }
+            }
+        }
         match exactly_one(&s) {
             Ok(nodes) => return Ok(nodes),
             Err(e) if Instant::now() > deadline => {

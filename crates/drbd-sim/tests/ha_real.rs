@@ -50,7 +50,7 @@ fn failure_text(seed: u64, violations: &[String]) -> String {
 
 #[test]
 fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_no_leftovers() {
-    common::build_reactor();
+    common::reactor(); // built (or found) once, before the clusters start
     if let Ok(seed) = std::env::var("HA_REAL_SEED") {
         let seed: u64 = seed.parse().expect("HA_REAL_SEED is a number");
         println!("seed {seed}:\n{}", describe(&generate(seed)));

@@ -10,6 +10,8 @@
 //! `HA_REAL_SCHEDULES` (default 200), `HA_REAL_FIRST_SEED` (default 1), `HA_REAL_JOBS`
 //! (clusters at once, default 3); `HA_REAL_SEED=N` replays one seed and prints its steps.
 
+#![allow(clippy::needless_range_loop)] // node and resource indexes name arrays and samples alike
+
 #[path = "ha_real/check.rs"]
 mod check;
 #[path = "ha_real/cluster.rs"]
@@ -34,6 +36,19 @@ fn env_u64(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
         Err(_) => default,
     }
+}
+
+/// What the schedules of a run added up to.
+#[derive(Default)]
+struct Totals {
+    schedules: u64,
+    /// Fault steps.
+    steps: u64,
+    samples: u64,
+    /// Operator repairs (see run.rs, `wait_settled`).
+    interventions: u64,
+    /// Seed and violations of each failed schedule.
+    failures: Vec<(u64, Vec<String>)>,
 }
 
 /// A failed schedule, as printed: the seed, its steps, what broke.
@@ -70,13 +85,11 @@ fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_
     let first = env_u64("HA_REAL_FIRST_SEED", 1);
     let jobs = env_u64("HA_REAL_JOBS", 3).max(1);
     let next = Arc::new(AtomicU64::new(first));
-    let failures: Arc<Mutex<Vec<(u64, Vec<String>)>>> = Arc::default();
-    // schedules, fault steps, samples, operator interventions
-    let totals: Arc<Mutex<(u64, u64, u64, u64)>> = Arc::default();
+    let totals: Arc<Mutex<Totals>> = Arc::default();
     let started = Instant::now();
     let workers: Vec<_> = (0..jobs)
         .map(|_| {
-            let (next, failures, totals) = (next.clone(), failures.clone(), totals.clone());
+            let (next, totals) = (next.clone(), totals.clone());
             std::thread::spawn(move || loop {
                 let seed = next.fetch_add(1, Ordering::SeqCst);
                 if seed >= first + count {
@@ -85,16 +98,16 @@ fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_
                 let steps = generate(seed);
                 let outcome = run::run(&steps);
                 let mut t = totals.lock().unwrap();
-                t.0 += 1;
-                t.1 += steps.len() as u64;
+                t.schedules += 1;
+                t.steps += steps.len() as u64;
                 match outcome {
                     Ok(f) => {
-                        t.2 += f.samples as u64;
-                        t.3 += f.interventions as u64;
+                        t.samples += f.samples as u64;
+                        t.interventions += f.interventions as u64;
                     }
                     Err(v) => {
                         eprintln!("{}", failure_text(seed, &v));
-                        failures.lock().unwrap().push((seed, v));
+                        t.failures.push((seed, v));
                     }
                 }
             })
@@ -103,9 +116,15 @@ fn real_daemons_survive_random_fault_schedules_with_one_server_per_resource_and_
     for w in workers {
         w.join().unwrap();
     }
-    let (schedules, steps, samples, interventions) = *totals.lock().unwrap();
-    let mut failures = failures.lock().unwrap().clone();
-    failures.sort();
+    let mut t = std::mem::take(&mut *totals.lock().unwrap());
+    t.failures.sort();
+    let Totals {
+        schedules,
+        steps,
+        samples,
+        interventions,
+        failures,
+    } = t;
     println!(
         "ha-real: {schedules} schedules (seeds {first}..{}), {steps} fault steps, {samples} \
          samples, {interventions} operator repairs, {} failed {:?}, {jobs} at once, wall {:.1} s",

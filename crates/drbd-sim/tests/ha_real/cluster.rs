@@ -77,10 +77,13 @@ fn cluster_config() -> ClusterConfig {
         text.push_str(&format!("[[node]]\nname = \"{n}\"\nid = {i}\n"));
     }
     for (i, r) in RESOURCES.iter().enumerate() {
-        // Small volumes: a full resync takes well under a second.
+        // r0 (shutdown) fails I/O without quorum, as the promoter advises for it; r1
+        // (freeze) suspends it. Small volumes: a full resync takes well under a second.
+        let on_loss = if i == 0 { "io-error" } else { "suspend-io" };
         text.push_str(&format!(
-            "[[resource]]\nname = \"{r}\"\nport = {}\n[[resource.volume]]\nnumber = 0\n\
-             minor = {}\nsize = 65536\n",
+            "[[resource]]\nname = \"{r}\"\nport = {}\n[resource.options]\n\
+             on-no-quorum = \"{on_loss}\"\non-no-data-accessible = \"{on_loss}\"\n\
+             [[resource.volume]]\nnumber = 0\nminor = {}\nsize = 65536\n",
             7789 + i,
             1000 + i
         ));

@@ -270,3 +270,36 @@ fn exactly_one_needs_one_server_and_no_other_running_service() {
     s[1][0].up = false;
     assert_eq!(check::exactly_one(&s), Ok([0, 2]));
 }
+
+#[test]
+fn the_orphan_finder_sees_a_tagged_process_in_another_session_and_kill_all_ends_it() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("{}/", dir.path().display());
+    let tag = format!("{prefix}alpha#1");
+    // A grandchild in a session of its own, as a command that left the daemon's group.
+    let mut child = std::process::Command::new("setsid")
+        .args(["sh", "-c", "sleep 30"])
+        .env(procs::TAG, &tag)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let found = loop {
+        let found = procs::tagged(&prefix);
+        if found.iter().any(|p| p.cmdline.contains("sleep 30")) || Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        found
+            .iter()
+            .any(|p| p.tag == tag && p.cmdline.contains("sleep 30")),
+        "{found:?}"
+    );
+    assert!(procs::tagged("/no/such/cluster/").is_empty());
+    assert!(procs::kill_all(&prefix) >= 1);
+    let _ = child.wait();
+    assert_eq!(procs::wait_gone(&prefix, Duration::from_secs(5)), vec![]);
+}

@@ -136,6 +136,10 @@ impl RealCluster {
     pub fn units_dir(&self, n: usize) -> PathBuf {
         self.node_dir(n).join("units")
     }
+    /// What the node's daemons wrote to stderr (panics; the log goes to reactor.log).
+    pub fn stderr(&self, n: usize) -> String {
+        std::fs::read_to_string(self.node_dir(n).join("stderr.log")).unwrap_or_default()
+    }
     pub fn port(&self, n: usize) -> u16 {
         self.ports[n]
     }
@@ -256,6 +260,11 @@ impl RealCluster {
         };
         let tag = format!("{}#{instance}", self.node_dir(n).display());
         let shims = self.node_dir(n);
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(shims.join("stderr.log"))
+            .unwrap();
         let child = Command::new(reactor())
             .args(["--allow-tty", "-c"])
             .arg(shims.join("reactor.toml"))
@@ -270,7 +279,7 @@ impl RealCluster {
             .env(procs::TAG, &tag)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .process_group(0)
             .spawn()
             .unwrap();

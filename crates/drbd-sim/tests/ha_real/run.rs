@@ -138,6 +138,12 @@ fn run_on(c: &Arc<RealCluster>, steps: &[Step]) -> Result<Figures, Vec<String>> 
     violations.extend(answering(c));
     violations.extend(clean_exit(c));
     violations.extend(c.died.lock().unwrap().iter().cloned());
+    for n in 0..3 {
+        let err = c.stderr(n);
+        if err.contains("panicked") {
+            violations.push(format!("{}'s daemon panicked:\n{err}", NODES[n]));
+        }
+    }
     if violations.is_empty() {
         Ok(figures)
     } else {

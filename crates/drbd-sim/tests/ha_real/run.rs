@@ -21,7 +21,11 @@ use std::time::{Duration, Instant};
 /// The longest promotion delay here is 3 s (an Inconsistent disk) + 2 s (freeze) plus a
 /// resync and the events2 restart delay (2 s); the rest is slack for a loaded machine.
 pub const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
-/// How long the settled state must stay the same.
+/// How long one node per resource must serve before that counts as settled: reactions to
+/// faults still in flight at the repair (a quorum loss healed a moment later still stops
+/// the services, and another node takes over) settle within it (seed 657).
+pub const QUIET: Duration = Duration::from_millis(500);
+/// How long the settled state must then stay the same.
 pub const STABLE: Duration = Duration::from_millis(1000);
 /// How long the processes of a daemon that ended may take to go.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(3);
@@ -253,6 +257,7 @@ fn wait_settled(
 ) -> Result<[usize; 2], String> {
     let deadline = Instant::now() + SETTLE_DEADLINE;
     let mut stuck_since: [[Option<Instant>; 2]; 3] = Default::default();
+    let mut candidate: Option<([usize; 2], Instant)> = None;
     loop {
         let s = c.sample();
         let now = Instant::now();
@@ -276,13 +281,30 @@ fn wait_settled(
             }
         }
         match exactly_one(&s) {
-            Ok(nodes) => return Ok(nodes),
+            Ok(nodes) => match candidate {
+                Some((c, since)) if c == nodes => {
+                    if now.duration_since(since) >= QUIET {
+                        return Ok(nodes);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ if now > deadline => {
+                    return Err(format!(
+                        "{when}: the services kept moving for {SETTLE_DEADLINE:?}: now on {:?}",
+                        nodes.map(|n| NODES[n])
+                    ))
+                }
+                _ => candidate = Some((nodes, now)),
+            },
             Err(e) if Instant::now() > deadline => {
                 return Err(format!(
                     "{when}: not exactly one node serving within {SETTLE_DEADLINE:?}: {e}; {s:?}"
                 ))
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => {
+                candidate = None;
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 }

@@ -186,17 +186,35 @@ async fn resource_task(
         Runner::Shell => Vec::new(),
     };
     // Commands other than starts run one after another in this lane, in decision order.
-    let (lane_tx, mut lane_rx) = mpsc::unbounded_channel::<Action>();
+    let (lane_tx, mut lane_rx) = mpsc::unbounded_channel::<Lane>();
     {
         let (executor, cfg, name, tx) = (executor.clone(), cfg.clone(), name.clone(), tx.clone());
         tokio::spawn(async move {
-            while let Some(a) = lane_rx.recv().await {
+            while let Some(item) = lane_rx.recv().await {
+                let a = match item {
+                    Lane::Run(a) => a,
+                    Lane::EndStart(id, start) => {
+                        // Its commands' process groups are killed when its task is dropped;
+                        // the stop that follows runs only once they are gone.
+                        if start.await.is_err() {
+                            let result = Err("cancelled by a stop".to_string());
+                            let _ = tx.send(Msg::Outcome(Outcome::Started { id, result }));
+                        }
+                        continue;
+                    }
+                };
                 if let Some(o) = executor.perform(&name, &cfg, a).await {
                     let _ = tx.send(Msg::Outcome(o));
                 }
             }
         });
     }
+    // The shell runner's start in progress: a stop ends it first, as systemd replaces a start
+    // job with a stop job. Left running, its later commands (the service itself) would run
+    // after the stop, on a node that may have been demoted, with the policy believing the
+    // services stopped (found by the real-mode HA campaign, seed 794).
+    let shell_start: std::sync::Mutex<Option<(u64, tokio::task::JoinHandle<()>)>> =
+        std::sync::Mutex::new(None);
     let (mut m, first) = Machine::new(&name, cfg.clone(), node, now());
     let dispatch = |actions: Vec<Action>| {
         for a in actions {
@@ -208,17 +226,29 @@ async fn resource_task(
                 },
                 // A start may take minutes (the whole stack); it runs beside the lane so a
                 // stop decided meanwhile is not queued behind it.
-                Action::Start { .. } => {
-                    let (executor, cfg, name, tx) =
+                Action::Start { id } => {
+                    let (executor, cfg2, name, tx) =
                         (executor.clone(), cfg.clone(), name.clone(), tx.clone());
-                    tokio::spawn(async move {
-                        if let Some(o) = executor.perform(&name, &cfg, a).await {
+                    let handle = tokio::spawn(async move {
+                        if let Some(o) = executor.perform(&name, &cfg2, a).await {
                             let _ = tx.send(Msg::Outcome(o));
                         }
                     });
+                    if cfg.runner == Runner::Shell {
+                        *shell_start.lock().unwrap() = Some((id, handle));
+                    }
+                }
+                Action::Stop { .. } => {
+                    if let Some((id, start)) = shell_start.lock().unwrap().take() {
+                        if !start.is_finished() {
+                            start.abort();
+                            let _ = lane_tx.send(Lane::EndStart(id, start));
+                        }
+                    }
+                    let _ = lane_tx.send(Lane::Run(a));
                 }
                 other => {
-                    let _ = lane_tx.send(other);
+                    let _ = lane_tx.send(Lane::Run(other));
                 }
             }
         }
@@ -283,6 +313,14 @@ async fn resource_task(
             break;
         }
     }
+}
+
+/// What the command lane does next.
+enum Lane {
+    Run(Action),
+    /// Waits until a cancelled shell start is gone; reports it cancelled unless it had
+    /// finished (and reported) already.
+    EndStart(u64, tokio::task::JoinHandle<()>),
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -102,3 +102,92 @@ async fn start_list_runs_on_may_promote_and_stop_list_on_exit() {
         "the shell runner writes no drop-ins"
     );
 }
+
+/// Whether `pid` is gone (or a zombie nobody reaped yet: it runs nothing either way).
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.trim_start().chars().next())
+            .is_some_and(|state| state == 'Z' || state == 'X'),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_decided_during_a_slow_shell_start_ends_it_so_its_later_commands_never_run() {
+    use drbd::vocab::Role;
+    use drbd_reactor_promoter::config::QuorumLoss;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let cfg = ResourceConfig {
+        runner: Runner::Shell,
+        // The service comes up only after a slow step (seed 794 of the real-mode campaign).
+        start: vec![format!("echo $$ > {d}/pid; sleep 2; touch {d}/service")],
+        stop: vec![format!("rm -f {d}/service"), format!("touch {d}/stopped")],
+        on_quorum_loss: QuorumLoss::Shutdown,
+        adjust_resource_on_start: false,
+        ..ResourceConfig::default()
+    };
+    let config = PromoterConfig {
+        id: None,
+        resources: [("r0".to_string(), cfg)].into(),
+    };
+    let units = UnitDir {
+        root: dir.path().join("system"),
+        manifests: dir.path().join("m"),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (status_tx, _status) = watch::channel(PromoterStatus::default());
+    let ctx = Context {
+        executor: Executor::new(Arc::new(ShOnly), units),
+        node_name: Some("alpha".into()),
+        status: status_tx,
+        query_unit_states: false,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(config, rx, ctx, async move {
+        let _ = stopped.await;
+    }));
+    let mut v = secondary();
+    v.may_promote = true;
+    tx.send(PluginUpdate::Object(update(
+        v.resource("r0"),
+        EventType::Exists,
+    )))
+    .unwrap();
+    let pid_file = dir.path().join("pid");
+    wait_for(&pid_file).await;
+    // Promoted, then quorum lost while the start still sleeps: the stop is decided.
+    v.role = Role::Primary;
+    v.may_promote = false;
+    v.quorum = false;
+    tx.send(PluginUpdate::Object(update(
+        v.resource("r0"),
+        EventType::Change,
+    )))
+    .unwrap();
+    wait_for(&dir.path().join("stopped")).await;
+    // The start's shell is gone long before its sleep would have ended: it was killed, not
+    // waited for (a start left running would touch the service after the stop).
+    let pid = loop {
+        let p = std::fs::read_to_string(&pid_file).unwrap();
+        if p.ends_with('\n') {
+            break p.trim().to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gone(&pid) {
+        assert!(Instant::now() < deadline, "the start's shell {pid} runs on");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !dir.path().join("service").exists(),
+        "the cancelled start brought the service up after the stop"
+    );
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert!(!dir.path().join("service").exists());
+}

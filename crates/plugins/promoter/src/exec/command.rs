@@ -155,7 +155,13 @@ async fn run_process(cmd: CommandLine) -> CommandOutput {
             });
         }
     }
-    let mut child = match spawn_group(&mut c, Default::default()) {
+    // A command whose caller gave up on it (a shell start cancelled by a stop, an instance
+    // ending) takes its whole group along: `sh -c` must not run on after it.
+    let options = drbd_reactor_process::group::Options {
+        kill_group_on_drop: true,
+        ..Default::default()
+    };
+    let mut child = match spawn_group(&mut c, options) {
         Ok(child) => child,
         Err(e) => {
             return CommandOutput {

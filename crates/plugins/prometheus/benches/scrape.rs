@@ -8,61 +8,17 @@
 //!
 //! The `one_changed` and `all_changed` cases alternate between two states, so every iteration
 //! sees the change again.
+
+#[path = "synth/mod.rs"]
+mod synth;
+
 use criterion::{criterion_group, criterion_main, Criterion};
-use drbd::{parse_line, State};
-use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding, Frame};
+use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding};
 use drbd_reactor_prometheus::render::{render, RenderContext};
-
-fn state() -> State {
-    let mut s = State::new();
-    let mut out = Vec::new();
-    for line in drbd::synth::initial_dump(10_000, 2) {
-        s.apply(line.event, &mut out);
-        out.clear();
-    }
-    s
-}
-
-fn frame(s: &State) -> Frame {
-    Frame {
-        resources: s.resources().cloned().collect(),
-        ctx: RenderContext {
-            enums: true,
-            ..RenderContext::default()
-        },
-    }
-}
-
-/// Moves the sent and received counters of every peer device of the resources `which` picks.
-fn move_counters(s: &mut State, which: impl Fn(usize) -> bool, by: u64) {
-    let mut lines = Vec::new();
-    for (i, r) in s.resources().enumerate() {
-        if !which(i) {
-            continue;
-        }
-        for c in &r.connections {
-            for p in &c.peer_devices {
-                lines.push(format!(
-                    "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} received:{} sent:{}",
-                    r.name,
-                    c.peer_node_id,
-                    c.conn_name,
-                    p.volume,
-                    p.received + by,
-                    p.sent + by
-                ));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for l in lines {
-        s.apply(parse_line(&l).unwrap().event, &mut out);
-        out.clear();
-    }
-}
+use synth::{frame, move_counters, state};
 
 fn scrape(c: &mut Criterion) {
-    let mut s = state();
+    let mut s = state(10_000, 2);
     let mut g = c.benchmark_group("scrape_10k_resources_2_peers");
     g.sample_size(10);
     for enums in [false, true] {

@@ -3,10 +3,13 @@
 //! per case, the median wall time and the CPU time per iteration.
 //!
 //! cargo run --release -p drbd-reactor-prometheus --example cpu-figures [ITERATIONS]
-use drbd::{parse_line, State};
-use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding, Frame};
-use drbd_reactor_prometheus::render::{render, RenderContext};
+use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding};
+use drbd_reactor_prometheus::render::render;
 use std::time::{Duration, Instant};
+use synth::{frame, move_counters, state};
+
+#[path = "../benches/synth/mod.rs"]
+mod synth;
 
 /// CPU time of the whole process so far, every thread.
 fn cpu() -> Duration {
@@ -32,40 +35,9 @@ fn measure(name: &str, n: usize, mut f: impl FnMut()) {
     );
 }
 
-fn frame(s: &State) -> Frame {
-    Frame {
-        resources: s.resources().cloned().collect(),
-        ctx: RenderContext {
-            enums: true,
-            ..RenderContext::default()
-        },
-    }
-}
-
-fn move_counters(s: &mut State, which: impl Fn(usize) -> bool) {
-    let mut lines = Vec::new();
-    for (i, r) in s.resources().enumerate().filter(|(i, _)| which(*i)) {
-        let _ = i;
-        for c in &r.connections {
-            for p in &c.peer_devices {
-                lines.push(format!(
-                    "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} received:{} sent:{}",
-                    r.name, c.peer_node_id, c.conn_name, p.volume, p.received + 3, p.sent + 5
-                ));
-            }
-        }
-    }
-    for l in lines {
-        s.apply(parse_line(&l).unwrap().event, &mut Vec::new());
-    }
-}
-
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(10, |a| a.parse().unwrap());
-    let mut s = State::new();
-    for line in drbd::synth::initial_dump(10_000, 2) {
-        s.apply(line.event, &mut Vec::new());
-    }
+    let mut s = state(10_000, 2);
     let base = frame(&s);
     let mut body = String::new();
     measure("full_render/enums", n, || {
@@ -80,9 +52,9 @@ fn main() {
             c.body(e);
         });
     }
-    move_counters(&mut s, |i| i == 5000);
+    move_counters(&mut s, |i| i == 5000, 3);
     let one = frame(&s);
-    move_counters(&mut s, |_| true);
+    move_counters(&mut s, |_| true, 5);
     let all = frame(&s);
     for (name, other) in [("one_changed", &one), ("all_changed", &all)] {
         for e in [Encoding::Identity, Encoding::Gzip] {

@@ -4,13 +4,15 @@
 //! real clients (curl --compressed, gzip -t, a prometheus server).
 //!
 //! cargo run --release -p drbd-reactor-prometheus --example serve-synth -- 9942 10000 2 all 100
-use drbd::{parse_line, State};
 use drbd_reactor_prometheus::chunks::Frame;
-use drbd_reactor_prometheus::render::RenderContext;
 use drbd_reactor_prometheus::server::{bind, serve, Endpoint, MetricsSource, Timeouts};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use synth::{frame, move_counters, state};
+
+#[path = "../benches/synth/mod.rs"]
+mod synth;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -29,16 +31,6 @@ impl MetricsSource for Source {
     }
 }
 
-fn frame(s: &State) -> Frame {
-    Frame {
-        resources: s.resources().cloned().collect(),
-        ctx: RenderContext {
-            enums: true,
-            ..RenderContext::default()
-        },
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -48,11 +40,7 @@ async fn main() {
     let peers: u32 = arg(3, "2").parse().unwrap();
     let changed = arg(4, "all");
     let interval: u64 = arg(5, "100").parse().unwrap();
-    let mut state = State::new();
-    let mut out = Vec::new();
-    for line in drbd::synth::initial_dump(resources, peers) {
-        state.apply(line.event, &mut out);
-    }
+    let mut state = state(resources, peers);
     let source = Arc::new(Source {
         generation: AtomicU64::new(1),
         frame: Mutex::new(frame(&state)),
@@ -63,26 +51,11 @@ async fn main() {
         loop {
             std::thread::sleep(Duration::from_millis(interval));
             tick += 1;
-            let mut lines = Vec::new();
-            for (i, r) in state.resources().enumerate() {
-                if changed == "none" || (changed == "one" && i != (tick as usize) % resources) {
-                    continue;
-                }
-                for c in &r.connections {
-                    for p in &c.peer_devices {
-                        lines.push(format!(
-                            "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} received:{} sent:{}",
-                            r.name, c.peer_node_id, c.conn_name, p.volume, p.received + 1, p.sent + 2
-                        ));
-                    }
-                }
-            }
-            if lines.is_empty() {
+            let which = |i: usize| {
+                changed == "all" || (changed == "one" && i == (tick as usize) % resources)
+            };
+            if move_counters(&mut state, which, 1) == 0 {
                 continue;
-            }
-            for l in lines {
-                state.apply(parse_line(&l).unwrap().event, &mut out);
-                out.clear();
             }
             *writer.frame.lock().unwrap() = frame(&state);
             writer.generation.fetch_add(1, Ordering::SeqCst);

@@ -37,6 +37,47 @@ impl CommandRunner for ShOnly {
     }
 }
 
+/// The shell runner of one instance with resource r0 (`cfg`), units under `dir`, told that
+/// r0 exists as a Secondary that may promote.
+struct Running {
+    tx: mpsc::UnboundedSender<PluginUpdate>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), drbd_reactor_promoter::PromoterError>>,
+    /// r0's state as last sent.
+    v: View,
+}
+
+fn start_r0(dir: &Path, cfg: ResourceConfig) -> Running {
+    let config = PromoterConfig {
+        id: None,
+        resources: [("r0".to_string(), cfg)].into(),
+    };
+    let units = UnitDir {
+        root: dir.join("system"),
+        manifests: dir.join("m"),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (status_tx, _status) = watch::channel(PromoterStatus::default());
+    let ctx = Context {
+        executor: Executor::new(Arc::new(ShOnly), units),
+        node_name: Some("alpha".into()),
+        status: status_tx,
+        query_unit_states: false,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(config, rx, ctx, async move {
+        let _ = stopped.await;
+    }));
+    let mut v = secondary();
+    v.may_promote = true;
+    tx.send(PluginUpdate::Object(update(
+        v.resource("r0"),
+        EventType::Exists,
+    )))
+    .unwrap();
+    Running { tx, stop, task, v }
+}
+
 async fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !path.exists() {
@@ -64,33 +105,12 @@ async fn start_list_runs_on_may_promote_and_stop_list_on_exit() {
         adjust_resource_on_start: false,
         ..ResourceConfig::default()
     };
-    let config = PromoterConfig {
-        id: None,
-        resources: [("r0".to_string(), cfg)].into(),
-    };
-    let units = UnitDir {
-        root: dir.path().join("system"),
-        manifests: dir.path().join("m"),
-    };
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (status_tx, _status) = watch::channel(PromoterStatus::default());
-    let ctx = Context {
-        executor: Executor::new(Arc::new(ShOnly), units),
-        node_name: Some("alpha".into()),
-        status: status_tx,
-        query_unit_states: false,
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(config, rx, ctx, async move {
-        let _ = stopped.await;
-    }));
-    let mut v = secondary();
-    v.may_promote = true;
-    tx.send(PluginUpdate::Object(update(
-        v.resource("r0"),
-        EventType::Exists,
-    )))
-    .unwrap();
+    let Running {
+        tx: _tx,
+        stop,
+        task,
+        ..
+    } = start_r0(dir.path(), cfg);
     wait_for(&dir.path().join("service")).await;
     assert!(dir.path().join("promoted").exists());
     stop.send(()).unwrap();
@@ -130,33 +150,12 @@ async fn a_stop_decided_during_a_slow_shell_start_ends_it_so_its_later_commands_
         adjust_resource_on_start: false,
         ..ResourceConfig::default()
     };
-    let config = PromoterConfig {
-        id: None,
-        resources: [("r0".to_string(), cfg)].into(),
-    };
-    let units = UnitDir {
-        root: dir.path().join("system"),
-        manifests: dir.path().join("m"),
-    };
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (status_tx, _status) = watch::channel(PromoterStatus::default());
-    let ctx = Context {
-        executor: Executor::new(Arc::new(ShOnly), units),
-        node_name: Some("alpha".into()),
-        status: status_tx,
-        query_unit_states: false,
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(config, rx, ctx, async move {
-        let _ = stopped.await;
-    }));
-    let mut v = secondary();
-    v.may_promote = true;
-    tx.send(PluginUpdate::Object(update(
-        v.resource("r0"),
-        EventType::Exists,
-    )))
-    .unwrap();
+    let Running {
+        tx,
+        stop,
+        task,
+        mut v,
+    } = start_r0(dir.path(), cfg);
     let pid_file = dir.path().join("pid");
     wait_for(&pid_file).await;
     // Promoted, then quorum lost while the start still sleeps: the stop is decided.

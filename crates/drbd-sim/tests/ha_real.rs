@@ -178,19 +178,24 @@ fn a_seed_makes_the_same_schedule_and_the_generator_makes_every_kind_of_fault() 
     assert!(reload_after_crash, "no reload in the middle of a failover");
 }
 
-#[test]
-fn the_checker_flags_two_servers_and_services_left_without_quorum_or_on_a_secondary_but_not_frozen_ones(
-) {
-    use check::{Checker, STOP_BOUND};
-    use cluster::{NodeRes, Sample};
-    let serving = NodeRes {
+/// A node that serves: powered on, its daemon live, the marker present, Primary with quorum.
+fn serving_node() -> cluster::NodeRes {
+    cluster::NodeRes {
         up: true,
         daemon: true,
         marker: true,
         primary: true,
         quorum: true,
         ..Default::default()
-    };
+    }
+}
+
+#[test]
+fn the_checker_flags_two_servers_and_services_left_without_quorum_or_on_a_secondary_but_not_frozen_ones(
+) {
+    use check::{Checker, STOP_BOUND};
+    use cluster::{NodeRes, Sample};
+    let serving = serving_node();
     let secondary = NodeRes {
         up: true,
         daemon: true,
@@ -250,14 +255,7 @@ fn the_checker_flags_two_servers_and_services_left_without_quorum_or_on_a_second
 #[test]
 fn exactly_one_needs_one_server_and_no_other_running_service() {
     use cluster::{NodeRes, Sample};
-    let serving = NodeRes {
-        up: true,
-        daemon: true,
-        marker: true,
-        primary: true,
-        quorum: true,
-        ..Default::default()
-    };
+    let serving = serving_node();
     let mut s: Sample = Default::default();
     s[0][0] = serving;
     s[2][1] = serving;

@@ -31,7 +31,10 @@ impl MetricsSource for Source {
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    frame: Frame,
+    /// One endpoint for the whole run, as in the daemon: its first metrics request renders
+    /// and compresses the body, later ones serve the cache (building it per input was half
+    /// of the run's time).
+    endpoint: Arc<Endpoint>,
     body: Vec<u8>,
 }
 
@@ -59,11 +62,11 @@ fn fixture() -> &'static Fixture {
         render(frame.resources.iter().map(|r| &**r), &frame.ctx, &mut body);
         Fixture {
             runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
+                .enable_time()
                 .start_paused(true)
                 .build()
                 .unwrap(),
-            frame,
+            endpoint: Endpoint::new(Arc::new(Source(frame)), true),
             body: body.into_bytes(),
         }
     })
@@ -72,7 +75,7 @@ fn fixture() -> &'static Fixture {
 fuzz_target!(|data: &[u8]| {
     let f = fixture();
     let answer = f.runtime.block_on(async {
-        let endpoint = Endpoint::new(Arc::new(Source(f.frame.clone())), true);
+        let endpoint = Arc::clone(&f.endpoint);
         let (mut client, server) = tokio::io::duplex(1 << 20);
         let conn = tokio::spawn(tokio::time::timeout(
             Duration::from_secs(60),
@@ -135,6 +138,9 @@ fn check(answer: &[u8], body: &[u8]) {
         assert!(rest.len() >= len, "a body cut short");
         let (content, next) = rest.split_at(len);
         rest = next;
+        if metrics && gzip && known_gzip(content) {
+            continue;
+        }
         if metrics {
             let text = if gzip {
                 let mut t = Vec::new();
@@ -146,6 +152,28 @@ fn check(answer: &[u8], body: &[u8]) {
                 content.to_vec()
             };
             assert!(text == body, "a metrics body that is not the render");
+            if gzip {
+                remember_gzip(content);
+            }
         }
+    }
+}
+
+/// Gzip bodies already proven to inflate to the render. The endpoint serves the same cached
+/// bytes to every request, so the oracle inflates each distinct body once, not once per
+/// request (inflating was a fifth of the run's time).
+fn verified() -> &'static std::sync::Mutex<Vec<Vec<u8>>> {
+    static V: OnceLock<std::sync::Mutex<Vec<Vec<u8>>>> = OnceLock::new();
+    V.get_or_init(Default::default)
+}
+
+fn known_gzip(content: &[u8]) -> bool {
+    verified().lock().unwrap().iter().any(|v| v == content)
+}
+
+fn remember_gzip(content: &[u8]) {
+    let mut v = verified().lock().unwrap();
+    if v.len() < 8 {
+        v.push(content.to_vec());
     }
 }

@@ -398,3 +398,81 @@ fn a_primary_that_kept_its_disk_meeting_newer_data_still_refuses_while_one_that_
         c.current_generation("beta", "r0", 0)
     );
 }
+
+/// HA campaign seeds 7125, 20466, 24088 (the "open kind" of issue 15): a disk that missed
+/// writes comes back while its only connected peer is diskless. The diskless peer saw the
+/// newer data generation, so the returning disk is Outdated (no promotion, no split brain)
+/// until the disk holding the writes returns and resyncs it.
+#[test]
+fn a_disk_that_missed_writes_and_meets_only_a_tiebreaker_stays_outdated_until_the_newer_disk_returns(
+) {
+    let mut cfg = ClusterConfig::simple(&THREE, "r0");
+    cfg.resources[0].clients = vec!["gamma".into()];
+    let mut c = Cluster::new(cfg);
+    c.primary("alpha", "r0", false).unwrap();
+    c.crash("beta").unwrap();
+    c.write("alpha", "r0", 4096).unwrap();
+    c.crash("alpha").unwrap();
+    c.restart("beta").unwrap();
+    assert_eq!(conn(&c, "beta", 2), ConnectionState::Connected);
+    assert!(
+        res(&c, "beta").devices[&0].quorum.unwrap(),
+        "beta and gamma are a majority"
+    );
+    assert_eq!(
+        disk(&c, "beta"),
+        DiskState::Outdated,
+        "gamma saw the writes beta missed"
+    );
+    c.primary("beta", "r0", false)
+        .expect_err("an Outdated disk is not promoted");
+    c.restart("alpha").unwrap();
+    resync_to_the_end(&mut c);
+    assert_eq!(disk(&c, "beta"), DiskState::UpToDate);
+    assert_eq!(
+        c.current_generation("alpha", "r0", 0),
+        c.current_generation("beta", "r0", 0)
+    );
+    c.primary("beta", "r0", false).unwrap();
+}
+
+/// What a diskless node knows is kernel memory: after it restarted too, nothing tells the
+/// returning disk that it is stale (DRBD cannot know either), and it is UpToDate.
+#[test]
+fn a_tiebreaker_that_restarted_has_forgotten_the_newer_generation() {
+    let mut cfg = ClusterConfig::simple(&THREE, "r0");
+    cfg.resources[0].clients = vec!["gamma".into()];
+    let mut c = Cluster::new(cfg);
+    c.primary("alpha", "r0", false).unwrap();
+    c.crash("beta").unwrap();
+    c.write("alpha", "r0", 4096).unwrap();
+    c.crash("alpha").unwrap();
+    c.crash("gamma").unwrap();
+    c.restart("gamma").unwrap();
+    c.restart("beta").unwrap();
+    assert_eq!(conn(&c, "beta", 2), ConnectionState::Connected);
+    assert_eq!(disk(&c, "beta"), DiskState::UpToDate);
+}
+
+/// A detached disk's own lineage is not replaced by what its node saw while diskless: when
+/// attached again it is compared as the data it holds (and resyncs), not as its peers'.
+#[test]
+fn a_detached_disk_keeps_its_own_generation_while_its_node_follows_the_peers() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.primary("alpha", "r0", false).unwrap();
+    c.set_disk("beta", "r0", 0, false, false).unwrap();
+    let before = c.current_generation("beta", "r0", 0);
+    c.write("alpha", "r0", 1024).unwrap();
+    assert_eq!(c.current_generation("beta", "r0", 0), before);
+    c.set_disk("beta", "r0", 0, true, false).unwrap();
+    assert_eq!(
+        disk(&c, "beta"),
+        DiskState::Inconsistent,
+        "beta resyncs what it missed"
+    );
+    resync_to_the_end(&mut c);
+    assert_eq!(
+        c.current_generation("alpha", "r0", 0),
+        c.current_generation("beta", "r0", 0)
+    );
+}

@@ -3,7 +3,7 @@
 //!
 //! Must never: read a clock; time only advances through `tick`.
 
-use super::generations::{compare, Lineage};
+use super::generations::{compare, compare_lineages, Lineage};
 use super::*;
 
 impl Cluster {
@@ -233,6 +233,7 @@ impl Cluster {
             }
             self.reconcile(rc, &members);
             self.resume_paused(rc, &members);
+            self.diskless_follow(&rc.name, &members);
             for a in &members {
                 self.derive(a, rc, members.len());
             }
@@ -242,6 +243,49 @@ impl Cluster {
             }
         }
         self.config.resources = resources;
+    }
+
+    /// A volume without a disk knows the data generation of the disks it reaches: it takes
+    /// the lineage of a connected, usable peer disk whose data descends from what it knew
+    /// (DRBD 9's current UUID of a diskless node), and keeps it when they go away. A disk
+    /// that comes back with older data and meets only such a node learns from it that it is
+    /// stale (see `derive`).
+    fn diskless_follow(&mut self, res: &str, members: &[String]) {
+        for t in members {
+            let Some(rt) = self
+                .nodes
+                .get(t)
+                .filter(|n| n.up)
+                .and_then(|n| n.res.get(res))
+                .filter(|r| r.running)
+            else {
+                continue;
+            };
+            let mut adopt: Vec<(u32, Vec<u64>)> = Vec::new();
+            for (vnr, vt) in rt.vols.iter().filter(|(_, v)| !v.attached) {
+                let mut known: &[u64] = vt.known();
+                for (name, _) in rt.peers.iter().filter(|(_, p)| p.connected) {
+                    let Some(pv) = self
+                        .nodes
+                        .get(name)
+                        .and_then(|n| n.res.get(res))
+                        .and_then(|r| r.vols.get(vnr))
+                    else {
+                        continue;
+                    };
+                    let usable = pv.attached && !pv.inconsistent && !pv.outdated;
+                    if usable && compare_lineages(&pv.uuids, known) == Lineage::Newer {
+                        known = &pv.uuids;
+                    }
+                }
+                if known != vt.known() {
+                    adopt.push((*vnr, known.to_vec()));
+                }
+            }
+            for (vnr, lineage) in adopt {
+                self.vol_of(t, res, vnr).seen = lineage;
+            }
+        }
     }
 
     fn link_ok(&self, a: &str, b: &str, res: &str) -> bool {
@@ -328,11 +372,11 @@ impl Cluster {
         let mut votes = 1;
         let mut diskful_peer = false;
         // Per volume: a peer has newer data, a peer is UpToDate with the same data, a peer
-        // is UpToDate at all.
-        let mut per_vol: Vec<(u32, bool, bool, bool)> = r
+        // is UpToDate at all, a diskless peer knows newer data than this disk holds.
+        let mut per_vol: Vec<(u32, bool, bool, bool, bool)> = r
             .vols
             .keys()
-            .map(|vnr| (*vnr, false, false, false))
+            .map(|vnr| (*vnr, false, false, false, false))
             .collect();
         for (name, p) in &r.peers {
             if !p.connected {
@@ -343,12 +387,13 @@ impl Cluster {
             };
             votes += 1;
             diskful_peer |= pr.vols.values().any(|v| v.attached);
-            for (vnr, newer, same, uptodate) in per_vol.iter_mut() {
+            for (vnr, newer, same, uptodate, stale) in per_vol.iter_mut() {
                 let (Some(pv), Some(v)) = (pr.vols.get(vnr), r.vols.get(vnr)) else {
                     continue;
                 };
                 let peer_disk = disk_state(pv, pr, *vnr);
                 *newer |= pv.attached && compare(pv, v) == Lineage::Newer;
+                *stale |= !pv.attached && compare_lineages(pv.known(), &v.uuids) == Lineage::Newer;
                 *same |= pv.current() == v.current() && peer_disk == DiskState::UpToDate;
                 *uptodate |= peer_disk == DiskState::UpToDate;
             }
@@ -357,12 +402,16 @@ impl Cluster {
         let quorum_enabled = r.opts.quorum_enabled();
         r.quorum = !quorum_enabled || 2 * votes > members;
         let (role, quorum) = (r.role, r.quorum);
-        for (vnr, newer_peer, peer_uptodate_same, _) in &per_vol {
+        for (vnr, newer_peer, peer_uptodate_same, _, stale) in &per_vol {
             let v = r.vols.get_mut(vnr).unwrap();
             if !v.attached || v.inconsistent {
                 continue;
             }
             if role == Role::Secondary && quorum_enabled && !quorum {
+                v.outdated = true;
+            } else if role == Role::Secondary && *stale {
+                // Writes were made that this disk missed (a diskless peer saw them): it
+                // stays Outdated until a disk holding them resyncs it.
                 v.outdated = true;
             } else if v.outdated
                 && !newer_peer
@@ -376,7 +425,7 @@ impl Cluster {
             r.suspended.quorum = lost && r.opts.on_no_quorum == OnNoQuorum::SuspendIo;
             r.fif_quorum = lost && r.opts.on_no_quorum == OnNoQuorum::IoError;
             let here: &Res = r;
-            let no_data = per_vol.iter().any(|(vnr, _, _, peer_uptodate)| {
+            let no_data = per_vol.iter().any(|(vnr, _, _, peer_uptodate, _)| {
                 disk_state(&here.vols[vnr], here, *vnr) != DiskState::UpToDate && !peer_uptodate
             });
             r.suspended.no_data = no_data && r.opts.on_no_data_accessible == OnNoQuorum::SuspendIo;

@@ -15,6 +15,8 @@ impl Cluster {
             r.fif_forced = false;
             for v in r.vols.values_mut() {
                 v.open = false;
+                // What a diskless volume knew of its peers' data was kernel memory.
+                v.seen.clear();
             }
             for p in r.peers.values_mut() {
                 p.standalone = false;
@@ -118,6 +120,7 @@ impl Cluster {
             if !v.attached {
                 v.attached = true;
                 v.failed = false;
+                v.seen.clear();
                 // On a Primary the applications ran on the peers' data meanwhile: the disk
                 // catches up from them (it may become SyncTarget while Primary).
                 v.behind = primary;

@@ -27,12 +27,20 @@ pub(super) enum Lineage {
 
 /// Compares the lineages of two volumes.
 pub(super) fn compare(a: &Vol, b: &Vol) -> Lineage {
-    let (ca, cb) = (a.current(), b.current());
+    compare_lineages(&a.uuids, &b.uuids)
+}
+
+/// Compares two lineages (oldest first, the last current).
+pub(super) fn compare_lineages(a: &[u64], b: &[u64]) -> Lineage {
+    let (ca, cb) = (
+        a.last().copied().unwrap_or_default(),
+        b.last().copied().unwrap_or_default(),
+    );
     if ca == cb {
         Lineage::Same
-    } else if b.uuids.contains(&ca) {
+    } else if b.contains(&ca) {
         Lineage::Older
-    } else if a.uuids.contains(&cb) {
+    } else if a.contains(&cb) {
         Lineage::Newer
     } else {
         Lineage::Diverged
@@ -119,7 +127,7 @@ impl Cluster {
         }
     }
 
-    fn vol_of(&mut self, node: &str, res: &str, vnr: u32) -> &mut Vol {
+    pub(super) fn vol_of(&mut self, node: &str, res: &str, vnr: u32) -> &mut Vol {
         self.nodes
             .get_mut(node)
             .unwrap()

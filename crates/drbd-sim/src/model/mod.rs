@@ -91,6 +91,10 @@ struct Vol {
     open: bool,
     /// Data generations, oldest first; the last is the current one (see `generations`).
     uuids: Vec<u64>,
+    /// While not attached: the lineage of the newest usable peer disk this node reached
+    /// (empty: none reached yet). DRBD 9's current UUID of a diskless node; `uuids` stays
+    /// what the detached disk, if any, holds.
+    seen: Vec<u64>,
     outdated: bool,
     inconsistent: bool,
     /// Attached to a Primary that ran on its peers' data meanwhile: the Primary's data is
@@ -104,6 +108,16 @@ struct Vol {
 impl Vol {
     fn current(&self) -> u64 {
         self.uuids.last().copied().unwrap_or_default()
+    }
+
+    /// The lineage this volume vouches for: its disk's when attached, else the newest it saw
+    /// on its peers (or its detached disk's, if it saw none).
+    fn known(&self) -> &[u64] {
+        if self.attached || self.seen.is_empty() {
+            &self.uuids
+        } else {
+            &self.seen
+        }
     }
 }
 
@@ -184,6 +198,7 @@ impl Cluster {
                                 failed: false,
                                 open: false,
                                 uuids: vec![0],
+                                seen: Vec::new(),
                                 outdated: false,
                                 inconsistent: false,
                                 behind: false,
@@ -395,6 +410,7 @@ impl Cluster {
                     if v.backing.is_some() && !v.attached {
                         v.attached = true;
                         v.failed = false;
+                        v.seen.clear();
                         v.behind = primary;
                         attached = true;
                     }
@@ -440,6 +456,9 @@ impl Cluster {
         }
         r.running = false;
         r.role = Role::Secondary;
+        for v in r.vols.values_mut() {
+            v.seen.clear();
+        }
         for p in r.peers.values_mut() {
             p.standalone = false;
             p.discard_my_data = false;

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 /// From the start of the daemons (or the repair) until each resource runs on one node.
 /// The longest promotion delay here is 3 s (an Inconsistent disk) + 2 s (freeze) plus a
 /// resync and the events2 restart delay (2 s); the rest is slack for a loaded machine.
-pub const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
+/// A Primary whose stop list failed is demoted by its promoter's next tick (20 s), so a
+/// schedule that ends in one needs that much more.
+pub const SETTLE_DEADLINE: Duration = Duration::from_secs(45);
 /// How long one node per resource must serve before that counts as settled: reactions to
 /// faults still in flight at the repair (a quorum loss healed a moment later still stops
 /// the services, and another node takes over) settle within it (seed 657).
@@ -239,16 +241,21 @@ fn repair(c: &RealCluster, broken: &Broken) {
     }
 }
 
-/// How long a state the operator repairs must last before they act.
-const OPERATOR_AFTER: Duration = Duration::from_secs(2);
+/// How long a Primary without its service after a failed stop list may last before the
+/// operator demotes it: longer than the promoter's tick, which runs the stop list again.
+const OPERATOR_AFTER_FAILED_STOP: Duration = Duration::from_secs(25);
+/// How long a service left on a Secondary may run before the operator stops it: the
+/// restarted daemon finds the shell runner's record and stops it at its first update.
+const OPERATOR_AFTER_LEFT_OVER: Duration = Duration::from_secs(5);
 
 /// Polls until each resource is served by exactly one node; returns those nodes. Meanwhile
-/// the operator repairs what a fault left that no daemon can (counted in `interventions`):
-/// * a Primary without its service where a stop could fail, for [`OPERATOR_AFTER`]: the
-///   shell runner's stop list ended at the failure, before `drbdadm secondary`; the
-///   operator demotes it;
+/// the operator repairs what the daemons did not (counted in `interventions`; none expected
+/// since the shell runner records its starts and retries failed stops, P36):
+/// * a Primary without its service where a stop could fail, for
+///   [`OPERATOR_AFTER_FAILED_STOP`]: the operator demotes it;
 /// * a service a dead daemon left running on a node that is now a Secondary
-///   ([`crate::cluster::NodeRes::left_over`]): the operator stops it.
+///   ([`crate::cluster::NodeRes::left_over`]), for [`OPERATOR_AFTER_LEFT_OVER`]: the
+///   operator stops it.
 fn wait_settled(
     c: &RealCluster,
     when: &str,
@@ -257,6 +264,7 @@ fn wait_settled(
 ) -> Result<[usize; 2], String> {
     let deadline = Instant::now() + SETTLE_DEADLINE;
     let mut stuck_since: [[Option<Instant>; 2]; 3] = Default::default();
+    let mut left_since: [[Option<Instant>; 2]; 3] = Default::default();
     let mut candidate: Option<([usize; 2], Instant)> = None;
     loop {
         let s = c.sample();
@@ -266,7 +274,7 @@ fn wait_settled(
                 let x = s[n][r];
                 if x.up && x.primary && !x.marker && broken.failed_stops.contains(&(n, r)) {
                     let since = *stuck_since[n][r].get_or_insert(now);
-                    if now.duration_since(since) > OPERATOR_AFTER {
+                    if now.duration_since(since) > OPERATOR_AFTER_FAILED_STOP {
                         c.drbdadm(n, &["secondary", RESOURCES[r]]);
                         *interventions += 1;
                         stuck_since[n][r] = None;
@@ -275,8 +283,14 @@ fn wait_settled(
                     stuck_since[n][r] = None;
                 }
                 if x.up && x.left_over && !x.primary {
-                    c.service(n, r, "stop");
-                    *interventions += 1;
+                    let since = *left_since[n][r].get_or_insert(now);
+                    if now.duration_since(since) > OPERATOR_AFTER_LEFT_OVER {
+                        c.service(n, r, "stop");
+                        *interventions += 1;
+                        left_since[n][r] = None;
+                    }
+                } else {
+                    left_since[n][r] = None;
                 }
             }
         }
@@ -394,6 +408,21 @@ fn clean_exit(c: &RealCluster) -> Vec<String> {
             .filter(|f| run.join(f).exists())
             .map(|f| f.to_string())
             .collect();
+        // The shell runner's start records stay with the services they record (P36): one
+        // per resource whose service still runs here, and no other.
+        let records = run.join("promoter").join("shell-started");
+        for r in 0..RESOURCES.len() {
+            let (record, runs) = (records.join(RESOURCES[r]).exists(), c.marker(n, r).exists());
+            if runs && !record {
+                out.push(format!(
+                    "{}: {} runs without the shell runner's record of its start",
+                    NODES[n], RESOURCES[r]
+                ));
+            }
+            if runs {
+                let _ = std::fs::remove_file(records.join(RESOURCES[r]));
+            }
+        }
         stale.extend(files_under(&run.join("promoter")));
         stale.extend(files_under(&c.units_dir(n)));
         if !stale.is_empty() {

@@ -60,6 +60,13 @@ pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
 }
 
 impl UnitDir {
+    /// The shell runner's record that this node ran a resource's start list and no stop list
+    /// completed since: in the run directory, so it outlives the daemon, not a reboot (a
+    /// directory beside the manifests, so `manifested` does not list it).
+    pub fn shell_started(&self, res: &str) -> PathBuf {
+        self.manifests.join("shell-started").join(escape_unit(res))
+    }
+
     fn manifest(&self, res: &str) -> PathBuf {
         self.manifests.join(escape_unit(res))
     }

@@ -354,6 +354,11 @@ async fn stop_services_on_exit_works_for_the_shell_runner() {
     let r = start(config(&[("r0", cfg)]), Rec::default());
     r.send("r0", &promotable(), EventType::Exists);
     r.until("running", |r| r.runs("r0")).await;
+    let record = r.units.shell_started("r0");
+    assert!(
+        record.exists(),
+        "the start is recorded in the run directory"
+    );
     let rec = r.rec.clone();
     let n = rec.lines().len();
     assert_eq!(
@@ -368,6 +373,38 @@ async fn stop_services_on_exit_works_for_the_shell_runner() {
     assert_eq!(
         rec.lines()[n..],
         ["sh -c start-app", "sh -c drbdadm primary r0"]
+    );
+    assert!(!record.exists(), "a completed stop list removes the record");
+}
+
+/// Real-mode HA campaign seed 46: the daemon died while its node ran the services, the node
+/// was demoted meanwhile; the next instance finds the record and runs the stop list.
+#[tokio::test(start_paused = true)]
+async fn a_shell_start_recorded_by_an_earlier_instance_on_a_secondary_is_stopped() {
+    let cfg = ResourceConfig {
+        runner: Runner::Shell,
+        start: vec!["drbdadm primary r0".into(), "start-app".into()],
+        adjust_resource_on_start: false,
+        ..ResourceConfig::default()
+    };
+    let r = start(config(&[("r0", cfg)]), Rec::default());
+    let record = r.units.shell_started("r0");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(&record, "started\n").unwrap();
+    let mut v = secondary();
+    v.peer("beta").role = Role::Primary;
+    r.send("r0", &v, EventType::Exists);
+    r.until("the stop list ran", |_| !record.exists()).await;
+    let shell: Vec<String> = r
+        .rec
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("sh -c"))
+        .collect();
+    assert_eq!(
+        shell,
+        ["sh -c start-app", "sh -c drbdadm primary r0"],
+        "the stop list (the start list reversed), no start"
     );
 }
 

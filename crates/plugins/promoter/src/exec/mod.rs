@@ -12,7 +12,7 @@ pub use timeouts::Timeouts;
 
 use crate::config::{ResourceConfig, Runner};
 use crate::policy::{Action, Outcome};
-use crate::write::UnitDir;
+use crate::write::{self, UnitDir};
 use crate::{detect, dropins, units};
 use log::{info, warn};
 use std::os::unix::fs::FileTypeExt;
@@ -145,6 +145,9 @@ impl Executor {
                 self.freeze_thaw(res, cfg, "thaw", &units).await;
                 None
             }
+            Action::Probe if cfg.runner == Runner::Shell => {
+                Some(Outcome::Probed(self.unit_dir.shell_started(res).exists()))
+            }
             Action::Probe => {
                 let out = self
                     .systemctl(&["show", "--property=ActiveState", &units::target(res)], q)
@@ -234,7 +237,17 @@ impl Executor {
                     _ => Err(format!("systemd_start: unit '{target}' is not active")),
                 }
             }
-            Runner::Shell => self.shell_list(&cfg.start).await,
+            Runner::Shell => {
+                // Recorded before the first command: a start cut short leaves services to stop.
+                let record = self.unit_dir.shell_started(res);
+                if let Err(e) = write::write_atomic(&record, "started\n") {
+                    warn!(
+                        "recording the start of '{res}' in {} failed: {e}",
+                        record.display()
+                    );
+                }
+                self.shell_list(&cfg.start).await
+            }
         }
     }
 
@@ -254,7 +267,17 @@ impl Executor {
                     Err(out.error())
                 }
             }
-            Runner::Shell => self.shell_list(&cfg.effective_stop()).await,
+            Runner::Shell => {
+                self.shell_list(&cfg.effective_stop()).await?;
+                let record = self.unit_dir.shell_started(res);
+                match std::fs::remove_file(&record) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        warn!("removing {} failed: {e}", record.display())
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
         }
     }
 

@@ -109,6 +109,9 @@ pub struct Machine {
     next_tick: Instant,
     /// No fail-back on this node's own initiative before then (`failback`).
     failback_held_until: Option<Instant>,
+    /// The shell runner's last stop failed (its list ends at the first failure, so the node
+    /// may still be Primary): the ticker runs the stop list again while it is.
+    stop_failed: bool,
     exiting: bool,
     finished: bool,
     pub counters: Counters,
@@ -156,6 +159,7 @@ impl Machine {
             unclassified_failure: false,
             next_tick: now + TICK,
             failback_held_until: None,
+            stop_failed: false,
             exiting: false,
             finished: false,
             counters: Counters::default(),
@@ -304,9 +308,10 @@ impl Machine {
         };
         let initial = !self.initial_pass_done;
         self.initial_pass_done = true;
-        if initial && r.role != Role::Primary && self.cfg.runner == Runner::Systemd {
-            // An earlier instance may have left the target active on what is now a
-            // Secondary (forced to Secondary while it was frozen, the daemon dead).
+        if initial && r.role != Role::Primary {
+            // An earlier instance may have left the services running on what is now a
+            // Secondary (forced to Secondary while it was frozen, the daemon dead): systemd
+            // knows the target's state, the shell runner its record in the run directory.
             out.push(Action::Probe);
         }
         if let Some(peer) = facts::primary_peer(&r) {
@@ -505,6 +510,7 @@ impl Machine {
                 if self.stop_in_flight == Some(id) {
                     self.stop_in_flight = None;
                     self.services = Services::Stopped;
+                    self.stop_failed = result.is_err() && self.cfg.runner == Runner::Shell;
                     if let Err(e) = result {
                         let msg = format!("Stopping '{name}' failed: {e}");
                         self.log(&mut out, Level::Warn, msg);
@@ -524,7 +530,11 @@ impl Machine {
                     self.log(&mut out, Level::Info, msg);
                     self.services = Services::Stopped;
                 } else if active && self.services == Services::Stopped && secondary {
-                    let msg = format!("the services target of '{name}' is active on a Secondary (left by an earlier instance), stopping it");
+                    let what = match self.cfg.runner {
+                        Runner::Systemd => "the services target of",
+                        Runner::Shell => "the start list (shell runner) of",
+                    };
+                    let msg = format!("{what} '{name}' is active on a Secondary (left by an earlier instance), stopping it");
                     self.log(&mut out, Level::Warn, msg);
                     self.stop(&mut out);
                 }
@@ -579,6 +589,7 @@ impl Machine {
             if self.services == Services::Running && self.cfg.runner == Runner::Systemd {
                 out.push(Action::Probe);
             }
+            self.retry_failed_stop(&mut out);
             self.consider_failback(now, "ticker", &mut out);
         }
         self.consider_start(now, &mut out);

@@ -308,8 +308,12 @@ async fn serve(
     served: &mut Served,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let mut ping = tokio::time::interval(config.timing.ping_every);
-    ping.tick().await;
+    // The first ping one period from now. (`interval`'s immediate first tick is a timer at
+    // "now", which the timer wheel fires at the next millisecond: a 1 ms stall per session.)
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.timing.ping_every,
+        config.timing.ping_every,
+    );
     let mut ping_sent: Option<Instant> = None;
     let mut packet_id = 10u32;
     loop {

@@ -240,16 +240,21 @@ fn the_checker_flags_two_servers_and_services_left_without_quorum_or_on_a_second
     c.observe(t0 + STOP_BOUND * 2, &s);
     assert!(c.violations.is_empty(), "{:?}", c.violations);
 
-    // A service on a Secondary: a violation past the bound, unless a dead daemon left it.
+    // A service on a Secondary: a violation past the bound, also one a dead daemon left (the
+    // live daemon started since finds the shell runner's record, P36); a node whose daemon
+    // is still dead is exempt.
     let mut c = Checker::default();
     let mut s: Sample = [[secondary; 2]; 3];
     s[2][1].marker = true;
     s[1][1].marker = true;
     s[1][1].left_over = true;
+    s[0][1].marker = true;
+    s[0][1].daemon = false;
     c.observe(t0, &s);
     c.observe(t0 + STOP_BOUND * 2, &s);
-    assert_eq!(c.violations.len(), 1, "{:?}", c.violations);
-    assert!(c.violations[0].contains("gamma kept r1's service running on a Secondary"));
+    assert_eq!(c.violations.len(), 2, "{:?}", c.violations);
+    assert!(c.violations[0].contains("beta kept r1's service running on a Secondary"));
+    assert!(c.violations[1].contains("gamma kept r1's service running on a Secondary"));
 }
 
 #[test]

@@ -40,7 +40,9 @@ impl Checker {
                 let x = s[n][r];
                 let why = if !(x.up && x.daemon && x.marker) {
                     None
-                } else if !x.primary && !x.left_over {
+                } else if !x.primary {
+                    // Also a service a dead daemon left: the shell runner's record of its
+                    // start tells the daemon started after it (P36).
                     Some("on a Secondary")
                 } else if r == 0 && !x.quorum {
                     Some("without quorum (on-quorum-loss = shutdown)")

@@ -35,9 +35,9 @@ pub struct NodeRes {
     /// Volume 0 has quorum (without it DRBD suspends I/O: the node cannot write).
     pub quorum: bool,
     /// The service ran while no daemon ran on the node, and no daemon has owned it since
-    /// (owned: a live daemon on a Primary, which completes the services it finds). A shell
-    /// runner cannot probe its services, so a daemon started later on a Secondary cannot
-    /// know they run (see docs/ha-campaign.md, "Real mode", open findings).
+    /// (owned: a live daemon on a Primary, which completes the services it finds). A daemon
+    /// started later on a Secondary finds the shell runner's record and stops it (P36); the
+    /// operator of the repair stops it only if that did not happen.
     pub left_over: bool,
 }
 

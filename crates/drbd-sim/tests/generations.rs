@@ -476,3 +476,58 @@ fn a_detached_disk_keeps_its_own_generation_while_its_node_follows_the_peers() {
         c.current_generation("beta", "r0", 0)
     );
 }
+
+/// A Primary whose disk is still SyncTarget (it was promoted on its sync source's data) does
+/// not become UpToDate when that source's disk fails: the resync did not finish. (Checked
+/// while tracing HA campaign seed 132427, whose cause was the reconnection order below.)
+#[test]
+fn a_synctarget_primary_whose_source_disk_fails_stays_inconsistent() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.primary("beta", "r0", false).unwrap();
+    c.crash("alpha").unwrap();
+    c.write("beta", "r0", 65536).unwrap();
+    c.restart("alpha").unwrap();
+    assert_eq!(
+        disk(&c, "alpha"),
+        DiskState::Inconsistent,
+        "alpha resyncs what it missed"
+    );
+    c.crash("beta").unwrap();
+    assert_eq!(disk(&c, "alpha"), DiskState::Inconsistent, "now from gamma");
+    c.primary("alpha", "r0", false).unwrap();
+    c.set_disk("gamma", "r0", 0, false, true).unwrap();
+    assert_ne!(
+        disk(&c, "alpha"),
+        DiskState::UpToDate,
+        "the resync never finished"
+    );
+}
+
+/// HA campaign seed 132427: a node whose `adjust` re-attaches its disk reconnects to two
+/// Primaries at once, the one it served (with quorum) and an isolated one without quorum.
+/// The handshakes run one after the other, and one not done yet is no path to a Primary:
+/// before, both new connections counted at once, the Primary with quorum was refused, the
+/// one without was taken, and then refused too (older data): nobody had quorum.
+#[test]
+fn a_node_reconnecting_to_two_primaries_at_once_keeps_the_one_it_served() {
+    let mut cfg = ClusterConfig::simple(&THREE, "r0");
+    cfg.resources[0].options.on_no_quorum = drbd_sim::config::OnNoQuorum::IoError;
+    let mut c = Cluster::new(cfg);
+    c.primary("beta", "r0", false).unwrap();
+    c.partition(&["beta"]).unwrap();
+    c.primary("alpha", "r0", false).unwrap();
+    c.write("alpha", "r0", 1024).unwrap();
+    c.set_disk("gamma", "r0", 0, false, true).unwrap();
+    c.heal().unwrap();
+    assert_eq!(
+        conn(&c, "alpha", 1),
+        ConnectionState::StandAlone,
+        "two Primaries"
+    );
+    c.up("beta", "r0").unwrap();
+    c.up("gamma", "r0").unwrap();
+    assert_eq!(conn(&c, "alpha", 2), ConnectionState::Connected);
+    assert_eq!(conn(&c, "gamma", 1), ConnectionState::StandAlone);
+    assert!(res(&c, "alpha").devices[&0].quorum.unwrap());
+    assert_eq!(role(&c, "alpha"), Role::Primary);
+}

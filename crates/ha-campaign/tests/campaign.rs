@@ -60,6 +60,17 @@ fn seeds_of_the_stale_disk_promoted_through_the_tiebreaker_now_break_no_invarian
     }
 }
 
+/// Seeds 132427 and 138672 (the 1,000,000 run after S21): a node whose `adjust` re-attached
+/// its disk reconnected to the Primary it served and to an isolated Primary at once; the
+/// simulator let the unfinished connection count as a path to a Primary and refused the one
+/// with quorum (drbd-sim `a_node_reconnecting_to_two_primaries_at_once_keeps_the_one_it_served`).
+#[test]
+fn seeds_of_the_simultaneous_reconnection_to_two_primaries_now_break_no_invariant() {
+    for seed in [132427, 138672] {
+        assert_eq!(run(&generate(seed)).err(), None, "seed {seed}");
+    }
+}
+
 #[test]
 fn seed_142_a_daemon_restarted_on_a_primary_without_quorum_freezes_its_services() {
     let steps = [

@@ -210,8 +210,14 @@ impl Cluster {
                     }
                     let conn = self.link_ok(a, b, &rc.name);
                     let was = self.nodes[a].res[&rc.name].peers[b].connected;
-                    if conn && !was && a < b {
-                        new_pairs.push((a.clone(), b.clone()));
+                    if conn && !was {
+                        // Connected by its handshake below, in order: a connection not
+                        // established yet must not count as a path to a Primary for the
+                        // handshakes before it (HA campaign seed 132427).
+                        if a < b {
+                            new_pairs.push((a.clone(), b.clone()));
+                        }
+                        continue;
                     }
                     if !conn && was {
                         self.disconnected(a, b, &rc.name);
@@ -229,6 +235,18 @@ impl Cluster {
                 }
             }
             for (a, b) in new_pairs {
+                for (x, y) in [(&a, &b), (&b, &a)] {
+                    self.nodes
+                        .get_mut(x)
+                        .unwrap()
+                        .res
+                        .get_mut(&rc.name)
+                        .unwrap()
+                        .peers
+                        .get_mut(y)
+                        .unwrap()
+                        .connected = true;
+                }
                 self.handshake(&a, &b, rc, true);
             }
             self.reconcile(rc, &members);

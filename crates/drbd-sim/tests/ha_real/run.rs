@@ -142,7 +142,7 @@ fn run_on(c: &Arc<RealCluster>, steps: &[Step]) -> Result<Figures, Vec<String>> 
         }
     }
     violations.extend(answering(c));
-    violations.extend(clean_exit(c));
+    violations.extend(clean_exit(c, &broken));
     violations.extend(c.died.lock().unwrap().iter().cloned());
     for n in 0..3 {
         let err = c.stderr(n);
@@ -390,7 +390,7 @@ fn scrape(port: u16) -> String {
 /// SIGTERM to every daemon: each exits 0 in time, removes its run files and promoter
 /// status files, wrote no drop-in (the shell runner has none: an empty unit directory is
 /// what "no stale drop-in" means here), and no process of the cluster is left.
-fn clean_exit(c: &RealCluster) -> Vec<String> {
+fn clean_exit(c: &RealCluster, broken: &Broken) -> Vec<String> {
     let mut out = Vec::new();
     for n in 0..3 {
         match c.stop_daemon(n) {
@@ -409,7 +409,8 @@ fn clean_exit(c: &RealCluster) -> Vec<String> {
             .map(|f| f.to_string())
             .collect();
         // The shell runner's start records stay with the services they record (P36): one
-        // per resource whose service still runs here, and no other.
+        // per resource whose service still runs here; one without a service only where a
+        // stop list could fail (it is kept until a stop list completes, retried each tick).
         let records = run.join("promoter").join("shell-started");
         for r in 0..RESOURCES.len() {
             let (record, runs) = (records.join(RESOURCES[r]).exists(), c.marker(n, r).exists());
@@ -419,7 +420,7 @@ fn clean_exit(c: &RealCluster) -> Vec<String> {
                     NODES[n], RESOURCES[r]
                 ));
             }
-            if runs {
+            if runs || broken.failed_stops.contains(&(n, r)) {
                 let _ = std::fs::remove_file(records.join(RESOURCES[r]));
             }
         }

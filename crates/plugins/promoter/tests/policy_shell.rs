@@ -82,12 +82,38 @@ fn a_primary_whose_stop_list_failed_runs_it_again_on_each_tick_until_it_succeeds
     );
 }
 
+/// Real-mode campaign seed 480: a node demoted after its stop list failed kept the record of
+/// a start whose services had ended; the stop list is run again on a Secondary too, and
+/// once it completes nothing more happens.
 #[test]
-fn a_node_demoted_after_its_stop_list_failed_is_left_alone() {
+fn a_node_demoted_after_its_stop_list_failed_runs_it_again_until_it_completes() {
     let mut h = stop_failed(shell());
     h.set(|v| v.role = Role::Secondary);
+    h.advance(secs(20));
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.said("the stop list of 'r0' failed: running it again"));
+    h.finish_stop(Ok(()));
+    h.clear();
     h.advance(secs(3600));
     assert!(h.stops().is_empty());
+}
+
+#[test]
+fn a_new_start_ends_the_retries_of_an_earlier_failed_stop() {
+    let mut h = stop_failed(shell());
+    h.set(|v| {
+        v.role = Role::Secondary;
+        v.quorum = true;
+        v.may_promote = true;
+    });
+    assert_eq!(h.starts().len(), 1, "promotable again: started");
+    h.finish_start(Ok(()));
+    h.clear();
+    h.advance(secs(3600));
+    assert!(
+        h.stops().is_empty(),
+        "the start's stop list is not the failed one"
+    );
 }
 
 #[test]

@@ -110,7 +110,7 @@ pub struct Machine {
     /// No fail-back on this node's own initiative before then (`failback`).
     failback_held_until: Option<Instant>,
     /// The shell runner's last stop failed (its list ends at the first failure, so the node
-    /// may still be Primary): the ticker runs the stop list again while it is.
+    /// may still be Primary, or services may still run): the ticker runs it again.
     stop_failed: bool,
     exiting: bool,
     finished: bool,
@@ -370,6 +370,7 @@ impl Machine {
     fn fire_start(&mut self, _now: Instant, out: &mut Vec<Action>) {
         self.pending_start = None;
         self.unclassified_failure = false;
+        self.stop_failed = false;
         let id = self.id();
         self.start_in_flight = Some(id);
         self.services = Services::Starting;

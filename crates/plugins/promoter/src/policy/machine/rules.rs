@@ -188,26 +188,30 @@ impl Machine {
         out.push(Action::Stop { id });
     }
 
-    /// The shell runner's stop list ended at a failure while this node is still Primary:
-    /// nobody else can promote, so it is run again (once per tick) until it demotes. A
-    /// Secondary has nothing left to hand over.
+    /// The shell runner's stop list ended at a failure (its list stops at the first one): it
+    /// is run again, once per tick, until it completes. On a Primary nobody else can promote
+    /// meanwhile; on a Secondary part of the services may still run, and the start record
+    /// stays until a stop list completes.
     pub(super) fn retry_failed_stop(&mut self, out: &mut Vec<Action>) {
-        let primary = self
-            .resource
-            .as_deref()
-            .is_some_and(|r| r.role == Role::Primary);
         if !self.stop_failed || self.services != Services::Stopped || self.start_in_flight.is_some()
         {
             return;
         }
-        if !primary {
-            self.stop_failed = false;
-            return;
-        }
-        let msg = format!(
-            "'{}' is still Primary after its stop list failed: running the stop list again",
-            self.name
-        );
+        let primary = self
+            .resource
+            .as_deref()
+            .is_some_and(|r| r.role == Role::Primary);
+        let msg = if primary {
+            format!(
+                "'{}' is still Primary after its stop list failed: running the stop list again",
+                self.name
+            )
+        } else {
+            format!(
+                "the stop list of '{}' failed: running it again to end what may still run",
+                self.name
+            )
+        };
         self.log(out, Level::Warn, msg);
         self.stop(out);
     }

@@ -531,3 +531,27 @@ fn a_node_reconnecting_to_two_primaries_at_once_keeps_the_one_it_served() {
     assert!(res(&c, "alpha").devices[&0].quorum.unwrap());
     assert_eq!(role(&c, "alpha"), Role::Primary);
 }
+
+/// A diskless Primary whose I/O was suspended when it lost quorum (suspend-io), while the
+/// other side promoted and wrote, meets the newer data when the partition heals: it ran on
+/// outdated data and is forced Secondary (`on-suspended-primary-outdated force-secondary`),
+/// as a diskful one is, instead of leaving both sides StandAlone (HA campaign fail-back gaps,
+/// first seed 195).
+#[test]
+fn a_suspended_diskless_primary_meeting_newer_data_is_forced_secondary() {
+    let mut c = Cluster::new(ClusterConfig::simple(&THREE, "r0"));
+    c.set_disk("gamma", "r0", 0, false, false).unwrap();
+    c.primary("gamma", "r0", false).unwrap();
+    c.write("gamma", "r0", 1024).unwrap();
+    c.partition(&["gamma"]).unwrap();
+    assert!(
+        !res(&c, "gamma").devices[&0].quorum.unwrap(),
+        "gamma alone: I/O suspended"
+    );
+    c.primary("alpha", "r0", false).unwrap();
+    c.write("alpha", "r0", 1024).unwrap();
+    c.heal().unwrap();
+    assert_eq!(role(&c, "gamma"), Role::Secondary, "forced Secondary");
+    assert_eq!(role(&c, "alpha"), Role::Primary);
+    assert_eq!(conn(&c, "gamma", 0), ConnectionState::Connected);
+}

@@ -241,6 +241,22 @@ impl Cluster {
         }
     }
 
+    /// True if `x` is a Primary without any attached disk whose known data generation is
+    /// older than a usable disk of `y` (S23).
+    fn diskless_primary_outdated_by(&self, x: &str, y: &str, res: &str) -> bool {
+        let (rx, ry) = (&self.nodes[x].res[res], &self.nodes[y].res[res]);
+        rx.role == Role::Primary
+            && rx.vols.values().all(|v| !v.attached)
+            && rx.vols.iter().any(|(vnr, vx)| {
+                ry.vols.get(vnr).is_some_and(|vy| {
+                    vy.attached
+                        && !vy.inconsistent
+                        && !vy.outdated
+                        && compare_lineages(&vy.uuids, vx.known()) == Lineage::Newer
+                })
+            })
+    }
+
     /// The handshake of a connection: compares every volume, then resyncs, forces an older
     /// suspended Primary Secondary, or drops the connection (StandAlone). `fresh`: the
     /// connection was just established (same data forgets the out-of-sync amounts).
@@ -286,6 +302,19 @@ impl Cluster {
             } else {
                 self.stand_alone(a, b, res);
                 return;
+            }
+        }
+        // The same for a diskless Primary: what it knows of the data (the generation it ran
+        // on) is older than the peer's disk, so it ran on outdated data.
+        for (x, y) in [(a, b), (b, a)] {
+            if self.diskless_primary_outdated_by(x, y, res) {
+                let xr = self.nodes.get_mut(x).unwrap().res.get_mut(res).unwrap();
+                if xr.suspended.any() && xr.opts.on_suspended_primary_outdated == "force-secondary"
+                {
+                    xr.role = Role::Secondary;
+                    xr.fif_forced = xr.vols.values().any(|v| v.open);
+                    xr.suspended = Suspended::default();
+                }
             }
         }
         // Two Primaries never stay connected (no allow-two-primaries): the connection is

@@ -113,5 +113,21 @@ fn ingest(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ingest);
+/// A state snapshot for the state readers (prometheus, agentx) at 10k resources: the core
+/// publishes one at most every 100 ms while lines flow.
+fn snapshot(c: &mut Criterion) {
+    let mut state = State::new();
+    let mut out = Vec::new();
+    for line in drbd::synth::initial_dump(10_000, 2) {
+        state.apply(line.event, &mut out);
+    }
+    let _ = state.snapshot(); // the name order, sorted once
+    let mut g = c.benchmark_group("snapshot_10k");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("snapshot", |b| b.iter(|| black_box(state.snapshot())));
+    g.finish();
+}
+
+criterion_group!(benches, ingest, snapshot);
 criterion_main!(benches);

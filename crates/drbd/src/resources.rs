@@ -133,7 +133,7 @@ impl Resources {
 
     pub fn to_map(&self) -> BTreeMap<String, Arc<Resource>> {
         self.iter()
-            .map(|r| (r.name.to_string(), Arc::clone(r)))
+            .map(|r| (String::from(&*r.name), Arc::clone(r)))
             .collect()
     }
 

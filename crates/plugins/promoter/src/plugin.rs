@@ -189,7 +189,8 @@ impl Plugin for Promoter {
         let stop = async move {
             let _ = shutdown.wait_for(|s| *s).await;
         };
-        let result = shell::run(config, Owned(ctx.updates), context, stop).await;
+        let names = config.resources.keys().cloned().collect();
+        let result = shell::run(config, Owned(ctx.updates, names), context, stop).await;
         // Every sender is gone with the shell: the publisher removes this instance's status.
         let _ = publisher.await;
         result.map_err(|e| match e {
@@ -199,12 +200,21 @@ impl Plugin for Promoter {
     }
 }
 
-/// The host's shared updates as the owned ones the shell routes to its resource tasks.
-struct Owned(Updates);
+/// The host's shared updates as the owned ones the shell routes to its resource tasks: only
+/// the object updates of this instance's resources are copied (the shell drops the others;
+/// copying every update of 10k resources first was most of the promoter's work in a dump).
+struct Owned(Updates, std::collections::BTreeSet<String>);
 
 impl shell::UpdateSource for Owned {
     async fn next(&mut self) -> Option<PluginUpdate> {
-        self.0.next().await.map(|u| (*u).clone())
+        loop {
+            let u = self.0.next().await?;
+            if let PluginUpdate::Object(o) = &*u {
+                if self.1.contains(o.resource_name()) {
+                    return Some((*u).clone());
+                }
+            }
+        }
     }
 }
 

@@ -42,7 +42,7 @@ fn invocation(
 
 fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
     let mut out = Vec::new();
-    let res = u.resource.name.to_string();
+    let res: &str = &u.resource.name;
     let mut env: Option<Env> = None;
     let mut fire = |name: &str, command: &str, timeout, user: &_, out: &mut Vec<Invocation>| {
         let e = env.get_or_insert_with(|| object_env(u)).clone();
@@ -52,7 +52,7 @@ fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
         Change::Resource(d) => {
             for r in &config.resource {
                 let ok = holds(&r.event_type, &u.event_type)
-                    && holds(&r.resource_name, &res)
+                    && holds(&r.resource_name, res)
                     && [(&r.old, &d.old), (&r.new, &d.new)].iter().all(|(f, s)| {
                         f.as_ref().is_none_or(|f| {
                             holds(&f.role, &s.role)
@@ -68,7 +68,7 @@ fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
         Change::Device { volume, diff: d } => {
             for r in &config.device {
                 let ok = holds(&r.event_type, &u.event_type)
-                    && holds(&r.resource_name, &res)
+                    && holds(&r.resource_name, res)
                     && holds(&r.volume, volume)
                     && [(&r.old, &d.old), (&r.new, &d.new)].iter().all(|(f, s)| {
                         f.as_ref().is_none_or(|f| {
@@ -91,7 +91,7 @@ fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
         } => {
             for r in &config.peerdevice {
                 let ok = holds(&r.event_type, &u.event_type)
-                    && holds(&r.resource_name, &res)
+                    && holds(&r.resource_name, res)
                     && holds(&r.volume, volume)
                     && holds(&r.peer_node_id, peer_node_id)
                     && [(&r.old, &d.old), (&r.new, &d.new)].iter().all(|(f, s)| {
@@ -113,11 +113,11 @@ fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
         } => {
             for r in &config.connection {
                 let ok = holds(&r.event_type, &u.event_type)
-                    && holds(&r.resource_name, &res)
+                    && holds(&r.resource_name, res)
                     && holds(&r.peer_node_id, peer_node_id)
                     && [(&r.old, &d.old), (&r.new, &d.new)].iter().all(|(f, s)| {
                         f.as_ref().is_none_or(|f| {
-                            holds(&f.conn_name, &s.conn_name.to_string())
+                            holds(&f.conn_name, &*s.conn_name)
                                 && holds(&f.connection_state, &s.connection_state)
                                 && holds(&f.peer_role, &s.peer_role)
                                 && holds(&f.congested, &s.congested)

@@ -21,11 +21,16 @@ pub struct Pattern<T> {
     pub value: T,
 }
 
-impl<T: PartialEq> Pattern<T> {
-    pub fn matches(&self, actual: &T) -> bool {
+impl<T> Pattern<T> {
+    /// `actual` may be a borrowed form of the value (a `&str` for a `String` filter), so a
+    /// name is not copied per update to be compared.
+    pub fn matches<U: ?Sized>(&self, actual: &U) -> bool
+    where
+        T: PartialEq<U>,
+    {
         match self.operator {
-            Operator::Equals => *actual == self.value,
-            Operator::NotEquals => *actual != self.value,
+            Operator::Equals => self.value == *actual,
+            Operator::NotEquals => self.value != *actual,
         }
     }
 }
@@ -71,6 +76,6 @@ impl<T: Serialize> Serialize for Pattern<T> {
 }
 
 /// True if the filter is unset ("don't care") or matches.
-pub fn holds<T: PartialEq>(filter: &Option<Pattern<T>>, actual: &T) -> bool {
+pub fn holds<T: PartialEq<U>, U: ?Sized>(filter: &Option<Pattern<T>>, actual: &U) -> bool {
     filter.as_ref().is_none_or(|p| p.matches(actual))
 }

@@ -17,10 +17,9 @@ use crate::exec::Executor;
 use crate::shell::{self, Context, PromoterError};
 use crate::status::PromoterStatus;
 use crate::write::UnitDir;
-use drbd::PluginUpdate;
 use drbd_reactor_config::PluginKind;
 use drbd_reactor_plugin::contract::Finding;
-use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError, Updates};
+use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -189,32 +188,13 @@ impl Plugin for Promoter {
         let stop = async move {
             let _ = shutdown.wait_for(|s| *s).await;
         };
-        let names = config.resources.keys().cloned().collect();
-        let result = shell::run(config, Owned(ctx.updates, names), context, stop).await;
+        let result = shell::run(config, ctx.updates, context, stop).await;
         // Every sender is gone with the shell: the publisher removes this instance's status.
         let _ = publisher.await;
         result.map_err(|e| match e {
             PromoterError::Config(_) => PluginError::Config(e.to_string()),
             PromoterError::Failed(m) => PluginError::Failed(m),
         })
-    }
-}
-
-/// The host's shared updates as the owned ones the shell routes to its resource tasks: only
-/// the object updates of this instance's resources are copied (the shell drops the others;
-/// copying every update of 10k resources first was most of the promoter's work in a dump).
-struct Owned(Updates, std::collections::BTreeSet<String>);
-
-impl shell::UpdateSource for Owned {
-    async fn next(&mut self) -> Option<PluginUpdate> {
-        loop {
-            let u = self.0.next().await?;
-            if let PluginUpdate::Object(o) = &*u {
-                if self.1.contains(o.resource_name()) {
-                    return Some((*u).clone());
-                }
-            }
-        }
     }
 }
 

@@ -15,25 +15,39 @@ use log::{debug, info, warn};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-/// Where updates come from; `None` means the stream ended (the instance exits).
+/// Where updates come from; `None` means the stream ended (the instance exits). An update is
+/// anything that reads as a [`PluginUpdate`]: the shell copies only the object updates of the
+/// resources it manages, so the daemon's shared batches are not copied for the others.
 pub trait UpdateSource: Send {
-    fn next(&mut self) -> impl Future<Output = Option<PluginUpdate>> + Send;
+    type Update: Deref<Target = PluginUpdate> + Send;
+    fn next(&mut self) -> impl Future<Output = Option<Self::Update>> + Send;
 }
 
-/// Updates from a channel (what the daemon's host and tests use).
+/// The daemon's shared batches (the plugin host).
+impl UpdateSource for drbd_reactor_plugin::Updates {
+    type Update = drbd_reactor_plugin::Update;
+    async fn next(&mut self) -> Option<Self::Update> {
+        drbd_reactor_plugin::Updates::next(self).await
+    }
+}
+
+/// Updates from a channel (what tests and benches use).
 impl UpdateSource for mpsc::Receiver<PluginUpdate> {
-    async fn next(&mut self) -> Option<PluginUpdate> {
-        self.recv().await
+    type Update = Box<PluginUpdate>;
+    async fn next(&mut self) -> Option<Self::Update> {
+        self.recv().await.map(Box::new)
     }
 }
 
 impl UpdateSource for mpsc::UnboundedReceiver<PluginUpdate> {
-    async fn next(&mut self) -> Option<PluginUpdate> {
-        self.recv().await
+    type Update = Box<PluginUpdate>;
+    async fn next(&mut self) -> Option<Self::Update> {
+        self.recv().await.map(Box::new)
     }
 }
 
@@ -116,7 +130,7 @@ pub async fn run(
     if !errors.is_empty() {
         return Err(PromoterError::Config(errors));
     }
-    let mut tasks = BTreeMap::new();
+    let mut tasks: Tasks = BTreeMap::new();
     for (name, cfg) in &config.resources {
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = tokio::spawn(resource_task(
@@ -133,15 +147,11 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            u = updates.next() => match u {
-                None => break,
-                Some(PluginUpdate::Object(o)) => {
-                    if let Some((tx, _)) = tasks.get(o.resource_name()) {
-                        let _ = tx.send(Msg::Update(o));
-                    }
+            u = updates.next() => {
+                if !route_ready(u, &mut updates, &tasks) {
+                    break;
                 }
-                Some(PluginUpdate::Helper(_)) => {}
-            },
+            }
         }
     }
     for (tx, _) in tasks.values() {
@@ -157,6 +167,41 @@ pub async fn run(
         Ok(())
     } else {
         Err(PromoterError::Failed(failed.join("; ")))
+    }
+}
+
+type Tasks = BTreeMap<String, (mpsc::UnboundedSender<Msg>, tokio::task::JoinHandle<()>)>;
+
+/// Routes `first` and every update already at hand to the task of its resource, copying only
+/// those of managed resources; false once the updates ended. The ones at hand are taken
+/// without going back through the caller's `select!` (a dump hands out tens of thousands at
+/// once, most of them for resources not managed here).
+fn route_ready<S: UpdateSource>(first: Option<S::Update>, updates: &mut S, tasks: &Tasks) -> bool {
+    let mut next = first;
+    loop {
+        let Some(u) = next else {
+            return false;
+        };
+        if let PluginUpdate::Object(o) = &*u {
+            if let Some((tx, _)) = tasks.get(o.resource_name()) {
+                let _ = tx.send(Msg::Update(o.clone()));
+            }
+        }
+        match ready_now(updates.next()) {
+            Some(n) => next = n,
+            None => return true,
+        }
+    }
+}
+
+/// The output of `f` if it is ready without waiting (the caller polls again with its own
+/// waker when it is not).
+fn ready_now<F: Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
     }
 }
 

@@ -222,30 +222,12 @@ impl Cluster {
                     if !conn && was {
                         self.disconnected(a, b, &rc.name);
                     }
-                    self.nodes
-                        .get_mut(a)
-                        .unwrap()
-                        .res
-                        .get_mut(&rc.name)
-                        .unwrap()
-                        .peers
-                        .get_mut(b)
-                        .unwrap()
-                        .connected = conn;
+                    self.peer_of(a, b, &rc.name).connected = conn;
                 }
             }
             for (a, b) in new_pairs {
                 for (x, y) in [(&a, &b), (&b, &a)] {
-                    self.nodes
-                        .get_mut(x)
-                        .unwrap()
-                        .res
-                        .get_mut(&rc.name)
-                        .unwrap()
-                        .peers
-                        .get_mut(y)
-                        .unwrap()
-                        .connected = true;
+                    self.peer_of(x, y, &rc.name).connected = true;
                 }
                 self.handshake(&a, &b, rc, true);
             }
@@ -291,8 +273,7 @@ impl Cluster {
                     else {
                         continue;
                     };
-                    let usable = pv.attached && !pv.inconsistent && !pv.outdated;
-                    if usable && compare_lineages(&pv.uuids, known) == Lineage::Newer {
+                    if pv.usable() && compare_lineages(&pv.uuids, known) == Lineage::Newer {
                         known = &pv.uuids;
                     }
                 }

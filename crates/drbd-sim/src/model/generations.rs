@@ -139,7 +139,7 @@ impl Cluster {
             .unwrap()
     }
 
-    fn peer_of(&mut self, a: &str, b: &str, res: &str) -> &mut Peer {
+    pub(super) fn peer_of(&mut self, a: &str, b: &str, res: &str) -> &mut Peer {
         self.nodes
             .get_mut(a)
             .unwrap()
@@ -249,10 +249,7 @@ impl Cluster {
             && rx.vols.values().all(|v| !v.attached)
             && rx.vols.iter().any(|(vnr, vx)| {
                 ry.vols.get(vnr).is_some_and(|vy| {
-                    vy.attached
-                        && !vy.inconsistent
-                        && !vy.outdated
-                        && compare_lineages(&vy.uuids, vx.known()) == Lineage::Newer
+                    vy.usable() && compare_lineages(&vy.uuids, vx.known()) == Lineage::Newer
                 })
             })
     }
@@ -295,11 +292,7 @@ impl Cluster {
             if tr.role != Role::Primary {
                 continue;
             }
-            if tr.suspended.any() && tr.opts.on_suspended_primary_outdated == "force-secondary" {
-                tr.role = Role::Secondary;
-                tr.fif_forced = tr.vols.values().any(|v| v.open);
-                tr.suspended = Suspended::default();
-            } else {
+            if !tr.force_secondary_when_outdated() {
                 self.stand_alone(a, b, res);
                 return;
             }
@@ -309,12 +302,7 @@ impl Cluster {
         for (x, y) in [(a, b), (b, a)] {
             if self.diskless_primary_outdated_by(x, y, res) {
                 let xr = self.nodes.get_mut(x).unwrap().res.get_mut(res).unwrap();
-                if xr.suspended.any() && xr.opts.on_suspended_primary_outdated == "force-secondary"
-                {
-                    xr.role = Role::Secondary;
-                    xr.fif_forced = xr.vols.values().any(|v| v.open);
-                    xr.suspended = Suspended::default();
-                }
+                xr.force_secondary_when_outdated();
             }
         }
         // Two Primaries never stay connected (no allow-two-primaries): the connection is

@@ -110,6 +110,11 @@ impl Vol {
         self.uuids.last().copied().unwrap_or_default()
     }
 
+    /// Attached with data a peer may follow (not Inconsistent, not Outdated).
+    fn usable(&self) -> bool {
+        self.attached && !self.inconsistent && !self.outdated
+    }
+
     /// The lineage this volume vouches for: its disk's when attached, else the newest it saw
     /// on its peers (or its detached disk's, if it saw none).
     fn known(&self) -> &[u64] {
@@ -133,6 +138,21 @@ struct Res {
     fif_forced: bool,
     vols: BTreeMap<u32, Vol>,
     peers: BTreeMap<String, Peer>,
+}
+
+impl Res {
+    /// A Primary found to have run on outdated data: with its I/O suspended and
+    /// `on-suspended-primary-outdated force-secondary` it is forced Secondary (its openers get
+    /// I/O errors) and true is returned; otherwise it stays as it is.
+    fn force_secondary_when_outdated(&mut self) -> bool {
+        if !(self.suspended.any() && self.opts.on_suspended_primary_outdated == "force-secondary") {
+            return false;
+        }
+        self.role = Role::Secondary;
+        self.fif_forced = self.vols.values().any(|v| v.open);
+        self.suspended = Suspended::default();
+        true
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -30,6 +30,22 @@ fn conn(c: &Cluster, node: &str, id: u32) -> ConnectionState {
     res(c, node).connections[&id].conn.connection.unwrap()
 }
 
+/// Both nodes hold the same current data generation of r0's volume 0.
+fn assert_same_data(c: &Cluster, a: &str, b: &str) {
+    assert_eq!(
+        c.current_generation(a, "r0", 0),
+        c.current_generation(b, "r0", 0),
+        "{a} and {b}"
+    );
+}
+
+/// alpha and beta with disks, gamma an intentionally diskless tiebreaker.
+fn with_tiebreaker() -> ClusterConfig {
+    let mut cfg = ClusterConfig::simple(&THREE, "r0");
+    cfg.resources[0].clients = vec!["gamma".into()];
+    cfg
+}
+
 fn replication(c: &Cluster, node: &str, id: u32) -> ReplicationState {
     res(c, node).connections[&id].peer_devices[&0]
         .replication
@@ -148,10 +164,7 @@ fn partition_the_primary_promote_the_other_side_heal_the_old_primary_becomes_syn
     resync_to_the_end(&mut c);
     assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
     assert!(s.lines(&c, "alpha").contains("disk:UpToDate"));
-    assert_eq!(
-        c.current_generation("alpha", "r0", 0),
-        c.current_generation("beta", "r0", 0)
-    );
+    assert_same_data(&c, "alpha", "beta");
 }
 
 #[test]
@@ -263,10 +276,7 @@ fn a_split_brain_comes_back_after_a_restart_and_ends_when_one_side_discards_its_
     assert_eq!(pd.out_of_sync, Some(4000));
     resync_to_the_end(&mut c);
     assert_eq!(disk(&c, "beta"), DiskState::UpToDate);
-    assert_eq!(
-        c.current_generation("alpha", "r0", 0),
-        c.current_generation("beta", "r0", 0)
-    );
+    assert_same_data(&c, "alpha", "beta");
 }
 
 #[test]
@@ -393,10 +403,7 @@ fn a_primary_that_kept_its_disk_meeting_newer_data_still_refuses_while_one_that_
     assert_eq!(conn(&c, "alpha", 1), ConnectionState::Connected);
     resync_to_the_end(&mut c);
     assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
-    assert_eq!(
-        c.current_generation("alpha", "r0", 0),
-        c.current_generation("beta", "r0", 0)
-    );
+    assert_same_data(&c, "alpha", "beta");
 }
 
 /// HA campaign seeds 7125, 20466, 24088 (the "open kind" of issue 15): a disk that missed
@@ -406,9 +413,7 @@ fn a_primary_that_kept_its_disk_meeting_newer_data_still_refuses_while_one_that_
 #[test]
 fn a_disk_that_missed_writes_and_meets_only_a_tiebreaker_stays_outdated_until_the_newer_disk_returns(
 ) {
-    let mut cfg = ClusterConfig::simple(&THREE, "r0");
-    cfg.resources[0].clients = vec!["gamma".into()];
-    let mut c = Cluster::new(cfg);
+    let mut c = Cluster::new(with_tiebreaker());
     c.primary("alpha", "r0", false).unwrap();
     c.crash("beta").unwrap();
     c.write("alpha", "r0", 4096).unwrap();
@@ -429,10 +434,7 @@ fn a_disk_that_missed_writes_and_meets_only_a_tiebreaker_stays_outdated_until_th
     c.restart("alpha").unwrap();
     resync_to_the_end(&mut c);
     assert_eq!(disk(&c, "beta"), DiskState::UpToDate);
-    assert_eq!(
-        c.current_generation("alpha", "r0", 0),
-        c.current_generation("beta", "r0", 0)
-    );
+    assert_same_data(&c, "alpha", "beta");
     c.primary("beta", "r0", false).unwrap();
 }
 
@@ -440,9 +442,7 @@ fn a_disk_that_missed_writes_and_meets_only_a_tiebreaker_stays_outdated_until_th
 /// returning disk that it is stale (DRBD cannot know either), and it is UpToDate.
 #[test]
 fn a_tiebreaker_that_restarted_has_forgotten_the_newer_generation() {
-    let mut cfg = ClusterConfig::simple(&THREE, "r0");
-    cfg.resources[0].clients = vec!["gamma".into()];
-    let mut c = Cluster::new(cfg);
+    let mut c = Cluster::new(with_tiebreaker());
     c.primary("alpha", "r0", false).unwrap();
     c.crash("beta").unwrap();
     c.write("alpha", "r0", 4096).unwrap();
@@ -471,10 +471,7 @@ fn a_detached_disk_keeps_its_own_generation_while_its_node_follows_the_peers() {
         "beta resyncs what it missed"
     );
     resync_to_the_end(&mut c);
-    assert_eq!(
-        c.current_generation("alpha", "r0", 0),
-        c.current_generation("beta", "r0", 0)
-    );
+    assert_same_data(&c, "alpha", "beta");
 }
 
 /// A Primary whose disk is still SyncTarget (it was promoted on its sync source's data) does

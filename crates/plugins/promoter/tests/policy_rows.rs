@@ -22,19 +22,6 @@ fn cfg() -> ResourceConfig {
     }
 }
 
-fn running(c: ResourceConfig, policy: SplitBrainPolicy) -> Harness {
-    let mut h = Harness::ready(c, policy, secondary());
-    h.set(|v| v.may_promote = true);
-    h.advance(secs(2));
-    h.finish_start(Ok(()));
-    h.set(|v| {
-        v.role = Role::Primary;
-        v.may_promote = false;
-    });
-    h.clear();
-    h
-}
-
 #[test]
 fn row1_construction_waits_for_backing_devices_with_timers_and_never_blocks() {
     let now = Instant::now();

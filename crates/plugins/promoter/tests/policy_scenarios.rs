@@ -184,22 +184,9 @@ fn freeze_cfg() -> ResourceConfig {
     }
 }
 
-fn primary_running(c: ResourceConfig) -> Harness {
-    let mut h = Harness::ready(c, SplitBrainPolicy::Quorum, secondary());
-    h.set(|v| v.may_promote = true);
-    h.advance(secs(2));
-    h.finish_start(Ok(()));
-    h.set(|v| {
-        v.role = Role::Primary;
-        v.may_promote = false;
-    });
-    h.clear();
-    h
-}
-
 #[test]
 fn freeze_a_quorum_returns_and_the_frozen_primary_thaws_without_restart() {
-    let mut h = primary_running(freeze_cfg());
+    let mut h = running(freeze_cfg(), SplitBrainPolicy::Quorum);
     h.set(|v| v.quorum = false);
     assert_eq!(h.m.services(), Services::Frozen);
     h.advance(secs(120));
@@ -210,7 +197,7 @@ fn freeze_a_quorum_returns_and_the_frozen_primary_thaws_without_restart() {
 
 #[test]
 fn freeze_b_others_promoted_so_the_forced_secondary_stops() {
-    let mut h = primary_running(freeze_cfg());
+    let mut h = running(freeze_cfg(), SplitBrainPolicy::Quorum);
     h.set(|v| v.quorum = false);
     h.set(|v| {
         v.quorum = true;
@@ -455,7 +442,7 @@ fn an_ordinary_start_with_freeze_thaws_nothing() {
 /// its services running on the Secondary.
 #[test]
 fn a_primary_demoted_under_its_running_services_stops_them() {
-    let mut h = primary_running(cfg());
+    let mut h = running(cfg(), SplitBrainPolicy::Quorum);
     h.set(|v| v.role = Role::Secondary);
     assert_eq!(h.stops().len(), 1);
     assert!(h.said("demoted under its running services"));
@@ -463,7 +450,7 @@ fn a_primary_demoted_under_its_running_services_stops_them() {
 
 #[test]
 fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
-    let mut h = primary_running(cfg());
+    let mut h = running(cfg(), SplitBrainPolicy::Quorum);
     // Hours of probes that find the target active: nothing but probes.
     for _ in 0..360 {
         h.advance(secs(20));

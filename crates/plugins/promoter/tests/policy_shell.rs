@@ -16,22 +16,9 @@ fn shell() -> ResourceConfig {
     }
 }
 
-fn running(c: ResourceConfig) -> Harness {
-    let mut h = Harness::ready(c, Quorum, secondary());
-    h.set(|v| v.may_promote = true);
-    h.advance(secs(2));
-    h.finish_start(Ok(()));
-    h.set(|v| {
-        v.role = Role::Primary;
-        v.may_promote = false;
-    });
-    h.clear();
-    h
-}
-
 /// Running, then quorum lost (`on-quorum-loss = shutdown`) and the stop list failed.
 fn stop_failed(c: ResourceConfig) -> Harness {
-    let mut h = running(c);
+    let mut h = running(c, Quorum);
     h.set(|v| v.quorum = false);
     assert_eq!(h.stops().len(), 1);
     h.finish_stop(Err("svc stop r0: exit status 1".into()));

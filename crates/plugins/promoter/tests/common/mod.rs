@@ -215,6 +215,20 @@ impl Harness {
     }
 }
 
+/// A machine that started its services and is Primary with them (the log cleared).
+pub fn running(cfg: ResourceConfig, policy: SplitBrainPolicy) -> Harness {
+    let mut h = Harness::ready(cfg, policy, secondary());
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(2));
+    h.finish_start(Ok(()));
+    h.set(|v| {
+        v.role = Role::Primary;
+        v.may_promote = false;
+    });
+    h.clear();
+    h
+}
+
 pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }

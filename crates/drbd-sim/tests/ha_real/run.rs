@@ -248,6 +248,20 @@ const OPERATOR_AFTER_FAILED_STOP: Duration = Duration::from_secs(25);
 /// restarted daemon finds the shell runner's record and stops it at its first update.
 const OPERATOR_AFTER_LEFT_OVER: Duration = Duration::from_secs(5);
 
+/// True once `holds` has held for longer than `bound` since `since` (which then starts over).
+fn lasted(since: &mut Option<Instant>, holds: bool, now: Instant, bound: Duration) -> bool {
+    if !holds {
+        *since = None;
+        return false;
+    }
+    let from = *since.get_or_insert(now);
+    if now.duration_since(from) > bound {
+        *since = None;
+        return true;
+    }
+    false
+}
+
 /// Polls until each resource is served by exactly one node; returns those nodes. Meanwhile
 /// the operator repairs what the daemons did not (counted in `interventions`; none expected
 /// since the shell runner records its starts and retries failed stops, P36):
@@ -272,25 +286,20 @@ fn wait_settled(
         for n in 0..3 {
             for r in 0..RESOURCES.len() {
                 let x = s[n][r];
-                if x.up && x.primary && !x.marker && broken.failed_stops.contains(&(n, r)) {
-                    let since = *stuck_since[n][r].get_or_insert(now);
-                    if now.duration_since(since) > OPERATOR_AFTER_FAILED_STOP {
-                        c.drbdadm(n, &["secondary", RESOURCES[r]]);
-                        *interventions += 1;
-                        stuck_since[n][r] = None;
-                    }
-                } else {
-                    stuck_since[n][r] = None;
+                let stuck = x.up && x.primary && !x.marker && broken.failed_stops.contains(&(n, r));
+                if lasted(
+                    &mut stuck_since[n][r],
+                    stuck,
+                    now,
+                    OPERATOR_AFTER_FAILED_STOP,
+                ) {
+                    c.drbdadm(n, &["secondary", RESOURCES[r]]);
+                    *interventions += 1;
                 }
-                if x.up && x.left_over && !x.primary {
-                    let since = *left_since[n][r].get_or_insert(now);
-                    if now.duration_since(since) > OPERATOR_AFTER_LEFT_OVER {
-                        c.service(n, r, "stop");
-                        *interventions += 1;
-                        left_since[n][r] = None;
-                    }
-                } else {
-                    left_since[n][r] = None;
+                let left = x.up && x.left_over && !x.primary;
+                if lasted(&mut left_since[n][r], left, now, OPERATOR_AFTER_LEFT_OVER) {
+                    c.service(n, r, "stop");
+                    *interventions += 1;
                 }
             }
         }

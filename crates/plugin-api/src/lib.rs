@@ -7,6 +7,7 @@
 //! atomic).
 
 pub mod contract;
+pub mod memory;
 pub mod metrics;
 pub mod snapshot;
 pub mod updates;

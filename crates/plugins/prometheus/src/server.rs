@@ -8,6 +8,7 @@
 
 use crate::chunks::{Chunks, Encoding, Frame, Pieces, Work};
 use bytes::Bytes;
+use drbd_reactor_plugin::memory;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -92,7 +93,9 @@ impl Endpoint {
         cache.generation = None;
         let (chunks, pieces) = tokio::task::spawn_blocking(move || {
             if fresh {
+                let before = chunks.kept_bytes();
                 chunks.update(&source.frame(), encoding);
+                release_if_dropped(before, chunks.kept_bytes());
             }
             let pieces = chunks.body(encoding);
             (chunks, pieces)
@@ -103,6 +106,20 @@ impl Endpoint {
         cache.generation = Some(generation);
         Ok(pieces)
     }
+}
+
+/// Gives the pages of dropped chunks back to the system when an update dropped an encoding's
+/// pieces (a client stopped asking for it): the render pool allocated them and sits idle, so
+/// its threads and this one release their freed pages now. A changed chunk replaced by one
+/// of about its size is left to the allocator to reuse.
+fn release_if_dropped(before: (u64, u64), after: (u64, u64)) {
+    const WORTH_IT: u64 = 4 << 20;
+    let dropped = before.0.saturating_sub(after.0) + before.1.saturating_sub(after.1);
+    if dropped < WORTH_IT || !memory::releases() {
+        return;
+    }
+    rayon::broadcast(|_| memory::release_unused());
+    memory::release_unused();
 }
 
 /// Binds the first address that works of `candidates` (dual-stack before IPv4).
@@ -315,4 +332,28 @@ pub fn accepts_gzip(value: &str) -> bool {
         });
         (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && !refused
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static RELEASES: AtomicUsize = AtomicUsize::new(0);
+
+    #[test]
+    fn pages_are_released_when_an_update_dropped_megabytes_and_not_for_a_few_changed_chunks() {
+        memory::set_release(|| {
+            RELEASES.fetch_add(1, Ordering::SeqCst);
+        });
+        let mb = 1 << 20;
+        // A few changed chunks replaced by their new text: left to the allocator.
+        release_if_dropped((100 * mb, 20 * mb), (100 * mb - 1000, 20 * mb));
+        assert_eq!(RELEASES.load(Ordering::SeqCst), 0);
+        // The plain pieces dropped (nobody asked for them since the last state): every
+        // render thread and the calling one give their pages back.
+        release_if_dropped((100 * mb, 20 * mb), (0, 20 * mb));
+        let threads = rayon::current_num_threads() + 1;
+        assert_eq!(RELEASES.load(Ordering::SeqCst), threads);
+    }
 }

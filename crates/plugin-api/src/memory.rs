@@ -1,0 +1,53 @@
+//! Lets a plugin that has just dropped a lot of memory (a scrape body nobody asks for any
+//! more) ask the allocator to give the freed pages back to the system, without knowing which
+//! allocator the binary links: the binary registers how, once, at start.
+//!
+//! Why it is needed: an allocator such as mimalloc keeps the pages of a thread until that
+//! thread allocates again, so pages freed from another thread (a render pool's, idle after a
+//! scrape) stay resident for as long as the pool is idle. Must never: be called per update on
+//! a hot path (a release walks the calling thread's pages), or fail when nothing registered.
+
+use std::sync::OnceLock;
+
+static RELEASE: OnceLock<fn()> = OnceLock::new();
+
+/// Registers how the calling thread returns its unused pages (the binary's allocator knows).
+/// Only the first registration counts.
+pub fn set_release(release: fn()) {
+    let _ = RELEASE.set(release);
+}
+
+/// Returns the calling thread's unused pages to the system; nothing if nothing registered.
+pub fn release_unused() {
+    if let Some(release) = RELEASE.get() {
+        release();
+    }
+}
+
+/// True when a release does something (tests of the callers).
+pub fn releases() -> bool {
+    RELEASE.get().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn count() {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_release_runs_the_registered_function_and_only_the_first_registration_counts() {
+        release_unused(); // nothing registered yet: does nothing, does not fail
+        assert_eq!(CALLS.load(Ordering::SeqCst), 0);
+        set_release(count);
+        set_release(|| panic!("a second registration must not replace the first"));
+        assert!(releases());
+        release_unused();
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+    }
+}

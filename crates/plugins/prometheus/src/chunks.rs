@@ -569,14 +569,16 @@ fn cut(resources: &[Arc<Resource>], size: usize) -> Vec<&[Arc<Resource>]> {
     runs
 }
 
-/// Runs `job` over `items` on every core (inline for a single item), on long-lived worker
-/// threads: threads started per render leave their allocator heaps behind when they end, which
-/// showed as tens of MB of resident memory.
+/// Runs `job` over `items` on every core (inline for a single item), on the render pool's
+/// long-lived background threads (see [`crate::background`]).
 fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
     if items.len() <= 1 {
         items.into_iter().for_each(job);
         return;
     }
     use rayon::prelude::*;
-    items.into_par_iter().with_max_len(1).for_each(job);
+    match crate::background::render_pool() {
+        Some(pool) => pool.install(|| items.into_par_iter().with_max_len(1).for_each(job)),
+        None => items.into_iter().for_each(job),
+    }
 }

@@ -9,6 +9,7 @@
 //! scrape never blocks the core and the core never waits for a scrape.
 
 pub mod address;
+pub mod background;
 pub mod chunks;
 pub mod config;
 pub mod families;

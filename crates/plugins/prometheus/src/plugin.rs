@@ -4,6 +4,7 @@
 //! Must never: take the daemon's state lock or queue (it only reads the snapshot watch), or
 //! hold a scrape back on the core.
 
+use crate::background::on_own_thread;
 use crate::chunks::Frame;
 use crate::config::PrometheusConfig;
 use crate::render::{DrbdVersions, RenderContext};
@@ -89,9 +90,14 @@ impl MetricsSource for Source {
     }
 }
 
-/// Binds the configured address and serves until `inputs.shutdown` turns true. A bind failure
-/// is an error for this plugin alone, naming the address.
+/// Binds the configured address and serves until `inputs.shutdown` turns true, on a thread of
+/// its own at background priority (see [`crate::background`]). A bind failure is an error for
+/// this plugin alone, naming the address.
 pub async fn run(config: PrometheusConfig, inputs: Inputs) -> Result<(), String> {
+    on_own_thread("prometheus", move || serve_config(config, inputs)).await?
+}
+
+async fn serve_config(config: PrometheusConfig, inputs: Inputs) -> Result<(), String> {
     let listener = bind(&config.address.candidates())
         .await
         .map_err(|e| format!("[[prometheus]] address \"{}\": {e}", config.address))?;

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 
-const TARGET: &str = "drbd_reactor::plugin::prometheus";
+pub(crate) const TARGET: &str = "drbd_reactor::plugin::prometheus";
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the endpoint serves: a generation that changes with what would be rendered, and the
@@ -118,7 +118,9 @@ fn release_if_dropped(before: (u64, u64), after: (u64, u64)) {
     if dropped < WORTH_IT || !memory::releases() {
         return;
     }
-    rayon::broadcast(|_| memory::release_unused());
+    if let Some(pool) = crate::background::render_pool() {
+        pool.broadcast(|_| memory::release_unused());
+    }
     memory::release_unused();
 }
 
@@ -353,7 +355,7 @@ mod tests {
         // The plain pieces dropped (nobody asked for them since the last state): every
         // render thread and the calling one give their pages back.
         release_if_dropped((100 * mb, 20 * mb), (0, 20 * mb));
-        let threads = rayon::current_num_threads() + 1;
+        let threads = crate::background::render_pool().map_or(0, |p| p.current_num_threads()) + 1;
         assert_eq!(RELEASES.load(Ordering::SeqCst), threads);
     }
 }

@@ -59,6 +59,16 @@ pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// Creates the file `path` holding `content`, without a sync: for records in the run
+/// directory, whose existence is what counts (a crash of the daemon keeps them in the page
+/// cache; a reboot clears the run directory anyway). The first command of a start waits for
+/// it, so it must cost microseconds, not a disk flush.
+pub fn write_record(path: &Path, content: &str) -> io::Result<()> {
+    let dir = path.parent().expect("records have a directory");
+    fs::create_dir_all(dir)?;
+    fs::write(path, content)
+}
+
 impl UnitDir {
     /// The shell runner's record that this node ran a resource's start list and no stop list
     /// completed since: in the run directory, so it outlives the daemon, not a reboot (a
@@ -196,4 +206,19 @@ fn remove_file_and_empty_dir(path: &Path) -> io::Result<()> {
         let _ = fs::remove_dir(dir);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_created_with_its_missing_directories_and_replaced_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("promoter/shell-started/r0");
+        write_record(&record, "started\n").unwrap();
+        assert_eq!(fs::read_to_string(&record).unwrap(), "started\n");
+        write_record(&record, "started\n").unwrap();
+        assert_eq!(fs::read_to_string(&record).unwrap(), "started\n");
+    }
 }

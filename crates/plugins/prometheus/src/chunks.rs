@@ -459,12 +459,20 @@ fn exact(bytes: Vec<u8>) -> Bytes {
     }
 }
 
-/// The series of `resources`, one chunk per slot.
+/// The series of `resources`, one chunk per slot: rendered into this thread's scratch
+/// strings (grown once, reused block after block) and copied out at their size, so a first
+/// scrape neither grows every chunk by doubling nor keeps the spare room.
 fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
-    let mut out = vec![String::new(); slots().len()];
-    render_series(&refs, enums, &mut out);
-    out.into_iter().map(tight).collect()
+    SCRATCH.with_borrow_mut(|out| {
+        out.resize_with(slots().len(), String::new);
+        out.iter_mut().for_each(String::clear);
+        render_series(&refs, enums, out);
+        out.iter().map(|t| Bytes::copy_from_slice(t.as_bytes())).collect()
+    })
 }
 
 fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Segment> {

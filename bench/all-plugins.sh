@@ -5,13 +5,15 @@
 # drbdsetup). Three daemon runs per binary and round:
 #
 #   rate  1k resources x 2 peers + 200k change lines, the stream then ends: lines per second.
-#   big   10k x 2 dump: dump applied (ms); peak RSS (VmHWM) before the first scrape. Then a
+#   big   10k x 2 dump: dump applied (ms); peak RSS (VmHWM) after it and, after one statistics
+#         poll (below), before the first scrape. Then a
 #         plain-only client: the first scrape (renders every piece), the same state again (the
-#         transfer alone), a scrape after every resource changed (a device line each) and the
+#         transfer alone), a scrape after every resource changed (the counters of a statistics
+#         poll: 30k device and peer-device lines) and the
 #         peak RSS after it, after one resource changed (median of 3); then a gzip-only client
 #         (as Prometheus) the same way, and the resident memory once the plain pieces are gone;
 #         a burst of 100 concurrent gzip scrapes (wall ms); the time the core takes to apply
-#         10k lines (sent -> a umh barrier rule's command ran) without and during such a burst.
+#         such a poll (sent -> a umh barrier rule's command ran) without and during a burst.
 #         Scrapes after a change find the previous state's pieces cached, as every scrape but
 #         a daemon's first does.
 #   lat   event -> umh command start and event -> the promoter's first start command (a line
@@ -119,12 +121,15 @@ dump_with_lat "$rate_res" > "$work/rate.events2"
 "$gen" changes "$rate_res" 2 "$rate_changes" >> "$work/rate.events2"
 "$gen" changes "$rate_res" 2 20000 7 > "$work/filler.events2"
 barrier_seq=50000
-# batch <name> <k>: every device of the big dump changes (written +k), then the barrier line.
+# batch_all <name> <k>: what a statistics poll prints for every resource of the big dump (its
+# device's read/written/al-writes and its peer devices' received/sent move by k), then the
+# barrier line.
 batch_all() {
     barrier_seq=$((barrier_seq + 1))
-    awk -v k="$2" '/^exists device / && !/name:lat-/ {
+    awk -v k="$2" '/^exists (device|peer-device) / && !/name:lat-/ {
         sub(/^exists/, "change"); sub(/ blocked:no/, "")
-        for (i = 1; i <= NF; i++) if ($i ~ /^written:/) { split($i, a, ":"); $i = "written:" a[2] + k }
+        for (i = 1; i <= NF; i++) if ($i ~ /^(read|written|al-writes|received|sent):/) {
+            split($i, a, ":"); $i = a[1] ":" a[2] + k }
         print }' "$work/big.events2" > "$work/$1"
     barrier_line "$barrier_seq" >> "$work/$1"
 }
@@ -255,6 +260,7 @@ run_big() {
     start_daemon "$1" "$dir" "$work/big.events2" yes
     wait_log "$dir" 'dump applied'
     rec dump_ms "$(sed -n 's/.*dump applied \([0-9]*\) ms after.*/\1/p' "$dir/daemon.log" | head -1)"
+    rec rss_after_dump_kb "$(hwm)"
     batch_all all1 1
     send_barrier all1
     rec core_batch_idle_ms "$barrier_ms"
@@ -385,6 +391,7 @@ while read -r f target; do
 done <<'EOF'
 dump_ms <=40
 lines_per_s >=2000000
+rss_after_dump_kb <=30720
 rss_before_scrape_kb <=30720
 body_plain_kb -
 body_gzip_kb -

@@ -148,8 +148,7 @@ async fn run(
     let (host_tx, host_rx) = mpsc::unbounded_channel();
     let host = Host::new(host_tx, Arc::clone(&list), QUEUE_CAPACITY);
     plugin::register_metrics(&list);
-    // Batches in flight between the reader and the core: bounds memory, not speed.
-    let (reader_tx, reader_rx) = mpsc::channel(16);
+    let (reader_tx, reader_rx) = mpsc::channel(events2::IN_FLIGHT);
     let pool = Arc::new(events2::BatchPool::default());
     let reader = tokio::spawn(events2::run(
         ReaderConfig::new(config.statistics_poll_interval),

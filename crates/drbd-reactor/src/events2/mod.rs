@@ -10,7 +10,7 @@
 
 mod lines;
 
-pub use lines::{Assembler, BatchPool, Piece, RateLimit, BATCH, MAX_LINE, WARN_PERIOD};
+pub use lines::{Assembler, BatchPool, Piece, RateLimit, BATCH, IN_FLIGHT, MAX_LINE, WARN_PERIOD};
 
 use crate::metrics::DaemonMetrics;
 use drbd::Line;

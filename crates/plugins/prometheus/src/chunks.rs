@@ -471,7 +471,9 @@ fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
         out.resize_with(slots().len(), String::new);
         out.iter_mut().for_each(String::clear);
         render_series(&refs, enums, out);
-        out.iter().map(|t| Bytes::copy_from_slice(t.as_bytes())).collect()
+        out.iter()
+            .map(|t| Bytes::copy_from_slice(t.as_bytes()))
+            .collect()
     })
 }
 

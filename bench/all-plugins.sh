@@ -4,7 +4,8 @@
 # snmpd as AgentX master on loopback) and one [[promoter]] (shell runner, stand-in drbdadm and
 # drbdsetup). Three daemon runs per binary and round:
 #
-#   rate  1k resources x 2 peers + 200k change lines, the stream then ends: lines per second.
+#   rate  1k resources x 2 peers, then (the plugins started) 200k change lines at once: lines
+#         per second from sending them until a umh rule on the line after them ran.
 #   big   10k x 2 dump: dump applied (ms); peak RSS (VmHWM) after it and, after one statistics
 #         poll (below), before the first scrape. Then a
 #         plain-only client: the first scrape (renders every piece), the same state again (the
@@ -118,7 +119,7 @@ dump_with_lat() { # dump_with_lat <resources>: generated dump with the lat block
 }
 dump_with_lat "$big_res" > "$work/big.events2"
 dump_with_lat "$rate_res" > "$work/rate.events2"
-"$gen" changes "$rate_res" 2 "$rate_changes" >> "$work/rate.events2"
+"$gen" changes "$rate_res" 2 "$rate_changes" > "$work/changes.events2"
 "$gen" changes "$rate_res" 2 20000 7 > "$work/filler.events2"
 barrier_seq=50000
 # batch_all <name> <k>: what a statistics poll prints for every resource of the big dump (its
@@ -247,12 +248,14 @@ send_barrier() { # send_barrier <file>: sets barrier_ms, from sending until the 
 }
 
 run_rate() {
-    start_daemon "$1" "$dir" "$work/rate.events2" no
-    wait_log "$dir" 'all its lines applied'
-    local lines ms
-    lines=$(sed -n 's/.*ended after \([0-9]*\) lines.*/\1/p' "$dir/daemon.log" | head -1)
-    ms=$(sed -n 's/.*(\([0-9]*\) ms after it started, all its lines applied).*/\1/p' "$dir/daemon.log" | head -1)
-    rec lines_per_s $((lines * 1000 / (ms > 0 ? ms : 1)))
+    start_daemon "$1" "$dir" "$work/rate.events2" yes
+    wait_log "$dir" 'dump applied'
+    # The promoter's start-up commands (one per resource) are done before the lines come.
+    sleep 1
+    barrier_seq=$((barrier_seq + 1))
+    { cat "$work/changes.events2"; barrier_line "$barrier_seq"; } > "$work/rate-changes"
+    send_barrier rate-changes
+    rec lines_per_s "$(awk -v n="$rate_changes" -v ms="$barrier_ms" 'BEGIN { printf "%d", n * 1000 / ms }')"
     stop_daemon
 }
 
@@ -352,7 +355,7 @@ run_lat() {
     stop_daemon
 }
 # The lat run: the 1k dump (filler resources) with the lat block, no change lines.
-sed -n '1,/^exists -$/p' "$work/rate.events2" > "$work/rate.events2.lat"
+cp "$work/rate.events2" "$work/rate.events2.lat"
 
 : > "$work/figures"
 : > "$work/samples"

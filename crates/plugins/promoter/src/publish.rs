@@ -10,7 +10,7 @@
 
 use crate::status::{PromoterStatus, ResourceStatus};
 use crate::units::escape_unit;
-use crate::write::write_atomic;
+use crate::write::replace_run_file;
 use drbd_reactor_plugin::{Labels, MetricKind, SelfMetrics};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,7 +110,7 @@ pub async fn follow(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf, resou
                 .collect();
             let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 for (path, json) in files {
-                    write_atomic(&path, &json)?;
+                    replace_run_file(&path, &json)?;
                 }
                 Ok(())
             })

@@ -44,9 +44,21 @@ impl SyncReport {
     }
 }
 
-/// Writes `content` to `path` atomically: a temp file beside it, then a rename over it.
+/// Writes `content` to `path` atomically: a temp file beside it, flushed to disk, then a rename
+/// over it.
 pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
-    let dir = path.parent().expect("drop-in paths have a directory");
+    replace(path, content, true)
+}
+
+/// Like [`write_atomic`] without the flush, for files in the run directory that readers must
+/// never see half written but that a reboot clears anyway (the status files): the flush cost a
+/// disk write per status change where the run directory is not tmpfs.
+pub fn replace_run_file(path: &Path, content: &str) -> io::Result<()> {
+    replace(path, content, false)
+}
+
+fn replace(path: &Path, content: &str, flush: bool) -> io::Result<()> {
+    let dir = path.parent().expect("written files have a directory");
     fs::create_dir_all(dir)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -54,7 +66,9 @@ pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
     {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(content.as_bytes())?;
-        f.sync_all()?;
+        if flush {
+            f.sync_all()?;
+        }
     }
     fs::rename(&tmp, path)
 }
@@ -211,6 +225,20 @@ fn remove_file_and_empty_dir(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_file_is_replaced_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("promoter/status/r0.json");
+        replace_run_file(&file, "{\"a\": 1}\n").unwrap();
+        replace_run_file(&file, "{\"a\": 2}\n").unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "{\"a\": 2}\n");
+        let names: Vec<_> = fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["r0.json"]);
+    }
 
     #[test]
     fn a_record_is_created_with_its_missing_directories_and_replaced_by_the_next() {

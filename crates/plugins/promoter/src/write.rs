@@ -51,8 +51,9 @@ pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
 }
 
 /// Like [`write_atomic`] without the flush, for files in the run directory that readers must
-/// never see half written but that a reboot clears anyway (the status files): the flush cost a
-/// disk write per status change where the run directory is not tmpfs.
+/// never see half written but that a reboot clears anyway (the status files, the shell
+/// runner's start records): the flush cost a disk write per status change where the run
+/// directory is not tmpfs, and the first command of a shell start waited for it.
 pub fn replace_run_file(path: &Path, content: &str) -> io::Result<()> {
     replace(path, content, false)
 }
@@ -71,16 +72,6 @@ fn replace(path: &Path, content: &str, flush: bool) -> io::Result<()> {
         }
     }
     fs::rename(&tmp, path)
-}
-
-/// Creates the file `path` holding `content`, without a sync: for records in the run
-/// directory, whose existence is what counts (a crash of the daemon keeps them in the page
-/// cache; a reboot clears the run directory anyway). The first command of a start waits for
-/// it, so it must cost microseconds, not a disk flush.
-pub fn write_record(path: &Path, content: &str) -> io::Result<()> {
-    let dir = path.parent().expect("records have a directory");
-    fs::create_dir_all(dir)?;
-    fs::write(path, content)
 }
 
 impl UnitDir {
@@ -244,9 +235,9 @@ mod tests {
     fn a_record_is_created_with_its_missing_directories_and_replaced_by_the_next() {
         let dir = tempfile::tempdir().unwrap();
         let record = dir.path().join("promoter/shell-started/r0");
-        write_record(&record, "started\n").unwrap();
+        replace_run_file(&record, "started\n").unwrap();
         assert_eq!(fs::read_to_string(&record).unwrap(), "started\n");
-        write_record(&record, "started\n").unwrap();
+        replace_run_file(&record, "started\n").unwrap();
         assert_eq!(fs::read_to_string(&record).unwrap(), "started\n");
     }
 }

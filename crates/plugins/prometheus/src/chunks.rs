@@ -39,6 +39,9 @@ use crate::render::{
     same_objects, same_series, slots, RenderContext,
 };
 use bytes::Bytes;
+// Public here too: benches, examples and tests reach them as `chunks::...`.
+use crate::gzip::{gzip_end, GZIP_HEADER};
+pub use crate::gzip::{gzip_member, segment, Segment};
 use drbd::Resource;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -143,54 +146,6 @@ fn index(e: Encoding) -> usize {
         Encoding::Identity => 0,
         Encoding::Gzip => 1,
     }
-}
-
-/// A piece of a deflate stream: `text` compressed on its own, ended by a sync flush (so it
-/// ends on a byte boundary and is not final), and the CRC-32 of `text`.
-#[derive(Debug, Clone, Default)]
-pub struct Segment {
-    pub deflate: Bytes,
-    pub crc: u32,
-}
-
-/// Compresses `text` into a segment.
-pub fn segment(text: &[u8]) -> Segment {
-    let mut c = flate2::Compress::new(flate2::Compression::fast(), false);
-    let mut out = Vec::with_capacity(text.len() / 4 + 64);
-    loop {
-        let consumed = c.total_in() as usize;
-        c.compress_vec(&text[consumed..], &mut out, flate2::FlushCompress::Sync)
-            .expect("deflate into a Vec");
-        // The flush is complete when input is used up and output space was left over.
-        if c.total_in() as usize == text.len() && out.len() < out.capacity() {
-            break;
-        }
-        out.reserve(out.capacity().max(64));
-    }
-    Segment {
-        deflate: exact(out),
-        crc: crc32fast::hash(text),
-    }
-}
-
-/// The gzip member header: deflate, no name, no time, unknown OS.
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-
-/// The end of the member: an empty final deflate block, the CRC-32 and the length of the text.
-fn gzip_end(crc: u32, len: u64) -> Bytes {
-    let mut end = vec![0x03, 0x00];
-    end.extend_from_slice(&crc.to_le_bytes());
-    end.extend_from_slice(&(len as u32).to_le_bytes());
-    Bytes::from(end)
-}
-
-/// `text` as a complete gzip member.
-pub fn gzip_member(text: &[u8]) -> Bytes {
-    let s = segment(text);
-    let mut v = GZIP_HEADER.to_vec();
-    v.extend_from_slice(&s.deflate);
-    v.extend_from_slice(&gzip_end(s.crc, text.len() as u64));
-    Bytes::from(v)
 }
 
 fn digest(text: &[u8]) -> u128 {
@@ -451,7 +406,7 @@ fn tight(text: String) -> Bytes {
 /// `bytes` in an allocation of their size when growing left much spare room: copied, because
 /// shrinking in place does not give memory back (mimalloc keeps a block that shrinks by up to
 /// half in its size class, so a chunk kept up to twice its size: 30 MB of a 96 MB body).
-fn exact(bytes: Vec<u8>) -> Bytes {
+pub(crate) fn exact(bytes: Vec<u8>) -> Bytes {
     if bytes.capacity() > bytes.len() + bytes.len() / 16 + 64 {
         Bytes::copy_from_slice(&bytes)
     } else {

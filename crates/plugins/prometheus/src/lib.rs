@@ -13,6 +13,7 @@ pub mod background;
 pub mod chunks;
 pub mod config;
 pub mod families;
+pub mod gzip;
 pub mod plugin;
 pub mod render;
 pub mod server;

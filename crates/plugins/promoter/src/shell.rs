@@ -328,8 +328,8 @@ async fn resource_task(
             msg = rx.recv() => msg,
             _ = sleep_until(deadline) => {
                 let a = m.on_timer(now());
-                dispatch(a);
                 publish(&m, &unit_states);
+                dispatch(a);
                 continue;
             }
         };
@@ -352,8 +352,11 @@ async fn resource_task(
             }
             Some(Msg::Exit) => m.on_exit(now()),
         };
-        dispatch(actions);
+        // The status first (the machine has decided; the actions change nothing of it): a
+        // start spawned last is the task this worker runs next, where the status writer woken
+        // after it would have gone first (tokio runs the last task woken or spawned next).
         publish(&m, &unit_states);
+        dispatch(actions);
         if m.finished() {
             break;
         }

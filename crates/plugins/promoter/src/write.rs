@@ -51,11 +51,33 @@ pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
 }
 
 /// Like [`write_atomic`] without the flush, for files in the run directory that readers must
-/// never see half written but that a reboot clears anyway (the status files, the shell
-/// runner's start records): the flush cost a disk write per status change where the run
-/// directory is not tmpfs, and the first command of a shell start waited for it.
+/// never see half written but that a reboot clears anyway (the status files): the flush cost
+/// a disk write per status change where the run directory is not tmpfs.
 pub fn replace_run_file(path: &Path, content: &str) -> io::Result<()> {
     replace(path, content, false)
+}
+
+/// Creates `path` (and its directories when missing) with `content`, or truncates and rewrites
+/// it, in one create: for a marker whose existence is what counts (the shell runner's start
+/// record, written right before the start's first command). No temporary file and rename, and
+/// no directory creation when the directory exists: each was a metadata operation the first
+/// command waited for. A marker cut short by a crash still exists, which is all it must do.
+pub fn mark_run_file(path: &Path, content: &str) -> io::Result<()> {
+    let create = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+    };
+    let mut f = match create() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(path.parent().expect("run files have a directory"))?;
+            create()?
+        }
+        other => other?,
+    };
+    f.write_all(content.as_bytes())
 }
 
 fn replace(path: &Path, content: &str, flush: bool) -> io::Result<()> {
@@ -232,12 +254,17 @@ mod tests {
     }
 
     #[test]
-    fn a_record_is_created_with_its_missing_directories_and_replaced_by_the_next() {
+    fn a_marker_is_created_with_its_missing_directories_and_rewritten_whole_by_the_next() {
         let dir = tempfile::tempdir().unwrap();
         let record = dir.path().join("promoter/shell-started/r0");
-        replace_run_file(&record, "started\n").unwrap();
+        mark_run_file(&record, "started and more\n").unwrap();
+        assert_eq!(fs::read_to_string(&record).unwrap(), "started and more\n");
+        mark_run_file(&record, "started\n").unwrap();
         assert_eq!(fs::read_to_string(&record).unwrap(), "started\n");
-        replace_run_file(&record, "started\n").unwrap();
-        assert_eq!(fs::read_to_string(&record).unwrap(), "started\n");
+        let names: Vec<_> = fs::read_dir(record.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["r0"], "no temporary file beside it");
     }
 }

@@ -240,7 +240,7 @@ impl Executor {
             Runner::Shell => {
                 // Recorded before the first command: a start cut short leaves services to stop.
                 let record = self.unit_dir.shell_started(res);
-                if let Err(e) = write::replace_run_file(&record, "started\n") {
+                if let Err(e) = write::mark_run_file(&record, "started\n") {
                     warn!(
                         "recording the start of '{res}' in {} failed: {e}",
                         record.display()

@@ -153,10 +153,13 @@ barrier_line() {
 }
 
 # --- snmpd as AgentX master ------------------------------------------------------------------
+# Below the kernel's ephemeral range (32768-60999): a port there can be the local end of an
+# outgoing connection (the AgentX session, a scrape), which a connect test does not see; the
+# endpoint's bind then failed ("Address already in use") and a run ended at its first scrape.
 free_port() {
     local p
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000))
         (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
 }

@@ -77,8 +77,10 @@ pub struct Core {
     health: runfiles::Health,
 }
 
-/// The shortest time between two state snapshots for the state readers while lines flow.
-pub const SNAPSHOT_GAP: Duration = Duration::from_millis(100);
+/// The share of the core's time (per mille) that building snapshots for the state readers
+/// may take when they ask in a loop, and how much of it at once (see `pacer.rs`).
+pub const SNAPSHOT_SHARE_PER_MILLE: u32 = 100;
+pub const SNAPSHOT_BURST: Duration = Duration::from_millis(20);
 
 enum Control {
     Reload,
@@ -117,7 +119,7 @@ impl Core {
             out: Vec::new(),
             pool,
             discard: Vec::new(),
-            pacer: Pacer::new(SNAPSHOT_GAP),
+            pacer: Pacer::new(SNAPSHOT_SHARE_PER_MILLE, SNAPSHOT_BURST),
             pass: runfiles::ConfigPass {
                 generation: 1,
                 read_at_ns,
@@ -162,7 +164,11 @@ impl Core {
                 _ = signals.int.recv() => Control::Stop,
                 _ = signals.usr1.recv() => Control::Dump,
                 _ = tick(&mut monitor) => { self.check_snippets(); continue; }
-                _ = until(self.pacer.deadline()) => { self.publish(); continue; }
+                _ = self.host.snapshot_asked() => {
+                    if self.pacer.asked(Instant::now()) { self.answer_snapshot(); }
+                    continue;
+                }
+                _ = until(self.pacer.deadline()) => { self.answer_snapshot(); continue; }
             };
             match control {
                 Control::Reload => {
@@ -226,7 +232,11 @@ impl Core {
 
     fn on_lines(&mut self, mut lines: Vec<drbd::Line>) {
         let n = lines.len() as u64;
-        let mut changed = false;
+        if self.fresh.is_none() {
+            // Before the first line: the snapshot kept for state readers goes now, so the
+            // lines change the state's resources in place instead of copying each.
+            self.host.state_changed();
+        }
         // Applied in place: the batch goes back to the reader with what the state did not
         // take, to be freed there (see BatchPool).
         for line in lines.iter_mut() {
@@ -234,6 +244,7 @@ impl Core {
             if let Some(fresh) = &mut self.fresh {
                 if end {
                     let fresh = self.fresh.take().expect("fresh state");
+                    self.host.state_changed();
                     let before = self.out.len();
                     self.state.reconcile(fresh, &mut self.out);
                     log::info!(
@@ -242,7 +253,6 @@ impl Core {
                         self.state.len(),
                         self.out.len() - before
                     );
-                    changed = true;
                 } else {
                     fresh.apply_in_place(&mut line.event, &mut self.discard);
                     self.discard.clear();
@@ -250,7 +260,6 @@ impl Core {
                 }
             } else {
                 self.state.apply_in_place(&mut line.event, &mut self.out);
-                changed = true;
             }
             if end && !self.health.initial_dump_complete {
                 self.health.initial_dump_complete = true;
@@ -266,8 +275,6 @@ impl Core {
                 );
             }
             if end {
-                // Readers see the whole initial (or reconciled) state as soon as it is known.
-                self.publish();
                 let status = format!("Running: {}", self.status());
                 if self.ready_sent {
                     self.notifier.status(&status);
@@ -283,15 +290,15 @@ impl Core {
             let batch: drbd_reactor_plugin::UpdateBatch = self.out.drain(..).collect();
             self.host.dispatch(&batch);
         }
-        if changed && self.fresh.is_none() && self.pacer.changed(Instant::now()) {
-            self.publish();
-        }
     }
 
-    /// Hands the state readers a snapshot of the current state.
-    fn publish(&mut self) {
-        self.host.publish(&self.state);
-        self.pacer.published(Instant::now());
+    /// Answers the state readers waiting for a snapshot of the current state (one build for
+    /// all of them), within the share of the core's time the pacer allows.
+    fn answer_snapshot(&mut self) {
+        let t0 = Instant::now();
+        self.host.answer_snapshot(&self.state);
+        let now = Instant::now();
+        self.pacer.answered(now, now - t0);
     }
 
     fn reload(&mut self) {

@@ -6,7 +6,7 @@
 //! this trait only).
 
 use crate::metrics::SelfMetrics;
-use crate::snapshot::Snapshot;
+use crate::snapshot::Snapshots;
 use crate::updates::Updates;
 use crate::versions::VersionsService;
 use drbd_reactor_config::{ConfigError, Located, PluginInstance, PluginKind, Strictness};
@@ -77,8 +77,8 @@ impl Finding {
 pub struct PluginContext {
     /// Change plugins' updates; for state readers a stream that only ends.
     pub updates: Updates,
-    /// State readers' snapshots (`None` for change plugins).
-    pub snapshots: Option<watch::Receiver<Snapshot>>,
+    /// State readers' snapshots, asked for when needed (`None` for change plugins).
+    pub snapshots: Option<Snapshots>,
     /// The self-metrics list, to read (prometheus) or to add counters to.
     pub metrics: Arc<SelfMetrics>,
     /// The DRBD versions, probed by one shared task.
@@ -88,8 +88,8 @@ pub struct PluginContext {
 }
 
 impl PluginContext {
-    /// The snapshot watch of a state reader.
-    pub fn take_snapshots(&mut self) -> Result<watch::Receiver<Snapshot>, PluginError> {
+    /// A state reader's end of the snapshot cell.
+    pub fn take_snapshots(&mut self) -> Result<Snapshots, PluginError> {
         self.snapshots
             .take()
             .ok_or_else(|| PluginError::Failed("no state snapshots for this plugin".into()))

@@ -21,8 +21,8 @@ use super::{Configured, TARGET};
 use drbd::State;
 use drbd_reactor_config::{Origin, PluginKind};
 use drbd_reactor_plugin::{
-    AnyPlugin, Input, PluginContext, PluginError, SelfMetrics, Snapshot, UpdateBatch, Updates,
-    VersionsService,
+    snapshot_channel, AnyPlugin, Input, PluginContext, PluginError, SelfMetrics, SnapshotPublisher,
+    UpdateBatch, Updates, VersionsService,
 };
 use drbd_reactor_process::Backoff;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,8 +109,7 @@ pub struct Host {
     stopping: Vec<Stopping>,
     next_id: u64,
     events: mpsc::UnboundedSender<HostEvent>,
-    snapshots: watch::Sender<Snapshot>,
-    generation: u64,
+    snapshots: SnapshotPublisher,
     metrics: Arc<SelfMetrics>,
     restarts: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
@@ -128,7 +127,7 @@ impl Host {
         metrics: Arc<SelfMetrics>,
         capacity: usize,
     ) -> Self {
-        let (snapshots, _) = watch::channel(Snapshot::default());
+        let (snapshots, _) = snapshot_channel();
         let restarts = metrics.counter(
             "drbdreactor_plugin_restarts_total",
             "Number of plugin instances restarted after a failure",
@@ -143,7 +142,6 @@ impl Host {
             next_id: 0,
             events,
             snapshots,
-            generation: 0,
             metrics,
             restarts,
             dropped,
@@ -165,13 +163,34 @@ impl Host {
         self.stopping.len()
     }
 
-    /// Publishes the state for state readers, if any is running.
-    pub fn publish(&mut self, state: &State) {
-        if self.snapshots.receiver_count() > 0 {
-            self.generation += 1;
-            self.snapshots
-                .send_replace(Snapshot::new(self.generation, state.snapshot()));
+    /// The state changed: state readers ask for the next snapshot when they need one. The
+    /// snapshot kept for them (the previous state) is dropped here, so the state's resources
+    /// are the core's alone again.
+    pub fn state_changed(&mut self) {
+        drop(self.snapshots.changed());
+    }
+
+    /// Resolves when a state reader asked for a snapshot of the current state.
+    pub async fn snapshot_asked(&self) {
+        self.snapshots.asked().await
+    }
+
+    /// Answers a state reader that waits for a snapshot of the current state (nothing if
+    /// none waits).
+    pub fn answer_snapshot(&mut self, state: &State) {
+        if self.snapshots.wanted() {
+            self.snapshots.publish(state.snapshot());
         }
+    }
+
+    /// The generation of the state as readers see it.
+    pub fn snapshot_generation(&self) -> u64 {
+        self.snapshots.generation()
+    }
+
+    /// Reader ends handed out (tests).
+    pub fn snapshot_readers(&self) -> usize {
+        self.snapshots.readers()
     }
 
     /// The running instances' configs, in running order.
@@ -190,11 +209,7 @@ impl Host {
                 let replay = state.resources().cloned().collect();
                 (Updates::new(replay, rx), Some(tx), None)
             }
-            Input::State => {
-                let snapshots = self.snapshots.subscribe();
-                self.publish(state);
-                (Updates::none(rx), None, Some(snapshots))
-            }
+            Input::State => (Updates::none(rx), None, Some(self.snapshots.subscribe())),
         };
         let ctx = PluginContext {
             updates,

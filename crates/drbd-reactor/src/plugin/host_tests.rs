@@ -272,15 +272,35 @@ async fn a_configuration_error_is_reported_once_and_not_restarted() {
     host.shutdown().await;
 }
 
-#[tokio::test]
-async fn state_readers_get_snapshots_whose_generation_grows_with_each_publication() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_readers_get_a_snapshot_of_the_current_state_when_they_ask_and_only_then() {
     let (mut host, _events, _) = host(16);
     let (state, _) = updates(2);
     let rx = host.snapshots.subscribe();
-    host.publish(&state);
-    let g1 = rx.borrow().generation;
-    host.publish(&state);
-    let g2 = rx.borrow().generation;
-    assert!(g2 > g1 && g1 > 0);
-    assert_eq!(rx.borrow().resources.len(), 2);
+    host.state_changed();
+    host.answer_snapshot(&state);
+    assert!(
+        rx.current(Duration::ZERO).is_none(),
+        "nothing built before a reader asked"
+    );
+    let reader = {
+        let rx = rx.clone();
+        tokio::task::spawn_blocking(move || rx.current(Duration::from_secs(10)))
+    };
+    tokio::time::timeout(Duration::from_secs(10), host.snapshot_asked())
+        .await
+        .expect("the reader asked");
+    host.answer_snapshot(&state);
+    let got = reader.await.unwrap().expect("answered");
+    assert_eq!(got.resources.len(), 2);
+    assert_eq!(got.generation, host.snapshot_generation());
+    host.state_changed();
+    assert!(host.snapshot_generation() > got.generation);
+    let r = state.resources().next().unwrap();
+    drop(got);
+    assert_eq!(
+        Arc::strong_count(r),
+        1,
+        "after a change nothing but the state holds the resources"
+    );
 }

@@ -1,5 +1,6 @@
-//! The `[[agentx]]` plugin type for the daemon's host: serve the MIB of the latest published
-//! state snapshot to the SNMP master until told to stop.
+//! The `[[agentx]]` plugin type for the daemon's host: serve the MIB of a snapshot of the
+//! state, asked of the core when a request finds the state changed, to the SNMP master until
+//! told to stop.
 //!
 //! Must never: fail because the master is not there (the session waits for it), or decide that
 //! the state is unchanged by comparing addresses (a freed snapshot's address can be reused):
@@ -9,7 +10,7 @@ use crate::config::AgentxConfig;
 use crate::mib::MibTable;
 use crate::session::{run as session, SessionConfig, TableSource, Timing};
 use drbd_reactor_config::PluginKind;
-use drbd_reactor_plugin::{DrbdVersions, Input, Plugin, PluginContext, PluginError, Snapshot};
+use drbd_reactor_plugin::{DrbdVersions, Input, Plugin, PluginContext, PluginError, Snapshots};
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -35,36 +36,54 @@ impl Plugin for Agentx {
 }
 
 pub struct Inputs {
-    pub snapshots: watch::Receiver<Snapshot>,
+    pub snapshots: Snapshots,
     pub versions: watch::Receiver<DrbdVersions>,
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// The table's source: the snapshot watch and the versions.
+/// How long a table build waits for the core's snapshot (it answers between two batches of
+/// lines, within milliseconds unless it is stuck).
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
+
+/// The table's source: the snapshot cell and the versions.
 pub struct Source {
     pub peer_states: bool,
-    pub snapshots: watch::Receiver<Snapshot>,
+    pub snapshots: Snapshots,
     pub versions: watch::Receiver<DrbdVersions>,
 }
 
 impl TableSource for Source {
     fn generation(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.snapshots.borrow().generation.hash(&mut h);
+        self.snapshots.generation().hash(&mut h);
         self.versions.borrow().hash(&mut h);
         h.finish()
     }
 
-    fn build(&self) -> MibTable {
-        let snapshot = self.snapshots.borrow().clone();
+    fn build(&self) -> Option<MibTable> {
+        // The wait for the core's answer (milliseconds) must not hold a runtime worker that
+        // other plugins run on.
+        let ask = || self.snapshots.current(SNAPSHOT_WAIT);
+        let snapshot = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(ask),
+            _ => ask(),
+        };
+        let Some(snapshot) = snapshot else {
+            log::warn!(
+                target: crate::session::TARGET,
+                "the daemon's state was not available within {} s: serving the previous table",
+                SNAPSHOT_WAIT.as_secs()
+            );
+            return None;
+        };
         let v = self.versions.borrow().clone();
         let or_zero = |s: Option<String>| s.unwrap_or_else(|| "0.0.0".into());
-        MibTable::build(
+        Some(MibTable::build(
             snapshot.iter(),
             &or_zero(v.kmod),
             &or_zero(v.utils),
             self.peer_states,
-        )
+        ))
     }
 }
 
@@ -95,7 +114,7 @@ mod tests {
     /// count as a change. With pointer identity it did not (the stale MIB was served).
     #[test]
     fn a_new_snapshot_at_a_reused_address_is_still_a_change() {
-        let (tx, rx) = watch::channel(Snapshot::default());
+        let (core, rx) = drbd_reactor_plugin::snapshot_channel();
         let (_vtx, versions) = watch::channel(DrbdVersions::default());
         let source = Source {
             peer_states: true,
@@ -109,7 +128,9 @@ mod tests {
             // address again, as it does in the daemon.
             let map = Arc::new(BTreeMap::new());
             addresses.push(Arc::as_ptr(&map) as usize);
-            tx.send_replace(Snapshot::new(generation, map));
+            drop(core.changed());
+            core.publish(map);
+            assert_eq!(core.generation(), generation);
             seen.push(source.generation());
         }
         addresses.sort();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-const TARGET: &str = "drbd_reactor::plugin::agentx";
+pub(crate) const TARGET: &str = "drbd_reactor::plugin::agentx";
 /// Larger PDUs from a master are a protocol error, not a reason to allocate.
 const MAX_PDU: usize = 1 << 20;
 /// The largest response built, in bytes of varbinds: far more than a walk needs per request,
@@ -84,10 +84,11 @@ pub struct SessionConfig {
     pub timing: Timing,
 }
 
-/// What the session serves: a generation that changes with the state, and the table for it.
+/// What the session serves: a generation that changes with the state, and the table for it
+/// (`None` when the state is not available: the previous table is served meanwhile).
 pub trait TableSource: Send + Sync + 'static {
     fn generation(&self) -> u64;
-    fn build(&self) -> MibTable;
+    fn build(&self) -> Option<MibTable>;
 }
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -240,8 +241,10 @@ impl Served {
             self.policy.before_get(changed, now)
         };
         if rebuild || self.generation.is_none() {
-            self.table = source.build();
-            self.generation = Some(generation);
+            if let Some(table) = source.build() {
+                self.table = table;
+                self.generation = Some(generation);
+            }
         }
     }
 }

@@ -8,8 +8,8 @@ mod answers {
         fn generation(&self) -> u64 {
             1
         }
-        fn build(&self) -> MibTable {
-            self.0.clone()
+        fn build(&self) -> Option<MibTable> {
+            Some(self.0.clone())
         }
     }
 
@@ -175,8 +175,8 @@ mod reconnect {
         fn generation(&self) -> u64 {
             0
         }
-        fn build(&self) -> MibTable {
-            MibTable::default()
+        fn build(&self) -> Option<MibTable> {
+            Some(MibTable::default())
         }
     }
 

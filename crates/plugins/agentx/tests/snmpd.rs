@@ -10,8 +10,13 @@ impl TableSource for Fixture {
     fn generation(&self) -> u64 {
         1
     }
-    fn build(&self) -> MibTable {
-        MibTable::build(self.0.resources().map(|r| &**r), "9.2.8", "9.28.0", true)
+    fn build(&self) -> Option<MibTable> {
+        Some(MibTable::build(
+            self.0.resources().map(|r| &**r),
+            "9.2.8",
+            "9.28.0",
+            true,
+        ))
     }
 }
 
@@ -200,7 +205,7 @@ impl TableSource for Churning {
     fn generation(&self) -> u64 {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     }
-    fn build(&self) -> MibTable {
+    fn build(&self) -> Option<MibTable> {
         let n = self.0.load(std::sync::atomic::Ordering::SeqCst);
         let mut s = State::new();
         let mut out = Vec::new();
@@ -209,7 +214,12 @@ impl TableSource for Churning {
             let l = format!("exists device name:r0 volume:{v} minor:{} backing_dev:none disk:UpToDate client:no open:no quorum:yes size:{n} read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no", 1000 + v);
             s.apply(parse_line(&l).unwrap().event, &mut out);
         }
-        MibTable::build(s.resources().map(|r| &**r), "9.2.8", "9.28.0", true)
+        Some(MibTable::build(
+            s.resources().map(|r| &**r),
+            "9.2.8",
+            "9.28.0",
+            true,
+        ))
     }
 }
 

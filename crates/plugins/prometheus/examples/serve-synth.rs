@@ -26,8 +26,8 @@ impl MetricsSource for Source {
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
     }
-    fn frame(&self) -> Frame {
-        self.frame.lock().unwrap().clone()
+    fn frame(&self) -> Result<Frame, String> {
+        Ok(self.frame.lock().unwrap().clone())
     }
 }
 

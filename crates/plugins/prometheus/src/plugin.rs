@@ -11,7 +11,7 @@ use crate::render::{DrbdVersions, RenderContext};
 use crate::server::{bind, serve, Endpoint, MetricsSource, Timeouts};
 use drbd_reactor_config::PluginKind;
 use drbd_reactor_plugin::contract::Finding;
-use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError, SelfMetrics, Snapshot};
+use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError, SelfMetrics, Snapshots};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -47,7 +47,7 @@ impl Plugin for Prometheus {
 
 /// What the plugin reads.
 pub struct Inputs {
-    pub snapshots: watch::Receiver<Snapshot>,
+    pub snapshots: Snapshots,
     /// The daemon's self-metrics, read at each scrape.
     pub reactor: Arc<SelfMetrics>,
     /// The DRBD versions, refreshed by the daemon.
@@ -56,9 +56,13 @@ pub struct Inputs {
     pub shutdown: watch::Receiver<bool>,
 }
 
+/// How long a render waits for the core's snapshot (it answers between two batches of lines,
+/// within milliseconds unless it is stuck).
+const SNAPSHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 struct Source {
     enums: bool,
-    snapshots: watch::Receiver<Snapshot>,
+    snapshots: Snapshots,
     reactor: Arc<SelfMetrics>,
     versions: watch::Receiver<DrbdVersions>,
 }
@@ -67,7 +71,7 @@ impl MetricsSource for Source {
     /// Changes with the snapshot's generation, the versions and the self-metrics.
     fn generation(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.snapshots.borrow().generation.hash(&mut h);
+        self.snapshots.generation().hash(&mut h);
         self.versions.borrow().hash(&mut h);
         for s in self.reactor.samples() {
             (s.name, &s.labels, s.value.to_bits()).hash(&mut h);
@@ -75,18 +79,23 @@ impl MetricsSource for Source {
         h.finish()
     }
 
-    /// Clones the references of the latest snapshot; the watch is borrowed only for that, so
-    /// the core's next publish never waits for a render.
-    fn frame(&self) -> Frame {
-        let snapshot = self.snapshots.borrow().clone();
-        Frame {
+    /// The references of a snapshot of the current state, asked of the core when the state
+    /// changed since the last one (the core never waits for the render).
+    fn frame(&self) -> Result<Frame, String> {
+        let snapshot = self.snapshots.current(SNAPSHOT_WAIT).ok_or_else(|| {
+            format!(
+                "the daemon's state was not available within {} s",
+                SNAPSHOT_WAIT.as_secs()
+            )
+        })?;
+        Ok(Frame {
             resources: snapshot.resources.values().cloned().collect(),
             ctx: RenderContext {
                 enums: self.enums,
                 versions: self.versions.borrow().clone(),
                 reactor: self.reactor.samples(),
             },
-        }
+        })
     }
 }
 

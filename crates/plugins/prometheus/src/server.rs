@@ -23,10 +23,20 @@ pub(crate) const TARGET: &str = "drbd_reactor::plugin::prometheus";
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the endpoint serves: a generation that changes with what would be rendered, and the
-/// state to render (taken once per generation; cheap: it clones references).
+/// state to render (taken once per generation, on a blocking thread: it may wait for the
+/// daemon's core to answer; an error says why there is none).
 pub trait MetricsSource: Send + Sync + 'static {
     fn generation(&self) -> u64;
-    fn frame(&self) -> Frame;
+    fn frame(&self) -> Result<Frame, String>;
+}
+
+/// Why there is no body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// The state to render was not available (503).
+    Unavailable(String),
+    /// Rendering failed (500).
+    Failed(String),
 }
 
 #[derive(Debug, Clone)]
@@ -79,7 +89,7 @@ impl Endpoint {
     }
 
     /// The body of the current generation in `encoding`, rendered at most once per generation.
-    pub async fn body(&self, encoding: Encoding) -> Result<Pieces, String> {
+    pub async fn body(&self, encoding: Encoding) -> Result<Pieces, BodyError> {
         let mut cache = self.cache.lock().await;
         let generation = self.source.generation();
         let fresh = cache.generation != Some(generation);
@@ -93,15 +103,28 @@ impl Endpoint {
         cache.generation = None;
         let (chunks, pieces) = tokio::task::spawn_blocking(move || {
             if fresh {
+                let frame = match source.frame() {
+                    Ok(frame) => frame,
+                    Err(e) => return (chunks, Err(BodyError::Unavailable(e))),
+                };
                 let before = chunks.kept_bytes();
-                chunks.update(&source.frame(), encoding);
+                chunks.update(&frame, encoding);
+                drop(frame);
                 release_if_dropped(before, chunks.kept_bytes());
             }
             let pieces = chunks.body(encoding);
-            (chunks, pieces)
+            (chunks, Ok(pieces))
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| BodyError::Failed(e.to_string()))?;
+        let pieces = match pieces {
+            Ok(pieces) => pieces,
+            Err(e) => {
+                // Nothing rendered: the cache stays as it was, for the next scrape to update.
+                cache.chunks = Some(chunks);
+                return Err(e);
+            }
+        };
         cache.chunks = Some(chunks);
         cache.generation = Some(generation);
         Ok(pieces)
@@ -299,7 +322,11 @@ async fn handle(req: Request<Incoming>, endpoint: &Endpoint) -> Response<PiecesB
     };
     let body = match endpoint.body(encoding).await {
         Ok(b) => b,
-        Err(e) => {
+        Err(BodyError::Unavailable(e)) => {
+            log::warn!(target: TARGET, "no metrics to serve: {e}");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "state not available\n");
+        }
+        Err(BodyError::Failed(e)) => {
             log::error!(target: TARGET, "rendering metrics failed: {e}");
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n");
         }

@@ -12,11 +12,11 @@ impl MetricsSource for Fixture {
     fn generation(&self) -> u64 {
         1
     }
-    fn frame(&self) -> Frame {
-        Frame {
+    fn frame(&self) -> Result<Frame, String> {
+        Ok(Frame {
             resources: self.0.resources().cloned().collect(),
             ctx: ctx(),
-        }
+        })
     }
 }
 
@@ -196,13 +196,13 @@ impl MetricsSource for Counted {
     fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
-    fn frame(&self) -> Frame {
+    fn frame(&self) -> Result<Frame, String> {
         self.frames
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Frame {
+        Ok(Frame {
             resources: self.state.resources().cloned().collect(),
             ctx: ctx(),
-        }
+        })
     }
 }
 

@@ -1,20 +1,51 @@
 use drbd::{parse_line, State};
-use drbd_reactor_plugin::{DrbdVersions, SelfMetrics, Snapshot};
+use drbd_reactor_plugin::{
+    snapshot_channel, DrbdVersions, SelfMetrics, SnapshotPublisher, Snapshots,
+};
 use drbd_reactor_prometheus::config::PrometheusConfig;
 use drbd_reactor_prometheus::plugin::{run, Inputs};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn snapshot(lines: &[&str]) -> Snapshot {
+fn state(lines: &[&str]) -> State {
     let mut s = State::new();
     let mut out = Vec::new();
     for l in lines {
         s.apply(parse_line(l).unwrap().event, &mut out);
     }
-    static GENERATION: AtomicU64 = AtomicU64::new(0);
-    Snapshot::new(GENERATION.fetch_add(1, Ordering::Relaxed), s.snapshot())
+    s
+}
+
+/// The core's part: answers each question with the state of the moment.
+struct Core {
+    publisher: Arc<SnapshotPublisher>,
+    state: Arc<Mutex<State>>,
+}
+
+impl Core {
+    fn start(initial: State) -> (Core, Snapshots) {
+        let (publisher, snapshots) = snapshot_channel();
+        let core = Core {
+            publisher: Arc::new(publisher),
+            state: Arc::new(Mutex::new(initial)),
+        };
+        let (publisher, state) = (Arc::clone(&core.publisher), Arc::clone(&core.state));
+        tokio::spawn(async move {
+            loop {
+                publisher.asked().await;
+                if publisher.wanted() {
+                    publisher.publish(state.lock().unwrap().snapshot());
+                }
+            }
+        });
+        (core, snapshots)
+    }
+
+    fn change(&self, to: State) {
+        drop(self.publisher.changed());
+        *self.state.lock().unwrap() = to;
+    }
 }
 
 async fn scrape(port: u16) -> Option<String> {
@@ -29,10 +60,7 @@ async fn scrape(port: u16) -> Option<String> {
     Some(buf)
 }
 
-fn inputs(
-    snapshots: tokio::sync::watch::Receiver<Snapshot>,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Inputs {
+fn inputs(snapshots: Snapshots, shutdown: tokio::sync::watch::Receiver<bool>) -> Inputs {
     Inputs {
         snapshots,
         reactor: Arc::new(SelfMetrics::default()),
@@ -47,13 +75,13 @@ fn inputs(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scrapes_follow_the_published_snapshots_and_stop_on_shutdown() {
+async fn scrapes_follow_the_state_asked_of_the_core_and_stop_on_shutdown() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let (snap_tx, snap_rx) = tokio::sync::watch::channel(snapshot(&[]));
+    let (core, snap_rx) = Core::start(state(&[]));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let config: PrometheusConfig =
         toml::from_str(&format!("address = \"127.0.0.1:{port}\"")).unwrap();
@@ -67,7 +95,7 @@ async fn scrapes_follow_the_published_snapshots_and_stop_on_shutdown() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(body.contains("drbd_resource_resources 0\n"), "{body}");
-    snap_tx.send(snapshot(&["exists resource name:r0 role:Primary suspended:no force-io-failures:no may_promote:no promotion_score:1"])).unwrap();
+    core.change(state(&["exists resource name:r0 role:Primary suspended:no force-io-failures:no may_promote:no promotion_score:1"]));
     let body = scrape(port).await.unwrap();
     assert!(body.contains("drbd_resource_resources 1\n"), "{body}");
     assert!(
@@ -88,7 +116,7 @@ async fn scrapes_follow_the_published_snapshots_and_stop_on_shutdown() {
 async fn an_address_in_use_is_an_error_naming_it() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let (_snap_tx, snap_rx) = tokio::sync::watch::channel(snapshot(&[]));
+    let (_core, snap_rx) = Core::start(state(&[]));
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let config: PrometheusConfig =
         toml::from_str(&format!("address = \"127.0.0.1:{port}\"")).unwrap();
@@ -96,5 +124,38 @@ async fn an_address_in_use_is_an_error_naming_it() {
     assert!(
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("in use"),
         "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_is_answered_503_when_the_core_does_not_answer_in_time() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A core that never answers (stuck): the publisher lives, nobody listens to it.
+    let (_publisher, snapshots) = snapshot_channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let config: PrometheusConfig =
+        toml::from_str(&format!("address = \"127.0.0.1:{port}\"")).unwrap();
+    let plugin = tokio::spawn(run(config, inputs(snapshots, stop_rx)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Some(b) = scrape(port).await {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "the endpoint never came up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(body.starts_with("HTTP/1.1 503"), "{body}");
+    assert!(body.contains("state not available"), "{body}");
+    stop_tx.send(true).unwrap();
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), plugin)
+            .await
+            .unwrap()
+            .unwrap(),
+        Ok(())
     );
 }

@@ -18,8 +18,8 @@ impl MetricsSource for Synth {
     fn generation(&self) -> u64 {
         1
     }
-    fn frame(&self) -> Frame {
-        Frame {
+    fn frame(&self) -> Result<Frame, String> {
+        Ok(Frame {
             resources: self.0.resources().cloned().collect(),
             ctx: RenderContext {
                 enums: true,
@@ -30,7 +30,7 @@ impl MetricsSource for Synth {
                 },
                 reactor: Vec::new(),
             },
-        }
+        })
     }
 }
 

@@ -150,9 +150,48 @@ impl fmt::Display for Address {
     }
 }
 
+impl Address {
+    /// Appends what `Display` prints, without the formatting machinery (the metrics render
+    /// writes two addresses per path label).
+    pub fn push_to(&self, out: &mut String) {
+        out.push_str(self.family.as_str());
+        out.push(':');
+        out.push_str(&self.host);
+        out.push(':');
+        let mut port = [0u8; 5];
+        let mut n = self.port;
+        let mut i = port.len();
+        loop {
+            i -= 1;
+            port[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.push_str(std::str::from_utf8(&port[i..]).expect("ASCII digits"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_pushed_to_a_string_reads_as_it_displays() {
+        for text in [
+            "ipv4:10.0.0.1:7789",
+            "ipv6:[fe80::1]:0",
+            "sdp:1.2.3.4:65535",
+            "ssocks:h:7",
+        ] {
+            let a: Address = text.parse().unwrap();
+            let mut out = String::from("x");
+            a.push_to(&mut out);
+            assert_eq!(out, format!("x{a}"));
+            assert_eq!(&out[1..], text);
+        }
+    }
 
     #[test]
     fn hundredths_parse_and_print_exactly() {

@@ -36,15 +36,21 @@ pub struct Objects<'a> {
 type Span = std::ops::Range<usize>;
 
 pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
+    // About 500 bytes of labels per resource with two peers: one allocation instead of a
+    // doubling string copied a dozen times (collect was 2/3 of re-rendering a block). The
+    // lists are sized for two peers with one volume each.
+    let n = resources.size_hint().0;
     let mut o = Objects {
-        arena: String::new(),
-        resources: Vec::new(),
-        connections: Vec::new(),
-        peer_devices: Vec::new(),
-        devices: Vec::new(),
-        paths: Vec::new(),
+        arena: String::with_capacity(n * ARENA_PER_RESOURCE),
+        resources: Vec::with_capacity(n),
+        connections: Vec::with_capacity(2 * n),
+        peer_devices: Vec::with_capacity(2 * n),
+        devices: Vec::with_capacity(n),
+        paths: Vec::with_capacity(2 * n),
     };
-    let mut num = itoa::Buffer::new();
+    // Numbers and addresses are written into these, not into a new string each.
+    let (mut n1, mut n2) = (itoa::Buffer::new(), itoa::Buffer::new());
+    let (mut local, mut peer) = (String::new(), String::new());
     let a = &mut o.arena;
     // Appends a copy of `prefix` plus `,key="value"` pairs and returns the new span.
     fn extend(a: &mut String, prefix: &Span, pairs: &[(&str, &str)]) -> Span {
@@ -61,29 +67,30 @@ pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a>
         label(a, "name", &r.name);
         let rl = start..a.len();
         for c in &r.connections {
-            let id = num.format(c.peer_node_id).to_string();
-            let cl = extend(
-                a,
-                &rl,
-                &[("conn_name", &c.conn_name), ("peer_node_id", &id)],
-            );
+            let id = n1.format(c.peer_node_id);
+            let cl = extend(a, &rl, &[("conn_name", &c.conn_name), ("peer_node_id", id)]);
             for p in &c.peer_devices {
-                let pl = extend(a, &cl, &[("volume", num.format(p.volume))]);
+                let pl = extend(a, &cl, &[("volume", n2.format(p.volume))]);
                 o.peer_devices.push((pl, p));
             }
             for p in &c.paths {
-                let (local, peer) = (p.endpoints.local.to_string(), p.endpoints.peer.to_string());
+                local.clear();
+                peer.clear();
+                p.endpoints.local.push_to(&mut local);
+                p.endpoints.peer.push_to(&mut peer);
                 let pl = extend(a, &cl, &[("local", &local), ("peer", &peer)]);
                 o.paths.push((pl, p.established));
             }
             o.connections.push((cl, c));
         }
         for d in &r.devices {
-            let minor = num.format(d.minor).to_string();
             let dl = extend(
                 a,
                 &rl,
-                &[("volume", num.format(d.volume)), ("minor", &minor)],
+                &[
+                    ("volume", n1.format(d.volume)),
+                    ("minor", n2.format(d.minor)),
+                ],
             );
             o.devices.push((dl, d));
         }
@@ -91,6 +98,9 @@ pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a>
     }
     o
 }
+
+/// Label bytes reserved per resource by [`collect`].
+const ARENA_PER_RESOURCE: usize = 512;
 
 /// Appends `key="value"` with the value escaped per the text format.
 fn label(out: &mut String, key: &str, value: &str) {

@@ -63,8 +63,8 @@ impl TableSource for Fixed {
     fn generation(&self) -> u64 {
         1
     }
-    fn build(&self) -> MibTable {
-        table().clone()
+    fn build(&self) -> Option<MibTable> {
+        Some(table().clone())
     }
 }
 

@@ -24,8 +24,8 @@ impl MetricsSource for Source {
     fn generation(&self) -> u64 {
         1
     }
-    fn frame(&self) -> Frame {
-        self.0.clone()
+    fn frame(&self) -> Result<Frame, String> {
+        Ok(self.0.clone())
     }
 }
 

@@ -284,9 +284,12 @@ fn sigterm_during_edit_ends_ctl_and_leaves_the_snippet_untouched() {
     write_exec(
         &script,
         &format!(
-            "#!/bin/sh\ntouch {}\nprintf '[[umh]]\\n' > \"$1\"\nwhile [ ! -e {} ]; do sleep 0.1; done\n",
-            marker.display(),
-            stop.display()
+            // Also ends when the test's directory is gone (the marker with it): the test
+            // writes `stop` and removes the directory at once, and an editor that missed the
+            // file looped on after the run.
+            "#!/bin/sh\ntouch {m}\nprintf '[[umh]]\\n' > \"$1\"\nwhile [ -e {m} ] && [ ! -e {s} ]; do sleep 0.1; done\n",
+            m = marker.display(),
+            s = stop.display()
         ),
     );
     let mut child = bench

@@ -30,8 +30,8 @@ pub enum Input {
     /// Change plugins (debugger, umh, promoter): the replay of the current state as `Exists`,
     /// then every live update, through a bounded queue.
     Updates,
-    /// State readers (prometheus, agentx): the latest published [`Snapshot`] when they need
-    /// it; no updates, and never cut off for lag.
+    /// State readers (prometheus, agentx): a [`Snapshot`] of the current state, asked of the
+    /// core when they need one; no updates, and never cut off for lag.
     State,
 }
 

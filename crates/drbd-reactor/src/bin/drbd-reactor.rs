@@ -23,8 +23,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Pages the allocator no longer uses go back to the kernel at once, not 10 ms later (100 ms
-/// for arenas): a statistics poll copies every resource while the published snapshot holds
-/// the old versions, and a scrape's pieces replace the previous ones; with the delay, the
+/// for arenas): a statistics poll copies every resource while a snapshot or the metrics cache
+/// holds the old versions, and a scrape's pieces replace the previous ones; with the delay, the
 /// freed pages were still resident when the next ones were touched, which set the peak
 /// (bench/all-plugins.sh: resident with a gzip-only client 68 instead of 78 MB).
 #[cfg(feature = "mimalloc")]

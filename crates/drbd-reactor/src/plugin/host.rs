@@ -3,7 +3,8 @@
 //!
 //! * Each run of a change plugin gets the current state replayed as `Exists`, then live
 //!   updates through a bounded queue; updates are shared `Arc`s, never cloned per plugin.
-//!   State readers get the snapshot watch instead.
+//!   State readers get the reader end of the snapshot cell instead (they ask, the core
+//!   answers between batches).
 //! * A run that panics, fails or ends on its own is logged and restarted alone with backoff;
 //!   a run that reports a configuration error is not restarted until a reload changes it.
 //! * A run whose queue is full (it fell behind) gets no more updates; once it has drained

@@ -1,8 +1,8 @@
-//! The `[[prometheus]]` plugin type for the daemon's host: serve the metrics of the latest
-//! published state snapshot until told to stop.
+//! The `[[prometheus]]` plugin type for the daemon's host: serve the metrics of a snapshot of
+//! the state, asked of the core when a scrape finds the state changed, until told to stop.
 //!
-//! Must never: take the daemon's state lock or queue (it only reads the snapshot watch), or
-//! hold a scrape back on the core.
+//! Must never: take the daemon's state lock or queue (it only asks through the snapshot
+//! cell, and waits for the answer on a blocking thread), or hold a scrape back on the core.
 
 use crate::background::on_own_thread;
 use crate::chunks::Frame;

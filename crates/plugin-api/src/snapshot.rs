@@ -134,11 +134,6 @@ impl SnapshotPublisher {
         drop(previous);
     }
 
-    /// How many reader ends exist (clones included).
-    pub fn readers(&self) -> usize {
-        Arc::strong_count(&self.shared) - 1
-    }
-
     /// A reader end for a new state reader.
     pub fn subscribe(&self) -> Snapshots {
         Snapshots {

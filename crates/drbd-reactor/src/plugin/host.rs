@@ -189,11 +189,6 @@ impl Host {
         self.snapshots.generation()
     }
 
-    /// Reader ends handed out (tests).
-    pub fn snapshot_readers(&self) -> usize {
-        self.snapshots.readers()
-    }
-
     /// The running instances' configs, in running order.
     pub fn configs(&self) -> impl Iterator<Item = &Arc<dyn AnyPlugin>> {
         self.instances.iter().map(|i| &i.config)

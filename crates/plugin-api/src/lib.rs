@@ -18,6 +18,6 @@ pub use contract::{
     DEFAULT_STOP_DEADLINE,
 };
 pub use metrics::{Labels, MetricKind, Sample, SelfMetrics};
-pub use snapshot::{snapshot_channel, Snapshot, SnapshotPublisher, Snapshots};
+pub use snapshot::{snapshot_channel, Snapshot, SnapshotPublisher, Snapshots, ANSWER_WAIT};
 pub use updates::{Update, UpdateBatch, UpdateSource, Updates};
 pub use versions::{DrbdVersions, VersionsService};

@@ -38,6 +38,10 @@ impl Snapshot {
     }
 }
 
+/// How long a state reader waits for the core's answer (it answers between two batches of
+/// lines, within milliseconds unless it is stuck).
+pub const ANSWER_WAIT: Duration = Duration::from_secs(2);
+
 /// The core's end and the readers' end of one snapshot cell.
 pub fn snapshot_channel() -> (SnapshotPublisher, Snapshots) {
     let shared = Arc::new(Shared::default());

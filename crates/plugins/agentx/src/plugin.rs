@@ -10,7 +10,9 @@ use crate::config::AgentxConfig;
 use crate::mib::MibTable;
 use crate::session::{run as session, SessionConfig, TableSource, Timing};
 use drbd_reactor_config::PluginKind;
-use drbd_reactor_plugin::{DrbdVersions, Input, Plugin, PluginContext, PluginError, Snapshots};
+use drbd_reactor_plugin::{
+    DrbdVersions, Input, Plugin, PluginContext, PluginError, Snapshots, ANSWER_WAIT,
+};
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -41,10 +43,6 @@ pub struct Inputs {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// How long a table build waits for the core's snapshot (it answers between two batches of
-/// lines, within milliseconds unless it is stuck).
-const SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
-
 /// The table's source: the snapshot cell and the versions.
 pub struct Source {
     pub peer_states: bool,
@@ -63,7 +61,7 @@ impl TableSource for Source {
     fn build(&self) -> Option<MibTable> {
         // The wait for the core's answer (milliseconds) must not hold a runtime worker that
         // other plugins run on.
-        let ask = || self.snapshots.current(SNAPSHOT_WAIT);
+        let ask = || self.snapshots.current(ANSWER_WAIT);
         let snapshot = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(ask),
             _ => ask(),
@@ -72,7 +70,7 @@ impl TableSource for Source {
             log::warn!(
                 target: crate::session::TARGET,
                 "the daemon's state was not available within {} s: serving the previous table",
-                SNAPSHOT_WAIT.as_secs()
+                ANSWER_WAIT.as_secs()
             );
             return None;
         };

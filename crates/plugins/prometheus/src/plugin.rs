@@ -11,7 +11,9 @@ use crate::render::{DrbdVersions, RenderContext};
 use crate::server::{bind, serve, Endpoint, MetricsSource, Timeouts};
 use drbd_reactor_config::PluginKind;
 use drbd_reactor_plugin::contract::Finding;
-use drbd_reactor_plugin::{Input, Plugin, PluginContext, PluginError, SelfMetrics, Snapshots};
+use drbd_reactor_plugin::{
+    Input, Plugin, PluginContext, PluginError, SelfMetrics, Snapshots, ANSWER_WAIT,
+};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -56,10 +58,6 @@ pub struct Inputs {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// How long a render waits for the core's snapshot (it answers between two batches of lines,
-/// within milliseconds unless it is stuck).
-const SNAPSHOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
 struct Source {
     enums: bool,
     snapshots: Snapshots,
@@ -82,10 +80,10 @@ impl MetricsSource for Source {
     /// The references of a snapshot of the current state, asked of the core when the state
     /// changed since the last one (the core never waits for the render).
     fn frame(&self) -> Result<Frame, String> {
-        let snapshot = self.snapshots.current(SNAPSHOT_WAIT).ok_or_else(|| {
+        let snapshot = self.snapshots.current(ANSWER_WAIT).ok_or_else(|| {
             format!(
                 "the daemon's state was not available within {} s",
-                SNAPSHOT_WAIT.as_secs()
+                ANSWER_WAIT.as_secs()
             )
         })?;
         Ok(Frame {

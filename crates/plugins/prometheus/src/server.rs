@@ -117,15 +117,9 @@ impl Endpoint {
         })
         .await
         .map_err(|e| BodyError::Failed(e.to_string()))?;
-        let pieces = match pieces {
-            Ok(pieces) => pieces,
-            Err(e) => {
-                // Nothing rendered: the cache stays as it was, for the next scrape to update.
-                cache.chunks = Some(chunks);
-                return Err(e);
-            }
-        };
+        // Without a state nothing was rendered: the cache stays, for the next scrape to update.
         cache.chunks = Some(chunks);
+        let pieces = pieces?;
         cache.generation = Some(generation);
         Ok(pieces)
     }

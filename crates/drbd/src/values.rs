@@ -158,18 +158,7 @@ impl Address {
         out.push(':');
         out.push_str(&self.host);
         out.push(':');
-        let mut port = [0u8; 5];
-        let mut n = self.port;
-        let mut i = port.len();
-        loop {
-            i -= 1;
-            port[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        out.push_str(std::str::from_utf8(&port[i..]).expect("ASCII digits"));
+        out.push_str(itoa::Buffer::new().format(self.port));
     }
 }
 

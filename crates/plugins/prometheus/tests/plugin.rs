@@ -60,6 +60,52 @@ async fn scrape(port: u16) -> Option<String> {
     Some(buf)
 }
 
+/// The plugin serving on a free loopback port.
+struct Served {
+    port: u16,
+    stop: tokio::sync::watch::Sender<bool>,
+    plugin: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+fn serve(snapshots: Snapshots) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let config: PrometheusConfig =
+        toml::from_str(&format!("address = \"127.0.0.1:{port}\"")).unwrap();
+    let plugin = tokio::spawn(run(config, inputs(snapshots, stop_rx)));
+    Served { port, stop, plugin }
+}
+
+impl Served {
+    /// The first answer, once the endpoint is up.
+    async fn first_scrape(&self, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(b) = scrape(self.port).await {
+                return b;
+            }
+            assert!(Instant::now() < deadline, "the endpoint never came up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Asks the plugin to stop; it must end cleanly within `within`.
+    async fn stop(self, within: Duration) {
+        self.stop.send(true).unwrap();
+        assert_eq!(
+            tokio::time::timeout(within, self.plugin)
+                .await
+                .unwrap()
+                .unwrap(),
+            Ok(())
+        );
+    }
+}
+
 fn inputs(snapshots: Snapshots, shutdown: tokio::sync::watch::Receiver<bool>) -> Inputs {
     Inputs {
         snapshots,
@@ -76,40 +122,18 @@ fn inputs(snapshots: Snapshots, shutdown: tokio::sync::watch::Receiver<bool>) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_follow_the_state_asked_of_the_core_and_stop_on_shutdown() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let (core, snap_rx) = Core::start(state(&[]));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let config: PrometheusConfig =
-        toml::from_str(&format!("address = \"127.0.0.1:{port}\"")).unwrap();
-    let plugin = tokio::spawn(run(config, inputs(snap_rx, stop_rx)));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let body = loop {
-        if let Some(b) = scrape(port).await {
-            break b;
-        }
-        assert!(Instant::now() < deadline, "the endpoint never came up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let served = serve(snap_rx);
+    let body = served.first_scrape(Duration::from_secs(10)).await;
     assert!(body.contains("drbd_resource_resources 0\n"), "{body}");
     core.change(state(&["exists resource name:r0 role:Primary suspended:no force-io-failures:no may_promote:no promotion_score:1"]));
-    let body = scrape(port).await.unwrap();
+    let body = scrape(served.port).await.unwrap();
     assert!(body.contains("drbd_resource_resources 1\n"), "{body}");
     assert!(
         body.contains("drbd_resource_promotionscore{name=\"r0\"} 1\n"),
         "{body}"
     );
-    stop_tx.send(true).unwrap();
-    assert_eq!(
-        tokio::time::timeout(Duration::from_secs(5), plugin)
-            .await
-            .unwrap()
-            .unwrap(),
-        Ok(())
-    );
+    served.stop(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -129,33 +153,11 @@ async fn an_address_in_use_is_an_error_naming_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_is_answered_503_when_the_core_does_not_answer_in_time() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     // A core that never answers (stuck): the publisher lives, nobody listens to it.
     let (_publisher, snapshots) = snapshot_channel();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let config: PrometheusConfig =
-        toml::from_str(&format!("address = \"127.0.0.1:{port}\"")).unwrap();
-    let plugin = tokio::spawn(run(config, inputs(snapshots, stop_rx)));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let body = loop {
-        if let Some(b) = scrape(port).await {
-            break b;
-        }
-        assert!(Instant::now() < deadline, "the endpoint never came up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let served = serve(snapshots);
+    let body = served.first_scrape(Duration::from_secs(30)).await;
     assert!(body.starts_with("HTTP/1.1 503"), "{body}");
     assert!(body.contains("state not available"), "{body}");
-    stop_tx.send(true).unwrap();
-    assert_eq!(
-        tokio::time::timeout(Duration::from_secs(10), plugin)
-            .await
-            .unwrap()
-            .unwrap(),
-        Ok(())
-    );
+    served.stop(Duration::from_secs(10)).await;
 }

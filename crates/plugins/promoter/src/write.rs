@@ -239,6 +239,14 @@ fn remove_file_and_empty_dir(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// The names of the files in `file`'s directory.
+    fn names_beside(file: &Path) -> Vec<std::ffi::OsString> {
+        fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    }
+
     #[test]
     fn a_run_file_is_replaced_whole_and_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -246,10 +254,7 @@ mod tests {
         replace_run_file(&file, "{\"a\": 1}\n").unwrap();
         replace_run_file(&file, "{\"a\": 2}\n").unwrap();
         assert_eq!(fs::read_to_string(&file).unwrap(), "{\"a\": 2}\n");
-        let names: Vec<_> = fs::read_dir(file.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names = names_beside(&file);
         assert_eq!(names, ["r0.json"]);
     }
 
@@ -261,10 +266,7 @@ mod tests {
         assert_eq!(fs::read_to_string(&record).unwrap(), "started and more\n");
         mark_run_file(&record, "started\n").unwrap();
         assert_eq!(fs::read_to_string(&record).unwrap(), "started\n");
-        let names: Vec<_> = fs::read_dir(record.parent().unwrap())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names = names_beside(&record);
         assert_eq!(names, ["r0"], "no temporary file beside it");
     }
 }

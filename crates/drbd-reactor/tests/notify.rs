@@ -74,7 +74,7 @@ fn notifications_arrive_in_order_ready_reloading_ready_stopping() {
 #[test]
 fn the_daemon_does_not_pass_notify_socket_to_drbdsetup() {
     let setup = Setup::new();
-    setup.write("bin/drbdsetup", "#!/bin/sh\necho \"${NOTIFY_SOCKET:-unset}\" > \"$(dirname \"$0\")/../env\"\necho 'exists -'\nwhile read -r l; do :; done\n");
+    setup.drbdsetup("#!/bin/sh\necho \"${NOTIFY_SOCKET:-unset}\" > \"$(dirname \"$0\")/../env\"\necho 'exists -'\nwhile read -r l; do :; done\n");
     let config = setup.config("");
     let mut cmd = setup.command(&config);
     cmd.env("NOTIFY_SOCKET", "@drbd-reactor-test-nobody-listens");

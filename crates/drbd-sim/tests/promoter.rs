@@ -178,15 +178,10 @@ fn two_resources() -> drbd_sim::config::ClusterConfig {
 
 /// A `systemctl` that only records its arguments (the drop-ins' daemon-reload).
 fn fake_systemctl(c: &HaCluster, node: &str) {
-    use std::os::unix::fs::PermissionsExt;
     let path = c.node_dir(node).join("systemctl");
     let log = c.node_dir(node).join("systemctl.log");
-    std::fs::write(
-        &path,
-        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!("#!/bin/sh\necho \"$@\" >> '{}'\n", log.display());
+    drbd_reactor_process::write_script(&path, &text).unwrap();
 }
 
 #[test]

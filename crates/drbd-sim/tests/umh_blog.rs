@@ -9,7 +9,6 @@ use common::*;
 
 use drbd_sim::config::{ClusterConfig, OnNoQuorum};
 use drbd_sim::server::{install_shims, Sim};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -44,15 +43,8 @@ fn the_blog_example_sets_io_error_after_the_timeout_and_suspend_io_after_healing
     )
     .unwrap();
     let script = dir.path().join("on-no-quorum-io-error.sh");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/on-no-quorum-io-error.sh"
-        ),
-        &script,
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = include_str!("fixtures/on-no-quorum-io-error.sh");
+    drbd_reactor_process::write_script(&script, text).unwrap();
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", shims.display());
     let log = dir.path().join("reactor.log");
     let config = dir.path().join("reactor.toml");

@@ -278,11 +278,9 @@ mod tests {
     }
 
     fn script(body: &str) -> (tempfile::TempDir, ReaderConfig) {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("drbdsetup");
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        drbd_reactor_process::write_script(&path, &format!("#!/bin/sh\n{body}\n")).unwrap();
         let mut config = ReaderConfig::new(0);
         config.program = path.into_os_string();
         config.first_retry = Duration::from_millis(10);

@@ -3,7 +3,6 @@
 //! with a deadline, never slept for.
 #![allow(dead_code)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -39,8 +38,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("bin")).unwrap();
         let standin = dir.path().join("bin/drbdsetup");
-        std::fs::write(&standin, STANDIN).unwrap();
-        std::fs::set_permissions(&standin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        drbd_reactor_process::write_script(&standin, STANDIN).unwrap();
         std::fs::write(dir.path().join("stream"), "exists -\n").unwrap();
         Setup { dir }
     }
@@ -55,6 +53,12 @@ impl Setup {
             std::fs::create_dir_all(parent).unwrap();
         }
         std::fs::write(path, content).unwrap();
+    }
+
+    /// Replaces the stand-in `drbdsetup` with `script` (written so that running it cannot fail
+    /// with "Text file busy" while other tests spawn children).
+    pub fn drbdsetup(&self, script: &str) {
+        drbd_reactor_process::write_script(&self.path("bin/drbdsetup"), script).unwrap();
     }
 
     /// Hands more lines to the running stand-in.
@@ -112,8 +116,8 @@ impl Setup {
     /// A stand-in `drbdadm` in the daemon's PATH that answers `--version` with `output`.
     pub fn drbdadm_version(&self, output: &str) {
         let drbdadm = self.path("bin/drbdadm");
-        std::fs::write(&drbdadm, format!("#!/bin/sh\ncat <<'EOF'\n{output}EOF\n")).unwrap();
-        std::fs::set_permissions(&drbdadm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let text = format!("#!/bin/sh\ncat <<'EOF'\n{output}EOF\n");
+        drbd_reactor_process::write_script(&drbdadm, &text).unwrap();
     }
 
     pub fn start(&self, config: &Path) -> Daemon {

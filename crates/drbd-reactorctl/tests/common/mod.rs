@@ -2,7 +2,6 @@
 //! and `drbdsetup` scripts on PATH that record their arguments, and the real binary.
 #![allow(dead_code)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -49,9 +48,10 @@ pub struct Bench {
     pub tmp: tempfile::TempDir,
 }
 
+/// An executable script, written so that running it at once cannot fail with "Text file busy"
+/// while other tests of this binary spawn children.
 pub fn write_exec(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drbd_reactor_process::write_script(path, text).unwrap();
 }
 
 impl Bench {

@@ -161,7 +161,6 @@ impl RealCluster {
     }
 
     fn write_service_script(&self, n: usize) {
-        use std::os::unix::fs::PermissionsExt;
         let path = self.node_dir(n).join("svc");
         let slow = format!(
             "{}.{:03}",
@@ -186,8 +185,7 @@ impl RealCluster {
              esac\n",
             d = self.node_dir(n).display()
         );
-        std::fs::write(&path, text).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        drbd_reactor_process::write_script(&path, &text).unwrap();
     }
 
     /// Writes the node's config from the current reload generations.

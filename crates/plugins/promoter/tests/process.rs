@@ -115,9 +115,7 @@ fn is_zombie(pid: i32) -> bool {
 async fn systemctl_ignores_the_sigterm_meant_for_the_daemon_and_sh_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("systemctl");
-    std::fs::write(&fake, "#!/bin/sh\nkill -TERM $$\necho survived\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drbd_reactor_process::write_script(&fake, "#!/bin/sh\nkill -TERM $$\necho survived\n").unwrap();
     let out = ProcessRunner
         .run(CommandLine::new(
             fake.to_str().unwrap(),

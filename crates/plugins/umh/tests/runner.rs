@@ -275,13 +275,8 @@ async fn sh_is_looked_up_in_the_commands_own_path_first_directory_wins() {
     std::fs::create_dir(&bin).unwrap();
     let marker = dir.path().join("fake-sh-ran");
     let fake = bin.join("sh");
-    std::fs::write(
-        &fake,
-        format!("#!/bin/sh\necho \"$0\" > {}\n", marker.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!("#!/bin/sh\necho \"$0\" > {}\n", marker.display());
+    drbd_reactor_process::write_script(&fake, &text).unwrap();
     let path = format!("{}:/bin:/usr/bin", bin.display());
     let outcome = run(&inv("fake", "true", None, &[("PATH", &path)]))
         .await

@@ -119,6 +119,14 @@ impl HaCluster {
         std::fs::read_to_string(self.log_path(node)).unwrap_or_default()
     }
 
+    /// Every node's daemon log, headed by the node's name (for failure messages).
+    pub fn logs(&self) -> String {
+        NODES
+            .iter()
+            .map(|n| format!("--- log of {n}:\n{}", self.log(n)))
+            .collect()
+    }
+
     /// The `[[promoter]]` section for r0 on `node` (shell runner, marker service).
     pub fn promoter_section(&self, node: &str) -> String {
         let m = self.marker(node);
@@ -317,8 +325,9 @@ impl HaCluster {
         while !f(self) {
             assert!(
                 Instant::now() < deadline,
-                "{what} never happened: {:?}",
-                self.sample()
+                "{what} never happened: {:?}\n{}",
+                self.sample(),
+                self.logs()
             );
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -111,6 +111,20 @@ fn row3_a_peer_primary_at_start_means_no_start() {
 }
 
 #[test]
+fn row3_a_secondary_that_may_not_promote_at_start_says_so_once_and_then_follows_the_peer() {
+    // all three nodes start at once; this one sees the winner's promotion take away its
+    // may_promote before the winner's role shows: the decision not to start has a reason
+    let mut h = Harness::ready(cfg(), Quorum, secondary());
+    let why = "not promoting r0: DRBD does not allow it here (may_promote: no)";
+    assert!(h.said(why), "{:?}", h.messages());
+    h.set(|v| v.peer("beta").role = Role::Primary);
+    h.set(|v| v.peer("beta").role = Role::Secondary);
+    let said = h.messages().iter().filter(|m| m.contains(why)).count();
+    assert_eq!(said, 1, "{:?}", h.messages());
+    assert!(h.starts().is_empty());
+}
+
+#[test]
 fn row4_policy_is_detected_once_and_a_failure_is_retried_with_backoff() {
     let now = Instant::now();
     let c = ResourceConfig {

@@ -323,6 +323,10 @@ impl Machine {
         }
         let primary_here = initial && r.role == Role::Primary;
         if !r.may_promote && !primary_here {
+            if initial {
+                let msg = format!("not promoting {}: DRBD does not allow it here (may_promote: no); waiting for that to change", self.name);
+                self.log(out, Level::Info, msg);
+            }
             return;
         }
         let PolicyState::Known(policy) = self.policy else {

@@ -48,7 +48,7 @@ fn scrape(c: &mut Criterion) {
             b.iter(|| {
                 let mut chunks = Chunks::new(true);
                 chunks.update(&base, encoding);
-                chunks.body(encoding).len
+                chunks.body(encoding).expect("the encoding taken").len
             })
         });
     }
@@ -66,7 +66,7 @@ fn scrape(c: &mut Criterion) {
                 b.iter(|| {
                     flip = !flip;
                     chunks.update(if flip { other } else { &base }, encoding);
-                    chunks.body(encoding).len
+                    chunks.body(encoding).expect("the encoding taken").len
                 })
             });
         }

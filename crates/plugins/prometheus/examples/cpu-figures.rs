@@ -60,7 +60,7 @@ fn main() {
         for e in [Encoding::Identity, Encoding::Gzip] {
             let mut c = Chunks::new(true);
             c.update(&base, e);
-            let len = c.body(e).len;
+            let len = c.body(e).expect("the encoding taken").len;
             let mut flip = false;
             measure(&format!("{name}/{e:?}"), n, || {
                 flip = !flip;

@@ -11,15 +11,16 @@
 //! byte the full render.
 //!
 //! A block is kept while it holds the very same resources: the core changes a resource copy on
-//! write (`Arc::make_mut`) and the block holds a reference to each of its resources, so a
-//! resource that changed since the block was rendered is a new allocation and pointer equality
-//! is an exact change marker (no address reuse is possible while the block holds it). In a
-//! block with a changed resource, a family whose values all stayed (with the same objects and
-//! labels) keeps its chunk: when a statistics poll moves the counters of every resource, the
-//! enum and info families (half the body) are not rendered again. The other families of the
-//! block are rendered, blocks on every core when many changed. The core marks nothing per
-//! resource; a per-resource change counter in the core would spare holding the previous
-//! resources, which is the price of pointer equality.
+//! write (`Arc::make_mut`), which gives a changed resource a new allocation (a copy while
+//! others share it, a move when only weak references remain), and the block holds a `Weak`
+//! reference to each of its resources, which keeps the old allocation (not its contents), so
+//! pointer equality is an exact change marker with no address reuse possible. Weak, not
+//! strong: with strong references the core copied every resource it changed (a statistics
+//! poll: all of them) while the cache kept the previous versions. In a block with a changed
+//! resource, a family whose values all stayed (with the same objects and labels, by the
+//! block's [`Fingerprint`]) keeps its chunk: when a statistics poll moves the counters of
+//! every resource, the enum and info families (half the body) are not rendered again. The
+//! other families of the block are rendered, blocks on every core when many changed.
 //!
 //! gzip is one member (RFC 1952) whose deflate stream is the concatenation of *segments*,
 //! one per chunk, each compressed on its own and ended by a sync flush (byte-aligned, no final
@@ -30,13 +31,16 @@
 //! need not be kept to compare; the CRC of a family's column of chunks is cached the same way.
 //!
 //! Each encoding is kept only while clients ask for it: one not asked for since the previous
-//! state is dropped when the next state is taken.
+//! state is dropped when the next state is taken. An encoding asked for later in the same
+//! state is added from that state's frame ([`Chunks::add`]): the blocks do not keep their
+//! resources to render from.
 //!
 //! Must never: do I/O or block on anything but its own rendering; serve pieces of two states.
 
+use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::render::{
-    collect, render_header, render_prelude, render_series, render_slots, render_trailer,
-    same_objects, same_series, slots, RenderContext,
+    collect, render_header, render_prelude, render_series, render_slots, render_trailer, slots,
+    RenderContext,
 };
 use bytes::Bytes;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
@@ -45,7 +49,7 @@ pub use crate::gzip::{gzip_member, segment, Segment};
 use drbd::Resource;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// The average number of resources in a block.
 pub const BLOCK: usize = 32;
@@ -92,7 +96,7 @@ impl Pieces {
 /// How much work the cache did; tests and benchmarks read it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Work {
-    /// States taken ([`Chunks::update`] calls).
+    /// States taken ([`Chunks::update`] and [`Chunks::add`] calls).
     pub updates: u64,
     /// Blocks whose series were rendered.
     pub blocks_rendered: u64,
@@ -103,7 +107,12 @@ pub struct Work {
 }
 
 struct Block {
-    resources: Vec<Arc<Resource>>,
+    /// The name of its first resource (blocks are found by it).
+    first: Arc<str>,
+    /// The resources rendered, as change markers only (see the module comment).
+    resources: Vec<Weak<Resource>>,
+    /// What its series show, for a new state's families to be compared with.
+    print: Fingerprint,
     /// Per slot: the length and digest of the chunk's text.
     lens: Vec<usize>,
     digests: Vec<u128>,
@@ -118,8 +127,23 @@ impl Block {
                 .resources
                 .iter()
                 .zip(resources)
-                .all(|(a, b)| Arc::ptr_eq(a, b))
+                .all(|(a, b)| std::ptr::eq(a.as_ptr(), Arc::as_ptr(b)))
     }
+
+    fn has(&self, encoding: Encoding) -> bool {
+        match encoding {
+            Encoding::Identity => self.plain.is_some(),
+            Encoding::Gzip => self.gzip.is_some(),
+        }
+    }
+}
+
+/// What a block of the new state needs.
+enum Job<'a> {
+    /// Its resources changed: render what changed (the previous version, if any, tells).
+    Render(&'a mut Block, &'a [Arc<Resource>], Option<Block>),
+    /// The same resources, without an encoding that is kept now.
+    Fill(&'a mut Block, &'a [Arc<Resource>]),
 }
 
 /// The cached pieces of the latest state.
@@ -209,28 +233,55 @@ impl Chunks {
 
     /// Takes a new state; `wanted` is the encoding the scrape that brought it asks for.
     pub fn update(&mut self, frame: &Frame, wanted: Encoding) {
+        self.take(frame, wanted, true);
+    }
+
+    /// Adds `encoding` to the state taken last, whose `frame` this is (a client asked for an
+    /// encoding that is not kept): blocks that lack it render or compress it. Should `frame`
+    /// be newer after all, its changed blocks are rendered as by [`Chunks::update`], so the
+    /// body is never made of two states.
+    pub fn add(&mut self, frame: &Frame, encoding: Encoding) {
+        self.take(frame, encoding, false);
+    }
+
+    /// Whether [`Chunks::body`] has `encoding` without an [`Chunks::add`].
+    pub fn has(&self, encoding: Encoding) -> bool {
+        self.assembled[index(encoding)].is_some() || self.blocks.iter().all(|b| b.has(encoding))
+    }
+
+    fn take(&mut self, frame: &Frame, wanted: Encoding, new_state: bool) {
         self.work.updates += 1;
         self.asked[index(wanted)] = true;
-        let [keep_plain, keep_gzip] = self.asked;
-        self.keep = self.asked;
-        self.asked = [false; 2];
+        if new_state {
+            // What was asked for since the previous state is kept until the next one.
+            self.keep = self.asked;
+            self.asked = [false; 2];
+        } else {
+            self.keep = [self.keep[0] || self.asked[0], self.keep[1] || self.asked[1]];
+        }
+        let [keep_plain, keep_gzip] = self.keep;
         self.assembled = [None, None];
 
         // Previous blocks by the name they start with.
         let mut old: HashMap<Arc<str>, Block> = std::mem::take(&mut self.blocks)
             .into_iter()
-            .filter(|b| !b.resources.is_empty())
-            .map(|b| (Arc::clone(&b.resources[0].name), b))
+            .map(|b| (Arc::clone(&b.first), b))
             .collect();
         let mut blocks = Vec::new();
-        let mut dirty = Vec::new();
+        // Per block: its resources, and its previous version when it changed (None: kept).
+        let mut plan = Vec::new();
         for run in cut(&frame.resources, self.block) {
             match old.remove(&*run[0].name) {
-                Some(b) if b.same_resources(run) => blocks.push(b),
+                Some(b) if b.same_resources(run) => {
+                    plan.push((run, None));
+                    blocks.push(b);
+                }
                 previous => {
-                    dirty.push((blocks.len(), previous));
+                    plan.push((run, Some(previous)));
                     blocks.push(Block {
-                        resources: run.to_vec(),
+                        first: Arc::clone(&run[0].name),
+                        resources: run.iter().map(Arc::downgrade).collect(),
+                        print: Fingerprint::default(),
                         lens: Vec::new(),
                         digests: Vec::new(),
                         plain: None,
@@ -243,20 +294,27 @@ impl Chunks {
         let rendered = AtomicUsize::new(0);
         let compressed = AtomicUsize::new(0);
         let enums = self.enums;
-        {
-            // Each dirty block with its previous version (for members to keep).
-            let mut jobs: Vec<(&mut Block, Option<Block>)> = Vec::new();
-            let mut by_index: Vec<Option<&mut Block>> = blocks.iter_mut().map(Some).collect();
-            for (i, previous) in dirty {
-                jobs.push((by_index[i].take().expect("each block once"), previous));
-            }
-            let job = |(b, previous): (&mut Block, Option<Block>)| {
-                render_block(b, previous, enums, keep_plain, keep_gzip, &compressed);
+        let lacks =
+            |b: &Block| (keep_plain && b.plain.is_none()) || (keep_gzip && b.gzip.is_none());
+        let jobs: Vec<Job> = blocks
+            .iter_mut()
+            .zip(plan)
+            .filter_map(|(b, (run, changed))| match changed {
+                Some(previous) => Some(Job::Render(b, run, previous)),
+                None if lacks(b) => Some(Job::Fill(b, run)),
+                None => None,
+            })
+            .collect();
+        parallel(jobs, |job| match job {
+            Job::Render(b, run, previous) => {
+                render_block(b, run, previous, enums, keep_plain, keep_gzip, &compressed);
                 rendered.fetch_add(1, Ordering::Relaxed);
-            };
-            parallel(jobs, job);
-        }
-        // Kept blocks: drop what nobody asked for; body() fills in an encoding asked for later.
+            }
+            Job::Fill(b, run) => {
+                fill_block(b, run, enums, keep_plain, keep_gzip, &rendered, &compressed)
+            }
+        });
+        // Kept blocks: drop what is not kept.
         for b in &mut blocks {
             if !keep_plain {
                 b.plain = None;
@@ -274,50 +332,24 @@ impl Chunks {
         let mut text = String::new();
         render_trailer(&frame.ctx, &mut text);
         self.trailer = Bytes::from(text);
-        // The encoding asked for now stays asked for until the next update.
+        // The encoding asked for now stays asked for until the next state.
         self.asked[index(wanted)] = true;
     }
 
-    /// The body of the last state taken, in `encoding`.
-    pub fn body(&mut self, encoding: Encoding) -> Pieces {
+    /// The body of the last state taken, in `encoding`; None when that encoding is not kept
+    /// (see [`Chunks::has`]: [`Chunks::add`] it first).
+    pub fn body(&mut self, encoding: Encoding) -> Option<Pieces> {
+        if !self.has(encoding) {
+            return None;
+        }
         self.asked[index(encoding)] = true;
         self.work.bodies[index(encoding)] += 1;
         if let Some(p) = &self.assembled[index(encoding)] {
-            return p.clone();
+            return Some(p.clone());
         }
-        let enums = self.enums;
-        let compressed = AtomicUsize::new(0);
-        let rendered = AtomicUsize::new(0);
-        let missing: Vec<&mut Block> = self
-            .blocks
-            .iter_mut()
-            .filter(|b| match encoding {
-                Encoding::Identity => b.plain.is_none(),
-                Encoding::Gzip => b.gzip.is_none(),
-            })
-            .collect();
-        let keep_plain = self.keep[0];
-        parallel(missing, |b| {
-            let plain = match b.plain.take() {
-                Some(p) => p,
-                None => {
-                    rendered.fetch_add(1, Ordering::Relaxed);
-                    series(&b.resources, enums)
-                }
-            };
-            if encoding == Encoding::Gzip {
-                b.gzip = Some(compress(&plain, &compressed));
-            }
-            if encoding == Encoding::Identity || keep_plain {
-                b.plain = Some(plain);
-            }
-        });
-        self.keep[index(encoding)] = true;
-        self.work.blocks_rendered += rendered.into_inner() as u64;
-        self.work.members_compressed += compressed.into_inner() as u64;
         let pieces = self.assemble(encoding);
         self.assembled[index(encoding)] = Some(pieces.clone());
-        pieces
+        Some(pieces)
     }
 
     fn assemble(&mut self, encoding: Encoding) -> Pieces {
@@ -446,12 +478,39 @@ fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Segment> {
         .collect()
 }
 
+/// Adds the encodings kept now to a block of the same resources: compressed from its plain
+/// text when it has that, else rendered from `run` (the text is what it was: same resources).
+fn fill_block(
+    b: &mut Block,
+    run: &[Arc<Resource>],
+    enums: bool,
+    keep_plain: bool,
+    keep_gzip: bool,
+    rendered: &AtomicUsize,
+    compressed: &AtomicUsize,
+) {
+    let plain = match b.plain.take() {
+        Some(p) => p,
+        None => {
+            rendered.fetch_add(1, Ordering::Relaxed);
+            series(run, enums)
+        }
+    };
+    if keep_gzip && b.gzip.is_none() {
+        b.gzip = Some(compress(&plain, compressed));
+    }
+    if keep_plain {
+        b.plain = Some(plain);
+    }
+}
+
 /// Renders a block whose resources changed. With the previous version of the block at hand
 /// and the same objects in it (only values moved), a family whose values are all unchanged
 /// keeps its chunk without rendering; a rendered chunk whose text is unchanged keeps its gzip
 /// member.
 fn render_block(
     b: &mut Block,
+    run: &[Arc<Resource>],
     previous: Option<Block>,
     enums: bool,
     keep_plain: bool,
@@ -459,16 +518,16 @@ fn render_block(
     compressed: &AtomicUsize,
 ) {
     let n = slots().len();
-    let new = collect(b.resources.iter().map(|r| &**r));
+    let new = collect(run.iter().map(|r| &**r));
+    let print = fingerprint(&new);
     // Per slot: what can be kept of the previous version.
     type Kept = (usize, u128, Option<Bytes>, Option<Segment>);
     let mut kept: Vec<Option<Kept>> = vec![None; n];
     if let Some(p) = &previous {
         let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
-        let old = collect(p.resources.iter().map(|r| &**r));
-        if complete && same_objects(&new, &old) {
-            for (s, slot) in slots().iter().enumerate() {
-                if same_series(*slot, &new, &old) {
+        if complete && p.print.objects == print.objects {
+            for s in 0..n {
+                if p.print.series.get(s) == Some(&print.series[s]) {
                     let plain = p.plain.as_ref().map(|c| c[s].clone());
                     let gzip = p.gzip.as_ref().map(|c| c[s].clone());
                     kept[s] = Some((p.lens[s], p.digests[s], plain, gzip));
@@ -487,6 +546,7 @@ fn render_block(
         .collect();
     render_slots(&new, enums, |s| kept[s].is_none(), &mut text);
     drop(new);
+    b.print = print;
     let mut plain = Vec::with_capacity(n);
     let mut gzip = Vec::with_capacity(n);
     b.lens = Vec::with_capacity(n);

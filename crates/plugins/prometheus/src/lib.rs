@@ -3,7 +3,8 @@
 //! `families` and `render` are pure (snapshot → exposition text, the original's 28 families
 //! byte for byte, then ours); `chunks` keeps the body as pieces per family and block of
 //! resources, so a scrape after a change renders and compresses only what changed (its module
-//! comment says how the reuse is cut); `server` is the HTTP shell, which sends the pieces
+//! comment says how the reuse is cut; `fingerprint` digests what a block's families show, so
+//! the cache need not keep the resources it rendered); `server` is the HTTP shell, which sends the pieces
 //! without joining them and renders each state once however many scrapes ask at the same time.
 //! The daemon supplies a [`server::MetricsSource`] that reads its latest state snapshot, so a
 //! scrape never blocks the core and the core never waits for a scrape.
@@ -13,6 +14,7 @@ pub mod background;
 pub mod chunks;
 pub mod config;
 pub mod families;
+pub mod fingerprint;
 pub mod gzip;
 pub mod plugin;
 pub mod render;

@@ -24,16 +24,17 @@ pub struct RenderContext {
 
 /// Label sets built once per scrape into one arena string, so each family only appends them.
 pub struct Objects<'a> {
-    arena: String,
-    resources: Vec<(Span, &'a Resource)>,
-    connections: Vec<(Span, &'a Connection)>,
-    peer_devices: Vec<(Span, &'a PeerDevice)>,
-    devices: Vec<(Span, &'a Device)>,
-    paths: Vec<(Span, bool)>,
+    pub(crate) arena: String,
+    pub(crate) resources: Vec<(Span, &'a Resource)>,
+    pub(crate) connections: Vec<(Span, &'a Connection)>,
+    pub(crate) peer_devices: Vec<(Span, &'a PeerDevice)>,
+    pub(crate) devices: Vec<(Span, &'a Device)>,
+    /// Each path's labels and whether it is established.
+    pub(crate) paths: Vec<(Span, bool)>,
 }
 
 /// A label set in the arena.
-type Span = std::ops::Range<usize>;
+pub(crate) type Span = std::ops::Range<usize>;
 
 pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a> {
     // About 500 bytes of labels per resource with two peers: one allocation instead of a
@@ -333,52 +334,6 @@ pub fn render_slots(o: &Objects, enums: bool, which: impl Fn(usize) -> bool, out
                 }
             }
         }
-    }
-}
-
-/// Whether two runs of resources have the same objects with the same labels, so their series
-/// differ only where a value differs.
-pub fn same_objects(a: &Objects, b: &Objects) -> bool {
-    fn spans<T>(x: &[(Span, &T)], y: &[(Span, &T)]) -> bool {
-        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.0 == q.0)
-    }
-    a.arena == b.arena
-        && spans(&a.resources, &b.resources)
-        && spans(&a.connections, &b.connections)
-        && spans(&a.peer_devices, &b.peer_devices)
-        && spans(&a.devices, &b.devices)
-        && a.paths == b.paths
-}
-
-/// For objects with [`same_objects`]: whether the series of `slot` are the same text.
-pub fn same_series(slot: Slot, a: &Objects, b: &Objects) -> bool {
-    fn all<T, V: PartialEq>(x: &[(Span, &T)], y: &[(Span, &T)], v: impl Fn(&T) -> V) -> bool {
-        x.iter().zip(y).all(|(p, q)| v(p.1) == v(q.1))
-    }
-    let progress = |p: &PeerDevice| p.progress.as_deref().map(|g| (g.done, g.eta));
-    match slot {
-        Slot::ResourceRole => all(&a.resources, &b.resources, |r| r.role),
-        Slot::Resource(i) => all(&a.resources, &b.resources, RESOURCE_FAMILIES[i].value),
-        Slot::ConnectionState => all(&a.connections, &b.connections, |c| c.connection_state),
-        Slot::PeerDevice(i) => all(
-            &a.peer_devices,
-            &b.peer_devices,
-            PEER_DEVICE_FAMILIES[i].value,
-        ),
-        Slot::Connection(i) => all(&a.connections, &b.connections, CONNECTION_FAMILIES[i].value),
-        Slot::DeviceState => all(&a.devices, &b.devices, |d| d.disk_state),
-        Slot::Device(i) => all(&a.devices, &b.devices, DEVICE_FAMILIES[i].value),
-        Slot::NewPeerDevice(i) => all(
-            &a.peer_devices,
-            &b.peer_devices,
-            NEW_PEER_DEVICE_FAMILIES[i].value,
-        ),
-        Slot::ResyncDone | Slot::ResyncEta => all(&a.peer_devices, &b.peer_devices, progress),
-        Slot::ReplicationInfo => all(&a.peer_devices, &b.peer_devices, |p| p.replication_state),
-        Slot::PeerDiskInfo => all(&a.peer_devices, &b.peer_devices, |p| p.peer_disk_state),
-        Slot::PeerRoleInfo => all(&a.connections, &b.connections, |c| c.peer_role),
-        // The value is part of `paths`, compared by same_objects.
-        Slot::PathEstablished => true,
     }
 }
 

@@ -101,19 +101,30 @@ impl Endpoint {
         // Off the async runtime: rendering a changed state takes milliseconds. Should it fail,
         // the next scrape starts from an empty cache.
         cache.generation = None;
+        // A new generation is taken; an encoding the cache does not keep is added from the
+        // same generation's frame (the cache keeps no resources to render it from).
+        let take = fresh || !chunks.has(encoding);
         let (chunks, pieces) = tokio::task::spawn_blocking(move || {
-            if fresh {
+            if take {
                 let frame = match source.frame() {
                     Ok(frame) => frame,
                     Err(e) => return (chunks, Err(BodyError::Unavailable(e))),
                 };
                 let before = chunks.kept_bytes();
-                chunks.update(&frame, encoding);
+                if fresh {
+                    chunks.update(&frame, encoding);
+                } else {
+                    chunks.add(&frame, encoding);
+                }
                 drop(frame);
                 release_if_dropped(before, chunks.kept_bytes());
             }
-            let pieces = chunks.body(encoding);
-            (chunks, Ok(pieces))
+            let pieces = chunks.body(encoding).ok_or_else(|| {
+                BodyError::Failed(format!(
+                    "{encoding:?} body missing after its state was taken"
+                ))
+            });
+            (chunks, pieces)
         })
         .await
         .map_err(|e| BodyError::Failed(e.to_string()))?;

@@ -51,6 +51,15 @@ fn text(p: &Pieces, encoding: Encoding) -> String {
     }
 }
 
+/// The body of `f` in `encoding`, as the endpoint gets it: added from the frame of the same
+/// state when the cache does not keep that encoding.
+fn body(chunks: &mut Chunks, f: &Frame, encoding: Encoding) -> Pieces {
+    if !chunks.has(encoding) {
+        chunks.add(f, encoding);
+    }
+    chunks.body(encoding).expect("added")
+}
+
 fn apply(s: &mut State, line: &str) {
     s.apply(parse_line(line).unwrap().event, &mut Vec::new());
 }
@@ -95,7 +104,7 @@ fn reassembled_bodies_equal_a_full_render_over_random_change_sequences() {
                 if rng.below(3) == 0 && encoding != first {
                     continue;
                 }
-                let got = text(&chunks.body(encoding), encoding);
+                let got = text(&body(&mut chunks, &f, encoding), encoding);
                 assert!(
                     got == expected,
                     "seed {seed} step {step} {encoding:?}: the assembled body differs from the full render"
@@ -126,7 +135,7 @@ fn one_changed_resource_renders_one_block_and_compresses_only_its_changed_chunks
     apply(&mut s, &format!("change peer-device name:{name} peer-node-id:{} conn-name:{} volume:0 received:123456 sent:654321", c.peer_node_id, c.conn_name));
     let f = frame(&s, true, 0);
     chunks.update(&f, Encoding::Gzip);
-    let gz = chunks.body(Encoding::Gzip);
+    let gz = chunks.body(Encoding::Gzip).unwrap();
     let after = chunks.work();
     assert_eq!(after.blocks_rendered - before.blocks_rendered, 1);
     // sent and received, each in the original's family and its `_total` twin.
@@ -155,7 +164,10 @@ fn counters_moving_everywhere_recompress_only_the_counter_families() {
         4 * blocks
     );
     assert!(4 < slots().len());
-    assert_eq!(text(&chunks.body(Encoding::Gzip), Encoding::Gzip), full(&f));
+    assert_eq!(
+        text(&chunks.body(Encoding::Gzip).unwrap(), Encoding::Gzip),
+        full(&f)
+    );
 }
 
 #[test]
@@ -171,7 +183,10 @@ fn an_unchanged_state_renders_nothing_and_a_new_resource_renders_at_most_two_blo
     chunks.update(&f, Encoding::Identity);
     assert!(chunks.work().blocks_rendered - w0.blocks_rendered <= 2);
     assert_eq!(
-        text(&chunks.body(Encoding::Identity), Encoding::Identity),
+        text(
+            &chunks.body(Encoding::Identity).unwrap(),
+            Encoding::Identity
+        ),
         full(&f)
     );
 }
@@ -180,11 +195,24 @@ fn an_unchanged_state_renders_nothing_and_a_new_resource_renders_at_most_two_blo
 fn an_encoding_nobody_asked_for_since_the_last_state_is_not_kept() {
     let mut s = state(200);
     let mut chunks = Chunks::new(true);
-    chunks.update(&frame(&s, true, 0), Encoding::Identity);
-    chunks.body(Encoding::Gzip);
+    let f0 = frame(&s, true, 0);
+    chunks.update(&f0, Encoding::Identity);
+    // The same state in a second encoding: added, nothing rendered again.
+    let rendered = chunks.work().blocks_rendered;
+    assert!(!chunks.has(Encoding::Gzip));
+    assert!(
+        chunks.body(Encoding::Gzip).is_none(),
+        "not without its frame"
+    );
+    chunks.add(&f0, Encoding::Gzip);
+    assert_eq!(chunks.work().blocks_rendered, rendered);
+    assert_eq!(
+        text(&chunks.body(Encoding::Gzip).unwrap(), Encoding::Gzip),
+        full(&f0)
+    );
     let (plain, gzip) = chunks.kept_bytes();
     assert!(plain > 0 && gzip > 0 && gzip < plain / 5, "{plain} {gzip}");
-    // The next state: only gzip was asked for meanwhile... plain too, so both stay.
+    // The next state: plain was asked for since the previous one, so both stay.
     apply(&mut s, "change resource name:unknown-res role:Primary");
     chunks.update(&frame(&s, true, 1), Encoding::Gzip);
     assert!(chunks.kept_bytes().0 > 0);
@@ -192,10 +220,46 @@ fn an_encoding_nobody_asked_for_since_the_last_state_is_not_kept() {
     chunks.update(&frame(&s, true, 2), Encoding::Gzip);
     assert_eq!(chunks.kept_bytes().0, 0);
     assert!(chunks.kept_bytes().1 > 0);
-    // A plain scrape brings it back, rendered from the resources the blocks hold.
+    // A plain scrape brings it back, rendered from the frame of the same state.
     let f = frame(&s, true, 2);
+    assert!(!chunks.has(Encoding::Identity));
+    chunks.add(&f, Encoding::Identity);
     assert_eq!(
-        text(&chunks.body(Encoding::Identity), Encoding::Identity),
+        text(
+            &chunks.body(Encoding::Identity).unwrap(),
+            Encoding::Identity
+        ),
         full(&f)
     );
+    // Both were asked for in this state: both stay through the next.
+    apply(&mut s, "change resource name:unknown-res role:Secondary");
+    chunks.update(&frame(&s, true, 3), Encoding::Gzip);
+    assert!(chunks.kept_bytes().0 > 0 && chunks.kept_bytes().1 > 0);
+}
+
+#[test]
+fn the_cache_holds_no_resource_so_a_change_moves_it_instead_of_copying_it() {
+    let s = state(100);
+    let mut chunks = Chunks::new(true);
+    let f = frame(&s, true, 0);
+    chunks.update(&f, Encoding::Gzip);
+    drop(f);
+    // The state alone holds its resources: the core's copy on write is a move.
+    for r in s.resources() {
+        assert_eq!(std::sync::Arc::strong_count(r), 1, "{}", r.name);
+    }
+}
+
+#[test]
+fn a_frame_newer_than_the_state_taken_is_added_whole_not_mixed() {
+    let mut s = state(300);
+    let mut chunks = Chunks::new(false);
+    chunks.update(&frame(&s, false, 0), Encoding::Identity);
+    let name = s.resources().nth(150).unwrap().name.to_string();
+    apply(&mut s, &format!("change resource name:{name} role:Primary"));
+    let f = frame(&s, false, 0);
+    chunks.add(&f, Encoding::Gzip);
+    for e in [Encoding::Identity, Encoding::Gzip] {
+        assert_eq!(text(&chunks.body(e).unwrap(), e), full(&f), "{e:?}");
+    }
 }

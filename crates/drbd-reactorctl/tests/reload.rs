@@ -37,11 +37,20 @@ impl Drop for StandIn {
 fn start_daemon(bench: &Bench) -> StandIn {
     let script = bench.root().join("daemon.sh");
     write_exec(&script, DAEMON);
-    let child = Command::new(&script)
-        .env("RUN", bench.root().join("run"))
-        .env("SNIPPETS", bench.dir())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(&script);
+    cmd.env("RUN", bench.root().join("run"))
+        .env("SNIPPETS", bench.dir());
+    // bash cannot trap a signal that was ignored when it started: under `nohup` (or any
+    // parent ignoring SIGHUP) the stand-in would never run its pass.
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
     let file = bench.root().join("run/config-generation");
     assert!(
         wait_for(Duration::from_secs(10), || file.exists()),

@@ -8,7 +8,8 @@
 #         per second from sending them until a umh rule on the line after them ran.
 #   big   10k x 2 dump: dump applied (ms); peak RSS (VmHWM) after it and, after one statistics
 #         poll (below), before the first scrape. Then a
-#         plain-only client: the first scrape (renders every piece), the same state again (the
+#         plain-only client: the first scrape (renders every piece) and the peak RSS after it,
+#         the same state again (the
 #         transfer alone), a scrape after every resource changed (the counters of a statistics
 #         poll: 30k device and peer-device lines) and the
 #         peak RSS after it, after one resource changed (median of 3); then a gzip-only client
@@ -296,6 +297,7 @@ run_big() {
     read -r ms bytes < <(scrape)
     rec scrape_first_plain_ms "$ms"
     rec body_plain_kb $((bytes / 1024))
+    rec rss_first_plain_kb "$(hwm)"
     # The same state again: nothing to render, the transfer of the body alone.
     read -r ms bytes < <(scrape)
     rec scrape_unchanged_plain_ms "$ms"
@@ -423,6 +425,7 @@ rss_after_dump_kb <=30720
 rss_before_scrape_kb <=30720
 body_plain_kb -
 body_gzip_kb -
+rss_first_plain_kb -
 rss_after_plain_kb <=30720+plain
 rss_gzip_only_kb <=30720+gzip
 rss_after_scrapes_kb -

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 mod demo_signals;
 pub mod model;
+pub mod ports;
 pub mod printer;
 pub mod procs;
 pub mod server;

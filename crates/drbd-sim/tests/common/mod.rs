@@ -72,12 +72,9 @@ impl Drop for Killed {
     }
 }
 
+/// A loopback port for a daemon's listener (below the ephemeral range: see drbd_sim::ports).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    drbd_sim::ports::listen_port()
 }
 
 /// The daemon's command line with `config`, finding drbdsetup/drbdadm in `shims` (the

@@ -10,6 +10,10 @@ fn main() -> std::process::ExitCode {
     {
         purge_freed_pages_at_once();
         drbd_reactor_plugin::memory::set_release(release_unused_pages);
+        drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
+            alloc: region_alloc,
+            free: region_free,
+        });
     }
     drbd_reactor::daemon::main()
 }
@@ -40,6 +44,39 @@ fn release_unused_pages() {
     // SAFETY: mi_collect only walks the allocator's own bookkeeping; it may be called from
     // any thread at any time.
     unsafe { libmimalloc_sys::mi_collect(true) }
+    for cell in &REGION_HEAPS {
+        if let Some(&heap) = cell.get().filter(|h| **h != 0) {
+            // SAFETY: as above, for a region's heap (live for the process).
+            unsafe { libmimalloc_sys::mi_heap_collect(heap as *mut _, true) }
+        }
+    }
+}
+
+/// The regions' heaps (mimalloc v3 first-class heaps: any thread allocates in them, and they
+/// keep their allocations in pages of their own), created on first use.
+#[cfg(feature = "mimalloc")]
+static REGION_HEAPS: [std::sync::OnceLock<usize>; 2] =
+    [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+
+#[cfg(feature = "mimalloc")]
+fn region_heap(region: usize) -> Option<*mut libmimalloc_sys::mi_heap_t> {
+    let cell = REGION_HEAPS.get(region)?;
+    // SAFETY: creates a heap; it lives as long as the process.
+    let heap = *cell.get_or_init(|| unsafe { libmimalloc_sys::mi_heap_new() } as usize);
+    (heap != 0).then_some(heap as *mut libmimalloc_sys::mi_heap_t)
+}
+
+#[cfg(feature = "mimalloc")]
+fn region_alloc(region: usize, len: usize) -> Option<std::ptr::NonNull<u8>> {
+    let heap = region_heap(region)?;
+    // SAFETY: allocates `len` bytes in a live heap; v3 heaps take allocations from any thread.
+    std::ptr::NonNull::new(unsafe { libmimalloc_sys::mi_heap_malloc(heap, len) }.cast())
+}
+
+#[cfg(feature = "mimalloc")]
+fn region_free(p: std::ptr::NonNull<u8>) {
+    // SAFETY: `p` came from mi_heap_malloc (region_alloc); mi_free takes it from any thread.
+    unsafe { libmimalloc_sys::mi_free(p.as_ptr().cast()) }
 }
 
 #[cfg(all(test, feature = "mimalloc"))]

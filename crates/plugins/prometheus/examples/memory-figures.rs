@@ -41,6 +41,13 @@ fn main() {
     let _ = rustix::thread::disable_transparent_huge_pages(true);
     // SAFETY: sets one of the allocator's options (mi_option_purge_delay = 15) before use.
     unsafe { libmimalloc_sys::mi_option_set(15, 0) };
+    // The daemon's regions (a mimalloc heap per encoding), unless NO_REGIONS is set.
+    if std::env::var_os("NO_REGIONS").is_none() {
+        drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
+            alloc: region_alloc,
+            free: |p| unsafe { libmimalloc_sys::mi_free(p.as_ptr().cast()) },
+        });
+    }
     report("start", None);
     let mut s = state(10_000, 2);
     report("state 10k x 2", None);
@@ -68,6 +75,7 @@ fn main() {
         chunks.body(Encoding::Identity);
     }
     report("three more polls and scrapes", Some(&chunks));
+    census();
     // A gzip-only client from now on: the plain pieces go at the state after next.
     for round in 0..3 {
         move_counters(&mut s, |_| true, 21 + round);
@@ -80,12 +88,102 @@ fn main() {
     // What the daemon does when an encoding was dropped (server.rs, release_if_dropped).
     if let Some(pool) = drbd_reactor_prometheus::background::render_pool() {
         // SAFETY: mi_collect walks the allocator's own bookkeeping, from any thread.
-        pool.broadcast(|_| unsafe { libmimalloc_sys::mi_collect(true) });
+        pool.broadcast(|_| collect());
     }
-    unsafe { libmimalloc_sys::mi_collect(true) };
+    collect();
     report("after collecting every thread", Some(&chunks));
+    census();
     if std::env::var_os("MI_STATS").is_some() {
         // SAFETY: prints the allocator's statistics to stderr.
         unsafe { libmimalloc_sys::mi_stats_print(std::ptr::null_mut()) };
+    }
+}
+
+/// With MI_AREAS set: the census of every heap's pages (see [`areas`]).
+fn census() {
+    if std::env::var_os("MI_AREAS").is_some() {
+        extern "C" {
+            // mimalloc v3: the heap every thread allocates from by default.
+            fn mi_heap_main() -> *mut libmimalloc_sys::mi_heap_t;
+        }
+        // SAFETY: the main heap lives as long as the process.
+        areas("main heap", unsafe { mi_heap_main() });
+        for (i, heap) in HEAPS.iter().enumerate() {
+            if let Some(h) = heap.get() {
+                areas(&format!("region {i}"), *h as *mut _);
+            }
+        }
+    }
+}
+
+static HEAPS: [std::sync::OnceLock<usize>; 2] =
+    [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+
+/// As the daemon's release does on every render thread: the thread's part of every heap.
+fn collect() {
+    // SAFETY: collects the calling thread's part of live heaps.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+    for heap in HEAPS.iter().filter_map(|h| h.get()) {
+        unsafe { libmimalloc_sys::mi_heap_collect(*heap as *mut _, true) };
+    }
+}
+
+/// As the daemon's binary does: a heap per region, created on first use.
+fn region_alloc(region: usize, len: usize) -> Option<std::ptr::NonNull<u8>> {
+    // SAFETY: creates a heap for the process's life, then allocates in it.
+    let heap = *HEAPS[region].get_or_init(|| unsafe { libmimalloc_sys::mi_heap_new() } as usize);
+    std::ptr::NonNull::new(unsafe { libmimalloc_sys::mi_heap_malloc(heap as *mut _, len) }.cast())
+}
+
+/// Per block size: the allocator's pages (areas) holding it, their committed bytes and the
+/// bytes in use, the largest differences first (where partly used pages keep memory).
+fn areas(name: &str, heap: *mut libmimalloc_sys::mi_heap_t) {
+    use std::collections::BTreeMap;
+    type Census = BTreeMap<usize, (usize, usize, usize)>;
+    unsafe extern "C" fn visit(
+        _: *const libmimalloc_sys::mi_heap_t,
+        area: *const libmimalloc_sys::mi_heap_area_t,
+        block: *mut std::ffi::c_void,
+        _: usize,
+        arg: *mut std::ffi::c_void,
+    ) -> bool {
+        if block.is_null() {
+            // SAFETY: the allocator passes a valid area and our census as `arg`.
+            let (area, census) = unsafe { (&*area, &mut *(arg as *mut Census)) };
+            let e = census.entry(area.block_size).or_default();
+            e.0 += 1;
+            e.1 += area.committed;
+            e.2 += area.used * area.block_size;
+        }
+        true
+    }
+    let mut census = Census::new();
+    // SAFETY: visits a live heap's areas with the callback above; `census` outlives it.
+    unsafe {
+        libmimalloc_sys::mi_heap_visit_blocks(
+            heap,
+            false,
+            Some(visit),
+            &mut census as *mut Census as *mut std::ffi::c_void,
+        );
+    }
+    let mut rows: Vec<_> = census.into_iter().collect();
+    rows.sort_by_key(|(_, (_, committed, used))| {
+        std::cmp::Reverse(committed - used.min(committed))
+    });
+    let (committed, used) = rows
+        .iter()
+        .fold((0, 0), |(c, u), (_, r)| (c + r.1, u + r.2));
+    println!(
+        "{name}: committed {:.1} MB, in use {:.1} MB",
+        committed as f64 / 1048576.0,
+        used as f64 / 1048576.0
+    );
+    for (size, (pages, committed, used)) in rows.iter().take(6) {
+        println!(
+            "  block {size:>8} B: {pages:>4} pages, committed {:>6.1} MB, in use {:>6.1} MB",
+            *committed as f64 / 1048576.0,
+            *used as f64 / 1048576.0
+        );
     }
 }

@@ -38,6 +38,7 @@
 //! Must never: do I/O or block on anything but its own rendering; serve pieces of two states.
 
 use crate::fingerprint::{fingerprint, Fingerprint};
+use crate::kept::{keep, Region};
 use crate::render::{
     collect, render_header, render_prelude, render_series, render_slots, render_trailer, slots,
     RenderContext,
@@ -430,37 +431,27 @@ fn text_len(blocks: &[Block], headers: &[(Bytes, Segment)], edges: usize) -> u64
     len
 }
 
-/// A chunk without the spare room its string grew (kept chunks are most of the memory).
-fn tight(text: String) -> Bytes {
-    exact(text.into_bytes())
-}
-
-/// `bytes` in an allocation of their size when growing left much spare room: copied, because
-/// shrinking in place does not give memory back (mimalloc keeps a block that shrinks by up to
-/// half in its size class, so a chunk kept up to twice its size: 30 MB of a 96 MB body).
-pub(crate) fn exact(bytes: Vec<u8>) -> Bytes {
-    if bytes.capacity() > bytes.len() + bytes.len() / 16 + 64 {
-        Bytes::copy_from_slice(&bytes)
-    } else {
-        Bytes::from(bytes)
-    }
-}
-
-/// The series of `resources`, one chunk per slot: rendered into this thread's scratch
-/// strings (grown once, reused block after block) and copied out at their size, so a first
-/// scrape neither grows every chunk by doubling nor keeps the spare room.
+/// The series of `resources`, one chunk per slot, kept in the plain region.
 fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
+    let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
+    with_scratch(|out| {
+        render_series(&refs, enums, out);
+        out.iter()
+            .map(|t| keep(t.as_bytes(), Region::Plain))
+            .collect()
+    })
+}
+
+/// Runs `f` with this thread's scratch strings, one per slot, empty: grown once and reused
+/// block after block, so rendering allocates nothing but the kept copies of its size.
+fn with_scratch<R>(f: impl FnOnce(&mut [String]) -> R) -> R {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
     SCRATCH.with_borrow_mut(|out| {
         out.resize_with(slots().len(), String::new);
         out.iter_mut().for_each(String::clear);
-        render_series(&refs, enums, out);
-        out.iter()
-            .map(|t| Bytes::copy_from_slice(t.as_bytes()))
-            .collect()
+        f(out)
     })
 }
 
@@ -535,50 +526,44 @@ fn render_block(
             }
         }
     }
-    let mut text: Vec<String> = (0..n)
-        .map(|s| match (&kept[s], &previous) {
-            // Room for a few more digits than last time.
-            (None, Some(p)) if !p.lens.is_empty() => {
-                String::with_capacity(p.lens[s] + p.lens[s] / 64 + 16)
-            }
-            _ => String::new(),
-        })
-        .collect();
-    render_slots(&new, enums, |s| kept[s].is_none(), &mut text);
-    drop(new);
     b.print = print;
     let mut plain = Vec::with_capacity(n);
     let mut gzip = Vec::with_capacity(n);
     b.lens = Vec::with_capacity(n);
     b.digests = Vec::with_capacity(n);
-    for (s, text) in text.into_iter().enumerate() {
-        if let Some((len, digest, p, g)) = kept[s].take() {
-            b.lens.push(len);
-            b.digests.push(digest);
-            plain.push(p.unwrap_or_default());
-            gzip.push(g.unwrap_or_default());
-            continue;
-        }
-        let text = tight(text);
-        let d = digest(&text);
-        let old_member = previous.as_ref().and_then(|p| {
-            let g = p.gzip.as_ref()?;
-            (p.digests.get(s) == Some(&d)).then(|| g[s].clone())
-        });
-        if keep_gzip {
-            gzip.push(match old_member {
-                _ if text.is_empty() => Segment::default(),
-                Some(m) => m,
-                None => {
-                    compressed.fetch_add(1, Ordering::Relaxed);
-                    segment(&text)
-                }
+    with_scratch(|text| {
+        render_slots(&new, enums, |s| kept[s].is_none(), text);
+        for (s, text) in text.iter().enumerate() {
+            if let Some((len, digest, p, g)) = kept[s].take() {
+                b.lens.push(len);
+                b.digests.push(digest);
+                plain.push(p.unwrap_or_default());
+                gzip.push(g.unwrap_or_default());
+                continue;
+            }
+            let text = text.as_bytes();
+            let d = digest(text);
+            let old_member = previous.as_ref().and_then(|p| {
+                let g = p.gzip.as_ref()?;
+                (p.digests.get(s) == Some(&d)).then(|| g[s].clone())
             });
+            if keep_gzip {
+                gzip.push(match old_member {
+                    _ if text.is_empty() => Segment::default(),
+                    Some(m) => m,
+                    None => {
+                        compressed.fetch_add(1, Ordering::Relaxed);
+                        segment(text)
+                    }
+                });
+            }
+            b.lens.push(text.len());
+            b.digests.push(d);
+            if keep_plain {
+                plain.push(keep(text, Region::Plain));
+            }
         }
-        b.lens.push(text.len());
-        b.digests.push(d);
-        plain.push(text);
-    }
+    });
     b.plain = keep_plain.then_some(plain);
     b.gzip = keep_gzip.then_some(gzip);
 }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod families;
 pub mod fingerprint;
 pub mod gzip;
+pub mod kept;
 pub mod plugin;
 pub mod render;
 pub mod server;

@@ -114,7 +114,8 @@ fn ingest(c: &mut Criterion) {
 }
 
 /// A state snapshot for the state readers (prometheus, agentx) at 10k resources: the core
-/// publishes one at most every 100 ms while lines flow.
+/// builds one between two batches when a reader asks (a list of the resources' `Arc`s: 675 ->
+/// 352 µs against the map by copied name it replaced, on a loaded machine).
 fn snapshot(c: &mut Criterion) {
     let mut state = State::new();
     let mut out = Vec::new();

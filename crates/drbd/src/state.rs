@@ -7,6 +7,7 @@
 
 use crate::event::*;
 use crate::model::*;
+use crate::resource_list::ResourceList;
 use crate::resources::Resources;
 use crate::update::*;
 use crate::values::Address;
@@ -67,8 +68,8 @@ impl State {
     }
 
     /// A cheap immutable copy for readers (metrics, status): clones only the `Arc`s.
-    pub fn snapshot(&self) -> Arc<BTreeMap<String, Arc<Resource>>> {
-        Arc::new(self.resources.to_map())
+    pub fn snapshot(&self) -> ResourceList {
+        ResourceList::from_ordered(self.resources.iter().cloned())
     }
 
     pub(crate) fn take_resources(&mut self) -> BTreeMap<String, Arc<Resource>> {

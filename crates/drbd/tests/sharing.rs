@@ -22,12 +22,18 @@ fn applying_a_line_replaces_only_its_resources_arc() {
     let mut out = Vec::new();
     let line = format!("change resource name:{changed} role:Secondary may_promote:yes");
     s.apply(parse_line(&line).unwrap().event, &mut out);
-    assert!(Arc::ptr_eq(&snapshot[&other], s.resource(&other).unwrap()));
+    assert!(Arc::ptr_eq(
+        &snapshot[other.as_str()],
+        s.resource(&other).unwrap()
+    ));
     assert!(!Arc::ptr_eq(
-        &snapshot[&changed],
+        &snapshot[changed.as_str()],
         s.resource(&changed).unwrap()
     ));
-    assert!(!snapshot[&changed].may_promote, "the snapshot is unchanged");
+    assert!(
+        !snapshot[changed.as_str()].may_promote,
+        "the snapshot is unchanged"
+    );
     assert!(s.resource(&changed).unwrap().may_promote);
     // The update carries the new resource itself, not a copy.
     let PluginUpdate::Object(u) = &out[0] else {
@@ -47,9 +53,10 @@ fn a_line_that_changes_nothing_visible_still_keeps_other_resources_shared() {
     let after = s.snapshot();
     assert_eq!(before.len(), after.len());
     // Touched resources got new Arcs; the old snapshot still reads the old counters.
-    for (name, r) in after.iter() {
-        if !Arc::ptr_eq(r, &before[name]) {
-            assert_ne!(**r, *before[name]);
+    for r in after.iter() {
+        let old = &before[&*r.name];
+        if !Arc::ptr_eq(r, old) {
+            assert_ne!(**r, **old);
         }
     }
 }
@@ -66,7 +73,8 @@ fn reconciling_keeps_the_arc_of_every_unchanged_resource() {
     let mut updates = Vec::new();
     s.reconcile(fresh, &mut updates);
     assert_eq!(updates.len(), 1, "{updates:?}");
-    for (n, r) in before.iter() {
+    for r in before.iter() {
+        let n = &*r.name;
         assert_eq!(Arc::ptr_eq(r, s.resource(n).unwrap()), *n != name, "{n}");
     }
 }

@@ -12,8 +12,7 @@
 //! few instructions), let a reader wait without a deadline, or be compared by address (a
 //! freed snapshot's address can be reused): compare generations.
 
-use drbd::Resource;
-use std::collections::BTreeMap;
+use drbd::{Resource, ResourceList};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,11 +20,12 @@ use std::time::{Duration, Instant};
 pub struct Snapshot {
     /// 0 for the empty start state; every change of the state gets the next number.
     pub generation: u64,
-    pub resources: Arc<BTreeMap<String, Arc<Resource>>>,
+    /// In name order.
+    pub resources: ResourceList,
 }
 
 impl Snapshot {
-    pub fn new(generation: u64, resources: Arc<BTreeMap<String, Arc<Resource>>>) -> Self {
+    pub fn new(generation: u64, resources: ResourceList) -> Self {
         Snapshot {
             generation,
             resources,
@@ -34,7 +34,7 @@ impl Snapshot {
 
     /// Resources in name order.
     pub fn iter(&self) -> impl Iterator<Item = &Resource> {
-        self.resources.values().map(|r| &**r)
+        self.resources.iter().map(|r| &**r)
     }
 }
 
@@ -125,7 +125,7 @@ impl SnapshotPublisher {
 
     /// Hands the readers `resources` as the state of the current generation, and wakes those
     /// waiting for it.
-    pub fn publish(&self, resources: Arc<BTreeMap<String, Arc<Resource>>>) {
+    pub fn publish(&self, resources: ResourceList) {
         let mut cell = self.shared.lock();
         let snapshot = Snapshot::new(cell.generation, resources);
         let previous = cell.latest.replace(snapshot);
@@ -236,13 +236,10 @@ impl Snapshots {
 mod tests {
     use super::*;
 
-    fn map(names: &[&str]) -> Arc<BTreeMap<String, Arc<Resource>>> {
-        Arc::new(
-            names
-                .iter()
-                .map(|n| (n.to_string(), Arc::new(Resource::default())))
-                .collect(),
-        )
+    fn map(names: &[&str]) -> ResourceList {
+        let mut names = names.to_vec();
+        names.sort_unstable();
+        ResourceList::from_ordered(names.into_iter().map(|n| Arc::new(Resource::new(n))))
     }
 
     #[test]
@@ -270,7 +267,7 @@ mod tests {
         let first = reader.current(Duration::ZERO).expect("kept");
         assert!(!core.wanted());
         let dropped = core.changed().expect("the kept snapshot is given back");
-        assert!(Arc::ptr_eq(&dropped.resources, &first.resources));
+        assert!(ResourceList::ptr_eq(&dropped.resources, &first.resources));
         assert_eq!(reader.generation(), 1);
         assert!(
             reader.current(Duration::ZERO).is_none(),
@@ -341,7 +338,7 @@ mod tests {
         for g in &got {
             let g = g.as_ref().expect("answered");
             assert!(
-                Arc::ptr_eq(&g.resources, &first.resources),
+                ResourceList::ptr_eq(&g.resources, &first.resources),
                 "one build for all"
             );
         }

@@ -105,8 +105,6 @@ pub async fn run(config: AgentxConfig, inputs: Inputs) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
 
     /// A snapshot whose map is freed and a new one allocated at the same address must still
     /// count as a change. With pointer identity it did not (the stale MIB was served).
@@ -124,8 +122,8 @@ mod tests {
         for generation in 1..=50 {
             // Each map is dropped before the next is made: the allocator hands out the same
             // address again, as it does in the daemon.
-            let map = Arc::new(BTreeMap::new());
-            addresses.push(Arc::as_ptr(&map) as usize);
+            let map = drbd::ResourceList::from_ordered(std::iter::empty());
+            addresses.push(map.as_slice().as_ptr() as usize);
             drop(core.changed());
             core.publish(map);
             assert_eq!(core.generation(), generation);

@@ -34,7 +34,7 @@ mod answers {
             }
         }
         let snapshot = state.snapshot();
-        MibTable::build(snapshot.values().map(|r| &**r), "9.2.8", "9.28.0", true)
+        MibTable::build(snapshot.iter().map(|r| &**r), "9.2.8", "9.28.0", true)
     }
 
     fn range() -> SearchRange {

@@ -87,7 +87,7 @@ impl MetricsSource for Source {
             )
         })?;
         Ok(Frame {
-            resources: snapshot.resources.values().cloned().collect(),
+            resources: snapshot.resources.iter().cloned().collect(),
             ctx: RenderContext {
                 enums: self.enums,
                 versions: self.versions.borrow().clone(),

@@ -54,7 +54,7 @@ fn table() -> &'static MibTable {
             state.apply(drbd::parse_line(l).expect("a fixture line").event, &mut out);
         }
         let snapshot = state.snapshot();
-        MibTable::build(snapshot.values().map(|r| &**r), "9.2.8", "9.28.0", true)
+        MibTable::build(snapshot.iter().map(|r| &**r), "9.2.8", "9.28.0", true)
     })
 }
 

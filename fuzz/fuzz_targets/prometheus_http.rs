@@ -47,7 +47,7 @@ fn fixture() -> &'static Fixture {
             state.apply(line.event, &mut out);
         }
         let frame = Frame {
-            resources: state.resources().cloned().collect(),
+            resources: state.snapshot(),
             ctx: RenderContext {
                 enums: true,
                 versions: DrbdVersions {

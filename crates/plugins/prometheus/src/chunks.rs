@@ -47,7 +47,7 @@ use bytes::Bytes;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
 use crate::gzip::{gzip_end, GZIP_HEADER};
 pub use crate::gzip::{gzip_member, segment, Segment};
-use drbd::Resource;
+use drbd::{Resource, ResourceList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -58,7 +58,8 @@ pub const BLOCK: usize = 32;
 /// What is rendered: the resources (in name order) and everything else the body shows.
 #[derive(Debug, Clone, Default)]
 pub struct Frame {
-    pub resources: Vec<Arc<Resource>>,
+    /// In name order (a snapshot's list, shared).
+    pub resources: ResourceList,
     pub ctx: RenderContext,
 }
 
@@ -271,7 +272,7 @@ impl Chunks {
         let mut blocks = Vec::new();
         // Per block: its resources, and its previous version when it changed (None: kept).
         let mut plan = Vec::new();
-        for run in cut(&frame.resources, self.block) {
+        for run in cut(frame.resources.as_slice(), self.block) {
             match old.remove(&*run[0].name) {
                 Some(b) if b.same_resources(run) => {
                     plan.push((run, None));

@@ -87,7 +87,7 @@ impl MetricsSource for Source {
             )
         })?;
         Ok(Frame {
-            resources: snapshot.resources.iter().cloned().collect(),
+            resources: snapshot.resources.clone(),
             ctx: RenderContext {
                 enums: self.enums,
                 versions: self.versions.borrow().clone(),

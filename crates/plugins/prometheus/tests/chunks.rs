@@ -17,7 +17,7 @@ fn state(resources: usize) -> State {
 
 fn frame(s: &State, enums: bool, seq: u64) -> Frame {
     Frame {
-        resources: s.resources().cloned().collect(),
+        resources: s.snapshot(),
         ctx: RenderContext {
             enums,
             versions: DrbdVersions {

@@ -14,7 +14,7 @@ impl MetricsSource for Fixture {
     }
     fn frame(&self) -> Result<Frame, String> {
         Ok(Frame {
-            resources: self.0.resources().cloned().collect(),
+            resources: self.0.snapshot(),
             ctx: ctx(),
         })
     }
@@ -200,7 +200,7 @@ impl MetricsSource for Counted {
         self.frames
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(Frame {
-            resources: self.state.resources().cloned().collect(),
+            resources: self.state.snapshot(),
             ctx: ctx(),
         })
     }

@@ -20,7 +20,7 @@ impl MetricsSource for Synth {
     }
     fn frame(&self) -> Result<Frame, String> {
         Ok(Frame {
-            resources: self.0.resources().cloned().collect(),
+            resources: self.0.snapshot(),
             ctx: RenderContext {
                 enums: true,
                 versions: DrbdVersions {

@@ -21,7 +21,7 @@ pub fn state(resources: usize, peers: u32) -> State {
 /// What the plugin renders from: the resources in name order, enums on.
 pub fn frame(s: &State) -> Frame {
     Frame {
-        resources: s.resources().cloned().collect(),
+        resources: s.snapshot(),
         ctx: RenderContext {
             enums: true,
             ..RenderContext::default()

@@ -18,7 +18,7 @@ fn ephemeral_start() -> u16 {
         .unwrap_or(32768)
 }
 
-/// A loopback TCP port nobody listens on now, below the ephemeral range: the next of a walk
+/// A loopback port nobody uses now (TCP or UDP), below the ephemeral range: the next of a walk
 /// over the 12,000 ports under it (fewer if the range starts lower), from a start that
 /// depends on the process id, so concurrent processes walk from different places.
 pub fn listen_port() -> u16 {
@@ -34,7 +34,10 @@ pub fn listen_port() -> u16 {
     );
     for _ in 0..span {
         let port = (bottom + NEXT.fetch_add(1, Ordering::Relaxed) % span) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        // Free for TCP and for UDP (snmpd's port in the agentx tests is UDP).
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }

@@ -14,10 +14,15 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Writes `text` to `path` (replacing it) with mode 0755, through a child process.
+/// Writes `text` to `path` with mode 0755, through a child process: into `path.tmp`, then
+/// renamed over `path` (a shell still running the old script keeps reading the old file).
 pub fn write_script(path: &Path, text: &str) -> io::Result<()> {
     let mut writer = Command::new("/bin/sh")
-        .args(["-c", "cat > \"$1\" && chmod 0755 \"$1\"", "sh"])
+        .args([
+            "-c",
+            "cat > \"$1.tmp\" && chmod 0755 \"$1.tmp\" && mv -f \"$1.tmp\" \"$1\"",
+            "sh",
+        ])
         .arg(path)
         .stdin(Stdio::piped())
         .spawn()?;
@@ -28,15 +33,15 @@ pub fn write_script(path: &Path, text: &str) -> io::Result<()> {
         .write_all(text.as_bytes());
     // the pipe is closed here (the handle was moved out and dropped), so `cat` sees its end
     let status = writer.wait()?;
-    fed?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
+    // A writer that failed (a missing directory) may have exited before we wrote: its exit
+    // status names the path, the broken pipe would not.
+    if !status.success() {
+        return Err(io::Error::other(format!(
             "writing {} failed: the writer {status}",
             path.display()
-        )))
+        )));
     }
+    fed
 }
 
 #[cfg(test)]

@@ -10,10 +10,14 @@ fn main() -> std::process::ExitCode {
     {
         purge_freed_pages_at_once();
         drbd_reactor_plugin::memory::set_release(release_unused_pages);
-        drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
-            alloc: region_alloc,
-            free: region_free,
-        });
+        // Only mimalloc v3's heaps take allocations from any thread (v2's: only from the
+        // thread that made them); a v2 build keeps every piece in the global heap.
+        if first_class_heaps() {
+            drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
+                alloc: region_alloc,
+                free: region_free,
+            });
+        }
     }
     drbd_reactor::daemon::main()
 }
@@ -52,6 +56,13 @@ fn release_unused_pages() {
     }
 }
 
+/// Whether the linked mimalloc is v3 (its version is major * 10000 + minor * 100 + patch).
+#[cfg(feature = "mimalloc")]
+fn first_class_heaps() -> bool {
+    // SAFETY: reads a constant of the library.
+    unsafe { libmimalloc_sys::mi_version() >= 30000 }
+}
+
 /// The regions' heaps (mimalloc v3 first-class heaps: any thread allocates in them, and they
 /// keep their allocations in pages of their own), created on first use.
 #[cfg(feature = "mimalloc")]
@@ -82,6 +93,24 @@ fn region_free(p: std::ptr::NonNull<u8>) {
 #[cfg(all(test, feature = "mimalloc"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_linked_mimalloc_has_first_class_heaps_and_regions_allocate_and_free() {
+        assert!(first_class_heaps(), "the regions need mimalloc v3");
+        for region in 0..2 {
+            let p = region_alloc(region, 100).expect("allocated");
+            // SAFETY: 100 fresh bytes.
+            unsafe { std::ptr::write_bytes(p.as_ptr(), 0xa5, 100) };
+            // freed on another thread, as the render pool's pieces are
+            let addr = p.as_ptr() as usize;
+            std::thread::spawn(move || {
+                region_free(std::ptr::NonNull::new(addr as *mut u8).expect("non-null"))
+            })
+            .join()
+            .unwrap();
+        }
+        assert!(region_alloc(2, 1).is_none(), "no third region");
+    }
 
     #[test]
     fn the_purge_delay_option_index_names_the_purge_delay() {

@@ -132,6 +132,9 @@ fn collect() {
 fn region_alloc(region: usize, len: usize) -> Option<std::ptr::NonNull<u8>> {
     // SAFETY: creates a heap for the process's life, then allocates in it.
     let heap = *HEAPS[region].get_or_init(|| unsafe { libmimalloc_sys::mi_heap_new() } as usize);
+    if heap == 0 {
+        return None;
+    }
     std::ptr::NonNull::new(unsafe { libmimalloc_sys::mi_heap_malloc(heap as *mut _, len) }.cast())
 }
 

@@ -162,6 +162,8 @@ pub struct Chunks {
     /// Encodings the blocks keep until the next update.
     keep: [bool; 2],
     assembled: [Option<Pieces>; 2],
+    /// Whether a state was taken at all (before, there is no body in any encoding).
+    taken: bool,
     /// Per slot: the digests of the column's chunks, their combined CRC-32 and length.
     columns: Vec<Option<(Vec<u128>, u32, usize)>>,
     work: Work,
@@ -204,6 +206,7 @@ impl Chunks {
             asked: [false; 2],
             keep: [false; 2],
             assembled: [None, None],
+            taken: false,
             columns: vec![None; slots().len()],
             work: Work::default(),
         }
@@ -248,11 +251,14 @@ impl Chunks {
 
     /// Whether [`Chunks::body`] has `encoding` without an [`Chunks::add`].
     pub fn has(&self, encoding: Encoding) -> bool {
-        self.assembled[index(encoding)].is_some() || self.blocks.iter().all(|b| b.has(encoding))
+        self.taken
+            && (self.assembled[index(encoding)].is_some()
+                || self.blocks.iter().all(|b| b.has(encoding)))
     }
 
     fn take(&mut self, frame: &Frame, wanted: Encoding, new_state: bool) {
         self.work.updates += 1;
+        self.taken = true;
         self.asked[index(wanted)] = true;
         if new_state {
             // What was asked for since the previous state is kept until the next one.

@@ -238,6 +238,21 @@ fn an_encoding_nobody_asked_for_since_the_last_state_is_not_kept() {
 }
 
 #[test]
+fn a_cache_that_took_no_state_has_no_body_even_for_no_resources() {
+    let mut chunks = Chunks::new(true);
+    assert!(!chunks.has(Encoding::Identity) && chunks.body(Encoding::Gzip).is_none());
+    let empty = frame(&State::new(), true, 0);
+    chunks.update(&empty, Encoding::Identity);
+    assert_eq!(
+        text(
+            &chunks.body(Encoding::Identity).unwrap(),
+            Encoding::Identity
+        ),
+        full(&empty)
+    );
+}
+
+#[test]
 fn the_cache_holds_no_resource_so_a_change_moves_it_instead_of_copying_it() {
     let s = state(100);
     let mut chunks = Chunks::new(true);

@@ -35,14 +35,13 @@
 //! state is added from that state's frame ([`Chunks::add`]): the blocks do not keep their
 //! resources to render from.
 //!
+//! A block and its rendering live in [`crate::block`]; this module keeps the blocks of the
+//! latest state, decides what each needs and assembles the body.
+//!
 //! Must never: do I/O or block on anything but its own rendering; serve pieces of two states.
 
-use crate::fingerprint::{fingerprint, Fingerprint};
-use crate::kept::{keep, Region};
-use crate::render::{
-    collect, render_header, render_prelude, render_series, render_slots, render_trailer, slots,
-    RenderContext,
-};
+use crate::block::{fill_block, render_block, Block};
+use crate::render::{render_header, render_prelude, render_trailer, slots, RenderContext};
 use bytes::Bytes;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
 use crate::gzip::{gzip_end, GZIP_HEADER};
@@ -50,7 +49,7 @@ pub use crate::gzip::{gzip_member, segment, Segment};
 use drbd::{Resource, ResourceList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 /// The average number of resources in a block.
 pub const BLOCK: usize = 32;
@@ -108,38 +107,6 @@ pub struct Work {
     pub bodies: [u64; 2],
 }
 
-struct Block {
-    /// The name of its first resource (blocks are found by it).
-    first: Arc<str>,
-    /// The resources rendered, as change markers only (see the module comment).
-    resources: Vec<Weak<Resource>>,
-    /// What its series show, for a new state's families to be compared with.
-    print: Fingerprint,
-    /// Per slot: the length and digest of the chunk's text.
-    lens: Vec<usize>,
-    digests: Vec<u128>,
-    plain: Option<Vec<Bytes>>,
-    gzip: Option<Vec<Segment>>,
-}
-
-impl Block {
-    fn same_resources(&self, resources: &[Arc<Resource>]) -> bool {
-        self.resources.len() == resources.len()
-            && self
-                .resources
-                .iter()
-                .zip(resources)
-                .all(|(a, b)| std::ptr::eq(a.as_ptr(), Arc::as_ptr(b)))
-    }
-
-    fn has(&self, encoding: Encoding) -> bool {
-        match encoding {
-            Encoding::Identity => self.plain.is_some(),
-            Encoding::Gzip => self.gzip.is_some(),
-        }
-    }
-}
-
 /// What a block of the new state needs.
 enum Job<'a> {
     /// Its resources changed: render what changed (the previous version, if any, tells).
@@ -174,10 +141,6 @@ fn index(e: Encoding) -> usize {
         Encoding::Identity => 0,
         Encoding::Gzip => 1,
     }
-}
-
-fn digest(text: &[u8]) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(text)
 }
 
 impl Chunks {
@@ -286,15 +249,7 @@ impl Chunks {
                 }
                 previous => {
                     plan.push((run, Some(previous)));
-                    blocks.push(Block {
-                        first: Arc::clone(&run[0].name),
-                        resources: run.iter().map(Arc::downgrade).collect(),
-                        print: Fingerprint::default(),
-                        lens: Vec::new(),
-                        digests: Vec::new(),
-                        plain: None,
-                        gzip: None,
-                    });
+                    blocks.push(Block::new(run));
                 }
             }
         }
@@ -302,8 +257,9 @@ impl Chunks {
         let rendered = AtomicUsize::new(0);
         let compressed = AtomicUsize::new(0);
         let enums = self.enums;
-        let lacks =
-            |b: &Block| (keep_plain && b.plain.is_none()) || (keep_gzip && b.gzip.is_none());
+        let lacks = |b: &Block| {
+            (keep_plain && !b.has(Encoding::Identity)) || (keep_gzip && !b.has(Encoding::Gzip))
+        };
         let jobs: Vec<Job> = blocks
             .iter_mut()
             .zip(plan)
@@ -436,143 +392,6 @@ fn text_len(blocks: &[Block], headers: &[(Bytes, Segment)], edges: usize) -> u64
         }
     }
     len
-}
-
-/// The series of `resources`, one chunk per slot, kept in the plain region.
-fn series(resources: &[Arc<Resource>], enums: bool) -> Vec<Bytes> {
-    let refs: Vec<&Resource> = resources.iter().map(|r| &**r).collect();
-    with_scratch(|out| {
-        render_series(&refs, enums, out);
-        out.iter()
-            .map(|t| keep(t.as_bytes(), Region::Plain))
-            .collect()
-    })
-}
-
-/// Runs `f` with this thread's scratch strings, one per slot, empty: grown once and reused
-/// block after block, so rendering allocates nothing but the kept copies of its size.
-fn with_scratch<R>(f: impl FnOnce(&mut [String]) -> R) -> R {
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    SCRATCH.with_borrow_mut(|out| {
-        out.resize_with(slots().len(), String::new);
-        out.iter_mut().for_each(String::clear);
-        f(out)
-    })
-}
-
-fn compress(plain: &[Bytes], count: &AtomicUsize) -> Vec<Segment> {
-    plain
-        .iter()
-        .map(|p| {
-            if p.is_empty() {
-                Segment::default()
-            } else {
-                count.fetch_add(1, Ordering::Relaxed);
-                segment(p)
-            }
-        })
-        .collect()
-}
-
-/// Adds the encodings kept now to a block of the same resources: compressed from its plain
-/// text when it has that, else rendered from `run` (the text is what it was: same resources).
-fn fill_block(
-    b: &mut Block,
-    run: &[Arc<Resource>],
-    enums: bool,
-    keep_plain: bool,
-    keep_gzip: bool,
-    rendered: &AtomicUsize,
-    compressed: &AtomicUsize,
-) {
-    let plain = match b.plain.take() {
-        Some(p) => p,
-        None => {
-            rendered.fetch_add(1, Ordering::Relaxed);
-            series(run, enums)
-        }
-    };
-    if keep_gzip && b.gzip.is_none() {
-        b.gzip = Some(compress(&plain, compressed));
-    }
-    if keep_plain {
-        b.plain = Some(plain);
-    }
-}
-
-/// Renders a block whose resources changed. With the previous version of the block at hand
-/// and the same objects in it (only values moved), a family whose values are all unchanged
-/// keeps its chunk without rendering; a rendered chunk whose text is unchanged keeps its gzip
-/// member.
-fn render_block(
-    b: &mut Block,
-    run: &[Arc<Resource>],
-    previous: Option<Block>,
-    enums: bool,
-    keep_plain: bool,
-    keep_gzip: bool,
-    compressed: &AtomicUsize,
-) {
-    let n = slots().len();
-    let new = collect(run.iter().map(|r| &**r));
-    let print = fingerprint(&new);
-    // Per slot: what can be kept of the previous version.
-    type Kept = (usize, u128, Option<Bytes>, Option<Segment>);
-    let mut kept: Vec<Option<Kept>> = vec![None; n];
-    if let Some(p) = &previous {
-        let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
-        if complete && p.print.objects == print.objects {
-            for s in 0..n {
-                if p.print.series.get(s) == Some(&print.series[s]) {
-                    let plain = p.plain.as_ref().map(|c| c[s].clone());
-                    let gzip = p.gzip.as_ref().map(|c| c[s].clone());
-                    kept[s] = Some((p.lens[s], p.digests[s], plain, gzip));
-                }
-            }
-        }
-    }
-    b.print = print;
-    let mut plain = Vec::with_capacity(n);
-    let mut gzip = Vec::with_capacity(n);
-    b.lens = Vec::with_capacity(n);
-    b.digests = Vec::with_capacity(n);
-    with_scratch(|text| {
-        render_slots(&new, enums, |s| kept[s].is_none(), text);
-        for (s, text) in text.iter().enumerate() {
-            if let Some((len, digest, p, g)) = kept[s].take() {
-                b.lens.push(len);
-                b.digests.push(digest);
-                plain.push(p.unwrap_or_default());
-                gzip.push(g.unwrap_or_default());
-                continue;
-            }
-            let text = text.as_bytes();
-            let d = digest(text);
-            let old_member = previous.as_ref().and_then(|p| {
-                let g = p.gzip.as_ref()?;
-                (p.digests.get(s) == Some(&d)).then(|| g[s].clone())
-            });
-            if keep_gzip {
-                gzip.push(match old_member {
-                    _ if text.is_empty() => Segment::default(),
-                    Some(m) => m,
-                    None => {
-                        compressed.fetch_add(1, Ordering::Relaxed);
-                        segment(text)
-                    }
-                });
-            }
-            b.lens.push(text.len());
-            b.digests.push(d);
-            if keep_plain {
-                plain.push(keep(text, Region::Plain));
-            }
-        }
-    });
-    b.plain = keep_plain.then_some(plain);
-    b.gzip = keep_gzip.then_some(gzip);
 }
 
 /// Splits `resources` into blocks of about `size`: a block ends after a resource whose name

@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod background;
+mod block;
 pub mod chunks;
 pub mod config;
 pub mod families;

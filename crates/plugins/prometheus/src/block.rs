@@ -1,0 +1,192 @@
+//! One block of the cached body ([`crate::chunks`] says how blocks are cut): its chunks per
+//! family, plain and gzip, and how a block is rendered when its resources changed or filled
+//! when an encoding is added to the same resources.
+//!
+//! Must never: keep a family's chunk whose digest changed, or render a family whose digest
+//! stayed; copy text into the plain region when plain is not kept.
+
+use crate::chunks::Encoding;
+use crate::fingerprint::{fingerprint, Fingerprint};
+use crate::gzip::{segment, Segment};
+use crate::kept::{keep, Region};
+use crate::render::{collect, render_series, render_slots, slots};
+use bytes::Bytes;
+use drbd::Resource;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+pub(crate) struct Block {
+    /// The name of its first resource (blocks are found by it).
+    pub(crate) first: Arc<str>,
+    /// The resources rendered, as change markers only (see the chunks module comment).
+    resources: Vec<Weak<Resource>>,
+    /// What its series show, for a new state's families to be compared with.
+    print: Fingerprint,
+    /// Per slot: the length and digest of the chunk's text.
+    pub(crate) lens: Vec<usize>,
+    pub(crate) digests: Vec<u128>,
+    pub(crate) plain: Option<Vec<Bytes>>,
+    pub(crate) gzip: Option<Vec<Segment>>,
+}
+
+impl Block {
+    /// A block of `run` with nothing rendered yet.
+    pub(crate) fn new(run: &[Arc<Resource>]) -> Block {
+        Block {
+            first: Arc::clone(&run[0].name),
+            resources: run.iter().map(Arc::downgrade).collect(),
+            print: Fingerprint::default(),
+            lens: Vec::new(),
+            digests: Vec::new(),
+            plain: None,
+            gzip: None,
+        }
+    }
+
+    pub(crate) fn same_resources(&self, resources: &[Arc<Resource>]) -> bool {
+        self.resources.len() == resources.len()
+            && self
+                .resources
+                .iter()
+                .zip(resources)
+                .all(|(a, b)| std::ptr::eq(a.as_ptr(), Arc::as_ptr(b)))
+    }
+
+    pub(crate) fn has(&self, encoding: Encoding) -> bool {
+        match encoding {
+            Encoding::Identity => self.plain.is_some(),
+            Encoding::Gzip => self.gzip.is_some(),
+        }
+    }
+}
+
+fn digest(text: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(text)
+}
+
+/// `text` as a gzip segment (none for no text), counted.
+fn compress(text: &[u8], count: &AtomicUsize) -> Segment {
+    if text.is_empty() {
+        return Segment::default();
+    }
+    count.fetch_add(1, Ordering::Relaxed);
+    segment(text)
+}
+
+/// Runs `f` with this thread's scratch strings, one per slot, empty: grown once and reused
+/// block after block, so rendering allocates nothing but the kept copies of its size.
+fn with_scratch<R>(f: impl FnOnce(&mut [String]) -> R) -> R {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|out| {
+        out.resize_with(slots().len(), String::new);
+        out.iter_mut().for_each(String::clear);
+        f(out)
+    })
+}
+
+/// Adds the encodings kept now to a block of the same resources: compressed from its plain
+/// text when it has that, else rendered from `run` (the text is what it was: same resources).
+pub(crate) fn fill_block(
+    b: &mut Block,
+    run: &[Arc<Resource>],
+    enums: bool,
+    keep_plain: bool,
+    keep_gzip: bool,
+    rendered: &AtomicUsize,
+    compressed: &AtomicUsize,
+) {
+    let gzip_missing = keep_gzip && b.gzip.is_none();
+    if let Some(plain) = &b.plain {
+        if gzip_missing {
+            b.gzip = Some(plain.iter().map(|p| compress(p, compressed)).collect());
+        }
+        return;
+    }
+    rendered.fetch_add(1, Ordering::Relaxed);
+    let refs: Vec<&Resource> = run.iter().map(|r| &**r).collect();
+    with_scratch(|text| {
+        render_series(&refs, enums, text);
+        if gzip_missing {
+            b.gzip = Some(
+                text.iter()
+                    .map(|t| compress(t.as_bytes(), compressed))
+                    .collect(),
+            );
+        }
+        if keep_plain {
+            b.plain = Some(
+                text.iter()
+                    .map(|t| keep(t.as_bytes(), Region::Plain))
+                    .collect(),
+            );
+        }
+    });
+}
+
+/// Renders a block whose resources changed. With the previous version of the block at hand
+/// and the same objects in it (only values moved), a family whose values are all unchanged
+/// keeps its chunk without rendering; a rendered chunk whose text is unchanged keeps its gzip
+/// member.
+pub(crate) fn render_block(
+    b: &mut Block,
+    run: &[Arc<Resource>],
+    previous: Option<Block>,
+    enums: bool,
+    keep_plain: bool,
+    keep_gzip: bool,
+    compressed: &AtomicUsize,
+) {
+    let n = slots().len();
+    let new = collect(run.iter().map(|r| &**r));
+    let print = fingerprint(&new);
+    // Per slot: what can be kept of the previous version.
+    type Kept = (usize, u128, Option<Bytes>, Option<Segment>);
+    let mut kept: Vec<Option<Kept>> = vec![None; n];
+    if let Some(p) = &previous {
+        let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
+        if complete && p.print.objects == print.objects {
+            for s in 0..n {
+                if p.print.series.get(s) == Some(&print.series[s]) {
+                    let plain = p.plain.as_ref().map(|c| c[s].clone());
+                    let gzip = p.gzip.as_ref().map(|c| c[s].clone());
+                    kept[s] = Some((p.lens[s], p.digests[s], plain, gzip));
+                }
+            }
+        }
+    }
+    b.print = print;
+    let mut plain = Vec::with_capacity(n);
+    let mut gzip = Vec::with_capacity(n);
+    b.lens = Vec::with_capacity(n);
+    b.digests = Vec::with_capacity(n);
+    with_scratch(|text| {
+        render_slots(&new, enums, |s| kept[s].is_none(), text);
+        for (s, text) in text.iter().enumerate() {
+            if let Some((len, digest, p, g)) = kept[s].take() {
+                b.lens.push(len);
+                b.digests.push(digest);
+                plain.push(p.unwrap_or_default());
+                gzip.push(g.unwrap_or_default());
+                continue;
+            }
+            let text = text.as_bytes();
+            let d = digest(text);
+            if keep_gzip {
+                let old_member = previous.as_ref().and_then(|p| {
+                    let g = p.gzip.as_ref()?;
+                    (p.digests.get(s) == Some(&d)).then(|| g[s].clone())
+                });
+                gzip.push(old_member.unwrap_or_else(|| compress(text, compressed)));
+            }
+            b.lens.push(text.len());
+            b.digests.push(d);
+            if keep_plain {
+                plain.push(keep(text, Region::Plain));
+            }
+        }
+    });
+    b.plain = keep_plain.then_some(plain);
+    b.gzip = keep_gzip.then_some(gzip);
+}

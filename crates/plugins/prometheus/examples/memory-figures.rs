@@ -4,7 +4,7 @@
 //! allocator's rounding and partly used pages, and the render's temporaries.
 //!
 //! cargo run --release -p drbd-reactor-prometheus --example memory-figures
-use drbd_reactor_prometheus::chunks::{Chunks, Encoding};
+use drbd_reactor_prometheus::chunks::{Chunks, Encoding, Pieces};
 use synth::{frame, move_counters, state};
 
 #[path = "../benches/synth/mod.rs"]
@@ -52,38 +52,20 @@ fn main() {
     let mut s = state(10_000, 2);
     report("state 10k x 2", None);
     let mut chunks = Chunks::new(true);
-    let f = frame(&s);
-    chunks.update(&f, Encoding::Identity);
-    drop(f);
-    let body = chunks.body(Encoding::Identity).expect("taken");
+    let body = scrape(&mut chunks, &s, Encoding::Identity);
     report("first plain scrape (body held)", Some(&chunks));
     drop(body);
     report("body sent", Some(&chunks));
     move_counters(&mut s, |_| true, 7);
     report("statistics poll applied", Some(&chunks));
-    let f = frame(&s);
-    chunks.update(&f, Encoding::Identity);
-    drop(f);
-    let body = chunks.body(Encoding::Identity).expect("taken");
+    let body = scrape(&mut chunks, &s, Encoding::Identity);
     report("plain scrape after the poll", Some(&chunks));
     drop(body);
-    for round in 0..3 {
-        move_counters(&mut s, |_| true, 11 + round);
-        let f = frame(&s);
-        chunks.update(&f, Encoding::Identity);
-        drop(f);
-        chunks.body(Encoding::Identity);
-    }
+    polls_and_scrapes(&mut chunks, &mut s, 11, Encoding::Identity);
     report("three more polls and scrapes", Some(&chunks));
     census();
     // A gzip-only client from now on: the plain pieces go at the state after next.
-    for round in 0..3 {
-        move_counters(&mut s, |_| true, 21 + round);
-        let f = frame(&s);
-        chunks.update(&f, Encoding::Gzip);
-        drop(f);
-        chunks.body(Encoding::Gzip);
-    }
+    polls_and_scrapes(&mut chunks, &mut s, 21, Encoding::Gzip);
     report("gzip only, three polls later", Some(&chunks));
     // What the daemon does when an encoding was dropped (server.rs, release_if_dropped).
     if let Some(pool) = drbd_reactor_prometheus::background::render_pool() {
@@ -118,6 +100,20 @@ fn census() {
 
 static HEAPS: [std::sync::OnceLock<usize>; 2] =
     [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+
+/// A scrape of the state `s` is now in: the cache takes it, the body is assembled.
+fn scrape(chunks: &mut Chunks, s: &drbd::State, encoding: Encoding) -> Pieces {
+    chunks.update(&frame(s), encoding);
+    chunks.body(encoding).expect("taken")
+}
+
+/// Three statistics polls (counters moved by `from`, `from + 1`, ...), each scraped.
+fn polls_and_scrapes(chunks: &mut Chunks, s: &mut drbd::State, from: u64, encoding: Encoding) {
+    for round in 0..3 {
+        move_counters(s, |_| true, from + round);
+        scrape(chunks, s, encoding);
+    }
+}
 
 /// As the daemon's release does on every render thread: the thread's part of every heap.
 fn collect() {

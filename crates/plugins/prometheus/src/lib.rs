@@ -5,13 +5,14 @@
 //! resources, so a scrape after a change renders and compresses only what changed (its module
 //! comment says how the reuse is cut; `fingerprint` digests what a block's families show, so
 //! the cache need not keep the resources it rendered); `server` is the HTTP shell, which sends the pieces
-//! without joining them and renders each state once however many scrapes ask at the same time.
+//! without joining them (`body`: short ones copied into frames) and renders each state once however many scrapes ask at the same time.
 //! The daemon supplies a [`server::MetricsSource`] that reads its latest state snapshot, so a
 //! scrape never blocks the core and the core never waits for a scrape.
 
 pub mod address;
 pub mod background;
 mod block;
+pub mod body;
 pub mod chunks;
 pub mod config;
 pub mod families;

@@ -6,8 +6,8 @@
 //! scrape of that generation. Must never: let one client delay another (each connection is
 //! its own task, with read and overall timeouts), or block shutdown on a client.
 
+use crate::body::PiecesBody;
 use crate::chunks::{Chunks, Encoding, Frame, Pieces, Work};
-use bytes::Bytes;
 use drbd_reactor_plugin::memory;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
@@ -215,61 +215,6 @@ where
         .header_read_timeout(read)
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .await
-}
-
-/// A response body sent piece by piece from the shared cache, without joining the pieces.
-pub struct PiecesBody {
-    pieces: Arc<[Bytes]>,
-    next: usize,
-    remaining: u64,
-}
-
-impl PiecesBody {
-    fn new(p: Pieces) -> Self {
-        PiecesBody {
-            pieces: p.pieces,
-            next: 0,
-            remaining: p.len,
-        }
-    }
-
-    fn text(text: &'static str) -> Self {
-        PiecesBody::new(Pieces {
-            len: text.len() as u64,
-            pieces: Arc::new([Bytes::from_static(text.as_bytes())]),
-        })
-    }
-
-    fn empty() -> Self {
-        PiecesBody::new(Pieces::default())
-    }
-}
-
-impl hyper::body::Body for PiecesBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
-        while let Some(piece) = self.pieces.get(self.next).cloned() {
-            self.next += 1;
-            if !piece.is_empty() {
-                self.remaining -= piece.len() as u64;
-                return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))));
-            }
-        }
-        std::task::Poll::Ready(None)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.remaining)
-    }
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<PiecesBody> {

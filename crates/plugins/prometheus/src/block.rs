@@ -73,12 +73,23 @@ fn compress(text: &[u8], count: &AtomicUsize) -> Segment {
     segment(text)
 }
 
-/// Runs `f` with this thread's scratch strings, one per slot, empty: grown once and reused
-/// block after block, so rendering allocates nothing but the kept copies of its size.
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Frees this thread's scratch: what rendering and compressing grew to for the largest block
+/// (about 1 MB). Called when a render pass ends (see [`crate::chunks`]), so a daemon between
+/// two scrapes keeps none of it.
+pub(crate) fn free_scratch() {
+    let _ = SCRATCH.try_with(|s| s.take());
+    crate::gzip::free_scratch();
+    crate::fingerprint::free_scratch();
+}
+
+/// Runs `f` with this thread's scratch strings, one per slot, empty: grown once per render
+/// pass and reused block after block, so rendering allocates nothing but the kept copies of
+/// its size.
 fn with_scratch<R>(f: impl FnOnce(&mut [String]) -> R) -> R {
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     SCRATCH.with_borrow_mut(|out| {
         out.resize_with(slots().len(), String::new);
         out.iter_mut().for_each(String::clear);
@@ -189,4 +200,49 @@ pub(crate) fn render_block(
     });
     b.plain = keep_plain.then_some(plain);
     b.gzip = keep_gzip.then_some(gzip);
+}
+
+/// Bytes this thread's scratch holds (tests).
+#[cfg(test)]
+fn scratch_held() -> usize {
+    SCRATCH.with_borrow(|s| s.iter().map(String::capacity).sum::<usize>())
+        + crate::gzip::scratch_held()
+        + crate::fingerprint::scratch_held()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunks::{Chunks, Encoding, Frame};
+
+    fn frame(resources: usize) -> Frame {
+        let mut s = drbd::State::new();
+        for line in drbd::synth::initial_dump(resources, 2) {
+            s.apply(line.event, &mut Vec::new());
+        }
+        Frame {
+            resources: s.snapshot(),
+            ctx: Default::default(),
+        }
+    }
+
+    #[test]
+    fn no_thread_keeps_render_scratch_once_a_render_pass_ended() {
+        // A single block renders on the calling thread; many on the render pool.
+        for resources in [3, 2000] {
+            let mut chunks = Chunks::new(true);
+            chunks.update(&frame(resources), Encoding::Gzip);
+            assert!(chunks.body(Encoding::Gzip).is_some());
+            assert_eq!(scratch_held(), 0, "calling thread, {resources} resources");
+            let pool = crate::background::render_pool().expect("a render pool");
+            let held: usize = pool.broadcast(|_| scratch_held()).into_iter().sum();
+            assert_eq!(held, 0, "render threads, {resources} resources");
+        }
+        // What is measured is what rendering grows.
+        with_scratch(|text| text[0].push('x'));
+        let _ = crate::gzip::segment(b"text");
+        assert!(scratch_held() > 0);
+        free_scratch();
+        assert_eq!(scratch_held(), 0);
+    }
 }

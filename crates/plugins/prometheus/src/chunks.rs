@@ -40,7 +40,7 @@
 //!
 //! Must never: do I/O or block on anything but its own rendering; serve pieces of two states.
 
-use crate::block::{fill_block, render_block, Block};
+use crate::block::{fill_block, free_scratch, render_block, Block};
 use crate::render::{render_header, render_prelude, render_trailer, slots, RenderContext};
 use bytes::Bytes;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
@@ -159,6 +159,7 @@ impl Chunks {
                 (Bytes::from(h), segment)
             })
             .collect();
+        free_scratch();
         Chunks {
             block: block.max(1),
             blocks: Vec::new(),
@@ -313,6 +314,8 @@ impl Chunks {
         }
         let pieces = self.assemble(encoding);
         self.assembled[index(encoding)] = Some(pieces.clone());
+        // The scrape's rendering on this thread ends here (the render threads' at each pass).
+        free_scratch();
         Some(pieces)
     }
 
@@ -415,13 +418,16 @@ fn cut(resources: &[Arc<Resource>], size: usize) -> Vec<&[Arc<Resource>]> {
 /// Runs `job` over `items` on every core (inline for a single item), on the render pool's
 /// long-lived background threads (see [`crate::background`]).
 fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
-    if items.len() <= 1 {
-        items.into_iter().for_each(job);
+    if items.is_empty() {
         return;
     }
     use rayon::prelude::*;
     match crate::background::render_pool() {
-        Some(pool) => pool.install(|| items.into_par_iter().with_max_len(1).for_each(job)),
-        None => items.into_iter().for_each(job),
+        Some(pool) if items.len() > 1 => {
+            pool.install(|| items.into_par_iter().with_max_len(1).for_each(job));
+            // Their scratch is freed now; the calling thread's once the body is assembled.
+            pool.broadcast(|_| free_scratch());
+        }
+        _ => items.into_iter().for_each(job),
     }
 }

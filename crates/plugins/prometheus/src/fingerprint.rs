@@ -26,11 +26,23 @@ pub struct Fingerprint {
     pub series: Vec<u64>,
 }
 
+thread_local! {
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Bytes this thread's buffer holds (tests).
+#[cfg(test)]
+pub(crate) fn scratch_held() -> usize {
+    BUFFER.with_borrow(Vec::capacity)
+}
+
+/// Frees this thread's buffer.
+pub(crate) fn free_scratch() {
+    let _ = BUFFER.try_with(|b| b.take());
+}
+
 /// Digests `o`: its labels, then every slot's values.
 pub fn fingerprint(o: &Objects) -> Fingerprint {
-    thread_local! {
-        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     BUFFER.with_borrow_mut(|buf| {
         buf.clear();
         buf.extend_from_slice(o.arena.as_bytes());

@@ -16,14 +16,26 @@ pub struct Segment {
     pub crc: u32,
 }
 
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<(flate2::Compress, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Frees this thread's compressor and output buffer.
+pub(crate) fn free_scratch() {
+    let _ = SCRATCH.try_with(|s| s.take());
+}
+
+/// Bytes this thread's output buffer holds (tests; the compressor's state is not counted).
+#[cfg(test)]
+pub(crate) fn scratch_held() -> usize {
+    SCRATCH.with_borrow(|s| s.as_ref().map_or(0, |(_, out)| out.capacity().max(1)))
+}
+
 /// Compresses `text` into a segment (kept in the gzip region, exactly as long). The
 /// compressor and its output buffer are this thread's, reset and reused: a new compressor
 /// allocated and cleared its window and tables (about 300 KB) for every chunk.
 pub fn segment(text: &[u8]) -> Segment {
-    thread_local! {
-        static SCRATCH: std::cell::RefCell<Option<(flate2::Compress, Vec<u8>)>> =
-            const { std::cell::RefCell::new(None) };
-    }
     SCRATCH.with_borrow_mut(|scratch| {
         let (c, out) = scratch.get_or_insert_with(|| {
             (

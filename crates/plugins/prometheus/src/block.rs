@@ -228,6 +228,7 @@ mod tests {
 
     #[test]
     fn no_thread_keeps_render_scratch_once_a_render_pass_ended() {
+        let _one_at_a_time = crate::test_support::exclusive();
         // A single block renders on the calling thread; many on the render pool.
         for resources in [3, 2000] {
             let mut chunks = Chunks::new(true);

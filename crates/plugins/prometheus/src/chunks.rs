@@ -425,8 +425,12 @@ fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
     match crate::background::render_pool() {
         Some(pool) if items.len() > 1 => {
             pool.install(|| items.into_par_iter().with_max_len(1).for_each(job));
-            // Their scratch is freed now; the calling thread's once the body is assembled.
-            pool.broadcast(|_| free_scratch());
+            // Their scratch is freed now, and what they freed goes back to the system (the
+            // calling thread's once the body is assembled: see crate::server).
+            pool.broadcast(|_| {
+                free_scratch();
+                drbd_reactor_plugin::memory::release_unused();
+            });
         }
         _ => items.into_iter().for_each(job),
     }

@@ -22,3 +22,27 @@ pub mod kept;
 pub mod plugin;
 pub mod render;
 pub mod server;
+
+/// For tests that count the allocator releases the plugin asks for, or that render on the
+/// pool (which asks for them): they run one at a time, since the count is process-wide.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, MutexGuard};
+
+    static LOCK: Mutex<()> = Mutex::new(());
+    static RELEASES: AtomicUsize = AtomicUsize::new(0);
+
+    /// Holds off the other such tests, and counts releases from now on.
+    pub(crate) fn exclusive() -> MutexGuard<'static, ()> {
+        drbd_reactor_plugin::memory::set_release(|| {
+            RELEASES.fetch_add(1, Ordering::SeqCst);
+        });
+        LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Releases asked for so far (by any thread).
+    pub(crate) fn releases() -> usize {
+        RELEASES.load(Ordering::SeqCst)
+    }
+}

@@ -124,6 +124,13 @@ impl Endpoint {
                     "{encoding:?} body missing after its state was taken"
                 ))
             });
+            if take {
+                // This thread rendered and assembled: the allocator keeps the pages it freed
+                // (the previous body's piece list, render temporaries) until the thread
+                // allocates again, which may be many scrapes later. About 0.1 ms at 10k
+                // resources; 1.7 MB less resident with a gzip-only client.
+                memory::release_unused();
+            }
             (chunks, pieces)
         })
         .await
@@ -316,23 +323,80 @@ pub fn accepts_gzip(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::test_support::{exclusive, releases};
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-    static RELEASES: AtomicUsize = AtomicUsize::new(0);
+    fn render_threads() -> usize {
+        crate::background::render_pool().map_or(0, |p| p.current_num_threads())
+    }
 
     #[test]
     fn pages_are_released_when_an_update_dropped_megabytes_and_not_for_a_few_changed_chunks() {
-        memory::set_release(|| {
-            RELEASES.fetch_add(1, Ordering::SeqCst);
-        });
+        let _one_at_a_time = exclusive();
+        let base = releases();
         let mb = 1 << 20;
         // A few changed chunks replaced by their new text: left to the allocator.
         release_if_dropped((100 * mb, 20 * mb), (100 * mb - 1000, 20 * mb));
-        assert_eq!(RELEASES.load(Ordering::SeqCst), 0);
+        assert_eq!(releases() - base, 0);
         // The plain pieces dropped (nobody asked for them since the last state): every
         // render thread and the calling one give their pages back.
         release_if_dropped((100 * mb, 20 * mb), (0, 20 * mb));
-        let threads = crate::background::render_pool().map_or(0, |p| p.current_num_threads()) + 1;
-        assert_eq!(RELEASES.load(Ordering::SeqCst), threads);
+        assert_eq!(releases() - base, render_threads() + 1);
+    }
+
+    struct Source {
+        generation: AtomicU64,
+        frame: std::sync::Mutex<Frame>,
+    }
+
+    impl MetricsSource for Source {
+        fn generation(&self) -> u64 {
+            self.generation.load(Ordering::SeqCst)
+        }
+        fn frame(&self) -> Result<Frame, String> {
+            Ok(self.frame.lock().unwrap().clone())
+        }
+    }
+
+    fn frame(resources: usize) -> Frame {
+        let mut s = drbd::State::new();
+        for line in drbd::synth::initial_dump(resources, 2) {
+            s.apply(line.event, &mut Vec::new());
+        }
+        Frame {
+            resources: s.snapshot(),
+            ctx: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_scrape_that_rendered_gives_back_its_threads_pages_and_a_cached_one_does_not() {
+        let _one_at_a_time = exclusive();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(scrapes_and_releases());
+    }
+
+    async fn scrapes_and_releases() {
+        let source = Arc::new(Source {
+            generation: AtomicU64::new(1),
+            frame: std::sync::Mutex::new(frame(3)),
+        });
+        let endpoint = Endpoint::new(source.clone(), true);
+        // One block: rendered on the scrape's thread, which releases once.
+        let base = releases();
+        endpoint.body(Encoding::Gzip).await.unwrap();
+        assert_eq!(releases() - base, 1);
+        // The same generation again: nothing rendered, nothing to give back.
+        endpoint.body(Encoding::Gzip).await.unwrap();
+        assert_eq!(releases() - base, 1);
+        // Many blocks: the render threads release after their pass, the scrape's thread
+        // after assembling.
+        *source.frame.lock().unwrap() = frame(2000);
+        source.generation.store(2, Ordering::SeqCst);
+        endpoint.body(Encoding::Gzip).await.unwrap();
+        assert_eq!(releases() - base, 1 + render_threads() + 1);
     }
 }

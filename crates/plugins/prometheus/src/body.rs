@@ -1,13 +1,15 @@
-//! The response body: the cached pieces of one state, sent in *frames*. A piece of at least
-//! [`SHORT`] bytes is a frame of its own, sent from the cache without a copy; consecutive
-//! shorter pieces are copied into one frame of up to [`FRAME`] bytes.
+//! The response body: the cached pieces of one state, sent in *frames*. In a body whose
+//! pieces are short on average (under [`SHORT`] bytes: the gzip body), consecutive short
+//! pieces are copied into one frame of up to [`FRAME`] bytes; every other piece is a frame
+//! of its own, sent from the cache without a copy.
 //!
 //! Why: hyper hands at most 16 frames to one `writev`, and polls the body once per frame. At
 //! 10k resources the gzip body is 10,700 segments, half of them under 1 KiB: sent piece by
 //! piece, a scrape of its 16 MB took 670 `writev`s and 4.5 ms; with short pieces joined,
-//! 3.4 ms, the copy of 12 MB included (`serve-synth`, curl, quiet machine). Most of the plain
-//! body is in long pieces: copying those bought nothing (a 96 MB transfer is bandwidth-bound)
-//! and cost CPU when a hundred clients scrape at once.
+//! 3.4 ms, the copy of 12 MB included (`serve-synth`, curl, quiet machine). The plain body's
+//! pieces average 9 KiB: joining its short ones (10 MB a scrape) bought nothing for a
+//! bandwidth-bound 96 MB transfer and made the daemon's unchanged plain scrape 1-4 ms slower
+//! (its endpoint thread runs at nice 10).
 //!
 //! A frame is freed once hyper has written it, but a client that stops reading keeps up to
 //! 16 queued. Copies are therefore paid from one process-wide budget ([`COPY_BUDGET`] bytes
@@ -27,8 +29,10 @@ pub const SHORT: usize = 4 << 10;
 /// The length a frame of copied pieces grows to (16 frames fill one `writev` of 256 KiB).
 pub const FRAME: usize = 16 << 10;
 
-/// Bytes all connections together may hold in copied frames not yet written.
-pub const COPY_BUDGET: usize = 32 << 20;
+/// Bytes all connections together may hold in copied frames not yet written: 16 scrapes'
+/// worth (one holds at most 16 frames). A burst of scrapes beyond that sends uncopied, as
+/// copying for every one of a hundred concurrent clients cost more CPU than it saved.
+pub const COPY_BUDGET: usize = 16 * 16 * FRAME;
 
 /// Bytes now held in copied frames (all bodies of the process).
 static COPIED: AtomicUsize = AtomicUsize::new(0);
@@ -45,20 +49,24 @@ pub struct PiecesBody {
     remaining: u64,
     budget: &'static AtomicUsize,
     limit: usize,
+    /// Whether short pieces are joined: only in a body whose average piece is short.
+    join: bool,
 }
 
 impl PiecesBody {
     pub fn new(p: Pieces) -> Self {
-        Self::with_budget(p, &COPIED, COPY_BUDGET)
+        let join = p.len < (SHORT * p.pieces.len()) as u64;
+        Self::with_budget(p, &COPIED, COPY_BUDGET, join)
     }
 
-    fn with_budget(p: Pieces, budget: &'static AtomicUsize, limit: usize) -> Self {
+    fn with_budget(p: Pieces, budget: &'static AtomicUsize, limit: usize, join: bool) -> Self {
         PiecesBody {
             pieces: p.pieces,
             next: 0,
             remaining: p.len,
             budget,
             limit,
+            join,
         }
     }
 
@@ -85,7 +93,7 @@ impl PiecesBody {
         // How many of the following short pieces join a short first one in a frame.
         let mut len = first.len();
         let mut end = self.next;
-        if len < SHORT {
+        if self.join && len < SHORT {
             while let Some(p) = self.pieces.get(end) {
                 if p.len() >= SHORT || len + p.len() > FRAME {
                     break;
@@ -204,7 +212,7 @@ mod tests {
         ];
         let p = pieces(&lens);
         let whole = p.concat();
-        let body = PiecesBody::with_budget(p.clone(), &BUDGET, usize::MAX);
+        let body = PiecesBody::with_budget(p.clone(), &BUDGET, usize::MAX, true);
         assert_eq!(body.size_hint().exact(), Some(whole.len() as u64));
         let got = frames(body);
         assert_eq!(got.concat(), whole);
@@ -244,7 +252,7 @@ mod tests {
     fn copies_stop_at_the_budget_and_resume_when_frames_are_freed() {
         static BUDGET: AtomicUsize = AtomicUsize::new(0);
         let p = pieces(&[100; 1000]);
-        let mut body = PiecesBody::with_budget(p.clone(), &BUDGET, 2 * FRAME);
+        let mut body = PiecesBody::with_budget(p.clone(), &BUDGET, 2 * FRAME, true);
         let a = body.next_frame().unwrap();
         let b = body.next_frame().unwrap();
         assert_eq!((a.len(), b.len()), (16_300, 16_300), "163 pieces per frame");
@@ -258,12 +266,32 @@ mod tests {
         drop((b, d));
         assert_eq!(BUDGET.load(Ordering::SeqCst), 0);
         let mut all = vec![];
-        let mut body = PiecesBody::with_budget(p.clone(), &BUDGET, 2 * FRAME);
+        let mut body = PiecesBody::with_budget(p.clone(), &BUDGET, 2 * FRAME, true);
         while let Some(f) = body.next_frame() {
             all.extend_from_slice(&f);
         }
         assert_eq!(all, p.concat());
         assert!(body.is_end_stream());
+    }
+
+    #[test]
+    fn a_body_of_long_pieces_on_average_goes_out_as_kept_its_short_ones_too() {
+        // The plain body: most bytes in long pieces; joining its short ones bought nothing
+        // and cost a copy per scrape.
+        let p = pieces(&[100, 200, 20_000, 100, 9000]);
+        let body = PiecesBody::new(p.clone());
+        let got = frames(body);
+        assert_eq!(got.len(), 5);
+        for (frame, piece) in got.iter().zip(p.pieces.iter()) {
+            assert_eq!(frame.as_ptr(), piece.as_ptr());
+        }
+        // The gzip body: short pieces on average, joined.
+        let p = pieces(&[1000, 900, 5000, 1200, 800]);
+        let got = frames(PiecesBody::new(p.clone()));
+        assert_eq!(
+            got.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [1900, 5000, 2000]
+        );
     }
 
     #[test]

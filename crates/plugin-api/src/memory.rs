@@ -16,7 +16,20 @@
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
-static RELEASE: OnceLock<fn()> = OnceLock::new();
+static RELEASE: OnceLock<fn(Scope)> = OnceLock::new();
+
+/// What a release gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The pages the calling thread freed (also what other threads freed of its blocks): cheap
+    /// enough after each render, and what a thread that may idle for long should do.
+    Thread,
+    /// Those and every region's free pages: after dropping bulk bytes kept in a region. Not
+    /// after each render: a region's free pages are what the next render fills again, and
+    /// giving them back makes it fault them in (a plain scrape after a poll at 10k resources
+    /// took 4-6 ms longer).
+    ThreadAndRegions,
+}
 
 /// How the binary's allocator allocates in a region (by index) and frees.
 #[derive(Clone, Copy)]
@@ -41,14 +54,14 @@ pub fn regions() -> Option<Regions> {
 
 /// Registers how the calling thread returns its unused pages (the binary's allocator knows).
 /// Only the first registration counts.
-pub fn set_release(release: fn()) {
+pub fn set_release(release: fn(Scope)) {
     let _ = RELEASE.set(release);
 }
 
-/// Returns the calling thread's unused pages to the system; nothing if nothing registered.
-pub fn release_unused() {
+/// Returns unused pages to the system (see [`Scope`]); nothing if nothing registered.
+pub fn release_unused(scope: Scope) {
     if let Some(release) = RELEASE.get() {
-        release();
+        release(scope);
     }
 }
 
@@ -64,18 +77,21 @@ mod tests {
 
     static CALLS: AtomicUsize = AtomicUsize::new(0);
 
-    fn count() {
-        CALLS.fetch_add(1, Ordering::SeqCst);
+    fn count(scope: Scope) {
+        let add = if scope == Scope::Thread { 1 } else { 10 };
+        CALLS.fetch_add(add, Ordering::SeqCst);
     }
 
     #[test]
     fn a_release_runs_the_registered_function_and_only_the_first_registration_counts() {
-        release_unused(); // nothing registered yet: does nothing, does not fail
+        release_unused(Scope::Thread); // nothing registered yet: does nothing, does not fail
         assert_eq!(CALLS.load(Ordering::SeqCst), 0);
         set_release(count);
-        set_release(|| panic!("a second registration must not replace the first"));
+        set_release(|_| panic!("a second registration must not replace the first"));
         assert!(releases());
-        release_unused();
+        release_unused(Scope::Thread);
         assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        release_unused(Scope::ThreadAndRegions);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 11, "the scope is passed on");
     }
 }

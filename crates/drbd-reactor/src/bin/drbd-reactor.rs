@@ -42,12 +42,15 @@ fn purge_freed_pages_at_once() {
 }
 
 /// Collects the calling thread's freed blocks (also those freed by other threads) and purges
-/// the allocator's free pages at once instead of after its delay.
+/// the allocator's free pages at once instead of after its delay; with the regions, theirs.
 #[cfg(feature = "mimalloc")]
-fn release_unused_pages() {
+fn release_unused_pages(scope: drbd_reactor_plugin::memory::Scope) {
     // SAFETY: mi_collect only walks the allocator's own bookkeeping; it may be called from
     // any thread at any time.
     unsafe { libmimalloc_sys::mi_collect(true) }
+    if scope == drbd_reactor_plugin::memory::Scope::Thread {
+        return;
+    }
     for cell in &REGION_HEAPS {
         if let Some(&heap) = cell.get().filter(|h| **h != 0) {
             // SAFETY: as above, for a region's heap (live for the process).

@@ -43,6 +43,7 @@
 use crate::block::{fill_block, free_scratch, render_block, Block};
 use crate::render::{render_header, render_prelude, render_trailer, slots, RenderContext};
 use bytes::Bytes;
+use drbd_reactor_plugin::memory::Scope;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
 use crate::gzip::{gzip_end, GZIP_HEADER};
 pub use crate::gzip::{gzip_member, segment, Segment};
@@ -429,7 +430,7 @@ fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
             // calling thread's once the body is assembled: see crate::server).
             pool.broadcast(|_| {
                 free_scratch();
-                drbd_reactor_plugin::memory::release_unused();
+                drbd_reactor_plugin::memory::release_unused(Scope::Thread);
             });
         }
         _ => items.into_iter().for_each(job),

@@ -31,18 +31,21 @@ pub(crate) mod test_support {
     use std::sync::{Mutex, MutexGuard};
 
     static LOCK: Mutex<()> = Mutex::new(());
-    static RELEASES: AtomicUsize = AtomicUsize::new(0);
+    /// Releases asked for: of the calling thread's pages, and of those and the regions'.
+    static RELEASES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 
     /// Holds off the other such tests, and counts releases from now on.
     pub(crate) fn exclusive() -> MutexGuard<'static, ()> {
-        drbd_reactor_plugin::memory::set_release(|| {
-            RELEASES.fetch_add(1, Ordering::SeqCst);
+        drbd_reactor_plugin::memory::set_release(|scope| {
+            let i = usize::from(scope != drbd_reactor_plugin::memory::Scope::Thread);
+            RELEASES[i].fetch_add(1, Ordering::SeqCst);
         });
         LOCK.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Releases asked for so far (by any thread).
-    pub(crate) fn releases() -> usize {
-        RELEASES.load(Ordering::SeqCst)
+    /// Releases asked for so far (by any thread): of a thread's pages only, and with the
+    /// regions'.
+    pub(crate) fn releases() -> [usize; 2] {
+        [0, 1].map(|i| RELEASES[i].load(Ordering::SeqCst))
     }
 }

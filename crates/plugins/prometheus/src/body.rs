@@ -23,24 +23,20 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Pieces shorter than this are copied into frames; longer ones are sent as they are.
+/// In a body of short pieces, pieces shorter than this are copied into frames; longer ones
+/// are sent as they are. Also the average below which a body's pieces count as short.
 pub const SHORT: usize = 4 << 10;
 
 /// The length a frame of copied pieces grows to (16 frames fill one `writev` of 256 KiB).
 pub const FRAME: usize = 16 << 10;
 
 /// Bytes all connections together may hold in copied frames not yet written: 16 scrapes'
-/// worth (one holds at most 16 frames). A burst of scrapes beyond that sends uncopied, as
-/// copying for every one of a hundred concurrent clients cost more CPU than it saved.
+/// worth (one holds at most 16 frames). Scrapes beyond that send uncopied, so a burst of a
+/// hundred concurrent ones does not copy the body a hundred times.
 pub const COPY_BUDGET: usize = 16 * 16 * FRAME;
 
 /// Bytes now held in copied frames (all bodies of the process).
 static COPIED: AtomicUsize = AtomicUsize::new(0);
-
-/// What copied frames hold now, process-wide (tests and diagnostics).
-pub fn copied_in_flight() -> usize {
-    COPIED.load(Ordering::Relaxed)
-}
 
 /// A response body sent from the shared cache in frames (see the module comment).
 pub struct PiecesBody {

@@ -287,10 +287,12 @@ fn the_orphan_finder_sees_a_tagged_process_in_another_session_and_kill_all_ends_
         .process_group(0)
         .spawn()
         .unwrap();
+    // The chain setsid -> sh -> sleep has settled when the sleep itself is there (setsid's
+    // and sh's command lines contain "sleep 30" too, and they exec or exit right after).
     let deadline = Instant::now() + Duration::from_secs(10);
     let found = loop {
         let found = procs::tagged(&prefix);
-        if found.iter().any(|p| p.cmdline.contains("sleep 30")) || Instant::now() > deadline {
+        if found.iter().any(|p| p.cmdline == "sleep 30") || Instant::now() > deadline {
             break found;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -298,7 +300,7 @@ fn the_orphan_finder_sees_a_tagged_process_in_another_session_and_kill_all_ends_
     assert!(
         found
             .iter()
-            .any(|p| p.tag == tag && p.cmdline.contains("sleep 30")),
+            .any(|p| p.tag == tag && p.cmdline == "sleep 30"),
         "{found:?}"
     );
     assert!(procs::tagged("/no/such/cluster/").is_empty());

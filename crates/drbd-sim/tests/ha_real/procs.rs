@@ -71,15 +71,24 @@ fn zombie(pid: i32) -> bool {
 }
 
 /// SIGKILLs every process tagged with `prefix` until none is left (a shell between its
-/// fork and our scan is caught by the next scan). Returns how many were killed.
+/// fork and our scan is caught by the next scan). Returns how many were killed. Done after
+/// two scans in a row find none: a process in the middle of an `execve` shows an empty
+/// environment for a moment, so one empty scan does not prove there is none.
 pub fn kill_all(prefix: &str) -> usize {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut killed = 0;
+    let mut empty_scans = 0;
     loop {
         let found = tagged(prefix);
         if found.is_empty() {
-            return killed;
+            empty_scans += 1;
+            if empty_scans == 2 {
+                return killed;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
         }
+        empty_scans = 0;
         for p in &found {
             // SAFETY: kill(2) with a pid read from /proc and a valid signal number.
             if unsafe { libc::kill(p.pid, libc::SIGKILL) } == 0 {

@@ -33,8 +33,9 @@ pub(crate) fn scratch_held() -> usize {
 }
 
 /// Compresses `text` into a segment (kept in the gzip region, exactly as long). The
-/// compressor and its output buffer are this thread's, reset and reused: a new compressor
-/// allocated and cleared its window and tables (about 300 KB) for every chunk.
+/// compressor and its output buffer are this thread's, reset and reused until the render pass
+/// ends ([`free_scratch`]): a new compressor allocated and cleared its window and tables
+/// (about 300 KB) for every chunk.
 pub fn segment(text: &[u8]) -> Segment {
     SCRATCH.with_borrow_mut(|scratch| {
         let (c, out) = scratch.get_or_insert_with(|| {

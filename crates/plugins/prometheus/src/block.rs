@@ -213,18 +213,8 @@ fn scratch_held() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunks::{Chunks, Encoding, Frame};
-
-    fn frame(resources: usize) -> Frame {
-        let mut s = drbd::State::new();
-        for line in drbd::synth::initial_dump(resources, 2) {
-            s.apply(line.event, &mut Vec::new());
-        }
-        Frame {
-            resources: s.snapshot(),
-            ctx: Default::default(),
-        }
-    }
+    use crate::chunks::{Chunks, Encoding};
+    use crate::test_support::synth_frame as frame;
 
     #[test]
     fn no_thread_keeps_render_scratch_once_a_render_pass_ended() {

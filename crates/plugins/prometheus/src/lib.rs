@@ -4,8 +4,9 @@
 //! byte for byte, then ours); `chunks` keeps the body as pieces per family and block of
 //! resources, so a scrape after a change renders and compresses only what changed (its module
 //! comment says how the reuse is cut; `fingerprint` digests what a block's families show, so
-//! the cache need not keep the resources it rendered); `server` is the HTTP shell, which sends the pieces
-//! without joining them (`body`: short ones copied into frames) and renders each state once however many scrapes ask at the same time.
+//! the cache need not keep the resources it rendered); `server` is the HTTP shell, which sends
+//! the pieces without joining them (`body`: short ones copied into frames) and renders each
+//! state once however many scrapes ask at the same time.
 //! The daemon supplies a [`server::MetricsSource`] that reads its latest state snapshot, so a
 //! scrape never blocks the core and the core never waits for a scrape.
 
@@ -23,8 +24,9 @@ pub mod plugin;
 pub mod render;
 pub mod server;
 
-/// For tests that count the allocator releases the plugin asks for, or that render on the
-/// pool (which asks for them): they run one at a time, since the count is process-wide.
+/// For the crate's unit tests: a synthetic frame to render, and a lock for tests that count
+/// the allocator releases the plugin asks for or that render on the pool (which asks for
+/// them): they run one at a time, since the count is process-wide.
 #[cfg(test)]
 pub(crate) mod test_support {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,5 +49,17 @@ pub(crate) mod test_support {
     /// regions'.
     pub(crate) fn releases() -> [usize; 2] {
         [0, 1].map(|i| RELEASES[i].load(Ordering::SeqCst))
+    }
+
+    /// The frame of a synthetic state of `resources` resources with two peers each.
+    pub(crate) fn synth_frame(resources: usize) -> crate::chunks::Frame {
+        let mut s = drbd::State::new();
+        for line in drbd::synth::initial_dump(resources, 2) {
+            s.apply(line.event, &mut Vec::new());
+        }
+        crate::chunks::Frame {
+            resources: s.snapshot(),
+            ctx: Default::default(),
+        }
     }
 }

@@ -324,7 +324,7 @@ pub fn accepts_gzip(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{exclusive, releases};
+    use crate::test_support::{exclusive, releases, synth_frame as frame};
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn render_threads() -> usize {
@@ -362,17 +362,6 @@ mod tests {
         }
         fn frame(&self) -> Result<Frame, String> {
             Ok(self.frame.lock().unwrap().clone())
-        }
-    }
-
-    fn frame(resources: usize) -> Frame {
-        let mut s = drbd::State::new();
-        for line in drbd::synth::initial_dump(resources, 2) {
-            s.apply(line.event, &mut Vec::new());
-        }
-        Frame {
-            resources: s.snapshot(),
-            ctx: Default::default(),
         }
     }
 

@@ -34,7 +34,8 @@ pub enum Scope {
 /// How the binary's allocator allocates in a region (by index) and frees.
 #[derive(Clone, Copy)]
 pub struct Regions {
-    /// `len` bytes (never 0) in region `region`; None when out of memory.
+    /// `len` bytes (never 0) in region `region`, aligned to 8 bytes at least (a header with a
+    /// count may go first); None when out of memory.
     pub alloc: fn(region: usize, len: usize) -> Option<NonNull<u8>>,
     /// Frees what `alloc` returned, from any thread.
     pub free: fn(NonNull<u8>),

@@ -8,9 +8,8 @@
 use crate::chunks::Encoding;
 use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::gzip::{segment, Segment};
-use crate::kept::{keep, Region};
+use crate::kept::{keep, Kept, Region};
 use crate::render::{collect, render_series, render_slots, slots};
-use bytes::Bytes;
 use drbd::Resource;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -25,7 +24,7 @@ pub(crate) struct Block {
     /// Per slot: the length and digest of the chunk's text.
     pub(crate) lens: Vec<usize>,
     pub(crate) digests: Vec<u128>,
-    pub(crate) plain: Option<Vec<Bytes>>,
+    pub(crate) plain: Option<Vec<Kept>>,
     pub(crate) gzip: Option<Vec<Segment>>,
 }
 
@@ -153,8 +152,8 @@ pub(crate) fn render_block(
     let new = collect(run.iter().map(|r| &**r));
     let print = fingerprint(&new);
     // Per slot: what can be kept of the previous version.
-    type Kept = (usize, u128, Option<Bytes>, Option<Segment>);
-    let mut kept: Vec<Option<Kept>> = vec![None; n];
+    type Reused = (usize, u128, Option<Kept>, Option<Segment>);
+    let mut kept: Vec<Option<Reused>> = vec![None; n];
     if let Some(p) = &previous {
         let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
         if complete && p.print.objects == print.objects {

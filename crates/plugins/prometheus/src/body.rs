@@ -1,7 +1,8 @@
 //! The response body: the cached pieces of one state, sent in *frames*. In a body whose
 //! pieces are short on average (under [`SHORT`] bytes: the gzip body), consecutive short
 //! pieces are copied into one frame of up to [`FRAME`] bytes; every other piece is a frame
-//! of its own, sent from the cache without a copy.
+//! of its own, sent from the cache without a copy (a `Bytes` sharing the kept piece, made
+//! for the frame: [`Kept::to_bytes`]).
 //!
 //! Why: hyper hands at most 16 frames to one `writev`, and polls the body once per frame. At
 //! 10k resources the gzip body is 10,700 segments, half of them under 1 KiB: sent piece by
@@ -18,7 +19,7 @@
 //!
 //! Must never: change, drop or reorder a byte of the body, or copy beyond the budget.
 
-use crate::chunks::Pieces;
+use crate::chunks::{Kept, Pieces};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ static COPIED: AtomicUsize = AtomicUsize::new(0);
 
 /// A response body sent from the shared cache in frames (see the module comment).
 pub struct PiecesBody {
-    pieces: Arc<[Bytes]>,
+    pieces: Arc<[Kept]>,
     next: usize,
     remaining: u64,
     budget: &'static AtomicUsize,
@@ -69,7 +70,7 @@ impl PiecesBody {
     pub fn text(text: &'static str) -> Self {
         PiecesBody::new(Pieces {
             len: text.len() as u64,
-            pieces: Arc::new([Bytes::from_static(text.as_bytes())]),
+            pieces: Arc::new([Kept::copy(text.as_bytes())]),
         })
     }
 
@@ -109,7 +110,7 @@ impl PiecesBody {
                 budget: self.budget,
             })
         } else {
-            first.clone()
+            first.to_bytes()
         };
         self.remaining -= frame.len() as u64;
         Some(frame)
@@ -171,10 +172,10 @@ mod tests {
     use hyper::body::Body;
 
     fn pieces(lens: &[usize]) -> Pieces {
-        let v: Vec<Bytes> = lens
+        let v: Vec<Kept> = lens
             .iter()
             .enumerate()
-            .map(|(i, &n)| Bytes::from(vec![b'a' + (i % 26) as u8; n]))
+            .map(|(i, &n)| Kept::copy(&vec![b'a' + (i % 26) as u8; n]))
             .collect();
         let len = v.iter().map(|p| p.len() as u64).sum();
         Pieces {

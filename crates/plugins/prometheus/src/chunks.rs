@@ -42,11 +42,11 @@
 
 use crate::block::{fill_block, free_scratch, render_block, Block};
 use crate::render::{render_header, render_prelude, render_trailer, slots, RenderContext};
-use bytes::Bytes;
 use drbd_reactor_plugin::memory::Scope;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
 use crate::gzip::{gzip_end, GZIP_HEADER};
 pub use crate::gzip::{gzip_member, segment, Segment};
+pub use crate::kept::Kept;
 use drbd::{Resource, ResourceList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,12 +72,12 @@ pub enum Encoding {
 /// An assembled body: pieces to be sent one after the other, shared by every scrape of it.
 #[derive(Debug, Clone, Default)]
 pub struct Pieces {
-    pub pieces: Arc<[Bytes]>,
+    pub pieces: Arc<[Kept]>,
     pub len: u64,
 }
 
 impl Pieces {
-    fn new(pieces: Vec<Bytes>) -> Self {
+    fn new(pieces: Vec<Kept>) -> Self {
         let len = pieces.iter().map(|p| p.len() as u64).sum();
         Pieces {
             pieces: pieces.into(),
@@ -121,10 +121,10 @@ pub struct Chunks {
     block: usize,
     blocks: Vec<Block>,
     enums: bool,
-    prelude: Bytes,
-    trailer: Bytes,
+    prelude: Kept,
+    trailer: Kept,
     /// Per slot: the header, plain and as a deflate segment (built once).
-    headers: Vec<(Bytes, Segment)>,
+    headers: Vec<(Kept, Segment)>,
     /// Encodings asked for since the last update.
     asked: [bool; 2],
     /// Encodings the blocks keep until the next update.
@@ -157,7 +157,7 @@ impl Chunks {
                 let mut h = String::new();
                 render_header(s.meta(), &mut h);
                 let segment = segment(h.as_bytes());
-                (Bytes::from(h), segment)
+                (Kept::copy(h.as_bytes()), segment)
             })
             .collect();
         free_scratch();
@@ -165,8 +165,8 @@ impl Chunks {
             block: block.max(1),
             blocks: Vec::new(),
             enums,
-            prelude: Bytes::new(),
-            trailer: Bytes::new(),
+            prelude: Kept::default(),
+            trailer: Kept::default(),
             headers,
             asked: [false; 2],
             keep: [false; 2],
@@ -183,7 +183,7 @@ impl Chunks {
 
     /// Bytes of chunks kept, plain and gzip (headers, prelude and trailer aside).
     pub fn kept_bytes(&self) -> (u64, u64) {
-        let plain = |b: &Block| b.plain.iter().flatten().map(Bytes::len).sum::<usize>();
+        let plain = |b: &Block| b.plain.iter().flatten().map(|p| p.len()).sum::<usize>();
         let gzip = |b: &Block| {
             b.gzip
                 .iter()
@@ -294,10 +294,10 @@ impl Chunks {
         self.work.members_compressed += compressed.into_inner() as u64;
         let mut text = String::new();
         render_prelude(frame.resources.len(), &frame.ctx, &mut text);
-        self.prelude = Bytes::from(text);
+        self.prelude = Kept::copy(text.as_bytes());
         let mut text = String::new();
         render_trailer(&frame.ctx, &mut text);
-        self.trailer = Bytes::from(text);
+        self.trailer = Kept::copy(text.as_bytes());
         // The encoding asked for now stays asked for until the next state.
         self.asked[index(wanted)] = true;
     }
@@ -343,7 +343,7 @@ impl Chunks {
             crc.combine(&crc32fast::Hasher::new_with_initial_len(c, len as u64));
         };
         let (prelude, trailer) = (segment(&self.prelude), segment(&self.trailer));
-        let mut pieces = vec![Bytes::from_static(&GZIP_HEADER), prelude.deflate];
+        let mut pieces = vec![Kept::copy(&GZIP_HEADER), prelude.deflate];
         add(prelude.crc, self.prelude.len());
         for (s, (header, header_seg)) in self.headers.iter().enumerate() {
             if !present[s] {
@@ -387,7 +387,7 @@ impl Chunks {
 
 /// The length of the whole text: prelude and trailer, the headers of the families present,
 /// every chunk.
-fn text_len(blocks: &[Block], headers: &[(Bytes, Segment)], edges: usize) -> u64 {
+fn text_len(blocks: &[Block], headers: &[(Kept, Segment)], edges: usize) -> u64 {
     let mut len = edges as u64;
     for (s, (header, _)) in headers.iter().enumerate() {
         let chunks: usize = blocks.iter().map(|b| b.lens[s]).sum();

@@ -5,14 +5,14 @@
 //!
 //! Must never: end a segment with a final block, or keep a segment's spare room.
 
-use crate::kept::{keep, Region};
+use crate::kept::{keep, Kept, Region};
 use bytes::Bytes;
 
 /// A piece of a deflate stream: `text` compressed on its own, ended by a sync flush (so it
 /// ends on a byte boundary and is not final), and the CRC-32 of `text`.
 #[derive(Debug, Clone, Default)]
 pub struct Segment {
-    pub deflate: Bytes,
+    pub deflate: Kept,
     pub crc: u32,
 }
 
@@ -68,11 +68,11 @@ pub fn segment(text: &[u8]) -> Segment {
 pub(crate) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
 /// The end of the member: an empty final deflate block, the CRC-32 and the length of the text.
-pub(crate) fn gzip_end(crc: u32, len: u64) -> Bytes {
+pub(crate) fn gzip_end(crc: u32, len: u64) -> Kept {
     let mut end = vec![0x03, 0x00];
     end.extend_from_slice(&crc.to_le_bytes());
     end.extend_from_slice(&(len as u32).to_le_bytes());
-    Bytes::from(end)
+    Kept::copy(&end)
 }
 
 /// `text` as a complete gzip member.

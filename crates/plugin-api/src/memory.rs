@@ -39,6 +39,11 @@ pub struct Regions {
     pub alloc: fn(region: usize, len: usize) -> Option<NonNull<u8>>,
     /// Frees what `alloc` returned, from any thread.
     pub free: fn(NonNull<u8>),
+    /// The size `alloc` really takes for a request of `len` bytes (its size class; at least
+    /// `len`), so that bulk bytes can be stored in sizes that waste little (mimalloc's classes
+    /// are up to 25 % apart: 9.3 MB of a 98 MB plain body at 10k resources). `len` itself when
+    /// unknown.
+    pub good_size: fn(len: usize) -> usize,
 }
 
 static REGIONS: OnceLock<Regions> = OnceLock::new();
@@ -69,6 +74,85 @@ pub fn release_unused(scope: Scope) {
 /// True when a release does something (tests of the callers).
 pub fn releases() -> bool {
     RELEASE.get().is_some()
+}
+
+/// Regions over the global allocator with size classes like mimalloc's (four per doubling
+/// above 64 bytes), recording which allocations are live: for the tests of code that keeps
+/// bytes in regions, in test binaries that do not link the daemon's allocator.
+pub mod stand_in {
+    use super::{set_regions, Regions};
+    use std::alloc::Layout;
+    use std::collections::HashMap;
+    use std::ptr::NonNull;
+    use std::sync::Mutex;
+
+    /// Live allocations: address -> (region, size asked for).
+    static LIVE: Mutex<Option<HashMap<usize, (usize, usize)>>> = Mutex::new(None);
+
+    /// Registers the stand-in as the process's regions (unless some were registered before).
+    pub fn register() {
+        set_regions(Regions {
+            alloc,
+            free,
+            good_size,
+        });
+    }
+
+    /// The region and size of a live allocation at `addr`.
+    pub fn live(addr: usize) -> Option<(usize, usize)> {
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()?
+            .get(&addr)
+            .copied()
+    }
+
+    /// Up to 64 bytes exact, then four classes per doubling (a 9,000-byte request takes a
+    /// 10,240-byte class).
+    pub fn good_size(len: usize) -> usize {
+        if len <= 64 {
+            return len;
+        }
+        let step = len.next_power_of_two() / 8;
+        len.div_ceil(step) * step
+    }
+
+    fn layout(len: usize) -> Layout {
+        Layout::from_size_align(len + 16, 16).expect("a valid layout")
+    }
+
+    fn alloc(region: usize, len: usize) -> Option<NonNull<u8>> {
+        // SAFETY: a non-zero size (16 at least).
+        let p = NonNull::new(unsafe { std::alloc::alloc(layout(len)) })?;
+        // SAFETY: the size goes in the first 16 bytes; the caller's bytes follow.
+        let user = unsafe {
+            p.cast::<usize>().write(len);
+            p.add(16)
+        };
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(HashMap::new)
+            .insert(user.as_ptr() as usize, (region, len));
+        Some(user)
+    }
+
+    fn free(p: NonNull<u8>) {
+        let known = LIVE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .and_then(|l| l.remove(&(p.as_ptr() as usize)));
+        assert!(
+            known.is_some(),
+            "freed what the stand-in region did not allocate"
+        );
+        // SAFETY: `p` came from `alloc`, 16 bytes after the size it was allocated with.
+        unsafe {
+            let start = p.sub(16);
+            let len = start.cast::<usize>().read();
+            std::alloc::dealloc(start.as_ptr(), layout(len));
+        }
+    }
 }
 
 #[cfg(test)]

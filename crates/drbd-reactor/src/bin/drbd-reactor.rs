@@ -16,6 +16,7 @@ fn main() -> std::process::ExitCode {
             drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
                 alloc: region_alloc,
                 free: region_free,
+                good_size: region_good_size,
             });
         }
     }
@@ -88,6 +89,12 @@ fn region_alloc(region: usize, len: usize) -> Option<std::ptr::NonNull<u8>> {
 }
 
 #[cfg(feature = "mimalloc")]
+fn region_good_size(len: usize) -> usize {
+    // SAFETY: a pure computation on the size classes.
+    unsafe { libmimalloc_sys::mi_good_size(len) }
+}
+
+#[cfg(feature = "mimalloc")]
 fn region_free(p: std::ptr::NonNull<u8>) {
     // SAFETY: `p` came from mi_heap_malloc (region_alloc); mi_free takes it from any thread.
     unsafe { libmimalloc_sys::mi_free(p.as_ptr().cast()) }
@@ -113,6 +120,24 @@ mod tests {
             .unwrap();
         }
         assert!(region_alloc(2, 1).is_none(), "no third region");
+    }
+
+    #[test]
+    fn the_good_size_is_the_size_class_a_region_allocation_takes() {
+        for len in [1, 100, 1000, 9000, 13_000, 70_000] {
+            let good = region_good_size(len);
+            assert!(good >= len, "{len} -> {good}");
+            assert_eq!(region_good_size(good), good, "a class is its own good size");
+            let p = region_alloc(0, len).expect("allocated");
+            // SAFETY: asks the allocator how much it gave for `p`.
+            let usable = unsafe { libmimalloc_sys::mi_usable_size(p.as_ptr().cast()) };
+            assert_eq!(usable, good, "{len}: the region took what good_size said");
+            region_free(p);
+        }
+        assert!(
+            region_good_size(9000) > 9000,
+            "classes are apart: there is something to save"
+        );
     }
 
     #[test]

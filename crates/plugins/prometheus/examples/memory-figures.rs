@@ -46,6 +46,7 @@ fn main() {
         drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
             alloc: region_alloc,
             free: |p| unsafe { libmimalloc_sys::mi_free(p.as_ptr().cast()) },
+            good_size: |n| unsafe { libmimalloc_sys::mi_good_size(n) },
         });
     }
     report("start", None);

@@ -7,7 +7,7 @@
 
 use crate::chunks::Encoding;
 use crate::fingerprint::{fingerprint, Fingerprint};
-use crate::gzip::{segment, Segment};
+use crate::gzip::{segment_of, Segment};
 use crate::kept::{keep, Kept, Region};
 use crate::render::{collect, render_series, render_slots, slots};
 use drbd::Resource;
@@ -65,11 +65,16 @@ fn digest(text: &[u8]) -> u128 {
 
 /// `text` as a gzip segment (none for no text), counted.
 fn compress(text: &[u8], count: &AtomicUsize) -> Segment {
-    if text.is_empty() {
+    compress_parts(&[text], count)
+}
+
+/// [`compress`] for the text in `parts`.
+fn compress_parts(parts: &[&[u8]], count: &AtomicUsize) -> Segment {
+    if parts.iter().all(|p| p.is_empty()) {
         return Segment::default();
     }
     count.fetch_add(1, Ordering::Relaxed);
-    segment(text)
+    segment_of(parts)
 }
 
 thread_local! {
@@ -110,7 +115,12 @@ pub(crate) fn fill_block(
     let gzip_missing = keep_gzip && b.gzip.is_none();
     if let Some(plain) = &b.plain {
         if gzip_missing {
-            b.gzip = Some(plain.iter().map(|p| compress(p, compressed)).collect());
+            b.gzip = Some(
+                plain
+                    .iter()
+                    .map(|p| compress_parts(&p.parts(), compressed))
+                    .collect(),
+            );
         }
         return;
     }

@@ -45,7 +45,7 @@ use crate::render::{render_header, render_prelude, render_trailer, slots, Render
 use drbd_reactor_plugin::memory::Scope;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
 use crate::gzip::{gzip_end, GZIP_HEADER};
-pub use crate::gzip::{gzip_member, segment, Segment};
+pub use crate::gzip::{gzip_member, segment, segment_of, Segment};
 pub use crate::kept::Kept;
 use drbd::{Resource, ResourceList};
 use std::collections::HashMap;
@@ -88,8 +88,8 @@ impl Pieces {
     /// The body in one buffer (tests and small bodies).
     pub fn concat(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.len as usize);
-        for p in self.pieces.iter() {
-            v.extend_from_slice(p);
+        for part in self.pieces.iter().flat_map(|p| p.parts()) {
+            v.extend_from_slice(part);
         }
         v
     }
@@ -342,7 +342,10 @@ impl Chunks {
         let mut add = |c: u32, len: usize| {
             crc.combine(&crc32fast::Hasher::new_with_initial_len(c, len as u64));
         };
-        let (prelude, trailer) = (segment(&self.prelude), segment(&self.trailer));
+        let (prelude, trailer) = (
+            segment_of(&self.prelude.parts()),
+            segment_of(&self.trailer.parts()),
+        );
         let mut pieces = vec![Kept::copy(&GZIP_HEADER), prelude.deflate];
         add(prelude.crc, self.prelude.len());
         for (s, (header, header_seg)) in self.headers.iter().enumerate() {

@@ -37,6 +37,11 @@ pub(crate) fn scratch_held() -> usize {
 /// ends ([`free_scratch`]): a new compressor allocated and cleared its window and tables
 /// (about 300 KB) for every chunk.
 pub fn segment(text: &[u8]) -> Segment {
+    segment_of(&[text])
+}
+
+/// [`segment`] of the concatenation of `parts` (a kept piece's parts), without joining them.
+pub fn segment_of(parts: &[&[u8]]) -> Segment {
     SCRATCH.with_borrow_mut(|scratch| {
         let (c, out) = scratch.get_or_insert_with(|| {
             (
@@ -46,20 +51,34 @@ pub fn segment(text: &[u8]) -> Segment {
         });
         c.reset();
         out.clear();
-        out.reserve(text.len() / 4 + 64);
-        loop {
-            let consumed = c.total_in() as usize;
-            c.compress_vec(&text[consumed..], out, flate2::FlushCompress::Sync)
-                .expect("deflate into a Vec");
-            // The flush is complete when input is used up and output space was left over.
-            if c.total_in() as usize == text.len() && out.len() < out.capacity() {
-                break;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        out.reserve(len / 4 + 64);
+        let mut crc = crc32fast::Hasher::new();
+        for (i, text) in parts.iter().enumerate() {
+            crc.update(text);
+            // The last part ends the segment with a sync flush; the others only feed input.
+            let last = i + 1 == parts.len();
+            let flush = if last {
+                flate2::FlushCompress::Sync
+            } else {
+                flate2::FlushCompress::None
+            };
+            let start = c.total_in() as usize;
+            loop {
+                let consumed = c.total_in() as usize - start;
+                c.compress_vec(&text[consumed..], out, flush)
+                    .expect("deflate into a Vec");
+                // Input used up; for the flush, also output space left over (it is complete).
+                let fed = c.total_in() as usize - start == text.len();
+                if fed && (!last || out.len() < out.capacity()) {
+                    break;
+                }
+                out.reserve(out.capacity().max(64));
             }
-            out.reserve(out.capacity().max(64));
         }
         Segment {
             deflate: keep(out, Region::Gzip),
-            crc: crc32fast::hash(text),
+            crc: crc.finalize(),
         }
     })
 }
@@ -79,7 +98,49 @@ pub(crate) fn gzip_end(crc: u32, len: u64) -> Kept {
 pub fn gzip_member(text: &[u8]) -> Bytes {
     let s = segment(text);
     let mut v = GZIP_HEADER.to_vec();
-    v.extend_from_slice(&s.deflate);
-    v.extend_from_slice(&gzip_end(s.crc, text.len() as u64));
+    v.extend_from_slice(&s.deflate.to_vec());
+    v.extend_from_slice(&gzip_end(s.crc, text.len() as u64).to_vec());
     Bytes::from(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn member(s: &Segment, len: usize) -> Vec<u8> {
+        let mut v = GZIP_HEADER.to_vec();
+        v.extend_from_slice(&s.deflate.to_vec());
+        v.extend_from_slice(&gzip_end(s.crc, len as u64).to_vec());
+        v
+    }
+
+    #[test]
+    fn a_segment_of_parts_is_the_segment_of_their_concatenation() {
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| {
+                format!(
+                    "drbd_device_written_bytes_total{{minor=\"{i}\"}} {}\n",
+                    i * 7
+                )
+                .into_bytes()
+            })
+            .take(300_000)
+            .collect();
+        for cut in [0, 1, 4096, 150_000, text.len()] {
+            let (a, b) = text.split_at(cut);
+            let s = segment_of(&[a, b]);
+            assert_eq!(s.crc, crc32fast::hash(&text), "cut at {cut}");
+            let mut got = Vec::new();
+            flate2::read::GzDecoder::new(&member(&s, text.len())[..])
+                .read_to_end(&mut got)
+                .unwrap();
+            assert!(got == text, "cut at {cut}: inflates to the whole text");
+            assert_eq!(
+                s.deflate.to_vec(),
+                segment(&text).deflate.to_vec(),
+                "same stream"
+            );
+        }
+    }
 }

@@ -23,6 +23,7 @@ pub mod kept;
 pub mod plugin;
 pub mod render;
 pub mod server;
+pub mod span;
 
 /// For the crate's unit tests: a synthetic frame to render, and a lock for tests that count
 /// the allocator releases the plugin asks for or that render on the pool (which asks for
@@ -53,6 +54,8 @@ pub(crate) mod test_support {
 
     /// The frame of a synthetic state of `resources` resources with two peers each.
     pub(crate) fn synth_frame(resources: usize) -> crate::chunks::Frame {
+        // Pieces go to regions with size classes, as in the daemon (some are split).
+        drbd_reactor_plugin::memory::stand_in::register();
         let mut s = drbd::State::new();
         for line in drbd::synth::initial_dump(resources, 2) {
             s.apply(line.event, &mut Vec::new());

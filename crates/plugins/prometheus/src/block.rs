@@ -177,6 +177,14 @@ pub(crate) fn render_block(
         }
     }
     b.print = print;
+    // The previous chunks not reused go before their successors are allocated, so those take
+    // the blocks just freed (a statistics poll re-renders half the body; kept until the end of
+    // the block, the old chunks of every block in flight raised the peak). The old segments
+    // stay until their slot is compared: one whose text did not change is reused.
+    let (old_digests, mut old_gzip) = match previous {
+        Some(p) => (p.digests, p.gzip),
+        None => (Vec::new(), None),
+    };
     let mut plain = Vec::with_capacity(n);
     let mut gzip = Vec::with_capacity(n);
     b.lens = Vec::with_capacity(n);
@@ -193,11 +201,10 @@ pub(crate) fn render_block(
             }
             let text = text.as_bytes();
             let d = digest(text);
+            let old_member = old_gzip.as_mut().map(|g| std::mem::take(&mut g[s]));
+            // An old segment of another text is dropped here, before compressing.
+            let old_member = old_member.filter(|_| old_digests.get(s) == Some(&d));
             if keep_gzip {
-                let old_member = previous.as_ref().and_then(|p| {
-                    let g = p.gzip.as_ref()?;
-                    (p.digests.get(s) == Some(&d)).then(|| g[s].clone())
-                });
                 gzip.push(old_member.unwrap_or_else(|| compress(text, compressed)));
             }
             b.lens.push(text.len());

@@ -1,6 +1,7 @@
 //! The benchmark cases of `benches/scrape.rs` measured in CPU time (user + system of the whole
 //! process, every thread), which a loaded machine inflates much less than wall time. Prints,
-//! per case, the median wall time and the CPU time per iteration.
+//! per case, the median wall time and the CPU time per iteration. With the daemon's allocator
+//! and regions.
 //!
 //! cargo run --release -p drbd-reactor-prometheus --example cpu-figures [ITERATIONS]
 use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding};
@@ -10,6 +11,9 @@ use synth::{frame, move_counters, state};
 
 #[path = "../benches/synth/mod.rs"]
 mod synth;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// CPU time of the whole process so far, every thread.
 fn cpu() -> Duration {
@@ -37,6 +41,8 @@ fn measure(name: &str, n: usize, mut f: impl FnMut()) {
 
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(10, |a| a.parse().unwrap());
+    // As in the daemon: mimalloc, and the pieces in its regions (NO_SPLIT=1: never split).
+    synth::use_daemon_regions();
     let mut s = state(10_000, 2);
     let base = frame(&s);
     let mut body = String::new();

@@ -43,11 +43,7 @@ fn main() {
     unsafe { libmimalloc_sys::mi_option_set(15, 0) };
     // The daemon's regions (a mimalloc heap per encoding), unless NO_REGIONS is set.
     if std::env::var_os("NO_REGIONS").is_none() {
-        drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
-            alloc: region_alloc,
-            free: |p| unsafe { libmimalloc_sys::mi_free(p.as_ptr().cast()) },
-            good_size: |n| unsafe { libmimalloc_sys::mi_good_size(n) },
-        });
+        synth::use_daemon_regions();
     }
     report("start", None);
     let mut s = state(10_000, 2);
@@ -91,16 +87,11 @@ fn census() {
         }
         // SAFETY: the main heap lives as long as the process.
         areas("main heap", unsafe { mi_heap_main() });
-        for (i, heap) in HEAPS.iter().enumerate() {
-            if let Some(h) = heap.get() {
-                areas(&format!("region {i}"), *h as *mut _);
-            }
+        for (i, heap) in synth::region_heaps() {
+            areas(&format!("region {i}"), heap);
         }
     }
 }
-
-static HEAPS: [std::sync::OnceLock<usize>; 2] =
-    [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
 
 /// A scrape of the state `s` is now in: the cache takes it, the body is assembled.
 fn scrape(chunks: &mut Chunks, s: &drbd::State, encoding: Encoding) -> Pieces {
@@ -120,19 +111,9 @@ fn polls_and_scrapes(chunks: &mut Chunks, s: &mut drbd::State, from: u64, encodi
 fn collect() {
     // SAFETY: collects the calling thread's part of live heaps.
     unsafe { libmimalloc_sys::mi_collect(true) };
-    for heap in HEAPS.iter().filter_map(|h| h.get()) {
-        unsafe { libmimalloc_sys::mi_heap_collect(*heap as *mut _, true) };
+    for (_, heap) in synth::region_heaps() {
+        unsafe { libmimalloc_sys::mi_heap_collect(heap, true) };
     }
-}
-
-/// As the daemon's binary does: a heap per region, created on first use.
-fn region_alloc(region: usize, len: usize) -> Option<std::ptr::NonNull<u8>> {
-    // SAFETY: creates a heap for the process's life, then allocates in it.
-    let heap = *HEAPS[region].get_or_init(|| unsafe { libmimalloc_sys::mi_heap_new() } as usize);
-    if heap == 0 {
-        return None;
-    }
-    std::ptr::NonNull::new(unsafe { libmimalloc_sys::mi_heap_malloc(heap as *mut _, len) }.cast())
 }
 
 /// Per block size: the allocator's pages (areas) holding it, their committed bytes and the

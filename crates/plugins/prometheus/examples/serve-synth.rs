@@ -33,32 +33,11 @@ impl MetricsSource for Source {
     }
 }
 
-/// As the daemon's binary does: a mimalloc heap per region, created on first use.
-static HEAPS: [std::sync::OnceLock<usize>; 2] =
-    [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
-
-fn region_alloc(region: usize, len: usize) -> Option<std::ptr::NonNull<u8>> {
-    // SAFETY: creates a heap for the process's life, then allocates in it.
-    let heap = *HEAPS[region].get_or_init(|| unsafe { libmimalloc_sys::mi_heap_new() } as usize);
-    if heap == 0 {
-        return None;
-    }
-    std::ptr::NonNull::new(unsafe { libmimalloc_sys::mi_heap_malloc(heap as *mut _, len) }.cast())
-}
-
 #[tokio::main]
 async fn main() {
     // The daemon's regions, unless NO_REGIONS is set.
     if std::env::var_os("NO_REGIONS").is_none() {
-        drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
-            alloc: region_alloc,
-            free: |p| unsafe { libmimalloc_sys::mi_free(p.as_ptr().cast()) },
-            good_size: if std::env::var_os("NO_SPLIT").is_some() {
-                |n| n
-            } else {
-                |n| unsafe { libmimalloc_sys::mi_good_size(n) }
-            },
-        });
+        synth::use_daemon_regions();
     }
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize, d: &str| args.get(i).cloned().unwrap_or_else(|| d.to_string());

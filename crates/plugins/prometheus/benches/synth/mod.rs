@@ -58,3 +58,41 @@ pub fn move_counters(s: &mut State, which: impl Fn(usize) -> bool, by: u64) -> u
     }
     lines.len()
 }
+
+/// The daemon's regions (crates/drbd-reactor/src/bin/drbd-reactor.rs): a mimalloc heap per
+/// region, created on first use, with mimalloc's size classes (`NO_SPLIT=1`: none, so pieces
+/// are never kept in two parts). Only for binaries whose global allocator is mimalloc.
+pub fn use_daemon_regions() {
+    drbd_reactor_plugin::memory::set_regions(drbd_reactor_plugin::memory::Regions {
+        alloc: region_alloc,
+        // SAFETY: `p` came from mi_heap_malloc; mi_free takes it from any thread.
+        free: |p| unsafe { libmimalloc_sys::mi_free(p.as_ptr().cast()) },
+        good_size: if std::env::var_os("NO_SPLIT").is_some() {
+            |n| n
+        } else {
+            // SAFETY: a pure computation on the size classes.
+            |n| unsafe { libmimalloc_sys::mi_good_size(n) }
+        },
+    });
+}
+
+/// The regions' heaps created so far.
+pub fn region_heaps() -> impl Iterator<Item = (usize, *mut libmimalloc_sys::mi_heap_t)> {
+    HEAPS
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| h.get().map(|h| (i, *h as *mut _)))
+}
+
+static HEAPS: [std::sync::OnceLock<usize>; 2] =
+    [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+
+fn region_alloc(region: usize, len: usize) -> Option<std::ptr::NonNull<u8>> {
+    // SAFETY: creates a heap for the process's life, then allocates in it.
+    let heap = *HEAPS[region].get_or_init(|| unsafe { libmimalloc_sys::mi_heap_new() } as usize);
+    if heap == 0 {
+        return None;
+    }
+    // SAFETY: allocates `len` bytes in a live heap (v3 heaps take allocations from any thread).
+    std::ptr::NonNull::new(unsafe { libmimalloc_sys::mi_heap_malloc(heap as *mut _, len) }.cast())
+}

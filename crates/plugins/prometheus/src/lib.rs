@@ -36,12 +36,23 @@ pub(crate) mod test_support {
     static LOCK: Mutex<()> = Mutex::new(());
     /// Releases asked for: of the calling thread's pages, and of those and the regions'.
     static RELEASES: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    /// Refill passes begun and ended, and the count of releases when the last one ended.
+    static REFILLS: Mutex<(usize, usize, usize)> = Mutex::new((0, 0, 0));
 
     /// Holds off the other such tests, and counts releases from now on.
     pub(crate) fn exclusive() -> MutexGuard<'static, ()> {
         drbd_reactor_plugin::memory::set_release(|scope| {
             let i = usize::from(scope != drbd_reactor_plugin::memory::Scope::Thread);
             RELEASES[i].fetch_add(1, Ordering::SeqCst);
+        });
+        drbd_reactor_plugin::memory::set_refill(|on| {
+            let mut r = REFILLS.lock().unwrap_or_else(|e| e.into_inner());
+            if on {
+                r.0 += 1;
+            } else {
+                r.1 += 1;
+                r.2 = RELEASES[0].load(Ordering::SeqCst);
+            }
         });
         LOCK.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -50,6 +61,12 @@ pub(crate) mod test_support {
     /// regions'.
     pub(crate) fn releases() -> [usize; 2] {
         [0, 1].map(|i| RELEASES[i].load(Ordering::SeqCst))
+    }
+
+    /// Refill passes begun and ended so far, and the thread releases counted when the last
+    /// one ended.
+    pub(crate) fn refills() -> (usize, usize, usize) {
+        *REFILLS.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The frame of a synthetic state of `resources` resources with two peers each.

@@ -92,10 +92,18 @@ pub fn set_refill(refill: fn(bool)) {
 #[must_use = "the pass ends when the guard is dropped"]
 pub struct Refill(());
 
+/// Passes now running: the allocator is told at the first to begin and the last to end (two
+/// metrics endpoints may render at once).
+static PASSES: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
 impl Refill {
     pub fn begin() -> Refill {
-        if let Some(refill) = REFILL.get() {
-            refill(true);
+        let mut passes = PASSES.lock().unwrap_or_else(|e| e.into_inner());
+        *passes += 1;
+        if *passes == 1 {
+            if let Some(refill) = REFILL.get() {
+                refill(true);
+            }
         }
         Refill(())
     }
@@ -103,8 +111,12 @@ impl Refill {
 
 impl Drop for Refill {
     fn drop(&mut self) {
-        if let Some(refill) = REFILL.get() {
-            refill(false);
+        let mut passes = PASSES.lock().unwrap_or_else(|e| e.into_inner());
+        *passes -= 1;
+        if *passes == 0 {
+            if let Some(refill) = REFILL.get() {
+                refill(false);
+            }
         }
     }
 }
@@ -219,6 +231,16 @@ mod tests {
             *REFILL_CALLS.lock().unwrap(),
             [true, false, true, false],
             "ended by unwinding too"
+        );
+        // Overlapping passes: told once, when the first begins and the last ends.
+        let (one, two) = (Refill::begin(), Refill::begin());
+        drop(one);
+        assert_eq!(REFILL_CALLS.lock().unwrap().len(), 5, "still in a pass");
+        drop(two);
+        assert_eq!(
+            REFILL_CALLS.lock().unwrap()[4..],
+            [true, false],
+            "one begin and one end for both"
         );
     }
 

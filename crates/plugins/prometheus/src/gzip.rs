@@ -96,24 +96,23 @@ pub(crate) fn gzip_end(crc: u32, len: u64) -> Kept {
 
 /// `text` as a complete gzip member.
 pub fn gzip_member(text: &[u8]) -> Bytes {
-    let s = segment(text);
+    Bytes::from(member(&segment(text), text.len()))
+}
+
+/// A complete gzip member of one segment of a `len`-byte text.
+fn member(s: &Segment, len: usize) -> Vec<u8> {
+    let end = gzip_end(s.crc, len as u64);
     let mut v = GZIP_HEADER.to_vec();
-    v.extend_from_slice(&s.deflate.to_vec());
-    v.extend_from_slice(&gzip_end(s.crc, text.len() as u64).to_vec());
-    Bytes::from(v)
+    for part in s.deflate.parts().into_iter().chain(end.parts()) {
+        v.extend_from_slice(part);
+    }
+    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
-
-    fn member(s: &Segment, len: usize) -> Vec<u8> {
-        let mut v = GZIP_HEADER.to_vec();
-        v.extend_from_slice(&s.deflate.to_vec());
-        v.extend_from_slice(&gzip_end(s.crc, len as u64).to_vec());
-        v
-    }
 
     #[test]
     fn a_segment_of_parts_is_the_segment_of_their_concatenation() {

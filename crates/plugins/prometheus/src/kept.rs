@@ -285,7 +285,8 @@ impl std::fmt::Debug for Kept {
 impl PartialEq for Kept {
     /// Equal bytes, however they are split.
     fn eq(&self, other: &Kept) -> bool {
-        self.len() == other.len() && self.to_vec() == other.to_vec()
+        self.len() == other.len()
+            && (self.parts().into_iter().flatten()).eq(other.parts().into_iter().flatten())
     }
 }
 

@@ -68,7 +68,7 @@ impl Span {
     }
 
     /// The slices of what is left, in order.
-    fn slices(&self) -> impl Iterator<Item = &[u8]> {
+    pub(crate) fn slices(&self) -> impl Iterator<Item = &[u8]> {
         let mut at = Some(self.at);
         let mut offset = self.offset;
         let mut left = self.remaining;

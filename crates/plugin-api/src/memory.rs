@@ -162,6 +162,15 @@ pub mod stand_in {
         len.div_ceil(step) * step
     }
 
+    std::thread_local! {
+        static MADE_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Allocations made by the calling thread so far (other tests' threads do not count).
+    pub fn made_here() -> u64 {
+        MADE_HERE.with(|m| m.get())
+    }
+
     fn layout(len: usize) -> Layout {
         Layout::from_size_align(len + 16, 16).expect("a valid layout")
     }
@@ -178,6 +187,7 @@ pub mod stand_in {
             .unwrap_or_else(|e| e.into_inner())
             .get_or_insert_with(HashMap::new)
             .insert(user.as_ptr() as usize, (region, len));
+        MADE_HERE.with(|m| m.set(m.get() + 1));
         Some(user)
     }
 

@@ -26,11 +26,24 @@ fn resident() -> (f64, f64) {
     (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
 }
 
+/// Minor page faults of the process so far (field 10 of /proc/self/stat): pages the kernel
+/// had to find and clear, which a render pays for when the pages it frees were given back.
+fn faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The command may contain spaces; the fields after it do not.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split(' ').nth(7).unwrap().parse().unwrap()
+}
+
 fn report(step: &str, chunks: Option<&Chunks>) {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let (rss, hwm) = resident();
     let (plain, gzip) = chunks.map(Chunks::kept_bytes).unwrap_or_default();
+    let now = faults();
+    let step_faults = now - LAST.swap(now, std::sync::atomic::Ordering::Relaxed);
     println!(
-        "{step:<40} rss {rss:>7.1} MB  peak {hwm:>7.1} MB  kept plain {:>6.1} MB gzip {:>5.1} MB",
+        "{step:<40} rss {rss:>7.1} MB  peak {hwm:>7.1} MB  kept plain {:>6.1} MB gzip {:>5.1} MB  \
+         faults {step_faults:>6}",
         plain as f64 / 1048576.0,
         gzip as f64 / 1048576.0
     );

@@ -7,7 +7,7 @@
 
 use crate::chunks::Encoding;
 use crate::fingerprint::{fingerprint, Fingerprint};
-use crate::gzip::{segment_of, Segment};
+use crate::gzip::{segment_of, segment_over, Segment};
 use crate::kept::{keep, Kept, Region};
 use crate::render::{collect, render_series, render_slots, slots};
 use drbd::Resource;
@@ -63,9 +63,14 @@ fn digest(text: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(text)
 }
 
-/// `text` as a gzip segment (none for no text), counted.
-fn compress(text: &[u8], count: &AtomicUsize) -> Segment {
-    compress_parts(&[text], count)
+/// `text` as a gzip segment (none for no text), counted; over `old`'s allocation where it
+/// fits.
+fn compress_over(text: &[u8], old: Kept, count: &AtomicUsize) -> Segment {
+    if text.is_empty() {
+        return Segment::default();
+    }
+    count.fetch_add(1, Ordering::Relaxed);
+    segment_over(&[text], old)
 }
 
 /// [`compress`] for the text in `parts`.
@@ -131,7 +136,7 @@ pub(crate) fn fill_block(
         if gzip_missing {
             b.gzip = Some(
                 text.iter()
-                    .map(|t| compress(t.as_bytes(), compressed))
+                    .map(|t| compress_over(t.as_bytes(), Kept::default(), compressed))
                     .collect(),
             );
         }
@@ -177,13 +182,14 @@ pub(crate) fn render_block(
         }
     }
     b.print = print;
-    // The previous chunks not reused go before their successors are allocated, so those take
-    // the blocks just freed (a statistics poll re-renders half the body; kept until the end of
-    // the block, the old chunks of every block in flight raised the peak). The old segments
-    // stay until their slot is compared: one whose text did not change is reused.
-    let (old_digests, mut old_gzip) = match previous {
-        Some(p) => (p.digests, p.gzip),
-        None => (Vec::new(), None),
+    // A re-rendered chunk takes the place of its predecessor: the same piece when the text
+    // did not change, else written over it when nobody else holds it and the new text takes
+    // the same size classes (a statistics poll re-renders half the body, and most chunks keep
+    // their length or grow by a few bytes), else a fresh copy made after the old one is
+    // freed, so it may take the blocks just freed. The same for the gzip segments.
+    let (old_digests, mut old_plain, mut old_gzip) = match previous {
+        Some(p) => (p.digests, p.plain, p.gzip),
+        None => (Vec::new(), None, None),
     };
     let mut plain = Vec::with_capacity(n);
     let mut gzip = Vec::with_capacity(n);
@@ -201,21 +207,32 @@ pub(crate) fn render_block(
             }
             let text = text.as_bytes();
             let d = digest(text);
-            let old_member = old_gzip.as_mut().map(|g| std::mem::take(&mut g[s]));
-            // An old segment of another text is dropped here, before compressing.
-            let old_member = old_member.filter(|_| old_digests.get(s) == Some(&d));
+            let same_text = old_digests.get(s) == Some(&d);
+            let (old_chunk, old_member) =
+                (take_slot(&mut old_plain, s), take_slot(&mut old_gzip, s));
             if keep_gzip {
-                gzip.push(old_member.unwrap_or_else(|| compress(text, compressed)));
+                gzip.push(match old_member {
+                    Some(m) if same_text => m,
+                    m => compress_over(text, m.unwrap_or_default().deflate, compressed),
+                });
             }
             b.lens.push(text.len());
             b.digests.push(d);
             if keep_plain {
-                plain.push(keep(text, Region::Plain));
+                plain.push(match old_chunk {
+                    Some(c) if same_text && !c.is_empty() => c,
+                    c => c.unwrap_or_default().renew(text, Region::Plain),
+                });
             }
         }
     });
     b.plain = keep_plain.then_some(plain);
     b.gzip = keep_gzip.then_some(gzip);
+}
+
+/// The previous version's piece of slot `s`, if it had that encoding.
+fn take_slot<T: Default>(pieces: &mut Option<Vec<T>>, s: usize) -> Option<T> {
+    pieces.as_mut()?.get_mut(s).map(std::mem::take)
 }
 
 /// Bytes this thread's scratch holds (tests).
@@ -231,6 +248,67 @@ mod tests {
     use super::*;
     use crate::chunks::{Chunks, Encoding};
     use crate::test_support::synth_frame as frame;
+
+    /// Where the chunks of `body` are: its pieces in a region, but the first and the last (in
+    /// gzip, the prelude's and trailer's segments, made with each body; in plain those are
+    /// global copies, and two chunks go unchecked).
+    fn addresses(body: &crate::chunks::Pieces) -> Vec<usize> {
+        let mut v: Vec<usize> = body
+            .pieces
+            .iter()
+            .map(|p| p.parts()[0].as_ptr() as usize)
+            .filter(|&a| {
+                drbd_reactor_plugin::memory::stand_in::live(a - crate::kept::HEADER).is_some()
+            })
+            .collect();
+        v.pop();
+        v.remove(0);
+        v
+    }
+
+    #[test]
+    fn a_poll_writes_changed_chunks_over_their_predecessors_unless_a_scrape_holds_them() {
+        use drbd_reactor_plugin::memory::stand_in::made_here;
+        let _one_at_a_time = crate::test_support::exclusive();
+        // One block (rendered on this thread); polls that keep the counters' lengths (they
+        // count KiB, shown in bytes: 2048, 3072, 4096).
+        let frames = crate::test_support::synth_polls(3, &[2, 1, 1]);
+        for encoding in [Encoding::Identity, Encoding::Gzip] {
+            let mut chunks = Chunks::new(true);
+            chunks.update(&frames[0], encoding);
+            let before = addresses(&chunks.body(encoding).unwrap());
+            assert!(before.len() > 20, "{encoding:?}: {} chunks", before.len());
+            let made = made_here();
+            chunks.update(&frames[1], encoding);
+            assert_eq!(
+                chunks.work().blocks_rendered,
+                2,
+                "{encoding:?}: rendered again"
+            );
+            assert_eq!(
+                made_here(),
+                made,
+                "{encoding:?}: nothing allocated in a region"
+            );
+            let after = chunks.body(encoding).unwrap();
+            assert_eq!(
+                addresses(&after),
+                before,
+                "{encoding:?}: the same allocations"
+            );
+            // A scrape still sending that body: the next poll leaves its bytes alone.
+            let sending = after.concat();
+            chunks.update(&frames[2], encoding);
+            assert_eq!(
+                after.concat(),
+                sending,
+                "{encoding:?}: the held body did not change"
+            );
+            let next = chunks.body(encoding).unwrap();
+            assert!(made_here() > made, "{encoding:?}: fresh copies");
+            assert_ne!(next.concat(), sending, "{encoding:?}: the new state's body");
+        }
+    }
 
     #[test]
     fn no_thread_keeps_render_scratch_once_a_render_pass_ended() {

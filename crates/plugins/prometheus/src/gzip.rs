@@ -5,7 +5,7 @@
 //!
 //! Must never: end a segment with a final block, or keep a segment's spare room.
 
-use crate::kept::{keep, Kept, Region};
+use crate::kept::{Kept, Region};
 use bytes::Bytes;
 
 /// A piece of a deflate stream: `text` compressed on its own, ended by a sync flush (so it
@@ -42,6 +42,11 @@ pub fn segment(text: &[u8]) -> Segment {
 
 /// [`segment`] of the concatenation of `parts` (a kept piece's parts), without joining them.
 pub fn segment_of(parts: &[&[u8]]) -> Segment {
+    segment_over(parts, Kept::default())
+}
+
+/// [`segment_of`], written over `old`'s allocations where they fit ([`Kept::renew`]).
+pub(crate) fn segment_over(parts: &[&[u8]], old: Kept) -> Segment {
     SCRATCH.with_borrow_mut(|scratch| {
         let (c, out) = scratch.get_or_insert_with(|| {
             (
@@ -77,7 +82,7 @@ pub fn segment_of(parts: &[&[u8]]) -> Segment {
             }
         }
         Segment {
-            deflate: keep(out, Region::Gzip),
+            deflate: old.renew(out, Region::Gzip),
             crc: crc.finalize(),
         }
     })

@@ -71,15 +71,48 @@ pub(crate) mod test_support {
 
     /// The frame of a synthetic state of `resources` resources with two peers each.
     pub(crate) fn synth_frame(resources: usize) -> crate::chunks::Frame {
+        synth_polls(resources, &[0]).remove(0)
+    }
+
+    /// Frames of that state after each statistics poll that moved every peer device's
+    /// counters by `by` (0: the state itself).
+    pub(crate) fn synth_polls(resources: usize, polls: &[u64]) -> Vec<crate::chunks::Frame> {
         // Pieces go to regions with size classes, as in the daemon (some are split).
         drbd_reactor_plugin::memory::stand_in::register();
         let mut s = drbd::State::new();
         for line in drbd::synth::initial_dump(resources, 2) {
             s.apply(line.event, &mut Vec::new());
         }
-        crate::chunks::Frame {
-            resources: s.snapshot(),
-            ctx: Default::default(),
+        let mut frames = Vec::new();
+        for &by in polls {
+            let mut lines = Vec::new();
+            for r in s.resources().filter(|_| by > 0) {
+                for c in &r.connections {
+                    for p in &c.peer_devices {
+                        lines.push(format!(
+                            "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} \
+                             received:{} sent:{}",
+                            r.name,
+                            c.peer_node_id,
+                            c.conn_name,
+                            p.volume,
+                            p.received + by,
+                            p.sent + by
+                        ));
+                    }
+                }
+            }
+            for l in &lines {
+                s.apply(
+                    drbd::parse_line(l).expect("a change line").event,
+                    &mut Vec::new(),
+                );
+            }
+            frames.push(crate::chunks::Frame {
+                resources: s.snapshot(),
+                ctx: Default::default(),
+            });
         }
+        frames
     }
 }

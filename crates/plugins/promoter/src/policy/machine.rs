@@ -18,6 +18,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod construct;
 mod exit;
 mod failback;
 mod pending;
@@ -391,87 +392,10 @@ impl Machine {
         }
         let name = self.name.clone();
         match outcome {
-            Outcome::BackingDevices(Ok(devices)) => {
-                self.configured_diskless = devices.iter().any(|d| d == "none");
-                let real: Vec<String> = devices.into_iter().filter(|d| d != "none").collect();
-                if self.cfg.adjust_resource_on_start && real.is_empty() {
-                    self.construct = Construct::Adjusting;
-                    out.push(Action::Adjust);
-                } else if self.cfg.adjust_resource_on_start {
-                    for d in &real {
-                        let msg = format!(
-                            "adjust_resources: waiting for backing device '{d}' to become ready"
-                        );
-                        self.log(&mut out, Level::Debug, msg);
-                    }
-                    self.construct = Construct::Waiting {
-                        devices: real.clone(),
-                        give_up_at: now + DEVICE_WAIT_LIMIT,
-                        next_check: None,
-                    };
-                    out.push(Action::CheckDevices(real));
-                } else {
-                    self.construct = Construct::Ready;
-                }
-            }
-            Outcome::BackingDevices(Err(e)) => {
-                if self.cfg.adjust_resource_on_start {
-                    let msg = format!("Could not adjust '{name}': {e}");
-                    self.log(&mut out, Level::Warn, msg);
-                }
-                self.construct = Construct::Ready;
-            }
-            Outcome::DevicesReady(ready) => {
-                if let Construct::Waiting {
-                    devices,
-                    give_up_at,
-                    ..
-                } = self.construct.clone()
-                {
-                    if ready {
-                        self.construct = Construct::Adjusting;
-                        out.push(Action::Adjust);
-                    } else if now >= give_up_at {
-                        let msg = format!("Could not adjust '{name}': backing devices {devices:?} not ready after {}s", DEVICE_WAIT_LIMIT.as_secs());
-                        self.log(&mut out, Level::Warn, msg);
-                        self.construct = Construct::Ready;
-                    } else {
-                        self.construct = Construct::Waiting {
-                            devices,
-                            give_up_at,
-                            next_check: Some(now + DEVICE_POLL),
-                        };
-                    }
-                }
-            }
-            Outcome::Adjusted(r) => {
-                if let Err(e) = r {
-                    let msg = format!("Could not adjust '{name}': {e}");
-                    self.log(&mut out, Level::Warn, msg);
-                }
-                self.construct = Construct::Ready;
-            }
-            Outcome::Policy(Ok(p)) => {
-                let msg = format!("Detected split-brain avoidance policy: '{}'", p.as_str());
-                self.log(&mut out, Level::Info, msg);
-                self.policy = PolicyState::Known(p);
-            }
-            Outcome::Policy(Err(e)) => {
-                let failures = match self.policy {
-                    PolicyState::Failed { failures, .. } => failures + 1,
-                    _ => 1,
-                };
-                let wait = (POLICY_RETRY * 2u32.saturating_pow(failures - 1)).min(TICK);
-                let msg = format!(
-                    "IGNORING resource '{name}': {e} (retrying in {}s)",
-                    wait.as_secs()
-                );
-                self.log(&mut out, Level::Warn, msg);
-                self.policy = PolicyState::Failed {
-                    retry_at: now + wait,
-                    failures,
-                };
-            }
+            Outcome::BackingDevices(devices) => self.backing_devices(now, devices, &mut out),
+            Outcome::DevicesReady(ready) => self.devices_ready(now, ready, &mut out),
+            Outcome::Adjusted(result) => self.adjusted(result, &mut out),
+            Outcome::Policy(result) => self.policy_detected(now, result, &mut out),
             Outcome::Started { id, result } => {
                 let current = self.start_in_flight == Some(id);
                 if current {
@@ -555,32 +479,7 @@ impl Machine {
         if self.exiting {
             return out;
         }
-        if let Construct::Waiting {
-            devices,
-            give_up_at,
-            next_check: Some(t),
-        } = &self.construct
-        {
-            if *t <= now {
-                let devices = devices.clone();
-                self.construct = Construct::Waiting {
-                    devices: devices.clone(),
-                    give_up_at: *give_up_at,
-                    next_check: None,
-                };
-                out.push(Action::CheckDevices(devices));
-            }
-        }
-        if let PolicyState::Failed { retry_at, failures } = self.policy {
-            if retry_at <= now {
-                // Still Failed (with its count) until the outcome arrives; no second request.
-                self.policy = PolicyState::Failed {
-                    retry_at: now + MAX_BACKOFF * 1000,
-                    failures,
-                };
-                out.push(Action::DetectPolicy);
-            }
-        }
+        self.construction_timers(now, &mut out);
         if self.pending_start.is_some_and(|t| t <= now)
             && self.services == Services::Stopped
             && self.start_in_flight.is_none()

@@ -4,6 +4,7 @@
 //! and regions.
 //!
 //! cargo run --release -p drbd-reactor-prometheus --example cpu-figures [ITERATIONS]
+//! (ONLY=all_changed/Identity: that case alone)
 use drbd_reactor_prometheus::chunks::{gzip_member, Chunks, Encoding};
 use drbd_reactor_prometheus::render::render;
 use std::time::{Duration, Instant};
@@ -21,7 +22,11 @@ fn cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
+/// Measures `f` unless ONLY is set and not a part of `name` (for a profiler: one case).
 fn measure(name: &str, n: usize, mut f: impl FnMut()) {
+    if std::env::var("ONLY").is_ok_and(|only| !name.contains(&only)) {
+        return;
+    }
     f();
     let mut walls = Vec::new();
     let c0 = cpu();
@@ -41,7 +46,12 @@ fn measure(name: &str, n: usize, mut f: impl FnMut()) {
 
 fn main() {
     let n: usize = std::env::args().nth(1).map_or(10, |a| a.parse().unwrap());
-    // As in the daemon: mimalloc, and the pieces in its regions (NO_SPLIT=1: never split).
+    // As in the daemon: mimalloc with its options (freed pages given back at once, no
+    // transparent huge pages; ALLOCATOR_DEFAULTS=1: mimalloc's defaults), and the pieces in
+    // its regions (NO_SPLIT=1: never split).
+    if std::env::var_os("ALLOCATOR_DEFAULTS").is_none() {
+        synth::use_daemon_allocator_options();
+    }
     synth::use_daemon_regions();
     let mut s = state(10_000, 2);
     let base = frame(&s);

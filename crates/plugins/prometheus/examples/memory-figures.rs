@@ -50,10 +50,7 @@ fn report(step: &str, chunks: Option<&Chunks>) {
 }
 
 fn main() {
-    // The daemon's allocator options (crates/drbd-reactor/src/bin/drbd-reactor.rs).
-    let _ = rustix::thread::disable_transparent_huge_pages(true);
-    // SAFETY: sets one of the allocator's options (mi_option_purge_delay = 15) before use.
-    unsafe { libmimalloc_sys::mi_option_set(15, 0) };
+    synth::use_daemon_allocator_options();
     // The daemon's regions (a mimalloc heap per encoding), unless NO_REGIONS is set.
     if std::env::var_os("NO_REGIONS").is_none() {
         synth::use_daemon_regions();

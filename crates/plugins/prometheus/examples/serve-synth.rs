@@ -3,7 +3,8 @@
 //! a new snapshot is published. For measuring scrapes with curl and checking the body with
 //! real clients (curl --compressed, gzip -t, a prometheus server). Pieces are kept in mimalloc
 //! heaps as the daemon keeps them (`NO_REGIONS=1`: in the global allocator; `NO_SPLIT=1`:
-//! never in two parts; `PURGE0=1`: freed pages given back at once, as the daemon does).
+//! never in two parts; `PURGE0=1`: the daemon's allocator options, freed pages given back at once and no
+//! transparent huge pages).
 //!
 //! cargo run --release -p drbd-reactor-prometheus --example serve-synth -- 9942 10000 2 all 100
 use drbd_reactor_prometheus::chunks::Frame;
@@ -40,8 +41,7 @@ async fn main() {
         synth::use_daemon_regions();
     }
     if std::env::var_os("PURGE0").is_some() {
-        // SAFETY: sets one of the allocator's options (mi_option_purge_delay = 15) before use.
-        unsafe { libmimalloc_sys::mi_option_set(15, 0) };
+        synth::use_daemon_allocator_options();
     }
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize, d: &str| args.get(i).cloned().unwrap_or_else(|| d.to_string());

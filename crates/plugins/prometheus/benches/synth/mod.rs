@@ -59,6 +59,15 @@ pub fn move_counters(s: &mut State, which: impl Fn(usize) -> bool, by: u64) -> u
     lines.len()
 }
 
+/// The daemon's allocator options (crates/drbd-reactor/src/bin/drbd-reactor.rs): no
+/// transparent huge pages, freed pages given back at once. Only for binaries whose global
+/// allocator is mimalloc, before they allocate much.
+pub fn use_daemon_allocator_options() {
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
+    // SAFETY: sets one of the allocator's options (mi_option_purge_delay = 15).
+    unsafe { libmimalloc_sys::mi_option_set(15, 0) };
+}
+
 /// The daemon's regions (crates/drbd-reactor/src/bin/drbd-reactor.rs): a mimalloc heap per
 /// region, created on first use, with mimalloc's size classes (`NO_SPLIT=1`: none, so pieces
 /// are never kept in two parts). Only for binaries whose global allocator is mimalloc.

@@ -105,12 +105,15 @@ impl Endpoint {
         // same generation's frame (the cache keeps no resources to render it from).
         let take = fresh || !chunks.has(encoding);
         let (chunks, pieces) = tokio::task::spawn_blocking(move || {
-            // A render replaces chunks by chunks of about their sizes: in a gzip-only cache
-            // the pages it frees are kept for it until the release below (a scrape after a
-            // poll 9-10 ms faster). Not when plain pieces are kept: a render of those frees
-            // tens of MB, and keeping them raised the peak by 2 MB for no faster scrape.
+            // A render frees and allocates again what it works with (its scratch, the few
+            // chunks that could not be renewed in place): the pages it frees are kept for it
+            // until the release below, when it re-renders a kept encoding or fills a gzip-only
+            // cache (purged at once, they cost a TLB shootdown each and faulted in again: a
+            // scrape after a poll 9-13 ms slower). Not in a cold plain render, whose peak is
+            // the daemon's (kept for it, that peak rose by 0.6 MB).
             let gzip_only = encoding == Encoding::Gzip && !chunks.has(Encoding::Identity);
-            let refill = (take && gzip_only).then(memory::Refill::begin);
+            let rerender = chunks.has(encoding);
+            let refill = (take && (gzip_only || rerender)).then(memory::Refill::begin);
             if take {
                 let frame = match source.frame() {
                     Ok(frame) => frame,

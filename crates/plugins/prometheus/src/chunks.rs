@@ -3,8 +3,9 @@
 //!
 //! How the reuse is cut: the resources, in name order, fall into *blocks* of about
 //! [`BLOCK`] consecutive resources. A block ends after a resource whose name hashes to a
-//! multiple of the block size (or at four times the size), so where blocks end depends on names
-//! alone: adding or removing a resource changes only its own block. For every block and every
+//! multiple of the block size, so where blocks end depends on names alone: adding or removing
+//! a resource changes only its own block. (A run between two such names is also cut at twice
+//! the size, [`MAX_BLOCK`]; in such a run an added resource moves the cuts up to the run's end.) For every block and every
 //! family (a [`crate::render::Slot`]) there is one *chunk*: that family's series lines for the block's
 //! resources. The body is the prelude, then per family its header and its chunks in block
 //! order, then the trailer; since series of consecutive resources concatenate, this is byte for
@@ -401,14 +402,21 @@ fn text_len(blocks: &[Block], headers: &[(Kept, Segment)], edges: usize) -> u64 
     len
 }
 
+/// The most resources a block holds, in average block sizes. Each render thread's scratch
+/// grows to the text of the largest block it rendered (and, strings growing by doubling, up
+/// to twice that): at four times the average (128 resources, 1.25 MB of text at 10k x 2) a
+/// render thread held 2.1 MB of scratch at the end of a cold render, at its peak. About one
+/// run in eight between two boundaries by name reaches twice the average and is cut there.
+const MAX_BLOCK: usize = 2;
+
 /// Splits `resources` into blocks of about `size`: a block ends after a resource whose name
-/// hashes to 0 modulo `size`, or when it holds `4 * size` resources.
+/// hashes to 0 modulo `size`, or when it holds [`MAX_BLOCK`]` * size` resources.
 fn cut(resources: &[Arc<Resource>], size: usize) -> Vec<&[Arc<Resource>]> {
     let mut runs = Vec::with_capacity(resources.len() / size + 1);
     let mut start = 0;
     for (i, r) in resources.iter().enumerate() {
         let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()).is_multiple_of(size as u64);
-        if ends || i + 1 - start >= 4 * size {
+        if ends || i + 1 - start >= MAX_BLOCK * size {
             runs.push(&resources[start..=i]);
             start = i + 1;
         }

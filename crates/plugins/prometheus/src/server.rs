@@ -415,5 +415,14 @@ mod tests {
         source.generation.store(2, Ordering::SeqCst);
         endpoint.body(Encoding::Gzip).await.unwrap();
         assert_eq!(since(base), [1 + render_threads() + 1, 0]);
+        // Plain added to that state: a cold plain render, whose peak is the daemon's, keeps
+        // nothing it frees; once plain is kept, its re-render after a change does.
+        let (b, _, _) = refills();
+        endpoint.body(Encoding::Identity).await.unwrap();
+        assert_eq!(refills().0, b, "no pass for a cold plain render");
+        *source.frame.lock().unwrap() = frame(1999);
+        source.generation.store(3, Ordering::SeqCst);
+        endpoint.body(Encoding::Identity).await.unwrap();
+        assert_eq!(refills().0, b + 1, "a pass for its re-render");
     }
 }

@@ -26,9 +26,10 @@
 #         filler lines in 1 ms batches).
 #
 # Binary A: this tree's (built here) or $DRBD_REACTOR_BIN; binary B: $DRBD_REACTOR_BIN_B (unset:
-# only A runs). A and B alternate run for run (A B A B ...), $ROUNDS rounds (default 3); each
-# figure is printed as the median over the rounds per binary (latencies: median and p99 of all
-# samples pooled) with the ratio B/A and the target. Takes about 2-3 minutes with B.
+# only A runs). A and B alternate run for run, in the order A B, B A, A B ... (each first in
+# half the rounds), $ROUNDS rounds (default 3); each figure is printed as the median over the
+# rounds per binary (latencies: median and p99 of all samples pooled) with the ratio B/A and
+# the target. Takes about 2-3 minutes with B.
 # Needs gcc, curl and snmpd (installed with apt-get when missing and root, as .ci/run does).
 #
 # Usage: bench/all-plugins.sh        Environment: ROUNDS, PROBES (umh, default 60),
@@ -390,7 +391,11 @@ labels=(A)
 [[ -n $bin_b ]] && labels+=(B)
 [[ -z $bin_b ]] && echo "DRBD_REACTOR_BIN_B is not set: only binary A ($bin_a) runs, no ratios" >&2
 for ((round = 1; round <= rounds; round++)); do
-    for label in "${labels[@]}"; do
+    # A then B in odd rounds, B then A in even ones: the binary that runs first in a round
+    # showed the larger latency p99 whichever it was (two runs with the slots swapped).
+    order=("${labels[@]}")
+    ((round % 2 == 0 && ${#labels[@]} == 2)) && order=(B A)
+    for label in "${order[@]}"; do
         bin=$bin_a
         [[ $label == B ]] && bin=$bin_b
         for kind in $kinds; do

@@ -34,7 +34,8 @@
 #
 # Usage: bench/all-plugins.sh        Environment: ROUNDS, PROBES (umh, default 60),
 #        PROMO_PROBES (default 20), DRBD_REACTOR_BIN, DRBD_REACTOR_BIN_B, KEEP=1 (keep scratch),
-#        KINDS (default "rate big lat": the runs to do)
+#        KINDS (default "rate big lat": the runs to do), LOG_LEVEL (the daemon's, default info;
+#        debug shows, per rendered body, where its time went)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -184,7 +185,7 @@ start_daemon() {
     mkdir -p "$run_dir"
     prom_port=$(free_port)
     {
-        printf '[[log]]\nlevel = "info"\nfile = "%s/daemon.log"\n\n[[debugger]]\n\n' "$dir"
+        printf '[[log]]\nlevel = "%s"\nfile = "%s/daemon.log"\n\n[[debugger]]\n\n' "${LOG_LEVEL:-info}" "$dir"
         printf '[[umh]]\n'
         printf '[[umh.resource]]\nname = "probe"\ncommand = "%s %s/stamps"\nresource-name = "lat-umh"\n' "$stamp" "$dir"
         printf '[[umh.resource]]\nname = "barrier"\ncommand = "%s %s/stamps"\nresource-name = "lat-sync"\n' "$stamp" "$dir"

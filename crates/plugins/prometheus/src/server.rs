@@ -14,7 +14,7 @@ use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODIN
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
@@ -114,11 +114,15 @@ impl Endpoint {
             let gzip_only = encoding == Encoding::Gzip && !chunks.has(Encoding::Identity);
             let rerender = chunks.has(encoding);
             let refill = (take && (gzip_only || rerender)).then(memory::Refill::begin);
+            let started = Instant::now();
+            let mut times = [Duration::ZERO; 3];
+            let work = chunks.work();
             if take {
                 let frame = match source.frame() {
                     Ok(frame) => frame,
                     Err(e) => return (chunks, Err(BodyError::Unavailable(e))),
                 };
+                times[0] = started.elapsed();
                 let before = chunks.kept_bytes();
                 if fresh {
                     chunks.update(&frame, encoding);
@@ -127,6 +131,7 @@ impl Endpoint {
                 }
                 drop(frame);
                 release_if_dropped(before, chunks.kept_bytes());
+                times[1] = started.elapsed();
             }
             let pieces = chunks.body(encoding).ok_or_else(|| {
                 BodyError::Failed(format!(
@@ -134,6 +139,21 @@ impl Endpoint {
                 ))
             });
             drop(refill);
+            if take {
+                times[2] = started.elapsed();
+                let done = chunks.work();
+                log::debug!(
+                    target: TARGET,
+                    "{encoding:?} body of state {generation} in {:.1} ms: snapshot {:.1} ms, \
+                     {} blocks rendered and {} chunks compressed in {:.1} ms, assembled in {:.1} ms",
+                    ms(times[2]),
+                    ms(times[0]),
+                    done.blocks_rendered - work.blocks_rendered,
+                    done.members_compressed - work.members_compressed,
+                    ms(times[1] - times[0]),
+                    ms(times[2] - times[1]),
+                );
+            }
             if take {
                 // This thread rendered and assembled: the allocator keeps the pages it freed
                 // (the previous body's piece list, render temporaries) until the thread
@@ -152,6 +172,10 @@ impl Endpoint {
         cache.generation = Some(generation);
         Ok(pieces)
     }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 /// Gives the pages of dropped chunks back to the system when an update dropped an encoding's

@@ -73,7 +73,7 @@ fn compress_over(text: &[u8], old: Kept, count: &AtomicUsize) -> Segment {
     segment_over(&[text], old)
 }
 
-/// [`compress`] for the text in `parts`.
+/// [`compress_over`] for the text in `parts`, into a new allocation.
 fn compress_parts(parts: &[&[u8]], count: &AtomicUsize) -> Segment {
     if parts.iter().all(|p| p.is_empty()) {
         return Segment::default();

@@ -7,7 +7,7 @@
 
 use crate::chunks::Encoding;
 use crate::fingerprint::{fingerprint, Fingerprint};
-use crate::gzip::{segment_of, segment_over, Segment};
+use crate::gzip::{segment_over, Segment};
 use crate::kept::{keep, Kept, Region};
 use crate::render::{collect, render_series, render_slots, slots};
 use drbd::Resource;
@@ -63,23 +63,14 @@ fn digest(text: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(text)
 }
 
-/// `text` as a gzip segment (none for no text), counted; over `old`'s allocation where it
-/// fits.
-fn compress_over(text: &[u8], old: Kept, count: &AtomicUsize) -> Segment {
-    if text.is_empty() {
-        return Segment::default();
-    }
-    count.fetch_add(1, Ordering::Relaxed);
-    segment_over(&[text], old)
-}
-
-/// [`compress_over`] for the text in `parts`, into a new allocation.
-fn compress_parts(parts: &[&[u8]], count: &AtomicUsize) -> Segment {
+/// The text in `parts` as a gzip segment (none for no text), counted; written over `old`'s
+/// allocation where it fits.
+fn compress(parts: &[&[u8]], old: Kept, count: &AtomicUsize) -> Segment {
     if parts.iter().all(|p| p.is_empty()) {
         return Segment::default();
     }
     count.fetch_add(1, Ordering::Relaxed);
-    segment_of(parts)
+    segment_over(parts, old)
 }
 
 thread_local! {
@@ -123,7 +114,7 @@ pub(crate) fn fill_block(
             b.gzip = Some(
                 plain
                     .iter()
-                    .map(|p| compress_parts(&p.parts(), compressed))
+                    .map(|p| compress(&p.parts(), Kept::default(), compressed))
                     .collect(),
             );
         }
@@ -136,7 +127,7 @@ pub(crate) fn fill_block(
         if gzip_missing {
             b.gzip = Some(
                 text.iter()
-                    .map(|t| compress_over(t.as_bytes(), Kept::default(), compressed))
+                    .map(|t| compress(&[t.as_bytes()], Kept::default(), compressed))
                     .collect(),
             );
         }
@@ -213,7 +204,7 @@ pub(crate) fn render_block(
             if keep_gzip {
                 gzip.push(match old_member {
                     Some(m) if same_text => m,
-                    m => compress_over(text, m.unwrap_or_default().deflate, compressed),
+                    m => compress(&[text], m.unwrap_or_default().deflate, compressed),
                 });
             }
             b.lens.push(text.len());

@@ -134,6 +134,31 @@ fn change(object: ObjectLine) -> Line {
     }
 }
 
+/// The `change peer-device` lines of a statistics poll that moves the received and sent
+/// counters of every peer device of the resources `which` picks (by index in name order in
+/// `state`) by `by`.
+pub fn counter_moves(state: &crate::State, which: impl Fn(usize) -> bool, by: u64) -> Vec<String> {
+    let mut lines = Vec::new();
+    let picked = state.resources().enumerate().filter(|(i, _)| which(*i));
+    for r in picked.map(|(_, r)| r) {
+        for c in &r.connections {
+            for p in &c.peer_devices {
+                lines.push(format!(
+                    "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} \
+                     received:{} sent:{}",
+                    r.name,
+                    c.peer_node_id,
+                    c.conn_name,
+                    p.volume,
+                    p.received + by,
+                    p.sent + by
+                ));
+            }
+        }
+    }
+    lines
+}
+
 /// `count` realistic `--full` change lines for the resources of [`initial_dump`]`(resources,
 /// peers)`: mostly statistics counters moving, about one in fifty a state flip (a peer
 /// disconnecting or reconnecting, a resync starting or ending, a role change).
@@ -246,6 +271,55 @@ mod tests {
     use super::*;
     use crate::parse::parse_line;
     use crate::state::State;
+
+    #[test]
+    fn counter_moves_are_change_lines_that_move_only_the_picked_peer_devices() {
+        let mut s = State::new();
+        for line in initial_dump(3, 2) {
+            s.apply(line.event, &mut Vec::new());
+        }
+        let before: Vec<u64> = s
+            .resources()
+            .map(|r| {
+                r.connections
+                    .iter()
+                    .next()
+                    .unwrap()
+                    .peer_devices
+                    .iter()
+                    .next()
+                    .unwrap()
+                    .sent
+            })
+            .collect();
+        let lines = counter_moves(&s, |i| i == 1, 5);
+        assert_eq!(
+            lines.len(),
+            2,
+            "one line per peer device of the picked resource"
+        );
+        for l in &lines {
+            s.apply(
+                parse_line(l).expect("drbdsetup's syntax").event,
+                &mut Vec::new(),
+            );
+        }
+        let after: Vec<u64> = s
+            .resources()
+            .map(|r| {
+                r.connections
+                    .iter()
+                    .next()
+                    .unwrap()
+                    .peer_devices
+                    .iter()
+                    .next()
+                    .unwrap()
+                    .sent
+            })
+            .collect();
+        assert_eq!(after, [before[0], before[1] + 5, before[2]]);
+    }
 
     #[test]
     fn the_initial_dump_has_eight_lines_per_resource_with_two_peers_and_ends_the_dump() {

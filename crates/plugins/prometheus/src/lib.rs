@@ -85,23 +85,7 @@ pub(crate) mod test_support {
         }
         let mut frames = Vec::new();
         for &by in polls {
-            let mut lines = Vec::new();
-            for r in s.resources().filter(|_| by > 0) {
-                for c in &r.connections {
-                    for p in &c.peer_devices {
-                        lines.push(format!(
-                            "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} \
-                             received:{} sent:{}",
-                            r.name,
-                            c.peer_node_id,
-                            c.conn_name,
-                            p.volume,
-                            p.received + by,
-                            p.sent + by
-                        ));
-                    }
-                }
-            }
+            let lines = drbd::synth::counter_moves(&s, |_| by > 0, by);
             for l in &lines {
                 s.apply(
                     drbd::parse_line(l).expect("a change line").event,

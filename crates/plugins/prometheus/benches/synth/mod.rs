@@ -32,25 +32,7 @@ pub fn frame(s: &State) -> Frame {
 /// Moves the sent and received counters of every peer device of the resources `which` picks
 /// (by index in name order) by `by`; returns how many lines it applied.
 pub fn move_counters(s: &mut State, which: impl Fn(usize) -> bool, by: u64) -> usize {
-    let mut lines = Vec::new();
-    for (i, r) in s.resources().enumerate() {
-        if !which(i) {
-            continue;
-        }
-        for c in &r.connections {
-            for p in &c.peer_devices {
-                lines.push(format!(
-                    "change peer-device name:{} peer-node-id:{} conn-name:{} volume:{} received:{} sent:{}",
-                    r.name,
-                    c.peer_node_id,
-                    c.conn_name,
-                    p.volume,
-                    p.received + by,
-                    p.sent + by
-                ));
-            }
-        }
-    }
+    let lines = drbd::synth::counter_moves(s, which, by);
     let mut out = Vec::new();
     for l in &lines {
         s.apply(parse_line(l).unwrap().event, &mut out);

@@ -115,14 +115,15 @@ impl Endpoint {
             let rerender = chunks.has(encoding);
             let refill = (take && (gzip_only || rerender)).then(memory::Refill::begin);
             let started = Instant::now();
-            let mut times = [Duration::ZERO; 3];
             let work = chunks.work();
+            // When the snapshot came and when the render ended, for a render.
+            let mut rendered = None;
             if take {
                 let frame = match source.frame() {
                     Ok(frame) => frame,
                     Err(e) => return (chunks, Err(BodyError::Unavailable(e))),
                 };
-                times[0] = started.elapsed();
+                let snapshot = started.elapsed();
                 let before = chunks.kept_bytes();
                 if fresh {
                     chunks.update(&frame, encoding);
@@ -131,7 +132,7 @@ impl Endpoint {
                 }
                 drop(frame);
                 release_if_dropped(before, chunks.kept_bytes());
-                times[1] = started.elapsed();
+                rendered = Some((snapshot, started.elapsed()));
             }
             let pieces = chunks.body(encoding).ok_or_else(|| {
                 BodyError::Failed(format!(
@@ -139,22 +140,19 @@ impl Endpoint {
                 ))
             });
             drop(refill);
-            if take {
-                times[2] = started.elapsed();
-                let done = chunks.work();
+            if let Some((snapshot, render_end)) = rendered {
+                let (done, total) = (chunks.work(), started.elapsed());
                 log::debug!(
                     target: TARGET,
                     "{encoding:?} body of state {generation} in {:.1} ms: snapshot {:.1} ms, \
                      {} blocks rendered and {} chunks compressed in {:.1} ms, assembled in {:.1} ms",
-                    ms(times[2]),
-                    ms(times[0]),
+                    ms(total),
+                    ms(snapshot),
                     done.blocks_rendered - work.blocks_rendered,
                     done.members_compressed - work.members_compressed,
-                    ms(times[1] - times[0]),
-                    ms(times[2] - times[1]),
+                    ms(render_end - snapshot),
+                    ms(total - render_end),
                 );
-            }
-            if take {
                 // This thread rendered and assembled: the allocator keeps the pages it freed
                 // (the previous body's piece list, render temporaries) until the thread
                 // allocates again, which may be many scrapes later. About 0.1 ms at 10k

@@ -127,6 +127,16 @@ fn snapshot(c: &mut Criterion) {
     g.sample_size(20);
     g.throughput(Throughput::Elements(10_000));
     g.bench_function("snapshot", |b| b.iter(|| black_box(state.snapshot())));
+    // As in the daemon, where the core's last batch and the readers' renders have pushed the
+    // resources out of the caches before the next snapshot: 64 MB written between two.
+    let mut evict = vec![0u8; 64 << 20];
+    g.bench_function("snapshot_cold", |b| {
+        b.iter_batched(
+            || evict.iter_mut().step_by(64).for_each(|x| *x = x.wrapping_add(1)),
+            |()| state.snapshot(),
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 

@@ -14,6 +14,9 @@
 #         poll: 30k device and peer-device lines) and the
 #         peak RSS after it, after one resource changed (median of 3); then a gzip-only client
 #         (as Prometheus) the same way, and the resident memory once the plain pieces are gone;
+#         the transfer floors: the same two bodies from a minimal server (bench/all-plugins/
+#         body-floor.c) with the same curl, and what each scrape after a change takes over
+#         its floor (the daemon's own share: snapshot, render, assembly, framing);
 #         a burst of 100 concurrent gzip scrapes (wall ms); the time the core takes to apply
 #         such a poll (sent -> a umh barrier rule's command ran) without and during a burst.
 #         Scrapes after a change find the previous state's pieces cached, as every scrape but
@@ -85,7 +88,7 @@ cleanup() {
 trap cleanup EXIT
 tools="$work/tools"
 mkdir -p "$tools" "$work/bin"
-for t in feeder stamp; do
+for t in feeder stamp body-floor; do
     gcc -O2 -o "$tools/$t" "$root/bench/all-plugins/$t.c"
 done
 stamp="$tools/stamp"
@@ -256,6 +259,33 @@ burst() { # burst <n>: n concurrent gzip scrapes; prints how many did not answer
         "${args[@]}" 2>/dev/null | grep -vc '^200$' || true
 }
 now_ms() { date +%s%3N; }
+fetch() { # fetch <file> [curl args]: the body as it is now, into <file> (not measured)
+    curl -s -o "$1" "${@:2}" "http://127.0.0.1:$prom_port/metrics"
+}
+floor_scrapes() { # floor_scrapes <plain file> <gzip file>: records the transfer floors
+    local port pid ms bytes i plain=() gzip=()
+    port=$(free_port)
+    "$tools/body-floor" "$port" "$1" "$2" &
+    pid=$!
+    local deadline=$((SECONDS + 10))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        ((SECONDS < deadline)) || fail "the floor server did not answer"
+        sleep 0.01
+    done
+    for i in 1 2 3; do
+        read -r ms bytes < <(curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "http://127.0.0.1:$port/" | awk '{ printf "%.1f %d\n", $1 * 1000, $2 }')
+        plain+=("$ms")
+        read -r ms bytes < <(curl -s -o /dev/null -w '%{time_total} %{size_download}\n' -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/" | awk '{ printf "%.1f %d\n", $1 * 1000, $2 }')
+        gzip+=("$ms")
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
+    floor_plain=$(printf '%s\n' "${plain[@]}" | sort -n | sed -n 2p)
+    floor_gzip=$(printf '%s\n' "${gzip[@]}" | sort -n | sed -n 2p)
+    rec floor_plain_ms "$floor_plain"
+    rec floor_gzip_ms "$floor_gzip"
+}
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%.1f\n", a - b; else print "fail" }'; }
 rec() { echo "$label $1 $2" >> "$work/figures"; } # rec <figure> <value>
 send_barrier() { # send_barrier <file>: sets barrier_ms, from sending until the barrier ran
     ctl "send $work/$1 $1"
@@ -303,11 +333,13 @@ run_big() {
     # The same state again: nothing to render, the transfer of the body alone.
     read -r ms bytes < <(scrape)
     rec scrape_unchanged_plain_ms "$ms"
+    fetch "$dir/body.plain"
     batch_all all2 2
     send_barrier all2
     settle
     read -r ms bytes < <(scrape)
     rec scrape_all_plain_ms "$ms"
+    local all_plain=$ms
     rec rss_after_plain_kb "$(hwm)"
     local ones=()
     for i in 1 2 3; do
@@ -317,12 +349,15 @@ run_big() {
         read -r ms bytes < <(scrape)
         ones+=("$ms")
     done
-    rec scrape_one_plain_ms "$(printf '%s\n' "${ones[@]}" | sort -n | sed -n 2p)"
+    local one_plain
+    one_plain=$(printf '%s\n' "${ones[@]}" | sort -n | sed -n 2p)
+    rec scrape_one_plain_ms "$one_plain"
     read -r ms bytes < <(scrape -H 'Accept-Encoding: gzip')
     rec scrape_first_gzip_ms "$ms"
     rec body_gzip_kb $((bytes / 1024))
     read -r ms bytes < <(scrape -H 'Accept-Encoding: gzip')
     rec scrape_unchanged_gzip_ms "$ms"
+    fetch "$dir/body.gz" -H 'Accept-Encoding: gzip'
     # The plain client has gone: one more state for the cache to drop the plain pieces.
     batch_all all2b 7
     send_barrier all2b
@@ -332,6 +367,7 @@ run_big() {
     settle
     read -r ms bytes < <(scrape -H 'Accept-Encoding: gzip')
     rec scrape_all_gzip_ms "$ms"
+    local all_gzip=$ms
     ones=()
     for i in 4 5 6; do
         batch_one one$i $((1000 + i))
@@ -340,7 +376,16 @@ run_big() {
         read -r ms bytes < <(scrape -H 'Accept-Encoding: gzip')
         ones+=("$ms")
     done
-    rec scrape_one_gzip_ms "$(printf '%s\n' "${ones[@]}" | sort -n | sed -n 2p)"
+    local one_gzip
+    one_gzip=$(printf '%s\n' "${ones[@]}" | sort -n | sed -n 2p)
+    rec scrape_one_gzip_ms "$one_gzip"
+    # The same bytes from a minimal server, with the same curl: the transfer floor, and what
+    # the daemon adds to it.
+    floor_scrapes "$dir/body.plain" "$dir/body.gz"
+    rec over_floor_all_plain_ms "$(minus "$all_plain" "$floor_plain")"
+    rec over_floor_one_plain_ms "$(minus "$one_plain" "$floor_plain")"
+    rec over_floor_all_gzip_ms "$(minus "$all_gzip" "$floor_gzip")"
+    rec over_floor_one_gzip_ms "$(minus "$one_gzip" "$floor_gzip")"
     rec rss_gzip_only_kb "$(awk '/^VmRSS:/ {print $2}' "/proc/$daemon_pid/status")"
     rec rss_after_scrapes_kb "$(hwm)"
     batch_all all3 3
@@ -443,6 +488,12 @@ scrape_all_plain_ms <=40
 scrape_all_gzip_ms <=60
 scrape_one_plain_ms <=10
 scrape_one_gzip_ms <=10
+floor_plain_ms transfer-floor
+floor_gzip_ms transfer-floor
+over_floor_all_plain_ms -
+over_floor_all_gzip_ms -
+over_floor_one_plain_ms -
+over_floor_one_gzip_ms -
 burst100_gzip_ms body-rendered-once
 burst100_not_200 0
 core_batch_idle_ms -

@@ -132,7 +132,12 @@ fn snapshot(c: &mut Criterion) {
     let mut evict = vec![0u8; 64 << 20];
     g.bench_function("snapshot_cold", |b| {
         b.iter_batched(
-            || evict.iter_mut().step_by(64).for_each(|x| *x = x.wrapping_add(1)),
+            || {
+                evict
+                    .iter_mut()
+                    .step_by(64)
+                    .for_each(|x| *x = x.wrapping_add(1))
+            },
             |()| state.snapshot(),
             BatchSize::PerIteration,
         )

@@ -19,6 +19,10 @@ pub(crate) struct Block {
     pub(crate) first: Arc<str>,
     /// The resources rendered, as change markers only (see the chunks module comment).
     resources: Vec<Weak<Resource>>,
+    /// Whether the block ended where a cut ends one (by its last name, or at the most
+    /// resources a block holds), not at the end of the list: only then does it end in the
+    /// same place when resources follow it.
+    pub(crate) cut_after: bool,
     /// What its series show, for a new state's families to be compared with.
     print: Fingerprint,
     /// Per slot: the length and digest of the chunk's text.
@@ -30,16 +34,28 @@ pub(crate) struct Block {
 
 impl Block {
     /// A block of `run` with nothing rendered yet.
-    pub(crate) fn new(run: &[Arc<Resource>]) -> Block {
+    pub(crate) fn new(run: &[Arc<Resource>], cut_after: bool) -> Block {
         Block {
             first: Arc::clone(&run[0].name),
             resources: run.iter().map(Arc::downgrade).collect(),
+            cut_after,
             print: Fingerprint::default(),
             lens: Vec::new(),
             digests: Vec::new(),
             plain: None,
             gzip: None,
         }
+    }
+
+    /// The address of its first resource (kept allocated by the block's `Weak`, so no other
+    /// resource can have it).
+    pub(crate) fn first_address(&self) -> usize {
+        self.resources[0].as_ptr() as usize
+    }
+
+    /// The number of resources in it.
+    pub(crate) fn len(&self) -> usize {
+        self.resources.len()
     }
 
     pub(crate) fn same_resources(&self, resources: &[Arc<Resource>]) -> bool {

@@ -248,8 +248,11 @@ wait_stamp() { # wait_stamp <tag>: until a command stamped <tag>
     done
 }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$daemon_pid/status"; }
-scrape() { # scrape [curl args]: prints "<ms> <bytes>" (a failed scrape: "fail 0")
-    curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code}\n' "$@" "http://127.0.0.1:$prom_port/metrics" |
+scrape() { scrape_at "$prom_port" "$@"; } # scrape [curl args]: the daemon's endpoint
+scrape_at() { # scrape_at <port> [curl args]: prints "<ms> <bytes>" (a failed scrape: "fail 0")
+    local port=$1
+    shift
+    curl -s -o /dev/null -w '%{time_total} %{size_download} %{http_code}\n' "$@" "http://127.0.0.1:$port/metrics" |
         awk '$3 == 200 { printf "%.1f %d\n", $1 * 1000, $2; next } { print "fail 0" }'
 }
 burst() { # burst <n>: n concurrent gzip scrapes; prints how many did not answer 200
@@ -273,18 +276,19 @@ floor_scrapes() { # floor_scrapes <plain file> <gzip file>: records the transfer
         sleep 0.01
     done
     for i in 1 2 3; do
-        read -r ms bytes < <(curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "http://127.0.0.1:$port/" | awk '{ printf "%.1f %d\n", $1 * 1000, $2 }')
+        read -r ms bytes < <(scrape_at "$port")
         plain+=("$ms")
-        read -r ms bytes < <(curl -s -o /dev/null -w '%{time_total} %{size_download}\n' -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/" | awk '{ printf "%.1f %d\n", $1 * 1000, $2 }')
+        read -r ms bytes < <(scrape_at "$port" -H 'Accept-Encoding: gzip')
         gzip+=("$ms")
     done
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null || true
-    floor_plain=$(printf '%s\n' "${plain[@]}" | sort -n | sed -n 2p)
-    floor_gzip=$(printf '%s\n' "${gzip[@]}" | sort -n | sed -n 2p)
+    floor_plain=$(middle "${plain[@]}")
+    floor_gzip=$(middle "${gzip[@]}")
     rec floor_plain_ms "$floor_plain"
     rec floor_gzip_ms "$floor_gzip"
 }
+middle() { printf '%s\n' "$@" | sort -n | sed -n 2p; } # middle <three values>: their median
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%.1f\n", a - b; else print "fail" }'; }
 rec() { echo "$label $1 $2" >> "$work/figures"; } # rec <figure> <value>
 send_barrier() { # send_barrier <file>: sets barrier_ms, from sending until the barrier ran
@@ -350,7 +354,7 @@ run_big() {
         ones+=("$ms")
     done
     local one_plain
-    one_plain=$(printf '%s\n' "${ones[@]}" | sort -n | sed -n 2p)
+    one_plain=$(middle "${ones[@]}")
     rec scrape_one_plain_ms "$one_plain"
     read -r ms bytes < <(scrape -H 'Accept-Encoding: gzip')
     rec scrape_first_gzip_ms "$ms"
@@ -377,7 +381,7 @@ run_big() {
         ones+=("$ms")
     done
     local one_gzip
-    one_gzip=$(printf '%s\n' "${ones[@]}" | sort -n | sed -n 2p)
+    one_gzip=$(middle "${ones[@]}")
     rec scrape_one_gzip_ms "$one_gzip"
     # The same bytes from a minimal server, with the same curl: the transfer floor, and what
     # the daemon adds to it.

@@ -13,23 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    char *b = malloc(*len + 1);
-    if (!b || fread(b, 1, *len, f) != *len) {
-        perror(path);
-        exit(1);
-    }
-    fclose(f);
-    return b;
-}
+#include "slurp.h"
 
 static int write_all(int fd, const char *p, size_t n) {
     while (n > 0) {

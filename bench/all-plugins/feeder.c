@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slurp.h"
+
 static long long now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -36,23 +38,6 @@ static void out(const char *p, size_t n) {
         p += w;
         n -= (size_t)w;
     }
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        exit(1);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
 }
 
 /* Copies the file at `path` to stdout as it reads it, as drbdsetup prints a dump as the kernel

@@ -278,20 +278,16 @@ mod tests {
         for line in initial_dump(3, 2) {
             s.apply(line.event, &mut Vec::new());
         }
-        let before: Vec<u64> = s
-            .resources()
-            .map(|r| {
-                r.connections
-                    .iter()
-                    .next()
-                    .unwrap()
-                    .peer_devices
-                    .iter()
-                    .next()
-                    .unwrap()
-                    .sent
-            })
-            .collect();
+        // Per resource: what its first peer device sent.
+        let sent = |s: &State| -> Vec<u64> {
+            s.resources()
+                .map(|r| {
+                    let c = r.connections.iter().next().unwrap();
+                    c.peer_devices.iter().next().unwrap().sent
+                })
+                .collect()
+        };
+        let before = sent(&s);
         let lines = counter_moves(&s, |i| i == 1, 5);
         assert_eq!(
             lines.len(),
@@ -304,21 +300,7 @@ mod tests {
                 &mut Vec::new(),
             );
         }
-        let after: Vec<u64> = s
-            .resources()
-            .map(|r| {
-                r.connections
-                    .iter()
-                    .next()
-                    .unwrap()
-                    .peer_devices
-                    .iter()
-                    .next()
-                    .unwrap()
-                    .sent
-            })
-            .collect();
-        assert_eq!(after, [before[0], before[1] + 5, before[2]]);
+        assert_eq!(sent(&s), [before[0], before[1] + 5, before[2]]);
     }
 
     #[test]

@@ -99,11 +99,8 @@ impl Resources {
     pub fn get_or_create(&mut self, name: String) -> &mut Arc<Resource> {
         let at = match self.by_name.get(name.as_str()) {
             Some(&at) => at,
-            None => {
-                // One copy of the name, shared by the index and the resource.
-                let key: Arc<str> = Arc::from(name);
-                self.push(Arc::new(Resource::new(Arc::clone(&key))))
-            }
+            // One copy of the name, shared by the index and the resource.
+            None => self.push(Arc::new(Resource::new(name))),
         };
         &mut self.list[at as usize]
     }

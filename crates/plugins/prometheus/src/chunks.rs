@@ -247,20 +247,18 @@ impl Chunks {
         // is the same as `cut` by names alone: a kept block started where the previous run
         // ended and holds the same names, so a cut from there ends where it ended.
         let list = frame.resources.as_slice();
-        let mut old: Vec<Option<Block>> = std::mem::take(&mut self.blocks)
-            .into_iter()
-            .map(Some)
-            .collect();
-        let by_address: HashMap<usize, usize> = old
+        let previous = std::mem::take(&mut self.blocks);
+        let by_address: HashMap<usize, usize> = previous
             .iter()
             .enumerate()
-            .map(|(k, b)| (b.as_ref().expect("all there").first_address(), k))
+            .map(|(k, b)| (b.first_address(), k))
             .collect();
-        let by_name: HashMap<Arc<str>, usize> = old
+        let by_name: HashMap<Arc<str>, usize> = previous
             .iter()
             .enumerate()
-            .map(|(k, b)| (Arc::clone(&b.as_ref().expect("all there").first), k))
+            .map(|(k, b)| (Arc::clone(&b.first), k))
             .collect();
+        let mut old: Vec<Option<Block>> = previous.into_iter().map(Some).collect();
         let mut blocks = Vec::new();
         let mut plan = Vec::new();
         let mut at = 0;

@@ -349,11 +349,11 @@ fn operators_see_the_decision_in_metrics_status_files_and_logs() {
         body.contains("drbdreactor_promoter_failures_total{resource=\"r0\"} 0\n"),
         "{body}"
     );
-    let s = status_file(&c, active);
-    assert_eq!(
-        s["resources"]["r0"]["last-decision"],
-        "started the services of 'r0': this node runs them"
-    );
+    // The start's outcome follows its decision (written together or one after the other).
+    c.wait_for("the start's outcome in the status file", |c| {
+        status_file(c, active)["resources"]["r0"]["last-decision"]
+            == "started the services of 'r0': this node runs them"
+    });
     for n in others(active) {
         // Lost races are not failures (a failed `drbdadm primary` counts as one only until
         // the winner shows); the reason names the winner.

@@ -36,7 +36,7 @@
 # Needs gcc, curl and snmpd (installed with apt-get when missing and root, as .ci/run does).
 #
 # Usage: bench/all-plugins.sh        Environment: ROUNDS, PROBES (umh, default 60),
-#        PROMO_PROBES (default 20), DRBD_REACTOR_BIN, DRBD_REACTOR_BIN_B, KEEP=1 (keep scratch),
+#        PROMO_PROBES (default 40), DRBD_REACTOR_BIN, DRBD_REACTOR_BIN_B, KEEP=1 (keep scratch),
 #        KINDS (default "rate big lat": the runs to do), LOG_LEVEL (the daemon's, default info;
 #        debug shows, per rendered body, where its time went)
 set -euo pipefail
@@ -44,7 +44,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${ROUNDS:-3}
 probes=${PROBES:-60}
-promo_probes=${PROMO_PROBES:-20}
+# 40 per run: a p99 of 80 pooled samples (20 per run, 4 rounds) was the single worst one.
+promo_probes=${PROMO_PROBES:-40}
 big_res=10000
 rate_res=1000
 rate_changes=200000
@@ -522,7 +523,7 @@ for set in floor-idle umh-idle promo-idle floor-loaded umh-loaded promo-loaded; 
     [[ -n $bin_b ]] && b="${med[B]}/${p[B]}"
     note=""
     [[ $set != floor-* ]] && note="over floor: A ${over[A]}${bin_b:+, B ${over[B]}}"
-    line "$set" "$a" "$b" "$(ratio "${med[A]}" "${med[B]:-}")" "$note"
+    line "$set (n=$(lat A "$set" | wc -l))" "$a" "$b" "$(ratio "${med[A]}" "${med[B]:-}")" "$note"
 done
 echo "(burst: 100 concurrent gzip scrapes right after every resource changed; whether the body was"
 echo " rendered once is not visible from outside: compare burst100_gzip_ms with scrape_all_gzip_ms)"

@@ -8,6 +8,7 @@
 pub mod dump;
 pub mod event;
 mod fields;
+mod fresh;
 pub mod model;
 pub mod parse;
 pub mod print;

@@ -6,6 +6,7 @@
 
 use crate::event::*;
 use crate::fields::*;
+use crate::fresh::{fresh_in_place, fresh_object};
 use std::fmt;
 
 /// Why a line could not be parsed. Names the offending token.
@@ -362,54 +363,6 @@ pub fn parse_line_into(input: &str, line: &mut Line) -> Result<(), ParseError> {
     parsed
 }
 
-/// The buffers of an earlier line that a new one can reuse: emptied, capacity kept.
-#[derive(Default)]
-struct Spare {
-    name: String,
-    conn_name: String,
-    unknown: UnknownKeys,
-}
-
-impl Spare {
-    fn salvage(event: &mut Event) -> Spare {
-        use std::mem::take;
-        let mut spare = match event {
-            Event::Object { object, .. } => match object {
-                ObjectLine::Resource(l) => Spare {
-                    name: take(&mut l.name),
-                    conn_name: String::new(),
-                    unknown: take(&mut l.unknown),
-                },
-                ObjectLine::Device(l) => Spare {
-                    name: take(&mut l.name),
-                    conn_name: String::new(),
-                    unknown: take(&mut l.unknown),
-                },
-                ObjectLine::Connection(l) => Spare {
-                    name: take(&mut l.name),
-                    conn_name: take(&mut l.conn_name),
-                    unknown: take(&mut l.unknown),
-                },
-                ObjectLine::PeerDevice(l) => Spare {
-                    name: take(&mut l.name),
-                    conn_name: take(&mut l.conn_name),
-                    unknown: take(&mut l.unknown),
-                },
-                ObjectLine::Path(l) => Spare {
-                    name: take(&mut l.name),
-                    conn_name: take(&mut l.conn_name),
-                    unknown: take(&mut l.unknown),
-                },
-            },
-            _ => Spare::default(),
-        };
-        spare.name.clear();
-        spare.conn_name.clear();
-        spare.unknown.clear();
-        spare
-    }
-}
-
 /// The verb and kind of a plain object line (`change peer-device ...`) and where its keys
 /// start, recognised by their spelling instead of by scanning tokens; None for anything else
 /// (timestamps, other verbs and kinds, odd white space), which the general path handles.
@@ -501,54 +454,13 @@ fn parse_object(
     kind: &str,
     tokens: Scanner,
 ) -> Result<(), ParseError> {
-    let Spare {
-        name,
-        conn_name,
-        unknown,
-    } = Spare::salvage(&mut line.event);
-    let object = match kind {
-        "resource" => ObjectLine::Resource(ResourceLine {
-            name,
-            unknown,
-            ..ResourceLine::default()
-        }),
-        "device" => ObjectLine::Device(DeviceLine {
-            name,
-            unknown,
-            ..DeviceLine::default()
-        }),
-        "connection" => ObjectLine::Connection(ConnectionLine {
-            name,
-            conn_name,
-            unknown,
-            ..ConnectionLine::default()
-        }),
-        "peer-device" => ObjectLine::PeerDevice(PeerDeviceLine {
-            name,
-            conn_name,
-            unknown,
-            ..PeerDeviceLine::default()
-        }),
-        "path" => ObjectLine::Path(PathLine {
-            name,
-            conn_name,
-            unknown,
-            ..empty_path()
-        }),
-        _ => {
-            line.event = Event::Unknown {
-                verb: event_type.verb().to_string(),
-                kind: kind.to_string(),
-            };
-            return Ok(());
-        }
-    };
-    // Built in place and filled through a reference: a line is a few hundred bytes, and
-    // moving it from one function's result to the next was a tenth of the parse time.
-    line.event = Event::Object { event_type, object };
+    if !fresh_in_place(&mut line.event, event_type, kind) {
+        fresh_object(line, event_type, kind);
+    }
     let unknown_values = &mut line.unknown_values;
     let Event::Object { object, .. } = &mut line.event else {
-        unreachable!("built as an object line above")
+        // An unknown kind: `fresh_object` made it an `Event::Unknown`, complete as it is.
+        return Ok(());
     };
     match object {
         ObjectLine::Resource(l) => fill_resource(l, tokens, unknown_values)?,

@@ -206,17 +206,21 @@ start_daemon() {
     : > "$dir/daemon.log"
     : > "$dir/feeder.log"
     : > "$dir/stamps"
-    local ctl_path=""
-    if [[ $ctl == yes ]]; then ctl_path="$dir/ctl"; mkfifo "$ctl_path"; fi
-    LAT_FLOOR_CMD="$stamp $dir/stamps" LAT_STREAM=$stream LAT_CTL=$ctl_path LAT_LOG="$dir/feeder.log" LAT_FILLER="$work/filler.events2" \
+    local ctl_path="" done_path=""
+    if [[ $ctl == yes ]]; then
+        ctl_path="$dir/ctl" done_path="$dir/done"
+        mkfifo "$ctl_path" "$done_path"
+        # Read and write: opening never blocks, and the feeder's open for writing finds a reader.
+        exec 4<>"$done_path"
+    fi
+    LAT_FLOOR_CMD="$stamp $dir/stamps" LAT_STREAM=$stream LAT_CTL=$ctl_path LAT_DONE=$done_path LAT_LOG="$dir/feeder.log" LAT_FILLER="$work/filler.events2" \
         DRBD_REACTOR_RUN_DIR="$run_dir" DRBD_REACTOR_UNIT_DIR="$dir/units" PATH="$service_path" \
         "$bin" -c "$dir/config.toml" </dev/null 2>>"$dir/daemon.log" &
     daemon_pid=$!
     if [[ $ctl == yes ]]; then exec 3>"$ctl_path"; fi
-    done_seen=0
 }
 stop_daemon() {
-    if [[ -e /dev/fd/3 ]]; then exec 3>&-; fi
+    if [[ -e /dev/fd/3 ]]; then exec 3>&- 4<&-; fi
     kill -TERM "$daemon_pid" 2>/dev/null || true
     local deadline=$((SECONDS + 20))
     while kill -0 "$daemon_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.05; done
@@ -233,13 +237,9 @@ wait_log() { # wait_log <dir> <pattern>
     done
 }
 ctl() { echo "$*" >&3; }
-wait_done() { # waits until the feeder finished its next command
-    done_seen=$((done_seen + 1))
-    local deadline=$((SECONDS + 120))
-    until (($(grep -c '^done' "$dir/feeder.log") >= done_seen)); do
-        ((SECONDS < deadline)) || fail "the feeder did not finish a command"
-        sleep 0.02
-    done
+wait_done() { # waits until the feeder finished its next command (blocked on its FIFO, no polling)
+    local line
+    read -r -t 120 line <&4 || fail "the feeder did not finish a command"
 }
 wait_stamp() { # wait_stamp <tag>: until a command stamped <tag>
     local deadline=$((SECONDS + 60))

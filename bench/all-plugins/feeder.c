@@ -12,7 +12,9 @@
  *                            measured under the same conditions.
  *   filler SECONDS RATE      filler lines only (load for the spawn floor)
  *   end                      exit (the stream ends)
- * and "done" after each command. Never buffers a probe line behind filler. */
+ * and "done" after each command, in $LAT_LOG and (if set) in the FIFO $LAT_DONE, where the
+ * bench waits for it without polling (a poll every 20 ms started a grep and a sleep, load that
+ * delayed the daemon's threads during the probes). Never buffers a probe line behind filler. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +59,16 @@ static void stream_file(const char *path) {
 
 static char *filler;
 static size_t filler_len, filler_pos;
-static FILE *logf;
+static FILE *logf, *donef;
+
+/* Says a command is finished. */
+static void done(void) {
+    fprintf(logf, "done\n");
+    if (donef) {
+        fputs("done\n", donef);
+        fflush(donef);
+    }
+}
 
 /* Writes `lines` whole lines of filler, cycling. */
 static void fill(long lines) {
@@ -175,6 +186,11 @@ int main(void) {
         perror(ctl);
         return 1;
     }
+    const char *donepath = getenv("LAT_DONE");
+    if (donepath && *donepath && !(donef = fopen(donepath, "w"))) {
+        perror(donepath);
+        return 1;
+    }
     floor_cmd = getenv("LAT_FLOOR_CMD");
     if (!floor_cmd)
         floor_cmd = "true";
@@ -209,12 +225,12 @@ int main(void) {
         } else if (sscanf(cmd, "filler %lf %ld", &secs, &n1) == 2) {
             load_until(now_ns() + (long long)(secs * 1e9), n1);
         } else if (strncmp(cmd, "end", 3) == 0) {
-            fprintf(logf, "done\n");
+            done();
             return 0;
         } else {
             fprintf(stderr, "feeder: unknown command: %s", cmd);
         }
-        fprintf(logf, "done\n");
+        done();
     }
     return 0;
 }

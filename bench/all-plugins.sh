@@ -229,11 +229,15 @@ stop_daemon() {
     daemon_pid=""
 }
 fail() { echo "all-plugins: $*; the daemon's log:" >&2; tail -20 "$dir/daemon.log" >&2; exit 1; }
+# wait_log and wait_stamp poll every 0.2 s: what they wait for carries its own time (the
+# daemon's log line, the stamp's clock), so a slower poll changes no figure, and a faster one
+# (a grep and a sleep started every 10-20 ms) took CPU from the daemon while it applied what
+# was being measured.
 wait_log() { # wait_log <dir> <pattern>
     local deadline=$((SECONDS + 120))
     until grep -q "$2" "$1/daemon.log"; do
         ((SECONDS < deadline)) || fail "no '$2' in time"
-        sleep 0.02
+        sleep 0.2
     done
 }
 ctl() { echo "$*" >&3; }
@@ -245,7 +249,7 @@ wait_stamp() { # wait_stamp <tag>: until a command stamped <tag>
     local deadline=$((SECONDS + 60))
     until grep -q "^$1 " "$dir/stamps"; do
         ((SECONDS < deadline)) || fail "no command ran for '$1'"
-        sleep 0.01
+        sleep 0.2
     done
 }
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$daemon_pid/status"; }

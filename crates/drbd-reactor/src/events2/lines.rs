@@ -257,16 +257,18 @@ impl<'a> Lines<'a> {
         let text = if ascii {
             debug_assert!(bytes.is_ascii());
             // SAFETY: ASCII bytes are valid UTF-8.
-            Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+            Ok(trim_ascii_line(unsafe {
+                std::str::from_utf8_unchecked(bytes)
+            }))
         } else {
-            std::str::from_utf8(bytes)
+            std::str::from_utf8(bytes).map(str::trim)
         };
         let text = match text {
             Err(err) => {
                 let lossy = String::from_utf8_lossy(bytes);
                 return self.reject(format_args!("not UTF-8 ({err})"), lossy.trim());
             }
-            Ok(text) => text.trim(),
+            Ok(text) => text,
         };
         if text.is_empty() {
             return;
@@ -307,6 +309,20 @@ impl<'a> Lines<'a> {
             _ => {}
         }
     }
+}
+
+/// An ASCII line without the white space `str::trim` removes around it (in ASCII: tab, line
+/// feed, vertical tab, form feed, carriage return and space), byte by byte: `str::trim`
+/// decodes characters, and cost a sixth of the reader's work outside parsing.
+fn trim_ascii_line(text: &str) -> &str {
+    let white = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    let bytes = text.as_bytes();
+    let start = bytes.iter().position(|b| !white(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !white(b))
+        .map_or(start, |i| i + 1);
+    &text[start..end]
 }
 
 #[cfg(test)]

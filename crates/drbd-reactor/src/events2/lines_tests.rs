@@ -126,3 +126,23 @@ fn a_nul_in_a_name_rejects_the_line() {
     assert!(out.is_empty());
     assert_eq!(metrics.lines_rejected.load(Ordering::Relaxed), 1);
 }
+
+#[test]
+fn an_ascii_line_is_trimmed_exactly_as_str_trim_trims_it() {
+    for b in 0u8..128 {
+        let c = b as char;
+        for text in [
+            format!("{c}x y{c}"),
+            format!("{c}{c}"),
+            format!("x{c}"),
+            format!("{c}"),
+            String::new(),
+        ] {
+            assert_eq!(
+                trim_ascii_line(&text),
+                text.trim(),
+                "byte {b:#04x} in {text:?}"
+            );
+        }
+    }
+}

@@ -377,15 +377,18 @@ fn object_head(input: &str) -> Option<(EventType, &'static str, usize)> {
         _ => return None,
     };
     let rest = &bytes[verb_end..];
-    for kind in [
-        "peer-device ",
-        "device ",
-        "connection ",
-        "path ",
-        "resource ",
-    ] {
-        if rest.starts_with(kind.as_bytes()) {
-            return Some((event_type, kind.trim_end(), verb_end + kind.len()));
+    // Each kind with the blank after it, and the kind alone: a static table (no trim, and no
+    // array built on the stack per line).
+    static KINDS: [(&str, &str); 5] = [
+        ("peer-device ", "peer-device"),
+        ("device ", "device"),
+        ("connection ", "connection"),
+        ("path ", "path"),
+        ("resource ", "resource"),
+    ];
+    for &(head, kind) in &KINDS {
+        if rest.starts_with(head.as_bytes()) {
+            return Some((event_type, kind, verb_end + head.len()));
         }
     }
     None

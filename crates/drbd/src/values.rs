@@ -21,21 +21,31 @@ impl Hundredths {
 
 impl FromStr for Hundredths {
     type Err = ();
+    /// Digits, then optionally a '.' and at most two digits (`37.5`, `0.24`, `100`, `5.`).
+    /// One pass over the bytes: a sync line carries several of these.
     fn from_str(s: &str) -> Result<Self, ()> {
-        let (int, frac) = match s.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (s, ""),
+        let bytes = s.as_bytes();
+        let (int, frac) = match bytes.iter().position(|&b| b == b'.') {
+            Some(dot) => (&bytes[..dot], &bytes[dot + 1..]),
+            None => (bytes, &bytes[..0]),
         };
-        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+        if int.is_empty() || frac.len() > 2 {
             return Err(());
         }
-        if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(());
+        let digit = |b: u8| match b.wrapping_sub(b'0') {
+            d @ 0..=9 => Ok(u64::from(d)),
+            _ => Err(()),
+        };
+        let mut whole: u64 = 0;
+        for &b in int {
+            whole = whole
+                .checked_mul(10)
+                .and_then(|w| w.checked_add(digit(b).ok()?))
+                .ok_or(())?;
         }
-        let whole: u64 = int.parse().map_err(|_| ())?;
         let mut cents: u64 = 0;
-        for (i, b) in frac.bytes().enumerate() {
-            cents += u64::from(b - b'0') * if i == 0 { 10 } else { 1 };
+        for (i, &b) in frac.iter().enumerate() {
+            cents += digit(b)? * if i == 0 { 10 } else { 1 };
         }
         whole
             .checked_mul(100)
@@ -191,6 +201,61 @@ mod tests {
         assert!("1.234".parse::<Hundredths>().is_err());
         assert!("-1.00".parse::<Hundredths>().is_err());
         assert!(".5".parse::<Hundredths>().is_err());
+    }
+
+    /// The one-pass parse against the rule written out plainly, on the edges: empty parts,
+    /// a second dot, signs, blanks, overflow of the whole part and of the scaled value.
+    #[test]
+    fn hundredths_parse_exactly_the_digits_dot_two_digits_form() {
+        fn reference(s: &str) -> Option<u64> {
+            let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+            let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+            if int.is_empty() || !digits(int) || frac.len() > 2 || !digits(frac) {
+                return None;
+            }
+            let cents = format!("{frac:0<2}").parse::<u64>().ok()?;
+            int.parse::<u64>()
+                .ok()?
+                .checked_mul(100)?
+                .checked_add(cents)
+        }
+        let max = u64::MAX.to_string();
+        let over = (u64::MAX / 100 + 1).to_string();
+        let edge = (u64::MAX / 100).to_string() + ".99";
+        for s in [
+            "0",
+            "7",
+            "5.",
+            "5.0",
+            "5.05",
+            "12.3",
+            "00.01",
+            "",
+            ".",
+            ".5",
+            "1.2.3",
+            "1..2",
+            "1.234",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1a",
+            "a.1",
+            "1.a",
+            "99999999999999999999",
+            &max,
+            &over,
+            &edge,
+            "184467440737095516.15",
+            "184467440737095516.16",
+        ] {
+            assert_eq!(
+                s.parse::<Hundredths>().ok().map(|h| h.0),
+                reference(s),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

@@ -32,20 +32,17 @@ impl FromStr for Hundredths {
         if int.is_empty() || frac.len() > 2 {
             return Err(());
         }
-        let digit = |b: u8| match b.wrapping_sub(b'0') {
-            d @ 0..=9 => Ok(u64::from(d)),
-            _ => Err(()),
-        };
+        let digit = |b: u8| b.is_ascii_digit().then(|| u64::from(b - b'0'));
         let mut whole: u64 = 0;
         for &b in int {
             whole = whole
                 .checked_mul(10)
-                .and_then(|w| w.checked_add(digit(b).ok()?))
+                .and_then(|w| w.checked_add(digit(b)?))
                 .ok_or(())?;
         }
         let mut cents: u64 = 0;
         for (i, &b) in frac.iter().enumerate() {
-            cents += digit(b)? * if i == 0 { 10 } else { 1 };
+            cents += digit(b).ok_or(())? * if i == 0 { 10 } else { 1 };
         }
         whole
             .checked_mul(100)

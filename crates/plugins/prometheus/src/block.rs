@@ -6,8 +6,9 @@
 //! stayed; copy text into the plain region when plain is not kept.
 
 use crate::chunks::Encoding;
+use crate::column::Seg;
 use crate::fingerprint::{fingerprint, Fingerprint};
-use crate::gzip::{segment_over, Segment};
+use crate::gzip::pending_segment;
 use crate::kept::{keep, Kept, Region};
 use crate::render::{collect, render_series, render_slots, slots};
 use drbd::Resource;
@@ -29,7 +30,8 @@ pub(crate) struct Block {
     pub(crate) lens: Vec<usize>,
     pub(crate) digests: Vec<u128>,
     pub(crate) plain: Option<Vec<Kept>>,
-    pub(crate) gzip: Option<Vec<Segment>>,
+    /// Per slot: the gzip segment (its bytes in the family's column, or pending).
+    pub(crate) gzip: Option<Vec<Seg>>,
 }
 
 impl Block {
@@ -79,14 +81,14 @@ fn digest(text: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(text)
 }
 
-/// The text in `parts` as a gzip segment (none for no text), counted; written over `old`'s
-/// allocation where it fits.
-fn compress(parts: &[&[u8]], old: Kept, count: &AtomicUsize) -> Segment {
+/// The text in `parts` as a gzip segment (none for no text), counted; pending until its
+/// column is laid out ([`crate::column`]).
+fn compress(parts: &[&[u8]], count: &AtomicUsize) -> Seg {
     if parts.iter().all(|p| p.is_empty()) {
-        return Segment::default();
+        return Seg::default();
     }
     count.fetch_add(1, Ordering::Relaxed);
-    segment_over(parts, old)
+    pending_segment(parts).into()
 }
 
 thread_local! {
@@ -130,7 +132,7 @@ pub(crate) fn fill_block(
             b.gzip = Some(
                 plain
                     .iter()
-                    .map(|p| compress(&p.parts(), Kept::default(), compressed))
+                    .map(|p| compress(&p.parts(), compressed))
                     .collect(),
             );
         }
@@ -143,7 +145,7 @@ pub(crate) fn fill_block(
         if gzip_missing {
             b.gzip = Some(
                 text.iter()
-                    .map(|t| compress(&[t.as_bytes()], Kept::default(), compressed))
+                    .map(|t| compress(&[t.as_bytes()], compressed))
                     .collect(),
             );
         }
@@ -174,7 +176,7 @@ pub(crate) fn render_block(
     let new = collect(run.iter().map(|r| &**r));
     let print = fingerprint(&new);
     // Per slot: what can be kept of the previous version.
-    type Reused = (usize, u128, Option<Kept>, Option<Segment>);
+    type Reused = (usize, u128, Option<Kept>, Option<Seg>);
     let mut kept: Vec<Option<Reused>> = vec![None; n];
     if let Some(p) = &previous {
         let complete = (!keep_plain || p.plain.is_some()) && (!keep_gzip || p.gzip.is_some());
@@ -193,7 +195,8 @@ pub(crate) fn render_block(
     // did not change, else written over it when nobody else holds it and the new text takes
     // the same size classes (a statistics poll re-renders half the body, and most chunks keep
     // their length or grow by a few bytes), else a fresh copy made after the old one is
-    // freed, so it may take the blocks just freed. The same for the gzip segments.
+    // freed, so it may take the blocks just freed. A gzip segment of unchanged text stays
+    // where it is; a new one is pending until its column is laid out (see crate::column).
     let (old_digests, mut old_plain, mut old_gzip) = match previous {
         Some(p) => (p.digests, p.plain, p.gzip),
         None => (Vec::new(), None, None),
@@ -220,7 +223,7 @@ pub(crate) fn render_block(
             if keep_gzip {
                 gzip.push(match old_member {
                     Some(m) if same_text => m,
-                    m => compress(&[text], m.unwrap_or_default().deflate, compressed),
+                    _ => compress(&[text], compressed),
                 });
             }
             b.lens.push(text.len());
@@ -278,9 +281,11 @@ mod tests {
         use drbd_reactor_plugin::memory::stand_in::made_here;
         let _one_at_a_time = crate::test_support::exclusive();
         // One block (rendered on this thread); polls that keep the counters' lengths (they
-        // count KiB, shown in bytes: 2048, 3072, 4096).
+        // count KiB, shown in bytes: 2048, 3072, 4096). Plain only: gzip segments are laid
+        // out in spans, written anew when one of theirs changed (crate::column).
         let frames = crate::test_support::synth_polls(3, &[2, 1, 1]);
-        for encoding in [Encoding::Identity, Encoding::Gzip] {
+        {
+            let encoding = Encoding::Identity;
             let mut chunks = Chunks::new(true);
             chunks.update(&frames[0], encoding);
             let before = addresses(&chunks.body(encoding).unwrap());

@@ -6,9 +6,11 @@
 //! in two parts ([`crate::kept`]) is two parts here.
 //!
 //! Why: hyper takes at most 16 frames into its write queue and polls the body once per frame.
-//! At 10k resources the gzip body is 10,700 segments, half of them under 1 KiB: sent piece
+//! At 10k resources the gzip body was 10,700 segments, half of them under 1 KiB: sent piece
 //! by piece, a scrape of its 16 MB took 670 `writev`s and 4.5 ms; with short pieces joined,
-//! 3.4 ms, the copy of 12 MB included (`serve-synth`, curl, quiet machine). The plain body's
+//! 3.4 ms, the copy of 12 MB included (`serve-synth`, curl, quiet machine). Its segments are
+//! now kept in spans of about 25 KB ([`crate::column`]), so it goes out in runs as the plain
+//! body does; joining stays for bodies of short pieces (small states). The plain body's
 //! pieces average 9 KiB: joining its short ones (10 MB a scrape) bought nothing for a
 //! bandwidth-bound 96 MB transfer and made the daemon's unchanged plain scrape 1-4 ms slower
 //! (its endpoint thread runs at nice 10); a frame per part took a `writev` per 16 parts, runs

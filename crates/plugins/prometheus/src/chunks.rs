@@ -24,7 +24,7 @@
 //! resource, a family whose values all stayed (with the same objects and labels, by the
 //! block's [`Fingerprint`]) keeps its chunk: when a statistics poll moves the counters of
 //! every resource, the enum and info families (half the body) are not rendered again. The
-//! other families of the block are rendered, blocks on every core when many changed.
+//! other families of the block are rendered, groups of blocks on every core when many changed.
 //!
 //! gzip is one member (RFC 1952) whose deflate stream is the concatenation of *segments*,
 //! one per chunk, each compressed on its own and ended by a sync flush (byte-aligned, no final
@@ -32,7 +32,9 @@
 //! (the technique of pigz). Every gzip reader reads it (curl reads only the first member of a
 //! multi-member stream, so members per chunk would not do). A re-rendered chunk whose text did
 //! not change keeps its segment; the text is recognised by a 128-bit digest, so the plain text
-//! need not be kept to compare; the CRC of a family's column of chunks is cached the same way.
+//! need not be kept to compare; the CRC of a family's column of chunks is kept as a tree over
+//! those digests ([`crate::crc_tree`]), and the segments in spans of 16 blocks
+//! ([`crate::column`]).
 //!
 //! Each encoding is kept only while clients ask for it: one not asked for since the previous
 //! state is dropped when the next state is taken. An encoding asked for later in the same
@@ -48,6 +50,7 @@ use crate::block::{fill_block, free_scratch, render_block, Block};
 use crate::render::{render_header, render_prelude, render_trailer, slots, RenderContext};
 use drbd_reactor_plugin::memory::Scope;
 // Public here too: benches, examples and tests reach them as `chunks::...`.
+use crate::column::{column_crcs, lay_out_spans, spans_laid_out, SPAN};
 use crate::crc_tree::{combine, Crc, CrcTree};
 use crate::gzip::{gzip_end, GZIP_HEADER};
 pub use crate::gzip::{gzip_member, segment, segment_of, Segment};
@@ -116,9 +119,11 @@ pub struct Work {
 /// What a block of the new state needs.
 enum Job<'a> {
     /// Its resources changed: render what changed (the previous version, if any, tells).
-    Render(&'a mut Block, &'a [Arc<Resource>], Option<Block>),
+    Render(&'a [Arc<Resource>], Option<Block>),
     /// The same resources, without an encoding that is kept now.
-    Fill(&'a mut Block, &'a [Arc<Resource>]),
+    Fill(&'a [Arc<Resource>]),
+    /// Nothing.
+    Keep,
 }
 
 /// The cached pieces of the latest state.
@@ -139,6 +144,9 @@ pub struct Chunks {
     taken: bool,
     /// Per slot: the CRC-32 of the column's chunks, as a tree over their digests and CRCs.
     columns: Vec<CrcTree>,
+    /// Per group of [`SPAN`] blocks, per slot: the deflate segments of the group's chunks
+    /// of that family, in one span ([`crate::column`]).
+    spans: Vec<Vec<Kept>>,
     /// See [`Chunks::dropped_bytes`].
     dropped: u64,
     work: Work,
@@ -180,6 +188,7 @@ impl Chunks {
             assembled: [None, None],
             taken: false,
             columns: vec![CrcTree::default(); slots().len()],
+            spans: vec![Vec::new(); slots().len()],
             dropped: 0,
             work: Work::default(),
         }
@@ -197,7 +206,7 @@ impl Chunks {
             b.gzip
                 .iter()
                 .flatten()
-                .map(|s| s.deflate.len())
+                .map(|s| s.len as usize)
                 .sum::<usize>()
         };
         self.blocks.iter().fold((0, 0), |(p, g), b| {
@@ -323,22 +332,44 @@ impl Chunks {
         let lacks = |b: &Block| {
             (keep_plain && !b.has(Encoding::Identity)) || (keep_gzip && !b.has(Encoding::Gzip))
         };
-        let jobs: Vec<Job> = blocks
-            .iter_mut()
+        let mut jobs = blocks
+            .iter()
             .zip(plan)
-            .filter_map(|(b, (run, changed))| match changed {
-                Some(previous) => Some(Job::Render(b, run, previous)),
-                None if lacks(b) => Some(Job::Fill(b, run)),
-                None => None,
+            .map(|(b, (run, changed))| match changed {
+                Some(previous) => Job::Render(run, previous),
+                None if lacks(b) => Job::Fill(run),
+                None => Job::Keep,
             })
-            .collect();
-        parallel(jobs, |job| match job {
-            Job::Render(b, run, previous) => {
-                render_block(b, run, previous, enums, keep_plain, keep_gzip, &compressed);
-                rendered.fetch_add(1, Ordering::Relaxed);
+            .collect::<Vec<_>>()
+            .into_iter();
+        // Blocks go to the render pool in groups of SPAN, each group laying out its gzip
+        // spans once its blocks are rendered (so their segments are pending only that long).
+        self.spans
+            .resize_with(blocks.len().div_ceil(SPAN), Vec::new);
+        let (mut groups, mut weight) = (Vec::new(), 0);
+        for (blocks, spans) in blocks.chunks_mut(SPAN).zip(self.spans.iter_mut()) {
+            let jobs: Vec<Job> = jobs.by_ref().take(blocks.len()).collect();
+            let busy = jobs.iter().filter(|j| !matches!(j, Job::Keep)).count();
+            if busy > 0 || (keep_gzip && !spans_laid_out(blocks, spans)) {
+                weight += busy.max(1);
+                groups.push((blocks, jobs, spans));
             }
-            Job::Fill(b, run) => {
-                fill_block(b, run, enums, keep_plain, keep_gzip, &rendered, &compressed)
+        }
+        parallel(groups, weight, |(blocks, jobs, spans)| {
+            for (b, job) in blocks.iter_mut().zip(jobs) {
+                match job {
+                    Job::Render(run, previous) => {
+                        render_block(b, run, previous, enums, keep_plain, keep_gzip, &compressed);
+                        rendered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Job::Fill(run) => {
+                        fill_block(b, run, enums, keep_plain, keep_gzip, &rendered, &compressed)
+                    }
+                    Job::Keep => {}
+                }
+            }
+            if keep_gzip {
+                lay_out_spans(blocks, spans);
             }
         });
         // Kept blocks: drop what is not kept.
@@ -349,6 +380,9 @@ impl Chunks {
             if !keep_gzip {
                 b.gzip = None;
             }
+        }
+        if !keep_gzip {
+            self.spans.iter_mut().for_each(Vec::clear);
         }
         self.blocks = blocks;
         self.work.blocks_rendered += rendered.into_inner() as u64;
@@ -407,22 +441,15 @@ impl Chunks {
         );
         let mut pieces = vec![Kept::copy(&GZIP_HEADER), prelude.deflate];
         add(prelude.crc, self.prelude.len() as u64);
+        let columns = column_crcs(&self.blocks, &present, &mut self.columns);
         for (s, (header, header_seg)) in self.headers.iter().enumerate() {
-            if !present[s] {
-                continue;
+            if present[s] {
+                pieces.push(header_seg.deflate.clone());
+                add(header_seg.crc, header.len() as u64);
+                add(columns[s].0, columns[s].1);
+                let spans = self.spans.iter().map(|group| &group[s]);
+                pieces.extend(spans.filter(|k| !k.is_empty()).cloned());
             }
-            pieces.push(header_seg.deflate.clone());
-            add(header_seg.crc, header.len() as u64);
-            let chunks = || self.blocks.iter().filter(|b| b.lens[s] > 0);
-            let leaves: Vec<(u128, Crc)> = chunks()
-                .map(|b| {
-                    let seg = &b.gzip.as_ref().expect("filled")[s];
-                    (b.digests[s], (seg.crc, b.lens[s] as u64))
-                })
-                .collect();
-            let column = self.columns[s].update(&leaves);
-            add(column.0, column.1);
-            pieces.extend(chunks().map(|b| b.gzip.as_ref().expect("filled")[s].deflate.clone()));
         }
         pieces.push(trailer.deflate);
         add(trailer.crc, self.trailer.len() as u64);
@@ -469,35 +496,22 @@ fn run_at(resources: &[Arc<Resource>], size: usize) -> (usize, bool) {
     (resources.len(), false)
 }
 
-/// Splits `resources` into blocks by names alone ([`run_at`] after run); what the walk by
-/// address in [`Chunks::update`] must always agree with (tests).
-#[cfg(test)]
-fn cut(resources: &[Arc<Resource>], size: usize) -> Vec<&[Arc<Resource>]> {
-    let mut runs = Vec::new();
-    let mut rest = resources;
-    while !rest.is_empty() {
-        let (len, _) = run_at(rest, size);
-        let (run, after) = rest.split_at(len);
-        runs.push(run);
-        rest = after;
-    }
-    runs
-}
-
-/// Up to this many jobs run on the calling thread: a change in a few resources renders a
-/// few chunks (tens of microseconds), and handing them to the pool and collecting its threads'
-/// scratch afterwards took a millisecond or more of a scrape after one change.
+/// Up to this much work (blocks to render, groups to lay out) runs on the calling thread: a
+/// change in a few resources renders a few chunks (tens of microseconds), and handing them to
+/// the pool and collecting its threads' scratch afterwards took a millisecond or more of a
+/// scrape after one change.
 const INLINE_JOBS: usize = 4;
 
-/// Runs `job` over `items` on every core (inline for up to [`INLINE_JOBS`]), on the render
-/// pool's long-lived background threads (see [`crate::background`]).
-fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
+/// Runs `job` over `items` (of `weight` units of work together) on every core, on the render
+/// pool's long-lived background threads (see [`crate::background`]); on the calling thread for
+/// a single item or up to [`INLINE_JOBS`] units.
+fn parallel<T: Send>(items: Vec<T>, weight: usize, job: impl Fn(T) + Sync + Send) {
     if items.is_empty() {
         return;
     }
     use rayon::prelude::*;
     match crate::background::render_pool() {
-        Some(pool) if items.len() > INLINE_JOBS => {
+        Some(pool) if items.len() > 1 && weight > INLINE_JOBS => {
             pool.install(|| items.into_par_iter().with_max_len(1).for_each(job));
             // Their scratch is freed now, and what they freed goes back to the system (the
             // calling thread's once the body is assembled: see crate::server).
@@ -511,70 +525,5 @@ fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use drbd::{parse_line, State};
-
-    fn apply(s: &mut State, line: &str) {
-        s.apply(parse_line(line).expect("a line").event, &mut Vec::new());
-    }
-
-    #[test]
-    fn the_walk_by_address_cuts_every_list_where_names_alone_cut_it() {
-        let _one_at_a_time = crate::test_support::exclusive();
-        // Small blocks, so runs reach the most a block holds and are cut there too.
-        let size = 3;
-        let mut s = State::new();
-        for line in drbd::synth::initial_dump(300, 1) {
-            s.apply(line.event, &mut Vec::new());
-        }
-        let mut chunks = Chunks::with_block(false, size);
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |below: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % below
-        };
-        let (mut created, mut kept_blocks) = (Vec::new(), 0);
-        for step in 0..60u64 {
-            // Counters of a few resources move; sometimes a resource comes or goes (names
-            // all over the order, some at its end).
-            let moved = next(300) as usize;
-            for l in drbd::synth::counter_moves(&s, |i| i % 97 == moved % 97, step + 1) {
-                apply(&mut s, &l);
-            }
-            for _ in 0..next(3) {
-                let name = match next(3) {
-                    0 => format!("zz{:06}", next(1_000_000)),
-                    _ => format!("m{:06}", next(1_000_000)),
-                };
-                apply(&mut s, &format!("create resource name:{name} role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:1"));
-                created.push(name);
-            }
-            if next(2) == 0 && !created.is_empty() {
-                let name = created.remove(next(created.len() as u64) as usize);
-                apply(&mut s, &format!("destroy resource name:{name}"));
-            }
-            let frame = Frame {
-                resources: s.snapshot(),
-                ctx: Default::default(),
-            };
-            let before = chunks.work().blocks_rendered;
-            chunks.update(&frame, Encoding::Identity);
-            let by_names: Vec<(&str, usize)> = cut(frame.resources.as_slice(), size)
-                .iter()
-                .map(|run| (&*run[0].name, run.len()))
-                .collect();
-            let walked: Vec<(&str, usize)> =
-                chunks.blocks.iter().map(|b| (&*b.first, b.len())).collect();
-            assert_eq!(walked, by_names, "step {step}: the same blocks");
-            kept_blocks += chunks.blocks.len() as u64 - (chunks.work().blocks_rendered - before);
-            let mut full = String::new();
-            crate::render::render(frame.resources.iter().map(|r| &**r), &frame.ctx, &mut full);
-            let body = chunks.body(Encoding::Identity).expect("taken").concat();
-            assert!(body == full.as_bytes(), "step {step}: the full render");
-        }
-        assert!(kept_blocks > 60 * 50, "most blocks kept: {kept_blocks}");
-    }
-}
+#[path = "chunks_tests.rs"]
+mod tests;

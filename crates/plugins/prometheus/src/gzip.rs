@@ -47,6 +47,17 @@ pub fn segment_of(parts: &[&[u8]]) -> Segment {
 
 /// [`segment_of`], written over `old`'s allocations where they fit ([`Kept::renew`]).
 pub(crate) fn segment_over(parts: &[&[u8]], old: Kept) -> Segment {
+    segment_with(parts, |out| old.renew(out, Region::Gzip))
+}
+
+/// [`segment_of`] in the global allocator: a chunk's segment until its column is laid out
+/// ([`crate::column`]), which copies it and lets it go (the gzip region holds columns).
+pub(crate) fn pending_segment(parts: &[&[u8]]) -> Segment {
+    segment_with(parts, Kept::copy)
+}
+
+/// The segment of `parts`, its deflate bytes kept by `keep`.
+fn segment_with(parts: &[&[u8]], keep: impl FnOnce(&[u8]) -> Kept) -> Segment {
     SCRATCH.with_borrow_mut(|scratch| {
         let (c, out) = scratch.get_or_insert_with(|| {
             (
@@ -82,7 +93,7 @@ pub(crate) fn segment_over(parts: &[&[u8]], old: Kept) -> Segment {
             }
         }
         Segment {
-            deflate: old.renew(out, Region::Gzip),
+            deflate: keep(out),
             crc: crc.finalize(),
         }
     })

@@ -15,6 +15,7 @@ pub mod background;
 mod block;
 pub mod body;
 pub mod chunks;
+mod column;
 pub mod config;
 mod crc_tree;
 pub mod families;

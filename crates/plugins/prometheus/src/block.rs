@@ -101,6 +101,7 @@ thread_local! {
 pub(crate) fn free_scratch() {
     let _ = SCRATCH.try_with(|s| s.take());
     crate::gzip::free_scratch();
+    crate::column::free_scratch();
     crate::fingerprint::free_scratch();
 }
 
@@ -250,6 +251,7 @@ fn take_slot<T: Default>(pieces: &mut Option<Vec<T>>, s: usize) -> Option<T> {
 fn scratch_held() -> usize {
     SCRATCH.with_borrow(|s| s.iter().map(String::capacity).sum::<usize>())
         + crate::gzip::scratch_held()
+        + crate::column::scratch_held()
         + crate::fingerprint::scratch_held()
 }
 
@@ -281,11 +283,10 @@ mod tests {
         use drbd_reactor_plugin::memory::stand_in::made_here;
         let _one_at_a_time = crate::test_support::exclusive();
         // One block (rendered on this thread); polls that keep the counters' lengths (they
-        // count KiB, shown in bytes: 2048, 3072, 4096). Plain only: gzip segments are laid
-        // out in spans, written anew when one of theirs changed (crate::column).
+        // count KiB, shown in bytes: 2048, 3072, 4096). In gzip the pieces are spans, one
+        // per family of the one block (crate::column).
         let frames = crate::test_support::synth_polls(3, &[2, 1, 1]);
-        {
-            let encoding = Encoding::Identity;
+        for encoding in [Encoding::Identity, Encoding::Gzip] {
             let mut chunks = Chunks::new(true);
             chunks.update(&frames[0], encoding);
             let before = addresses(&chunks.body(encoding).unwrap());

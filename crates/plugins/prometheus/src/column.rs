@@ -114,7 +114,7 @@ pub(crate) fn lay_out_spans(blocks: &mut [Block], spans: &mut Vec<Kept>) {
     }
     for (span, mut segs) in spans.iter_mut().zip(segs) {
         if !laid_out(span, &segs) {
-            *span = lay_out(&mut segs);
+            *span = lay_out(std::mem::take(span), &mut segs);
         }
     }
 }
@@ -149,28 +149,48 @@ fn laid_out(span: &Kept, segs: &[&mut Seg]) -> bool {
     st.laid_out(span)
 }
 
-/// A new span of `segs`, written once from wherever each is; each segment then holds it.
-pub(crate) fn lay_out(segs: &mut [&mut Seg]) -> Kept {
-    let len = segs.iter().map(|s| s.len as usize).sum();
-    let span = Kept::filled(len, Region::Gzip, |w| {
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Frees this thread's scratch (the largest span's text).
+pub(crate) fn free_scratch() {
+    let _ = SCRATCH.try_with(|s| s.take());
+}
+
+/// Bytes this thread's scratch holds (tests).
+#[cfg(test)]
+pub(crate) fn scratch_held() -> usize {
+    SCRATCH.with_borrow(|s| s.capacity())
+}
+
+/// The span of `segs`, from wherever each is, written over `old` when nobody else holds it
+/// and the text takes its size classes (a poll changes the counter families' segments by a
+/// few bytes: without this, each poll freed and allocated half the gzip body again, and
+/// about 2 MB more stayed resident); each segment then holds it.
+pub(crate) fn lay_out(old: Kept, segs: &mut [&mut Seg]) -> Kept {
+    SCRATCH.with_borrow_mut(|text| {
+        text.clear();
         for s in segs.iter() {
             match &s.at {
                 Placed::Nowhere => {}
-                Placed::Pending(piece) => piece.parts().iter().for_each(|p| w.put(p)),
+                Placed::Pending(piece) => piece.parts().iter().for_each(|p| text.extend(*p)),
                 Placed::InSpan(piece, from) => {
-                    for_range(piece, *from as usize, s.len as usize, |p| w.put(p))
+                    for_range(piece, *from as usize, s.len as usize, |p| text.extend(p))
                 }
             }
         }
-    });
-    let mut at = 0;
-    for s in segs.iter_mut() {
-        if s.len > 0 {
+        // The segments let go of the buffers they were in, `old` among them, so that it can
+        // be written over if this is the last reference.
+        segs.iter_mut().for_each(|s| s.at = Placed::Nowhere);
+        let span = old.renew(text, Region::Gzip);
+        let mut at = 0;
+        for s in segs.iter_mut().filter(|s| s.len > 0) {
             s.at = Placed::InSpan(span.clone(), at);
             at += s.len;
         }
-    }
-    span
+        span
+    })
 }
 
 /// Calls `f` with the slices of `len` bytes of `piece` from `from` (across its two parts).
@@ -223,7 +243,7 @@ mod tests {
         if laid_out(span, &refs) {
             return span.clone();
         }
-        lay_out(&mut refs)
+        lay_out(span.clone(), &mut refs)
     }
 
     #[test]

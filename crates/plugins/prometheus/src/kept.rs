@@ -124,41 +124,6 @@ fn shape(total: usize, good_size: fn(usize) -> usize) -> (usize, Option<usize>) 
     }
 }
 
-/// Writes a new piece's bytes in order across its parts ([`Kept::filled`]).
-pub struct Writer {
-    /// Each part's start and length (the second's may be empty).
-    parts: [(*mut u8, usize); 2],
-    /// The part being written (2: all written), and the bytes of it written.
-    part: usize,
-    at: usize,
-}
-
-impl Writer {
-    /// Appends `bytes`; panics past the piece's length.
-    pub fn put(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            self.skip_full_parts();
-            let (start, len) = *self
-                .parts
-                .get(self.part)
-                .expect("no more than the piece's length");
-            let n = (len - self.at).min(bytes.len());
-            // SAFETY: `start..start + len` is this part of a fresh allocation that only this
-            // writer reaches until the piece is handed out; `at + n <= len`.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), start.add(self.at), n) };
-            self.at += n;
-            bytes = &bytes[n..];
-        }
-        self.skip_full_parts();
-    }
-
-    fn skip_full_parts(&mut self) {
-        while self.part < 2 && self.at == self.parts[self.part].1 {
-            (self.part, self.at) = (self.part + 1, 0);
-        }
-    }
-}
-
 impl Kept {
     /// A copy of `bytes` in the global allocator (small pieces built once: headers, prelude,
     /// fixed texts).
@@ -167,23 +132,11 @@ impl Kept {
     }
 
     fn new(bytes: &[u8], region: Option<Region>) -> Kept {
-        Kept::new_with(bytes.len(), region, |w| w.put(bytes))
-    }
-
-    /// A piece of `len` bytes in `region`, written by `fill` through a [`Writer`] (exactly
-    /// `len` bytes, or this panics): a piece made of many texts is written once, where it
-    /// stays.
-    pub fn filled(len: usize, region: Region, fill: impl FnOnce(&mut Writer)) -> Kept {
-        Kept::new_with(len, Some(region), fill)
-    }
-
-    fn new_with(len: usize, region: Option<Region>, fill: impl FnOnce(&mut Writer)) -> Kept {
-        if len == 0 {
+        if bytes.is_empty() {
             return Kept { head: None };
         }
-        let bytes_len = len;
-        let len = u32::try_from(len).expect("a piece of the body is under 4 GiB");
-        let total = HEADER + bytes_len;
+        let len = u32::try_from(bytes.len()).expect("a piece of the body is under 4 GiB");
+        let total = HEADER + bytes.len();
         let regions = region.and_then(|r| Some((r as u32, regions()?)));
         let placed = regions.and_then(|(r, regions)| {
             // Whole size classes are asked for (they are taken anyway), so a later text of the
@@ -213,12 +166,13 @@ impl Kept {
             // SAFETY: the layout's size is not zero (the header alone is 24 bytes).
             let p = unsafe { std::alloc::alloc(layout) };
             let p = NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-            (p, bytes_len, GLOBAL, None)
+            (p, bytes.len(), GLOBAL, None)
         });
         let head = p.cast::<Header>();
+        let (a, b) = bytes.split_at(first);
         // SAFETY: `p` is a fresh allocation of HEADER + first bytes, aligned for the header,
         // and `second` one of the remaining bytes; nothing else sees them.
-        let mut writer = unsafe {
+        unsafe {
             head.as_ptr().write(Header {
                 refs: AtomicU32::new(1),
                 len,
@@ -226,27 +180,12 @@ impl Kept {
                 origin,
                 second,
             });
-            Writer {
-                parts: [
-                    (p.as_ptr().add(HEADER), first),
-                    (
-                        second.map_or(std::ptr::null_mut(), |s| s.as_ptr()),
-                        bytes_len - first,
-                    ),
-                ],
-                part: 0,
-                at: 0,
+            std::ptr::copy_nonoverlapping(a.as_ptr(), p.as_ptr().add(HEADER), a.len());
+            if let Some(s) = second {
+                std::ptr::copy_nonoverlapping(b.as_ptr(), s.as_ptr(), b.len());
             }
-        };
-        let kept = Kept { head: Some(head) };
-        fill(&mut writer);
-        // Every byte written: a piece is never read where nothing was written.
-        writer.skip_full_parts();
-        assert!(
-            writer.part == 2,
-            "a piece of {bytes_len} bytes filled with fewer"
-        );
-        kept
+        }
+        Kept { head: Some(head) }
     }
 
     /// `bytes` in place of this piece's, in `region`: written over its own allocations when

@@ -58,7 +58,7 @@ pub use crate::kept::Kept;
 use drbd::{Resource, ResourceList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The average number of resources in a block.
 pub const BLOCK: usize = 32;
@@ -124,6 +124,17 @@ enum Job<'a> {
     Fill(&'a [Arc<Resource>]),
     /// Nothing.
     Keep,
+}
+
+/// Work for the render pool: a block's job, or the layout of a group's spans.
+enum Item<'a> {
+    Block(usize, Box<Job<'a>>),
+    Group(usize),
+}
+
+/// The value behind `m` (a panic in a render elsewhere does not make it unusable here).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The cached pieces of the latest state.
@@ -332,7 +343,7 @@ impl Chunks {
         let lacks = |b: &Block| {
             (keep_plain && !b.has(Encoding::Identity)) || (keep_gzip && !b.has(Encoding::Gzip))
         };
-        let mut jobs = blocks
+        let jobs: Vec<Job> = blocks
             .iter()
             .zip(plan)
             .map(|(b, (run, changed))| match changed {
@@ -340,38 +351,74 @@ impl Chunks {
                 None if lacks(b) => Job::Fill(run),
                 None => Job::Keep,
             })
-            .collect::<Vec<_>>()
-            .into_iter();
-        // Blocks go to the render pool in groups of SPAN, each group laying out its gzip
-        // spans once its blocks are rendered (so their segments are pending only that long).
-        self.spans
-            .resize_with(blocks.len().div_ceil(SPAN), Vec::new);
-        let (mut groups, mut weight) = (Vec::new(), 0);
-        for (blocks, spans) in blocks.chunks_mut(SPAN).zip(self.spans.iter_mut()) {
-            let jobs: Vec<Job> = jobs.by_ref().take(blocks.len()).collect();
-            let busy = jobs.iter().filter(|j| !matches!(j, Job::Keep)).count();
-            if busy > 0 || (keep_gzip && !spans_laid_out(blocks, spans)) {
-                weight += busy.max(1);
-                groups.push((blocks, jobs, spans));
-            }
-        }
-        parallel(groups, weight, |(blocks, jobs, spans)| {
-            for (b, job) in blocks.iter_mut().zip(jobs) {
-                match job {
+            .collect();
+        // Blocks render one by one on the pool (a thread preempted holds up one block, not a
+        // group); the last of a group's blocks to be done lays out the group's gzip spans, so
+        // that their segments are pending only that long. A group with nothing to render
+        // whose spans are out of date (blocks moved to it) is laid out on its own.
+        let groups = blocks.len().div_ceil(SPAN);
+        self.spans.resize_with(groups, Vec::new);
+        let busy = |jobs: &[Job]| jobs.iter().filter(|j| !matches!(j, Job::Keep)).count();
+        let left: Vec<AtomicUsize> =
+            (jobs.chunks(SPAN).map(|j| AtomicUsize::new(busy(j)))).collect();
+        let stale: Vec<bool> = (blocks.chunks(SPAN).zip(&self.spans).zip(&left))
+            .map(|((blocks, spans), left)| {
+                keep_gzip && left.load(Ordering::Relaxed) == 0 && !spans_laid_out(blocks, spans)
+            })
+            .collect();
+        let mut items: Vec<Item> = (jobs.into_iter().enumerate())
+            .filter(|(_, job)| !matches!(job, Job::Keep))
+            .map(|(i, job)| Item::Block(i, Box::new(job)))
+            .collect();
+        items.extend(
+            (0..groups)
+                .filter(|&g| stale[g] && left[g].load(Ordering::Relaxed) == 0)
+                .map(Item::Group),
+        );
+        let cells: Vec<Mutex<&mut Block>> = blocks.iter_mut().map(Mutex::new).collect();
+        let spans: Vec<Mutex<&mut Vec<Kept>>> = self.spans.iter_mut().map(Mutex::new).collect();
+        let lay_out_group = |g: usize| {
+            let cells = &cells[g * SPAN..((g + 1) * SPAN).min(cells.len())];
+            let mut guards: Vec<_> = cells.iter().map(lock).collect();
+            let mut group: Vec<&mut Block> = guards.iter_mut().map(|b| &mut ***b).collect();
+            lay_out_spans(&mut group, &mut lock(&spans[g]));
+        };
+        let weight = items.len();
+        parallel(items, weight, |item| match item {
+            Item::Block(i, job) => {
+                let mut b = lock(&cells[i]);
+                match *job {
                     Job::Render(run, previous) => {
-                        render_block(b, run, previous, enums, keep_plain, keep_gzip, &compressed);
+                        render_block(
+                            &mut b,
+                            run,
+                            previous,
+                            enums,
+                            keep_plain,
+                            keep_gzip,
+                            &compressed,
+                        );
                         rendered.fetch_add(1, Ordering::Relaxed);
                     }
-                    Job::Fill(run) => {
-                        fill_block(b, run, enums, keep_plain, keep_gzip, &rendered, &compressed)
-                    }
+                    Job::Fill(run) => fill_block(
+                        &mut b,
+                        run,
+                        enums,
+                        keep_plain,
+                        keep_gzip,
+                        &rendered,
+                        &compressed,
+                    ),
                     Job::Keep => {}
                 }
+                drop(b);
+                if keep_gzip && left[i / SPAN].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    lay_out_group(i / SPAN);
+                }
             }
-            if keep_gzip {
-                lay_out_spans(blocks, spans);
-            }
+            Item::Group(g) => lay_out_group(g),
         });
+        drop((cells, spans));
         // Kept blocks: drop what is not kept.
         for b in &mut blocks {
             if !keep_plain {

@@ -100,7 +100,7 @@ pub(crate) fn spans_laid_out(blocks: &[Block], spans: &[Kept]) -> bool {
 
 /// Lays out the spans of a group of blocks, one per family: those whose segments moved,
 /// changed or came are written anew.
-pub(crate) fn lay_out_spans(blocks: &mut [Block], spans: &mut Vec<Kept>) {
+pub(crate) fn lay_out_spans(blocks: &mut [&mut Block], spans: &mut Vec<Kept>) {
     let slots = blocks.first().map_or(0, |b| b.lens.len());
     spans.resize_with(slots, Kept::default);
     let mut segs: Vec<Vec<&mut Seg>> = (0..slots).map(|_| Vec::with_capacity(SPAN)).collect();

@@ -55,8 +55,8 @@ use crate::crc_tree::{combine, Crc, CrcTree};
 use crate::gzip::{gzip_end, GZIP_HEADER};
 pub use crate::gzip::{gzip_member, segment, segment_of, Segment};
 pub use crate::kept::Kept;
+use crate::walk::walk;
 use drbd::{Resource, ResourceList};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -287,56 +287,8 @@ impl Chunks {
         // reference count, not its name: 10k names read here were 10k cache misses). The cut
         // is the same as `cut` by names alone: a kept block started where the previous run
         // ended and holds the same names, so a cut from there ends where it ended.
-        let list = frame.resources.as_slice();
         let previous = std::mem::take(&mut self.blocks);
-        let by_address: HashMap<usize, usize> = previous
-            .iter()
-            .enumerate()
-            .map(|(k, b)| (b.first_address(), k))
-            .collect();
-        let by_name: HashMap<Arc<str>, usize> = previous
-            .iter()
-            .enumerate()
-            .map(|(k, b)| (Arc::clone(&b.first), k))
-            .collect();
-        let mut old: Vec<Option<Block>> = previous.into_iter().map(Some).collect();
-        let mut blocks = Vec::new();
-        let mut plan = Vec::new();
-        let mut at = 0;
-        while at < list.len() {
-            let kept = by_address
-                .get(&(Arc::as_ptr(&list[at]) as usize))
-                .and_then(|&k| {
-                    let b = old[k].as_ref()?;
-                    let end = at + b.len();
-                    let same = end <= list.len()
-                        && (b.cut_after || end == list.len())
-                        && b.same_resources(&list[at..end]);
-                    same.then_some(k)
-                });
-            if let Some(k) = kept {
-                let b = old[k].take().expect("found");
-                plan.push((&list[at..at + b.len()], None));
-                at += b.len();
-                blocks.push(b);
-                continue;
-            }
-            let (len, cut_after) = run_at(&list[at..], self.block);
-            let run = &list[at..at + len];
-            at += len;
-            match by_name.get(&*run[0].name).and_then(|&k| old[k].take()) {
-                Some(mut b) if b.same_resources(run) => {
-                    b.cut_after = cut_after;
-                    plan.push((run, None));
-                    blocks.push(b);
-                }
-                previous => {
-                    plan.push((run, Some(previous)));
-                    blocks.push(Block::new(run, cut_after));
-                }
-            }
-        }
-        drop(old);
+        let (mut blocks, plan) = walk(frame.resources.as_slice(), previous, self.block);
         let rendered = AtomicUsize::new(0);
         let compressed = AtomicUsize::new(0);
         let enums = self.enums;
@@ -521,26 +473,6 @@ fn text_len(blocks: &[Block], headers: &[(Kept, Segment)], edges: usize) -> u64 
         }
     }
     len
-}
-
-/// The most resources a block holds, in average block sizes. Each render thread's scratch
-/// grows to the text of the largest block it rendered (and, strings growing by doubling, up
-/// to twice that): at four times the average (128 resources, 1.25 MB of text at 10k x 2) a
-/// render thread held 2.1 MB of scratch at the end of a cold render, at its peak. About one
-/// run in eight between two boundaries by name reaches twice the average and is cut there.
-const MAX_BLOCK: usize = 2;
-
-/// The first block of `resources` (blocks of about `size`): it ends after a resource whose
-/// name hashes to 0 modulo `size`, or when it holds [`MAX_BLOCK`]` * size` resources (then
-/// true: "cut after"), else at the end of `resources`. Returns its length.
-fn run_at(resources: &[Arc<Resource>], size: usize) -> (usize, bool) {
-    for (i, r) in resources.iter().enumerate() {
-        let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()).is_multiple_of(size as u64);
-        if ends || i + 1 >= MAX_BLOCK * size {
-            return (i + 1, true);
-        }
-    }
-    (resources.len(), false)
 }
 
 /// Up to this much work (blocks to render, groups to lay out) runs on the calling thread: a

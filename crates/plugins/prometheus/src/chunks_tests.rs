@@ -1,6 +1,7 @@
 //! The tests of `chunks.rs`: how blocks are cut and walked.
 
 use super::*;
+use crate::walk::run_at;
 use drbd::{parse_line, State};
 
 fn apply(s: &mut State, line: &str) {

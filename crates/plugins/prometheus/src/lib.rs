@@ -26,6 +26,7 @@ pub mod plugin;
 pub mod render;
 pub mod server;
 pub mod span;
+mod walk;
 
 /// For the crate's unit tests: a synthetic frame to render, and a lock for tests that count
 /// the allocator releases the plugin asks for or that render on the pool (which asks for

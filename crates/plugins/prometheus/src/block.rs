@@ -69,6 +69,16 @@ impl Block {
                 .all(|(a, b)| std::ptr::eq(a.as_ptr(), Arc::as_ptr(b)))
     }
 
+    /// Bytes of its pieces, plain and gzip, from the lengths it keeps (no piece is read).
+    pub(crate) fn kept_bytes(&self) -> u64 {
+        let plain = match &self.plain {
+            Some(_) => self.lens.iter().sum::<usize>(),
+            None => 0,
+        };
+        let gzip: usize = self.gzip.iter().flatten().map(|s| s.len as usize).sum();
+        (plain + gzip) as u64
+    }
+
     pub(crate) fn has(&self, encoding: Encoding) -> bool {
         match encoding {
             Encoding::Identity => self.plain.is_some(),
@@ -163,7 +173,7 @@ pub(crate) fn fill_block(
 /// Renders a block whose resources changed. With the previous version of the block at hand
 /// and the same objects in it (only values moved), a family whose values are all unchanged
 /// keeps its chunk without rendering; a rendered chunk whose text is unchanged keeps its gzip
-/// member.
+/// segment.
 pub(crate) fn render_block(
     b: &mut Block,
     run: &[Arc<Resource>],

@@ -24,7 +24,7 @@
 //! resource, a family whose values all stayed (with the same objects and labels, by the
 //! block's [`Fingerprint`]) keeps its chunk: when a statistics poll moves the counters of
 //! every resource, the enum and info families (half the body) are not rendered again. The
-//! other families of the block are rendered, groups of blocks on every core when many changed.
+//! other families of the block are rendered, blocks on every core when many changed.
 //!
 //! gzip is one member (RFC 1952) whose deflate stream is the concatenation of *segments*,
 //! one per chunk, each compressed on its own and ended by a sync flush (byte-aligned, no final
@@ -114,6 +114,9 @@ pub struct Work {
     pub members_compressed: u64,
     /// Bodies handed out ([`Chunks::body`] calls), plain and gzip.
     pub bodies: [u64; 2],
+    /// Groups of blocks whose gzip spans were laid out with nothing of theirs rendered
+    /// (blocks moved into them from other groups).
+    pub groups_moved: u64,
 }
 
 /// What a block of the new state needs.
@@ -199,7 +202,7 @@ impl Chunks {
             assembled: [None, None],
             taken: false,
             columns: vec![CrcTree::default(); slots().len()],
-            spans: vec![Vec::new(); slots().len()],
+            spans: Vec::new(),
             dropped: 0,
             work: Work::default(),
         }
@@ -209,10 +212,10 @@ impl Chunks {
         self.work
     }
 
-    /// Bytes of chunks kept, plain and gzip (headers, prelude and trailer aside). Reads every
-    /// piece (10,700 cache misses per encoding at 10k resources): not for every scrape.
+    /// Bytes of chunks kept, plain and gzip (headers, prelude and trailer aside), from the
+    /// lengths the blocks keep (no piece is read).
     pub fn kept_bytes(&self) -> (u64, u64) {
-        let plain = |b: &Block| b.plain.iter().flatten().map(|p| p.len()).sum::<usize>();
+        let plain = |b: &Block| b.plain.as_ref().map_or(0, |_| b.lens.iter().sum::<usize>());
         let gzip = |b: &Block| {
             b.gzip
                 .iter()
@@ -225,8 +228,9 @@ impl Chunks {
         })
     }
 
-    /// Bytes of chunks the last state taken dropped with an encoding nobody asked for since
-    /// the state before (0 when it kept what was kept; chunks replaced by new text aside).
+    /// Bytes of chunks the last state taken dropped: with an encoding nobody asked for since
+    /// the state before, and with the blocks of resources that went (chunks replaced by new
+    /// text aside).
     pub fn dropped_bytes(&self) -> u64 {
         self.dropped
     }
@@ -268,8 +272,7 @@ impl Chunks {
         } else {
             self.keep = [self.keep[0] || self.asked[0], self.keep[1] || self.asked[1]];
         }
-        // An encoding kept until now and not any more: its bytes, counted only then (reading
-        // every piece is what a scrape after one change must not do).
+        // An encoding kept until now and not any more: its bytes.
         let lost = [was_kept[0] && !self.keep[0], was_kept[1] && !self.keep[1]];
         self.dropped = if lost.contains(&true) {
             let (plain, gzip) = self.kept_bytes();
@@ -281,16 +284,20 @@ impl Chunks {
         self.assembled = [None, None];
 
         // The blocks of the new list, and per block its previous version when it changed
-        // (None: kept). Walked by address first: where a previous block's resources follow
+        // (None: kept). Walked by address (the block after the last placed tried first, see
+        // crate::walk): where a previous block's resources follow
         // as the very same `Arc`s, it is kept with its bounds, and only the names of changed
         // or new resources are read and hashed (the snapshot touched every resource's
         // reference count, not its name: 10k names read here were 10k cache misses). The cut
         // is the same as `cut` by names alone: a kept block started where the previous run
         // ended and holds the same names, so a cut from there ends where it ended.
         let previous = std::mem::take(&mut self.blocks);
-        let (mut blocks, plan) = walk(frame.resources.as_slice(), previous, self.block);
+        let walked = walk(frame.resources.as_slice(), previous, self.block);
+        let (mut blocks, plan) = (walked.blocks, walked.plan);
+        self.dropped += walked.gone_bytes;
         let rendered = AtomicUsize::new(0);
         let compressed = AtomicUsize::new(0);
+        let moved_groups = AtomicUsize::new(0);
         let enums = self.enums;
         let lacks = |b: &Block| {
             (keep_plain && !b.has(Encoding::Identity)) || (keep_gzip && !b.has(Encoding::Gzip))
@@ -313,20 +320,21 @@ impl Chunks {
         let busy = |jobs: &[Job]| jobs.iter().filter(|j| !matches!(j, Job::Keep)).count();
         let left: Vec<AtomicUsize> =
             (jobs.chunks(SPAN).map(|j| AtomicUsize::new(busy(j)))).collect();
+        // Spans of a group without jobs are out of date only when blocks moved between
+        // groups (or the group is new): looked at only then, since it reads every segment.
+        let slots = slots().len();
         let stale: Vec<bool> = (blocks.chunks(SPAN).zip(&self.spans).zip(&left))
             .map(|((blocks, spans), left)| {
-                keep_gzip && left.load(Ordering::Relaxed) == 0 && !spans_laid_out(blocks, spans)
+                keep_gzip
+                    && left.load(Ordering::Relaxed) == 0
+                    && (spans.len() != slots || (walked.moved && !spans_laid_out(blocks, spans)))
             })
             .collect();
         let mut items: Vec<Item> = (jobs.into_iter().enumerate())
             .filter(|(_, job)| !matches!(job, Job::Keep))
             .map(|(i, job)| Item::Block(i, Box::new(job)))
             .collect();
-        items.extend(
-            (0..groups)
-                .filter(|&g| stale[g] && left[g].load(Ordering::Relaxed) == 0)
-                .map(Item::Group),
-        );
+        items.extend((0..groups).filter(|&g| stale[g]).map(Item::Group));
         let cells: Vec<Mutex<&mut Block>> = blocks.iter_mut().map(Mutex::new).collect();
         let spans: Vec<Mutex<&mut Vec<Kept>>> = self.spans.iter_mut().map(Mutex::new).collect();
         let lay_out_group = |g: usize| {
@@ -335,8 +343,7 @@ impl Chunks {
             let mut group: Vec<&mut Block> = guards.iter_mut().map(|b| &mut ***b).collect();
             lay_out_spans(&mut group, &mut lock(&spans[g]));
         };
-        let weight = items.len();
-        parallel(items, weight, |item| match item {
+        parallel(items, |item| match item {
             Item::Block(i, job) => {
                 let mut b = lock(&cells[i]);
                 match *job {
@@ -368,7 +375,10 @@ impl Chunks {
                     lay_out_group(i / SPAN);
                 }
             }
-            Item::Group(g) => lay_out_group(g),
+            Item::Group(g) => {
+                lay_out_group(g);
+                moved_groups.fetch_add(1, Ordering::Relaxed);
+            }
         });
         drop((cells, spans));
         // Kept blocks: drop what is not kept.
@@ -386,6 +396,7 @@ impl Chunks {
         self.blocks = blocks;
         self.work.blocks_rendered += rendered.into_inner() as u64;
         self.work.members_compressed += compressed.into_inner() as u64;
+        self.work.groups_moved += moved_groups.into_inner() as u64;
         let mut text = String::new();
         render_prelude(frame.resources.len(), &frame.ctx, &mut text);
         self.prelude = Kept::copy(text.as_bytes());
@@ -475,22 +486,21 @@ fn text_len(blocks: &[Block], headers: &[(Kept, Segment)], edges: usize) -> u64 
     len
 }
 
-/// Up to this much work (blocks to render, groups to lay out) runs on the calling thread: a
+/// Up to this many jobs (blocks to render, groups to lay out) run on the calling thread: a
 /// change in a few resources renders a few chunks (tens of microseconds), and handing them to
 /// the pool and collecting its threads' scratch afterwards took a millisecond or more of a
 /// scrape after one change.
 const INLINE_JOBS: usize = 4;
 
-/// Runs `job` over `items` (of `weight` units of work together) on every core, on the render
-/// pool's long-lived background threads (see [`crate::background`]); on the calling thread for
-/// a single item or up to [`INLINE_JOBS`] units.
-fn parallel<T: Send>(items: Vec<T>, weight: usize, job: impl Fn(T) + Sync + Send) {
+/// Runs `job` over `items` on every core, on the render pool's long-lived background threads
+/// (see [`crate::background`]); on the calling thread for up to [`INLINE_JOBS`] items.
+fn parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync + Send) {
     if items.is_empty() {
         return;
     }
     use rayon::prelude::*;
     match crate::background::render_pool() {
-        Some(pool) if items.len() > 1 && weight > INLINE_JOBS => {
+        Some(pool) if items.len() > INLINE_JOBS => {
             pool.install(|| items.into_par_iter().with_max_len(1).for_each(job));
             // Their scratch is freed now, and what they freed goes back to the system (the
             // calling thread's once the body is assembled: see crate::server).

@@ -14,8 +14,10 @@
 //!
 //! How: a block keeps per chunk its segment's CRC and length and where its bytes are: pending
 //! in a piece of its own (compressed since it was laid out) or at an offset in a span, which
-//! it holds a reference to. Laying out a span writes its segments once into a new buffer,
-//! from wherever each is; a span whose segments all sit in order in its buffer is kept. A
+//! it holds a reference to. Laying out a span gathers its segments' bytes from wherever each
+//! is, then writes them over the old span when nobody else holds it and the size classes
+//! stay (a poll), else into a new buffer; a span whose segments all sit in order in its
+//! buffer is kept. A
 //! resource added or removed moves the blocks after it to other groups, whose spans are laid
 //! out again from the buffers their segments hold.
 //!
@@ -354,6 +356,41 @@ mod tests {
             (4 + 1..=4 + 8).contains(&renewed),
             "{renewed} of {pieces} pieces new: one span per counter family that changed"
         );
+    }
+
+    #[test]
+    fn spans_nobody_else_holds_are_written_over_even_when_a_neighbour_read_from_one_first() {
+        // As the render does: spans owned by the cache alone, laid out group after group.
+        drbd_reactor_plugin::memory::stand_in::register();
+        let mut segs: Vec<Seg> = (0..2 * SPAN)
+            .map(|i| pending(format!("seg{i};").as_bytes()))
+            .collect();
+        let mut spans: Vec<Kept> = segs
+            .chunks_mut(SPAN)
+            .map(|c| lay_out(Kept::default(), &mut c.iter_mut().collect::<Vec<_>>()))
+            .collect();
+        let at = |spans: &[Kept]| -> Vec<usize> {
+            spans
+                .iter()
+                .map(|k| k.parts()[0].as_ptr() as usize)
+                .collect()
+        };
+        let before = at(&spans);
+        // The first segment goes: the first span takes the second's first segment (read from
+        // the second span's buffer), then the second span is written over.
+        segs.remove(0);
+        for (span, c) in spans.iter_mut().zip(segs.chunks_mut(SPAN)) {
+            let mut refs: Vec<&mut Seg> = c.iter_mut().collect();
+            assert!(!laid_out(span, &refs));
+            *span = lay_out(std::mem::take(span), &mut refs);
+        }
+        assert_eq!(at(&spans), before, "both written where they were");
+        let want: String = (1..2 * SPAN).map(|i| format!("seg{i};")).collect();
+        let got: Vec<u8> = spans.iter().flat_map(|k| k.to_vec()).collect();
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+        for (i, s) in segs.iter().enumerate() {
+            assert_eq!(bytes_of(s), format!("seg{};", i + 1).as_bytes());
+        }
     }
 
     #[test]

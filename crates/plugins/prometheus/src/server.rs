@@ -175,10 +175,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Gives the pages of dropped chunks back to the system when an update dropped an encoding's
-/// pieces (a client stopped asking for it): the render pool allocated them and sits idle, so
-/// its threads and this one release their freed pages now. A changed chunk replaced by one
-/// of about its size is left to the allocator to reuse.
+/// Gives the pages of dropped chunks back to the system when an update dropped megabytes of
+/// them: an encoding's pieces (a client stopped asking for it) or the blocks of resources
+/// that went. The render pool allocated them and sits idle, so its threads and this one
+/// release their freed pages now. A changed chunk replaced by one of about its size is left
+/// to the allocator to reuse.
 fn release_if_dropped(dropped: u64) {
     const WORTH_IT: u64 = 4 << 20;
     if dropped < WORTH_IT || !memory::releases() {

@@ -9,7 +9,7 @@
 //! that fails (a resource added or removed), once.
 //!
 //! Must never: cut a list where names alone would not cut it (tested in `chunks_tests.rs`),
-//! or hand out a previous block twice.
+//! hand out a previous block twice, or say nothing moved when a kept block changed its index.
 
 use crate::block::Block;
 use drbd::Resource;
@@ -23,13 +23,20 @@ pub(crate) type Planned<'a> = (&'a [Arc<Resource>], Option<Option<Block>>);
 /// The previous blocks by the address of their first resource, and by its name.
 type Maps = (HashMap<usize, usize>, HashMap<Arc<str>, usize>);
 
+/// What a walk found: the blocks of the new list, per block what it needs, whether any
+/// block kept is at another index than before (or their number changed: the groups of
+/// [`crate::column`] then hold other blocks), and the bytes of the previous blocks that went.
+pub(crate) struct Walked<'a> {
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) plan: Vec<Planned<'a>>,
+    pub(crate) moved: bool,
+    pub(crate) gone_bytes: u64,
+}
+
 /// The blocks of `list` (in name order; blocks of about `size`), reusing `previous`' blocks
 /// where they hold the very same resources, and per block what it needs.
-pub(crate) fn walk(
-    list: &[Arc<Resource>],
-    previous: Vec<Block>,
-    size: usize,
-) -> (Vec<Block>, Vec<Planned<'_>>) {
+pub(crate) fn walk(list: &[Arc<Resource>], previous: Vec<Block>, size: usize) -> Walked<'_> {
+    let before = previous.len();
     let mut old: Vec<Option<Block>> = previous.into_iter().map(Some).collect();
     let mut maps: Option<Maps> = None;
     let maps_of = |old: &[Option<Block>]| {
@@ -47,6 +54,7 @@ pub(crate) fn walk(
     let mut plan = Vec::with_capacity(old.len());
     // The previous block expected next: the one after the last placed.
     let mut next = 0;
+    let mut moved = false;
     let mut at = 0;
     while at < list.len() {
         let address = Arc::as_ptr(&list[at]) as usize;
@@ -70,6 +78,7 @@ pub(crate) fn walk(
             by_address.get(&address).and_then(|&k| follows(k, &old))
         });
         if let Some(k) = kept {
+            moved |= k != blocks.len();
             let b = old[k].take().expect("found");
             plan.push((&list[at..at + b.len()], None));
             at += b.len();
@@ -95,6 +104,7 @@ pub(crate) fn walk(
         }
         match found.and_then(|k| old[k].take()) {
             Some(mut b) if b.same_resources(run) => {
+                moved |= found != Some(blocks.len());
                 b.cut_after = cut_after;
                 plan.push((run, None));
                 blocks.push(b);
@@ -105,7 +115,15 @@ pub(crate) fn walk(
             }
         }
     }
-    (blocks, plan)
+    // A block that went took its pieces with it (a block replaced by a new version of its
+    // resources is not counted: its pieces are replaced by others of about their size).
+    let gone_bytes = old.iter().flatten().map(Block::kept_bytes).sum();
+    Walked {
+        moved: moved || blocks.len() != before,
+        blocks,
+        plan,
+        gone_bytes,
+    }
 }
 
 /// The most resources a block holds, in average block sizes. Each render thread's scratch

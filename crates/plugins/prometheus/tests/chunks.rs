@@ -121,6 +121,49 @@ fn reassembled_bodies_equal_a_full_render_over_random_change_sequences() {
 }
 
 #[test]
+fn resources_gone_from_the_first_group_move_blocks_between_gzip_spans_and_the_body_stays_whole() {
+    // 2,000 resources: about 63 blocks of 32, four groups of 16 blocks for the gzip spans.
+    let mut s = state(2000);
+    let mut chunks = Chunks::new(true);
+    let check = |chunks: &mut Chunks, s: &State, seq: u64| {
+        let f = frame(s, true, seq);
+        chunks.update(&f, Encoding::Gzip);
+        let got = text(&chunks.body(Encoding::Gzip).unwrap(), Encoding::Gzip);
+        assert!(
+            got == full(&f),
+            "state {seq}: the gzip body is the full render"
+        );
+        chunks.work()
+    };
+    let names = |s: &State| -> Vec<String> { s.resources().map(|r| r.name.to_string()).collect() };
+    let first = check(&mut chunks, &s, 0);
+    let blocks = chunks.blocks();
+    assert!(blocks > 3 * 16, "{blocks} blocks: more than three groups");
+    // The first 70 resources go (a block holds at most 64): the blocks after them are kept
+    // but sit at lower indices, so most groups hold other blocks than before.
+    for name in names(&s).into_iter().take(70) {
+        apply(&mut s, &format!("destroy resource name:{name}"));
+    }
+    check(&mut chunks, &s, 1);
+    assert!(chunks.blocks() < blocks, "blocks went");
+    let after = chunks.work();
+    assert!(
+        after.groups_moved > first.groups_moved,
+        "groups laid out without a render of theirs"
+    );
+    assert!(
+        after.blocks_rendered - first.blocks_rendered < 10,
+        "the blocks that moved were not rendered again"
+    );
+    // Down to fewer blocks than one group holds: the other groups' spans go.
+    for name in names(&s).into_iter().skip(300) {
+        apply(&mut s, &format!("destroy resource name:{name}"));
+    }
+    check(&mut chunks, &s, 2);
+    assert!(chunks.blocks() <= 16, "{} blocks", chunks.blocks());
+}
+
+#[test]
 fn one_changed_resource_renders_one_block_and_compresses_only_its_changed_chunks() {
     let mut s = state(400);
     let mut chunks = Chunks::new(true);

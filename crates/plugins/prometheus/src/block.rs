@@ -70,13 +70,13 @@ impl Block {
     }
 
     /// Bytes of its pieces, plain and gzip, from the lengths it keeps (no piece is read).
-    pub(crate) fn kept_bytes(&self) -> u64 {
-        let plain = match &self.plain {
-            Some(_) => self.lens.iter().sum::<usize>(),
-            None => 0,
-        };
+    pub(crate) fn kept_bytes(&self) -> (u64, u64) {
+        let plain = self
+            .plain
+            .as_ref()
+            .map_or(0, |_| self.lens.iter().sum::<usize>());
         let gzip: usize = self.gzip.iter().flatten().map(|s| s.len as usize).sum();
-        (plain + gzip) as u64
+        (plain as u64, gzip as u64)
     }
 
     pub(crate) fn has(&self, encoding: Encoding) -> bool {

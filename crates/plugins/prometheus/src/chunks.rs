@@ -215,17 +215,8 @@ impl Chunks {
     /// Bytes of chunks kept, plain and gzip (headers, prelude and trailer aside), from the
     /// lengths the blocks keep (no piece is read).
     pub fn kept_bytes(&self) -> (u64, u64) {
-        let plain = |b: &Block| b.plain.as_ref().map_or(0, |_| b.lens.iter().sum::<usize>());
-        let gzip = |b: &Block| {
-            b.gzip
-                .iter()
-                .flatten()
-                .map(|s| s.len as usize)
-                .sum::<usize>()
-        };
-        self.blocks.iter().fold((0, 0), |(p, g), b| {
-            (p + plain(b) as u64, g + gzip(b) as u64)
-        })
+        let kept = self.blocks.iter().map(Block::kept_bytes);
+        kept.fold((0, 0), |(p, g), (bp, bg)| (p + bp, g + bg))
     }
 
     /// Bytes of chunks the last state taken dropped: with an encoding nobody asked for since

@@ -92,11 +92,8 @@ pub(crate) fn spans_laid_out(blocks: &[Block], spans: &[Kept]) -> bool {
     let slots = blocks.first().map_or(0, |b| b.lens.len());
     spans.len() == slots
         && spans.iter().enumerate().all(|(s, span)| {
-            let mut st = Span::default();
-            for b in blocks.iter().filter(|b| b.lens[s] > 0) {
-                st.take(&b.gzip.as_ref().expect("filled")[s], span);
-            }
-            st.laid_out(span)
+            let segs = blocks.iter().filter(|b| b.lens[s] > 0);
+            laid_out(span, segs.map(|b| &b.gzip.as_ref().expect("filled")[s]))
         })
 }
 
@@ -115,40 +112,24 @@ pub(crate) fn lay_out_spans(blocks: &mut [&mut Block], spans: &mut Vec<Kept>) {
         }
     }
     for (span, mut segs) in spans.iter_mut().zip(segs) {
-        if !laid_out(span, &segs) {
+        if !laid_out(span, segs.iter().map(|s| &**s)) {
             *span = lay_out(std::mem::take(span), &mut segs);
         }
     }
 }
 
-/// Whether the segments of a span sit in order in its buffer, taken one by one.
-#[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    end: usize,
-    moved: bool,
-}
-
-impl Span {
-    fn take(&mut self, s: &Seg, span: &Kept) {
+/// Whether `segs` sit in order in `span`, and nothing else does.
+fn laid_out<'a>(span: &Kept, segs: impl IntoIterator<Item = &'a Seg>) -> bool {
+    let mut end = 0;
+    segs.into_iter().all(|s| {
         let here = match &s.at {
-            Placed::InSpan(k, at) => k.same(span) && *at as usize == self.end,
+            Placed::InSpan(k, at) => k.same(span) && *at as usize == end,
             Placed::Nowhere => s.len == 0,
             Placed::Pending(_) => false,
         };
-        self.moved |= !here;
-        self.end += s.len as usize;
-    }
-
-    fn laid_out(&self, span: &Kept) -> bool {
-        !self.moved && self.end == span.len()
-    }
-}
-
-/// Whether `segs` sit in order in `span`, and nothing else does.
-fn laid_out(span: &Kept, segs: &[&mut Seg]) -> bool {
-    let mut st = Span::default();
-    segs.iter().for_each(|s| st.take(s, span));
-    st.laid_out(span)
+        end += s.len as usize;
+        here
+    }) && end == span.len()
 }
 
 thread_local! {
@@ -242,7 +223,7 @@ mod tests {
 
     fn lay(span: &Kept, segs: &mut [Seg]) -> Kept {
         let mut refs: Vec<&mut Seg> = segs.iter_mut().collect();
-        if laid_out(span, &refs) {
+        if laid_out(span, refs.iter().map(|s| &**s)) {
             return span.clone();
         }
         lay_out(span.clone(), &mut refs)
@@ -381,7 +362,7 @@ mod tests {
         segs.remove(0);
         for (span, c) in spans.iter_mut().zip(segs.chunks_mut(SPAN)) {
             let mut refs: Vec<&mut Seg> = c.iter_mut().collect();
-            assert!(!laid_out(span, &refs));
+            assert!(!laid_out(span, refs.iter().map(|s| &**s)));
             *span = lay_out(std::mem::take(span), &mut refs);
         }
         assert_eq!(at(&spans), before, "both written where they were");

@@ -5,7 +5,7 @@
 //!
 //! Must never: end a segment with a final block, or keep a segment's spare room.
 
-use crate::kept::{Kept, Region};
+use crate::kept::{keep, Kept, Region};
 use bytes::Bytes;
 
 /// A piece of a deflate stream: `text` compressed on its own, ended by a sync flush (so it
@@ -42,12 +42,7 @@ pub fn segment(text: &[u8]) -> Segment {
 
 /// [`segment`] of the concatenation of `parts` (a kept piece's parts), without joining them.
 pub fn segment_of(parts: &[&[u8]]) -> Segment {
-    segment_over(parts, Kept::default())
-}
-
-/// [`segment_of`], written over `old`'s allocations where they fit ([`Kept::renew`]).
-pub(crate) fn segment_over(parts: &[&[u8]], old: Kept) -> Segment {
-    segment_with(parts, |out| old.renew(out, Region::Gzip))
+    segment_with(parts, |out| keep(out, Region::Gzip))
 }
 
 /// [`segment_of`] in the global allocator: a chunk's segment until its column is laid out

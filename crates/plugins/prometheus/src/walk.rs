@@ -117,7 +117,8 @@ pub(crate) fn walk(list: &[Arc<Resource>], previous: Vec<Block>, size: usize) ->
     }
     // A block that went took its pieces with it (a block replaced by a new version of its
     // resources is not counted: its pieces are replaced by others of about their size).
-    let gone_bytes = old.iter().flatten().map(Block::kept_bytes).sum();
+    let gone = old.iter().flatten().map(Block::kept_bytes);
+    let gone_bytes = gone.map(|(plain, gzip)| plain + gzip).sum();
     Walked {
         moved: moved || blocks.len() != before,
         blocks,

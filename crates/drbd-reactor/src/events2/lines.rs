@@ -20,9 +20,9 @@ use super::TARGET;
 /// split every 64 KiB read in two: the 10k-resource dump took 47 ms instead of 40).
 pub const BATCH: usize = 1024;
 /// Batches in flight between the reader and the core: with the one being filled and the one
-/// being applied, about 4k lines (1.1 MB of lines in a dump) exist at once. Four in flight
-/// were no faster with full batches from wide reads and kept 0.5-1 MB more resident (a 10k
-/// dump, 14 alternated runs: 32 vs 36 ms, 25.4 vs 25.9 MB; one in flight: 36 ms).
+/// being applied, at most 4k lines exist at once. Four in flight were no faster with full
+/// batches from wide reads and kept 0.5-1 MB more resident (a 10k dump, 14 alternated runs:
+/// 32 vs 36 ms, 25.4 vs 25.9 MB; one in flight: 36 ms).
 pub const IN_FLIGHT: usize = 2;
 /// The longest line kept: far above any real line (a resource with 32 peers and volumes is a
 /// few KiB); longer ones are discarded up to their newline and counted.

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use super::TARGET;
 
-/// Lines per batch handed to the core at most (about 200 KiB of a dump): a read of a burst
-/// costs the core one wake-up and the plugins one queue entry per 1,024 lines (batches of 256
-/// split every 64 KiB read in two: the 10k-resource dump took 47 ms instead of 40).
+/// Lines per batch handed to the core at most (about 200 KiB of a dump; a whole read of a
+/// dump fits): a burst costs the core one wake-up and the plugins one queue entry per read
+/// (batches of 256 split every 64 KiB read in two: the 10k-resource dump took 47 ms instead
+/// of 40).
 pub const BATCH: usize = 1024;
 /// Batches in flight between the reader and the core: with the one being filled and the one
 /// being applied, at most 4k lines exist at once. Four in flight were no faster with full

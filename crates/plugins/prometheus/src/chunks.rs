@@ -125,8 +125,6 @@ enum Job<'a> {
     Render(&'a [Arc<Resource>], Option<Block>),
     /// The same resources, without an encoding that is kept now.
     Fill(&'a [Arc<Resource>]),
-    /// Nothing.
-    Keep,
 }
 
 /// Work for the render pool: a block's job, or the layout of a group's spans.
@@ -293,13 +291,14 @@ impl Chunks {
         let lacks = |b: &Block| {
             (keep_plain && !b.has(Encoding::Identity)) || (keep_gzip && !b.has(Encoding::Gzip))
         };
-        let jobs: Vec<Job> = blocks
+        // Per block its job; None: kept as it is.
+        let jobs: Vec<Option<Job>> = blocks
             .iter()
             .zip(plan)
             .map(|(b, (run, changed))| match changed {
-                Some(previous) => Job::Render(run, previous),
-                None if lacks(b) => Job::Fill(run),
-                None => Job::Keep,
+                Some(previous) => Some(Job::Render(run, previous)),
+                None if lacks(b) => Some(Job::Fill(run)),
+                None => None,
             })
             .collect();
         // Blocks render one by one on the pool (a thread preempted holds up one block, not a
@@ -308,7 +307,7 @@ impl Chunks {
         // whose spans are out of date (blocks moved to it) is laid out on its own.
         let groups = blocks.len().div_ceil(SPAN);
         self.spans.resize_with(groups, Vec::new);
-        let busy = |jobs: &[Job]| jobs.iter().filter(|j| !matches!(j, Job::Keep)).count();
+        let busy = |jobs: &[Option<Job>]| jobs.iter().flatten().count();
         let left: Vec<AtomicUsize> =
             (jobs.chunks(SPAN).map(|j| AtomicUsize::new(busy(j)))).collect();
         // Spans of a group without jobs are out of date only when blocks moved between
@@ -322,8 +321,7 @@ impl Chunks {
             })
             .collect();
         let mut items: Vec<Item> = (jobs.into_iter().enumerate())
-            .filter(|(_, job)| !matches!(job, Job::Keep))
-            .map(|(i, job)| Item::Block(i, Box::new(job)))
+            .filter_map(|(i, job)| Some(Item::Block(i, Box::new(job?))))
             .collect();
         items.extend((0..groups).filter(|&g| stale[g]).map(Item::Group));
         let cells: Vec<Mutex<&mut Block>> = blocks.iter_mut().map(Mutex::new).collect();
@@ -359,7 +357,6 @@ impl Chunks {
                         &rendered,
                         &compressed,
                     ),
-                    Job::Keep => {}
                 }
                 drop(b);
                 if keep_gzip && left[i / SPAN].fetch_sub(1, Ordering::AcqRel) == 1 {

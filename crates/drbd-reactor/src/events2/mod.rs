@@ -225,14 +225,13 @@ async fn follow(
     Some((why, dump_complete))
 }
 
-/// Asks for a pipe of `bytes` (see [`PIPE_BYTES`]) and returns its size after. A refusal
-/// (`fs.pipe-user-pages-soft` reached by an unprivileged user) keeps the pipe as it is: the
-/// daemon is slower with it, not wrong.
-fn widen_pipe(pipe: &impl std::os::fd::AsFd, bytes: usize) -> Option<usize> {
+/// Asks for a pipe of `bytes` (see [`PIPE_BYTES`]). A refusal (`fs.pipe-user-pages-soft`
+/// reached by an unprivileged user) keeps the pipe as it is: the daemon is slower with it,
+/// not wrong.
+fn widen_pipe(pipe: &impl std::os::fd::AsFd, bytes: usize) {
     if let Err(err) = rustix::pipe::fcntl_setpipe_size(pipe.as_fd(), bytes) {
         log::debug!(target: TARGET, "keeping the size of drbdsetup's pipe: {err}");
     }
-    rustix::pipe::fcntl_getpipe_size(pipe.as_fd()).ok()
 }
 
 /// Logs drbdsetup's stderr at debug level and keeps its last lines for the exit report.
@@ -329,7 +328,11 @@ mod tests {
     #[test]
     fn the_pipe_from_drbdsetup_is_widened_to_a_mebibyte() {
         let (read, _write) = rustix::pipe::pipe().unwrap();
-        assert_eq!(widen_pipe(&read, PIPE_BYTES), Some(PIPE_BYTES));
+        widen_pipe(&read, PIPE_BYTES);
+        assert_eq!(
+            rustix::pipe::fcntl_getpipe_size(&read).ok(),
+            Some(PIPE_BYTES)
+        );
     }
 
     #[tokio::test]

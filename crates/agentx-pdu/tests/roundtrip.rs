@@ -1,3 +1,6 @@
+//! AgentX PDUs against RFC 2741's wire layout: known encodings byte for byte, and property
+//! tests that whatever a master (or an attacker) sends decodes or fails, never panics.
+
 use agentx_pdu::*;
 use proptest::prelude::*;
 

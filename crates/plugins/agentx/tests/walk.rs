@@ -1,3 +1,6 @@
+//! The MIB as an SNMP walk sees it, on the events2 fixture: the same rows and values as the
+//! original's walk, and GET/GETNEXT edge cases (missing instances, ranges, newer kernels).
+
 use agentx_pdu::{Oid, SearchRange, Value};
 use drbd::{parse_line, State};
 use drbd_reactor_agentx::mib::*;

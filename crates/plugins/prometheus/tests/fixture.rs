@@ -1,3 +1,6 @@
+//! The rendered body against the original's, byte for byte, on the events2 fixture (with and
+//! without enums): metric names, labels and order are a contract with dashboards and alerts.
+
 use drbd::{parse_line, State};
 use drbd_reactor_prometheus::render::*;
 

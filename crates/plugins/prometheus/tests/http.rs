@@ -1,3 +1,6 @@
+//! The HTTP edge on real loopback sockets: paths, methods, gzip, and that idle clients or a
+//! burst of scrapers neither delay a scrape nor make the body render more than once.
+
 use drbd::{parse_line, State};
 use drbd_reactor_prometheus::chunks::Frame;
 use drbd_reactor_prometheus::render::*;

@@ -1,3 +1,6 @@
+//! The prometheus plugin as the daemon runs it: scrapes follow the core's snapshots, a busy
+//! address is an error naming it, a core that does not answer makes a 503 instead of a hang.
+
 use drbd::{parse_line, State};
 use drbd_reactor_plugin::{
     snapshot_channel, DrbdVersions, SelfMetrics, SnapshotPublisher, Snapshots,

@@ -1,3 +1,5 @@
+//! The umh plugin end to end: updates from the core run the rules they match and are counted.
+
 use drbd::{parse_line, PluginUpdate, State};
 use drbd_reactor_plugin::UpdateSource;
 use drbd_reactor_umh::plugin::run;

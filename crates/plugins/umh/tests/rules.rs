@@ -1,3 +1,6 @@
+//! umh rules from TOML as users write them: matching, environment precedence, operators, and
+//! errors that name the file, line and key of a malformed rule.
+
 use drbd::{parse_line, PluginUpdate, State};
 use drbd_reactor_umh::matcher::invocations;
 use drbd_reactor_umh::rules::UmhConfig;

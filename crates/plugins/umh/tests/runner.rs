@@ -1,3 +1,6 @@
+//! Running umh commands as real processes: timeouts kill the whole group, the concurrency limit
+//! holds, environment values never reach the shell text, output floods are cut, stop is bounded.
+
 use drbd_reactor_umh::matcher::Invocation;
 use drbd_reactor_umh::runner::*;
 use std::sync::atomic::Ordering;

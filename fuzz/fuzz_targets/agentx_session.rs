@@ -394,7 +394,7 @@ fuzz_target!(|data: &[u8]| {
         at: 0,
         written: Arc::clone(&written_bytes),
     };
-    let ended = runtime().block_on(session_over(master, &config(), &Fixed));
+    let ended = runtime().block_on(session_over(master, &config(), Fixed));
     assert!(
         ended.is_err(),
         "a session over finite bytes ends with an error"

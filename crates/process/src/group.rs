@@ -23,7 +23,8 @@ pub enum Waited {
 pub struct Options {
     /// The child gets SIGKILL when the spawning thread ends (`PR_SET_PDEATHSIG`), so a daemon
     /// killed with SIGKILL leaves no child behind. Spawn from a long-lived thread (a tokio
-    /// worker, not a `spawn_blocking` thread, which ends when idle).
+    /// worker, not a `spawn_blocking` thread, which ends when idle; and a worker stays one
+    /// only as long as nothing calls `block_in_place` on it, which clippy.toml forbids).
     pub die_with_parent: bool,
     /// Dropping the [`GroupChild`] kills its whole group (for children that must not outlive
     /// their owner, like drbdsetup). Otherwise only an unfinished leader is killed on drop.

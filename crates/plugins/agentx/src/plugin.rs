@@ -59,13 +59,9 @@ impl TableSource for Source {
     }
 
     fn build(&self) -> Option<MibTable> {
-        // The wait for the core's answer (milliseconds) must not hold a runtime worker that
-        // other plugins run on.
-        let ask = || self.snapshots.current(ANSWER_WAIT);
-        let snapshot = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(ask),
-            _ => ask(),
-        };
+        // Blocks for the core's answer (milliseconds): the session calls this on the blocking
+        // pool, so no runtime worker that other plugins run on waits.
+        let snapshot = self.snapshots.current(ANSWER_WAIT);
         let Some(snapshot) = snapshot else {
             log::warn!(
                 target: crate::session::TARGET,

@@ -11,6 +11,7 @@ use crate::cache::CachePolicy;
 use crate::mib::{MibTable, LINBIT};
 use agentx_pdu::*;
 use drbd_reactor_process::Backoff;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -88,6 +89,8 @@ pub struct SessionConfig {
 /// (`None` when the state is not available: the previous table is served meanwhile).
 pub trait TableSource: Send + Sync + 'static {
     fn generation(&self) -> u64;
+    /// May block (it waits for the core's answer and walks every resource): the session calls
+    /// it on the runtime's blocking pool.
     fn build(&self) -> Option<MibTable>;
 }
 
@@ -132,6 +135,7 @@ pub async fn run(
     source: impl TableSource,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let source = Arc::new(source);
     let t = &config.timing;
     let mut backoff = Backoff::new(t.backoff_min, t.backoff_max, t.healthy_after);
     let mut served = Served::new(&config);
@@ -197,8 +201,9 @@ pub async fn run(
 pub async fn session_over(
     stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     config: &SessionConfig,
-    source: &impl TableSource,
+    source: impl TableSource,
 ) -> Result<(), String> {
+    let source = Arc::new(source);
     let mut stream: Box<dyn Stream> = Box::new(stream);
     let session_id = open(&mut stream, config).await?;
     let mut served = Served::new(config);
@@ -208,7 +213,7 @@ pub async fn session_over(
         stream,
         session_id,
         config,
-        source,
+        &source,
         &mut served,
         &mut shutdown,
     )
@@ -231,7 +236,12 @@ impl Served {
         }
     }
 
-    fn refresh(&mut self, source: &impl TableSource, walk: bool) {
+    /// Rebuilds the table if the cache policy says so (a GetNext or GetBulk is part of a
+    /// walk). The build runs on the blocking pool: it waits for the core's answer and walks
+    /// every resource. Never `block_in_place` on a runtime worker instead: that hands the
+    /// worker to a new thread and lets this one end when idle, and a child started from it
+    /// with `PR_SET_PDEATHSIG` (drbdsetup) would be killed with it.
+    async fn refresh<S: TableSource>(&mut self, source: &Arc<S>, walk: bool) {
         let generation = source.generation();
         let changed = self.generation != Some(generation);
         let now = Instant::now();
@@ -241,7 +251,8 @@ impl Served {
             self.policy.before_get(changed, now)
         };
         if rebuild || self.generation.is_none() {
-            if let Some(table) = source.build() {
+            let source = Arc::clone(source);
+            if let Ok(Some(table)) = tokio::task::spawn_blocking(move || source.build()).await {
                 self.table = table;
                 self.generation = Some(generation);
             }
@@ -307,7 +318,7 @@ async fn serve(
     mut stream: Box<dyn Stream>,
     session_id: u32,
     config: &SessionConfig,
-    source: &impl TableSource,
+    source: &Arc<impl TableSource>,
     served: &mut Served,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -323,7 +334,10 @@ async fn serve(
         tokio::select! {
             pdu = read_pdu(&mut stream) => {
                 let pdu = pdu?;
-                match answer(pdu, source, served) {
+                if let Some(walk) = reads_table(&pdu) {
+                    served.refresh(source, walk).await;
+                }
+                match answer(pdu, served) {
                     Reply::Send(r) => write_pdu(&mut stream, &r).await?,
                     Reply::Pong => ping_sent = None,
                     Reply::Closed => return Err("the master closed the session".into()),
@@ -370,12 +384,21 @@ fn response(ids: Ids, error: u16, index: u16, varbinds: Vec<VarBind>) -> Reply {
     })
 }
 
-/// The answer to one PDU from the master (RFC 2741 §7.2).
-fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
+/// Whether answering `pdu` reads the table, and if so whether as part of a walk (GetNext,
+/// GetBulk) or not (Get): the table is refreshed before [`answer`] is asked.
+fn reads_table(pdu: &Pdu) -> Option<bool> {
+    match pdu.payload {
+        Payload::Get { .. } => Some(false),
+        Payload::GetNext { .. } | Payload::GetBulk { .. } => Some(true),
+        _ => None,
+    }
+}
+
+/// The answer to one PDU from the master (RFC 2741 §7.2), from the table as refreshed for it.
+fn answer(pdu: Pdu, served: &mut Served) -> Reply {
     let ids = pdu.ids;
     match pdu.payload {
         Payload::Get { ranges, .. } => {
-            served.refresh(source, false);
             let mut vbs = Sized::default();
             for r in ranges {
                 let vb = VarBind {
@@ -389,7 +412,6 @@ fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
             response(ids, error::NO_ERROR, 0, vbs.varbinds)
         }
         Payload::GetNext { ranges, .. } => {
-            served.refresh(source, true);
             let mut vbs = Sized::default();
             for r in &ranges {
                 if !vbs.push(next(&served.table, r)) {
@@ -407,7 +429,6 @@ fn answer(pdu: Pdu, source: &impl TableSource, served: &mut Served) -> Reply {
             ranges,
             ..
         } => {
-            served.refresh(source, true);
             let n = (non_repeaters as usize).min(ranges.len());
             let mut vbs = Sized::default();
             for r in &ranges[..n] {

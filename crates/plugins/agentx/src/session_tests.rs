@@ -37,6 +37,17 @@ mod answers {
         MibTable::build(snapshot.iter().map(|r| &**r), "9.2.8", "9.28.0", true)
     }
 
+    /// What the session does with one PDU: refresh the table if the PDU reads it, then answer.
+    fn answered(pdu: Pdu, source: Fixed, served: &mut Served) -> Reply {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        if let Some(walk) = reads_table(&pdu) {
+            runtime.block_on(served.refresh(&Arc::new(source), walk));
+        }
+        answer(pdu, served)
+    }
+
     fn range() -> SearchRange {
         SearchRange {
             start: Oid(LINBIT.to_vec()),
@@ -71,7 +82,7 @@ mod answers {
                 ranges: vec![range(); 2000],
             },
         };
-        let (error, vbs) = varbinds(answer(pdu, &source, &mut served));
+        let (error, vbs) = varbinds(answered(pdu, source, &mut served));
         assert_eq!(error, error::NO_ERROR);
         assert!(!vbs.is_empty());
         let bytes: usize = vbs.iter().map(VarBind::encoded_len).sum();
@@ -110,7 +121,7 @@ mod answers {
             timing: Timing::default(),
         };
         let session =
-            tokio::spawn(async move { session_over(subagent, &config, &Fixed(table(1))).await });
+            tokio::spawn(async move { session_over(subagent, &config, Fixed(table(1))).await });
         let open = read_pdu(&mut master).await.unwrap();
         assert!(matches!(open.payload, Payload::Open { .. }));
         write_pdu(&mut master, &ok(open.ids.packet_id))
@@ -159,7 +170,7 @@ mod answers {
                 ranges: vec![range(); 10_000],
             },
         };
-        let (error, vbs) = varbinds(answer(pdu, &source, &mut served));
+        let (error, vbs) = varbinds(answered(pdu, source, &mut served));
         assert_eq!(error, error::TOO_BIG);
         assert!(vbs.is_empty());
     }
@@ -239,5 +250,67 @@ mod reconnect {
         stop.send(true).unwrap();
         task.await.unwrap();
         assert!((2..=6).contains(&n), "{n} sessions in 2 s");
+    }
+}
+
+/// drbdsetup is started with `PR_SET_PDEATHSIG` from a runtime worker and gets SIGKILL when
+/// that thread ends. With `block_in_place` for the table build, the worker's thread became a
+/// blocking-pool thread that ended once idle (10 s in the daemon), and drbdsetup died with it
+/// after an SNMP walk: the build must leave the runtime's threads as they are.
+mod threads {
+    use super::super::*;
+    use drbd_reactor_process::group::{spawn_group, Options};
+
+    /// A source that blocks its caller, as waiting for the core's answer does.
+    struct Blocking;
+    impl TableSource for Blocking {
+        fn generation(&self) -> u64 {
+            1
+        }
+        fn build(&self) -> Option<MibTable> {
+            std::thread::sleep(Duration::from_millis(20));
+            Some(MibTable::default())
+        }
+    }
+
+    #[test]
+    fn a_table_build_leaves_a_child_started_from_the_worker_alive() {
+        const KEEP_ALIVE: Duration = Duration::from_millis(50);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_keep_alive(KEEP_ALIVE)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            tokio::spawn(async {
+                let mut sleep = tokio::process::Command::new("sleep");
+                sleep.arg("60");
+                let options = Options {
+                    die_with_parent: true,
+                    kill_group_on_drop: true,
+                };
+                let mut child = spawn_group(&mut sleep, options).unwrap();
+                let worker = std::thread::current().id();
+                let mut served = Served::new(&SessionConfig {
+                    address: MasterAddress::Tcp("localhost:705".into()),
+                    agent_timeout: 60,
+                    cache_max: Duration::from_secs(60),
+                    timing: Timing::default(),
+                });
+                served.refresh(&Arc::new(Blocking), true).await;
+                tokio::task::yield_now().await;
+                assert_eq!(
+                    std::thread::current().id(),
+                    worker,
+                    "the session runs on the thread that started the child"
+                );
+                // Something that must not happen: given ten times the keep-alive to happen.
+                let ended = tokio::time::timeout(KEEP_ALIVE * 10, child.wait()).await;
+                assert!(ended.is_err(), "the child ended: {ended:?}");
+            })
+            .await
+            .unwrap();
+        });
     }
 }

@@ -90,6 +90,12 @@ impl GroupChild {
         }
     }
 
+    /// The leader exited as it should and what it started may outlive it (a shell's
+    /// background job): dropping no longer kills the group.
+    pub fn keep_group_on_drop(&mut self) {
+        self.kill_group_on_drop = false;
+    }
+
     /// SIGKILL to the whole group.
     pub fn kill_group(&self) {
         let _ = self.signal_group(Signal::KILL);
@@ -256,6 +262,32 @@ mod tests {
         let grandchild = grandchild_pid(dir.path()).await;
         drop(c);
         assert!(gone(grandchild).await, "sleep 300 survived the drop");
+    }
+
+    #[tokio::test]
+    async fn a_group_kept_on_drop_keeps_the_job_its_leader_left_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let (go, done) = (dir.path().join("go"), dir.path().join("done"));
+        // The job answers only after the drop (the test creates `go` then).
+        let script = format!(
+            "(while [ ! -e {go} ]; do sleep 0.01; done; touch {done}) &",
+            go = go.display(),
+            done = done.display()
+        );
+        let opts = Options {
+            kill_group_on_drop: true,
+            die_with_parent: false,
+        };
+        let mut c = spawn_group(&mut sh(&script), opts).unwrap();
+        assert!(c.wait().await.unwrap().success());
+        c.keep_group_on_drop();
+        drop(c);
+        std::fs::write(&go, "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done.exists() {
+            assert!(Instant::now() < deadline, "the background job was killed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]

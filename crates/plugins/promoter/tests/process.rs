@@ -1,5 +1,6 @@
 //! The real command runner against real processes: exit codes, output, stdin from /dev/null,
-//! and the whole process group killed at the timeout.
+//! the whole process group killed at the timeout, and background jobs of a command that ended by
+//! itself left running.
 
 use drbd_reactor_promoter::exec::{CommandLine, CommandRunner, Exit, ProcessRunner};
 use std::time::{Duration, Instant};
@@ -100,6 +101,33 @@ async fn timeout_kills_the_whole_process_group() {
             "grandchild {pid} survived the timeout"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `start = ["my-daemon &"]` in a shell runner: the job stays in `sh -c`'s group and keeps
+/// its stdout (our pipe); it must outlive the command that started it, as with the original.
+#[tokio::test]
+async fn a_background_job_of_a_command_that_ended_by_itself_keeps_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (go, done) = (dir.path().join("go"), dir.path().join("done"));
+    // The job answers only after the command's run is over (the test creates `go` then).
+    let script = format!(
+        "(while [ ! -e {go} ]; do sleep 0.01; done; touch {done}) &",
+        go = go.display(),
+        done = done.display()
+    );
+    let out = ProcessRunner
+        .run(sh(&script, Duration::from_secs(10)))
+        .await;
+    assert_eq!(out.exit, Exit::Code(0));
+    std::fs::write(&go, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the background job was killed with its command"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -156,7 +156,8 @@ async fn run_process(cmd: CommandLine) -> CommandOutput {
         }
     }
     // A command whose caller gave up on it (a shell start cancelled by a stop, an instance
-    // ending) takes its whole group along: `sh -c` must not run on after it.
+    // ending) takes its whole group along: `sh -c` must not run on after it. A command that
+    // ended by itself leaves its background jobs running (`start = ["my-daemon &"]`).
     let options = drbd_reactor_process::group::Options {
         kill_group_on_drop: true,
         ..Default::default()
@@ -175,10 +176,13 @@ async fn run_process(cmd: CommandLine) -> CommandOutput {
     let stderr = tokio::spawn(read_capped(child.take_stderr()));
     // On timeout the whole group goes: `sh -c` children and systemctl's helpers too.
     let exit = match child.wait_timeout(Some(cmd.timeout)).await {
-        Ok(Waited::Exited(status)) => match status.code() {
-            Some(c) => Exit::Code(c),
-            None => Exit::Signal,
-        },
+        Ok(Waited::Exited(status)) => {
+            child.keep_group_on_drop();
+            match status.code() {
+                Some(c) => Exit::Code(c),
+                None => Exit::Signal,
+            }
+        }
         Ok(Waited::TimedOut) => Exit::TimedOut,
         Err(e) => Exit::SpawnFailed(e.to_string()),
     };

@@ -86,7 +86,7 @@ enum RunState {
     Waiting,
     /// New; starts once the stopping instances of its type have stopped.
     Pending,
-    /// Its configuration cannot work; waits for a reload.
+    /// Its configuration cannot work; tried again at the next reload.
     Broken,
 }
 
@@ -358,7 +358,7 @@ impl Host {
             RunState::Running(r) if r.run == run => {
                 let why = match outcome {
                     Outcome::Failed(PluginError::Config(e)) => {
-                        log::error!(target: TARGET, "plugin {what} cannot run with its configuration: {e}; not restarting it (fix the configuration and reload)");
+                        log::error!(target: TARGET, "plugin {what} cannot run with its configuration: {e}; not restarting it until the next reload");
                         inst.state = RunState::Broken;
                         return;
                     }
@@ -452,6 +452,12 @@ impl Host {
                 Some(mut inst) => {
                     log::trace!(target: TARGET, "keeping plugin {}", describe(&*inst.config, &inst.origin));
                     inst.origin = d.origin;
+                    if matches!(inst.state, RunState::Broken) {
+                        // What it refused may lie outside the file (the promoter's version
+                        // gate reads the installed drbd-utils): every reload tries again.
+                        log::info!(target: TARGET, "trying plugin {} again at this reload", describe(&*inst.config, &inst.origin));
+                        inst.state = RunState::Pending;
+                    }
                     self.instances.push(inst);
                     kept += 1;
                 }

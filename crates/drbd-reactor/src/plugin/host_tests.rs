@@ -39,6 +39,7 @@ impl Plugin for TestPlugin {
     }
     async fn run(c: TestConfig, mut ctx: PluginContext) -> Result<(), PluginError> {
         if c.config_error {
+            JOURNAL.lock().unwrap().push(("refused", c.tag));
             return Err(PluginError::Config("no such file".into()));
         }
         JOURNAL.lock().unwrap().push(("start", c.tag));
@@ -269,6 +270,34 @@ async fn a_configuration_error_is_reported_once_and_not_restarted() {
     assert!(matches!(host.instances[0].state, RunState::Broken));
     assert!(events.try_recv().is_err());
     assert_eq!(counter(&metrics, "drbdreactor_plugin_restarts_total"), 0.0);
+    host.shutdown().await;
+}
+
+/// What a plugin refuses may lie outside its section (the promoter's version gate reads the
+/// installed drbd-utils): a reload tries a refused instance again, also with the same section.
+#[tokio::test]
+async fn a_reload_tries_an_instance_that_refused_its_configuration_again() {
+    let (mut host, mut events, _) = host(16);
+    let state = State::new();
+    let refusing = || {
+        configured(TestConfig {
+            tag: 51,
+            config_error: true,
+            ..Default::default()
+        })
+    };
+    host.start(refusing(), &state);
+    let ev = events.recv().await.unwrap();
+    host.handle(ev, &state);
+    assert!(matches!(host.instances[0].state, RunState::Broken));
+    assert_eq!(host.reconfigure(vec![refusing()], &state), (1, 0, 0));
+    let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("the kept instance ran again")
+        .unwrap();
+    host.handle(ev, &state);
+    assert!(matches!(host.instances[0].state, RunState::Broken));
+    assert_eq!(journal(51), ["refused", "refused"]);
     host.shutdown().await;
 }
 

@@ -11,8 +11,9 @@
 //! - parse each section with `PluginInstance::parse::<PromoterConfig>(WarnUnknownKeys)`; turn
 //!   the keys of `config::validate` errors/warnings, `config::deprecation_warnings` and
 //!   `config::duplicate_resources` into file:line with `PluginInstance::origin_of(key)`;
-//! - if any `[[promoter]]` is configured, run `drbdadm --version` and refuse the config when
-//!   `version::check` fails (at start fatal, on reload keep the old config);
+//! - each instance runs `drbdadm --version` as it starts (`plugin.rs`): `version::check`
+//!   failing for versions is a configuration error (the host tries again at the next reload),
+//!   for a kernel module that is not loaded yet a failure (tried again with backoff);
 //! - run each instance with `shell::run(config, updates, Context { executor:
 //!   Executor::new(Arc::new(ProcessRunner), UnitDir::default()), node_name:
 //!   shell::node_name(), status, query_unit_states }, shutdown)`; a `PromoterError::Config`

@@ -16,6 +16,7 @@ use crate::exec::command::{CommandLine, CommandRunner, ProcessRunner};
 use crate::exec::Executor;
 use crate::shell::{self, Context, PromoterError};
 use crate::status::PromoterStatus;
+use crate::version::Refusal;
 use crate::write::UnitDir;
 use drbd_reactor_config::PluginKind;
 use drbd_reactor_plugin::contract::Finding;
@@ -171,7 +172,14 @@ impl Plugin for Promoter {
                 version.error()
             )));
         }
-        crate::version::check(&version.stdout).map_err(PluginError::Config)?;
+        match crate::version::check(&version.stdout) {
+            Ok(()) => {}
+            // Loaded later on a boot that starts the daemon first: the host tries again with
+            // its backoff and logs each attempt.
+            Err(r @ Refusal::ModuleNotLoaded) => return Err(PluginError::Failed(r.to_string())),
+            // Only an upgrade helps; every reload tries again.
+            Err(r @ Refusal::Unfit(_)) => return Err(PluginError::Config(r.to_string())),
+        }
         let (status, followed) = watch::channel(PromoterStatus::default());
         let publisher = tokio::spawn(crate::publish::follow(
             followed,

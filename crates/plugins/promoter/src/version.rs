@@ -24,26 +24,47 @@ fn show(v: (u32, u32, u32)) -> String {
     format!("{}.{}.{}", v.0, v.1, v.2)
 }
 
+/// Why the gate did not let a promoter run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No DRBD kernel module (yet): a boot that starts the daemon before loading it passes
+    /// later with nothing changed here, so this is worth trying again.
+    ModuleNotLoaded,
+    /// A version too old or unreadable: passes only after an upgrade.
+    Unfit(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::ModuleNotLoaded => {
+                f.write_str("Looks like the DRBD kernel module is not installed or not loaded")
+            }
+            Refusal::Unfit(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Checks the output of `drbdadm --version`.
-pub fn check(stdout: &str) -> Result<(), String> {
-    let utils = code(stdout, "DRBDADM_VERSION_CODE")?;
+pub fn check(stdout: &str) -> Result<(), Refusal> {
+    let utils = code(stdout, "DRBDADM_VERSION_CODE").map_err(Refusal::Unfit)?;
     if utils < MIN_UTILS {
-        return Err(format!(
+        return Err(Refusal::Unfit(format!(
             "drbdsetup minimum version ('{}') not fulfilled by '{}'",
             show(MIN_UTILS),
             show(utils)
-        ));
+        )));
     }
-    let kernel = code(stdout, "DRBD_KERNEL_VERSION_CODE")?;
+    let kernel = code(stdout, "DRBD_KERNEL_VERSION_CODE").map_err(Refusal::Unfit)?;
     if kernel == (0, 0, 0) {
-        return Err("Looks like the DRBD kernel module is not installed or not loaded".into());
+        return Err(Refusal::ModuleNotLoaded);
     }
     if kernel < MIN_KERNEL {
-        return Err(format!(
+        return Err(Refusal::Unfit(format!(
             "DRBD kernel module minimum version ('{}') not fulfilled by '{}'",
             show(MIN_KERNEL),
             show(kernel)
-        ));
+        )));
     }
     Ok(())
 }
@@ -60,16 +81,21 @@ mod tests {
     #[test]
     fn debian_12_utils_without_module_is_refused() {
         let e = check("DRBDADM_VERSION_CODE=0x091600\nDRBD_KERNEL_VERSION_CODE=0x000000\n")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "drbdsetup minimum version ('9.29.0') not fulfilled by '9.22.0'"
         );
         let e = check("DRBDADM_VERSION_CODE=0x091d00\nDRBD_KERNEL_VERSION_CODE=0x000000\n")
             .unwrap_err();
-        assert!(e.starts_with("Looks like the DRBD kernel module"));
+        assert_eq!(e, Refusal::ModuleNotLoaded, "worth trying again later");
+        assert!(e
+            .to_string()
+            .starts_with("Looks like the DRBD kernel module"));
         let e = check("DRBDADM_VERSION_CODE=0x091d00\nDRBD_KERNEL_VERSION_CODE=0x090106\n")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "DRBD kernel module minimum version ('9.1.7') not fulfilled by '9.1.6'"
@@ -80,6 +106,7 @@ mod tests {
     fn unreadable_output_is_an_error() {
         assert!(check("garbage")
             .unwrap_err()
+            .to_string()
             .starts_with("Could not determine version"));
     }
 }

@@ -129,13 +129,13 @@ fn parse_text(file: &Path, text: &str) -> Result<FileConfig, ConfigError> {
             }
             STATISTICS_POLL_INTERVAL => {
                 out.statistics_poll_interval = Some(Set {
-                    value: expect_u64(&ctx, key, value)?,
+                    value: interval(&ctx, key, value, &mut out.warnings)?,
                     origin: ctx.origin(key),
                 });
             }
             SNIPPETS_MONITORING_INTERVAL => {
                 out.snippets_monitoring_interval = Some(Set {
-                    value: expect_u64(&ctx, key, value)?,
+                    value: interval(&ctx, key, value, &mut out.warnings)?,
                     origin: ctx.origin(key),
                 });
             }
@@ -157,6 +157,8 @@ fn parse_text(file: &Path, text: &str) -> Result<FileConfig, ConfigError> {
         }
     }
     out.plugins.sort_by_key(|p| p.origin.line);
+    // The table is read in key order: warnings in the order of the file's lines.
+    out.warnings.sort_by_key(|w| w.origin.line);
     Ok(out)
 }
 
@@ -192,6 +194,28 @@ fn expect_str<'v>(
             format!("invalid type: {}, expected a string", describe(value)),
         )
     })
+}
+
+/// The longest interval in seconds (a year): longer ones are taken as a year, which means
+/// the same (practically never) and keeps the timers' deadlines from overflowing.
+pub const MAX_INTERVAL: u64 = 365 * 24 * 60 * 60;
+
+/// An interval in seconds, longer ones than [`MAX_INTERVAL`] cut to it with a warning.
+fn interval(
+    ctx: &FileCtx<'_>,
+    key: &str,
+    value: &toml::Value,
+    warnings: &mut Vec<Located>,
+) -> Result<u64, ConfigError> {
+    let seconds = expect_u64(ctx, key, value)?;
+    if seconds > MAX_INTERVAL {
+        warnings.push(ctx.warning(
+            key,
+            format!("{seconds} s is more than a year: taken as {MAX_INTERVAL} s (a year)"),
+        ));
+        return Ok(MAX_INTERVAL);
+    }
+    Ok(seconds)
 }
 
 fn expect_u64(ctx: &FileCtx<'_>, path: &str, value: &toml::Value) -> Result<u64, ConfigError> {

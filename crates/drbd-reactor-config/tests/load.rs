@@ -70,6 +70,30 @@ fn statistics_poll_interval_zero_is_accepted_as_polling_off() {
     assert_eq!(config.statistics_poll_interval, 0);
 }
 
+/// `Instant::now() + 2^63 s` panics: an interval meaning "never" must not crash the daemon
+/// (at start, or at a reload instead of keeping the old configuration).
+#[test]
+fn an_interval_longer_than_a_year_is_taken_as_a_year_with_a_located_warning() {
+    let setup = Setup::new();
+    let main = setup.main(
+        "statistics-poll-interval = 9223372036854775807\nsnippets-monitoring-interval = 31536001\n",
+    );
+    let config = load(&main).unwrap();
+    assert_eq!(config.statistics_poll_interval, 365 * 24 * 3600);
+    assert_eq!(config.snippets_monitoring_interval, 365 * 24 * 3600);
+    let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            format!("{}:1: key 'statistics-poll-interval': 9223372036854775807 s is more than a year: taken as 31536000 s (a year)", main.display()),
+            format!("{}:2: key 'snippets-monitoring-interval': 31536001 s is more than a year: taken as 31536000 s (a year)", main.display()),
+        ]
+    );
+    let config = load(&setup.main("statistics-poll-interval = 31536000\n")).unwrap();
+    assert_eq!(config.statistics_poll_interval, 31_536_000);
+    assert!(config.warnings.is_empty(), "a year is still taken as it is");
+}
+
 #[test]
 fn negative_interval_is_an_error_naming_file_line_and_key() {
     let setup = Setup::new();

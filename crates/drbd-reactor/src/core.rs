@@ -149,14 +149,24 @@ impl Core {
         )
     }
 
-    /// Runs until SIGINT/SIGTERM or until the reader is gone.
-    pub async fn run(mut self, mut reader: mpsc::Receiver<ReaderEvent>, mut signals: Signals) {
+    /// Runs until SIGINT/SIGTERM (Ok) or until the reader is gone (an error: the daemon
+    /// exits 1, so that systemd's `Restart=on-failure` starts it again).
+    pub async fn run(
+        mut self,
+        mut reader: mpsc::Receiver<ReaderEvent>,
+        mut signals: Signals,
+    ) -> Result<(), &'static str> {
         let mut monitor = self.monitor_timer();
+        let mut result = Ok(());
         loop {
             let control = tokio::select! {
                 ev = reader.recv() => match ev {
                     Some(ev) => { self.on_reader(ev); continue; }
-                    None => { log::error!(target: TARGET, "events2 reader ended"); Control::Stop }
+                    None => {
+                        log::error!(target: TARGET, "events2 reader ended: stopping");
+                        result = Err("events2 processing failed: the events2 reader ended");
+                        Control::Stop
+                    }
                 },
                 Some(ev) = self.host_events.recv() => { self.host.handle(ev, &self.state); continue; }
                 _ = signals.hup.recv() => Control::Reload,
@@ -182,7 +192,7 @@ impl Core {
                     self.host.shutdown().await;
                     runfiles::remove_own();
                     log::info!(target: TARGET, "all plugins stopped");
-                    return;
+                    return result;
                 }
             }
         }

@@ -173,9 +173,9 @@ async fn run(
     for p in plugins {
         core.host.start(p, &core.state);
     }
-    core.run(reader_rx, signals).await;
+    let stopped = core.run(reader_rx, signals).await;
     reader.abort();
     let _ = reader.await;
     log::logger().flush();
-    Ok(())
+    stopped.map_err(anyhow::Error::msg)
 }

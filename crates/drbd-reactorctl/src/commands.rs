@@ -143,6 +143,16 @@ pub fn enable(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn disable(ctx: &Ctx, configs: &[String], now: bool) -> anyhow::Result<Vec<PathBuf>> {
+    let disabled = rename_to_disabled(ctx, configs)?;
+    reload_if(ctx, !disabled.is_empty())?;
+    if now {
+        stop_targets(&disabled)?;
+    }
+    Ok(disabled)
+}
+
+/// The renames of `disable`: the `.disabled` paths made.
+fn rename_to_disabled(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
     resolved.print_messages();
     let mut disabled = Vec::new();
@@ -155,10 +165,6 @@ pub fn disable(ctx: &Ctx, configs: &[String], now: bool) -> anyhow::Result<Vec<P
         let target = PathBuf::from(format!("{}.disabled", path.display()));
         rename(path, &target)?;
         disabled.push(target);
-    }
-    reload_if(ctx, !disabled.is_empty())?;
-    if now {
-        stop_targets(&disabled)?;
     }
     Ok(disabled)
 }
@@ -211,10 +217,29 @@ pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Res
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let disabled = disable(ctx, &names, with_targets)?;
+    let disabled = rename_to_disabled(ctx, &names)?;
+    if let Err(e) = reload_if(ctx, !disabled.is_empty()) {
+        // The daemon did not take the configuration without them (another snippet is
+        // broken, or no answer in time): put them back, so the files say what it runs and
+        // the next reload does not drop them.
+        for path in &disabled {
+            if let Some(enabled) = resolve::counterpart(path) {
+                if let Err(e) = rename(path, &enabled) {
+                    eprintln!("{e:#}");
+                }
+            }
+        }
+        return Err(e.context("the snippets were renamed back; nothing restarted"));
+    }
+    // The snippets are enabled again even when stopping a target failed.
+    let stopped = if with_targets {
+        stop_targets(&disabled)
+    } else {
+        Ok(())
+    };
     let back: Vec<String> = disabled.iter().map(|p| p.display().to_string()).collect();
     enable(ctx, &back)?;
-    Ok(())
+    stopped
 }
 
 /// Asks `Remove '<path>'? [N/y] ` until a known answer; end of input = no.

@@ -225,6 +225,24 @@ fn restart_with_names_disables_reloads_stops_targets_enables_and_reloads() {
     assert!(bench.dir().join("p.toml").exists());
 }
 
+/// A reload can fail (another snippet is broken, the daemon does not answer in time): the
+/// snippet must not stay disabled, or the next successful reload drops its plugin.
+#[test]
+fn a_restart_whose_reload_fails_puts_the_snippet_back_and_exits_1() {
+    let bench = Bench::new();
+    std::fs::write(bench.root().join("fail-reload"), "").unwrap();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["restart", "a"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("renamed back; nothing restarted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(bench.dir().join("a.toml").is_file());
+    assert!(!bench.dir().join("a.toml.disabled").exists());
+}
+
 #[test]
 fn restart_without_names_restarts_the_daemon() {
     let bench = Bench::new();

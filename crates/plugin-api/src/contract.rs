@@ -263,6 +263,20 @@ fn after_reconfigure<P: Plugin>(instances: Vec<Arc<dyn AnyPlugin>>) -> RunFuture
 fn parse<P: Plugin>(
     section: &PluginInstance,
 ) -> Result<(Arc<dyn AnyPlugin>, Vec<Located>), ConfigError> {
+    let (config, warnings) = typed_section::<P>(section)?;
+    Ok((Arc::new(Typed::<P>(config, PhantomData)), warnings))
+}
+
+/// Parses and checks `section` exactly as the daemon does for plugin type `P`, without making
+/// an instance: for tools that validate a snippet (drbd-reactorctl's `edit`). The warnings,
+/// or the first error, located (file, line, key).
+pub fn validate<P: Plugin>(section: &PluginInstance) -> Result<Vec<Located>, ConfigError> {
+    typed_section::<P>(section).map(|(_, warnings)| warnings)
+}
+
+fn typed_section<P: Plugin>(
+    section: &PluginInstance,
+) -> Result<(P::Config, Vec<Located>), ConfigError> {
     let (config, mut warnings) = section.parse::<P::Config>(P::STRICTNESS)?;
     let locate = |f: Finding| Located {
         origin: match &f.key {
@@ -281,7 +295,7 @@ fn parse<P: Plugin>(
             );
         }
     }
-    Ok((Arc::new(Typed::<P>(config, PhantomData)), warnings))
+    Ok((config, warnings))
 }
 
 #[cfg(test)]

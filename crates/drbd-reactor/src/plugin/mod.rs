@@ -5,8 +5,10 @@
 //! Adding a plugin type = its folder (a crate under `crates/plugins/`, or a module here) with
 //! `impl Plugin`, plus one line in [`REGISTRY`]. Must never: start anything (that is [`host`]).
 
-pub mod debugger;
 pub mod host;
+
+/// The debugger's crate, under the path it had when it lived here.
+pub use drbd_reactor_debugger as debugger;
 
 use drbd_reactor_config::{Config, ConfigError, Located, Origin};
 use drbd_reactor_plugin::{register, AnyPlugin, Registration, SelfMetrics};

@@ -93,6 +93,8 @@ pub fn validate(
     kind: Option<PluginType>,
     force: bool,
 ) -> Result<Vec<String>, String> {
+    // Typed by each plugin's own code first: what the daemon would refuse is refused here.
+    let typed_warnings = crate::typed::check(path, text).map_err(|e| e.to_string())?;
     let plugins = snippet::parse(path, text).map_err(|e| e.to_string())?;
     if plugins.len() != 1 {
         return Err(format!(
@@ -111,7 +113,12 @@ pub fn validate(
             ));
         }
     }
-    let mut warnings = Vec::new();
+    // The daemon's topmost-mount warning is ctl's own check below (an error without --force).
+    let mut warnings: Vec<String> = typed_warnings
+        .iter()
+        .filter(|w| !w.message.contains(MOUNT_TOPMOST))
+        .map(ToString::to_string)
+        .collect();
     if let Plugin::Promoter(promoter) = plugin {
         for (res, conf) in &promoter.resources {
             for entry in &conf.start {
@@ -329,6 +336,9 @@ mod tests {
             validate(p, mount, None, true).unwrap(),
             vec![MOUNT_TOPMOST.to_string()]
         );
+        let typo = "[[prometheus]]\nenums = \"yes\"\n";
+        let e = validate(p, typo, None, true).unwrap_err();
+        assert!(e.starts_with("/d/x.toml:2"), "what the daemon refuses: {e}");
         let global = "snippets = \"/x\"\n[[debugger]]\n";
         assert!(validate(p, global, None, false)
             .unwrap_err()

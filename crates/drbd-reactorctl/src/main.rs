@@ -17,6 +17,7 @@ mod snippet;
 mod start_until;
 mod status;
 mod system;
+mod typed;
 mod units;
 
 use std::path::{Path, PathBuf};

@@ -83,6 +83,33 @@ fn edit_reopens_with_the_error_until_a_valid_version_and_only_then_writes_the_sn
     assert_eq!(leftovers, [std::ffi::OsString::from("metrics.toml")]);
 }
 
+/// A section that parses as TOML but that the daemon's plugin refuses (here a promoter's
+/// misspelt `on-drbd-demote-failure`) reopens the editor with the daemon's located error;
+/// saved, it would have stopped the whole daemon at its next start.
+#[test]
+fn a_value_the_daemon_refuses_reopens_the_editor_with_its_error() {
+    let bench = Bench::new();
+    let editor = scripted_editor(
+        &bench,
+        &[
+            "[[promoter]]\n[promoter.resources.r0]\nstart = [\"a.service\"]\non-drbd-demote-failure = \"rebooot\"\n",
+            "[[promoter]]\n[promoter.resources.r0]\nstart = [\"a.service\"]\non-drbd-demote-failure = \"reboot\"\n",
+        ],
+    );
+    let out = edit(&bench, &editor, &["-t", "promoter", "ha"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = shown(&bench, 2);
+    assert!(
+        second.contains("#| Error: ")
+            && second.contains("ha.toml:4")
+            && second.contains("on-drbd-demote-failure"),
+        "{second}"
+    );
+    assert!(std::fs::read_to_string(bench.dir().join("ha.toml"))
+        .unwrap()
+        .contains("\"reboot\""));
+}
+
 #[test]
 fn the_original_stays_untouched_while_an_invalid_version_is_being_edited() {
     let bench = Bench::new();

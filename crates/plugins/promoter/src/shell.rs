@@ -11,7 +11,7 @@ use crate::policy::{Action, Level, Machine, Outcome};
 use crate::status::{PromoterStatus, ResourceStatus, UnitState};
 use crate::units;
 use drbd::{ObjectUpdate, PluginUpdate};
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
@@ -268,6 +268,7 @@ async fn resource_task(
                     Level::Debug => debug!("{}", d.message),
                     Level::Info => info!("{}", d.message),
                     Level::Warn => warn!("{}", d.message),
+                    Level::Error => error!("{}", d.message),
                 },
                 // A start may take minutes (the whole stack); it runs beside the lane so a
                 // stop decided meanwhile is not queued behind it.

@@ -91,6 +91,55 @@ fn row2_units_are_written_for_the_systemd_runner_only() {
     assert_eq!(a, vec![Action::ListBackingDevices]);
 }
 
+/// Spec §6.2 step 3: drop-ins that could not be written (a unit another resource's drop-ins
+/// already name, a full /run) mean no start here; the ticker writes them again.
+#[test]
+fn row2_a_node_whose_drop_ins_failed_never_starts_until_a_retry_writes_them() {
+    let start = Instant::now();
+    let (m, first) = Machine::new("r0", Arc::new(cfg()), Some("alpha".into()), start);
+    let mut h = Harness {
+        m,
+        start,
+        now: start,
+        log: Vec::new(),
+        view: secondary(),
+    };
+    h.record(first);
+    let refused = "'x.service.d/reactor.conf' is already written for another resource ('r1')";
+    h.outcome(Outcome::UnitsWritten(Err(refused.into())));
+    h.outcome(Outcome::BackingDevices(Ok(vec!["/dev/loop0".into()])));
+    h.outcome(Outcome::DevicesReady(true));
+    h.outcome(Outcome::Adjusted(Ok(())));
+    h.push_view_event(EventType::Exists);
+    h.outcome(Outcome::Policy(Ok(Quorum)));
+    h.set(|v| v.may_promote = true);
+    for _ in 0..3 {
+        h.advance(secs(20));
+        h.outcome(Outcome::UnitsWritten(Err(refused.into())));
+    }
+    assert!(
+        h.starts().is_empty(),
+        "started on drop-ins that were not written"
+    );
+    let written = h
+        .log
+        .iter()
+        .filter(|(_, a)| *a == Action::WriteUnits)
+        .count();
+    assert_eq!(written, 4, "the first write and one per tick");
+    let said: Vec<String> = h
+        .messages()
+        .into_iter()
+        .filter(|m| m.contains(refused))
+        .collect();
+    assert_eq!(said.len(), 1, "the same error is said once: {said:?}");
+    assert!(said[0].starts_with("not starting the services of 'r0' on this node"));
+    h.outcome(Outcome::UnitsWritten(Ok(())));
+    assert!(h.said("wrote the drop-ins of 'r0'"));
+    h.advance(secs(2));
+    assert_eq!(h.starts().len(), 1, "started once they were written");
+}
+
 #[test]
 fn row3_primary_at_start_completes_its_services_without_delay() {
     let mut v = secondary();

@@ -268,7 +268,12 @@ async fn a_slow_stop_of_one_resource_never_delays_another_resource() {
         "systemctl stop drbd-services@r0.target".into(),
         Duration::from_secs(100),
     );
-    let r = start(config(&[("r0", app()), ("r1", app())]), rec);
+    // Each resource its own service: one unit's drop-ins cannot belong to two resources.
+    let other = ResourceConfig {
+        start: vec!["other.service".into()],
+        ..app()
+    };
+    let r = start(config(&[("r0", app()), ("r1", other)]), rec);
     let mut v = promotable();
     r.send("r0", &v, EventType::Exists);
     r.until("r0 running", |r| r.runs("r0")).await;

@@ -76,12 +76,7 @@ impl Executor {
         let q = self.timeouts.quick;
         match action {
             Action::Log(_) => None,
-            Action::WriteUnits => {
-                if let Err(e) = self.write_units(res, cfg).await {
-                    warn!("writing the drop-ins of '{res}' failed: {e}");
-                }
-                None
-            }
+            Action::WriteUnits => Some(Outcome::UnitsWritten(self.write_units(res, cfg).await)),
             Action::ListBackingDevices => {
                 let out = self.cmd("drbdadm", &["sh-ll-dev", res], q).await;
                 Some(Outcome::BackingDevices(if out.ok() {

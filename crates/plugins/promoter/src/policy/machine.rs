@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod construct;
+mod dropins;
 mod exit;
 mod failback;
 mod pending;
@@ -113,6 +114,8 @@ pub struct Machine {
     /// The shell runner's last stop failed (its list ends at the first failure, so the node
     /// may still be Primary, or services may still run): the ticker runs it again.
     stop_failed: bool,
+    /// Why the drop-ins could not be written (systemd runner): no start until they are.
+    units_failed: Option<String>,
     exiting: bool,
     finished: bool,
     pub counters: Counters,
@@ -161,6 +164,7 @@ impl Machine {
             next_tick: now + TICK,
             failback_held_until: None,
             stop_failed: false,
+            units_failed: None,
             exiting: false,
             finished: false,
             counters: Counters::default(),
@@ -292,6 +296,7 @@ impl Machine {
     fn ready(&self) -> bool {
         self.construct == Construct::Ready
             && matches!(self.policy, PolicyState::Known(_))
+            && self.units_failed.is_none()
             && !self.exiting
     }
 
@@ -392,6 +397,7 @@ impl Machine {
         }
         let name = self.name.clone();
         match outcome {
+            Outcome::UnitsWritten(result) => self.units_written(result, &mut out),
             Outcome::BackingDevices(devices) => self.backing_devices(now, devices, &mut out),
             Outcome::DevicesReady(ready) => self.devices_ready(now, ready, &mut out),
             Outcome::Adjusted(result) => self.adjusted(result, &mut out),
@@ -494,6 +500,7 @@ impl Machine {
                 out.push(Action::Probe);
             }
             self.retry_failed_stop(&mut out);
+            self.retry_units(&mut out);
             self.consider_failback(now, "ticker", &mut out);
         }
         self.consider_start(now, &mut out);

@@ -38,6 +38,8 @@ pub enum Level {
     Debug,
     Info,
     Warn,
+    /// The node cannot do its part (its drop-ins could not be written).
+    Error,
 }
 
 /// One thing the machine decided, with the reason an operator reads.
@@ -50,7 +52,8 @@ pub struct Decision {
 /// What the shell must do. Actions that run commands report back as an [`Outcome`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Write the resource's drop-ins (and daemon-reload if any changed).
+    /// Write the resource's drop-ins (and daemon-reload if any changed) →
+    /// [`Outcome::UnitsWritten`].
     WriteUnits,
     /// `drbdadm sh-ll-dev RES` → [`Outcome::BackingDevices`].
     ListBackingDevices,
@@ -79,6 +82,7 @@ pub enum Action {
 /// A command's result, fed back into the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    UnitsWritten(Result<(), String>),
     BackingDevices(Result<Vec<String>, String>),
     DevicesReady(bool),
     Adjusted(Result<(), String>),

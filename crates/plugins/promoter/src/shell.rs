@@ -232,7 +232,7 @@ async fn resource_task(
     };
     // Commands other than starts run one after another in this lane, in decision order.
     let (lane_tx, mut lane_rx) = mpsc::unbounded_channel::<Lane>();
-    {
+    let lane = {
         let (executor, cfg, name, tx) = (executor.clone(), cfg.clone(), name.clone(), tx.clone());
         tokio::spawn(async move {
             while let Some(item) = lane_rx.recv().await {
@@ -252,13 +252,14 @@ async fn resource_task(
                     let _ = tx.send(Msg::Outcome(o));
                 }
             }
-        });
-    }
-    // The shell runner's start in progress: a stop ends it first, as systemd replaces a start
-    // job with a stop job. Left running, its later commands (the service itself) would run
-    // after the stop, on a node that may have been demoted, with the policy believing the
-    // services stopped (found by the real-mode HA campaign, seed 794).
-    let shell_start: std::sync::Mutex<Option<(u64, tokio::task::JoinHandle<()>)>> =
+        })
+    };
+    // The start in progress. The shell runner's is ended by a stop first, as systemd replaces
+    // a start job with a stop job: left running, its later commands (the service itself)
+    // would run after the stop, on a node that may have been demoted, with the policy
+    // believing the services stopped (found by the real-mode HA campaign, seed 794). Any
+    // runner's is waited for when the instance ends.
+    let start_task: std::sync::Mutex<Option<(u64, tokio::task::JoinHandle<()>)>> =
         std::sync::Mutex::new(None);
     let (mut m, first) = Machine::new(&name, cfg.clone(), node, now());
     let dispatch = |actions: Vec<Action>| {
@@ -280,15 +281,16 @@ async fn resource_task(
                             let _ = tx.send(Msg::Outcome(o));
                         }
                     });
-                    if cfg.runner == Runner::Shell {
-                        *shell_start.lock().unwrap() = Some((id, handle));
-                    }
+                    *start_task.lock().unwrap() = Some((id, handle));
                 }
                 Action::Stop { .. } => {
-                    if let Some((id, start)) = shell_start.lock().unwrap().take() {
-                        if !start.is_finished() {
-                            start.abort();
-                            let _ = lane_tx.send(Lane::EndStart(id, start));
+                    let mut slot = start_task.lock().unwrap();
+                    if cfg.runner == Runner::Shell {
+                        if let Some((id, start)) = slot.take() {
+                            if !start.is_finished() {
+                                start.abort();
+                                let _ = lane_tx.send(Lane::EndStart(id, start));
+                            }
                         }
                     }
                     let _ = lane_tx.send(Lane::Run(a));
@@ -362,6 +364,15 @@ async fn resource_task(
             break;
         }
     }
+    // The instance ends only once what it began has (spec §6.12): a start in flight, then the
+    // commands queued in the lane. A new instance for this resource (after a reload) must
+    // not act beside them; the host's stop deadline bounds the wait.
+    drop(lane_tx);
+    let in_flight = start_task.lock().unwrap().take();
+    if let Some((_, start)) = in_flight {
+        let _ = start.await;
+    }
+    let _ = lane.await;
 }
 
 /// What the command lane does next.

@@ -296,6 +296,40 @@ async fn a_slow_stop_of_one_resource_never_delays_another_resource() {
     r.shutdown().await.unwrap();
 }
 
+/// Spec §6.12: an instance that ends (a reload, a shutdown) waits for what it began; a new
+/// instance for the resource must never act beside an old start still running.
+#[tokio::test(start_paused = true)]
+async fn an_instance_ending_during_a_slow_start_ends_only_after_that_start() {
+    for runner in [Runner::Systemd, Runner::Shell] {
+        let rec = Rec::default();
+        rec.slow
+            .lock()
+            .unwrap()
+            .insert("systemctl start".into(), Duration::from_secs(300));
+        let cfg = ResourceConfig {
+            runner,
+            start: vec!["systemctl start app.service".into()],
+            ..app()
+        };
+        let cfg = match runner {
+            Runner::Systemd => app(),
+            Runner::Shell => cfg,
+        };
+        let r = start(config(&[("r0", cfg)]), rec);
+        r.send("r0", &promotable(), EventType::Exists);
+        r.until("starting", |r| !r.rec.at("systemctl start").is_empty())
+            .await;
+        let began = Instant::now();
+        r.shutdown().await.unwrap();
+        // The start was seen within 10 ms of its beginning: 299.99 s of it were left.
+        assert!(
+            Instant::now() - began >= Duration::from_secs(299),
+            "{runner:?}: ended {:?} after the exit was asked, during a 300 s start",
+            Instant::now() - began
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_stop_decided_during_a_slow_start_is_not_queued_behind_it() {
     let rec = Rec::default();

@@ -140,6 +140,27 @@ fn row2_a_node_whose_drop_ins_failed_never_starts_until_a_retry_writes_them() {
     assert_eq!(h.starts().len(), 1, "started once they were written");
 }
 
+/// A quorum loss that cancels a pending start says so (every HA decision with its reason).
+#[test]
+fn a_quorum_loss_before_a_pending_start_fires_cancels_it_and_says_so() {
+    let mut h = Harness::ready(cfg(), Quorum, secondary());
+    // An Outdated disk: a start 2 s after the edge.
+    h.view.disks = vec![DiskState::Outdated];
+    h.set(|v| v.may_promote = true);
+    assert!(h.m.pending_start().is_some(), "a start is pending");
+    // DRBD clears may_promote with quorum, which says "may_promote went back to no" first;
+    // in a line where it has not yet, the quorum loss is the reason given.
+    h.set(|v| v.quorum = false);
+    assert!(
+        h.said("lost quorum; not promoting it: its pending start is cancelled"),
+        "{:?}",
+        h.messages()
+    );
+    h.set(|v| v.may_promote = false);
+    h.advance(secs(60));
+    assert!(h.starts().is_empty());
+}
+
 #[test]
 fn row3_primary_at_start_completes_its_services_without_delay() {
     let mut v = secondary();

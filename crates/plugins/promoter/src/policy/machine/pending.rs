@@ -37,7 +37,8 @@ impl Machine {
             self.name,
             delay.as_millis()
         );
-        self.log(out, Level::Debug, msg);
+        // A start decision moved: said at info like the delay it replaces.
+        self.log(out, Level::Info, msg);
         if new_at <= now && self.services == Services::Stopped && self.start_in_flight.is_none() {
             self.fire_start(now, out);
         }

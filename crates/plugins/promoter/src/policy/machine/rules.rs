@@ -51,9 +51,13 @@ impl Machine {
             return;
         }
         if quorum && facts::lost_quorum(old, new) {
-            self.pending_start = None;
+            let cancelled = self.pending_start.take().is_some();
             if !ours || matches!(self.services, Services::Frozen | Services::Stopping) {
-                let msg = format!("run: resource '{name}' lost quorum; not running its services here, nothing to do");
+                let msg = if cancelled {
+                    format!("run: resource '{name}' lost quorum; not promoting it: its pending start is cancelled")
+                } else {
+                    format!("run: resource '{name}' lost quorum; not running its services here, nothing to do")
+                };
                 self.log(out, Level::Info, msg);
             } else {
                 self.act_on_quorum_loss("lost quorum", out);

@@ -46,7 +46,13 @@ pub fn ls(ctx: &Ctx, configs: &[String], only_disabled: bool) -> anyhow::Result<
 
 pub fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
     let resolved = resolve_both(&ctx.snippets, &args.configs);
-    if !args.json {
+    if args.json {
+        // stdout is the JSON document; errors (an unreadable directory, unknown names) still
+        // go to stderr, or a monitoring script reads an empty report as all well.
+        for message in &resolved.rejected {
+            eprintln!("{message}");
+        }
+    } else {
         resolved.print_messages();
     }
     let snippets = resolved

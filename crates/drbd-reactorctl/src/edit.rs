@@ -213,7 +213,8 @@ pub fn edit_one(
             return Ok(false);
         }
         if after == before {
-            crate::color::warn("Edit aborted, no changes to the original have been made");
+            // The spec's words (must-match), with C9's meaning: nothing changed from the original.
+            crate::color::warn("Edit aborted, no new changes have been made");
             return Ok(false);
         }
         let verdict = edited.and_then(|()| {

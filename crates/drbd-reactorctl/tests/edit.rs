@@ -186,7 +186,7 @@ fn saving_without_changes_aborts_and_an_empty_file_aborts() {
     let out = edit(&bench, &unchanged, &["d"]);
     assert!(out.status.success());
     assert!(
-        stdout(&out).contains("WARN: Edit aborted, no changes"),
+        stdout(&out).contains("WARN: Edit aborted, no new changes have been made"),
         "{}",
         stdout(&out)
     );

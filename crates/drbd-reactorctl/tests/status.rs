@@ -288,3 +288,18 @@ fn a_running_daemons_promoter_status_is_shown_and_its_json_validates() {
     assert_eq!(got["promoter"][0]["reactor"]["runs-services"], false);
     schema_check(&got);
 }
+
+/// `--json` keeps stdout a JSON document, but an unreadable snippets directory is still said
+/// on stderr: a monitoring script must not read an empty report as all well.
+#[test]
+fn status_json_still_reports_an_unreadable_snippets_directory_on_stderr() {
+    let bench = Bench::new();
+    std::fs::remove_dir(bench.dir()).unwrap();
+    let out = bench.ctl(&["status", "--json"]);
+    assert!(
+        stderr(&out).contains("Error reading files in"),
+        "{}",
+        stderr(&out)
+    );
+    let _: Value = serde_json::from_str(&stdout(&out)).expect("stdout stays JSON");
+}

@@ -190,8 +190,13 @@ impl Host {
     }
 
     /// The running instances' configs, in running order.
+    /// The configurations of the instances that run or will (SIGUSR1's dump): one that refused
+    /// its configuration is not running and not dumped (daemon spec §8).
     pub fn configs(&self) -> impl Iterator<Item = &Arc<dyn AnyPlugin>> {
-        self.instances.iter().map(|i| &i.config)
+        self.instances
+            .iter()
+            .filter(|i| !matches!(i.state, RunState::Broken))
+            .map(|i| &i.config)
     }
 
     fn start_run(&mut self, index: usize, state: &State) {

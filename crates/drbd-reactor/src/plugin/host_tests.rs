@@ -290,6 +290,7 @@ async fn a_reload_tries_an_instance_that_refused_its_configuration_again() {
     let ev = events.recv().await.unwrap();
     host.handle(ev, &state);
     assert!(matches!(host.instances[0].state, RunState::Broken));
+    assert_eq!(host.configs().count(), 0, "not running, not dumped");
     assert_eq!(host.reconfigure(vec![refusing()], &state), (1, 0, 0));
     let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
         .await

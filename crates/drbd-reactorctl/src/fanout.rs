@@ -42,6 +42,20 @@ pub fn ssh_command(node: &Node, ssh_options: &[String], args: &[String]) -> Vec<
     cmd
 }
 
+/// How long a node's output may still come after its command ended or was killed.
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Reads `pipe` to its end on a thread of its own; the bytes arrive on the channel.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
 fn run(mut cmd: Command, timeout: Duration) -> Outcome {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -56,18 +70,8 @@ fn run(mut cmd: Command, timeout: Duration) -> Outcome {
             }
         }
     };
-    let mut out_pipe = child.stdout.take().expect("piped");
-    let mut err_pipe = child.stderr.take().expect("piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        buf
-    });
+    let out_reader = read_in_background(child.stdout.take().expect("piped"));
+    let err_reader = read_in_background(child.stderr.take().expect("piped"));
     let failure = match child.wait_timeout(timeout) {
         Ok(Some(status)) if status.success() => None,
         Ok(Some(status)) => Some(format!("failed ({status})")),
@@ -75,14 +79,21 @@ fn run(mut cmd: Command, timeout: Duration) -> Outcome {
             let _ = child.kill();
             let _ = child.wait();
             Some(format!(
-                "no answer within {} s, stopped waiting",
+                "no answer within {} s, stopped waiting (what it started may still run there)",
                 timeout.as_secs()
             ))
         }
         Err(e) => Some(format!("could not wait: {e}")),
     };
-    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    // A process the command left behind (a pager, a hung systemctl under a killed ssh) can
+    // keep a pipe open: its output is given a moment, not waited for.
+    let until = std::time::Instant::now() + OUTPUT_GRACE;
+    let collect = |reader: std::sync::mpsc::Receiver<Vec<u8>>| {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        String::from_utf8_lossy(&reader.recv_timeout(left).unwrap_or_default()).into_owned()
+    };
+    let stdout = collect(out_reader);
+    let stderr = collect(err_reader);
     Outcome {
         stdout,
         stderr,
@@ -170,5 +181,36 @@ mod tests {
         let outcome = run(cmd, Duration::from_secs(1));
         assert_eq!(outcome.stdout, "started\n");
         assert!(outcome.failure.unwrap().contains("within 1 s"));
+    }
+
+    /// A process left behind with the node's stdout (a pager, a hung systemctl under a killed
+    /// ssh) must not hold ctl past the timeout and the output grace.
+    #[test]
+    fn a_left_behind_process_holding_the_output_does_not_hold_ctl() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!(
+                "echo started; sleep 60 & echo $! > {}; exec sleep 30",
+                pidfile.display()
+            ),
+        ]);
+        let began = std::time::Instant::now();
+        let outcome = run(cmd, Duration::from_secs(1));
+        let took = began.elapsed();
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SAFETY: kill(2) of the test's own background sleep.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert!(outcome.failure.is_some());
+        assert!(
+            took < Duration::from_secs(20),
+            "waited {took:?} for a pipe the background sleep keeps open"
+        );
     }
 }

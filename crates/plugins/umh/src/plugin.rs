@@ -31,6 +31,25 @@ impl Plugin for Umh {
     type Config = UmhConfig;
 
     fn check(config: &UmhConfig) -> Result<Vec<Finding>, Finding> {
+        // The semaphore's limit: more would panic each run, and 0 would run nothing.
+        if let Some(n) = config.max_concurrent {
+            if n == 0 || n > tokio::sync::Semaphore::MAX_PERMITS {
+                return Err(Finding::at(
+                    "max-concurrent",
+                    format!(
+                        "must be from 1 to {} (leave it out for no limit)",
+                        tokio::sync::Semaphore::MAX_PERMITS
+                    ),
+                ));
+            }
+        }
+        // 0 would kill every command as it starts; "no timeout" is leaving the key out.
+        if let Some(key) = zero_timeout(config) {
+            return Err(Finding::at(
+                key,
+                "must be at least 1 second (leave it out for no timeout)",
+            ));
+        }
         Ok(config
             .id
             .iter()
@@ -67,6 +86,27 @@ fn rule_timeouts(c: &UmhConfig) -> impl Iterator<Item = u64> + '_ {
     let n = c.connection.iter().map(|r| r.timeout);
     let h = c.helper.iter().map(|r| r.timeout);
     r.chain(d).chain(p).chain(n).chain(h).flatten()
+}
+
+/// The key path of the first rule with `timeout = 0`.
+fn zero_timeout(c: &UmhConfig) -> Option<String> {
+    let kinds: [(&str, Vec<Option<u64>>); 5] = [
+        ("resource", c.resource.iter().map(|r| r.timeout).collect()),
+        ("device", c.device.iter().map(|r| r.timeout).collect()),
+        (
+            "peerdevice",
+            c.peerdevice.iter().map(|r| r.timeout).collect(),
+        ),
+        (
+            "connection",
+            c.connection.iter().map(|r| r.timeout).collect(),
+        ),
+        ("helper", c.helper.iter().map(|r| r.timeout).collect()),
+    ];
+    kinds.iter().find_map(|(kind, timeouts)| {
+        let i = timeouts.iter().position(|t| *t == Some(0))?;
+        Some(format!("{kind}[{i}].timeout"))
+    })
 }
 
 /// The umh counters in the self-metrics list (shared by every `[[umh]]` instance).

@@ -242,3 +242,36 @@ fn an_empty_command_loaded_from_a_file_names_file_line_and_key() {
     );
     assert!(err.ends_with("\n4 | command = \"  \"\n  | ^"), "{err}");
 }
+
+/// `max-concurrent = 0` would run nothing, a huge one panicked every run (the semaphore's
+/// limit), and `timeout = 0` killed every command as it started: refused with file, line
+/// and key, as the daemon types the section.
+#[test]
+fn zero_or_impossible_limits_are_refused_naming_file_line_and_key() {
+    use drbd_reactor_config::PluginKind;
+    let refused = |text: &str| {
+        let path = std::path::Path::new("/etc/drbd-reactor.d/u.toml");
+        let config = drbd_reactor_config::parse_one(path, text, true).unwrap();
+        let section = config.plugins_of(PluginKind::Umh).next().unwrap();
+        drbd_reactor_plugin::contract::validate::<drbd_reactor_umh::plugin::Umh>(section)
+            .unwrap_err()
+            .to_string()
+    };
+    let rule = "[[umh.resource]]\ncommand = \"true\"\n";
+    let e = refused(&format!("[[umh]]\nmax-concurrent = 0\n{rule}"));
+    assert!(
+        e.starts_with("/etc/drbd-reactor.d/u.toml:2:1: key 'max-concurrent'"),
+        "{e}"
+    );
+    let e = refused(&format!(
+        "[[umh]]\nmax-concurrent = 4611686018427387904\n{rule}"
+    ));
+    assert!(e.contains("key 'max-concurrent'"), "{e}");
+    let e = refused(&format!(
+        "[[umh]]\n{rule}[[umh.device]]\ncommand = \"true\"\ntimeout = 0\n"
+    ));
+    assert!(
+        e.starts_with("/etc/drbd-reactor.d/u.toml:6:1: key 'device[0].timeout'"),
+        "{e}"
+    );
+}

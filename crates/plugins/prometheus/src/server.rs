@@ -10,7 +10,9 @@ use crate::body::PiecesBody;
 use crate::chunks::{Chunks, Encoding, Frame, Pieces, Work};
 use drbd_reactor_plugin::memory;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,7 +64,7 @@ impl Default for Timeouts {
 pub struct Endpoint {
     source: Arc<dyn MetricsSource>,
     enums: bool,
-    cache: Mutex<Cache>,
+    cache: Arc<Mutex<Cache>>,
 }
 
 struct Cache {
@@ -75,10 +77,10 @@ impl Endpoint {
         Arc::new(Endpoint {
             source,
             enums,
-            cache: Mutex::new(Cache {
+            cache: Arc::new(Mutex::new(Cache {
                 generation: None,
                 chunks: Some(Chunks::new(enums)),
-            }),
+            })),
         })
     }
 
@@ -89,86 +91,101 @@ impl Endpoint {
     }
 
     /// The body of the current generation in `encoding`, rendered at most once per generation.
+    ///
+    /// The render and the cache's return run in a task of their own, holding the cache's lock:
+    /// a scrape abandoned on the way (a client gone, Prometheus' scrape timeout) only stops
+    /// waiting. Dropped with it, the render ran on detached and the next scrape began a full
+    /// one from an empty cache, so a client that connected and left in a loop started any
+    /// number of them at once.
     pub async fn body(&self, encoding: Encoding) -> Result<Pieces, BodyError> {
-        let mut cache = self.cache.lock().await;
-        let generation = self.source.generation();
-        let fresh = cache.generation != Some(generation);
-        let mut chunks = cache
-            .chunks
-            .take()
-            .unwrap_or_else(|| Chunks::new(self.enums));
-        let source = Arc::clone(&self.source);
-        // Off the async runtime: rendering a changed state takes milliseconds. Should it fail,
-        // the next scrape starts from an empty cache.
-        cache.generation = None;
-        // A new generation is taken; an encoding the cache does not keep is added from the
-        // same generation's frame (the cache keeps no resources to render it from).
-        let take = fresh || !chunks.has(encoding);
-        let (chunks, pieces) = tokio::task::spawn_blocking(move || {
-            // A render frees and allocates again what it works with (its scratch, the few
-            // chunks that could not be renewed in place): the pages it frees are kept for it
-            // until the release below, when it re-renders a kept encoding or fills a gzip-only
-            // cache (purged at once, they cost a TLB shootdown each and faulted in again: a
-            // scrape after a poll 9-13 ms slower). Not in a cold plain render, whose peak is
-            // the daemon's (kept for it, that peak rose by 0.6 MB).
-            let gzip_only = encoding == Encoding::Gzip && !chunks.has(Encoding::Identity);
-            let rerender = chunks.has(encoding);
-            let refill = (take && (gzip_only || rerender)).then(memory::Refill::begin);
-            let started = Instant::now();
-            let work = chunks.work();
-            // When the snapshot came and when the render ended, for a render.
-            let mut rendered = None;
-            if take {
-                let frame = match source.frame() {
-                    Ok(frame) => frame,
-                    Err(e) => return (chunks, Err(BodyError::Unavailable(e))),
-                };
-                let snapshot = started.elapsed();
-                if fresh {
-                    chunks.update(&frame, encoding);
-                } else {
-                    chunks.add(&frame, encoding);
-                }
-                drop(frame);
-                release_if_dropped(chunks.dropped_bytes());
-                rendered = Some((snapshot, started.elapsed()));
-            }
-            let pieces = chunks.body(encoding).ok_or_else(|| {
-                BodyError::Failed(format!(
-                    "{encoding:?} body missing after its state was taken"
-                ))
-            });
-            drop(refill);
-            if let Some((snapshot, render_end)) = rendered {
-                let (done, total) = (chunks.work(), started.elapsed());
-                log::debug!(
-                    target: TARGET,
-                    "{encoding:?} body of state {generation} in {:.1} ms: snapshot {:.1} ms, \
-                     {} blocks rendered and {} chunks compressed in {:.1} ms, assembled in {:.1} ms",
-                    ms(total),
-                    ms(snapshot),
-                    done.blocks_rendered - work.blocks_rendered,
-                    done.members_compressed - work.members_compressed,
-                    ms(render_end - snapshot),
-                    ms(total - render_end),
-                );
-                // This thread rendered and assembled: the allocator keeps the pages it freed
-                // (the previous body's piece list, render temporaries) until the thread
-                // allocates again, which may be many scrapes later. About 0.1 ms at 10k
-                // resources; 1.7 MB less resident with a gzip-only client. Not the regions'
-                // free pages: the next render fills them again.
-                memory::release_unused(memory::Scope::Thread);
-            }
-            (chunks, pieces)
-        })
-        .await
-        .map_err(|e| BodyError::Failed(e.to_string()))?;
-        // Without a state nothing was rendered: the cache stays, for the next scrape to update.
-        cache.chunks = Some(chunks);
-        let pieces = pieces?;
-        cache.generation = Some(generation);
-        Ok(pieces)
+        let cache = Arc::clone(&self.cache).lock_owned().await;
+        let (source, enums) = (Arc::clone(&self.source), self.enums);
+        tokio::spawn(render_into(cache, source, enums, encoding))
+            .await
+            .map_err(|e| BodyError::Failed(e.to_string()))?
     }
+}
+
+/// [`Endpoint::body`]'s work, with the cache's lock held to its end.
+async fn render_into(
+    mut cache: tokio::sync::OwnedMutexGuard<Cache>,
+    source: Arc<dyn MetricsSource>,
+    enums: bool,
+    encoding: Encoding,
+) -> Result<Pieces, BodyError> {
+    let generation = source.generation();
+    let fresh = cache.generation != Some(generation);
+    let mut chunks = cache.chunks.take().unwrap_or_else(|| Chunks::new(enums));
+    // Off the async runtime: rendering a changed state takes milliseconds. Should it fail,
+    // the next scrape starts from an empty cache.
+    cache.generation = None;
+    // A new generation is taken; an encoding the cache does not keep is added from the
+    // same generation's frame (the cache keeps no resources to render it from).
+    let take = fresh || !chunks.has(encoding);
+    let (chunks, pieces) = tokio::task::spawn_blocking(move || {
+        // A render frees and allocates again what it works with (its scratch, the few
+        // chunks that could not be renewed in place): the pages it frees are kept for it
+        // until the release below, when it re-renders a kept encoding or fills a gzip-only
+        // cache (purged at once, they cost a TLB shootdown each and faulted in again: a
+        // scrape after a poll 9-13 ms slower). Not in a cold plain render, whose peak is
+        // the daemon's (kept for it, that peak rose by 0.6 MB).
+        let gzip_only = encoding == Encoding::Gzip && !chunks.has(Encoding::Identity);
+        let rerender = chunks.has(encoding);
+        let refill = (take && (gzip_only || rerender)).then(memory::Refill::begin);
+        let started = Instant::now();
+        let work = chunks.work();
+        // When the snapshot came and when the render ended, for a render.
+        let mut rendered = None;
+        if take {
+            let frame = match source.frame() {
+                Ok(frame) => frame,
+                Err(e) => return (chunks, Err(BodyError::Unavailable(e))),
+            };
+            let snapshot = started.elapsed();
+            if fresh {
+                chunks.update(&frame, encoding);
+            } else {
+                chunks.add(&frame, encoding);
+            }
+            drop(frame);
+            release_if_dropped(chunks.dropped_bytes());
+            rendered = Some((snapshot, started.elapsed()));
+        }
+        let pieces = chunks.body(encoding).ok_or_else(|| {
+            BodyError::Failed(format!(
+                "{encoding:?} body missing after its state was taken"
+            ))
+        });
+        drop(refill);
+        if let Some((snapshot, render_end)) = rendered {
+            let (done, total) = (chunks.work(), started.elapsed());
+            log::debug!(
+                target: TARGET,
+                "{encoding:?} body of state {generation} in {:.1} ms: snapshot {:.1} ms, \
+                 {} blocks rendered and {} chunks compressed in {:.1} ms, assembled in {:.1} ms",
+                ms(total),
+                ms(snapshot),
+                done.blocks_rendered - work.blocks_rendered,
+                done.members_compressed - work.members_compressed,
+                ms(render_end - snapshot),
+                ms(total - render_end),
+            );
+            // This thread rendered and assembled: the allocator keeps the pages it freed
+            // (the previous body's piece list, render temporaries) until the thread
+            // allocates again, which may be many scrapes later. About 0.1 ms at 10k
+            // resources; 1.7 MB less resident with a gzip-only client. Not the regions'
+            // free pages: the next render fills them again.
+            memory::release_unused(memory::Scope::Thread);
+        }
+        (chunks, pieces)
+    })
+    .await
+    .map_err(|e| BodyError::Failed(e.to_string()))?;
+    // Without a state nothing was rendered: the cache stays, for the next scrape to update.
+    cache.chunks = Some(chunks);
+    let pieces = pieces?;
+    cache.generation = Some(generation);
+    Ok(pieces)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -204,13 +221,25 @@ pub async fn bind(candidates: &[SocketAddr]) -> Result<TcpListener, String> {
 }
 
 /// Serves until `shutdown` turns true.
+/// Connections served at once. Far more than scrapers (a burst of 200 is tested); a slow
+/// client holds one for at most the connection timeout.
+pub const MAX_CONNECTIONS: usize = 256;
+
 pub async fn serve(
     listener: TcpListener,
     endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        // A free slot first: past the limit new clients wait in the kernel's backlog, and no
+        // client can take the file descriptors drbdsetup, drbdadm and the plugins' commands
+        // need (the unit's soft limit is 1024).
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("never closed"),
+            _ = shutdown.changed() => return,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -226,6 +255,7 @@ pub async fn serve(
         let timeouts = timeouts.clone();
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             tokio::select! {
                 r = tokio::time::timeout(timeouts.connection, serve_io(stream, endpoint, timeouts.read)) => {
                     if let Ok(Err(e)) = r {
@@ -252,6 +282,9 @@ where
     hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(read)
+        // A client that shuts its side down after the request (`nc -N`, scripted probes)
+        // still gets the answer, as from the original.
+        .half_close(true)
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .await
 }
@@ -289,6 +322,8 @@ async fn handle(req: Request<Incoming>, endpoint: &Endpoint) -> Response<PiecesB
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
+            r.headers_mut()
+                .insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
             return r;
         }
         "/" => {}
@@ -328,6 +363,13 @@ async fn handle(req: Request<Incoming>, endpoint: &Endpoint) -> Response<PiecesB
     });
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
+    // What a cache in front must key on: gzip or not, and on `/` the landing page or not.
+    let vary = if req.uri().path() == "/" {
+        "Accept, Accept-Encoding"
+    } else {
+        "Accept-Encoding"
+    };
+    h.insert(VARY, HeaderValue::from_static(vary));
     if gzip {
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }

@@ -2,7 +2,7 @@
 //! burst of scrapers neither delay a scrape nor make the body render more than once.
 
 use drbd::{parse_line, State};
-use drbd_reactor_prometheus::chunks::Frame;
+use drbd_reactor_prometheus::chunks::{Encoding, Frame};
 use drbd_reactor_prometheus::render::*;
 use drbd_reactor_prometheus::server::*;
 use std::sync::Arc;
@@ -300,4 +300,96 @@ fn accept_encoding_allows_gzip_unless_its_quality_is_zero() {
     assert!(!accepts_gzip("gzip; q=0.0, identity"));
     assert!(!accepts_gzip("x-gzip2, identity"));
     assert!(!accepts_gzip(""));
+}
+
+/// A source whose snapshot takes a while, as the core's answer can under load.
+struct Slow(Counted);
+impl MetricsSource for Slow {
+    fn generation(&self) -> u64 {
+        self.0.generation()
+    }
+    fn frame(&self) -> Result<Frame, String> {
+        std::thread::sleep(Duration::from_millis(300));
+        self.0.frame()
+    }
+}
+
+/// A scrape given up during its render (the client gone, Prometheus' scrape timeout) only
+/// stops waiting: the render fills the cache and the next scrape takes it. Dropped with the
+/// scrape, the render ran on detached and the next scrape began another from an empty cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_abandoned_during_its_render_leaves_the_render_to_fill_the_cache() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let source = Arc::new(Slow(Counted {
+        state: Arc::try_unwrap(fixture()).ok().unwrap().0,
+        generation: 1.into(),
+        frames: 0.into(),
+    }));
+    let endpoint = Endpoint::new(source.clone(), true);
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(50), endpoint.body(Encoding::Identity)).await;
+    assert!(abandoned.is_err(), "given up during the render");
+    let pieces = endpoint.body(Encoding::Identity).await.unwrap();
+    assert_eq!(String::from_utf8(pieces.concat()).unwrap(), expected());
+    assert_eq!(
+        source.0.frames.load(SeqCst),
+        1,
+        "one render for both scrapes"
+    );
+}
+
+/// A client that shuts its side down after the request (`nc -N`, scripted probes) gets the
+/// answer, and every answer names what a cache in front must key on.
+#[tokio::test]
+async fn a_half_closed_client_is_answered_and_answers_say_what_they_vary_on() {
+    let (addr, _stop) = start().await;
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.0 200"), "{text}");
+    assert!(
+        text.to_lowercase().contains("vary: accept-encoding\r\n"),
+        "{text}"
+    );
+    let (head, _) = request(addr, &get("/", "Accept: text/html\r\n")).await;
+    assert!(
+        head.to_lowercase()
+            .contains("vary: accept, accept-encoding"),
+        "{head}"
+    );
+}
+
+/// Open file descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Idle clients cannot take more than the connection limit: past it they wait in the
+/// kernel's backlog, and the daemon keeps its file descriptors for drbdsetup and commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_clients_beyond_the_connection_limit_wait_in_the_backlog() {
+    let (addr, _stop) = start_with(Timeouts {
+        read: Duration::from_secs(20),
+        connection: Duration::from_secs(30),
+    })
+    .await;
+    let before = open_fds();
+    let clients = MAX_CONNECTIONS + 100;
+    let mut idle = Vec::new();
+    for _ in 0..clients {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let accepted = || open_fds() - before - clients;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while accepted() < MAX_CONNECTIONS {
+        assert!(Instant::now() < deadline, "only {} accepted", accepted());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Something that must not happen, given a moment to.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(accepted(), MAX_CONNECTIONS);
+    drop(idle);
 }

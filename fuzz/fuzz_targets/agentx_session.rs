@@ -5,7 +5,8 @@
 //! - everything the session writes is a sequence of whole PDUs the agentx-pdu decoder accepts;
 //! - it writes Open, then Register only after a successful Open answer (with its session id),
 //!   then exactly one Response per request, in order, echoing the request's session,
-//!   transaction and packet ids, and nothing for Responses, unknown PDUs or after a Close;
+//!   transaction and packet ids, and nothing for Responses, CleanupSets, unknown PDUs or
+//!   after a Close;
 //! - Get answers each name asked; GetNext and GetBulk answer, per range, the first served OID
 //!   strictly after the start (or at it when included) and before the end, or endOfMibView;
 //!   each GetBulk repeater walks strictly increasing OIDs; tooBig only when the full answer
@@ -445,7 +446,9 @@ fuzz_target!(|data: &[u8]| {
     for request in &input[2..] {
         match request.payload {
             Payload::Close { .. } => break,
+            // RFC 2741 §7.2.4.4: no response to a CleanupSet.
             Payload::Response { .. }
+            | Payload::CleanupSet
             | Payload::Other { .. }
             | Payload::Open { .. }
             | Payload::Register { .. } => {}

@@ -185,11 +185,18 @@ impl MibTable {
         if oid.starts_with(&meta) && oid.0.len() == META.len() + 1 {
             return self.get(&oid.child(&[0]));
         }
-        let column_known = oid.0.len() > ENTRY.len() + 1
-            && oid.starts_with(&Oid(ENTRY.to_vec()))
-            && self.entries.iter().any(|(o, _)| {
-                o.0.len() == ENTRY.len() + 2 && o.0[..ENTRY.len() + 1] == oid.0[..ENTRY.len() + 1]
-            });
+        // The column's first cell, found in the sorted entries (a Get of many missing minors
+        // must not scan the whole table for each).
+        let column_known =
+            oid.0.len() > ENTRY.len() + 1 && oid.starts_with(&Oid(ENTRY.to_vec())) && {
+                let column = &oid.0[..ENTRY.len() + 1];
+                let first = self
+                    .entries
+                    .partition_point(|(o, _)| o.0.as_slice() < column);
+                self.entries
+                    .get(first)
+                    .is_some_and(|(o, _)| o.0.len() == ENTRY.len() + 2 && o.0.starts_with(column))
+            };
         if column_known {
             Value::NoSuchInstance
         } else {

@@ -269,7 +269,7 @@ async fn open(stream: &mut Box<dyn Stream>, config: &SessionConfig) -> Result<u3
         payload: Payload::Open {
             timeout: config.agent_timeout,
             id: Oid(LINBIT.to_vec()),
-            descr: b"drbd-reactor".to_vec(),
+            descr: b"DRBD by drbd-reactor::agentx".to_vec(),
         },
     };
     let session_id = request(stream, open, config).await?.session_id;
@@ -315,13 +315,18 @@ async fn request(
 }
 
 async fn serve(
-    mut stream: Box<dyn Stream>,
+    stream: Box<dyn Stream>,
     session_id: u32,
     config: &SessionConfig,
     source: &Arc<impl TableSource>,
     served: &mut Served,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
+    // One read in progress for the whole session, kept across the loop's turns: a PDU half
+    // read when the ping timer or shutdown wins is finished at the next turn, not dropped
+    // (`read_exact` is not cancel-safe, and a lost byte breaks every PDU after it).
+    let (reader, mut stream) = tokio::io::split(stream);
+    let mut reading = Box::pin(next_pdu(reader));
     // The first ping one period from now. (`interval`'s immediate first tick is a timer at
     // "now", which the timer wheel fires at the next millisecond: a 1 ms stall per session.)
     let mut ping = tokio::time::interval_at(
@@ -332,14 +337,23 @@ async fn serve(
     let mut packet_id = 10u32;
     loop {
         tokio::select! {
-            pdu = read_pdu(&mut stream) => {
+            (reader, pdu) = &mut reading => {
+                reading = Box::pin(next_pdu(reader));
                 let pdu = pdu?;
                 if let Some(walk) = reads_table(&pdu) {
                     served.refresh(source, walk).await;
                 }
                 match answer(pdu, served) {
                     Reply::Send(r) => write_pdu(&mut stream, &r).await?,
-                    Reply::Pong => ping_sent = None,
+                    // The answer to our ping (its packet id); other Responses are not ours.
+                    Reply::Pong { packet_id: p, error } if ping_sent.is_some() && p == packet_id => {
+                        if error != error::NO_ERROR {
+                            // notOpen and the like: the master no longer serves us.
+                            return Err(format!("the master answered our ping with error {error}"));
+                        }
+                        ping_sent = None;
+                    }
+                    Reply::Pong { .. } => {}
                     Reply::Closed => return Err("the master closed the session".into()),
                     Reply::Nothing => {}
                 }
@@ -365,9 +379,19 @@ async fn serve(
     }
 }
 
+/// Reads the next PDU, handing the read half back with it.
+async fn next_pdu<R: AsyncRead + Unpin>(mut reader: R) -> (R, Result<Pdu, String>) {
+    let pdu = read_pdu(&mut reader).await;
+    (reader, pdu)
+}
+
 enum Reply {
     Send(Pdu),
-    Pong,
+    /// A Response from the master (to our ping, if its packet id is the ping's).
+    Pong {
+        packet_id: u32,
+        error: u16,
+    },
     Closed,
     Nothing,
 }
@@ -437,6 +461,8 @@ fn answer(pdu: Pdu, served: &mut Served) -> Reply {
                 }
             }
             let mut repeaters: Vec<SearchRange> = ranges[n..].to_vec();
+            // A last repetition of only endOfMibView ends the walk, as for GetNext (spec §5).
+            let mut walk_ended = false;
             'repeat: for _ in 0..max_repetitions {
                 if repeaters.is_empty() {
                     break;
@@ -455,17 +481,24 @@ fn answer(pdu: Pdu, served: &mut Served) -> Reply {
                     }
                 }
                 if all_end {
+                    walk_ended = true;
                     break;
                 }
+            }
+            if walk_ended {
+                served.policy.walk_ended();
             }
             response(ids, error::NO_ERROR, 0, vbs.varbinds)
         }
         // Nothing here is writable: refuse the first varbind and keep the session.
         Payload::TestSet { .. } => response(ids, error::NOT_WRITABLE, 1, Vec::new()),
-        Payload::CommitSet | Payload::UndoSet | Payload::CleanupSet => {
-            response(ids, error::NO_ERROR, 0, Vec::new())
-        }
-        Payload::Response { .. } => Reply::Pong,
+        Payload::CommitSet | Payload::UndoSet => response(ids, error::NO_ERROR, 0, Vec::new()),
+        // RFC 2741 §7.2.4.4: no response to a CleanupSet.
+        Payload::CleanupSet => Reply::Nothing,
+        Payload::Response { error, .. } => Reply::Pong {
+            packet_id: ids.packet_id,
+            error,
+        },
         Payload::Close { .. } => Reply::Closed,
         Payload::Ping { .. } => response(ids, error::NO_ERROR, 0, Vec::new()),
         _ => Reply::Nothing,

@@ -159,6 +159,109 @@ mod answers {
         );
     }
 
+    /// A session over an in-memory stream with a fast ping, past Open and Register.
+    async fn registered(
+        ping_every: Duration,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), String>>,
+        tokio::io::DuplexStream,
+    ) {
+        let (subagent, mut master) = tokio::io::duplex(1 << 20);
+        let config = SessionConfig {
+            address: MasterAddress::Tcp("localhost:705".into()),
+            agent_timeout: 60,
+            cache_max: Duration::from_secs(60),
+            timing: Timing {
+                ping_every,
+                answer_within: Duration::from_secs(10),
+                ..Timing::default()
+            },
+        };
+        let session =
+            tokio::spawn(async move { session_over(subagent, &config, Fixed(table(1))).await });
+        let open = read_pdu(&mut master).await.unwrap();
+        match &open.payload {
+            Payload::Open { descr, .. } => {
+                assert_eq!(descr, b"DRBD by drbd-reactor::agentx", "spec §3 step 1")
+            }
+            other => panic!("not an Open: {other:?}"),
+        }
+        write_pdu(&mut master, &ok(open.ids.packet_id))
+            .await
+            .unwrap();
+        let register = read_pdu(&mut master).await.unwrap();
+        write_pdu(&mut master, &ok(register.ids.packet_id))
+            .await
+            .unwrap();
+        (session, master)
+    }
+
+    /// A PDU that arrives in two parts with ping ticks in between is read whole: a read
+    /// dropped half way (the ping timer won the select) lost its bytes and every PDU after.
+    #[tokio::test]
+    async fn a_pdu_split_across_ping_ticks_is_answered() {
+        let (session, mut master) = registered(Duration::from_millis(20)).await;
+        let ids = Ids {
+            session_id: 9,
+            transaction_id: 5,
+            packet_id: 6,
+        };
+        let get_next = Pdu {
+            ids,
+            payload: Payload::GetNext {
+                context: None,
+                ranges: vec![range()],
+            },
+        };
+        let bytes = get_next.encode();
+        master.write_all(&bytes[..10]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        master.write_all(&bytes[10..]).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let pdu = read_pdu(&mut master).await.unwrap();
+                if matches!(pdu.payload, Payload::Response { .. }) {
+                    return pdu;
+                }
+            }
+        })
+        .await
+        .expect("the GetNext was answered");
+        assert_eq!(answer.ids, ids);
+        drop(master);
+        let _ = session.await;
+    }
+
+    /// The master answering our ping with an error (notOpen) no longer serves us: the
+    /// session ends, to be opened again.
+    #[tokio::test]
+    async fn a_ping_answered_with_an_error_ends_the_session() {
+        let (session, mut master) = registered(Duration::from_millis(20)).await;
+        let ping = read_pdu(&mut master).await.unwrap();
+        assert!(matches!(ping.payload, Payload::Ping { .. }));
+        let mut not_open = ok(ping.ids.packet_id);
+        if let Payload::Response { error, .. } = &mut not_open.payload {
+            *error = 257;
+        }
+        write_pdu(&mut master, &not_open).await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(5), session)
+            .await
+            .expect("the session ended")
+            .unwrap();
+        assert!(ended.unwrap_err().contains("error 257"));
+    }
+
+    /// RFC 2741 §7.2.4.4: a CleanupSet gets no response.
+    #[test]
+    fn a_cleanupset_is_not_answered() {
+        let mut served = served();
+        let pdu = Pdu {
+            ids: Ids::default(),
+            payload: Payload::CleanupSet,
+        };
+        assert!(matches!(answer(pdu, &mut served), Reply::Nothing));
+    }
+
     #[test]
     fn a_getnext_that_cannot_fit_answers_too_big() {
         let source = Fixed(table(1));

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
 /// What is logged of one stream of one run: longer lines are cut, later lines counted only.
@@ -58,6 +58,10 @@ pub enum Outcome {
 
 pub struct Runner {
     limit: Option<Arc<Semaphore>>,
+    /// Under a limit: ends when the command submitted last has its slot (or gave up waiting).
+    /// The next one asks for a slot only then, so slots go in submission order: each command
+    /// is a task, and a runtime polls tasks in no promised order.
+    last_turn: Option<oneshot::Receiver<()>>,
     tasks: JoinSet<Outcome>,
     pub counters: Arc<RunCounters>,
     /// Turns to `Some(grace)` when the runner stops.
@@ -74,6 +78,7 @@ impl Runner {
     pub fn with_counters(max_concurrent: Option<usize>, counters: Arc<RunCounters>) -> Self {
         Runner {
             limit: max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            last_turn: None,
             tasks: JoinSet::new(),
             counters,
             stopping: watch::channel(None).0,
@@ -85,10 +90,25 @@ impl Runner {
         let limit = self.limit.clone();
         let counters = Arc::clone(&self.counters);
         let mut stopping = self.stopping.subscribe();
+        // This command's turn to ask for a slot comes when the previous one's has passed;
+        // dropping `turn_done` (slot taken, or stopped while waiting) hands the turn on.
+        let (previous_turn, turn_done) = match &limit {
+            Some(_) => {
+                let (done, next) = oneshot::channel::<()>();
+                (self.last_turn.replace(next), Some(done))
+            }
+            None => (None, None),
+        };
         self.tasks.spawn(async move {
+            let turn_done = turn_done;
             let _permit = match &limit {
                 Some(s) => tokio::select! {
-                    permit = s.clone().acquire_owned() => Some(permit.expect("never closed")),
+                    permit = async {
+                        if let Some(previous) = previous_turn {
+                            let _ = previous.await;
+                        }
+                        s.clone().acquire_owned().await
+                    } => Some(permit.expect("never closed")),
                     _ = async { let _stopped = stopping.wait_for(Option::is_some).await.is_ok(); } => {
                         log::warn!(target: TARGET, "rule '{}': not started, the plugin stopped while it waited for a free slot", invocation.rule_name);
                         return Outcome::KilledAtStop;
@@ -96,6 +116,7 @@ impl Runner {
                 },
                 None => None,
             };
+            drop(turn_done);
             let outcome = run_until_stopped(&invocation, stopping).await.outcome;
             counters.runs.fetch_add(1, Ordering::Relaxed);
             match &outcome {

@@ -289,3 +289,28 @@ async fn sh_is_looked_up_in_the_commands_own_path_first_directory_wins() {
     let ran = std::fs::read_to_string(&marker).expect("the sh of the command's PATH ran");
     assert_eq!(ran.trim(), fake.display().to_string());
 }
+
+/// `max-concurrent = 1` is how handlers are serialised: a Primary -> Secondary -> Primary
+/// burst must run its commands in the order the changes came, on the daemon's multi-thread
+/// runtime too (where the task spawned last is polled first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_limit_waiting_commands_start_in_the_order_they_were_submitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("order");
+    let mut r = Runner::new(Some(1));
+    for i in 0..40 {
+        r.submit(inv(
+            "ordered",
+            &format!("echo {i} >> {}", log.display()),
+            None,
+            &[("PATH", "/bin:/usr/bin")],
+        ));
+    }
+    r.drain().await;
+    let order: Vec<u32> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(order, (0..40).collect::<Vec<u32>>());
+}

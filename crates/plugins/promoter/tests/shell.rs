@@ -296,6 +296,34 @@ async fn a_slow_stop_of_one_resource_never_delays_another_resource() {
     r.shutdown().await.unwrap();
 }
 
+/// Drop-ins written but systemd not reloaded (daemon-reload failed): no start on them, and
+/// the retry reloads although the files on disk are already current.
+#[tokio::test(start_paused = true)]
+async fn a_failed_daemon_reload_after_the_drop_ins_blocks_starts_until_a_retry_reloads() {
+    let rec = Rec::default();
+    rec.fail.lock().unwrap().push("daemon-reload".into());
+    let r = start(config(&[("r0", app())]), rec);
+    r.send("r0", &promotable(), EventType::Exists);
+    r.until("the reload failed", |r| {
+        !r.rec.at("systemctl daemon-reload").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        r.rec.at("systemctl start").is_empty(),
+        "started although systemd has not read the drop-ins"
+    );
+    r.rec.fail.lock().unwrap().clear();
+    r.until("r0 running", |r| r.runs("r0")).await;
+    assert_eq!(
+        r.rec.at("systemctl daemon-reload").len(),
+        2,
+        "{:#?}",
+        r.rec.lines()
+    );
+    r.shutdown().await.unwrap();
+}
+
 /// Spec §6.12: an instance that ends (a reload, a shutdown) waits for what it began; a new
 /// instance for the resource must never act beside an old start still running.
 #[tokio::test(start_paused = true)]

@@ -27,6 +27,10 @@ pub struct Executor {
     pub timeouts: Timeouts,
     /// Checked for unified cgroups (freeze needs them).
     pub cgroup_controllers: PathBuf,
+    /// A `daemon-reload` after changed drop-ins failed: systemd may still have the old ones,
+    /// though the files on disk are current, so the next write reloads even if it changes
+    /// nothing (shared by every resource: one reload serves all).
+    reload_owed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Executor {
@@ -36,6 +40,7 @@ impl Executor {
             unit_dir,
             timeouts: Timeouts::default(),
             cgroup_controllers: PathBuf::from("/sys/fs/cgroup/cgroup.controllers"),
+            reload_owed: Arc::default(),
         }
     }
 
@@ -55,13 +60,16 @@ impl Executor {
     }
 
     async fn daemon_reload(&self) -> Result<(), String> {
+        use std::sync::atomic::Ordering::SeqCst;
         info!("systemd_daemon_reload: reloading daemon");
         let out = self
             .systemctl(&["daemon-reload"], self.timeouts.quick)
             .await;
         if out.ok() {
+            self.reload_owed.store(false, SeqCst);
             Ok(())
         } else {
+            self.reload_owed.store(true, SeqCst);
             Err(out.error())
         }
     }
@@ -204,8 +212,10 @@ impl Executor {
             );
         }
         let report = self.unit_dir.sync(res, &files).map_err(|e| e.to_string())?;
-        if report.changed() {
-            self.daemon_reload().await?;
+        if report.changed() || self.reload_owed.load(std::sync::atomic::Ordering::SeqCst) {
+            self.daemon_reload()
+                .await
+                .map_err(|e| format!("systemctl daemon-reload: {e}"))?;
         }
         Ok(())
     }

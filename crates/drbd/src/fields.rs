@@ -7,7 +7,7 @@
 
 use crate::event::*;
 use crate::parse::{ParseError, Problem, Scanner};
-use crate::values::{Address, AddressFamily, Eta, Hundredths};
+use crate::values::{Address, AddressFamily, Eta};
 use crate::vocab::{parse_bool, Lenient, Tristate, WriteOrdering};
 
 /// A line's fields: the keys of its kind and how to store each.
@@ -269,8 +269,12 @@ fn boolean(v: &str) -> Result<Option<bool>, &'static str> {
     parse_bool(v).map(Some).ok_or("yes or no")
 }
 
-fn hundredths(v: &str) -> Result<Option<Hundredths>, &'static str> {
-    v.parse().map(Some).map_err(|_| "a decimal with two places")
+/// A resync or verify statistic (`done`, `want`, `dbdt*`, `eta`): best effort. drbdsetup
+/// prints a rate that went backwards as negative (`dbdt1:-0.12`, from a signed difference)
+/// and a wrapped unsigned counter as a number beyond 64 bits; such a value is not known
+/// (`None`), and the line keeps its states (replication, peer disk) instead of being rejected.
+fn statistic<T: std::str::FromStr>(v: &str) -> Option<T> {
+    v.parse().ok()
 }
 
 /// Stores a name in a buffer that may come from an earlier line (capacity reused); a name
@@ -378,7 +382,7 @@ keys!(PeerDeviceLine, |l, v, u| unknown: l.unknown, {
     "peer-disk" => l.peer_disk = lenient(v, "peer-disk", u),
     "peer-client" => l.peer_client = known_or_none(v, Tristate::from_text, "peer-client", u),
     "resync-suspended" => l.resync_suspended = lenient(v, "resync-suspended", u),
-    "done" => progress(l).done = hundredths(v)?,
+    "done" => progress(l).done = statistic(v),
     "received" => l.received = num(v)?,
     "sent" => l.sent = num(v)?,
     "out-of-sync" => l.out_of_sync = num(v)?,
@@ -398,11 +402,11 @@ keys!(PeerDeviceLine, |l, v, u| unknown: l.unknown, {
     "ov-skipped" => progress(l).ov_skipped = num(v)?,
     "rs-failed" => progress(l).rs_failed = num(v)?,
     "rs-same-csum" => progress(l).rs_same_csum = num(v)?,
-    "want" => progress(l).want = hundredths(v)?,
-    "dbdt" => progress(l).dbdt = hundredths(v)?,
-    "dbdt0" => progress(l).dbdt0 = hundredths(v)?,
-    "dbdt1" => progress(l).dbdt1 = hundredths(v)?,
-    "eta" => progress(l).eta = Some(v.parse::<Eta>().map_err(|_| "seconds or nan")?),
+    "want" => progress(l).want = statistic(v),
+    "dbdt" => progress(l).dbdt = statistic(v),
+    "dbdt0" => progress(l).dbdt0 = statistic(v),
+    "dbdt1" => progress(l).dbdt1 = statistic(v),
+    "eta" => progress(l).eta = statistic::<Eta>(v),
 });
 
 /// Reads a peer-device line into `line` (a fresh default).

@@ -68,6 +68,22 @@ fn a_key_that_extends_the_expected_key_is_not_mistaken_for_it() {
     assert_eq!(progress.eta, Some(Eta::Unknown));
 }
 
+/// drbdsetup prints a rate that went backwards as negative (a signed difference) and a
+/// wrapped unsigned counter past 64 bits: those statistics are not known, and the line keeps
+/// its states instead of being rejected (a SyncTarget -> PausedSyncT would be lost with it).
+#[test]
+fn odd_resync_statistics_are_unknown_and_the_lines_states_still_apply() {
+    let ObjectLine::PeerDevice(p) = object("change peer-device name:r peer-node-id:1 conn-name:p volume:0 replication:PausedSyncT peer-disk:UpToDate resync-suspended:user done:123456789012345678901234.00 dbdt1:-0.12 eta:184467440737095516160") else {
+        panic!()
+    };
+    assert_eq!(p.replication, Some(ReplicationState::PausedSyncT));
+    assert_eq!(p.peer_disk, Some(DiskState::UpToDate));
+    let progress = p.progress.unwrap();
+    assert_eq!(progress.done, None);
+    assert_eq!(progress.dbdt1, None);
+    assert_eq!(progress.eta, None);
+}
+
 #[test]
 fn verification_progress_and_newer_keys_are_typed() {
     let ObjectLine::PeerDevice(p) = object("change peer-device name:r peer-node-id:1 conn-name:p volume:0 replication:VerifyS peer-disk:UpToDate peer-client:no resync-suspended:user,max-parallel done:12.34 received:0 sent:0 out-of-sync:0 pending:0 unacked:0 rs-total:1000 rs-dt-start-ms:10 rs-paused-ms:0 rs-dt0-ms:5 rs-db0-sectors:6 rs-dt1-ms:7 rs-db1-sectors:8 ov-start-sector:0 ov-stop-sector:100 ov-position:50 ov-left:50 ov-skipped:0 dbdt:1.00 dbdt0:1.00 dbdt1:1.00 eta:42") else {

@@ -157,9 +157,10 @@ fn the_deb_installs_starts_on_the_simulator_upgrades_keeping_the_config_and_purg
     std::fs::remove_file(c.host_path("/etc/drbd-reactor.d/broken.toml")).unwrap();
 
     // a umh script under the hardened unit: it talks to systemd over D-Bus (as the promoter
-    // does) and writes to /run, when the simulated peer beta crashes
+    // does), mounts a file system the host must see (a mount namespace would keep it in the
+    // unit) and writes to /run, when the simulated peer beta crashes
     let umh = "[[umh]]\n[[umh.connection]]\nname = \"peer lost\"\n\
-        command = \"systemctl show -p Id drbd-reactor.service > /run/umh-fired.tmp; echo $DRBD_NEW_CONN_NAME >> /run/umh-fired.tmp; mv /run/umh-fired.tmp /run/umh-fired\"\n\
+        command = \"mkdir -p /run/umh-mnt; mount -t tmpfs umh-mnt /run/umh-mnt; systemctl show -p Id drbd-reactor.service > /run/umh-fired.tmp; echo $DRBD_NEW_CONN_NAME >> /run/umh-fired.tmp; mv /run/umh-fired.tmp /run/umh-fired\"\n\
         event-type = \"Change\"\nold.connection-state = \"Connected\"\n\
         new.connection-state = { operator = \"NotEquals\", value = \"Connected\" }\n";
     std::fs::write(c.host_path("/etc/drbd-reactor.d/umh.toml"), umh).unwrap();
@@ -178,6 +179,13 @@ fn the_deb_installs_starts_on_the_simulator_upgrades_keeping_the_config_and_purg
         "{}",
         c.journal(unit)
     );
+    let mounted = c.ok(&["findmnt", "-n", "-o", "SOURCE", "/run/umh-mnt"]);
+    assert_eq!(
+        mounted.trim(),
+        "umh-mnt",
+        "the script's mount reached the host"
+    );
+    c.ok(&["umount", "/run/umh-mnt"]);
 
     // reinstall over itself: the edited conffile stays, the daemon keeps running
     c.ok(&[

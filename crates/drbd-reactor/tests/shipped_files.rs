@@ -71,8 +71,14 @@ fn the_service_restarts_on_failure_within_a_start_limit_and_keeps_tolerable_hard
     ] {
         assert!(has(line), "missing {line}");
     }
-    // these would break umh scripts or the promoter (docs/compat/packaging.md says why)
+    // these would break umh scripts or the promoter (docs/compat/packaging.md says why); the
+    // Protect*/Private*/ReadOnly* ones give the unit a mount namespace, where a script's mount
+    // never reaches the host
     for option in [
+        "ProtectControlGroups=",
+        "ReadOnlyPaths=",
+        "InaccessiblePaths=",
+        "PrivateTmp=",
         "PrivateDevices=",
         "ProtectKernelTunables=",
         "ProtectKernelModules=",

@@ -272,7 +272,8 @@ fn boolean(v: &str) -> Result<Option<bool>, &'static str> {
 /// A resync or verify statistic (`done`, `want`, `dbdt*`, `eta`): best effort. drbdsetup
 /// prints a rate that went backwards as negative (`dbdt1:-0.12`, from a signed difference)
 /// and a wrapped unsigned counter as a number beyond 64 bits; such a value is not known
-/// (`None`), and the line keeps its states (replication, peer disk) instead of being rejected.
+/// (`None`: the line neither stores it nor gains a progress it did not have), and the line
+/// keeps its states (replication, peer disk) instead of being rejected.
 fn statistic<T: std::str::FromStr>(v: &str) -> Option<T> {
     v.parse().ok()
 }
@@ -382,7 +383,7 @@ keys!(PeerDeviceLine, |l, v, u| unknown: l.unknown, {
     "peer-disk" => l.peer_disk = lenient(v, "peer-disk", u),
     "peer-client" => l.peer_client = known_or_none(v, Tristate::from_text, "peer-client", u),
     "resync-suspended" => l.resync_suspended = lenient(v, "resync-suspended", u),
-    "done" => progress(l).done = statistic(v),
+    "done" => if let Some(x) = statistic(v) { progress(l).done = Some(x) },
     "received" => l.received = num(v)?,
     "sent" => l.sent = num(v)?,
     "out-of-sync" => l.out_of_sync = num(v)?,
@@ -402,11 +403,11 @@ keys!(PeerDeviceLine, |l, v, u| unknown: l.unknown, {
     "ov-skipped" => progress(l).ov_skipped = num(v)?,
     "rs-failed" => progress(l).rs_failed = num(v)?,
     "rs-same-csum" => progress(l).rs_same_csum = num(v)?,
-    "want" => progress(l).want = statistic(v),
-    "dbdt" => progress(l).dbdt = statistic(v),
-    "dbdt0" => progress(l).dbdt0 = statistic(v),
-    "dbdt1" => progress(l).dbdt1 = statistic(v),
-    "eta" => progress(l).eta = statistic::<Eta>(v),
+    "want" => if let Some(x) = statistic(v) { progress(l).want = Some(x) },
+    "dbdt" => if let Some(x) = statistic(v) { progress(l).dbdt = Some(x) },
+    "dbdt0" => if let Some(x) = statistic(v) { progress(l).dbdt0 = Some(x) },
+    "dbdt1" => if let Some(x) = statistic(v) { progress(l).dbdt1 = Some(x) },
+    "eta" => if let Some(x) = statistic::<Eta>(v) { progress(l).eta = Some(x) },
 });
 
 /// Reads a peer-device line into `line` (a fresh default).

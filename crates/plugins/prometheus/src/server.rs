@@ -257,8 +257,8 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             tokio::select! {
-                r = tokio::time::timeout(timeouts.connection, serve_io(stream, endpoint, timeouts.read)) => {
-                    if let Ok(Err(e)) = r {
+                r = serve_io_until(stream, endpoint, timeouts.read, Some(timeouts.connection)) => {
+                    if let Err(e) = r {
                         log::debug!(target: TARGET, "connection from {peer}: {e}");
                     }
                 }
@@ -275,18 +275,48 @@ pub async fn serve_io<IO>(io: IO, endpoint: Arc<Endpoint>, read: Duration) -> hy
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    serve_io_until(io, endpoint, read, None).await
+}
+
+/// How long a connection whose time is up may take to receive the response in flight.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// [`serve_io`] for at most `limit`: then the response in flight is finished (with
+/// `Connection: close`) and no further request is read, instead of the connection being cut
+/// mid-response (a keep-alive scraper saw `unexpected EOF` and recorded `up=0`); a client
+/// that does not take it within [`CLOSE_GRACE`] is cut.
+async fn serve_io_until<IO>(
+    io: IO,
+    endpoint: Arc<Endpoint>,
+    read: Duration,
+    limit: Option<Duration>,
+) -> hyper::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |req| {
         let endpoint = Arc::clone(&endpoint);
         async move { Ok::<_, std::convert::Infallible>(handle(req, &endpoint).await) }
     });
-    hyper::server::conn::http1::Builder::new()
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(read)
         // A client that shuts its side down after the request (`nc -N`, scripted probes)
         // still gets the answer, as from the original.
         .half_close(true)
-        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    let Some(limit) = limit else {
+        return connection.await;
+    };
+    tokio::pin!(connection);
+    tokio::select! {
+        r = connection.as_mut() => return r,
+        _ = tokio::time::sleep(limit) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    tokio::time::timeout(CLOSE_GRACE, connection)
         .await
+        .unwrap_or(Ok(()))
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<PiecesBody> {

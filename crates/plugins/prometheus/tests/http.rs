@@ -393,3 +393,30 @@ async fn idle_clients_beyond_the_connection_limit_wait_in_the_backlog() {
     assert_eq!(accepted(), MAX_CONNECTIONS);
     drop(idle);
 }
+
+/// A connection whose time is up during a response gets that response whole (then the
+/// connection closes), instead of being cut mid-way: a keep-alive scraper recorded `up=0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_limit_lets_the_response_in_flight_finish() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let source = Arc::new(Slow(Counted {
+        state: Arc::try_unwrap(fixture()).ok().unwrap().0,
+        generation: 1.into(),
+        frames: 0.into(),
+    }));
+    let l = bind(&["127.0.0.1:0".parse().unwrap()]).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let timeouts = Timeouts {
+        read: Duration::from_secs(2),
+        // Ends while the 300 ms render of the first request is under way.
+        connection: Duration::from_millis(100),
+    };
+    tokio::spawn(serve(l, Endpoint::new(source.clone(), true), timeouts, rx));
+    let keep_alive = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (head, body) = request(addr, keep_alive).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_lowercase().contains("connection: close"), "{head}");
+    assert_eq!(String::from_utf8(body).unwrap(), expected());
+    assert_eq!(source.0.frames.load(SeqCst), 1);
+}

@@ -113,26 +113,7 @@ mod answers {
     /// the session id the master gave, then answers echoing the request's ids.
     #[tokio::test]
     async fn a_session_over_a_connected_stream_registers_and_answers_with_the_request_ids() {
-        let (subagent, mut master) = tokio::io::duplex(1 << 20);
-        let config = SessionConfig {
-            address: MasterAddress::Tcp("localhost:705".into()),
-            agent_timeout: 60,
-            cache_max: Duration::from_secs(60),
-            timing: Timing::default(),
-        };
-        let session =
-            tokio::spawn(async move { session_over(subagent, &config, Fixed(table(1))).await });
-        let open = read_pdu(&mut master).await.unwrap();
-        assert!(matches!(open.payload, Payload::Open { .. }));
-        write_pdu(&mut master, &ok(open.ids.packet_id))
-            .await
-            .unwrap();
-        let register = read_pdu(&mut master).await.unwrap();
-        assert!(matches!(register.payload, Payload::Register { .. }));
-        assert_eq!(register.ids.session_id, 9);
-        write_pdu(&mut master, &ok(register.ids.packet_id))
-            .await
-            .unwrap();
+        let (session, mut master) = registered(Timing::default().ping_every).await;
         let ids = Ids {
             session_id: 9,
             transaction_id: 77,
@@ -159,7 +140,8 @@ mod answers {
         );
     }
 
-    /// A session over an in-memory stream with a fast ping, past Open and Register.
+    /// A session over an in-memory stream with the given ping period, past Open (with the
+    /// spec's description) and Register (with the session id the master gave).
     async fn registered(
         ping_every: Duration,
     ) -> (
@@ -190,6 +172,8 @@ mod answers {
             .await
             .unwrap();
         let register = read_pdu(&mut master).await.unwrap();
+        assert!(matches!(register.payload, Payload::Register { .. }));
+        assert_eq!(register.ids.session_id, 9, "the session id the master gave");
         write_pdu(&mut master, &ok(register.ids.packet_id))
             .await
             .unwrap();

@@ -195,6 +195,17 @@ struct Counted {
     frames: std::sync::atomic::AtomicU64,
 }
 
+impl Counted {
+    /// The fixture's state at generation 1, no frame taken yet.
+    fn fixture() -> Counted {
+        Counted {
+            state: Arc::try_unwrap(fixture()).ok().unwrap().0,
+            generation: 1.into(),
+            frames: 0.into(),
+        }
+    }
+}
+
 impl MetricsSource for Counted {
     fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
@@ -212,11 +223,7 @@ impl MetricsSource for Counted {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_100_concurrent_scrapes_after_a_change_renders_once() {
     use std::sync::atomic::Ordering::SeqCst;
-    let source = Arc::new(Counted {
-        state: Arc::try_unwrap(fixture()).ok().unwrap().0,
-        generation: 1.into(),
-        frames: 0.into(),
-    });
+    let source = Arc::new(Counted::fixture());
     let endpoint = Endpoint::new(source.clone(), true);
     let l = bind(&["127.0.0.1:0".parse().unwrap()]).await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -320,11 +327,7 @@ impl MetricsSource for Slow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scrape_abandoned_during_its_render_leaves_the_render_to_fill_the_cache() {
     use std::sync::atomic::Ordering::SeqCst;
-    let source = Arc::new(Slow(Counted {
-        state: Arc::try_unwrap(fixture()).ok().unwrap().0,
-        generation: 1.into(),
-        frames: 0.into(),
-    }));
+    let source = Arc::new(Slow(Counted::fixture()));
     let endpoint = Endpoint::new(source.clone(), true);
     let abandoned =
         tokio::time::timeout(Duration::from_millis(50), endpoint.body(Encoding::Identity)).await;
@@ -399,11 +402,7 @@ async fn idle_clients_beyond_the_connection_limit_wait_in_the_backlog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_limit_lets_the_response_in_flight_finish() {
     use std::sync::atomic::Ordering::SeqCst;
-    let source = Arc::new(Slow(Counted {
-        state: Arc::try_unwrap(fixture()).ok().unwrap().0,
-        generation: 1.into(),
-        frames: 0.into(),
-    }));
+    let source = Arc::new(Slow(Counted::fixture()));
     let l = bind(&["127.0.0.1:0".parse().unwrap()]).await.unwrap();
     let addr = l.local_addr().unwrap();
     let (_stop, rx) = tokio::sync::watch::channel(false);

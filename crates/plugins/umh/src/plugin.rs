@@ -78,35 +78,37 @@ impl Plugin for Umh {
     }
 }
 
+/// Every rule's `timeout`, with the key path of the rule it belongs to (`device[0]`).
+fn rule_timeouts_at(
+    c: &UmhConfig,
+) -> impl Iterator<Item = (&'static str, usize, Option<u64>)> + '_ {
+    fn at<'a, T>(
+        kind: &'static str,
+        rules: &'a [T],
+        timeout: fn(&T) -> Option<u64>,
+    ) -> impl Iterator<Item = (&'static str, usize, Option<u64>)> + 'a {
+        rules
+            .iter()
+            .enumerate()
+            .map(move |(i, r)| (kind, i, timeout(r)))
+    }
+    at("resource", &c.resource, |r| r.timeout)
+        .chain(at("device", &c.device, |r| r.timeout))
+        .chain(at("peerdevice", &c.peerdevice, |r| r.timeout))
+        .chain(at("connection", &c.connection, |r| r.timeout))
+        .chain(at("helper", &c.helper, |r| r.timeout))
+}
+
 /// The `timeout` of every rule that has one.
 fn rule_timeouts(c: &UmhConfig) -> impl Iterator<Item = u64> + '_ {
-    let r = c.resource.iter().map(|r| r.timeout);
-    let d = c.device.iter().map(|r| r.timeout);
-    let p = c.peerdevice.iter().map(|r| r.timeout);
-    let n = c.connection.iter().map(|r| r.timeout);
-    let h = c.helper.iter().map(|r| r.timeout);
-    r.chain(d).chain(p).chain(n).chain(h).flatten()
+    rule_timeouts_at(c).filter_map(|(_, _, timeout)| timeout)
 }
 
 /// The key path of the first rule with `timeout = 0`.
 fn zero_timeout(c: &UmhConfig) -> Option<String> {
-    let kinds: [(&str, Vec<Option<u64>>); 5] = [
-        ("resource", c.resource.iter().map(|r| r.timeout).collect()),
-        ("device", c.device.iter().map(|r| r.timeout).collect()),
-        (
-            "peerdevice",
-            c.peerdevice.iter().map(|r| r.timeout).collect(),
-        ),
-        (
-            "connection",
-            c.connection.iter().map(|r| r.timeout).collect(),
-        ),
-        ("helper", c.helper.iter().map(|r| r.timeout).collect()),
-    ];
-    kinds.iter().find_map(|(kind, timeouts)| {
-        let i = timeouts.iter().position(|t| *t == Some(0))?;
-        Some(format!("{kind}[{i}].timeout"))
-    })
+    rule_timeouts_at(c)
+        .find(|(_, _, timeout)| *timeout == Some(0))
+        .map(|(kind, i, _)| format!("{kind}[{i}].timeout"))
 }
 
 /// The umh counters in the self-metrics list (shared by every `[[umh]]` instance).

@@ -461,8 +461,6 @@ fn answer(pdu: Pdu, served: &mut Served) -> Reply {
                 }
             }
             let mut repeaters: Vec<SearchRange> = ranges[n..].to_vec();
-            // A last repetition of only endOfMibView ends the walk, as for GetNext (spec §5).
-            let mut walk_ended = false;
             'repeat: for _ in 0..max_repetitions {
                 if repeaters.is_empty() {
                     break;
@@ -481,12 +479,10 @@ fn answer(pdu: Pdu, served: &mut Served) -> Reply {
                     }
                 }
                 if all_end {
-                    walk_ended = true;
+                    // A repetition of only endOfMibView ends the walk, as for GetNext (spec §5).
+                    served.policy.walk_ended();
                     break;
                 }
-            }
-            if walk_ended {
-                served.policy.walk_ended();
             }
             response(ids, error::NO_ERROR, 0, vbs.varbinds)
         }

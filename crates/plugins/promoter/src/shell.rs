@@ -284,14 +284,12 @@ async fn resource_task(
                     *start_task.lock().unwrap() = Some((id, handle));
                 }
                 Action::Stop { .. } => {
-                    let mut slot = start_task.lock().unwrap();
-                    if cfg.runner == Runner::Shell {
-                        if let Some((id, start)) = slot.take() {
-                            if !start.is_finished() {
-                                start.abort();
-                                let _ = lane_tx.send(Lane::EndStart(id, start));
-                            }
-                        }
+                    let shell_start = (cfg.runner == Runner::Shell)
+                        .then(|| start_task.lock().unwrap().take())
+                        .flatten();
+                    if let Some((id, start)) = shell_start.filter(|(_, s)| !s.is_finished()) {
+                        start.abort();
+                        let _ = lane_tx.send(Lane::EndStart(id, start));
                     }
                     let _ = lane_tx.send(Lane::Run(a));
                 }

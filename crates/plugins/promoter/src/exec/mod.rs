@@ -17,6 +17,7 @@ use crate::{detect, dropins, units};
 use log::{info, warn};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 
 /// Performs actions for one resource.
@@ -30,7 +31,7 @@ pub struct Executor {
     /// A `daemon-reload` after changed drop-ins failed: systemd may still have the old ones,
     /// though the files on disk are current, so the next write reloads even if it changes
     /// nothing (shared by every resource: one reload serves all).
-    reload_owed: Arc<std::sync::atomic::AtomicBool>,
+    reload_owed: Arc<AtomicBool>,
 }
 
 impl Executor {
@@ -60,7 +61,6 @@ impl Executor {
     }
 
     async fn daemon_reload(&self) -> Result<(), String> {
-        use std::sync::atomic::Ordering::SeqCst;
         info!("systemd_daemon_reload: reloading daemon");
         let out = self
             .systemctl(&["daemon-reload"], self.timeouts.quick)
@@ -212,7 +212,7 @@ impl Executor {
             );
         }
         let report = self.unit_dir.sync(res, &files).map_err(|e| e.to_string())?;
-        if report.changed() || self.reload_owed.load(std::sync::atomic::Ordering::SeqCst) {
+        if report.changed() || self.reload_owed.load(SeqCst) {
             self.daemon_reload()
                 .await
                 .map_err(|e| format!("systemctl daemon-reload: {e}"))?;

@@ -84,7 +84,8 @@ pub const SNAPSHOT_BURST: Duration = Duration::from_millis(20);
 
 enum Control {
     Reload,
-    Stop,
+    /// Why: Ok for a signal, the error the daemon exits 1 with otherwise.
+    Stop(Result<(), &'static str>),
     Dump,
 }
 
@@ -157,21 +158,19 @@ impl Core {
         mut signals: Signals,
     ) -> Result<(), &'static str> {
         let mut monitor = self.monitor_timer();
-        let mut result = Ok(());
         loop {
             let control = tokio::select! {
                 ev = reader.recv() => match ev {
                     Some(ev) => { self.on_reader(ev); continue; }
                     None => {
                         log::error!(target: TARGET, "events2 reader ended: stopping");
-                        result = Err("events2 processing failed: the events2 reader ended");
-                        Control::Stop
+                        Control::Stop(Err("events2 processing failed: the events2 reader ended"))
                     }
                 },
                 Some(ev) = self.host_events.recv() => { self.host.handle(ev, &self.state); continue; }
                 _ = signals.hup.recv() => Control::Reload,
-                _ = signals.term.recv() => Control::Stop,
-                _ = signals.int.recv() => Control::Stop,
+                _ = signals.term.recv() => Control::Stop(Ok(())),
+                _ = signals.int.recv() => Control::Stop(Ok(())),
                 _ = signals.usr1.recv() => Control::Dump,
                 _ = tick(&mut monitor) => { self.check_snippets(); continue; }
                 _ = self.host.snapshot_asked() => {
@@ -186,7 +185,7 @@ impl Core {
                     monitor = self.monitor_timer();
                 }
                 Control::Dump => self.dump(),
-                Control::Stop => {
+                Control::Stop(result) => {
                     self.notifier.stopping();
                     log::info!(target: TARGET, "stopping {} plugins", self.host.len() + self.host.stopping());
                     self.host.shutdown().await;

@@ -118,10 +118,7 @@ impl Plugin for Promoter {
 
     async fn after_reconfigure(configs: Vec<PromoterConfig>) {
         let dir = unit_dir();
-        let configured: Vec<String> = configs
-            .iter()
-            .flat_map(|c| c.resources.keys().cloned())
-            .collect();
+        let configured = systemd_run_resources(&configs);
         let mut removable = dir.unconfigured(configured.iter().map(String::as_str));
         // A stack still up keeps its drop-ins: they carry the ordering and the PartOf/BindsTo
         // that make `systemctl stop drbd-services@RES.target` (drbd-reactorctl disable --now,
@@ -141,7 +138,7 @@ impl Plugin for Promoter {
         match removed {
             Ok(Ok(report)) if report.changed() => {
                 for path in &report.deleted {
-                    log::info!(target: TARGET, "removed {} (its resource is no longer configured)", path.display());
+                    log::info!(target: TARGET, "removed {} (its resource is no longer configured with runner = \"systemd\")", path.display());
                 }
                 let quick = crate::exec::timeouts::Timeouts::default().quick;
                 let reload = CommandLine::new("systemctl", &["daemon-reload"], quick);
@@ -206,9 +203,36 @@ impl Plugin for Promoter {
     }
 }
 
+/// The resources whose drop-ins stay: those the systemd runner starts. A resource that moved
+/// to `runner = "shell"` has no use for its units' drop-ins (its old `BindsTo`/`PartOf` would
+/// still tie those units to a promote unit nobody starts) and loses them like a removed one.
+fn systemd_run_resources(configs: &[PromoterConfig]) -> Vec<String> {
+    configs
+        .iter()
+        .flat_map(|c| c.resources.iter())
+        .filter(|(_, res)| res.runner == config::Runner::Systemd)
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::any_unit_up;
+    use super::{any_unit_up, systemd_run_resources};
+    use crate::config::{PromoterConfig, ResourceConfig, Runner};
+
+    #[test]
+    fn only_resources_of_the_systemd_runner_keep_their_drop_ins() {
+        let shell = ResourceConfig {
+            runner: Runner::Shell,
+            ..ResourceConfig::default()
+        };
+        let mut a = PromoterConfig::default();
+        a.resources.insert("r0".into(), ResourceConfig::default());
+        a.resources.insert("r1".into(), shell);
+        let mut b = PromoterConfig::default();
+        b.resources.insert("r2".into(), ResourceConfig::default());
+        assert_eq!(systemd_run_resources(&[a, b]), ["r0", "r2"]);
+    }
 
     #[test]
     fn a_stack_runs_while_its_target_or_promote_unit_is_in_any_state_but_inactive_or_failed() {

@@ -2,7 +2,7 @@
 # Builds the .deb from the committed tree with debhelper (debian/), in a scratch copy so that
 # dpkg-buildpackage writes nothing next to the working tree, reusing target/ as cargo's build
 # directory. Result: target/deb/drbd-reactor_<version>_<arch>.deb (path printed last).
-# Needs: debhelper, dpkg-dev, a Rust toolchain >= 1.80 on PATH. CARGO_TARGET_DIR and TMPDIR
+# Needs: debhelper, dpkg-dev, a Rust toolchain >= 1.85 on PATH. CARGO_TARGET_DIR and TMPDIR
 # are honoured (e.g. both on a tmpfs when the disk is short).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -26,7 +26,7 @@ impl Rng {
     }
     /// True one time in `n`.
     fn coin(&mut self, n: u64) -> bool {
-        self.next().is_multiple_of(n)
+        self.next() % n == 0
     }
     fn pick<'a>(&mut self, of: &[&'a str]) -> &'a str {
         of[(self.next() % of.len() as u64) as usize]

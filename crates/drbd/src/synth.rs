@@ -61,7 +61,7 @@ pub fn resource(i: usize, peers: u32) -> Resource {
     let name = resource_name(i);
     let port = 7000 + (i % 58_000) as u16;
     let mut r = Resource::new(name);
-    r.role = if i.is_multiple_of(3) {
+    r.role = if i % 3 == 0 {
         Role::Primary
     } else {
         Role::Secondary

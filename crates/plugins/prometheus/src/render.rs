@@ -53,10 +53,14 @@ pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a>
     let (mut n1, mut n2) = (itoa::Buffer::new(), itoa::Buffer::new());
     let (mut local, mut peer) = (String::new(), String::new());
     let a = &mut o.arena;
-    // Appends a copy of `prefix` plus `,key="value"` pairs and returns the new span.
-    fn extend(a: &mut String, prefix: &Span, pairs: &[(&str, &str)]) -> Span {
+    // A resource's labels and a connection's are kept in these too, so each object's span is
+    // its prefix appended once plus its own pairs (`String::extend_from_within` would copy
+    // inside the arena, but needs Rust 1.87, above the workspace's rust-version).
+    let (mut resource_prefix, mut connection_prefix) = (String::new(), String::new());
+    // Appends `prefix` plus `,key="value"` pairs and returns the new span.
+    fn extend(a: &mut String, prefix: &str, pairs: &[(&str, &str)]) -> Span {
         let start = a.len();
-        a.extend_from_within(prefix.clone());
+        a.push_str(prefix);
         for (k, v) in pairs {
             a.push(',');
             label(a, k, v);
@@ -64,14 +68,20 @@ pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a>
         start..a.len()
     }
     for r in resources {
-        let start = a.len();
-        label(a, "name", &r.name);
-        let rl = start..a.len();
+        resource_prefix.clear();
+        label(&mut resource_prefix, "name", &r.name);
+        let rl = extend(a, &resource_prefix, &[]);
         for c in &r.connections {
             let id = n1.format(c.peer_node_id);
-            let cl = extend(a, &rl, &[("conn_name", &c.conn_name), ("peer_node_id", id)]);
+            connection_prefix.clear();
+            connection_prefix.push_str(&resource_prefix);
+            for (k, v) in [("conn_name", &*c.conn_name), ("peer_node_id", id)] {
+                connection_prefix.push(',');
+                label(&mut connection_prefix, k, v);
+            }
+            let cl = extend(a, &connection_prefix, &[]);
             for p in &c.peer_devices {
-                let pl = extend(a, &cl, &[("volume", n2.format(p.volume))]);
+                let pl = extend(a, &connection_prefix, &[("volume", n2.format(p.volume))]);
                 o.peer_devices.push((pl, p));
             }
             for p in &c.paths {
@@ -79,7 +89,7 @@ pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a>
                 peer.clear();
                 p.endpoints.local.push_to(&mut local);
                 p.endpoints.peer.push_to(&mut peer);
-                let pl = extend(a, &cl, &[("local", &local), ("peer", &peer)]);
+                let pl = extend(a, &connection_prefix, &[("local", &local), ("peer", &peer)]);
                 o.paths.push((pl, p.established));
             }
             o.connections.push((cl, c));
@@ -87,7 +97,7 @@ pub fn collect<'a>(resources: impl Iterator<Item = &'a Resource>) -> Objects<'a>
         for d in &r.devices {
             let dl = extend(
                 a,
-                &rl,
+                &resource_prefix,
                 &[
                     ("volume", n1.format(d.volume)),
                     ("minor", n2.format(d.minor)),

@@ -139,7 +139,7 @@ const MAX_BLOCK: usize = 2;
 /// true: "cut after"), else at the end of `resources`. Returns its length.
 pub(crate) fn run_at(resources: &[Arc<Resource>], size: usize) -> (usize, bool) {
     for (i, r) in resources.iter().enumerate() {
-        let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()).is_multiple_of(size as u64);
+        let ends = xxhash_rust::xxh3::xxh3_64(r.name.as_bytes()) % size as u64 == 0;
         if ends || i + 1 >= MAX_BLOCK * size {
             return (i + 1, true);
         }

@@ -148,3 +148,61 @@ fn every_key_of_the_main_example_is_documented_in_drbd_reactor_toml_5() {
     let missing = undocumented(&keys, &page("drbd-reactor.toml.5"));
     assert!(missing.is_empty(), "drbd-reactor.toml(5) lacks {missing:?}");
 }
+
+/// The EXAMPLES of a manual page that are configuration (not a shell command), with groff's
+/// escapes made plain.
+fn config_examples(page_text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut block: Option<String> = None;
+    for line in page_text.lines() {
+        match (line, &mut block) {
+            (".EX", None) => block = Some(String::new()),
+            (".EE", Some(_)) => blocks.extend(block.take()),
+            (line, Some(text)) => {
+                let plain = line
+                    .replace("\\(dq", "\"")
+                    .replace("\\(aq", "'")
+                    .replace("\\e", "\\");
+                text.push_str(&plain);
+                text.push('\n');
+            }
+            _ => {}
+        }
+    }
+    blocks.retain(|b| b.lines().any(|l| l.contains(" = ")));
+    blocks
+}
+
+#[test]
+fn every_configuration_example_of_a_manual_page_loads_with_the_daemons_config_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for kind in PluginKind::ALL {
+        let name = format!("drbd-reactor.{kind}.5");
+        for (i, example) in config_examples(&page(&name)).iter().enumerate() {
+            let path = dir.path().join(format!("{kind}-{i}.toml"));
+            std::fs::write(&path, example).unwrap();
+            let (_, plugins, warnings) = drbd_reactor::daemon::read_config(&path)
+                .unwrap_or_else(|e| panic!("{name}, example {i}: {e}\n{example}"));
+            assert!(
+                !plugins.is_empty(),
+                "{name}, example {i}: no plugin\n{example}"
+            );
+            assert!(warnings.is_empty(), "{name}, example {i}: {warnings:?}");
+            checked += 1;
+        }
+    }
+    let main = config_examples(&page("drbd-reactor.toml.5"));
+    let snippets = dir.path().join("snippets");
+    std::fs::create_dir(&snippets).unwrap();
+    for example in &main {
+        let path = dir.path().join("main.toml");
+        let example = example.replace("/etc/drbd-reactor.d", snippets.to_str().unwrap());
+        std::fs::write(&path, example).unwrap();
+        drbd_reactor_config::load(&path).unwrap_or_else(|e| panic!("drbd-reactor.toml(5): {e}"));
+    }
+    assert!(
+        checked >= 5 && !main.is_empty(),
+        "{checked} plugin examples found"
+    );
+}

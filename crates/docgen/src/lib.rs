@@ -24,7 +24,24 @@ pub fn daemon() -> Command {
 }
 
 pub fn ctl() -> Command {
-    ctl_cli::Cli::command()
+    ctl_cli::Cli::command().after_help(
+        "Cluster contexts: context NAME is the file NAME.toml in \
+         $XDG_CONFIG_HOME/drbd-reactorctl/ (else $HOME/.config/drbd-reactorctl/); \
+         default.toml, usually a symlink, applies without --context; the contexts none \
+         and local, and --local, run on this node only. Keys: nodes-script (a program in \
+         that directory whose output, more [nodes.NAME] tables, is appended), ssh-options \
+         (extra ssh arguments for every node, a list of strings), timeout (seconds each \
+         node may take, default 60), and one [nodes.NAME] table per node (NAME as its \
+         uname -n; quoted when it has dots) with hostname (default NAME), user (default \
+         root), port (ssh port) and command (the drbd-reactorctl command line on that node, \
+         default drbd-reactorctl). An unknown key is an error. \
+         Environment: DRBD_REACTOR_RUN_DIR (the daemon's run files, default \
+         /run/drbd-reactor), DRBD_REACTORCTL_INIT (systemd or none: how a changed \
+         configuration is reloaded; default systemd when /run/systemd/system exists), \
+         DRBD_REACTORCTL_RELOAD_TIMEOUT (seconds to wait for the daemon to read it), \
+         DRBD_REACTORCTL_DEVICE_TIMEOUT (seconds start-until waits for backing devices), \
+         VISUAL or EDITOR (edit; default vi).",
+    )
 }
 
 /// ocf-rs-wrapper reads its action from argv and everything else from the environment
@@ -53,7 +70,7 @@ pub fn ocf_rs_wrapper() -> Command {
         .arg(
             Arg::new("unit")
                 .action(ArgAction::Set)
-                .help("The unit name (%n), used in log messages"),
+                .help("The unit name (%n); accepted and not used (logs name the agent instance)"),
         )
         .after_help(
             "Environment: AGENT (the agent's path, required), OCF_ROOT and \
@@ -67,7 +84,7 @@ pub fn ocf_rs_wrapper() -> Command {
 
 /// The date on every generated page (a fixed one: the pages must be reproducible). Set it
 /// when a command line changes.
-pub const PAGES_DATE: &str = "2026-12-05";
+pub const PAGES_DATE: &str = "2026-12-07";
 
 /// Every binary with its page name.
 pub fn commands() -> Vec<Command> {
@@ -83,7 +100,10 @@ pub const SHELLS: [(Shell, &str); 3] = [
 /// Every generated file: path relative to the repository root, and content.
 pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
-    for cmd in commands() {
+    for mut cmd in commands() {
+        // Built, so that global options (drbd-reactorctl's --context, --nodes) reach every
+        // subcommand's page and clap's own `help` subcommand, listed on the main page, has one.
+        cmd.build();
         let name = cmd.get_name().to_string();
         out.push((PathBuf::from(format!("man/{name}.1")), page(cmd.clone())));
         // the SUBCOMMANDS section refers to NAME-SUB(1), as git's pages do

@@ -1,8 +1,10 @@
 //! A child process in a process group of its own, so that it and everything it starts can be
 //! signalled together: `sh -c` scripts that fork, drbdsetup, OCF agents, systemctl.
 //!
-//! Must never: signal group 0 or any group it did not create, or return from a timed-out wait
-//! with the child still unreaped.
+//! Must never: signal group 0 or any group it did not create, or wait for ever: a timed-out
+//! wait kills the group and reaps the leader, and a leader that SIGKILL cannot end (asleep in
+//! the kernel, uninterruptibly: hung NFS, blocked I/O) is left to tokio's reaper after
+//! [`REAP_GRACE`] instead of holding its caller.
 
 use rustix::process::{kill_process_group, Pid, Signal};
 use std::io;
@@ -14,8 +16,17 @@ use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waited {
     Exited(ExitStatus),
-    /// The deadline passed: the whole group was killed and the child reaped.
+    /// The deadline passed: the whole group was killed and the child reaped (or, if it did
+    /// not die within [`REAP_GRACE`], left to be reaped when it does).
     TimedOut,
+}
+
+/// How long a leader killed at its deadline may take to die before the wait returns anyway.
+pub const REAP_GRACE: Duration = Duration::from_secs(10);
+
+/// Waits for `exit` (a killed leader's) at most `grace`; true if it came.
+async fn reaped_within<F: std::future::Future>(exit: F, grace: Duration) -> bool {
+    tokio::time::timeout(grace, exit).await.is_ok()
 }
 
 /// Spawn options.
@@ -116,7 +127,7 @@ impl GroupChild {
             Ok(status) => status.map(Waited::Exited),
             Err(_) => {
                 self.kill_group();
-                self.child.wait().await?;
+                reaped_within(self.child.wait(), REAP_GRACE).await;
                 Ok(Waited::TimedOut)
             }
         }
@@ -181,6 +192,15 @@ mod tests {
             assert!(Instant::now() < deadline, "grandchild never wrote its pid");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_killed_leader_that_never_dies_holds_the_wait_only_for_the_reap_grace() {
+        // What a leader asleep in the kernel looks like to the wait: an exit that never comes.
+        let began = tokio::time::Instant::now();
+        assert!(!reaped_within(std::future::pending::<()>(), REAP_GRACE).await);
+        assert_eq!(began.elapsed(), REAP_GRACE);
+        assert!(reaped_within(async {}, REAP_GRACE).await);
     }
 
     #[tokio::test]

@@ -77,8 +77,10 @@ pub fn ocf_rs_wrapper() -> Command {
              OCF_RESOURCE_INSTANCE (required), OCF_RESKEY_* (the agent's parameters), \
              monitor_interval (seconds, default 30; the misspelt monitor_inverval is also \
              read), start_timeout (60), monitor_timeout (30), stop_timeout (60), \
-             OCF_RS_WRAPPER_RUN_DIR. Exit status: 0 on success, the agent's exit code when \
-             it failed, 1 for a usage error.",
+             OCF_RS_WRAPPER_RUN_DIR. Timeouts count time the wrapper was awake (a frozen \
+             service keeps its call). A failed start or monitor is followed by the agent's \
+             stop in the main process, before it exits. Exit status: 0 on success, the \
+             agent's exit code when it failed, 1 for a usage error.",
         )
 }
 

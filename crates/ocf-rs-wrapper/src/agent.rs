@@ -1,11 +1,12 @@
 //! Running one agent call: `$AGENT <action>` directly (no shell) in its own process group,
 //! stdin from /dev/null, stdout and stderr to the journal line by line, killed with its whole
-//! group at the call's timeout.
+//! group at the call's timeout (counted in awake time: a frozen service keeps its call).
 //!
 //! Edge module, built on `drbd-reactor-process`. It must never wait for ever: not for the
 //! agent (timeout) and not for its output (a daemon the agent started may hold the pipe open;
 //! its lines keep being forwarded in the background, the call returns after a short grace).
 
+use crate::awake::{AwakeClock, TICK};
 use crate::ocf::{agent_environment, call_environment, Call, Ending};
 use drbd_reactor_process::group::Options;
 use drbd_reactor_process::{read_lines, spawn_group, LineLimit, Waited};
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
+use tokio::time::MissedTickBehavior;
 
 /// How long output may trail the agent's exit before the call returns without it.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
@@ -55,7 +57,7 @@ impl Agent for ProcessAgent {
         };
         let mut child = match spawn_group(&mut cmd, options) {
             Ok(child) => child,
-            Err(e) => return Ending::NotRun(e.to_string()),
+            Err(e) => return Ending::NotRun(format!("{}: {e}", self.path.display())),
         };
         let mut readers = Vec::new();
         for (stream, pipe) in [
@@ -65,8 +67,16 @@ impl Agent for ProcessAgent {
             let Some(pipe) = pipe else { continue };
             let prefix = format!("{} {} {stream}:", self.label, call.as_str());
             readers.push(tokio::spawn(async move {
-                let stats =
-                    read_lines(pipe, OUTPUT_LIMIT, |line| log::info!("{prefix} {line}")).await;
+                let mut forwarded = 0;
+                let stats = read_lines(pipe, OUTPUT_LIMIT, |line| {
+                    log::info!("{prefix} {line}");
+                    forwarded += 1;
+                    // A daemon the agent started may hold the pipe for days: say it now.
+                    if Some(forwarded) == OUTPUT_LIMIT.max_lines {
+                        log::warn!("{prefix} {forwarded} lines forwarded; any further output of this call is dropped");
+                    }
+                })
+                .await;
                 if stats.lines_dropped > 0 || stats.lines_truncated > 0 {
                     log::warn!(
                         "{prefix} output capped: {} lines dropped, {} lines cut, {} bytes dropped",
@@ -77,7 +87,23 @@ impl Agent for ProcessAgent {
                 }
             }));
         }
-        let waited = child.wait_timeout(Some(timeout)).await;
+        // The timeout counts awake time (a frozen service keeps its call, see `awake`).
+        let began = tokio::time::Instant::now();
+        let mut clock = AwakeClock::new(timeout, began);
+        let mut ticks = tokio::time::interval_at(began + TICK, TICK);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let waited = loop {
+            tokio::select! {
+                // cancel safe: a wait dropped at a tick loses nothing
+                status = child.wait() => break status.map(Waited::Exited),
+                now = ticks.tick() => {
+                    if clock.tick(now.max(tokio::time::Instant::now())) {
+                        // kills the group, reaps the leader (unless it exited just now)
+                        break child.wait_timeout(Some(Duration::ZERO)).await;
+                    }
+                }
+            }
+        };
         let _ = tokio::time::timeout(OUTPUT_GRACE, async {
             for reader in readers {
                 let _ = reader.await;

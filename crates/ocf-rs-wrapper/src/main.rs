@@ -6,6 +6,7 @@
 //! handlers are in place (a SIGTERM must always lead to `stop`).
 
 mod agent;
+mod awake;
 mod notify;
 mod ocf;
 mod schedule;
@@ -111,10 +112,17 @@ async fn run(settings: Settings) -> u8 {
                 }
             };
             let label = settings.label();
+            let extension = service::sigterm_extension(&settings);
+            // systemd's stop timeout starts with the SIGTERM; the call running then may
+            // take its own timeout before the stop begins (and asks for its own).
+            let mut stop_notifier = notifier.clone();
             tokio::spawn(async move {
                 tokio::select! {
                     _ = term.recv() => log::info!("{label}: SIGTERM, stopping after the running call"),
                     _ = int.recv() => log::info!("{label}: SIGINT, stopping after the running call"),
+                }
+                if let Err(e) = notify::Notifier::notify(&mut stop_notifier, &extension) {
+                    log::warn!("{label}: could not ask systemd for time to stop: {e}");
                 }
                 let _ = tx.send(true);
                 // Further signals change nothing: stop runs once.

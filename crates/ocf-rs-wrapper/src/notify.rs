@@ -14,6 +14,7 @@ pub trait Notifier {
 }
 
 /// The real thing; without `NOTIFY_SOCKET` every message is dropped (run by hand).
+#[derive(Clone)]
 pub struct SdNotify {
     target: Option<SocketAddr>,
 }

@@ -2,9 +2,14 @@
 //! `ExecStopPost=`), written against the [`Agent`] and [`Notifier`] seams and a terminate flag.
 //!
 //! It must never report a failed or unfinished agent call as success, and never run the agent's
-//! `stop` twice for one run: when the main process ran `stop` on SIGTERM and it failed, it
-//! leaves a note under the run directory keyed by systemd's `INVOCATION_ID`, and `ExecStopPost=`
-//! reports that result instead of calling `stop` again.
+//! `stop` twice for one run: when the main process ran `stop` (on SIGTERM, or before it ends
+//! after a failed start or monitor) and its own exit status does not say so, it leaves a note
+//! under the run directory keyed by systemd's `INVOCATION_ID`, and `ExecStopPost=` reports
+//! that result instead of calling `stop` again.
+//!
+//! Why the main process stops the agent when it fails: the unit's `KillMode=mixed` makes
+//! systemd SIGKILL everything left in the cgroup (the agent's daemons) the moment the main
+//! process exits on its own, before `ExecStopPost=` runs; the agent's `stop` must come first.
 
 use crate::agent::Agent;
 use crate::notify::Notifier;
@@ -35,7 +40,7 @@ pub async fn start_and_monitor(
         let message = format!("{label},s-a-m,start: {}", describe_failure(&ending));
         log::error!("{message}");
         status_notify(notifier, &format!("STATUS={message}"));
-        return status;
+        return stop_before_failing(settings, agent, notifier, status).await;
     }
     if *terminate.borrow() {
         log::info!("{label}: asked to stop while starting");
@@ -48,7 +53,7 @@ pub async fn start_and_monitor(
         "READY=1\nSTATUS={label}: monitoring every {seconds} seconds"
     )) {
         log::error!("{label}: could not tell systemd the service is ready: {e}");
-        return GENERIC_FAILURE;
+        return stop_before_failing(settings, agent, notifier, GENERIC_FAILURE).await;
     }
 
     let schedule = Schedule {
@@ -66,7 +71,7 @@ pub async fn start_and_monitor(
             let message = format!("{label},s-a-m,monitor: {}", describe_failure(&ending));
             log::error!("{message}");
             status_notify(notifier, &format!("STATUS={message}"));
-            return status;
+            return stop_before_failing(settings, agent, notifier, status).await;
         }
         if *terminate.borrow() {
             break;
@@ -79,6 +84,8 @@ pub async fn start_and_monitor(
 /// `stop` as `ExecStopPost=` (or by hand). Returns the wrapper's exit status.
 pub async fn stop(settings: &Settings, agent: &mut impl Agent, notifier: &mut impl Notifier) -> u8 {
     let label = settings.label();
+    // Taken first, so that no note outlives its service run.
+    let note = take_stop_note(settings);
     if settings
         .previous_exit
         .as_ref()
@@ -86,34 +93,65 @@ pub async fn stop(settings: &Settings, agent: &mut impl Agent, notifier: &mut im
     {
         return 0;
     }
-    if let Some(status) = take_stop_note(settings) {
-        log::error!(
-            "{label}: the agent's stop already ran for this service run and failed (exit status {status}); not running it a second time"
-        );
-        return status;
+    match note {
+        Some(0) => {
+            log::info!(
+                "{label}: the agent's stop already ran for this service run, when it failed; not running it a second time"
+            );
+            0
+        }
+        Some(status) => {
+            log::error!(
+                "{label}: the agent's stop already ran for this service run and failed (exit status {status}); not running it a second time"
+            );
+            status
+        }
+        None => run_stop(settings, agent, notifier, true).await,
     }
-    run_stop(settings, agent, notifier).await
 }
 
+/// The service stops on SIGTERM: `stop` here; the exit status is its result.
 async fn stop_in_main(
     settings: &Settings,
     agent: &mut impl Agent,
     notifier: &mut impl Notifier,
 ) -> u8 {
     extend_timeout(notifier, settings.timeouts.stop);
-    let status = run_stop(settings, agent, notifier).await;
+    let status = run_stop(settings, agent, notifier, true).await;
     if status != 0 {
         leave_stop_note(settings, status);
     }
     status
 }
 
-async fn run_stop(settings: &Settings, agent: &mut impl Agent, notifier: &mut impl Notifier) -> u8 {
+/// The service fails with `status` (start or monitor failed, READY lost): the agent's `stop`
+/// runs here, while what the agent started still runs (see the module comment), and
+/// `ExecStopPost=` finds its result in the note. No `STOPPING=1`: the unit is failing, not
+/// being stopped, and `Restart=` applies as before.
+async fn stop_before_failing(
+    settings: &Settings,
+    agent: &mut impl Agent,
+    notifier: &mut impl Notifier,
+    status: u8,
+) -> u8 {
+    extend_timeout(notifier, settings.timeouts.stop);
+    let stopped = run_stop(settings, agent, notifier, false).await;
+    leave_stop_note(settings, stopped);
+    status
+}
+
+async fn run_stop(
+    settings: &Settings,
+    agent: &mut impl Agent,
+    notifier: &mut impl Notifier,
+    stopping: bool,
+) -> u8 {
     let label = settings.label();
     log::info!("{label}: about to exec stop");
+    let stopping = if stopping { "STOPPING=1\n" } else { "" };
     status_notify(
         notifier,
-        &format!("STOPPING=1\nSTATUS={label}: about to exec stop"),
+        &format!("{stopping}STATUS={label}: about to exec stop"),
     );
     let ending = agent.call(Call::Stop, settings.timeouts.stop).await;
     match verdict(&ending) {
@@ -135,6 +173,15 @@ fn status_notify(notifier: &mut impl Notifier, message: &str) {
     }
 }
 
+/// What to ask of systemd's stop timeout when SIGTERM arrives: the call that may be running
+/// (start or monitor, bounded by its timeout) plus the `stop` that follows. Without it a
+/// start with `start_timeout` above `TimeoutStopSec=` was SIGKILLed by systemd halfway.
+pub fn sigterm_extension(settings: &Settings) -> String {
+    let running = settings.timeouts.start.max(settings.timeouts.monitor);
+    let usec = (running + settings.timeouts.stop + EXTEND_MARGIN).as_micros();
+    format!("EXTEND_TIMEOUT_USEC={usec}")
+}
+
 fn extend_timeout(notifier: &mut impl Notifier, call_timeout: Duration) {
     let usec = (call_timeout + EXTEND_MARGIN).as_micros();
     status_notify(notifier, &format!("EXTEND_TIMEOUT_USEC={usec}"));
@@ -142,7 +189,7 @@ fn extend_timeout(notifier: &mut impl Notifier, call_timeout: Duration) {
 
 fn stop_note(settings: &Settings) -> Option<PathBuf> {
     let id = settings.invocation_id.as_ref()?;
-    Some(settings.run_dir.join(format!("{id}.stop-failed")))
+    Some(settings.run_dir.join(format!("{id}.stopped")))
 }
 
 fn leave_stop_note(settings: &Settings, status: u8) {
@@ -163,13 +210,7 @@ fn take_stop_note(settings: &Settings) -> Option<u8> {
     let path = stop_note(settings)?;
     let text = std::fs::read_to_string(&path).ok()?;
     let _ = std::fs::remove_file(&path);
-    Some(
-        text.trim()
-            .parse::<u8>()
-            .ok()
-            .filter(|s| *s != 0)
-            .unwrap_or(GENERIC_FAILURE),
-    )
+    Some(text.trim().parse::<u8>().unwrap_or(GENERIC_FAILURE))
 }
 
 #[cfg(test)]
@@ -239,7 +280,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_failed_start_exits_with_the_agent_code_and_never_sends_ready() {
+    async fn a_failed_start_stops_the_agent_exits_with_its_code_and_never_sends_ready() {
         let dir = tempfile::tempdir().unwrap();
         let s = settings(dir.path(), &[]);
         let mut agent = FakeAgent::default();
@@ -249,7 +290,7 @@ mod tests {
         let mut n = Recorder::default();
         let (_tx, rx) = watch::channel(false);
         assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 6);
-        assert_eq!(agent.calls, [Call::Start]);
+        assert_eq!(agent.calls, [Call::Start, Call::Stop]);
         assert!(n.0.iter().all(|m| !m.contains("READY=1")), "{:?}", n.0);
         assert!(n.0.iter().any(|m| m
             == "STATUS=Dummy:p_dummy_my\\x2dres,s-a-m,start: FAILED with exit code 6 (OCF_ERR_CONFIGURED)"));
@@ -271,7 +312,13 @@ mod tests {
         assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 7);
         assert_eq!(
             agent.calls,
-            [Call::Start, Call::Monitor, Call::Monitor, Call::Monitor]
+            [
+                Call::Start,
+                Call::Monitor,
+                Call::Monitor,
+                Call::Monitor,
+                Call::Stop
+            ]
         );
         // Virtual time: three intervals of 10 s.
         assert_eq!(began.elapsed(), Duration::from_secs(30));
@@ -295,9 +342,8 @@ mod tests {
         assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 1);
         assert!(n
             .0
-            .last()
-            .unwrap()
-            .contains("monitor: FAILED: no result after 30 s"));
+            .iter()
+            .any(|m| m.contains("monitor: FAILED: no result after 30 s")));
     }
 
     #[tokio::test(start_paused = true)]
@@ -354,6 +400,67 @@ mod tests {
         // The note is used once: a later run of the same invocation would call stop.
         assert_eq!(stop(&post, &mut agent, &mut n).await, 0);
         assert_eq!(agent.calls, [Call::Stop]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_monitor_stops_the_agent_before_exiting_and_exec_stop_post_does_not_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        for (stop_ends, post_status) in [(Ending::Exited(0), 0), (Ending::Exited(1), 1)] {
+            let mut agent = FakeAgent::default();
+            agent.script.extend([
+                (Call::Monitor, Ending::Exited(7), Duration::ZERO),
+                (Call::Stop, stop_ends, Duration::ZERO),
+            ]);
+            let mut n = Recorder::default();
+            let (_tx, rx) = watch::channel(false);
+            assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 7);
+            assert_eq!(agent.calls, [Call::Start, Call::Monitor, Call::Stop]);
+            // failing, not stopping: Restart= still applies
+            assert!(n.0.iter().all(|m| !m.contains("STOPPING=1")), "{:?}", n.0);
+
+            let mut post = s.clone();
+            post.previous_exit = Some(PreviousExit {
+                code: "exited".into(),
+                status: "7".into(),
+            });
+            let mut agent = FakeAgent::default();
+            assert_eq!(stop(&post, &mut agent, &mut n).await, post_status);
+            assert!(agent.calls.is_empty(), "stop ran twice");
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "a note outlived its run"
+            );
+        }
+    }
+
+    #[test]
+    fn sigterm_asks_systemd_for_the_running_call_and_the_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(
+            dir.path(),
+            &[("start_timeout", "120"), ("stop_timeout", "60")],
+        );
+        // 120 s start + 60 s stop + 5 s margin
+        assert_eq!(sigterm_extension(&s), "EXTEND_TIMEOUT_USEC=185000000");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_note_left_before_a_clean_exit_is_removed_by_exec_stop_post() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        leave_stop_note(&s, 0);
+        let mut post = s.clone();
+        post.previous_exit = Some(PreviousExit {
+            code: "exited".into(),
+            status: "0".into(),
+        });
+        assert_eq!(
+            stop(&post, &mut FakeAgent::default(), &mut Recorder::default()).await,
+            0
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -415,7 +522,17 @@ mod tests {
         let mut agent = FakeAgent::default();
         let (_tx, rx) = watch::channel(false);
         assert_eq!(start_and_monitor(&s, &mut agent, &mut Broken, rx).await, 1);
-        assert_eq!(agent.calls, [Call::Start], "no monitoring without READY");
+        assert_eq!(
+            agent.calls,
+            [Call::Start, Call::Stop],
+            "no monitoring without READY; stopped before failing"
+        );
+        // ExecStopPost of another run (no note of its own)
+        let other = tempfile::tempdir().unwrap();
+        let s = settings(
+            other.path(),
+            &[("EXIT_CODE", "killed"), ("EXIT_STATUS", "KILL")],
+        );
         let mut agent = FakeAgent::default();
         assert_eq!(stop(&s, &mut agent, &mut Broken).await, 0);
         assert_eq!(agent.calls, [Call::Stop]);

@@ -172,8 +172,18 @@ pub fn parse(
 }
 
 /// Whole seconds, at least 1; anything else is a warning and `default`.
+/// The longest interval or timeout taken as given: a year. Anything longer is as good as
+/// "never" and would overflow the clock arithmetic of a deadline.
+const MAX_SECONDS: u64 = 365 * 24 * 3600;
+
 fn seconds(name: &str, value: &str, default: Duration, warnings: &mut Vec<String>) -> Duration {
     match value.trim().parse::<u64>() {
+        Ok(n) if n > MAX_SECONDS => {
+            warnings.push(format!(
+                "{name}='{value}' is more than a year, using a year ({MAX_SECONDS} seconds)"
+            ));
+            Duration::from_secs(MAX_SECONDS)
+        }
         Ok(n) if n > 0 => Duration::from_secs(n),
         _ => {
             warnings.push(format!(
@@ -334,6 +344,30 @@ mod tests {
         let s = parse(&args(&["stop"]), env(&with(&[("stop_timeout", "soon")]))).unwrap();
         assert_eq!(s.timeouts.stop, DEFAULT_STOP_TIMEOUT);
         assert!(s.warnings[0].contains("stop_timeout='soon'"));
+    }
+
+    #[test]
+    fn values_beyond_a_year_are_taken_as_a_year_with_a_warning() {
+        let huge = "18446744073709551615"; // u64::MAX
+        let s = parse(
+            &args(&["start-and-monitor"]),
+            env(&with(&[
+                ("start_timeout", huge),
+                ("monitor_interval", huge),
+                ("stop_timeout", "31536001"),
+            ])),
+        )
+        .unwrap();
+        let year = Duration::from_secs(MAX_SECONDS);
+        assert_eq!(
+            (s.timeouts.start, s.monitor_interval, s.timeouts.stop),
+            (year, year, year)
+        );
+        assert_eq!(s.warnings.len(), 3, "{:?}", s.warnings);
+        // a deadline a year ahead is representable (it overflowed with u64::MAX seconds)
+        assert!(tokio::time::Instant::now()
+            .checked_add(year + year)
+            .is_some());
     }
 
     #[test]

@@ -154,7 +154,95 @@ fn a_hanging_start_is_killed_with_its_whole_process_group_at_the_timeout() {
         gone(grandchild.trim()),
         "the agent's child survived the timeout"
     );
-    assert_eq!(s.calls(), "start\n");
+    // The failed start is cleaned up by the agent's stop, here, not after systemd's SIGKILL.
+    assert_eq!(s.calls(), "start\nstop\n");
+}
+
+/// Polls `cond` until it holds or `deadline` passes.
+fn wait_for(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + deadline;
+    while !cond() {
+        assert!(Instant::now() < end, "{what}: not within {deadline:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_wrapper_stopped_longer_than_the_monitor_timeout_keeps_the_monitor_it_was_waiting_for() {
+    // SIGSTOP/SIGCONT of the wrapper is what `systemctl freeze`/`thaw` does to it (the
+    // promoter's on-quorum-loss = "freeze"): its clock runs on, it does not.
+    let s = Setup::new();
+    let child = s
+        .command(
+            "start-and-monitor",
+            &[("monitor_interval", "1"), ("monitor_timeout", "5")],
+        )
+        .spawn()
+        .unwrap();
+    s.wait_for_notification("READY=1");
+    s.flag("hold-monitor");
+    let held = s.agent_dir().join("monitor-held");
+    wait_for("a monitor held", Duration::from_secs(30), || held.exists());
+    signal(&child, "STOP");
+    // The freeze must outlast the monitor's timeout: time passing is the condition here.
+    std::thread::sleep(Duration::from_secs(7));
+    signal(&child, "CONT");
+    std::fs::remove_file(s.agent_dir().join("hold-monitor")).unwrap();
+    let monitors = || s.calls().matches("monitor").count();
+    let before = monitors();
+    wait_for("two more monitors", Duration::from_secs(30), || {
+        monitors() >= before + 2
+    });
+    signal(&child, "TERM");
+    let out = wait_with_deadline(child, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn an_agent_that_cannot_be_run_is_named_by_its_path() {
+    let s = Setup::new();
+    let out = s
+        .command("start-and-monitor", &[])
+        .env("AGENT", "/usr/lib/ocf/resource.d/hearbeat/IPaddr2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "could not run the agent: /usr/lib/ocf/resource.d/hearbeat/IPaddr2: No such file"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn output_past_the_cap_is_announced_when_the_cap_is_reached() {
+    let s = Setup::new();
+    s.flag("chatty-start");
+    let mut child = s.command("start-and-monitor", &[]).spawn().unwrap();
+    // Read as it comes (2005 lines fill a pipe).
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    s.wait_for_notification("READY=1");
+    signal(&child, "TERM");
+    let out = wait_with_deadline(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = reader.join().unwrap();
+    assert!(
+        stdout.contains("start stdout: 2000\n"),
+        "the 2000th line is forwarded"
+    );
+    assert!(
+        !stdout.contains("start stdout: 2001\n"),
+        "the cap is 2000 lines"
+    );
+    let announced = stdout
+        .find("2000 lines forwarded; any further output of this call is dropped")
+        .expect("the cap is announced");
+    assert!(announced > stdout.find("start stdout: 2000\n").unwrap());
 }
 
 #[test]

@@ -315,3 +315,88 @@ fn filesystem_mounts_a_loop_device_image_and_unmounts_it_on_stop() {
     let mounted = c.exec(&["findmnt", "/srv/ocf-fs"]);
     assert!(!mounted.status.success(), "still mounted after stop");
 }
+
+#[test]
+fn a_failed_monitor_ends_the_agents_daemon_with_its_stop_before_systemd_kills_the_rest() {
+    // KillMode=mixed SIGKILLs what is left in the cgroup as soon as the wrapper exits; the
+    // agent's stop (a database's clean shutdown) must run before that.
+    let unit = "ocf.rs@daemon_r0.service";
+    let c = boot(
+        "ocf-daemon",
+        &[(
+            "daemon_r0",
+            test_agent_dropin(&["Environment=monitor_interval=1", "Restart=no"]),
+        )],
+        |s| s,
+    );
+    let dir = c.host_path("/run/test-agent");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("daemon"), "").unwrap();
+    c.ok(&["systemctl", "start", unit]);
+    assert!(dir.join("daemon.pid").exists(), "{}", c.journal(unit));
+    std::fs::remove_file(dir.join("running")).unwrap();
+    c.wait_for_property(unit, "ActiveState", "failed", DEADLINE);
+    assert_eq!(
+        c.property(unit, "ExecMainStatus"),
+        "7",
+        "{}",
+        show(&c, unit)
+    );
+    let journal = c.journal(unit);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("daemon-term")).unwrap_or_default(),
+        "TERM\n",
+        "the daemon did not get the agent's SIGTERM:\n{journal}"
+    );
+    let calls = std::fs::read_to_string(dir.join("calls")).unwrap();
+    assert_eq!(calls.matches("stop").count(), 1, "{calls:?}\n{journal}");
+    assert!(
+        journal.contains("the agent's stop already ran for this service run, when it failed"),
+        "{journal}"
+    );
+}
+
+#[test]
+fn a_service_frozen_past_its_monitor_timeout_runs_on_after_the_thaw_without_a_restart() {
+    // What the promoter's on-quorum-loss = "freeze" does: systemctl freeze, later thaw.
+    let unit = "ocf.rs@frozen_r0.service";
+    let c = boot(
+        "ocf-freeze",
+        &[(
+            "frozen_r0",
+            test_agent_dropin(&["Environment=monitor_interval=1 monitor_timeout=5"]),
+        )],
+        |s| s,
+    );
+    let dir = c.host_path("/run/test-agent");
+    c.ok(&["systemctl", "start", unit]);
+    std::fs::write(dir.join("hold-monitor"), "").unwrap();
+    c.wait_until("a monitor held", DEADLINE, || {
+        dir.join("monitor-held").exists()
+    });
+    c.ok(&["systemctl", "freeze", unit]);
+    assert_eq!(c.property(unit, "FreezerState"), "frozen");
+    // The freeze must outlast the monitor's timeout: time passing is the condition here.
+    std::thread::sleep(Duration::from_secs(7));
+    c.ok(&["systemctl", "thaw", unit]);
+    std::fs::remove_file(dir.join("hold-monitor")).unwrap();
+    let monitors = || {
+        std::fs::read_to_string(dir.join("calls"))
+            .unwrap_or_default()
+            .matches("monitor")
+            .count()
+    };
+    let before = monitors();
+    c.wait_until("two more monitors", DEADLINE, || monitors() >= before + 2);
+    assert_eq!(
+        (
+            c.property(unit, "ActiveState"),
+            c.property(unit, "NRestarts")
+        ),
+        ("active".to_string(), "0".to_string()),
+        "{}",
+        show(&c, unit)
+    );
+    let journal = c.journal(unit);
+    assert!(!journal.contains("FAILED"), "{journal}");
+}

@@ -78,6 +78,14 @@ pub struct StartError {
 pub fn resolve_entry(res: &str, entry: &str) -> Result<StartUnit, String> {
     let entry = entry.trim();
     let Some((vendor, agent, args)) = split_ocf(entry) else {
+        // No unit name has whitespace: this was meant as an agent, with an empty vendor or
+        // agent name (`ocf:heartbeat:IPaddr2: ip ...`). The original took it for a unit
+        // name (or an agent path ending in ':') that could only fail at run time.
+        if entry.starts_with("ocf:") && entry.contains(char::is_whitespace) {
+            return Err(format!(
+                "'{entry}' is not an OCF entry: expected 'ocf:VENDOR:AGENT NAME [KEY=VALUE ...]' with a vendor and an agent name"
+            ));
+        }
         return Ok(StartUnit {
             name: entry.to_string(),
             environment: Vec::new(),
@@ -192,6 +200,19 @@ mod tests {
         let u = resolve_entry("r", "ocf:heartbeat:IPaddr2").unwrap();
         assert_eq!(u.name, "ocf:heartbeat:IPaddr2");
         assert!(!u.ocf);
+    }
+
+    #[test]
+    fn an_ocf_entry_with_arguments_but_an_empty_vendor_or_agent_is_an_error() {
+        for entry in [
+            "ocf:heartbeat:IPaddr2: p_ip ip=10.0.0.1",
+            "ocf:a:: id",
+            "ocf::IPaddr2 id",
+            "ocf:IPaddr2 id",
+        ] {
+            let e = resolve_entry("r", entry).unwrap_err();
+            assert!(e.contains("is not an OCF entry"), "{entry}: {e}");
+        }
     }
 
     #[test]

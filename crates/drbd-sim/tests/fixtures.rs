@@ -554,3 +554,66 @@ fn all_create_change_color_matches_drbd_utils() {
         &fixture("all-create-change--color"),
     );
 }
+
+#[test]
+fn objects_that_appear_in_their_final_state_are_created_as_the_kernel_creates_them_then_changed() {
+    // `drbdadm up` of a resource whose disk attaches and whose peer connects at once: the
+    // create lines still show the kernel's initial state (the fixture's), and the state
+    // reached follows in change lines, so a consumer ignoring creates (the promoter) sees
+    // may_promote turn true.
+    let mut h = Harness::new(PLAIN);
+    h.step(|v| {
+        let mut r = resource();
+        r.devices.insert(0, device(0));
+        let mut c = connection();
+        c.peer_devices.insert(0, peer_device(0));
+        c.paths.push(path());
+        r.connections.insert(1, c);
+        v.insert(R.into(), r);
+        let r = v.get_mut(R).unwrap();
+        attach_uptodate(0)(r);
+        let c = r.connections.get_mut(&1).unwrap();
+        c.paths[0].established = Some(true);
+        connected(c);
+        peer_uptodate(c);
+    });
+    let want = fixture("all-create-change");
+    let mut creates: Vec<&String> = h.out.iter().filter(|l| l.starts_with("create ")).collect();
+    let mut fixture_creates: Vec<&String> =
+        want.iter().filter(|l| l.starts_with("create ")).collect();
+    creates.sort();
+    fixture_creates.sort();
+    assert_eq!(creates, fixture_creates, "{}", h.out.join("\n"));
+    let changes: Vec<&String> = h.out.iter().filter(|l| l.starts_with("change ")).collect();
+    for want in [
+        "change resource name:some-resource may_promote:yes promotion_score:10102",
+        "change connection name:some-resource peer-node-id:1 conn-name:some-peer connection:Connected role:Secondary",
+        "change device name:some-resource volume:0 minor:1000 backing_dev:/dev/sda disk:UpToDate",
+        "change peer-device name:some-resource peer-node-id:1 conn-name:some-peer volume:0 replication:Established peer-disk:UpToDate",
+        "change path name:some-resource peer-node-id:1 conn-name:some-peer local:ipv4:1.2.3.4:7789 peer:ipv4:5.6.7.8:7790 established:yes",
+    ] {
+        assert!(
+            changes.iter().any(|l| l.starts_with(want)),
+            "missing {want:?} in\n{}",
+            h.out.join("\n")
+        );
+    }
+
+    // A volume added attached: created Diskless after the resource's own line, then changed.
+    let at = h.out.len();
+    h.res(|r| {
+        r.devices.insert(1, device(1));
+        attach_uptodate(1)(r);
+    });
+    let added = &h.out[at..];
+    let create = added.iter().position(|l| {
+        l.starts_with(
+            "create device name:some-resource volume:1 minor:1001 backing_dev:none disk:Diskless",
+        )
+    });
+    let change = added.iter().position(|l| l.starts_with("change device name:some-resource volume:1 minor:1001 backing_dev:/dev/sda disk:UpToDate"));
+    assert!(
+        matches!((create, change), (Some(a), Some(b)) if a < b),
+        "{added:#?}"
+    );
+}

@@ -240,7 +240,7 @@ fn reload_keeps_other_sections_services_untouched_removes_drop_ins_and_stops_on_
     c.wait_for("r2's drop-ins to be deleted", |_| {
         !units.join("drbd-services@r2.target.d").exists()
     });
-    c.wait_for_log("alpha", "(its resource is no longer configured)", 4);
+    c.wait_for_log("alpha", "(its resource is no longer configured", 4);
     let log = c.log("alpha");
     assert!(
         !log.contains(&format!("rm -f {}", m1.display())),

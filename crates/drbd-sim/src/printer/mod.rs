@@ -6,6 +6,7 @@
 //! change line for an object whose printed values did not change.
 
 mod decorate;
+mod initial;
 mod keys;
 
 pub use decorate::Decor;
@@ -97,6 +98,52 @@ impl Printer {
         }
     }
 
+    /// Prints `create` lines for the objects of `r` that `old` (the same resource as last
+    /// printed) lacks, in their initial state ([`initial`]), and adds them so to `old`.
+    fn create_children(&self, r: &ResView, old: &mut ResView, out: &mut Vec<Line>) {
+        let o = self.opts;
+        let create = EventType::Create;
+        for (id, c) in &r.connections {
+            if !old.connections.contains_key(id) {
+                // Its peer devices and paths are created below, after the devices.
+                let born = ConnView {
+                    peer_devices: Default::default(),
+                    paths: Vec::new(),
+                    ..initial::connection(c)
+                };
+                let keys = conn_keys(&born.conn, None, o, true).unwrap();
+                out.push(line(create, ObjectLine::Connection(keys)));
+                old.connections.insert(*id, born);
+            }
+        }
+        for (vol, d) in &r.devices {
+            if !old.devices.contains_key(vol) {
+                let born = initial::device(d);
+                let keys = dev_keys(&born, None, o, true).unwrap();
+                out.push(line(create, ObjectLine::Device(keys)));
+                old.devices.insert(*vol, born);
+            }
+        }
+        for (id, c) in &r.connections {
+            let oc = old.connections.get_mut(id).expect("added above");
+            for (vol, pd) in &c.peer_devices {
+                if !oc.peer_devices.contains_key(vol) {
+                    let born = initial::peer_device(pd);
+                    let keys = pd_keys(&born, None, o, true).unwrap();
+                    out.push(line(create, ObjectLine::PeerDevice(keys)));
+                    oc.peer_devices.insert(*vol, born);
+                }
+            }
+            for p in &c.paths {
+                if !oc.paths.iter().any(|op| same_path(op, p)) {
+                    let born = initial::path(p);
+                    out.push(line(create, ObjectLine::Path(born.clone())));
+                    oc.paths.push(born);
+                }
+            }
+        }
+    }
+
     /// The initial dump as text, with `--diff`/`--color` decorations.
     pub fn dump_text(&mut self, view: &NodeView, decor: Decor) -> Vec<(Line, String)> {
         let lines = self.dump(view);
@@ -139,14 +186,18 @@ impl Printer {
         let new = self.filtered(view);
         let o = self.opts;
         let mut out = Vec::new();
+        // New resources first, created in their initial state as the kernel creates them; the
+        // comparison below then prints how they reached the state they are in.
+        for (name, r) in &new {
+            if !self.copy.contains_key(name) {
+                let born = initial::resource(r);
+                self.create_lines(EventType::Create, &born, &mut out);
+                self.copy.insert(name.clone(), born);
+            }
+        }
         let mut next = NodeView::new();
         for (name, r) in &new {
-            let Some(old) = self.copy.get(name) else {
-                self.create_lines(EventType::Create, r, &mut out);
-                next.insert(name.clone(), r.clone());
-                continue;
-            };
-            let mut kept = old.clone();
+            let mut old = self.copy[name].clone();
             let notified = |changed: bool, state_changed: bool| {
                 if refresh {
                     changed
@@ -155,87 +206,61 @@ impl Printer {
                 }
             };
             // The resource line.
-            if notified(
+            let resource_notified = notified(
                 r.resource != old.resource,
                 res_state(&r.resource) != res_state(&old.resource),
-            ) {
+            );
+            if resource_notified {
                 if let Some(l) = res_keys(&r.resource, Some(&old.resource), o, false) {
                     out.push(line(EventType::Change, ObjectLine::Resource(l)));
                 }
+            }
+            // Objects new in the resource are created after its line, as drbdsetup prints
+            // them (a new device first changes may_promote), in their initial state.
+            self.create_children(r, &mut old, &mut out);
+            let old = &old;
+            let mut kept = old.clone();
+            if resource_notified {
                 kept.resource = r.resource.clone();
             }
             // Connections, then devices, then peer devices and paths.
             for (id, c) in &r.connections {
-                match old.connections.get(id) {
-                    None => out.push(line(
-                        EventType::Create,
-                        ObjectLine::Connection(conn_keys(&c.conn, None, o, true).unwrap()),
-                    )),
-                    Some(oc) => {
-                        if notified(
-                            c.conn != oc.conn,
-                            conn_state(&c.conn) != conn_state(&oc.conn),
-                        ) {
-                            if let Some(l) = conn_keys(&c.conn, Some(&oc.conn), o, false) {
-                                out.push(line(EventType::Change, ObjectLine::Connection(l)));
-                            }
-                            kept.connections.get_mut(id).unwrap().conn = c.conn.clone();
-                        }
+                let oc = &old.connections[id];
+                if notified(
+                    c.conn != oc.conn,
+                    conn_state(&c.conn) != conn_state(&oc.conn),
+                ) {
+                    if let Some(l) = conn_keys(&c.conn, Some(&oc.conn), o, false) {
+                        out.push(line(EventType::Change, ObjectLine::Connection(l)));
                     }
+                    kept.connections.get_mut(id).unwrap().conn = c.conn.clone();
                 }
             }
             for (vol, d) in &r.devices {
-                match old.devices.get(vol) {
-                    None => {
-                        out.push(line(
-                            EventType::Create,
-                            ObjectLine::Device(dev_keys(d, None, o, true).unwrap()),
-                        ));
-                        kept.devices.insert(*vol, d.clone());
+                let od = &old.devices[vol];
+                if notified(d != od, dev_state(d) != dev_state(od)) {
+                    if let Some(l) = dev_keys(d, Some(od), o, false) {
+                        out.push(line(EventType::Change, ObjectLine::Device(l)));
                     }
-                    Some(od) => {
-                        if notified(d != od, dev_state(d) != dev_state(od)) {
-                            if let Some(l) = dev_keys(d, Some(od), o, false) {
-                                out.push(line(EventType::Change, ObjectLine::Device(l)));
-                            }
-                            kept.devices.insert(*vol, d.clone());
-                        }
-                    }
+                    kept.devices.insert(*vol, d.clone());
                 }
             }
             for (id, c) in &r.connections {
-                let Some(oc) = old.connections.get(id) else {
-                    conn_children(EventType::Create, c, None, o, &mut out);
-                    kept.connections.insert(*id, c.clone());
-                    continue;
-                };
+                let oc = &old.connections[id];
                 let kc = kept.connections.get_mut(id).unwrap();
                 for (vol, pd) in &c.peer_devices {
-                    match oc.peer_devices.get(vol) {
-                        None => {
-                            out.push(line(
-                                EventType::Create,
-                                ObjectLine::PeerDevice(pd_keys(pd, None, o, true).unwrap()),
-                            ));
-                            kc.peer_devices.insert(*vol, pd.clone());
+                    let opd = &oc.peer_devices[vol];
+                    if notified(pd != opd, pd_state(pd) != pd_state(opd)) {
+                        if let Some(l) = pd_keys(pd, Some(opd), o, false) {
+                            out.push(line(EventType::Change, ObjectLine::PeerDevice(l)));
                         }
-                        Some(opd) => {
-                            if notified(pd != opd, pd_state(pd) != pd_state(opd)) {
-                                if let Some(l) = pd_keys(pd, Some(opd), o, false) {
-                                    out.push(line(EventType::Change, ObjectLine::PeerDevice(l)));
-                                }
-                                kc.peer_devices.insert(*vol, pd.clone());
-                            }
-                        }
+                        kc.peer_devices.insert(*vol, pd.clone());
                     }
                 }
                 for p in &c.paths {
-                    match oc.paths.iter().find(|op| same_path(op, p)) {
-                        None => out.push(line(EventType::Create, ObjectLine::Path(p.clone()))),
-                        Some(op) if op.established != p.established => {
-                            out.push(line(EventType::Change, ObjectLine::Path(p.clone())))
-                        }
-                        Some(_) => {}
+                    let op = oc.paths.iter().find(|op| same_path(op, p));
+                    if op.expect("created above").established != p.established {
+                        out.push(line(EventType::Change, ObjectLine::Path(p.clone())));
                     }
                 }
                 kc.paths = c.paths.clone();

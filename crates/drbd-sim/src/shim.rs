@@ -130,26 +130,9 @@ pub fn send(socket: &Path, req: &Request, poll: bool) -> i32 {
 }
 
 fn stream(conn: UnixStream, mut reader: BufReader<UnixStream>, poll: bool) -> i32 {
-    if poll {
-        let mut to_server = conn;
-        std::thread::spawn(move || {
-            let mut stdin = std::io::stdin().lock();
-            let mut byte = [0u8; 1];
-            loop {
-                match stdin.read(&mut byte) {
-                    Ok(1) => {
-                        if to_server.write_all(&byte).is_err() {
-                            break;
-                        }
-                        if byte[0] != b'n' && byte[0] != b'\n' {
-                            std::process::exit(0);
-                        }
-                    }
-                    _ => std::process::exit(0),
-                }
-            }
-        });
-    }
+    // drbdsetup looks at stdin only after the initial dump (events2 spec §1.3): an EOF on
+    // stdin (`</dev/null`) must not cut the dump short.
+    let mut to_server = poll.then_some(conn);
     let stdout = std::io::stdout();
     let mut line = String::new();
     loop {
@@ -169,5 +152,31 @@ fn stream(conn: UnixStream, mut reader: BufReader<UnixStream>, poll: bool) -> i3
         {
             return 0;
         }
+        if line.ends_with("exists -\n") {
+            if let Some(conn) = to_server.take() {
+                follow_stdin(conn);
+            }
+        }
     }
+}
+
+/// `--poll`: forwards `n` and newlines to the server; any other byte or EOF ends drbdsetup.
+fn follow_stdin(mut to_server: UnixStream) {
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut byte = [0u8; 1];
+        loop {
+            match stdin.read(&mut byte) {
+                Ok(1) => {
+                    if to_server.write_all(&byte).is_err() {
+                        break;
+                    }
+                    if byte[0] != b'n' && byte[0] != b'\n' {
+                        std::process::exit(0);
+                    }
+                }
+                _ => std::process::exit(0),
+            }
+        }
+    });
 }

@@ -188,6 +188,23 @@ fn events2_full_poll_streams_changes_and_exits_0_on_stdin_eof() {
 }
 
 #[test]
+fn events2_poll_with_stdin_at_eof_prints_the_whole_dump_before_it_ends() {
+    // drbdsetup reads stdin only after the dump (events2 spec §1.3).
+    let e = env();
+    for _ in 0..8 {
+        let out = Command::new(e.bin("alpha").join("drbdsetup"))
+            .args(["events2", "--now", "--poll", "--full"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let dump = text(&out.stdout);
+        assert!(dump.ends_with("exists -\n"), "{dump}");
+        assert!(dump.lines().count() > 5, "{dump}");
+    }
+}
+
+#[test]
 fn killing_a_nodes_events2_streams_ends_the_shim() {
     let e = env();
     let mut child = Command::new(e.bin("gamma").join("drbdsetup"))

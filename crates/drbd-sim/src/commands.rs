@@ -284,6 +284,9 @@ pub fn drbdadm(c: &mut Cluster, node: &str, args: &[String]) -> Action {
     if a.has("version") {
         return Action::Reply(Reply::ok(version()));
     }
+    if let Some(bad) = a.unknown(&["force", "discard-my-data"]) {
+        return usage("drbdadm", &format!("unrecognized option '--{bad}'"));
+    }
     let Some(cmd) = a.positional.first().cloned() else {
         return usage("drbdadm", "missing command");
     };
@@ -305,7 +308,7 @@ pub fn drbdadm(c: &mut Cluster, node: &str, args: &[String]) -> Action {
     for res in &resources {
         let r: Reply = match cmd.as_str() {
             "primary" => c.primary(node, res, force).into(),
-            "secondary" => c.secondary(node, res, false).into(),
+            "secondary" => c.secondary(node, res, force).into(),
             "up" | "adjust" => c.up(node, res).into(),
             "connect" => c.connect(node, res, a.has("discard-my-data")).into(),
             "down" => match c.down(node, res) {

@@ -127,6 +127,27 @@ fn drbdadm_and_drbdsetup_report_roles_versions_and_errors_like_drbd_utils() {
     );
     let o = e.run("beta", "drbdsetup", &["events2", "--bogus"]);
     assert_eq!(o.status.code(), Some(20));
+    let o = e.run("beta", "drbdadm", &["--bogus", "role", "r0"]);
+    assert_eq!(o.status.code(), Some(20), "{o:?}");
+    assert!(text(&o.stderr).contains("unrecognized option '--bogus'"));
+}
+
+#[test]
+fn drbdadm_secondary_force_demotes_a_primary_whose_device_is_open() {
+    let e = env();
+    assert!(e
+        .run("alpha", "drbdadm", &["primary", "r0"])
+        .status
+        .success());
+    e.sim.ctl(&["open", "alpha", "r0"]);
+    let o = e.run("alpha", "drbdadm", &["secondary", "r0"]);
+    assert_eq!(o.status.code(), Some(11), "{o:?}");
+    let o = e.run("alpha", "drbdadm", &["secondary", "--force", "r0"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        text(&e.run("alpha", "drbdadm", &["role", "r0"]).stdout),
+        "Secondary\n"
+    );
 }
 
 #[test]

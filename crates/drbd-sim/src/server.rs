@@ -265,17 +265,23 @@ impl Sim {
         };
         match action {
             Action::WaitConnect(res) => {
-                loop {
+                // Until every peer is connected; a resource that is not up (or goes down)
+                // is an error, and a client that went away ends the wait.
+                let reply = loop {
                     let w = self.lock();
-                    if w.cluster.all_connected(&req.node, &res)
-                        || !w.cluster.configured(&req.node, &res)
-                    {
-                        break;
+                    if w.cluster.all_connected(&req.node, &res) {
+                        break Reply::ok("");
+                    }
+                    if !w.cluster.is_running(&req.node, &res) {
+                        break Reply::err(10, format!("{res}: No such resource"));
                     }
                     drop(w);
+                    if client_gone(&conn) {
+                        return;
+                    }
                     std::thread::sleep(Duration::from_millis(50));
-                }
-                let _ = answer(&mut conn, &Answer::Reply(Reply::ok("")));
+                };
+                let _ = answer(&mut conn, &Answer::Reply(reply));
             }
             Action::Events2(e) => self.events2(conn, reader, req.node, e),
             one_shot => {
@@ -379,4 +385,27 @@ pub fn install_shims(binary: &Path, dir: &Path, node: &str, socket: &Path) -> st
         socket: socket.to_path_buf(),
     };
     std::fs::write(dir.join("drbd-sim.toml"), toml::to_string(&shim).unwrap())
+}
+
+/// True once the client closed its end (a request is one line; it sends nothing more).
+fn client_gone(conn: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: peeks at most one byte into a live local, on a socket borrowed for the call.
+    let n = unsafe {
+        libc::recv(
+            conn.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => true,
+        1.. => false,
+        _ => !matches!(
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+        ),
+    }
 }

@@ -314,6 +314,15 @@ fn drbdadm_wait_connect_returns_once_every_peer_is_connected() {
 }
 
 #[test]
+fn drbdadm_wait_connect_on_a_resource_that_is_down_fails_instead_of_waiting_for_ever() {
+    let e = env();
+    assert!(e.run("gamma", "drbdadm", &["down", "r0"]).status.success());
+    let o = e.run("gamma", "drbdadm", &["wait-connect", "r0"]);
+    assert_eq!(o.status.code(), Some(10), "{o:?}");
+    assert!(text(&o.stderr).contains("r0: No such resource"), "{o:?}");
+}
+
+#[test]
 fn secondary_force_yes_demotes_an_open_primary_and_fails_its_io() {
     let e = env();
     e.sim.ctl(&["primary", "alpha", "r0"]);

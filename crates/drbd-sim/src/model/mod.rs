@@ -554,6 +554,15 @@ impl Cluster {
     }
 
     /// True if every connection of a running resource on `node` is Connected.
+    /// True if the resource is up on a running node (drbdsetup's view).
+    pub fn is_running(&self, node: &str, res: &str) -> bool {
+        self.nodes
+            .get(node)
+            .filter(|n| n.up)
+            .and_then(|n| n.res.get(res))
+            .is_some_and(|r| r.running)
+    }
+
     pub fn all_connected(&self, node: &str, res: &str) -> bool {
         self.nodes
             .get(node)

@@ -47,6 +47,21 @@ fn partitioning_one_node_away_takes_its_quorum_and_the_other_two_may_promote() {
     }
     let err = c.primary("gamma", "r0", false).unwrap_err();
     assert_eq!(err.code, 11);
+    assert!(err.message.contains("(-25) No quorum"), "{err}");
+}
+
+#[test]
+fn a_promotion_without_uptodate_data_anywhere_is_refused_with_drbdsetups_status_17() {
+    let mut c = three();
+    for n in ["alpha", "beta", "gamma"] {
+        c.set_disk(n, "r0", 0, false, false).unwrap();
+    }
+    let err = c.primary("alpha", "r0", false).unwrap_err();
+    assert_eq!(err.code, 17, "{err}");
+    assert!(
+        err.message.contains("(-2) Need access to UpToDate data"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -35,8 +35,11 @@ impl Failure {
             message: message.into(),
         }
     }
+    /// A refused state change, with drbdsetup's exit status for it: 17 for "no UpToDate
+    /// data" (SS_NO_UP_TO_DATE_DISK), 11 for the others.
     fn state(res: &str, rv: i32, text: &str) -> Failure {
-        Failure::new(11, format!("{res}: State change failed: ({rv}) {text}"))
+        let code = if rv == -2 { 17 } else { 11 };
+        Failure::new(code, format!("{res}: State change failed: ({rv}) {text}"))
     }
     pub fn unknown_resource(res: &str) -> Failure {
         Failure::new(10, format!("{res}: Failure: (158) Unknown resource"))
@@ -346,7 +349,7 @@ impl Cluster {
             ));
         }
         if r.opts.quorum_enabled() && !r.quorum && !force {
-            return Err(Failure::state(res, -23, "No quorum"));
+            return Err(Failure::state(res, -25, "No quorum"));
         }
         for (vnr, v) in &r.vols {
             let local = disk_state(v, &r, *vnr) == DiskState::UpToDate;

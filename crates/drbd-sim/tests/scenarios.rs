@@ -280,3 +280,40 @@ fn adjust_reattaches_a_detached_disk_which_catches_up_with_its_peers() {
     }
     assert_eq!(disk(&c, "alpha"), DiskState::UpToDate);
 }
+
+#[test]
+fn secondaries_that_leave_gracefully_leave_the_primary_its_quorum_crashed_ones_do_not() {
+    // DRBD's last man standing: a peer that went down while connected is Outdated and no
+    // longer a voter until it connects again.
+    let mut c = three();
+    c.primary("alpha", "r0", false).unwrap();
+    c.down("beta", "r0").unwrap();
+    c.down("gamma", "r0").unwrap();
+    let r = res(&c, "alpha");
+    assert_eq!(r.devices[&0].quorum, Some(true));
+    assert_eq!(r.resource.suspended, Some(Default::default()));
+    // Back: voters again.
+    c.up("beta", "r0").unwrap();
+    c.up("gamma", "r0").unwrap();
+    assert_eq!(res(&c, "alpha").devices[&0].quorum, Some(true));
+    c.crash("beta").unwrap();
+    c.crash("gamma").unwrap();
+    assert_eq!(res(&c, "alpha").devices[&0].quorum, Some(false));
+}
+
+#[test]
+fn a_client_is_no_voter_two_disks_of_three_have_quorum_against_one_disk_and_a_client() {
+    let cfg = ClusterConfig::parse(
+        "[[node]]\nname='a'\nid=0\n[[node]]\nname='b'\nid=1\n[[node]]\nname='c'\nid=2\n\
+         [[node]]\nname='t'\nid=3\n[[resource]]\nname='r0'\nclients=['t']\n",
+    )
+    .unwrap();
+    let mut c = Cluster::new(cfg);
+    c.partition(&["b", "c"]).unwrap();
+    for n in ["b", "c"] {
+        assert_eq!(res(&c, n).devices[&0].quorum, Some(true), "{n}");
+    }
+    for n in ["a", "t"] {
+        assert_eq!(res(&c, n).devices[&0].quorum, Some(false), "{n}");
+    }
+}

@@ -227,7 +227,9 @@ impl Cluster {
             }
             for (a, b) in new_pairs {
                 for (x, y) in [(&a, &b), (&b, &a)] {
-                    self.peer_of(x, y, &rc.name).connected = true;
+                    let peer = self.peer_of(x, y, &rc.name);
+                    peer.connected = true;
+                    peer.departed = false;
                 }
                 self.handshake(&a, &b, rc, true);
             }
@@ -235,11 +237,11 @@ impl Cluster {
             self.resume_paused(rc, &members);
             self.diskless_follow(&rc.name, &members);
             for a in &members {
-                self.derive(a, rc, members.len());
+                self.derive(a, rc, &members);
             }
             // A second pass: outdated flags cleared by peers change what others see.
             for a in &members {
-                self.derive(a, rc, members.len());
+                self.derive(a, rc, &members);
             }
         }
         self.config.resources = resources;
@@ -355,7 +357,39 @@ impl Cluster {
         }
     }
 
-    fn derive(&mut self, a: &str, rc: &ResourceConfig, members: usize) {
+    /// DRBD's quorum for node `a` (simplified from the kernel's, compat S4): the voters are
+    /// the members with a disk by configuration, less the peers `a` saw leave (last man
+    /// standing); `a` has quorum with a majority of the voters present (itself, if it has a
+    /// disk, and its connected peers), or with exactly half when a diskless member breaks
+    /// the tie (one connected to it, or `a` itself).
+    fn has_quorum(&self, a: &str, r: &Res, res: &str, members: &[String]) -> bool {
+        let diskful = |n: &str| {
+            self.nodes
+                .get(n)
+                .and_then(|n| n.res.get(res))
+                .is_some_and(|r| r.vols.values().any(|v| v.backing.is_some()))
+        };
+        let (mut voters, mut present, mut tie_breaker) = (0, 0, !diskful(a));
+        for m in members {
+            if m == a {
+                if diskful(a) {
+                    voters += 1;
+                    present += 1;
+                }
+                continue;
+            }
+            let Some(p) = r.peers.get(m) else { continue };
+            if !diskful(m) {
+                tie_breaker |= p.connected;
+            } else if !p.departed {
+                voters += 1;
+                present += usize::from(p.connected);
+            }
+        }
+        2 * present > voters || (present > 0 && 2 * present == voters && tie_breaker)
+    }
+
+    fn derive(&mut self, a: &str, rc: &ResourceConfig, members: &[String]) {
         let res = &rc.name;
         let Some(r) = self
             .nodes
@@ -366,9 +400,9 @@ impl Cluster {
         else {
             return;
         };
+        let quorum_now = self.has_quorum(a, r, res, members);
         // What the connected peers tell, read before anything here changes (no copies:
         // this runs for every node and resource at every change of the cluster).
-        let mut votes = 1;
         let mut diskful_peer = false;
         // Per volume: a peer has newer data, a peer is UpToDate with the same data, a peer
         // is UpToDate at all, a diskless peer knows newer data than this disk holds.
@@ -384,7 +418,6 @@ impl Cluster {
             let Some(pr) = self.nodes.get(name).and_then(|n| n.res.get(res)) else {
                 continue;
             };
-            votes += 1;
             diskful_peer |= pr.vols.values().any(|v| v.attached);
             for (vnr, newer, same, uptodate, stale) in per_vol.iter_mut() {
                 let (Some(pv), Some(v)) = (pr.vols.get(vnr), r.vols.get(vnr)) else {
@@ -399,7 +432,7 @@ impl Cluster {
         }
         let r = self.nodes.get_mut(a).unwrap().res.get_mut(res).unwrap();
         let quorum_enabled = r.opts.quorum_enabled();
-        r.quorum = !quorum_enabled || 2 * votes > members;
+        r.quorum = !quorum_enabled || quorum_now;
         let (role, quorum) = (r.role, r.quorum);
         for (vnr, newer_peer, peer_uptodate_same, _, stale) in &per_vol {
             let v = r.vols.get_mut(vnr).unwrap();

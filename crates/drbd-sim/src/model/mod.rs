@@ -76,6 +76,10 @@ struct PeerVol {
 #[derive(Debug, Clone, Default)]
 struct Peer {
     connected: bool,
+    /// The peer left while connected (`drbdadm down`): DRBD marks it Outdated and no
+    /// longer counts it among the quorum's voters ("last man standing") until it connects
+    /// again. A peer that crashed or was cut off still counts.
+    departed: bool,
     /// The connection was dropped (split brain) and stays down until `connect`/`up`.
     standalone: bool,
     /// `connect --discard-my-data`: this side becomes SyncTarget at the next handshake.
@@ -482,9 +486,24 @@ impl Cluster {
         for v in r.vols.values_mut() {
             v.seen.clear();
         }
-        for p in r.peers.values_mut() {
+        let mut told = Vec::new();
+        for (peer, p) in r.peers.iter_mut() {
+            if p.connected {
+                told.push(peer.clone());
+            }
             p.standalone = false;
             p.discard_my_data = false;
+        }
+        // The peers it was connected to saw it leave.
+        for peer in told {
+            if let Some(p) = self
+                .nodes
+                .get_mut(&peer)
+                .and_then(|n| n.res.get_mut(res))
+                .and_then(|r| r.peers.get_mut(node))
+            {
+                p.departed = true;
+            }
         }
         self.settle();
         Ok(())

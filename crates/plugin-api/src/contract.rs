@@ -83,7 +83,11 @@ pub struct PluginContext {
     pub metrics: Arc<SelfMetrics>,
     /// The DRBD versions, probed by one shared task.
     pub versions: VersionsService,
-    /// Turns true when the host stops this run (the update stream also ends then).
+    /// Turns true when the host stops this run (reload, removal, daemon stop), before the
+    /// update stream ends. Updates that end while it is still false mean a resynchronisation:
+    /// the run fell behind, and a new run with the current state replayed starts as soon as
+    /// this one has ended; it should end without the actions of a stop (the promoter keeps
+    /// its services running).
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -141,7 +145,8 @@ pub trait Plugin: Send + Sync + 'static {
     /// Adds this type's self-metrics at daemon start (so they exist, at 0, before any run).
     fn register_metrics(_metrics: &SelfMetrics) {}
 
-    /// One run of an instance, until `ctx.shutdown` turns true or its updates end.
+    /// One run of an instance, until `ctx.shutdown` turns true (a stop) or its updates end
+    /// (with `ctx.shutdown` still false: a resynchronisation, see [`PluginContext::shutdown`]).
     fn run(
         config: Self::Config,
         ctx: PluginContext,

@@ -403,8 +403,10 @@ impl Host {
             abort,
             ..
         } = run;
-        drop(tx);
+        // Shutdown first: a run whose updates end while it is still false takes that for a
+        // resynchronisation, not a stop (plugin contract).
         let _ = shutdown.send(true);
+        drop(tx);
         let events = self.events.clone();
         let id = inst.id;
         let task = tokio::spawn(async move {

@@ -5,7 +5,7 @@ use drbd_reactor_plugin::{register, Plugin};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
-/// What the test plugins did, in order: ("start"|"update"|"stopped", instance tag).
+/// What the test plugins did, in order: ("start"|"update"|"stopped"|"resynchronised", tag).
 static JOURNAL: Mutex<Vec<(&'static str, u64)>> = Mutex::new(Vec::new());
 
 fn journal(tag: u64) -> Vec<&'static str> {
@@ -47,8 +47,15 @@ impl Plugin for TestPlugin {
             JOURNAL.lock().unwrap().push(("update", c.tag));
             tokio::time::sleep(Duration::from_millis(c.delay_per_update_ms)).await;
         }
+        // Plugin contract: a stop sets shutdown before the updates end; a resynchronisation
+        // ends them with shutdown still false.
+        let why = if *ctx.shutdown.borrow() {
+            "stopped"
+        } else {
+            "resynchronised"
+        };
         tokio::time::sleep(Duration::from_millis(c.stop_ms)).await;
-        JOURNAL.lock().unwrap().push(("stopped", c.tag));
+        JOURNAL.lock().unwrap().push((why, c.tag));
         Ok(())
     }
 }
@@ -113,6 +120,7 @@ async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_block
         configured(TestConfig {
             tag: 1,
             delay_per_update_ms: 5,
+            deadline_ms: 10_000,
             ..Default::default()
         }),
         &State::new(),
@@ -137,6 +145,13 @@ async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_block
     assert!(matches!(host.instances[0].state, RunState::Running(_)));
     assert_eq!(counter(&metrics, "drbdreactor_plugin_restarts_total"), 1.0);
     host.shutdown().await;
+    let j = journal(1);
+    assert_eq!(
+        j.iter().filter(|e| **e == "resynchronised").count(),
+        1,
+        "{j:?}"
+    );
+    assert_eq!(j.last(), Some(&"stopped"), "{j:?}");
 }
 
 #[tokio::test]

@@ -110,6 +110,8 @@ enum Msg {
     Outcome(Outcome),
     UnitStates(Vec<UnitState>),
     Exit,
+    /// The instance ends to be resynchronised: a new one takes over at once.
+    Handover,
 }
 
 /// Runs one `[[promoter]]` instance until the updates end or `shutdown` completes; then the
@@ -143,19 +145,25 @@ pub async fn run(
         tasks.insert(name.clone(), (tx, handle));
     }
     tokio::pin!(shutdown);
+    let mut updates_ended = false;
     loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
             u = updates.next() => {
                 if !route_ready(u, &mut updates, &tasks) {
+                    updates_ended = true;
                     break;
                 }
             }
         }
     }
+    // Updates that end while no stop was asked: the host resynchronises this instance (it
+    // fell behind; plugin contract) and starts a new one with the current state at once.
+    // That is no exit: the services stay as they are, whatever stop-services-on-exit says.
+    let handover = updates_ended && !asked(&mut shutdown).await;
     for (tx, _) in tasks.values() {
-        let _ = tx.send(Msg::Exit);
+        let _ = tx.send(if handover { Msg::Handover } else { Msg::Exit });
     }
     let mut failed = Vec::new();
     for (name, (_, handle)) in tasks {
@@ -352,6 +360,7 @@ async fn resource_task(
                 Vec::new()
             }
             Some(Msg::Exit) => m.on_exit(now()),
+            Some(Msg::Handover) => m.on_handover(now()),
         };
         // The status first (the machine has decided; the actions change nothing of it): a
         // start spawned last is the task this worker runs next, where the status writer woken
@@ -379,6 +388,15 @@ enum Lane {
     /// Waits until a cancelled shell start is gone; reports it cancelled unless it had
     /// finished (and reported) already.
     EndStart(u64, tokio::task::JoinHandle<()>),
+}
+
+/// True if `shutdown` has completed (polled once, never waited for).
+async fn asked(shutdown: &mut (impl Future<Output = ()> + Unpin)) -> bool {
+    tokio::select! {
+        biased;
+        _ = shutdown => true,
+        _ = std::future::ready(()) => false,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -158,3 +158,54 @@ async fn the_end_of_the_update_stream_is_an_orderly_exit() {
     drop(tx);
     assert_eq!(task.await.unwrap(), Ok(()));
 }
+
+/// Plugin contract: updates that end with no stop asked are the host resynchronising an
+/// instance that fell behind (a new one follows at once with the current state). That is no
+/// exit: stop-services-on-exit must not stop the services (a failover caused by a queue).
+#[tokio::test(start_paused = true)]
+async fn updates_ending_without_a_stop_hand_over_and_leave_the_services_running() {
+    for runner in [Runner::Systemd, Runner::Shell] {
+        let cfg = match runner {
+            Runner::Systemd => ResourceConfig {
+                stop_services_on_exit: true,
+                ..app()
+            },
+            Runner::Shell => ResourceConfig {
+                runner: Runner::Shell,
+                start: vec!["drbdadm primary r0".into(), "start-app".into()],
+                stop_services_on_exit: true,
+                adjust_resource_on_start: false,
+                ..ResourceConfig::default()
+            },
+        };
+        let r = start(config(&[("r0", cfg)]), Rec::default());
+        r.send("r0", &promotable(), EventType::Exists);
+        r.until("running", |r| r.runs("r0")).await;
+        let n = r.rec.lines().len();
+        let Running {
+            rec,
+            tx,
+            stop,
+            task,
+            units,
+            ..
+        } = r;
+        drop(tx);
+        task.await.unwrap().unwrap();
+        assert_eq!(
+            rec.lines()[n..],
+            [] as [String; 0],
+            "{runner:?}: something was run"
+        );
+        if runner == Runner::Systemd {
+            let before = units
+                .root
+                .join("drbd-services@r0.target.d/reactor-50-before.conf");
+            assert!(
+                before.exists(),
+                "the before drop-in stays for the next instance"
+            );
+        }
+        drop(stop);
+    }
+}

@@ -1,7 +1,10 @@
 //! The end of an instance (reload, shutdown): from then on nothing is acted on, and with
-//! `stop-services-on-exit` the services are stopped.
+//! `stop-services-on-exit` the services are stopped. A handover (the host resynchronises an
+//! instance that fell behind and starts a new one at once) ends it the same way but leaves
+//! the services as they are.
 //!
-//! Must never: start anything or act on an update after exit was asked for.
+//! Must never: start anything or act on an update after exit was asked for, or stop the
+//! services for a handover.
 
 use super::*;
 
@@ -28,6 +31,25 @@ impl Machine {
         } else {
             self.finished = true;
         }
+        out
+    }
+
+    /// The instance ends to be resynchronised (plugin contract: its updates ended without a
+    /// stop); a new instance with the current state takes over at once. Nothing is stopped,
+    /// whatever `stop-services-on-exit` says: no reload, shutdown or removal was asked for.
+    pub fn on_handover(&mut self, _now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.exiting {
+            return out;
+        }
+        self.exiting = true;
+        self.pending_start = None;
+        let msg = format!(
+            "'{}': this instance fell behind and is resynchronised; the services stay as they are for the new instance to take over",
+            self.name
+        );
+        self.log(&mut out, Level::Info, msg);
+        self.finished = true;
         out
     }
 }

@@ -205,14 +205,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_child_leads_its_own_group() {
+        // Unreaped, the child's /proc entry stays (a zombie) until the wait below.
         let mut c = spawn_group(&mut sh("exit 0"), Options::default()).unwrap();
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.pid())).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.pid())).unwrap();
         c.wait().await.unwrap();
-        if !stat.is_empty() {
-            let after = stat.rsplit(") ").next().unwrap();
-            let pgrp: u32 = after.split(' ').nth(2).unwrap().parse().unwrap();
-            assert_eq!(pgrp, c.pid());
-        }
+        let after = stat.rsplit(") ").next().unwrap();
+        let pgrp: u32 = after.split(' ').nth(2).unwrap().parse().unwrap();
+        assert_eq!(pgrp, c.pid());
     }
 
     #[tokio::test]
@@ -265,9 +264,10 @@ mod tests {
             dir.path().display()
         );
         let mut c = spawn_group(&mut sh(&script), Options::default()).unwrap();
-        grandchild_pid(dir.path()).await;
+        let shell = grandchild_pid(dir.path()).await;
         let waited = c.terminate(Duration::from_millis(100)).await.unwrap();
         assert_eq!(waited, Waited::TimedOut);
+        assert!(gone(shell).await, "the child that ignored SIGTERM survived");
     }
 
     #[tokio::test]

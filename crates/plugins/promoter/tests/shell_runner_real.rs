@@ -135,6 +135,27 @@ fn gone(pid: &str) -> bool {
     }
 }
 
+/// The live processes (not zombies) of process group `pgid`.
+fn group_members(pgid: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // after "pid (comm) ": state ppid pgrp ...
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            fields.get(2) == Some(&pgid) && !matches!(fields.first(), Some(&"Z") | Some(&"X"))
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_decided_during_a_slow_shell_start_ends_it_so_its_later_commands_never_run() {
     use drbd::vocab::Role;
@@ -144,7 +165,8 @@ async fn a_stop_decided_during_a_slow_shell_start_ends_it_so_its_later_commands_
     let cfg = ResourceConfig {
         runner: Runner::Shell,
         // The service comes up only after a slow step (seed 794 of the real-mode campaign).
-        start: vec![format!("echo $$ > {d}/pid; sleep 2; touch {d}/service")],
+        // 300 s: only a start that is killed lets the stop run within the test's deadlines.
+        start: vec![format!("echo $$ > {d}/pid; sleep 300; touch {d}/service")],
         stop: vec![format!("rm -f {d}/service"), format!("touch {d}/stopped")],
         on_quorum_loss: QuorumLoss::Shutdown,
         adjust_resource_on_start: false,
@@ -178,8 +200,12 @@ async fn a_stop_decided_during_a_slow_shell_start_ends_it_so_its_later_commands_
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !gone(&pid) {
-        assert!(Instant::now() < deadline, "the start's shell {pid} runs on");
+    while !gone(&pid) || !group_members(&pid).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the start's shell {pid} or its group {:?} runs on",
+            group_members(&pid)
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(

@@ -71,7 +71,14 @@ async fn refresh(tx: watch::Sender<DrbdVersions>) {
 
 /// Runs `drbdadm --version` once.
 pub async fn probe() -> Result<(String, String), String> {
-    let mut cmd = tokio::process::Command::new("drbdadm");
+    probe_with("drbdadm".as_ref(), TIMEOUT).await
+}
+
+async fn probe_with(
+    program: &std::ffi::OsStr,
+    timeout: Duration,
+) -> Result<(String, String), String> {
+    let mut cmd = tokio::process::Command::new(program);
     cmd.arg("--version")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -80,17 +87,21 @@ pub async fn probe() -> Result<(String, String), String> {
         .map_err(|e| format!("cannot run drbdadm --version: {e}"))?;
     let mut stdout = child.take_stdout().expect("piped");
     let mut text = Vec::new();
-    let read = async {
-        // drbdadm --version prints a few hundred bytes; more is not its output.
-        let _ = (&mut stdout).take(64 * 1024).read_to_end(&mut text).await;
-        child.wait_timeout(Some(TIMEOUT)).await
-    };
-    let status = match tokio::time::timeout(TIMEOUT, read).await {
-        Ok(Ok(Waited::Exited(status))) => status,
-        Ok(Ok(Waited::TimedOut)) | Err(_) => {
-            return Err("drbdadm --version did not answer within 10 s".to_string())
-        }
-        Ok(Err(e)) => return Err(format!("drbdadm --version: {e}")),
+    // drbdadm --version prints a few hundred bytes; more is not its output.
+    let mut limited = (&mut stdout).take(64 * 1024);
+    let answered = tokio::time::timeout(timeout, limited.read_to_end(&mut text))
+        .await
+        .is_ok();
+    // Output still open after the timeout (drbdadm or something it started holds it): the
+    // whole group goes, before the leader is reaped (its pid still names the group), so
+    // nothing is left for the next probe to pile on.
+    if !answered {
+        child.kill_group();
+    }
+    let status = match child.wait_timeout(Some(timeout)).await {
+        Ok(Waited::Exited(status)) if answered => status,
+        Ok(_) => return Err("drbdadm --version did not answer within 10 s".to_string()),
+        Err(e) => return Err(format!("drbdadm --version: {e}")),
     };
     if !status.success() {
         return Err(format!("drbdadm --version failed: {status}"));
@@ -123,6 +134,41 @@ pub fn parse_versions(stdout: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_probe_whose_output_stays_open_is_ended_with_everything_it_started() {
+        let dir = std::env::temp_dir().join(format!("versions-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("drbdadm");
+        let pid_file = dir.join("pid");
+        // A grandchild holds stdout open after drbdadm itself has exited.
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nsleep 300 &\necho $! > {}\nexit 0\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let result = probe_with(script.as_os_str(), Duration::from_millis(500)).await;
+        assert!(result.unwrap_err().contains("did not answer"));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .is_ok_and(|s| !s.contains(") Z "))
+        };
+        while alive() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the grandchild survived the probe"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn version_codes_split_into_major_minor_patch() {

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 const TARGET: &str = "drbd_reactor";
 
+/// The longest a notification may wait for room in systemd's queue.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Where notifications go; `None` when not started by systemd.
 #[derive(Debug)]
 pub struct Notifier {
@@ -22,6 +25,15 @@ pub fn socket_addr(value: &str) -> std::io::Result<SocketAddr> {
         Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
         None => SocketAddr::from_pathname(value),
     }
+}
+
+/// The socket notifications leave by. A send waits at most [`SEND_TIMEOUT`] for room in
+/// systemd's queue (PID 1 busy or stuck): the core sends from its own task and must never
+/// stall behind it.
+fn sending_socket() -> std::io::Result<UnixDatagram> {
+    let s = UnixDatagram::unbound()?;
+    s.set_write_timeout(Some(SEND_TIMEOUT))?;
+    Ok(s)
 }
 
 impl Notifier {
@@ -41,7 +53,7 @@ impl Notifier {
         };
         std::env::remove_var("NOTIFY_SOCKET");
         let value = value.to_string_lossy().into_owned();
-        match (socket_addr(&value), UnixDatagram::unbound()) {
+        match (socket_addr(&value), sending_socket()) {
             (Ok(addr), Ok(sock)) => Notifier {
                 socket: Some((sock, addr)),
                 warned: AtomicBool::new(false),
@@ -100,9 +112,29 @@ mod tests {
 
     fn notifier_to(addr: SocketAddr) -> Notifier {
         Notifier {
-            socket: Some((UnixDatagram::unbound().unwrap(), addr)),
+            socket: Some((sending_socket().unwrap(), addr)),
             warned: AtomicBool::new(false),
         }
+    }
+
+    #[test]
+    fn a_receiver_that_never_reads_costs_a_send_its_timeout_not_the_core_for_ever() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let _stuck = UnixDatagram::bind(&path).unwrap();
+        let n = notifier_to(socket_addr(path.to_str().unwrap()).unwrap());
+        // More than net.unix.max_dgram_qlen (512 by default) fills the receiver's queue.
+        let qlen: usize = std::fs::read_to_string("/proc/sys/net/unix/max_dgram_qlen")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(512);
+        for _ in 0..=qlen + 1 {
+            n.ready("Running");
+        }
+        assert!(
+            n.warned.load(Ordering::Relaxed),
+            "a send to the full queue failed"
+        );
     }
 
     #[test]

@@ -18,7 +18,12 @@ fi
 cargo fuzz build "${flags[@]}"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for target in $(cargo fuzz list); do
+targets=$(cargo fuzz list)
+if [[ -z $targets ]]; then
+    echo "cargo fuzz list found no target" >&2
+    exit 1
+fi
+for target in $targets; do
     mkdir -p "$scratch/$target" "seeds/$target"
     echo "== fuzz $target (${seconds}s)"
     log="$scratch/$target.log"

@@ -39,7 +39,7 @@ fn the_service_is_type_notify_and_reloads_with_sighup() {
 }
 
 #[test]
-fn systemd_analyze_accepts_the_units_if_available() {
+fn systemd_analyze_verify_finds_no_problem_in_the_shipped_units() {
     let files = [
         "units/drbd-reactor.service",
         "examples/drbd-reactor-reload.path",

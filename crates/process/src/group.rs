@@ -54,11 +54,18 @@ pub struct GroupChild {
 pub fn spawn_group(cmd: &mut Command, options: Options) -> io::Result<GroupChild> {
     cmd.process_group(0).kill_on_drop(true);
     if options.die_with_parent {
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        let parent = rustix::process::getpid();
+        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs between fork
+        // and exec.
         unsafe {
-            cmd.pre_exec(|| {
-                rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
-                    .map_err(io::Error::from)
+            cmd.pre_exec(move || {
+                rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+                // A parent that died between the fork and the prctl sent no signal: the
+                // child must not run on as an orphan.
+                if rustix::process::getppid() != Some(parent) {
+                    return Err(io::Error::other("the parent died before the child started"));
+                }
+                Ok(())
             });
         }
     }

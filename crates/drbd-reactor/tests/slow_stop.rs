@@ -18,9 +18,11 @@ fn scrape(port: u16) -> String {
     text
 }
 
+// 8 s: what the test checks between the reload and the old instance's deadline (a scrape,
+// two log lines) has that long, also on a loaded machine.
 const SLOW: &str =
-    "[[debugger]]\nformat = \"compact\"\nslow-stop-ms = 30000\nstop-deadline-ms = 4000\n";
-const DEADLINE_PASSED: &str = "did not stop within its deadline of 4s; cancelled";
+    "[[debugger]]\nformat = \"compact\"\nslow-stop-ms = 30000\nstop-deadline-ms = 8000\n";
+const DEADLINE_PASSED: &str = "did not stop within its deadline of 8s; cancelled";
 
 #[test]
 fn a_reload_replacing_a_slow_plugin_keeps_lines_flowing_and_sigterm_ends_at_its_deadline() {
@@ -82,6 +84,7 @@ fn a_reload_replacing_a_slow_plugin_keeps_lines_flowing_and_sigterm_ends_at_its_
     let log = daemon.log();
     assert_eq!(log.matches(DEADLINE_PASSED).count(), 2, "{log}");
     assert!(log.contains("all plugins stopped"), "{log}");
-    // Far from the 30 s the slow stop wanted (the deadline is 4 s after the reload).
-    assert!(took.as_secs() < 20, "{took:?}");
+    // Cut off, not waited for: the slow stop wanted 30 s, the deadline is 8 s (not a speed
+    // check: the margin is 22 s).
+    assert!(took.as_secs() < 30, "{took:?}");
 }

@@ -301,7 +301,15 @@ impl Host {
                     self.dropped.fetch_add(n, Ordering::Relaxed);
                     continue;
                 }
-                RunState::Waiting | RunState::Pending | RunState::Broken => continue,
+                // Waiting out its restart delay: these updates never reach it (counted); the
+                // replay at its restart gives it the state, not the changes.
+                RunState::Waiting => {
+                    self.dropped.fetch_add(n, Ordering::Relaxed);
+                    continue;
+                }
+                // Pending gets the replay when its predecessor has stopped; Broken does not
+                // run until a reload.
+                RunState::Pending | RunState::Broken => continue,
             };
             let Some(tx) = &run.tx else { continue };
             match tx.try_send(Arc::clone(updates)) {

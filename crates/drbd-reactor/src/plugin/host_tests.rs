@@ -25,6 +25,7 @@ struct TestConfig {
     stop_ms: u64,
     deadline_ms: u64,
     config_error: bool,
+    fail: bool,
 }
 
 struct TestPlugin;
@@ -43,6 +44,9 @@ impl Plugin for TestPlugin {
             return Err(PluginError::Config("no such file".into()));
         }
         JOURNAL.lock().unwrap().push(("start", c.tag));
+        if c.fail {
+            return Err(PluginError::Failed("boom".into()));
+        }
         while ctx.updates.next().await.is_some() {
             JOURNAL.lock().unwrap().push(("update", c.tag));
             tokio::time::sleep(Duration::from_millis(c.delay_per_update_ms)).await;
@@ -287,6 +291,32 @@ async fn a_configuration_error_is_reported_once_and_not_restarted() {
     assert!(matches!(host.instances[0].state, RunState::Broken));
     assert!(events.try_recv().is_err());
     assert_eq!(counter(&metrics, "drbdreactor_plugin_restarts_total"), 0.0);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn updates_for_an_instance_waiting_out_its_restart_delay_are_counted_as_dropped() {
+    let (mut host, mut events, metrics) = host(16);
+    let state = State::new();
+    host.start(
+        configured(TestConfig {
+            tag: 60,
+            fail: true,
+            ..Default::default()
+        }),
+        &state,
+    );
+    let ev = events.recv().await.unwrap();
+    host.handle(ev, &state);
+    assert!(matches!(host.instances[0].state, RunState::Waiting));
+    let (_, batches) = updates(3);
+    for b in &batches {
+        host.dispatch(b);
+    }
+    assert_eq!(
+        counter(&metrics, "drbdreactor_plugin_updates_dropped_total"),
+        3.0
+    );
     host.shutdown().await;
 }
 

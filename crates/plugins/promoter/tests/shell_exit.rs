@@ -74,16 +74,24 @@ async fn stop_services_on_exit_removes_the_before_drop_in_reloads_then_stops() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn stop_services_on_exit_works_for_the_shell_runner() {
-    let cfg = ResourceConfig {
+/// A shell runner resource whose start list promotes and starts an app, with
+/// stop-services-on-exit.
+fn shell_app_stopped_on_exit() -> ResourceConfig {
+    ResourceConfig {
         runner: Runner::Shell,
         start: vec!["drbdadm primary r0".into(), "start-app".into()],
         stop_services_on_exit: true,
         adjust_resource_on_start: false,
         ..ResourceConfig::default()
-    };
-    let r = start(config(&[("r0", cfg)]), Rec::default());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_services_on_exit_works_for_the_shell_runner() {
+    let r = start(
+        config(&[("r0", shell_app_stopped_on_exit())]),
+        Rec::default(),
+    );
     r.send("r0", &promotable(), EventType::Exists);
     r.until("running", |r| r.runs("r0")).await;
     let record = r.units.shell_started("r0");
@@ -170,13 +178,7 @@ async fn updates_ending_without_a_stop_hand_over_and_leave_the_services_running(
                 stop_services_on_exit: true,
                 ..app()
             },
-            Runner::Shell => ResourceConfig {
-                runner: Runner::Shell,
-                start: vec!["drbdadm primary r0".into(), "start-app".into()],
-                stop_services_on_exit: true,
-                adjust_resource_on_start: false,
-                ..ResourceConfig::default()
-            },
+            Runner::Shell => shell_app_stopped_on_exit(),
         };
         let r = start(config(&[("r0", cfg)]), Rec::default());
         r.send("r0", &promotable(), EventType::Exists);

@@ -13,11 +13,9 @@ impl Machine {
     /// `stop-services-on-exit` the before drop-in goes and the services are stopped.
     pub fn on_exit(&mut self, _now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.exiting {
+        if !self.stop_acting() {
             return out;
         }
-        self.exiting = true;
-        self.pending_start = None;
         if self.cfg.stop_services_on_exit {
             let msg = format!(
                 "stopping the services of '{}' on exit (stop-services-on-exit)",
@@ -39,11 +37,9 @@ impl Machine {
     /// whatever `stop-services-on-exit` says: no reload, shutdown or removal was asked for.
     pub fn on_handover(&mut self, _now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        if self.exiting {
+        if !self.stop_acting() {
             return out;
         }
-        self.exiting = true;
-        self.pending_start = None;
         let msg = format!(
             "'{}': this instance fell behind and is resynchronised; the services stay as they are for the new instance to take over",
             self.name
@@ -51,5 +47,15 @@ impl Machine {
         self.log(&mut out, Level::Info, msg);
         self.finished = true;
         out
+    }
+
+    /// From now on nothing is acted on and no start is pending; false if that was so already.
+    fn stop_acting(&mut self) -> bool {
+        if self.exiting {
+            return false;
+        }
+        self.exiting = true;
+        self.pending_start = None;
+        true
     }
 }

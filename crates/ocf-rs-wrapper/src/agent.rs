@@ -96,8 +96,10 @@ impl Agent for ProcessAgent {
             tokio::select! {
                 // cancel safe: a wait dropped at a tick loses nothing
                 status = child.wait() => break status.map(Waited::Exited),
-                now = ticks.tick() => {
-                    if clock.tick(now.max(tokio::time::Instant::now())) {
+                // The tick's own instant is when it was due; after a freeze that is long
+                // past, and the gap counts from the clock.
+                _ = ticks.tick() => {
+                    if clock.tick(tokio::time::Instant::now()) {
                         // kills the group, reaps the leader (unless it exited just now)
                         break child.wait_timeout(Some(Duration::ZERO)).await;
                     }

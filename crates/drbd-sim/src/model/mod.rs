@@ -496,14 +496,7 @@ impl Cluster {
         }
         // The peers it was connected to saw it leave.
         for peer in told {
-            if let Some(p) = self
-                .nodes
-                .get_mut(&peer)
-                .and_then(|n| n.res.get_mut(res))
-                .and_then(|r| r.peers.get_mut(node))
-            {
-                p.departed = true;
-            }
+            self.peer_of(&peer, node, res).departed = true;
         }
         self.settle();
         Ok(())

@@ -118,9 +118,15 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
 pub fn enable(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Disabled, true);
     resolved.print_messages();
+    enable_paths(ctx, &resolved.paths)
+}
+
+/// The renames and the reload of `enable`, for paths already resolved. Never resolves
+/// again: a resolved path is not a name (with a relative snippets directory it would be
+/// joined twice), and an empty list here means nothing, not "every disabled snippet".
+fn enable_paths(ctx: &Ctx, paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     // all names are checked before the first rename, so an error leaves nothing half done
-    if let Some(path) = resolved
-        .paths
+    if let Some(path) = paths
         .iter()
         .find(|p| resolve::state_of(p) != Some(Wanted::Disabled))
     {
@@ -130,7 +136,7 @@ pub fn enable(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
         );
     }
     let mut enabled = Vec::new();
-    for path in &resolved.paths {
+    for path in paths {
         eprintln!("Enabling '{}'...", path.display());
         let target = resolve::counterpart(path)
             .with_context(|| format!("'{}' is not a snippet name", path.display()))?;
@@ -161,18 +167,38 @@ pub fn disable(ctx: &Ctx, configs: &[String], now: bool) -> anyhow::Result<Vec<P
 fn rename_to_disabled(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
     resolved.print_messages();
+    disable_paths(&resolved.paths)
+}
+
+/// The renames of `rename_to_disabled` for resolved paths. A failed rename puts the ones
+/// before it back, so the files never say "disabled" for a set the daemon was not told of.
+fn disable_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut disabled = Vec::new();
-    for path in &resolved.paths {
+    for path in paths {
         eprintln!("Disabling '{}'...", path.display());
         if resolve::state_of(path) != Some(Wanted::Enabled) {
             eprintln!("'{}' is already disabled, doing nothing", path.display());
             continue;
         }
         let target = PathBuf::from(format!("{}.disabled", path.display()));
-        rename(path, &target)?;
+        if let Err(e) = rename(path, &target) {
+            rename_back(&disabled);
+            return Err(e);
+        }
         disabled.push(target);
     }
     Ok(disabled)
+}
+
+/// `X.toml.disabled` -> `X.toml` for each path, reporting (not stopping at) failures.
+fn rename_back(disabled: &[PathBuf]) {
+    for path in disabled {
+        if let Some(enabled) = resolve::counterpart(path) {
+            if let Err(e) = rename(path, &enabled) {
+                eprintln!("{e:#}");
+            }
+        }
+    }
 }
 
 fn stop_targets(paths: &[PathBuf]) -> anyhow::Result<()> {
@@ -192,21 +218,23 @@ pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Res
         return systemctl(&["restart", crate::reload::DAEMON_UNIT]);
     }
     // Every name must mean an enabled snippet: a typo is an error, never a daemon restart.
+    // A name given twice (`p p`, `p p.toml`) is one snippet, not an error.
     let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
-    if resolved.paths.len() != configs.len()
-        || resolved
-            .paths
-            .iter()
-            .any(|p| resolve::state_of(p) != Some(Wanted::Enabled))
-    {
-        let missing: Vec<&String> = configs
-            .iter()
-            .filter(|name| {
-                let path = resolve::candidate(&ctx.snippets, name, Wanted::Enabled);
-                !(resolved.paths.contains(&path)
-                    && resolve::state_of(&path) == Some(Wanted::Enabled))
-            })
-            .collect();
+    let missing: Vec<&String> = configs
+        .iter()
+        .filter(|name| {
+            let one = resolve(
+                &ctx.snippets,
+                std::slice::from_ref(*name),
+                Wanted::Enabled,
+                true,
+            );
+            !one.paths
+                .iter()
+                .any(|p| resolve::state_of(p) == Some(Wanted::Enabled))
+        })
+        .collect();
+    if !missing.is_empty() {
         resolved.print_messages();
         bail!(
             "no enabled snippet {} in '{}'; nothing restarted",
@@ -218,23 +246,16 @@ pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Res
             ctx.snippets.display()
         );
     }
-    let names: Vec<String> = resolved
-        .paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    let disabled = rename_to_disabled(ctx, &names)?;
-    if let Err(e) = reload_if(ctx, !disabled.is_empty()) {
+    resolved.print_messages();
+    let disabled = disable_paths(&resolved.paths)?;
+    if disabled.is_empty() {
+        bail!("nothing was disabled; nothing restarted");
+    }
+    if let Err(e) = reload_if(ctx, true) {
         // The daemon did not take the configuration without them (another snippet is
         // broken, or no answer in time): put them back, so the files say what it runs and
         // the next reload does not drop them.
-        for path in &disabled {
-            if let Some(enabled) = resolve::counterpart(path) {
-                if let Err(e) = rename(path, &enabled) {
-                    eprintln!("{e:#}");
-                }
-            }
-        }
+        rename_back(&disabled);
         return Err(e.context("the snippets were renamed back; nothing restarted"));
     }
     // The snippets are enabled again even when stopping a target failed.
@@ -243,8 +264,7 @@ pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Res
     } else {
         Ok(())
     };
-    let back: Vec<String> = disabled.iter().map(|p| p.display().to_string()).collect();
-    enable(ctx, &back)?;
+    enable_paths(ctx, &disabled)?;
     stopped
 }
 

@@ -243,6 +243,38 @@ fn a_restart_whose_reload_fails_puts_the_snippet_back_and_exits_1() {
     assert!(!bench.dir().join("a.toml.disabled").exists());
 }
 
+/// `restart` resolved its names, then resolved the resulting paths again as names: with a
+/// relative `snippets` directory they were joined twice, nothing was disabled, and the final
+/// `enable` of an empty list enabled every disabled snippet.
+#[test]
+fn restart_with_a_relative_snippets_directory_restarts_it_and_enables_nothing_else() {
+    let bench = Bench::new();
+    std::fs::write(bench.main(), "snippets = \"snippets\"\n").unwrap();
+    bench.snippet("p.toml", "[[debugger]]\n");
+    bench.snippet("q.toml.disabled", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .current_dir(bench.root())
+        .args(["-c", "main.toml", "restart", "p"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(bench.systemctl_log(), [RELOAD, RELOAD].concat());
+    assert!(bench.dir().join("p.toml").is_file());
+    assert!(bench.dir().join("q.toml.disabled").is_file());
+    assert!(!bench.dir().join("q.toml").exists());
+}
+
+#[test]
+fn restart_of_a_name_given_twice_restarts_it_once() {
+    let bench = Bench::new();
+    bench.snippet("p.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["restart", "p", "p.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(bench.systemctl_log(), [RELOAD, RELOAD].concat());
+    assert!(bench.dir().join("p.toml").is_file());
+}
+
 #[test]
 fn restart_without_names_restarts_the_daemon() {
     let bench = Bench::new();

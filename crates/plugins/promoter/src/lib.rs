@@ -31,6 +31,7 @@ pub mod policy;
 pub mod publish;
 pub mod shell;
 pub mod status;
+pub mod task;
 pub mod units;
 pub mod version;
 pub mod write;

@@ -178,11 +178,11 @@ impl Plugin for Promoter {
             Err(r @ Refusal::Unfit(_)) => return Err(PluginError::Config(r.to_string())),
         }
         let (status, followed) = watch::channel(PromoterStatus::default());
-        let publisher = tokio::spawn(crate::publish::follow(
+        let publisher = crate::publish::Publisher::start(
             followed,
             crate::publish::status_dir(),
             config.resources.keys().cloned().collect(),
-        ));
+        );
         let context = Context {
             executor: Executor::new(Arc::new(ProcessRunner), unit_dir()),
             node_name: shell::node_name(),
@@ -195,7 +195,7 @@ impl Plugin for Promoter {
         };
         let result = shell::run(config, ctx.updates, context, stop).await;
         // Every sender is gone with the shell: the publisher removes this instance's status.
-        let _ = publisher.await;
+        publisher.finish().await;
         result.map_err(|e| match e {
             PromoterError::Config(_) => PluginError::Config(e.to_string()),
             PromoterError::Failed(m) => PluginError::Failed(m),

@@ -10,6 +10,7 @@
 //! its instance ended.
 
 use crate::status::{PromoterStatus, ResourceStatus};
+use crate::task::Owned;
 use crate::units::escape_unit;
 use crate::write::replace_run_file;
 use drbd_reactor_plugin::{Labels, MetricKind, SelfMetrics};
@@ -87,7 +88,66 @@ pub fn status_file(dir: &Path, res: &str) -> PathBuf {
 
 /// Follows the instance's status until its sender is gone, then removes `resources`' rows
 /// and files.
-pub async fn follow(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf, resources: Vec<String>) {
+pub async fn follow(rx: watch::Receiver<PromoterStatus>, dir: PathBuf, resources: Vec<String>) {
+    let removal = Removal {
+        dir: dir.clone(),
+        resources,
+    };
+    write_changes(rx, dir).await;
+    drop(removal);
+}
+
+/// The publisher of one instance: [`follow`] in a task owned by the instance's run.
+pub struct Publisher {
+    task: Owned<()>,
+    removal: Removal,
+}
+
+impl Publisher {
+    pub fn start(
+        rx: watch::Receiver<PromoterStatus>,
+        dir: PathBuf,
+        resources: Vec<String>,
+    ) -> Self {
+        Publisher {
+            task: Owned::spawn(write_changes(rx, dir.clone())),
+            removal: Removal { dir, resources },
+        }
+    }
+
+    /// Waits for the last writes (the status senders are gone), then removes the rows and
+    /// files. Dropped instead (the host cancelled the instance), the task is aborted and the
+    /// rows and files go at once, before the host hears that the instance ended: a publisher
+    /// left running would remove them under the next instance.
+    pub async fn finish(self) {
+        let Publisher { task, removal } = self;
+        let _ = task.await;
+        drop(removal);
+    }
+}
+
+/// Removes the rows and status files of an instance's resources when dropped.
+struct Removal {
+    dir: PathBuf,
+    resources: Vec<String>,
+}
+
+impl Drop for Removal {
+    fn drop(&mut self) {
+        {
+            let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+            for r in &self.resources {
+                t.remove(r);
+            }
+        }
+        // A few unlinks in /run: cheap enough for the thread that ends the instance.
+        for r in &self.resources {
+            let _ = std::fs::remove_file(status_file(&self.dir, r));
+        }
+    }
+}
+
+async fn write_changes(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf) {
     let mut written: BTreeMap<String, ResourceStatus> = BTreeMap::new();
     loop {
         let now = rx.borrow_and_update().clone();
@@ -139,18 +199,6 @@ pub async fn follow(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf, resou
         // are written together.
         tokio::time::sleep(SETTLE).await;
     }
-    {
-        let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
-        for r in &resources {
-            t.remove(r);
-        }
-    }
-    let _ = tokio::task::spawn_blocking(move || {
-        for r in &resources {
-            let _ = std::fs::remove_file(status_file(&dir, r));
-        }
-    })
-    .await;
 }
 
 #[cfg(test)]
@@ -194,6 +242,28 @@ mod tests {
             .samples()
             .iter()
             .any(|s| s.labels.iter().any(|(_, v)| v == "pub-test-r0")));
+    }
+
+    /// The host cancels an instance by dropping its run: the rows and files must be gone by
+    /// the time the drop returns, before the next instance publishes its own.
+    #[tokio::test]
+    async fn a_dropped_publisher_removes_the_status_before_the_drop_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = watch::channel(PromoterStatus::default());
+        let publisher = Publisher::start(rx, dir.path().to_path_buf(), vec!["pub-test-r1".into()]);
+        let mut s = PromoterStatus::default();
+        s.resources.insert("pub-test-r1".into(), sample());
+        tx.send(s).unwrap();
+        let file = status_file(dir.path(), "pub-test-r1");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !file.exists() {
+            assert!(std::time::Instant::now() < deadline, "no status file");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(publisher);
+        assert!(!file.exists());
+        assert!(!table().lock().unwrap().contains_key("pub-test-r1"));
+        drop(tx);
     }
 
     fn sample() -> ResourceStatus {

@@ -9,6 +9,7 @@ use crate::config::{self, PromoterConfig, ResourceConfig, Runner};
 use crate::exec::Executor;
 use crate::policy::{Action, Level, Machine, Outcome};
 use crate::status::{PromoterStatus, ResourceStatus, UnitState};
+use crate::task::Owned;
 use crate::units;
 use drbd::{ObjectUpdate, PluginUpdate};
 use log::{debug, error, info, warn};
@@ -135,7 +136,7 @@ pub async fn run(
     let mut tasks: Tasks = BTreeMap::new();
     for (name, cfg) in &config.resources {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = tokio::spawn(resource_task(
+        let handle = Owned::spawn(resource_task(
             name.clone(),
             Arc::new(cfg.clone()),
             ctx.shared(),
@@ -178,7 +179,7 @@ pub async fn run(
     }
 }
 
-type Tasks = BTreeMap<String, (mpsc::UnboundedSender<Msg>, tokio::task::JoinHandle<()>)>;
+type Tasks = BTreeMap<String, (mpsc::UnboundedSender<Msg>, Owned<()>)>;
 
 /// Routes `first` and every update already at hand to the task of its resource, copying only
 /// those of managed resources; false once the updates ended. The ones at hand are taken
@@ -242,7 +243,7 @@ async fn resource_task(
     let (lane_tx, mut lane_rx) = mpsc::unbounded_channel::<Lane>();
     let lane = {
         let (executor, cfg, name, tx) = (executor.clone(), cfg.clone(), name.clone(), tx.clone());
-        tokio::spawn(async move {
+        Owned::spawn(async move {
             while let Some(item) = lane_rx.recv().await {
                 let a = match item {
                     Lane::Run(a) => a,
@@ -267,8 +268,7 @@ async fn resource_task(
     // would run after the stop, on a node that may have been demoted, with the policy
     // believing the services stopped (found by the real-mode HA campaign, seed 794). Any
     // runner's is waited for when the instance ends.
-    let start_task: std::sync::Mutex<Option<(u64, tokio::task::JoinHandle<()>)>> =
-        std::sync::Mutex::new(None);
+    let start_task: std::sync::Mutex<Option<(u64, Owned<()>)>> = std::sync::Mutex::new(None);
     let (mut m, first) = Machine::new(&name, cfg.clone(), node, now());
     let dispatch = |actions: Vec<Action>| {
         for a in actions {
@@ -284,7 +284,7 @@ async fn resource_task(
                 Action::Start { id } => {
                     let (executor, cfg2, name, tx) =
                         (executor.clone(), cfg.clone(), name.clone(), tx.clone());
-                    let handle = tokio::spawn(async move {
+                    let handle = Owned::spawn(async move {
                         if let Some(o) = executor.perform(&name, &cfg2, a).await {
                             let _ = tx.send(Msg::Outcome(o));
                         }
@@ -373,7 +373,8 @@ async fn resource_task(
     }
     // The instance ends only once what it began has (spec §6.12): a start in flight, then the
     // commands queued in the lane. A new instance for this resource (after a reload) must
-    // not act beside them; the host's stop deadline bounds the wait.
+    // not act beside them; the host's stop deadline bounds the wait. When it cancels the
+    // instance, these tasks are aborted with it (`Owned`), their commands' groups killed.
     drop(lane_tx);
     let in_flight = start_task.lock().unwrap().take();
     if let Some((_, start)) = in_flight {
@@ -387,7 +388,7 @@ enum Lane {
     Run(Action),
     /// Waits until a cancelled shell start is gone; reports it cancelled unless it had
     /// finished (and reported) already.
-    EndStart(u64, tokio::task::JoinHandle<()>),
+    EndStart(u64, Owned<()>),
 }
 
 /// True if `shutdown` has completed (polled once, never waited for).

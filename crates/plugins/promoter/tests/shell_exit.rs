@@ -46,6 +46,35 @@ async fn an_instance_ending_during_a_slow_start_ends_only_after_that_start() {
     }
 }
 
+/// The host cancels an instance that overran its stop deadline by dropping its run. The
+/// per-resource tasks were detached by that: the rest of a slow start list ran afterwards,
+/// beside the next instance.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_instance_runs_nothing_of_its_slow_start_afterwards() {
+    let rec = Rec::default();
+    rec.slow
+        .lock()
+        .unwrap()
+        .insert("slow-step".into(), Duration::from_secs(300));
+    let cfg = ResourceConfig {
+        runner: Runner::Shell,
+        start: vec!["slow-step".into(), "after-the-slow-step".into()],
+        ..app()
+    };
+    let r = start(config(&[("r0", cfg)]), rec.clone());
+    r.send("r0", &promotable(), EventType::Exists);
+    r.until("the slow step", |r| !r.rec.at("slow-step").is_empty())
+        .await;
+    r.task.abort();
+    let _ = (&mut { r.task }).await;
+    tokio::time::sleep(Duration::from_secs(600)).await;
+    assert!(
+        rec.at("after-the-slow-step").is_empty(),
+        "{:#?}",
+        rec.lines()
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn stop_services_on_exit_removes_the_before_drop_in_reloads_then_stops() {
     let cfg = ResourceConfig {

@@ -141,7 +141,7 @@ impl World {
             Action::CheckDevices(_) => Outcome::DevicesReady(true),
             Action::Adjust => Outcome::Adjusted(self.model.up(node, res).map_err(|e| e.message)),
             Action::DetectPolicy => Outcome::Policy(Ok(SplitBrainPolicy::Quorum)),
-            Action::Probe => Outcome::Probed(s.running),
+            Action::Probe => Outcome::Probed(Ok(s.running)),
             Action::Freeze(_) => {
                 if s.running {
                     self.services[n][r].frozen = true;

@@ -116,7 +116,7 @@ proptest! {
                     Some(id) => m.on_outcome(now, Outcome::Stopped { id, result: if ok { Ok(()) } else { Err("x".into()) } }),
                     None => vec![],
                 },
-                Step::Probe(active) => m.on_outcome(now, Outcome::Probed(active)),
+                Step::Probe(active) => m.on_outcome(now, Outcome::Probed(Ok(active))),
                 Step::Destroy => {
                     let mut u = update(view.resource("r0"), EventType::Destroy);
                     u.event_type = EventType::Destroy;

@@ -137,6 +137,11 @@ fn row2_a_node_whose_drop_ins_failed_never_starts_until_a_retry_writes_them() {
     h.outcome(Outcome::UnitsWritten(Ok(())));
     assert!(h.said("wrote the drop-ins of 'r0'"));
     h.advance(secs(2));
+    assert!(
+        h.starts().is_empty(),
+        "no start before the first probe's answer"
+    );
+    h.outcome(Outcome::Probed(Ok(false)));
     assert_eq!(h.starts().len(), 1, "started once they were written");
 }
 
@@ -230,6 +235,11 @@ fn row4_policy_is_detected_once_and_a_failure_is_retried_with_backoff() {
     assert!(a.contains(&Action::DetectPolicy));
     let a = m.on_outcome(now + secs(15), Outcome::Policy(Ok(Quorum)));
     assert!(a.iter().any(|a| matches!(a, Action::Log(d) if d.message == "Detected split-brain avoidance policy: 'quorum'")));
+    assert!(
+        a.contains(&Action::Probe) && !a.iter().any(|a| matches!(a, Action::Start { .. })),
+        "the first pass asks whether services were left running, and waits for the answer"
+    );
+    let a = m.on_outcome(now + secs(15), Outcome::Probed(Ok(false)));
     assert!(
         a.iter().any(|a| matches!(a, Action::Start { .. })),
         "may_promote seen while detecting"
@@ -470,8 +480,36 @@ fn row13_ticker_probes_a_running_target_and_restarts_a_dead_one() {
     h.clear();
     h.advance(secs(20));
     assert!(h.took(|a| *a == Action::Probe));
-    h.outcome(Outcome::Probed(false));
+    h.outcome(Outcome::Probed(Ok(false)));
     assert!(h.said("is not active any more"));
+    // 20 s after their start: a failed start, so the next one waits out the backoff (the
+    // original's ticker restarted it within 20 s too).
+    assert!(h.said("counted as a failed start"));
+    assert!(h.starts().is_empty());
+    assert_eq!(h.m.counters.failures, 1);
+    h.advance(secs(19));
+    assert!(h.starts().is_empty());
+    h.advance(secs(1));
+    assert_eq!(
+        h.starts().len(),
+        1,
+        "may_promote still true: started after the backoff"
+    );
+}
+
+#[test]
+fn row13_a_target_that_ran_for_a_while_and_died_is_started_again_at_once() {
+    let mut h = Harness::ready(cfg(), Quorum, secondary());
+    h.set(|v| v.may_promote = true);
+    h.finish_start(Ok(()));
+    h.clear();
+    h.advance(drbd_reactor_promoter::policy::machine::STABLE);
+    h.outcome(Outcome::Probed(Ok(true)));
+    h.advance(secs(20));
+    assert!(h.took(|a| *a == Action::Probe));
+    h.outcome(Outcome::Probed(Ok(false)));
+    assert!(h.said("is not active any more"));
+    assert!(!h.said("counted as a failed start"));
     assert_eq!(
         h.starts().len(),
         1,

@@ -402,17 +402,17 @@ fn a_pending_start_moves_later_when_the_disk_gets_worse_during_the_wait() {
 /// its (frozen) services: the restarted instance saw a Secondary and never looked.
 #[test]
 fn restart_on_a_secondary_stops_a_target_an_earlier_instance_left_active() {
-    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    let mut h = Harness::ready_unanswered(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
     assert!(h.took(|a| *a == Action::Probe));
-    h.outcome(Outcome::Probed(true));
+    h.outcome(Outcome::Probed(Ok(true)));
     assert_eq!(h.stops().len(), 1);
     assert!(h.said("active on a Secondary"));
 }
 
 #[test]
 fn restart_on_a_secondary_with_an_inactive_target_does_nothing() {
-    let mut h = Harness::ready(cfg(), SplitBrainPolicy::Quorum, secondary());
-    h.outcome(Outcome::Probed(false));
+    let mut h = Harness::ready_unanswered(cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.outcome(Outcome::Probed(Ok(false)));
     assert!(h.stops().is_empty() && h.starts().is_empty());
 }
 
@@ -455,7 +455,7 @@ fn service_crash_is_left_to_systemd_while_the_target_stays_active() {
     for _ in 0..360 {
         h.advance(secs(20));
         if h.took(|a| *a == Action::Probe) {
-            h.outcome(Outcome::Probed(true));
+            h.outcome(Outcome::Probed(Ok(true)));
         }
     }
     assert!(h.starts().is_empty() && h.stops().is_empty());

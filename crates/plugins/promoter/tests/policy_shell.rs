@@ -34,16 +34,16 @@ fn an_instance_starting_on_a_secondary_asks_for_the_shell_runners_record() {
 
 #[test]
 fn a_record_of_a_start_left_by_an_earlier_instance_on_a_secondary_runs_the_stop_list() {
-    let mut h = Harness::ready(shell(), Quorum, secondary());
-    h.outcome(Outcome::Probed(true));
+    let mut h = Harness::ready_unanswered(shell(), Quorum, secondary());
+    h.outcome(Outcome::Probed(Ok(true)));
     assert_eq!(h.stops().len(), 1);
     assert!(h.said("the start list (shell runner) of 'r0' is active on a Secondary"));
 }
 
 #[test]
 fn no_record_on_a_secondary_stops_nothing() {
-    let mut h = Harness::ready(shell(), Quorum, secondary());
-    h.outcome(Outcome::Probed(false));
+    let mut h = Harness::ready_unanswered(shell(), Quorum, secondary());
+    h.outcome(Outcome::Probed(Ok(false)));
     assert!(h.stops().is_empty());
 }
 

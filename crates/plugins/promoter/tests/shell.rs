@@ -278,3 +278,25 @@ async fn unit_states_are_queried_after_a_start_and_published_when_asked_for() {
     );
     r.shutdown().await.unwrap();
 }
+
+/// A `systemctl show` that fails at a tick (a D-Bus timeout) says nothing about the target.
+#[tokio::test(start_paused = true)]
+async fn a_failing_probe_at_a_tick_keeps_the_services_running() {
+    let r = start(config(&[("r0", app())]), Rec::default());
+    r.send("r0", &promotable(), EventType::Exists);
+    r.until("running", |r| r.runs("r0")).await;
+    r.rec.fail.lock().unwrap().push("systemctl show".into());
+    let probes = r.rec.at("systemctl show").len();
+    r.until("a probe at the tick", |r| {
+        r.rec.at("systemctl show").len() > probes
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(r.runs("r0"));
+    let s = r.status.borrow().resources["r0"].clone();
+    assert!(
+        s.last_decision.unwrap().contains("could not tell whether"),
+        "the failure is reported"
+    );
+    assert_eq!(r.shutdown().await, Ok(()));
+}

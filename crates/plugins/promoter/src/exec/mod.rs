@@ -148,16 +148,25 @@ impl Executor {
                 self.freeze_thaw(res, cfg, "thaw", &units).await;
                 None
             }
-            Action::Probe if cfg.runner == Runner::Shell => {
-                Some(Outcome::Probed(self.unit_dir.shell_started(res).exists()))
-            }
+            Action::Probe if cfg.runner == Runner::Shell => Some(Outcome::Probed(Ok(self
+                .unit_dir
+                .shell_started(res)
+                .exists()))),
             Action::Probe => {
                 let out = self
                     .systemctl(&["show", "--property=ActiveState", &units::target(res)], q)
                     .await;
-                Some(Outcome::Probed(
-                    out.ok() && active_state(&out.stdout) == Some("active"),
-                ))
+                // A failed query says nothing: taken for "inactive", it marked running
+                // services stopped, and nothing probed them again.
+                Some(Outcome::Probed(if out.ok() {
+                    Ok(active_state(&out.stdout) == Some("active"))
+                } else {
+                    Err(format!(
+                        "systemctl show {}: {}",
+                        units::target(res),
+                        out.error()
+                    ))
+                }))
             }
             Action::RemoveBefore => {
                 match self.unit_dir.remove_before(res) {

@@ -18,6 +18,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod backoff;
 mod construct;
 mod dropins;
 mod exit;
@@ -25,6 +26,7 @@ mod failback;
 mod pending;
 mod rules;
 
+pub use backoff::STABLE;
 pub use failback::FAILBACK_HOLDOFF;
 
 /// Ticker period and the first step of the backoff (the original's `MIN_SECS_PROMOTE`).
@@ -108,6 +110,13 @@ pub struct Machine {
     retry_not_before: Option<Instant>,
     /// A start failed and it is not yet known whether a peer won the race.
     unclassified_failure: bool,
+    /// This node was Primary while its start in flight ran: a failure is its own.
+    promoted_in_attempt: bool,
+    /// When the services last started successfully (cleared when they stop).
+    running_since: Option<Instant>,
+    /// The first pass asked whether an earlier instance left the services running on this
+    /// Secondary: no start fires before the answer (it would take them over as its own).
+    awaiting_probe: bool,
     next_tick: Instant,
     /// No fail-back on this node's own initiative before then (`failback`).
     failback_held_until: Option<Instant>,
@@ -161,6 +170,9 @@ impl Machine {
             own_failures: 0,
             retry_not_before: None,
             unclassified_failure: false,
+            promoted_in_attempt: false,
+            running_since: None,
+            awaiting_probe: false,
             next_tick: now + TICK,
             failback_held_until: None,
             stop_failed: false,
@@ -209,7 +221,8 @@ impl Machine {
         if self.exiting {
             return None;
         }
-        let mut d = vec![Some(self.next_tick), self.pending_start];
+        let pending = self.pending_start.filter(|_| !self.awaiting_probe);
+        let mut d = vec![Some(self.next_tick), pending];
         if let Construct::Waiting { next_check, .. } = &self.construct {
             d.push(*next_check);
         }
@@ -250,6 +263,7 @@ impl Machine {
         }
         let new = update.resource.clone();
         let old = self.resource.replace(new.clone());
+        self.note_own_role(&new);
         if self.policy == PolicyState::Unknown {
             self.policy = PolicyState::Detecting;
             out.push(Action::DetectPolicy);
@@ -273,20 +287,7 @@ impl Machine {
     }
 
     fn saw_primary_peer(&mut self, peer: &str, out: &mut Vec<Action>) {
-        if self.unclassified_failure {
-            self.unclassified_failure = false;
-            self.own_failures = self.own_failures.saturating_sub(1);
-            self.counters.failures = self.counters.failures.saturating_sub(1);
-            self.counters.lost_races += 1;
-            if self.own_failures == 0 {
-                self.retry_not_before = None;
-            }
-            let msg = format!(
-                "start of {} lost the promotion race to {peer}: not a failure, no rate limit",
-                self.name
-            );
-            self.log(out, Level::Info, msg);
-        }
+        self.lost_race(peer, out);
         if self.pending_start.take().is_some() {
             let msg = format!("not promoting {}: peer {peer} is Primary", self.name);
             self.log(out, Level::Info, msg);
@@ -319,6 +320,7 @@ impl Machine {
             // Secondary (forced to Secondary while it was frozen, the daemon dead): systemd
             // knows the target's state, the shell runner its record in the run directory.
             out.push(Action::Probe);
+            self.awaiting_probe = true;
         }
         if let Some(peer) = facts::primary_peer(&r) {
             if initial {
@@ -372,14 +374,16 @@ impl Machine {
         self.pending_start = Some(at);
         self.pending_since = (!primary_here).then_some(now);
         self.completing = primary_here;
-        if at <= now {
+        if at <= now && !self.awaiting_probe {
             self.fire_start(now, out);
         }
     }
 
     fn fire_start(&mut self, _now: Instant, out: &mut Vec<Action>) {
         self.pending_start = None;
-        self.unclassified_failure = false;
+        // No peer became Primary since the last failure: it was this node's own.
+        self.confirm_own_failure();
+        self.promoted_in_attempt = false;
         self.stop_failed = false;
         let id = self.id();
         self.start_in_flight = Some(id);
@@ -415,8 +419,7 @@ impl Machine {
                             if self.services == Services::Starting {
                                 self.services = Services::Running;
                             }
-                            self.own_failures = 0;
-                            self.retry_not_before = None;
+                            self.start_succeeded(now);
                             let msg =
                                 format!("started the services of '{name}': this node runs them");
                             self.log(&mut out, Level::Info, msg);
@@ -426,16 +429,7 @@ impl Machine {
                         Err(e) => {
                             let msg = format!("Starting '{name}' failed: {e}");
                             self.log(&mut out, Level::Warn, msg);
-                            self.own_failures += 1;
-                            self.counters.failures += 1;
-                            let backoff = (TICK * 2u32.saturating_pow(self.own_failures - 1))
-                                .min(MAX_BACKOFF);
-                            self.retry_not_before = Some(now + backoff);
-                            self.unclassified_failure = true;
-                            let peer = self.resource.as_deref().and_then(facts::primary_peer);
-                            if let Some(peer) = peer {
-                                self.saw_primary_peer(&peer, &mut out);
-                            }
+                            self.start_failed(now, &mut out);
                             self.stop(&mut out);
                         }
                     }
@@ -455,7 +449,14 @@ impl Machine {
                     }
                 }
             }
-            Outcome::Probed(active) => {
+            Outcome::Probed(Err(e)) => {
+                self.awaiting_probe = false;
+                let msg = format!("could not tell whether the services of '{name}' are active: {e}; assuming they are as they were");
+                self.log(&mut out, Level::Warn, msg);
+                self.fire_due_start(now, &mut out);
+            }
+            Outcome::Probed(Ok(active)) => {
+                self.awaiting_probe = false;
                 let secondary = self
                     .resource
                     .as_deref()
@@ -463,6 +464,7 @@ impl Machine {
                 if !active && self.services == Services::Running {
                     let msg = format!("the services target of '{name}' is not active any more");
                     self.log(&mut out, Level::Info, msg);
+                    self.services_ended(now, &mut out);
                     self.services = Services::Stopped;
                 } else if active && self.services == Services::Stopped && secondary {
                     let what = match self.cfg.runner {
@@ -473,10 +475,22 @@ impl Machine {
                     self.log(&mut out, Level::Warn, msg);
                     self.stop(&mut out);
                 }
+                self.fire_due_start(now, &mut out);
             }
         }
         self.consider_start(now, &mut out);
         out
+    }
+
+    /// A start that came due while the first probe was out.
+    fn fire_due_start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.pending_start.is_some_and(|t| t <= now)
+            && self.services == Services::Stopped
+            && self.start_in_flight.is_none()
+            && !self.awaiting_probe
+        {
+            self.fire_start(now, out);
+        }
     }
 
     /// Deadlines that have passed.
@@ -486,12 +500,7 @@ impl Machine {
             return out;
         }
         self.construction_timers(now, &mut out);
-        if self.pending_start.is_some_and(|t| t <= now)
-            && self.services == Services::Stopped
-            && self.start_in_flight.is_none()
-        {
-            self.fire_start(now, &mut out);
-        }
+        self.fire_due_start(now, &mut out);
         if self.next_tick <= now {
             while self.next_tick <= now {
                 self.next_tick += TICK;
@@ -499,6 +508,7 @@ impl Machine {
             if self.services == Services::Running && self.cfg.runner == Runner::Systemd {
                 out.push(Action::Probe);
             }
+            self.note_stable_run(now);
             self.retry_failed_stop(&mut out);
             self.retry_units(&mut out);
             self.consider_failback(now, "ticker", &mut out);

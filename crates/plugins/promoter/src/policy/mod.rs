@@ -87,7 +87,14 @@ pub enum Outcome {
     DevicesReady(bool),
     Adjusted(Result<(), String>),
     Policy(Result<SplitBrainPolicy, String>),
-    Started { id: u64, result: Result<(), String> },
-    Stopped { id: u64, result: Result<(), String> },
-    Probed(bool),
+    Started {
+        id: u64,
+        result: Result<(), String>,
+    },
+    Stopped {
+        id: u64,
+        result: Result<(), String>,
+    },
+    /// Err: the query failed (the state is unknown, not inactive).
+    Probed(Result<bool, String>),
 }

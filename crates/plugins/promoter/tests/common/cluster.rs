@@ -31,6 +31,9 @@ pub struct Cluster {
     pub events: Vec<(Duration, usize, Action)>,
     /// Start commands of a node fail without a peer Primary (a broken service).
     pub broken: [bool; 3],
+    /// Start commands of a node promote, then fail (a unit of the stack after the promotion;
+    /// systemctl reports it once the job ends, after events2 showed the Primary).
+    pub fails_after_promote: [bool; 3],
     /// At every step: nodes whose machines believe they run the services.
     pub max_running: usize,
     /// Actions decided but not yet executed: every node decides on the same view before any
@@ -63,6 +66,7 @@ impl Cluster {
             now: start,
             events: Vec::new(),
             broken: [false; 3],
+            fails_after_promote: [false; 3],
             max_running: 0,
             queue: Default::default(),
         };
@@ -151,6 +155,12 @@ impl Cluster {
                     if ok {
                         self.primary = Some(i);
                     }
+                    let ok = if ok && self.fails_after_promote[i] {
+                        self.deliver_all();
+                        false
+                    } else {
+                        ok
+                    };
                     let result = if ok {
                         Ok(())
                     } else {
@@ -182,7 +192,7 @@ impl Cluster {
                 }
                 Action::Probe => {
                     let active = self.primary == Some(i);
-                    self.feed(i, Outcome::Probed(active));
+                    self.feed(i, Outcome::Probed(Ok(active)));
                 }
                 Action::DetectPolicy => self.feed(i, Outcome::Policy(Ok(SplitBrainPolicy::Quorum))),
                 _ => {}
@@ -200,6 +210,30 @@ impl Cluster {
             .filter(|n| n.alive && n.m.services() == Services::Running)
             .count();
         self.max_running = self.max_running.max(running);
+    }
+
+    /// Delivers every live node's view now, if it changed (in the middle of a command: the
+    /// promotion is seen by all before the command fails).
+    fn deliver_all(&mut self) {
+        for i in 0..3 {
+            let v = self.view(i);
+            if !self.nodes[i].alive || self.nodes[i].last.as_ref() == Some(&v) {
+                continue;
+            }
+            self.nodes[i].last = Some(v.clone());
+            let a = self.nodes[i]
+                .m
+                .on_update(self.now, &update(v, drbd::EventType::Change));
+            self.run(i, a);
+        }
+    }
+
+    /// Node `i`'s services die and take the promotion with them (`target-as = "BindsTo"`).
+    pub fn services_die(&mut self, i: usize) {
+        if self.primary == Some(i) {
+            self.primary = None;
+        }
+        self.settle();
     }
 
     /// Delivers changed views to every live node until nothing changes.

@@ -111,7 +111,17 @@ pub struct Harness {
 
 impl Harness {
     /// A constructed machine (devices ready, adjusted, policy detected) with `view` applied.
+    /// Ready, with the first pass's probe (a Secondary) answered: nothing left running.
     pub fn ready(cfg: ResourceConfig, policy: SplitBrainPolicy, view: View) -> Harness {
+        let mut h = Harness::ready_unanswered(cfg, policy, view);
+        if h.took(|a| *a == Action::Probe) {
+            h.outcome(Outcome::Probed(Ok(false)));
+        }
+        h
+    }
+
+    /// Ready, with the first pass's probe (if any) left for the test to answer.
+    pub fn ready_unanswered(cfg: ResourceConfig, policy: SplitBrainPolicy, view: View) -> Harness {
         let start = Instant::now();
         let (m, first) = Machine::new("r0", Arc::new(cfg), Some("alpha".into()), start);
         let mut h = Harness {

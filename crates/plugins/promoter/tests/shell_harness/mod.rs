@@ -1,5 +1,6 @@
 //! The shell tests' harness: `shell::run` in tokio's paused time with a command runner that
-//! records every command line (and its virtual start time) and answers like a healthy node.
+//! records every command line (and its virtual start time) and answers like a healthy node
+//! (a target is active once started, until stopped).
 #![allow(dead_code)]
 
 use super::common::*;
@@ -27,6 +28,8 @@ pub struct Inner {
     pub slow: Mutex<BTreeMap<String, Duration>>,
     pub fail: Mutex<Vec<String>>,
     pub t0: Mutex<Option<Instant>>,
+    /// Units started and not stopped since (`systemctl show` answers from it).
+    pub active: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Shared handle (the runner is moved into the executor, the test keeps a clone).
@@ -93,7 +96,22 @@ impl CommandRunner for Rec {
             match (cmd.program.as_str(), cmd.args.first().map(String::as_str)) {
                 ("drbdadm", Some("sh-ll-dev")) => CommandOutput::code(0, "/dev/null\n"),
                 ("drbdsetup", Some("show")) => CommandOutput::code(0, &SHOW.replace("RES", &res)),
-                ("systemctl", Some("show")) => CommandOutput::code(0, "ActiveState=active\n"),
+                ("systemctl", Some("start")) => {
+                    me.active.lock().unwrap().insert(res);
+                    CommandOutput::code(0, "")
+                }
+                ("systemctl", Some("stop")) => {
+                    me.active.lock().unwrap().remove(&res);
+                    CommandOutput::code(0, "")
+                }
+                ("systemctl", Some("show")) => {
+                    let state = if me.active.lock().unwrap().contains(&res) {
+                        "active"
+                    } else {
+                        "inactive"
+                    };
+                    CommandOutput::code(0, &format!("ActiveState={state}\n"))
+                }
                 _ => CommandOutput::code(0, ""),
             }
         })

@@ -47,6 +47,7 @@ impl Machine {
             let msg =
                 format!("resource '{name}' was demoted under its running services, stopping them");
             self.log(out, Level::Warn, msg);
+            self.services_ended(now, out);
             self.stop(out);
             return;
         }
@@ -181,6 +182,7 @@ impl Machine {
 
     pub(super) fn stop(&mut self, out: &mut Vec<Action>) {
         self.pending_start = None;
+        self.running_since = None;
         if self.services == Services::Stopping {
             // One stop at a time; the one in flight does the job.
             return;

@@ -111,13 +111,22 @@ pub fn snippets_changed_since(config: &Config, since: SystemTime, now: SystemTim
     let Ok(snippets) = discover(dir) else {
         return Vec::new();
     };
-    snippets
+    files_changed_since(snippets, since, now)
+}
+
+/// Of `paths`, those whose mtime is newer than `since` and older than 20 s; unreadable ones
+/// are skipped (spec §9: the snippets, and the promoters' target drop-ins).
+pub fn files_changed_since(
+    paths: impl IntoIterator<Item = PathBuf>,
+    since: SystemTime,
+    now: SystemTime,
+) -> Vec<PathBuf> {
+    paths
         .into_iter()
         .filter(|path| {
             std::fs::metadata(path)
                 .and_then(|m| m.modified())
-                .map(|mtime| changed(mtime, since, now))
-                .unwrap_or(false)
+                .is_ok_and(|mtime| changed(mtime, since, now))
         })
         .collect()
 }

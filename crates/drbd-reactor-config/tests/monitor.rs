@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use common::{file_name, main_with_snippets, Setup};
-use drbd_reactor_config::{load, snippets_changed_since, Config};
+use drbd_reactor_config::{files_changed_since, load, snippets_changed_since, Config};
 
 fn set_mtime(path: &Path, mtime: SystemTime) {
     std::fs::File::options()
@@ -99,4 +99,26 @@ fn changed_since_reload_needs_newer_than_reload_and_20_seconds_settled() {
         reload,
         now
     ));
+}
+
+/// Step 2 of §9: the promoters' target drop-ins, by the same rule; a missing one is skipped.
+#[test]
+fn generated_units_newer_than_the_reload_and_settled_are_reported_missing_ones_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let since = now - Duration::from_secs(100);
+    let rewritten = dir.path().join("rewritten.conf");
+    let fresh = dir.path().join("fresh.conf");
+    let generated = dir.path().join("generated.conf");
+    for (path, age) in [(&rewritten, 25), (&fresh, 5), (&generated, 150)] {
+        std::fs::write(path, "[Unit]\n").unwrap();
+        set_mtime(path, now - Duration::from_secs(age));
+    }
+    let paths = [
+        rewritten.clone(),
+        fresh,
+        generated,
+        dir.path().join("missing.conf"),
+    ];
+    assert_eq!(files_changed_since(paths, since, now), [rewritten]);
 }

@@ -380,6 +380,14 @@ impl Core {
         for path in changed {
             log::warn!(target: crate::plugin::TARGET, "toml file {path:?} is newer than last service reload. 'systemctl reload drbd-reactor' required");
         }
+        // The promoters' target drop-ins, rewritten after the (re)load that generated them
+        // (by hand, `drbd-reactorctl start-until`). The original's wording ("older") is kept.
+        let units = self.host.configs().flat_map(|c| c.generated_units());
+        let changed =
+            drbd_reactor_config::files_changed_since(units, self.last_reload, SystemTime::now());
+        for path in changed {
+            log::warn!(target: crate::plugin::TARGET, "systemd target unit {path:?} is older than last service reload. 'systemctl reload drbd-reactor' required");
+        }
     }
 }
 

@@ -145,6 +145,13 @@ pub trait Plugin: Send + Sync + 'static {
     /// Adds this type's self-metrics at daemon start (so they exist, at 0, before any run).
     fn register_metrics(_metrics: &SelfMetrics) {}
 
+    /// Unit files this instance generated that an operator or a tool may rewrite (the
+    /// promoter's `drbd-services@RES.target.d/reactor.conf`): the daemon's monitor warns
+    /// while one is newer than the last (re)load (daemon spec §9).
+    fn generated_units(_config: &Self::Config) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
+
     /// One run of an instance, until `ctx.shutdown` turns true (a stop) or its updates end
     /// (with `ctx.shutdown` still false: a resynchronisation, see [`PluginContext::shutdown`]).
     fn run(
@@ -162,6 +169,8 @@ pub trait AnyPlugin: Send + Sync + Debug + 'static {
     /// See [`Plugin::SERIAL`].
     fn serial(&self) -> bool;
     fn stop_deadline(&self) -> Duration;
+    /// See [`Plugin::generated_units`].
+    fn generated_units(&self) -> Vec<std::path::PathBuf>;
     /// Same type and equal config.
     fn same_config(&self, other: &dyn AnyPlugin) -> bool;
     fn run(&self, ctx: PluginContext) -> RunFuture;
@@ -196,6 +205,9 @@ impl<P: Plugin> AnyPlugin for Typed<P> {
     }
     fn stop_deadline(&self) -> Duration {
         P::stop_deadline(&self.0)
+    }
+    fn generated_units(&self) -> Vec<std::path::PathBuf> {
+        P::generated_units(&self.0)
     }
     fn same_config(&self, other: &dyn AnyPlugin) -> bool {
         other

@@ -16,6 +16,7 @@ use crate::exec::command::{CommandLine, CommandRunner, ProcessRunner};
 use crate::exec::Executor;
 use crate::shell::{self, Context, PromoterError};
 use crate::status::PromoterStatus;
+use crate::units;
 use crate::version::Refusal;
 use crate::write::UnitDir;
 use drbd_reactor_config::PluginKind;
@@ -108,6 +109,18 @@ impl Plugin for Promoter {
 
     fn register_metrics(metrics: &drbd_reactor_plugin::SelfMetrics) {
         crate::publish::register_metrics(metrics);
+    }
+
+    /// The targets' `reactor.conf` of the systemd-run resources (daemon spec §9 step 2).
+    fn generated_units(c: &PromoterConfig) -> Vec<PathBuf> {
+        let root = unit_dir().root;
+        systemd_run_resources(std::slice::from_ref(c))
+            .iter()
+            .map(|res| {
+                root.join(format!("{}.d", units::target(res)))
+                    .join("reactor.conf")
+            })
+            .collect()
     }
 
     /// Stopping may stop the services (`stop-services-on-exit`) and demote.
@@ -217,8 +230,9 @@ fn systemd_run_resources(configs: &[PromoterConfig]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{any_unit_up, systemd_run_resources};
+    use super::{any_unit_up, systemd_run_resources, Promoter};
     use crate::config::{PromoterConfig, ResourceConfig, Runner};
+    use drbd_reactor_plugin::Plugin;
 
     #[test]
     fn only_resources_of_the_systemd_runner_keep_their_drop_ins() {
@@ -242,5 +256,24 @@ mod tests {
         assert!(any_unit_up("inactive\n\nactive\n"));
         assert!(any_unit_up("deactivating\n\ninactive\n"));
         assert!(any_unit_up("activating\n"));
+    }
+
+    /// The daemon's monitor (spec §9 step 2) watches the targets' `reactor.conf` of the
+    /// resources the systemd runner starts, with their escaped names.
+    #[test]
+    fn generated_units_are_the_targets_drop_ins_of_systemd_run_resources() {
+        let mut c = PromoterConfig::default();
+        c.resources
+            .insert("my-res.1".into(), ResourceConfig::default());
+        let shell = ResourceConfig {
+            runner: Runner::Shell,
+            ..ResourceConfig::default()
+        };
+        c.resources.insert("r1".into(), shell);
+        let root = super::unit_dir().root;
+        assert_eq!(
+            Promoter::generated_units(&c),
+            [root.join(r"drbd-services@my\x2dres.1.target.d/reactor.conf")]
+        );
     }
 }

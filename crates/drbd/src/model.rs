@@ -235,7 +235,24 @@ pub struct Connection {
     pub rs_in_flight: u64,
     pub peer_devices: Keyed<PeerDevice>,
     pub paths: Keyed<Path>,
+    /// Whether the connection's own line was applied: a placeholder made by a peer-device or
+    /// path line has not been announced to plugins yet.
+    #[serde(skip)]
+    pub own_line_seen: OwnLineSeen,
 }
+
+/// Bookkeeping of the state machine, not DRBD state: equal whatever its value (two states
+/// with the same DRBD objects are equal) and never serialized.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnLineSeen(pub bool);
+
+impl PartialEq for OwnLineSeen {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for OwnLineSeen {}
 
 impl HasKey for Connection {
     type Key = u32;

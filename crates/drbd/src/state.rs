@@ -317,6 +317,9 @@ fn apply_connection(r: &mut Resource, l: &mut ConnectionLine, destroy: bool) -> 
             ..Connection::default()
         }
     });
+    // A placeholder (Q17) was never announced: its first own line always is, with the
+    // placeholder's values as `old`, even when it changes none of them.
+    let placeholder = known && !std::mem::replace(&mut c.own_line_seen.0, true);
     // Compare without cloning the name: most connection lines are statistics refreshes.
     let before = (c.connection_state, c.peer_role, c.congested);
     let renamed = *c.conn_name != *l.conn_name;
@@ -332,7 +335,8 @@ fn apply_connection(r: &mut Resource, l: &mut ConnectionLine, destroy: bool) -> 
         c.ap_in_flight => l.ap_in_flight,
         c.rs_in_flight => l.rs_in_flight,
     );
-    if known && !renamed && before == (c.connection_state, c.peer_role, c.congested) {
+    if known && !placeholder && !renamed && before == (c.connection_state, c.peer_role, c.congested)
+    {
         return None;
     }
     let old = if known {

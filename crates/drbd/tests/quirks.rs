@@ -301,6 +301,35 @@ fn q17_a_placeholder_connection_takes_the_conn_name_of_the_child_line() {
     }
 }
 
+/// The corpus' `create connection` lines carry `connection:StandAlone role:Unknown`: the
+/// placeholder's own values. Its own line then changed nothing, and the connection was never
+/// announced (the original announces it: its nameless placeholder differs in the name).
+#[test]
+fn q17_a_placeholder_is_announced_by_its_own_line_even_when_it_changes_nothing() {
+    let mut s = State::new();
+    feed(&mut s, RES);
+    feed(&mut s, PD);
+    let out = feed(
+        &mut s,
+        "exists connection name:r peer-node-id:1 conn-name:peer connection:StandAlone role:Unknown",
+    );
+    let u = objects(&out);
+    assert_eq!(u.len(), 1, "one Connection update");
+    match &u[0].change {
+        Change::Connection { diff, .. } => {
+            assert_eq!(&*diff.old.conn_name, "peer");
+            assert_eq!(diff.new.connection_state, ConnectionState::StandAlone);
+        }
+        c => panic!("{c:?}"),
+    }
+    // Announced once: the same line again is no change.
+    let out = feed(
+        &mut s,
+        "change connection name:r peer-node-id:1 conn-name:peer connection:StandAlone role:Unknown",
+    );
+    assert!(objects(&out).is_empty());
+}
+
 #[test]
 fn q18_a_device_destroy_leaves_the_peer_devices_of_that_volume() {
     let mut s = full_state();

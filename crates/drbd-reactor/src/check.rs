@@ -2,10 +2,11 @@
 //! daemon would read them, without starting anything, and lists EVERY problem it finds (the
 //! daemon itself stops at the first). Each file is parsed on its own, so a broken snippet does
 //! not hide the problems of the next one; every plugin section is typed by its plugin.
-//! Must never start a plugin, open a log file or touch anything but reading the files.
+//! Must never start a plugin, create or write a log file, or touch anything but reading the
+//! files.
 
 use crate::plugin::REGISTRY;
-use drbd_reactor_config::{Config, ConfigError};
+use drbd_reactor_config::{Config, ConfigError, LogConfig};
 use std::path::{Path, PathBuf};
 
 /// What a check found.
@@ -84,12 +85,63 @@ pub fn check(main: &Path) -> Report {
         }
     }
     if report.ok() {
-        // what only shows in the merged whole: identical instances in two files
-        if let Err(err) = crate::daemon::read_config(main) {
-            report.problems.push(err.to_string());
+        // What only shows in the merged whole: identical instances in two files, and the
+        // snippets directory's entries that are skipped (dangling links, FIFOs, ...).
+        match crate::daemon::read_config(main) {
+            Ok((config, _, warnings)) => {
+                for w in warnings.iter().map(|w| w.to_string()) {
+                    if !report.warnings.contains(&w) {
+                        report.warnings.push(w);
+                    }
+                }
+                for entry in &config.log {
+                    if let Err(err) = log_file_openable(entry) {
+                        report.problems.push(err.to_string());
+                    }
+                }
+            }
+            Err(err) => report.problems.push(err.to_string()),
         }
     }
     report
+}
+
+/// Whether the daemon could open `entry`'s file for appending at start (it exits 1 if not),
+/// found without creating it: an existing file is opened for appending (not written), a new
+/// one needs a directory this process may write to.
+fn log_file_openable(entry: &LogConfig) -> Result<(), ConfigError> {
+    let Some(path) = &entry.file else {
+        return Ok(());
+    };
+    let result = if path.as_os_str().is_empty() {
+        Err(std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    } else if std::fs::symlink_metadata(path).is_ok() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        writable_dir(dir)
+    };
+    result.map_err(|err| {
+        let message = format!("cannot open log file {}", path.display());
+        match &entry.site {
+            Some(site) => site.error(message, Some(err)),
+            None => ConfigError::io(path, "cannot open log file", err),
+        }
+    })
+}
+
+fn writable_dir(dir: &Path) -> std::io::Result<()> {
+    if !std::fs::metadata(dir)?.is_dir() {
+        return Err(std::io::Error::from(std::io::ErrorKind::NotADirectory));
+    }
+    use rustix::fs::Access;
+    rustix::fs::access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(std::io::Error::from)
 }
 
 /// Types every plugin section of one file, each on its own.
@@ -196,6 +248,47 @@ mod tests {
             "{}",
             report.problems[0]
         );
+    }
+
+    /// The daemon logs these at start (compat C13); `--check` listed none of them.
+    #[test]
+    fn a_dangling_snippet_link_is_a_warning() {
+        let dir = Dir::new("snippets = \"SNIPPETS\"\n[[debugger]]\n");
+        std::os::unix::fs::symlink("/nonexistent/x", dir.0.path().join("d/x.toml")).unwrap();
+        let report = check(&dir.main());
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.warnings.len(), 1, "{:#?}", report.warnings);
+        assert!(
+            report.warnings[0].contains("skipping snippet"),
+            "{}",
+            report.warnings[0]
+        );
+        assert!(report.warnings[0].contains("x.toml"));
+    }
+
+    /// The daemon exits 1 when a `[[log]]` file cannot be opened; `--check` said OK.
+    #[test]
+    fn a_log_file_in_a_missing_directory_is_a_problem_naming_the_line() {
+        let dir = Dir::new("[[debugger]]\n[[log]]\nfile = \"/nonexistent/dir/x.log\"\n");
+        let report = check(&dir.main());
+        assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
+        assert!(
+            report.problems[0].contains("cannot open log file"),
+            "{}",
+            report.problems[0]
+        );
+        assert!(report.problems[0].contains(":3:"), "{}", report.problems[0]);
+    }
+
+    #[test]
+    fn a_new_log_file_in_a_writable_directory_is_ok_and_not_created() {
+        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let log = dir.0.path().join("new.log");
+        let text = std::fs::read_to_string(dir.main()).unwrap();
+        std::fs::write(dir.main(), text.replace("LOG", &log.display().to_string())).unwrap();
+        let report = check(&dir.main());
+        assert!(report.ok(), "{:?}", report.problems);
+        assert!(!log.exists(), "--check creates no file");
     }
 
     #[test]

@@ -422,6 +422,19 @@ fn booleans_accept_yes_true_no_false_and_reject_others() {
     assert!(parse_line("exists device name:r volume:0 quorum:maybe").is_err());
 }
 
+/// compat C1: `suspended` is a flag list, so `yes` is an unknown flag (H1): kept, as `other`.
+#[test]
+fn suspended_yes_is_an_unknown_flag_and_the_line_is_kept() {
+    let mut s = State::new();
+    feed(
+        &mut s,
+        "exists resource name:r role:Secondary suspended:yes",
+    );
+    let r = s.resource("r").expect("the line is kept");
+    assert!(r.suspended.other && !r.suspended.user);
+    assert!(r.suspended.any());
+}
+
 #[test]
 fn a_full_resource_line_gives_exactly_its_values_whatever_extra_key_it_carries() {
     let base = "exists resource name:foo role:Primary suspended:user write-ordering:drain may_promote:yes promotion_score:23";

@@ -199,6 +199,7 @@ pub fn edit_one(
     let mut content = existing
         .clone()
         .unwrap_or_else(|| template(kind.unwrap_or(PluginType::Promoter)).to_string());
+    let initial = content.trim().to_string();
     let mut error: Option<String> = None;
     let mut last_failed: Option<String> = None;
     loop {
@@ -234,9 +235,17 @@ pub fn edit_one(
             }
             Err(message) => {
                 if last_failed.as_deref() == Some(after) {
+                    // The error is said here too: with an editor that fails at once (not
+                    // installed, returns before the file is saved) the user never saw it.
+                    if after == initial {
+                        crate::color::warn(&format!(
+                            "Edit aborted, saved again without changes after an error: {message}"
+                        ));
+                        return Ok(false);
+                    }
                     let draft = tmp.into_temp_path().keep()?;
                     crate::color::warn(&format!(
-                        "Edit aborted, saved again without changes after an error; your version is kept in '{}'",
+                        "Edit aborted, saved again without changes after an error: {message}; your version is kept in '{}'",
                         draft.display()
                     ));
                     return Ok(false);
@@ -246,9 +255,10 @@ pub fn edit_one(
             }
         }
     }
-    let file = tmp.as_file();
-    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    file.sync_all()?;
+    // By path, not through the temporary file's handle: an editor that saves by writing a new
+    // file and renaming it over this one (vim, emacs) left that handle on the discarded inode.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
+    std::fs::File::open(tmp.path())?.sync_all()?;
     tmp.persist(target)
         .with_context(|| format!("Could not rename the edited file to '{}'", target.display()))?;
     let _ = std::io::stdout().flush();

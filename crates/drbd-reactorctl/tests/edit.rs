@@ -197,13 +197,59 @@ fn saving_without_changes_aborts_and_an_empty_file_aborts() {
 #[test]
 fn an_unchanged_resave_after_an_error_aborts_and_keeps_the_draft() {
     let bench = Bench::new();
-    // the promoter template is invalid as shipped; an editor that never changes anything
-    let editor = scripted_editor(&bench, &[]);
+    // round 1 saves an invalid version; round 2 saves it again unchanged
+    let editor = scripted_editor(&bench, &["[[promoter]]\nbogus = \n"]);
     let out = edit(&bench, &editor, &["newres"]);
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.contains("your version is kept in '"), "{text}");
     assert!(!bench.dir().join("newres.toml").exists());
+}
+
+fn drafts(bench: &Bench) -> Vec<String> {
+    std::fs::read_dir(bench.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect()
+}
+
+/// An editor that is not installed (or returns before saving): the error was only in the
+/// header of a file nobody saw, and every attempt left a draft of the untouched template.
+#[test]
+fn an_editor_that_fails_at_once_is_named_and_leaves_no_draft() {
+    let bench = Bench::new();
+    let out = edit(&bench, "/nonexistent/editor", &["newres"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("Edit aborted"), "{text}");
+    assert!(text.contains("editor failed"), "{text}");
+    assert!(drafts(&bench).is_empty(), "{:?}", drafts(&bench));
+    assert!(!bench.dir().join("newres.toml").exists());
+}
+
+/// vim and emacs save by writing a new file and renaming it over the old one: the mode was
+/// set (and the fsync done) through a handle on the discarded file.
+#[test]
+fn an_editor_that_saves_by_rename_keeps_the_snippets_mode() {
+    let bench = Bench::new();
+    let target = bench.snippet("p.toml", "[[prometheus]]\n");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let script = bench.root().join("rename-editor.sh");
+    write_exec(
+        &script,
+        "#!/bin/sh\nprintf '[[prometheus]]\\nenums = false\\n' > \"$1.new\"\nchmod 600 \"$1.new\"\nmv \"$1.new\" \"$1\"\n",
+    );
+    let out = edit(&bench, &script.display().to_string(), &["p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "[[prometheus]]\nenums = false\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
 }
 
 #[test]

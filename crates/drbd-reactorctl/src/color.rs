@@ -56,12 +56,12 @@ pub fn paint(text: &str, style: Style, color: bool) -> String {
 
 /// `WARN: <text>` on stdout (WARN bold red when coloured).
 pub fn warn(text: &str) {
-    println!("{} {text}", paint("WARN:", Style::BoldRed, enabled()));
+    outln!("{} {text}", paint("WARN:", Style::BoldRed, enabled()));
 }
 
 /// `INFO: <text>` on stdout (INFO bold yellow when coloured).
 pub fn info(text: &str) {
-    println!("{} {text}", paint("INFO:", Style::BoldYellow, enabled()));
+    outln!("{} {text}", paint("INFO:", Style::BoldYellow, enabled()));
 }
 
 #[cfg(test)]

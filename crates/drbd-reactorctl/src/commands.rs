@@ -34,11 +34,11 @@ pub fn ls(ctx: &Ctx, configs: &[String], only_disabled: bool) -> anyhow::Result<
         if only_disabled && enabled {
             continue;
         }
-        println!("{}:", path.display());
+        outln!("{}:", path.display());
         flush();
         let snippet = snippet::load(path)?;
         for line in crate::ls::render(&snippet.plugins, enabled) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     Ok(())
@@ -50,7 +50,7 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
         // stdout is the JSON document; errors (an unreadable directory, unknown names) still
         // go to stderr, or a monitoring script reads an empty report as all well.
         for message in &resolved.rejected {
-            eprintln!("{message}");
+            errln!("{message}");
         }
     } else {
         resolved.print_messages();
@@ -67,9 +67,9 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
         &status::System,
     )?;
     if args.json {
-        print!("{}", status::to_json(&report));
+        out!("{}", status::to_json(&report));
     } else {
-        print!("{}", status::render_text(&report, crate::color::enabled()));
+        out!("{}", status::render_text(&report, crate::color::enabled()));
     }
     flush();
     Ok(())
@@ -79,7 +79,7 @@ pub fn cat(ctx: &Ctx, configs: &[String]) -> anyhow::Result<()> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
     resolved.print_messages();
     for path in &resolved.paths {
-        eprintln!("Displaying {}...", path.display());
+        errln!("Displaying {}...", path.display());
         let shown = ["bat", "batcat", "cat"].iter().any(|viewer| {
             Process::new(viewer)
                 .arg(path)
@@ -137,7 +137,7 @@ fn enable_paths(ctx: &Ctx, paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     }
     let mut enabled = Vec::new();
     for path in paths {
-        eprintln!("Enabling '{}'...", path.display());
+        errln!("Enabling '{}'...", path.display());
         let target = resolve::counterpart(path)
             .with_context(|| format!("'{}' is not a snippet name", path.display()))?;
         if target.exists() {
@@ -175,9 +175,9 @@ fn rename_to_disabled(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathB
 fn disable_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut disabled = Vec::new();
     for path in paths {
-        eprintln!("Disabling '{}'...", path.display());
+        errln!("Disabling '{}'...", path.display());
         if resolve::state_of(path) != Some(Wanted::Enabled) {
-            eprintln!("'{}' is already disabled, doing nothing", path.display());
+            errln!("'{}' is already disabled, doing nothing", path.display());
             continue;
         }
         let target = PathBuf::from(format!("{}.disabled", path.display()));
@@ -195,7 +195,7 @@ fn rename_back(disabled: &[PathBuf]) {
     for path in disabled {
         if let Some(enabled) = resolve::counterpart(path) {
             if let Err(e) = rename(path, &enabled) {
-                eprintln!("{e:#}");
+                errln!("{e:#}");
             }
         }
     }
@@ -270,7 +270,7 @@ pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Res
 
 /// Asks `Remove '<path>'? [N/y] ` until a known answer; end of input = no.
 pub fn confirm(path: &Path, input: &mut dyn BufRead) -> bool {
-    print!("Remove '{}'? [N/y] ", path.display());
+    out!("Remove '{}'? [N/y] ", path.display());
     flush();
     loop {
         let mut line = String::new();
@@ -278,14 +278,14 @@ pub fn confirm(path: &Path, input: &mut dyn BufRead) -> bool {
             Ok(0) => return false,
             Ok(_) => {}
             Err(_) => {
-                eprintln!("Could not read answer from stdin");
+                errln!("Could not read answer from stdin");
                 return false;
             }
         }
         match line.trim().to_lowercase().as_str() {
             "" | "n" | "no" => return false,
             "y" | "yes" => return true,
-            other => println!("Unknown answer '{other}', use 'y' or 'n'"),
+            other => outln!("Unknown answer '{other}', use 'y' or 'n'"),
         }
     }
 }
@@ -301,7 +301,7 @@ pub fn rm(ctx: &Ctx, configs: &[String], force: bool, disabled: bool) -> anyhow:
     let mut removed = false;
     let stdin = std::io::stdin();
     for path in &resolved.paths {
-        eprintln!("Removing '{}'...", path.display());
+        errln!("Removing '{}'...", path.display());
         if !force && !confirm(path, &mut stdin.lock()) {
             continue;
         }

@@ -56,7 +56,17 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::sync::mpsc::
     rx
 }
 
-fn run(mut cmd: Command, timeout: Duration) -> Outcome {
+/// What becomes of a node's command that outlives its timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtTimeout {
+    /// ssh: killed (the remote command goes on without its reader).
+    Kill,
+    /// This node's own drbd-reactorctl: left to finish. Killed between two of its steps (a
+    /// restart between its renames) it would leave the snippets half done.
+    LetFinish,
+}
+
+fn run(mut cmd: Command, timeout: Duration, at_timeout: AtTimeout) -> Outcome {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -75,6 +85,10 @@ fn run(mut cmd: Command, timeout: Duration) -> Outcome {
     let failure = match child.wait_timeout(timeout) {
         Ok(Some(status)) if status.success() => None,
         Ok(Some(status)) => Some(format!("failed ({status})")),
+        Ok(None) if at_timeout == AtTimeout::LetFinish => Some(format!(
+            "no answer within {} s, stopped waiting (it goes on here to its end; its further output is lost)",
+            timeout.as_secs()
+        )),
         Ok(None) => {
             let _ = child.kill();
             let _ = child.wait();
@@ -109,18 +123,18 @@ pub fn run_all(cluster: &Cluster, args: &[String], local_node: &str) -> Vec<(Nod
             .nodes
             .iter()
             .map(|node| {
-                let cmd = if node.name == local_node || node.hostname == local_node {
+                let (cmd, at_timeout) = if node.name == local_node || node.hostname == local_node {
                     let exe = std::env::current_exe().unwrap_or_else(|_| "drbd-reactorctl".into());
                     let mut cmd = Command::new(exe);
                     cmd.arg("--local").args(args);
-                    cmd
+                    (cmd, AtTimeout::LetFinish)
                 } else {
                     let line = ssh_command(node, &cluster.ssh_options, args);
                     let mut cmd = Command::new(&line[0]);
                     cmd.args(&line[1..]);
-                    cmd
+                    (cmd, AtTimeout::Kill)
                 };
-                scope.spawn(move || (node.clone(), run(cmd, timeout)))
+                scope.spawn(move || (node.clone(), run(cmd, timeout, at_timeout)))
             })
             .collect();
         handles
@@ -178,7 +192,7 @@ mod tests {
     fn a_command_that_outlives_its_timeout_is_a_failure_with_its_output_kept() {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo started; exec sleep 30"]);
-        let outcome = run(cmd, Duration::from_secs(1));
+        let outcome = run(cmd, Duration::from_secs(1), AtTimeout::Kill);
         assert_eq!(outcome.stdout, "started\n");
         assert!(outcome.failure.unwrap().contains("within 1 s"));
     }
@@ -198,7 +212,7 @@ mod tests {
             ),
         ]);
         let began = std::time::Instant::now();
-        let outcome = run(cmd, Duration::from_secs(1));
+        let outcome = run(cmd, Duration::from_secs(1), AtTimeout::Kill);
         let took = began.elapsed();
         let pid: i32 = std::fs::read_to_string(&pidfile)
             .unwrap()

@@ -2,6 +2,34 @@
 //! over a cluster (spec ctl.md). This file only wires the command line to the commands and
 //! maps errors to exit status 1; it must never hold policy of its own.
 
+/// Output that never panics or ends the process: a fan-out child whose reader stopped waiting
+/// (the node's timeout) must finish what it started (a restart between its renames) with its
+/// further output lost, not die of a broken pipe in the middle (`println!` panics on EPIPE).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod color;
 mod commands;
@@ -32,7 +60,7 @@ fn main() {
     let code = match run() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("Error: {err:?}");
+            errln!("Error: {err:?}");
             1
         }
     };
@@ -160,14 +188,14 @@ fn cluster_run(cluster: &context::Cluster, json: bool) -> i32 {
             };
             object.insert(node.name.clone(), value);
         }
-        print!("{}", serde_json::Value::Object(object));
+        out!("{}", serde_json::Value::Object(object));
     } else {
         for (node, outcome) in &results {
-            println!("{}", fanout::heading(node));
-            print!("{}", outcome.stdout);
-            eprint!("{}", outcome.stderr);
+            outln!("{}", fanout::heading(node));
+            out!("{}", outcome.stdout);
+            err!("{}", outcome.stderr);
             if let Some(failure) = &outcome.failure {
-                println!(
+                outln!(
                     "{} node '{}' ({}@{}): {failure}",
                     color::paint("ERROR:", color::Style::BoldRed, color::enabled()),
                     node.name,

@@ -159,7 +159,7 @@ pub struct Resolved {
 impl Resolved {
     pub fn print_messages(&self) {
         for message in &self.rejected {
-            eprintln!("{message}");
+            errln!("{message}");
         }
         for warning in &self.both {
             crate::color::warn(warning);

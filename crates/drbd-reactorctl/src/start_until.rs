@@ -108,7 +108,7 @@ fn construct(
                 );
             }
             if !said {
-                println!(
+                outln!(
                     "Waiting for the backing devices of '{res}': {}",
                     real.join(", ")
                 );
@@ -176,7 +176,7 @@ pub fn run(ctx: &Ctx, until: &str, config: &str) -> anyhow::Result<()> {
         }
         for (res, _, to_start) in &plans {
             let promote = units::promote(res);
-            println!("systemctl start {promote}");
+            outln!("systemctl start {promote}");
             flush();
             systemctl(&["start", &promote])?;
             // a lost promotion is a skipped condition: start succeeds, the unit stays inactive
@@ -185,7 +185,7 @@ pub fn run(ctx: &Ctx, until: &str, config: &str) -> anyhow::Result<()> {
                 bail!("'{promote}' is {state:?} after 'systemctl start', so '{res}' was not promoted here (Primary elsewhere, or no UpToDate data?); nothing else was started");
             }
             for unit in to_start {
-                println!("systemctl start {unit}");
+                outln!("systemctl start {unit}");
                 flush();
                 systemctl(&["start", unit])?;
             }

@@ -355,3 +355,38 @@ fn the_local_node_runs_without_ssh() {
         stdout(&out)
     );
 }
+
+/// A node's timeout on this very node: its drbd-reactorctl was SIGKILLed between the renames of
+/// a restart (a `systemctl stop` longer than the timeout), and the snippet stayed disabled.
+#[test]
+fn a_local_restart_that_outlives_the_context_timeout_still_enables_its_snippet_again() {
+    let bench = Bench::new();
+    bench.snippet(
+        "p.toml",
+        "[[promoter]]\n[promoter.resources.r1]\nstart = [\"a.service\"]\n",
+    );
+    std::fs::write(bench.root().join("on-stop"), "sleep 3\n").unwrap();
+    let me = String::from_utf8(Command::new("uname").arg("-n").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    std::fs::create_dir_all(bench.root().join("xdg/drbd-reactorctl")).unwrap();
+    std::fs::write(
+        bench.root().join("xdg/drbd-reactorctl/default.toml"),
+        format!("timeout = 1\n[nodes.\"{me}\"]\nhostname = \"127.0.0.1\"\n"),
+    )
+    .unwrap();
+    let out = bench.ctl(&["restart", "--with-targets", "p"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("no answer within 1 s"),
+        "{}",
+        stdout(&out)
+    );
+    let enabled = bench.dir().join("p.toml");
+    assert!(
+        wait_for(Duration::from_secs(30), || enabled.is_file()),
+        "the snippet stayed disabled: {:?}",
+        std::fs::read_dir(bench.dir()).unwrap().collect::<Vec<_>>()
+    );
+}

@@ -71,7 +71,8 @@ install:
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(DOCDIR)/examples/snippets
 	$(INSTALL) -m 0644 README.md docs/migration.md $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 0644 examples/drbd-reactor.toml examples/drbd-reactor-reload.path \
-		examples/drbd-reactor-reload.service $(DESTDIR)$(DOCDIR)/examples/
+		examples/drbd-reactor-reload.service container/on-no-quorum-io-error.sh \
+		$(DESTDIR)$(DOCDIR)/examples/
 	$(INSTALL) -m 0644 examples/snippets/*.toml $(DESTDIR)$(DOCDIR)/examples/snippets/
 
 uninstall:

@@ -92,6 +92,8 @@ fn the_deb_installs_starts_on_the_simulator_upgrades_keeping_the_config_and_purg
         "/usr/share/bash-completion/completions/drbd-reactorctl",
         "/usr/share/snmp/mibs/LINBIT-DRBD-REACTOR-MIB.txt",
         "/usr/share/doc/drbd-reactor/examples/snippets/umh.toml",
+        // daemon spec §13.4's documentation files: the umh blog's script
+        "/usr/share/doc/drbd-reactor/examples/on-no-quorum-io-error.sh",
     ]);
     for line in [
         "750 /usr/sbin/drbd-reactor",

@@ -66,7 +66,7 @@ fn the_service_restarts_on_failure_within_a_start_limit_and_keeps_tolerable_hard
     let has = |line: &str| unit.lines().any(|l| l == line);
     for line in [
         "Restart=on-failure",
-        "StartLimitIntervalSec=10min",
+        "StartLimitIntervalSec=60s",
         "StartLimitBurst=5",
     ] {
         assert!(has(line), "missing {line}");

@@ -123,7 +123,8 @@ fn construct(
             other => bail!("drbdadm adjust {res}: unexpected outcome {other:?}"),
         }
     }
-    let files = dropins::render(res, cfg).map_err(|e| {
+    let shim = drbd_reactor_promoter::write::installed_shim();
+    let files = dropins::render_with_shim(res, cfg, shim).map_err(|e| {
         anyhow::anyhow!(
             "generate_systemd_templates: resource '{res}', start[{}]: {}",
             e.index,

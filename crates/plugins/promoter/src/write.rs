@@ -46,6 +46,22 @@ impl SyncReport {
 
 /// Writes `content` to `path` atomically: a temp file beside it, flushed to disk, then a rename
 /// over it.
+/// The path of drbd-utils' shim on this host: the original's `/usr/lib/...` where it exists
+/// (merged /usr, every current distribution), else Debian's `/lib/...` where only that one
+/// exists (errata A4), else the original's (a unit naming a missing shim fails visibly).
+pub fn installed_shim() -> &'static str {
+    shim_among(|p| Path::new(p).exists())
+}
+
+fn shim_among(exists: impl Fn(&str) -> bool) -> &'static str {
+    use crate::dropins::{SHIM, SHIM_WITHOUT_MERGED_USR};
+    if !exists(SHIM) && exists(SHIM_WITHOUT_MERGED_USR) {
+        SHIM_WITHOUT_MERGED_USR
+    } else {
+        SHIM
+    }
+}
+
 pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
     replace(path, content, true)
 }
@@ -238,6 +254,19 @@ fn remove_file_and_empty_dir(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shim_is_the_originals_path_unless_only_debians_exists() {
+        use crate::dropins::{SHIM, SHIM_WITHOUT_MERGED_USR};
+        assert_eq!(shim_among(|_| true), SHIM, "merged /usr: both paths exist");
+        assert_eq!(shim_among(|p| p == SHIM), SHIM);
+        assert_eq!(
+            shim_among(|p| p == SHIM_WITHOUT_MERGED_USR),
+            SHIM_WITHOUT_MERGED_USR,
+            "Debian without merged /usr"
+        );
+        assert_eq!(shim_among(|_| false), SHIM, "no drbd-utils: the original's");
+    }
 
     /// The names of the files in `file`'s directory.
     fn names_beside(file: &Path) -> Vec<std::ffi::OsString> {

@@ -235,3 +235,28 @@ fn atomic_writes_leave_no_temp_files_and_a_deleted_file_is_written_again() {
         }
     }
 }
+
+/// errata A4: on Debian without merged /usr only `/lib/drbd/scripts/` holds the shim; both
+/// drop-ins that call it name the path given, and nothing else changes.
+#[test]
+fn the_shim_path_given_is_the_one_the_promote_and_escalation_drop_ins_call() {
+    let res = drbd_reactor_promoter::config::ResourceConfig {
+        start: vec!["a.service".into()],
+        on_drbd_demote_failure: drbd_reactor_promoter::config::DemoteFailureAction::Reboot,
+        ..Default::default()
+    };
+    let usr = dropins::render("r0", &res).unwrap();
+    let lib = dropins::render_with_shim("r0", &res, dropins::SHIM_WITHOUT_MERGED_USR).unwrap();
+    assert_eq!(usr.len(), lib.len());
+    let mut calls = 0;
+    for (u, l) in usr.iter().zip(&lib) {
+        assert_eq!(u.path, l.path);
+        assert_eq!(
+            u.content
+                .replace(dropins::SHIM, dropins::SHIM_WITHOUT_MERGED_USR),
+            l.content
+        );
+        calls += l.content.matches(dropins::SHIM_WITHOUT_MERGED_USR).count();
+    }
+    assert_eq!(calls, 2, "promote ExecStop and escalation ExecStart");
+}

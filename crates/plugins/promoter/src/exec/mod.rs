@@ -212,7 +212,7 @@ impl Executor {
     }
 
     async fn write_units(&self, res: &str, cfg: &ResourceConfig) -> Result<(), String> {
-        let files = dropins::render(res, cfg)
+        let files = dropins::render_with_shim(res, cfg, write::installed_shim())
             .map_err(|e| format!("generate_systemd_templates: {}", e.message))?;
         for f in &files {
             log::debug!(

@@ -30,7 +30,8 @@ pub struct Args {
     #[arg(long = "allow-tty")]
     pub allow_tty: bool,
     /// Check the running daemon's health (events2 running, initial dump applied, daemon
-    /// alive) from `$DRBD_REACTOR_RUN_DIR/health` and exit 0 if healthy, 1 otherwise.
+    /// alive) from `$DRBD_REACTOR_RUN_DIR/health` (default /run/drbd-reactor/health) and exit 0
+    /// if healthy, 1 otherwise.
     /// For container and Kubernetes probes; reads no configuration.
     #[arg(long = "health")]
     pub health: bool,

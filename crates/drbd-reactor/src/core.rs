@@ -81,6 +81,11 @@ pub struct Core {
 /// may take when they ask in a loop, and how much of it at once (see `pacer.rs`).
 pub const SNAPSHOT_SHARE_PER_MILLE: u32 = 100;
 pub const SNAPSHOT_BURST: Duration = Duration::from_millis(20);
+/// How long `READY=1` waits for the initial dump. A drbdsetup that runs but prints nothing
+/// (stuck in the kernel) would keep the unit activating until systemd's start timeout (90 s)
+/// killed it, again and again up to the start limit; ready without it, the daemon runs its
+/// plugins and says in `STATUS=` what it waits for.
+pub const READY_WAIT: Duration = Duration::from_secs(20);
 
 enum Control {
     Reload,
@@ -158,6 +163,7 @@ impl Core {
         mut signals: Signals,
     ) -> Result<(), &'static str> {
         let mut monitor = self.monitor_timer();
+        let ready_by = Instant::now() + READY_WAIT;
         loop {
             let control = tokio::select! {
                 ev = reader.recv() => match ev {
@@ -178,6 +184,10 @@ impl Core {
                     continue;
                 }
                 _ = until(self.pacer.deadline()) => { self.answer_snapshot(); continue; }
+                _ = until(Some(ready_by)), if !self.ready_sent => {
+                    self.ready_without_dump();
+                    continue;
+                }
             };
             match control {
                 Control::Reload => {
@@ -195,6 +205,16 @@ impl Core {
                 }
             }
         }
+    }
+
+    fn ready_without_dump(&mut self) {
+        self.ready_sent = true;
+        let status = format!(
+            "waiting for the initial dump of drbdsetup events2 (none after {} s)",
+            READY_WAIT.as_secs()
+        );
+        log::warn!(target: crate::events2::TARGET, "{status}; ready without it, the plugins see no state until it comes");
+        self.notifier.ready(&status);
     }
 
     fn on_reader(&mut self, ev: ReaderEvent) {

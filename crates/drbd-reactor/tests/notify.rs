@@ -114,3 +114,19 @@ fn a_start_without_a_working_drbdsetup_is_ready_with_a_status_saying_so() {
     assert!(ready.contains("exit status: 20"), "{ready}");
     assert!(daemon.stop().success());
 }
+
+/// A drbdsetup that runs but prints nothing (stuck in the kernel): READY=1 came only with
+/// the dump, so systemd killed the unit at its start timeout, up to the start limit.
+#[test]
+fn a_drbdsetup_that_prints_nothing_still_lets_the_daemon_get_ready_saying_why() {
+    let setup = Setup::new();
+    setup.drbdsetup("#!/bin/sh\nexec sleep 1000\n");
+    let config = setup.config("[[debugger]]\n");
+    let (socket, mut daemon) = start_notified(&setup, &config, "silent");
+    let ready = next_state(&socket);
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=waiting for the initial dump of drbdsetup events2"),
+        "{ready}"
+    );
+    assert!(daemon.stop().success());
+}

@@ -235,24 +235,24 @@ pub struct Connection {
     pub rs_in_flight: u64,
     pub peer_devices: Keyed<PeerDevice>,
     pub paths: Keyed<Path>,
-    /// Whether the connection's own line was applied: a placeholder made by a peer-device or
-    /// path line has not been announced to plugins yet.
+    /// A placeholder made by a peer-device or path line whose own line has not come yet: it
+    /// was not announced to plugins (Q17). False for every connection made by its own line.
     #[serde(skip)]
-    pub own_line_seen: OwnLineSeen,
+    pub placeholder: Placeholder,
 }
 
 /// Bookkeeping of the state machine, not DRBD state: equal whatever its value (two states
 /// with the same DRBD objects are equal) and never serialized.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OwnLineSeen(pub bool);
+pub struct Placeholder(pub bool);
 
-impl PartialEq for OwnLineSeen {
+impl PartialEq for Placeholder {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl Eq for OwnLineSeen {}
+impl Eq for Placeholder {}
 
 impl HasKey for Connection {
     type Key = u32;

@@ -319,7 +319,7 @@ fn apply_connection(r: &mut Resource, l: &mut ConnectionLine, destroy: bool) -> 
     });
     // A placeholder (Q17) was never announced: its first own line always is, with the
     // placeholder's values as `old`, even when it changes none of them.
-    let placeholder = known && !std::mem::replace(&mut c.own_line_seen.0, true);
+    let placeholder = std::mem::take(&mut c.placeholder.0);
     // Compare without cloning the name: most connection lines are statistics refreshes.
     let before = (c.connection_state, c.peer_role, c.congested);
     let renamed = *c.conn_name != *l.conn_name;
@@ -369,6 +369,7 @@ fn connection_for<'a>(
         .get_or_insert_with(&peer_node_id, || Connection {
             peer_node_id,
             conn_name: Arc::from(conn_name),
+            placeholder: crate::model::Placeholder(true),
             ..Connection::default()
         })
 }

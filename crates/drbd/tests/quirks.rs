@@ -330,6 +330,18 @@ fn q17_a_placeholder_is_announced_by_its_own_line_even_when_it_changes_nothing()
     assert!(objects(&out).is_empty());
 }
 
+/// The flag is for placeholders only: a connection made by its own line is announced once,
+/// and its next line that changes nothing (a statistics refresh) is no update.
+#[test]
+fn q17_a_connection_made_by_its_own_line_gets_no_update_for_an_unchanged_line() {
+    let mut s = State::new();
+    feed(&mut s, RES);
+    let line = "exists connection name:r peer-node-id:1 conn-name:peer connection:Connected role:Secondary";
+    assert_eq!(objects(&feed(&mut s, line)).len(), 1);
+    let refresh = "change connection name:r peer-node-id:1 conn-name:peer connection:Connected role:Secondary ap-in-flight:8";
+    assert!(objects(&feed(&mut s, refresh)).is_empty());
+}
+
 #[test]
 fn q18_a_device_destroy_leaves_the_peer_devices_of_that_volume() {
     let mut s = full_state();

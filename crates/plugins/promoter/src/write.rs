@@ -44,8 +44,6 @@ impl SyncReport {
     }
 }
 
-/// Writes `content` to `path` atomically: a temp file beside it, flushed to disk, then a rename
-/// over it.
 /// The path of drbd-utils' shim on this host: the original's `/usr/lib/...` where it exists
 /// (merged /usr, every current distribution), else Debian's `/lib/...` where only that one
 /// exists (errata A4), else the original's (a unit naming a missing shim fails visibly).
@@ -62,6 +60,8 @@ fn shim_among(exists: impl Fn(&str) -> bool) -> &'static str {
     }
 }
 
+/// Writes `content` to `path` atomically: a temp file beside it, flushed to disk, then a rename
+/// over it.
 pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
     replace(path, content, true)
 }

@@ -161,3 +161,20 @@ fn services_that_held_for_a_while_reset_the_backoff_steps() {
     h.outcome(Outcome::Probed(Ok(false)));
     assert!(h.said("starts them again after 20 s"));
 }
+
+/// The delay of a pending start follows the state (seed 13): a shorter one that has passed
+/// when the update comes must not fire beside the first probe either.
+#[test]
+fn a_pending_start_moved_into_the_past_waits_for_the_first_probe_too() {
+    let mut v = secondary();
+    v.may_promote = true;
+    v.disks = vec![drbd::vocab::DiskState::Outdated];
+    let mut h = Harness::ready_unanswered(cfg(), SplitBrainPolicy::Quorum, v);
+    assert!(h.took(|a| *a == Action::Probe));
+    h.advance(secs(5));
+    h.set(|v| v.disks = vec![drbd::vocab::DiskState::UpToDate]);
+    assert!(h.starts().is_empty(), "{:?}", h.messages());
+    h.outcome(Outcome::Probed(Ok(true)));
+    assert_eq!(h.stops().len(), 1);
+    assert!(h.starts().is_empty());
+}

@@ -483,7 +483,7 @@ impl Machine {
     }
 
     /// A start that came due while the first probe was out.
-    fn fire_due_start(&mut self, now: Instant, out: &mut Vec<Action>) {
+    pub(super) fn fire_due_start(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self.pending_start.is_some_and(|t| t <= now)
             && self.services == Services::Stopped
             && self.start_in_flight.is_none()

@@ -39,8 +39,6 @@ impl Machine {
         );
         // A start decision moved: said at info like the delay it replaces.
         self.log(out, Level::Info, msg);
-        if new_at <= now && self.services == Services::Stopped && self.start_in_flight.is_none() {
-            self.fire_start(now, out);
-        }
+        self.fire_due_start(now, out);
     }
 }

@@ -40,7 +40,8 @@ pub use plugin::{PluginInstance, PluginKind, Strictness};
 pub use snippets::changed as changed_since_reload;
 pub use snippets::{
     discover as discover_snippets, discover_reporting as discover_snippets_reporting,
-    files_changed_since, snippets_changed_since, Skipped as SkippedSnippet, SETTLE_TIME,
+    files_changed_since, snippets_changed_since, units_rewritten_since, Skipped as SkippedSnippet,
+    SETTLE_TIME,
 };
 
 use file::{FileConfig, SNIPPETS, SNIPPETS_MONITORING_INTERVAL, STATISTICS_POLL_INTERVAL};

@@ -114,6 +114,24 @@ pub fn snippets_changed_since(config: &Config, since: SystemTime, now: SystemTim
     files_changed_since(snippets, since, now)
 }
 
+/// Of the generated `units` (path, the content its plugin writes), those changed since the
+/// (re)load by someone else: newer than `since` and older than 20 s (spec §9 step 2), with
+/// content that is not the plugin's (the plugins write them after the (re)load themselves).
+pub fn units_rewritten_since(
+    units: &[(PathBuf, String)],
+    since: SystemTime,
+    now: SystemTime,
+) -> Vec<PathBuf> {
+    let paths = units.iter().map(|(path, _)| path.clone());
+    files_changed_since(paths, since, now)
+        .into_iter()
+        .filter(|path| {
+            let ours = units.iter().find(|(p, _)| p == path).map(|(_, c)| c);
+            std::fs::read_to_string(path).ok().as_ref() != ours
+        })
+        .collect()
+}
+
 /// Of `paths`, those whose mtime is newer than `since` and older than 20 s; unreadable ones
 /// are skipped (spec §9: the snippets, and the promoters' target drop-ins).
 pub fn files_changed_since(

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use common::{file_name, main_with_snippets, Setup};
-use drbd_reactor_config::{files_changed_since, load, snippets_changed_since, Config};
+use drbd_reactor_config::{
+    files_changed_since, load, snippets_changed_since, units_rewritten_since, Config,
+};
 
 fn set_mtime(path: &Path, mtime: SystemTime) {
     std::fs::File::options()
@@ -121,4 +123,25 @@ fn generated_units_newer_than_the_reload_and_settled_are_reported_missing_ones_s
         dir.path().join("missing.conf"),
     ];
     assert_eq!(files_changed_since(paths, since, now), [rewritten]);
+}
+
+/// The promoter writes its drop-ins after the (re)load: newer than it, but with the content
+/// it writes, they are no reason to reload (after a reboot every one of them was newer).
+#[test]
+fn a_generated_unit_newer_than_the_reload_is_reported_only_when_its_content_is_not_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let since = now - Duration::from_secs(100);
+    let ours = dir.path().join("ours.conf");
+    let edited = dir.path().join("edited.conf");
+    std::fs::write(&ours, "[Unit]\nBindsTo = a.service\n").unwrap();
+    std::fs::write(&edited, "[Unit]\nBindsTo = b.service\n").unwrap();
+    for path in [&ours, &edited] {
+        set_mtime(path, now - Duration::from_secs(30));
+    }
+    let units = [
+        (ours, "[Unit]\nBindsTo = a.service\n".to_string()),
+        (edited.clone(), "[Unit]\nBindsTo = a.service\n".to_string()),
+    ];
+    assert_eq!(units_rewritten_since(&units, since, now), [edited]);
 }

@@ -402,9 +402,14 @@ impl Core {
         }
         // The promoters' target drop-ins, rewritten after the (re)load that generated them
         // (by hand, `drbd-reactorctl start-until`). The original's wording ("older") is kept.
-        let units = self.host.configs().flat_map(|c| c.generated_units());
+        // Written by the instances after the (re)load: newer, but ours while their content is.
+        let units: Vec<(PathBuf, String)> = self
+            .host
+            .configs()
+            .flat_map(|c| c.generated_units())
+            .collect();
         let changed =
-            drbd_reactor_config::files_changed_since(units, self.last_reload, SystemTime::now());
+            drbd_reactor_config::units_rewritten_since(&units, self.last_reload, SystemTime::now());
         for path in changed {
             log::warn!(target: crate::plugin::TARGET, "systemd target unit {path:?} is older than last service reload. 'systemctl reload drbd-reactor' required");
         }

@@ -145,10 +145,11 @@ pub trait Plugin: Send + Sync + 'static {
     /// Adds this type's self-metrics at daemon start (so they exist, at 0, before any run).
     fn register_metrics(_metrics: &SelfMetrics) {}
 
-    /// Unit files this instance generated that an operator or a tool may rewrite (the
-    /// promoter's `drbd-services@RES.target.d/reactor.conf`): the daemon's monitor warns
-    /// while one is newer than the last (re)load (daemon spec §9).
-    fn generated_units(_config: &Self::Config) -> Vec<std::path::PathBuf> {
+    /// Unit files this instance generates that an operator or a tool may rewrite (the
+    /// promoter's `drbd-services@RES.target.d/reactor.conf`), with the content it writes:
+    /// the daemon's monitor warns while one is newer than the last (re)load and differs from
+    /// that content (daemon spec §9; the instance writes them after the (re)load itself).
+    fn generated_units(_config: &Self::Config) -> Vec<(std::path::PathBuf, String)> {
         Vec::new()
     }
 
@@ -170,7 +171,7 @@ pub trait AnyPlugin: Send + Sync + Debug + 'static {
     fn serial(&self) -> bool;
     fn stop_deadline(&self) -> Duration;
     /// See [`Plugin::generated_units`].
-    fn generated_units(&self) -> Vec<std::path::PathBuf>;
+    fn generated_units(&self) -> Vec<(std::path::PathBuf, String)>;
     /// Same type and equal config.
     fn same_config(&self, other: &dyn AnyPlugin) -> bool;
     fn run(&self, ctx: PluginContext) -> RunFuture;
@@ -206,7 +207,7 @@ impl<P: Plugin> AnyPlugin for Typed<P> {
     fn stop_deadline(&self) -> Duration {
         P::stop_deadline(&self.0)
     }
-    fn generated_units(&self) -> Vec<std::path::PathBuf> {
+    fn generated_units(&self) -> Vec<(std::path::PathBuf, String)> {
         P::generated_units(&self.0)
     }
     fn same_config(&self, other: &dyn AnyPlugin) -> bool {

@@ -111,16 +111,22 @@ impl Plugin for Promoter {
         crate::publish::register_metrics(metrics);
     }
 
-    /// The targets' `reactor.conf` of the systemd-run resources (daemon spec §9 step 2).
-    fn generated_units(c: &PromoterConfig) -> Vec<PathBuf> {
+    /// The targets' `reactor.conf` of the systemd-run resources (daemon spec §9 step 2),
+    /// with the content the instance writes.
+    fn generated_units(c: &PromoterConfig) -> Vec<(PathBuf, String)> {
         let root = unit_dir().root;
-        systemd_run_resources(std::slice::from_ref(c))
-            .iter()
-            .map(|res| {
-                root.join(format!("{}.d", units::target(res)))
-                    .join("reactor.conf")
-            })
-            .collect()
+        let shim = crate::write::installed_shim();
+        let mut out = Vec::new();
+        for res in systemd_run_resources(std::slice::from_ref(c)) {
+            let path = PathBuf::from(format!("{}.d", units::target(&res))).join("reactor.conf");
+            let Ok(files) = crate::dropins::render_with_shim(&res, &c.resources[&res], shim) else {
+                continue;
+            };
+            if let Some(f) = files.into_iter().find(|f| f.path == path) {
+                out.push((root.join(path), f.content));
+            }
+        }
+        out
     }
 
     /// Stopping may stop the services (`stop-services-on-exit`) and demote.
@@ -259,21 +265,29 @@ mod tests {
     }
 
     /// The daemon's monitor (spec §9 step 2) watches the targets' `reactor.conf` of the
-    /// resources the systemd runner starts, with their escaped names.
+    /// resources the systemd runner starts, with their escaped names and the content written.
     #[test]
     fn generated_units_are_the_targets_drop_ins_of_systemd_run_resources() {
         let mut c = PromoterConfig::default();
-        c.resources
-            .insert("my-res.1".into(), ResourceConfig::default());
+        let started = ResourceConfig {
+            start: vec!["a.service".into()],
+            ..ResourceConfig::default()
+        };
+        c.resources.insert("my-res.1".into(), started);
+        // no start list: no target drop-in to watch
+        c.resources.insert("r2".into(), ResourceConfig::default());
         let shell = ResourceConfig {
             runner: Runner::Shell,
             ..ResourceConfig::default()
         };
         c.resources.insert("r1".into(), shell);
         let root = super::unit_dir().root;
+        let units = Promoter::generated_units(&c);
+        let paths: Vec<_> = units.iter().map(|(p, _)| p.clone()).collect();
         assert_eq!(
-            Promoter::generated_units(&c),
+            paths,
             [root.join(r"drbd-services@my\x2dres.1.target.d/reactor.conf")]
         );
+        assert!(units[0].1.contains("[Unit]"), "{}", units[0].1);
     }
 }

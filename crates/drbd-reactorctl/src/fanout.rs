@@ -45,15 +45,46 @@ pub fn ssh_command(node: &Node, ssh_options: &[String], args: &[String]) -> Vec<
 /// How long a node's output may still come after its command ended or was killed.
 const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
-/// Reads `pipe` to its end on a thread of its own; the bytes arrive on the channel.
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = std::sync::mpsc::channel();
+/// What a background reader has read so far, and whether it reached the end.
+type Collected = std::sync::Arc<(std::sync::Mutex<(Vec<u8>, bool)>, std::sync::Condvar)>;
+
+/// Reads `pipe` to its end on a thread of its own, keeping what came as it comes: a node
+/// whose command outlives its timeout still shows what it printed before.
+fn read_in_background(mut pipe: impl Read + Send + 'static) -> Collected {
+    let collected: Collected = Default::default();
+    let shared = collected.clone();
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        let _ = tx.send(buf);
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = pipe.read(&mut chunk).unwrap_or(0);
+            let (lock, ended) = &*shared;
+            let mut got = lock.lock().unwrap_or_else(|e| e.into_inner());
+            if n == 0 {
+                got.1 = true;
+                ended.notify_all();
+                return;
+            }
+            got.0.extend_from_slice(&chunk[..n]);
+        }
     });
-    rx
+    collected
+}
+
+/// What `collected` holds once its reader ended, or at `until` (what came by then).
+fn take_by(collected: &Collected, until: std::time::Instant) -> String {
+    let (lock, ended) = &**collected;
+    let mut got = lock.lock().unwrap_or_else(|e| e.into_inner());
+    while !got.1 {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        got = ended
+            .wait_timeout(got, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    String::from_utf8_lossy(&got.0).into_owned()
 }
 
 /// What becomes of a node's command that outlives its timeout.
@@ -102,12 +133,8 @@ fn run(mut cmd: Command, timeout: Duration, at_timeout: AtTimeout) -> Outcome {
     // A process the command left behind (a pager, a hung systemctl under a killed ssh) can
     // keep a pipe open: its output is given a moment, not waited for.
     let until = std::time::Instant::now() + OUTPUT_GRACE;
-    let collect = |reader: std::sync::mpsc::Receiver<Vec<u8>>| {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        String::from_utf8_lossy(&reader.recv_timeout(left).unwrap_or_default()).into_owned()
-    };
-    let stdout = collect(out_reader);
-    let stderr = collect(err_reader);
+    let stdout = take_by(&out_reader, until);
+    let stderr = take_by(&err_reader, until);
     Outcome {
         stdout,
         stderr,
@@ -195,6 +222,17 @@ mod tests {
         let outcome = run(cmd, Duration::from_secs(1), AtTimeout::Kill);
         assert_eq!(outcome.stdout, "started\n");
         assert!(outcome.failure.unwrap().contains("within 1 s"));
+    }
+
+    /// The local node's run is left to finish past its timeout: what it printed before the
+    /// timeout is shown (the reader kept nothing until the end of its pipe).
+    #[test]
+    fn a_local_run_that_outlives_its_timeout_shows_what_it_printed_before() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo started; exec sleep 5"]);
+        let outcome = run(cmd, Duration::from_secs(1), AtTimeout::LetFinish);
+        assert_eq!(outcome.stdout, "started\n");
+        assert!(outcome.failure.unwrap().contains("goes on here"));
     }
 
     /// A process left behind with the node's stdout (a pager, a hung systemctl under a killed

@@ -113,13 +113,29 @@ fn log_file_openable(entry: &LogConfig) -> Result<(), ConfigError> {
     let Some(path) = &entry.file else {
         return Ok(());
     };
+    // Followed through links: a dangling one is created where it points, as the daemon does.
     let result = if path.as_os_str().is_empty() {
         Err(std::io::Error::from(std::io::ErrorKind::InvalidInput))
-    } else if std::fs::symlink_metadata(path).is_ok() {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map(drop)
+    } else if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_file() {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map(drop)
+        } else {
+            // A FIFO, a device: opening one could block (a FIFO without a reader), and
+            // whether the daemon can write it is not for --check to try.
+            Ok(())
+        }
+    } else if let Ok(target) = std::fs::read_link(path) {
+        let target = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+        match target.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => writable_dir(dir),
+            _ => writable_dir(Path::new(".")),
+        }
     } else {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -289,6 +305,33 @@ mod tests {
         let report = check(&dir.main());
         assert!(report.ok(), "{:?}", report.problems);
         assert!(!log.exists(), "--check creates no file");
+    }
+
+    /// Opening a FIFO without a reader blocks: --check must not hang on one.
+    #[test]
+    fn a_log_file_that_is_a_fifo_does_not_hang_the_check() {
+        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let fifo = dir.0.path().join("fifo.log");
+        let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let text = std::fs::read_to_string(dir.main()).unwrap();
+        std::fs::write(dir.main(), text.replace("LOG", &fifo.display().to_string())).unwrap();
+        assert!(check(&dir.main()).ok());
+    }
+
+    /// The daemon's open creates a dangling link's target: no problem, nothing created.
+    #[test]
+    fn a_log_file_that_is_a_dangling_link_into_a_writable_directory_is_ok() {
+        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let link = dir.0.path().join("link.log");
+        let target = dir.0.path().join("real.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let text = std::fs::read_to_string(dir.main()).unwrap();
+        std::fs::write(dir.main(), text.replace("LOG", &link.display().to_string())).unwrap();
+        let report = check(&dir.main());
+        assert!(report.ok(), "{:?}", report.problems);
+        assert!(!target.exists());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod program;
 pub mod script;
 
 pub use backoff::Backoff;
-pub use group::{spawn_group, GroupChild, Waited};
+pub use group::{spawn_group, GroupChild, Waited, REAP_GRACE};
 pub use output::{read_lines, LineLimit, OutputStats};
 pub use program::{command_in_path, find_in_path};
 pub use script::write_script;

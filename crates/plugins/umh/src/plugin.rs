@@ -126,6 +126,10 @@ fn counters(metrics: &SelfMetrics) -> RunCounters {
             "drbdreactor_umh_timeouts_total",
             "Number of umh commands killed at their timeout",
         ),
+        dropped: metrics.counter(
+            "drbdreactor_umh_dropped_total",
+            "Number of umh matches not run: 1024 commands were waiting for a free slot (max-concurrent)",
+        ),
     }
 }
 

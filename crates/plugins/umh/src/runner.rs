@@ -7,14 +7,15 @@
 //!
 //! Must never: pass DRBD values through the shell's text (only through the environment),
 //! block the caller (submission only queues), stop reading a command's output early (it would
-//! die of SIGPIPE), keep unbounded output, or leave a command running after stop returned.
+//! die of SIGPIPE), keep unbounded output or an unbounded queue (past [`MAX_WAITING`] commands
+//! are dropped, counted and logged), or leave a command running after stop returned.
 
 use crate::matcher::Invocation;
 use drbd_reactor_process::{
-    command_in_path, read_lines, spawn_group, LineLimit, OutputStats, Waited,
+    command_in_path, read_lines, spawn_group, LineLimit, OutputStats, Waited, REAP_GRACE,
 };
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
@@ -29,12 +30,20 @@ pub const OUTPUT_LIMIT: LineLimit = LineLimit {
 
 const TARGET: &str = "drbd_reactor::plugin::umh";
 
+/// Commands of one `[[umh]]` instance that may wait for a free slot (`max-concurrent`). Past
+/// it a match is dropped: handlers that hang (on suspended I/O, without a timeout) would
+/// otherwise pile up every later command, hours late and without bound.
+pub const MAX_WAITING: usize = 1024;
+
 /// What the runner did, for the self-metrics.
 #[derive(Debug, Default)]
 pub struct RunCounters {
+    /// Commands whose `sh` started.
     pub runs: Arc<AtomicU64>,
     pub failures: Arc<AtomicU64>,
     pub timeouts: Arc<AtomicU64>,
+    /// Matches not run: [`MAX_WAITING`] commands were already waiting for a slot.
+    pub dropped: Arc<AtomicU64>,
 }
 
 /// How one command ended, and when its process started.
@@ -64,6 +73,11 @@ pub struct Runner {
     last_turn: Option<oneshot::Receiver<()>>,
     tasks: JoinSet<Outcome>,
     pub counters: Arc<RunCounters>,
+    /// Commands waiting for a slot now.
+    waiting: Arc<AtomicUsize>,
+    /// Matches dropped since the queue was last below [`MAX_WAITING`].
+    dropped_in_a_row: u64,
+    max_concurrent: Option<usize>,
     /// Turns to `Some(grace)` when the runner stops.
     stopping: watch::Sender<Option<Duration>>,
 }
@@ -81,12 +95,28 @@ impl Runner {
             last_turn: None,
             tasks: JoinSet::new(),
             counters,
+            waiting: Arc::default(),
+            dropped_in_a_row: 0,
+            max_concurrent,
             stopping: watch::channel(None).0,
         }
     }
 
-    /// Queues a command; it starts as soon as the concurrency limit allows.
+    /// Queues a command; it starts as soon as the concurrency limit allows. Dropped (counted,
+    /// logged once per episode) when [`MAX_WAITING`] commands are waiting already.
     pub fn submit(&mut self, invocation: Invocation) {
+        if self.limit.is_some() && self.waiting.load(Ordering::Relaxed) >= MAX_WAITING {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            if self.dropped_in_a_row == 0 {
+                log::warn!(target: TARGET, "rule '{}': not run: {MAX_WAITING} commands are waiting for a free slot (max-concurrent = {}; commands without 'timeout' may hang); matches are dropped until one starts (drbdreactor_umh_dropped_total)", invocation.rule_name, self.max_concurrent.unwrap_or_default());
+            }
+            self.dropped_in_a_row += 1;
+            return;
+        }
+        if self.dropped_in_a_row > 0 {
+            log::warn!(target: TARGET, "{} matches were dropped while the queue was full; running commands again", self.dropped_in_a_row);
+            self.dropped_in_a_row = 0;
+        }
         let limit = self.limit.clone();
         let counters = Arc::clone(&self.counters);
         let mut stopping = self.stopping.subscribe();
@@ -99,8 +129,14 @@ impl Runner {
             }
             None => (None, None),
         };
+        let waiting = Arc::clone(&self.waiting);
+        if limit.is_some() {
+            waiting.fetch_add(1, Ordering::Relaxed);
+        }
         self.tasks.spawn(async move {
             let turn_done = turn_done;
+            // Leaves the waiting count when the slot is taken or the wait given up.
+            let in_queue = limit.is_some().then(|| WaitingGuard(Arc::clone(&waiting)));
             let _permit = match &limit {
                 Some(s) => tokio::select! {
                     permit = async {
@@ -117,8 +153,13 @@ impl Runner {
                 None => None,
             };
             drop(turn_done);
-            let outcome = run_until_stopped(&invocation, stopping).await.outcome;
-            counters.runs.fetch_add(1, Ordering::Relaxed);
+            drop(in_queue);
+            let started = || {
+                counters.runs.fetch_add(1, Ordering::Relaxed);
+            };
+            let outcome = run_until_stopped(&invocation, stopping, started)
+                .await
+                .outcome;
             match &outcome {
                 Outcome::Exited(0) => {}
                 Outcome::TimedOut => {
@@ -143,6 +184,11 @@ impl Runner {
     /// Commands queued or running.
     pub fn pending(&self) -> usize {
         self.tasks.len()
+    }
+
+    /// Commands waiting for a slot.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Stops: commands waiting for a slot are not started; running ones end on their own or
@@ -188,9 +234,18 @@ async fn log_lines(
     stats
 }
 
+/// Counts a command out of the waiting ones when dropped.
+struct WaitingGuard(Arc<AtomicUsize>);
+
+impl Drop for WaitingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Runs one command to its end or its timeout.
 pub async fn run(inv: &Invocation) -> RunReport {
-    run_until_stopped(inv, watch::channel(None).1).await
+    run_until_stopped(inv, watch::channel(None).1, || {}).await
 }
 
 /// Waits until `stopping` says so, then for its grace.
@@ -209,6 +264,7 @@ async fn grace_after_stop(stopping: &mut watch::Receiver<Option<Duration>>) {
 async fn run_until_stopped(
     inv: &Invocation,
     mut stopping: watch::Receiver<Option<Duration>>,
+    started: impl FnOnce(),
 ) -> RunReport {
     // `sh` looked up in the command's own PATH by us, so std spawns with posix_spawn (vfork)
     // rather than fork: see drbd_reactor_process::program.
@@ -226,6 +282,7 @@ async fn run_until_stopped(
     // Logged once the shell runs: the line's formatting and write are not on the way to it.
     let mut child = match spawn_group(&mut cmd, Default::default()) {
         Ok(c) => {
+            started();
             log::info!(target: TARGET, "rule '{}': running {} (pid {})", inv.rule_name, inv.command, c.pid());
             c
         }
@@ -254,7 +311,9 @@ async fn run_until_stopped(
         w = child.wait_timeout(timeout) => Some(w),
         _ = grace_after_stop(&mut stopping), if timeout.is_none() => {
             child.kill_group();
-            let _ = child.wait().await;
+            // A process asleep in the kernel (I/O suspended) dies only when it wakes: the stop
+            // does not wait for it longer than a killed command's usual grace.
+            let _ = tokio::time::timeout(REAP_GRACE, child.wait()).await;
             log::warn!(target: TARGET, "rule '{}': killed with its process group: still running when the plugin stopped (a rule without 'timeout')", inv.rule_name);
             None
         }

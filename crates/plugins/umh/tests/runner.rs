@@ -314,3 +314,52 @@ async fn under_a_limit_waiting_commands_start_in_the_order_they_were_submitted()
         .collect();
     assert_eq!(order, (0..40).collect::<Vec<u32>>());
 }
+
+/// Handlers without a timeout that hang (I/O suspended) held every later command of the
+/// instance in an unbounded queue, with nothing to show it: past MAX_WAITING, matches are
+/// dropped and counted.
+#[tokio::test]
+async fn past_max_waiting_commands_matches_are_dropped_and_counted() {
+    let mut r = Runner::new(Some(1));
+    r.submit(inv(
+        "hang",
+        "exec sleep 300",
+        None,
+        &[("PATH", "/bin:/usr/bin")],
+    ));
+    for _ in 0..MAX_WAITING + 500 {
+        r.submit(inv("later", "true", None, &[("PATH", "/bin:/usr/bin")]));
+    }
+    assert!(r.waiting() <= MAX_WAITING, "{}", r.waiting());
+    assert!(r.pending() <= MAX_WAITING + 1, "{}", r.pending());
+    assert!(r.counters.dropped.load(Ordering::Relaxed) >= 500);
+    r.stop(std::time::Duration::from_millis(100)).await;
+    assert_eq!(r.waiting(), 0);
+}
+
+/// `drbdreactor_umh_runs_total` says "started": a long command counts while it runs, and a
+/// command whose shell could not start does not count.
+#[tokio::test]
+async fn a_run_counts_when_its_shell_starts_not_when_it_ends() {
+    let mut r = Runner::new(None);
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    r.submit(inv(
+        "long",
+        &format!("touch {}; exec sleep 300", marker.display()),
+        None,
+        &[("PATH", "/bin:/usr/bin")],
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !marker.exists() {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(r.counters.runs.load(Ordering::Relaxed), 1);
+    r.stop(std::time::Duration::from_millis(100)).await;
+    let mut r = Runner::new(None);
+    r.submit(inv("nosh", "true", None, &[("PATH", "/nonexistent")]));
+    r.drain().await;
+    assert_eq!(r.counters.runs.load(Ordering::Relaxed), 0);
+    assert_eq!(r.counters.failures.load(Ordering::Relaxed), 1);
+}

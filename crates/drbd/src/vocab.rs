@@ -277,7 +277,8 @@ macro_rules! flag_set {
             #[inline(always)]
             fn lenient(s: &str) -> (Self, bool) {
                 let mut set = $name::default();
-                if s == "no" {
+                // `false` too: the spec's readers (prometheus, agentx) take both for "none".
+                if s == "no" || s == "false" {
                     return (set, true);
                 }
                 if s.is_empty() {
@@ -298,7 +299,7 @@ macro_rules! flag_set {
             type Err = UnknownValue;
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
                 let mut set = $name::default();
-                if s == "no" {
+                if s == "no" || s == "false" {
                     return Ok(set);
                 }
                 if s.is_empty() {

@@ -447,6 +447,17 @@ fn suspended_yes_is_an_unknown_flag_and_the_line_is_kept() {
     assert!(r.suspended.any());
 }
 
+/// prometheus §5.1 and agentx §4.2: `no` and `false` both mean "not suspended".
+#[test]
+fn suspended_false_means_not_suspended() {
+    let mut s = State::new();
+    feed(
+        &mut s,
+        "exists resource name:r role:Secondary suspended:false",
+    );
+    assert!(!s.resource("r").unwrap().suspended.any());
+}
+
 #[test]
 fn a_full_resource_line_gives_exactly_its_values_whatever_extra_key_it_carries() {
     let base = "exists resource name:foo role:Primary suspended:user write-ordering:drain may_promote:yes promotion_score:23";

@@ -343,7 +343,7 @@ async fn handle(req: Request<Incoming>, endpoint: &Endpoint) -> Response<PiecesB
         .headers()
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+        .is_some_and(wants_html);
     match req.uri().path() {
         "/metrics" => {}
         "/" if wants_html => {
@@ -409,19 +409,41 @@ async fn handle(req: Request<Incoming>, endpoint: &Endpoint) -> Response<PiecesB
     r
 }
 
+/// The highest weight a header list (`Accept`, `Accept-Encoding`) gives an entry `named`
+/// matches: `q` 1 when absent, the parameter name in any case, a weight that is not a number
+/// (`q=nan`) or not positive taken as 0. `None` when no entry matches.
+fn weight(value: &str, named: impl Fn(&str) -> bool) -> Option<f32> {
+    value
+        .split(',')
+        .filter_map(|entry| {
+            let mut parts = entry.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            if !named(name) {
+                return None;
+            }
+            let q = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(1.0, |(_, v)| v.trim().parse::<f32>().unwrap_or(0.0));
+            Some(if q.is_nan() || q <= 0.0 { 0.0 } else { q })
+        })
+        .reduce(f32::max)
+}
+
 /// Whether an `Accept-Encoding` value allows gzip (`gzip;q=0` refuses it).
 pub fn accepts_gzip(value: &str) -> bool {
-    value.split(',').any(|coding| {
-        let mut parts = coding.split(';');
-        let name = parts.next().unwrap_or("").trim();
-        let refused = parts.any(|p| {
-            p.trim()
-                .strip_prefix("q=")
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && !refused
+    weight(value, |n| {
+        n.eq_ignore_ascii_case("gzip") || n.eq_ignore_ascii_case("x-gzip")
     })
+    .is_some_and(|q| q > 0.0)
+}
+
+/// Whether an `Accept` value asks for the landing page on `/`: `text/html` with a weight,
+/// not below `text/plain`'s (a scraper that lists HTML last, or refuses it, gets metrics).
+pub fn wants_html(value: &str) -> bool {
+    let html = weight(value, |n| n.eq_ignore_ascii_case("text/html")).unwrap_or(0.0);
+    let plain = weight(value, |n| n.eq_ignore_ascii_case("text/plain")).unwrap_or(0.0);
+    html > 0.0 && html >= plain
 }
 
 #[cfg(test)]

@@ -307,6 +307,24 @@ fn accept_encoding_allows_gzip_unless_its_quality_is_zero() {
     assert!(!accepts_gzip("gzip; q=0.0, identity"));
     assert!(!accepts_gzip("x-gzip2, identity"));
     assert!(!accepts_gzip(""));
+    // Parameter names are case-insensitive; a weight that is not a number refuses.
+    assert!(!accepts_gzip("gzip;Q=0"));
+    assert!(!accepts_gzip("gzip;q=nan"));
+}
+
+/// `/` serves the landing page only to a client that wants HTML at least as much as plain
+/// text: a scraper of `/` that refuses HTML or ranks it last gets metrics.
+#[test]
+fn the_landing_page_goes_only_to_clients_that_prefer_html() {
+    assert!(wants_html(
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    ));
+    assert!(!wants_html("text/html;q=0, text/plain"));
+    assert!(!wants_html("text/plain, text/html;q=0.5"));
+    assert!(!wants_html(
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    ));
+    assert!(!wants_html(""));
 }
 
 /// A source whose snapshot takes a while, as the core's answer can under load.

@@ -70,7 +70,14 @@ pub struct Endpoint {
 struct Cache {
     generation: Option<u64>,
     chunks: Option<Chunks>,
+    /// The last failure to get the state: (its generation, when, why). Scrapes queued behind
+    /// it for that generation get it at once for a moment, instead of each waiting for the
+    /// core in turn (the k-th of them answered after k waits, past Prometheus' timeout).
+    unavailable: Option<(u64, Instant, String)>,
 }
+
+/// How long a failure to get the state answers the scrapes of the same generation.
+const UNAVAILABLE_FOR: Duration = Duration::from_secs(1);
 
 impl Endpoint {
     pub fn new(source: Arc<dyn MetricsSource>, enums: bool) -> Arc<Endpoint> {
@@ -80,6 +87,7 @@ impl Endpoint {
             cache: Arc::new(Mutex::new(Cache {
                 generation: None,
                 chunks: Some(Chunks::new(enums)),
+                unavailable: None,
             })),
         })
     }
@@ -114,6 +122,11 @@ async fn render_into(
     encoding: Encoding,
 ) -> Result<Pieces, BodyError> {
     let generation = source.generation();
+    if let Some((g, at, why)) = &cache.unavailable {
+        if *g == generation && at.elapsed() < UNAVAILABLE_FOR {
+            return Err(BodyError::Unavailable(why.clone()));
+        }
+    }
     let fresh = cache.generation != Some(generation);
     let mut chunks = cache.chunks.take().unwrap_or_else(|| Chunks::new(enums));
     // Off the async runtime: rendering a changed state takes milliseconds. Should it fail,
@@ -183,7 +196,11 @@ async fn render_into(
     .map_err(|e| BodyError::Failed(e.to_string()))?;
     // Without a state nothing was rendered: the cache stays, for the next scrape to update.
     cache.chunks = Some(chunks);
+    if let Err(BodyError::Unavailable(why)) = &pieces {
+        cache.unavailable = Some((generation, Instant::now(), why.clone()));
+    }
     let pieces = pieces?;
+    cache.unavailable = None;
     cache.generation = Some(generation);
     Ok(pieces)
 }

@@ -450,3 +450,37 @@ async fn the_connection_limit_lets_the_response_in_flight_finish() {
     assert_eq!(String::from_utf8(body).unwrap(), expected());
     assert_eq!(source.0.frames.load(SeqCst), 1);
 }
+
+/// A core that does not answer: each queued scrape waited for it in turn, the k-th answered
+/// after k waits. A failure now answers the scrapes queued behind it for the same state.
+struct Stuck(std::sync::atomic::AtomicU64);
+impl MetricsSource for Stuck {
+    fn generation(&self) -> u64 {
+        7
+    }
+    fn frame(&self) -> Result<Frame, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(500));
+        Err("no snapshot from the core within 500 ms".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_queued_behind_a_failed_snapshot_share_its_failure() {
+    let source = Arc::new(Stuck(Default::default()));
+    let endpoint = Endpoint::new(source.clone(), true);
+    let scrapes: Vec<_> = (0..6)
+        .map(|_| {
+            let e = endpoint.clone();
+            tokio::spawn(async move { e.body(Encoding::Identity).await })
+        })
+        .collect();
+    for s in scrapes {
+        assert!(matches!(s.await.unwrap(), Err(BodyError::Unavailable(_))));
+    }
+    assert_eq!(
+        source.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one wait for the core, not one per scrape"
+    );
+}

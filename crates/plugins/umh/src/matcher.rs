@@ -135,7 +135,8 @@ fn object_invocations(config: &UmhConfig, u: &ObjectUpdate) -> Vec<Invocation> {
 fn helper_invocations(config: &UmhConfig, h: &HelperUpdate) -> Vec<Invocation> {
     let mut out = Vec::new();
     for r in &config.helper {
-        let opt_holds = |f: &Option<crate::pattern::Pattern<u32>>, v: Option<u32>| match (f, v) {
+        let opt_holds = |f: &Option<crate::pattern::Pattern<crate::pattern::Int>>,
+                         v: Option<u32>| match (f, v) {
             (None, _) => true,
             (Some(p), Some(v)) => p.matches(&v),
             (Some(_), None) => false,

@@ -75,6 +75,19 @@ impl<T: Serialize> Serialize for Pattern<T> {
     }
 }
 
+/// An integer filter value: `volume`, `peer-node-id`, `promotion-score` (the spec's i32). Wider
+/// than the unsigned field it is compared with, so a configuration the original loads (a
+/// negative value, which no field ever has) loads here too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Int(pub i64);
+
+impl PartialEq<u32> for Int {
+    fn eq(&self, other: &u32) -> bool {
+        self.0 == i64::from(*other)
+    }
+}
+
 /// True if the filter is unset ("don't care") or matches.
 pub fn holds<T: PartialEq<U>, U: ?Sized>(filter: &Option<Pattern<T>>, actual: &U) -> bool {
     filter.as_ref().is_none_or(|p| p.matches(actual))

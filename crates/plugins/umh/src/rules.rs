@@ -4,7 +4,7 @@
 //! Must never: accept a key it does not know (a typo would widen a rule to match everything),
 //! a state name outside DRBD's vocabulary, or an empty command.
 
-use crate::pattern::Pattern;
+use crate::pattern::{Int, Pattern};
 use drbd::event::{EventType, HelperPhase};
 use drbd::vocab::{ConnectionState, DiskState, ReplicationState, Role};
 use serde::de::Error as _;
@@ -86,7 +86,7 @@ macro_rules! filter {
 filter!(ResourceFilter {
     role: Role,
     may_promote: bool,
-    promotion_score: u32
+    promotion_score: Int
 });
 filter!(DeviceFilter {
     disk_state: DiskState,
@@ -111,20 +111,20 @@ filter!(ConnectionFilter {
 rule!(ResourceRule { event_type: Option<Pattern<EventType>>, old: Option<ResourceFilter>, new: Option<ResourceFilter> });
 rule!(DeviceRule {
     event_type: Option<Pattern<EventType>>,
-    volume: Option<Pattern<u32>>,
+    volume: Option<Pattern<Int>>,
     old: Option<DeviceFilter>,
     new: Option<DeviceFilter>,
 });
 rule!(PeerDeviceRule {
     event_type: Option<Pattern<EventType>>,
-    volume: Option<Pattern<u32>>,
-    peer_node_id: Option<Pattern<u32>>,
+    volume: Option<Pattern<Int>>,
+    peer_node_id: Option<Pattern<Int>>,
     old: Option<PeerDeviceFilter>,
     new: Option<PeerDeviceFilter>,
 });
 rule!(ConnectionRule {
     event_type: Option<Pattern<EventType>>,
-    peer_node_id: Option<Pattern<u32>>,
+    peer_node_id: Option<Pattern<Int>>,
     old: Option<ConnectionFilter>,
     new: Option<ConnectionFilter>,
 });
@@ -136,8 +136,8 @@ rule!(
         phase: Option<Pattern<HelperPhase>>,
         /// The handler name, e.g. `fence-peer`, `before-resync-target`.
         helper: Option<Pattern<String>>,
-        volume: Option<Pattern<u32>>,
-        peer_node_id: Option<Pattern<u32>>,
+        volume: Option<Pattern<Int>>,
+        peer_node_id: Option<Pattern<Int>>,
         /// The helper's exit code (responses of helpers that exited normally).
         exit_code: Option<Pattern<u8>>,
     }

@@ -275,3 +275,31 @@ fn zero_or_impossible_limits_are_refused_naming_file_line_and_key() {
         "{e}"
     );
 }
+
+/// The spec types `volume`, `peer-node-id` and `promotion-score` as i32: a negative value
+/// loads (the original loads it), never equals a field, and NotEquals it matches all.
+#[test]
+fn negative_integer_filters_load_and_compare_with_the_unsigned_fields() {
+    let cfg = config(
+        r#"
+[[umh]]
+[[umh.resource]]
+command = "true"
+new.promotion-score = { operator = "NotEquals", value = -1 }
+[[umh.device]]
+command = "true"
+volume = -1
+"#,
+    )
+    .unwrap();
+    let u = updates(&[
+        "exists resource name:r0 role:Secondary suspended:no may_promote:no promotion_score:1",
+        "exists device name:r0 volume:0 minor:1 disk:UpToDate client:no quorum:yes",
+    ]);
+    let fired: Vec<usize> = u.iter().map(|u| invocations(&cfg, u).len()).collect();
+    assert_eq!(
+        fired,
+        [1, 0],
+        "the resource rule matches, the device rule never"
+    );
+}

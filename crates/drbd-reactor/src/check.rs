@@ -116,32 +116,24 @@ fn log_file_openable(entry: &LogConfig) -> Result<(), ConfigError> {
     // Followed through links: a dangling one is created where it points, as the daemon does.
     let result = if path.as_os_str().is_empty() {
         Err(std::io::Error::from(std::io::ErrorKind::InvalidInput))
-    } else if let Ok(meta) = std::fs::metadata(path) {
-        if meta.is_file() {
-            std::fs::OpenOptions::new()
+    } else {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => std::fs::OpenOptions::new()
                 .append(true)
                 .open(path)
-                .map(drop)
-        } else {
-            // A FIFO, a device: opening one could block (a FIFO without a reader), and
-            // whether the daemon can write it is not for --check to try.
-            Ok(())
+                .map(drop),
+            Ok(meta) if meta.is_dir() => Err(rustix::io::Errno::ISDIR.into()),
+            // A FIFO, a device: opening one could block (a FIFO without a reader); whether
+            // this process may write it is what access(2) tells.
+            Ok(_) => writable(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match dangling_target(path) {
+                Some(target) => parent_writable(&target),
+                None => parent_writable(path),
+            },
+            // A link loop (ELOOP), a directory on the way that may not be searched: the
+            // daemon's open fails the same way.
+            Err(e) => Err(e),
         }
-    } else if let Ok(target) = std::fs::read_link(path) {
-        let target = match path.parent() {
-            Some(dir) if target.is_relative() => dir.join(target),
-            _ => target,
-        };
-        match target.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => writable_dir(dir),
-            _ => writable_dir(Path::new(".")),
-        }
-    } else {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        writable_dir(dir)
     };
     result.map_err(|err| {
         let message = format!("cannot open log file {}", path.display());
@@ -158,6 +150,37 @@ fn writable_dir(dir: &Path) -> std::io::Result<()> {
     }
     use rustix::fs::Access;
     rustix::fs::access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(std::io::Error::from)
+}
+
+fn writable(path: &Path) -> std::io::Result<()> {
+    rustix::fs::access(path, rustix::fs::Access::WRITE_OK).map_err(std::io::Error::from)
+}
+
+fn parent_writable(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => writable_dir(dir),
+        _ => writable_dir(Path::new(".")),
+    }
+}
+
+/// Where a chain of links that ends nowhere points at last (what the daemon's open creates).
+fn dangling_target(path: &Path) -> Option<PathBuf> {
+    let mut at = path.to_path_buf();
+    let mut followed = false;
+    // Linux gives up after 40 links (ELOOP); so does this.
+    for _ in 0..40 {
+        match std::fs::read_link(&at) {
+            Ok(target) => {
+                at = match at.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+                followed = true;
+            }
+            Err(_) => return followed.then_some(at),
+        }
+    }
+    None
 }
 
 /// Types every plugin section of one file, each on its own.
@@ -332,6 +355,42 @@ mod tests {
         let report = check(&dir.main());
         assert!(report.ok(), "{:?}", report.problems);
         assert!(!target.exists());
+    }
+
+    /// The daemon's open fails on a directory (fixture 106): a problem, as it was.
+    #[test]
+    fn a_log_file_that_is_a_directory_is_a_problem() {
+        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let text = std::fs::read_to_string(dir.main()).unwrap();
+        let log = dir.0.path().join("d");
+        std::fs::write(dir.main(), text.replace("LOG", &log.display().to_string())).unwrap();
+        let report = check(&dir.main());
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(report.problems[0].contains("cannot open log file"));
+    }
+
+    /// A link to itself is no dangling link: the daemon's open fails (ELOOP).
+    #[test]
+    fn a_log_file_that_is_a_link_loop_is_a_problem() {
+        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let link = dir.0.path().join("loop.log");
+        std::os::unix::fs::symlink(&link, &link).unwrap();
+        let text = std::fs::read_to_string(dir.main()).unwrap();
+        std::fs::write(dir.main(), text.replace("LOG", &link.display().to_string())).unwrap();
+        assert!(!check(&dir.main()).ok());
+    }
+
+    /// A chain of links ending in a missing directory: the last hop's directory decides.
+    #[test]
+    fn a_chain_of_links_into_a_missing_directory_is_a_problem() {
+        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let a = dir.0.path().join("a.log");
+        let b = dir.0.path().join("b.log");
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/dir/c.log", &b).unwrap();
+        let text = std::fs::read_to_string(dir.main()).unwrap();
+        std::fs::write(dir.main(), text.replace("LOG", &a.display().to_string())).unwrap();
+        assert!(!check(&dir.main()).ok());
     }
 
     #[test]

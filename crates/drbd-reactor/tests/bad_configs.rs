@@ -305,3 +305,35 @@ fn every_bad_config_on_reload_logs_its_golden_message_and_keeps_the_running_conf
 fn count_restores(daemon: &Daemon) -> usize {
     daemon.count("configuration reloaded") / 2
 }
+
+/// `--check` says what the daemon would do with each case: exit 1 with an `error:` line for
+/// every case the daemon refuses, OK with its `skipping snippet` warning for the cases it
+/// loads with one. (It approved a log file that is a directory, and listed no skipped snippet.)
+#[test]
+fn check_refuses_every_case_the_daemon_refuses_and_warns_where_it_warns() {
+    let mut failures = Vec::new();
+    let cases = corpus();
+    for case in &cases {
+        let setup = Setup::new();
+        let dir = setup.path("c");
+        let config = dir.join("reactor.toml");
+        materialize(case, &dir, None);
+        let mut cmd = setup.command(&config);
+        cmd.arg("--check");
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let refused = out.status.code() == Some(1) && stderr.contains("error: ");
+        let warned = out.status.success() && stderr.contains(SKIPPING);
+        let wanted = if warns(case) { warned } else { refused };
+        if !wanted {
+            failures.push(format!("{}: {}: {stderr}", name(case), out.status));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

@@ -56,7 +56,10 @@ fn read_in_background(mut pipe: impl Read + Send + 'static) -> Collected {
     std::thread::spawn(move || {
         let mut chunk = [0u8; 8192];
         loop {
-            let n = pipe.read(&mut chunk).unwrap_or(0);
+            let n = match pipe.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => read.unwrap_or(0),
+            };
             let (lock, ended) = &*shared;
             let mut got = lock.lock().unwrap_or_else(|e| e.into_inner());
             if n == 0 {

@@ -57,12 +57,14 @@ impl Plugin for Umh {
             .collect())
     }
 
-    /// Running commands get their own timeout (or the grace) plus a moment to be reported.
+    /// Running commands get their own timeout (or the grace), then a killed one up to
+    /// `REAP_GRACE` to die (asleep in the kernel, it dies when it wakes), plus a moment to be
+    /// reported: the host cancels the instance only past all of it.
     fn stop_deadline(config: &UmhConfig) -> Duration {
         let longest = rule_timeouts(config)
             .max()
             .map_or(STOP_GRACE, |t| Duration::from_secs(t).max(STOP_GRACE));
-        longest + Duration::from_secs(2)
+        longest + drbd_reactor_process::REAP_GRACE + Duration::from_secs(2)
     }
 
     fn register_metrics(metrics: &SelfMetrics) {
@@ -148,4 +150,25 @@ pub async fn run(
     }
     runner.stop(STOP_GRACE).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drbd_reactor_plugin::Plugin;
+
+    fn config(text: &str) -> UmhConfig {
+        let t: toml::Table = text.parse().unwrap();
+        t["umh"].as_array().unwrap()[0].clone().try_into().unwrap()
+    }
+
+    /// The host cancels an instance past its deadline: the deadline covers a command's
+    /// timeout (or the grace), the wait for a killed command to die, and a moment.
+    #[test]
+    fn the_stop_deadline_covers_the_longest_timeout_and_the_reap_grace() {
+        let none = config("[[umh]]\n[[umh.resource]]\ncommand = \"true\"\n");
+        assert_eq!(Umh::stop_deadline(&none), Duration::from_secs(22));
+        let long = config("[[umh]]\n[[umh.resource]]\ncommand = \"true\"\ntimeout = 30\n");
+        assert_eq!(Umh::stop_deadline(&long), Duration::from_secs(42));
+    }
 }

@@ -234,6 +234,16 @@ mod tests {
         }
     }
 
+    /// Checks a main file whose only section is a `[[log]]` sink writing to `log`.
+    fn check_with_log(dir: &Dir, log: &Path) -> Report {
+        std::fs::write(
+            dir.main(),
+            format!("[[log]]\nfile = \"{}\"\n", log.display()),
+        )
+        .unwrap();
+        check(&dir.main())
+    }
+
     #[test]
     fn a_valid_configuration_is_ok_and_counts_files_and_instances() {
         let dir = Dir::new("snippets = \"SNIPPETS\"\n[[debugger]]\n");
@@ -321,11 +331,9 @@ mod tests {
 
     #[test]
     fn a_new_log_file_in_a_writable_directory_is_ok_and_not_created() {
-        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let dir = Dir::new("");
         let log = dir.0.path().join("new.log");
-        let text = std::fs::read_to_string(dir.main()).unwrap();
-        std::fs::write(dir.main(), text.replace("LOG", &log.display().to_string())).unwrap();
-        let report = check(&dir.main());
+        let report = check_with_log(&dir, &log);
         assert!(report.ok(), "{:?}", report.problems);
         assert!(!log.exists(), "--check creates no file");
     }
@@ -333,26 +341,22 @@ mod tests {
     /// Opening a FIFO without a reader blocks: --check must not hang on one.
     #[test]
     fn a_log_file_that_is_a_fifo_does_not_hang_the_check() {
-        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let dir = Dir::new("");
         let fifo = dir.0.path().join("fifo.log");
         let c = std::ffi::CString::new(fifo.display().to_string()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let text = std::fs::read_to_string(dir.main()).unwrap();
-        std::fs::write(dir.main(), text.replace("LOG", &fifo.display().to_string())).unwrap();
-        assert!(check(&dir.main()).ok());
+        assert!(check_with_log(&dir, &fifo).ok());
     }
 
     /// The daemon's open creates a dangling link's target: no problem, nothing created.
     #[test]
     fn a_log_file_that_is_a_dangling_link_into_a_writable_directory_is_ok() {
-        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let dir = Dir::new("");
         let link = dir.0.path().join("link.log");
         let target = dir.0.path().join("real.log");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let text = std::fs::read_to_string(dir.main()).unwrap();
-        std::fs::write(dir.main(), text.replace("LOG", &link.display().to_string())).unwrap();
-        let report = check(&dir.main());
+        let report = check_with_log(&dir, &link);
         assert!(report.ok(), "{:?}", report.problems);
         assert!(!target.exists());
     }
@@ -360,11 +364,9 @@ mod tests {
     /// The daemon's open fails on a directory (fixture 106): a problem, as it was.
     #[test]
     fn a_log_file_that_is_a_directory_is_a_problem() {
-        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
-        let text = std::fs::read_to_string(dir.main()).unwrap();
+        let dir = Dir::new("");
         let log = dir.0.path().join("d");
-        std::fs::write(dir.main(), text.replace("LOG", &log.display().to_string())).unwrap();
-        let report = check(&dir.main());
+        let report = check_with_log(&dir, &log);
         assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
         assert!(report.problems[0].contains("cannot open log file"));
     }
@@ -372,25 +374,21 @@ mod tests {
     /// A link to itself is no dangling link: the daemon's open fails (ELOOP).
     #[test]
     fn a_log_file_that_is_a_link_loop_is_a_problem() {
-        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let dir = Dir::new("");
         let link = dir.0.path().join("loop.log");
         std::os::unix::fs::symlink(&link, &link).unwrap();
-        let text = std::fs::read_to_string(dir.main()).unwrap();
-        std::fs::write(dir.main(), text.replace("LOG", &link.display().to_string())).unwrap();
-        assert!(!check(&dir.main()).ok());
+        assert!(!check_with_log(&dir, &link).ok());
     }
 
     /// A chain of links ending in a missing directory: the last hop's directory decides.
     #[test]
     fn a_chain_of_links_into_a_missing_directory_is_a_problem() {
-        let dir = Dir::new("[[log]]\nfile = \"LOG\"\n");
+        let dir = Dir::new("");
         let a = dir.0.path().join("a.log");
         let b = dir.0.path().join("b.log");
         std::os::unix::fs::symlink(&b, &a).unwrap();
         std::os::unix::fs::symlink("/nonexistent/dir/c.log", &b).unwrap();
-        let text = std::fs::read_to_string(dir.main()).unwrap();
-        std::fs::write(dir.main(), text.replace("LOG", &a.display().to_string())).unwrap();
-        assert!(!check(&dir.main()).ok());
+        assert!(!check_with_log(&dir, &a).ok());
     }
 
     #[test]

@@ -142,12 +142,13 @@ fn the_original_stays_untouched_while_an_invalid_version_is_being_edited() {
     assert!(bench.systemctl_log().is_empty());
 }
 
-#[test]
-fn editing_an_existing_snippet_keeps_its_type_and_its_mode() {
+/// Edits a 0640 prometheus snippet with the editor `make_editor` sets up, which saves
+/// `enums = false`; the snippet must have the new text and its old mode.
+fn edit_keeps_the_mode(make_editor: impl FnOnce(&Bench) -> String) {
     let bench = Bench::new();
     let target = bench.snippet("p.toml", "[[prometheus]]\n");
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let editor = scripted_editor(&bench, &["[[prometheus]]\nenums = false\n"]);
+    let editor = make_editor(&bench);
     let out = edit(&bench, &editor, &["p"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -158,6 +159,11 @@ fn editing_an_existing_snippet_keeps_its_type_and_its_mode() {
         std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
         0o640
     );
+}
+
+#[test]
+fn editing_an_existing_snippet_keeps_its_type_and_its_mode() {
+    edit_keeps_the_mode(|bench| scripted_editor(bench, &["[[prometheus]]\nenums = false\n"]));
 }
 
 #[test]
@@ -232,24 +238,14 @@ fn an_editor_that_fails_at_once_is_named_and_leaves_no_draft() {
 /// set (and the fsync done) through a handle on the discarded file.
 #[test]
 fn an_editor_that_saves_by_rename_keeps_the_snippets_mode() {
-    let bench = Bench::new();
-    let target = bench.snippet("p.toml", "[[prometheus]]\n");
-    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let script = bench.root().join("rename-editor.sh");
-    write_exec(
-        &script,
-        "#!/bin/sh\nprintf '[[prometheus]]\\nenums = false\\n' > \"$1.new\"\nchmod 600 \"$1.new\"\nmv \"$1.new\" \"$1\"\n",
-    );
-    let out = edit(&bench, &script.display().to_string(), &["p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        std::fs::read_to_string(&target).unwrap(),
-        "[[prometheus]]\nenums = false\n"
-    );
-    assert_eq!(
-        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
-        0o640
-    );
+    edit_keeps_the_mode(|bench| {
+        let script = bench.root().join("rename-editor.sh");
+        write_exec(
+            &script,
+            "#!/bin/sh\nprintf '[[prometheus]]\\nenums = false\\n' > \"$1.new\"\nchmod 600 \"$1.new\"\nmv \"$1.new\" \"$1\"\n",
+        );
+        script.display().to_string()
+    });
 }
 
 #[test]

@@ -68,7 +68,7 @@ pub fn register_metrics(m: &SelfMetrics) {
     );
 }
 
-/// How long a status change waits before it is written (see [`follow`]): far below what a
+/// How long a status change waits before it is written (see [`Publisher`]): far below what a
 /// person running `drbd-reactorctl status` notices.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -86,18 +86,9 @@ pub fn status_file(dir: &Path, res: &str) -> PathBuf {
     dir.join(format!("{}.json", escape_unit(res)))
 }
 
-/// Follows the instance's status until its sender is gone, then removes `resources`' rows
-/// and files.
-pub async fn follow(rx: watch::Receiver<PromoterStatus>, dir: PathBuf, resources: Vec<String>) {
-    let removal = Removal {
-        dir: dir.clone(),
-        resources,
-    };
-    write_changes(rx, dir).await;
-    drop(removal);
-}
-
-/// The publisher of one instance: [`follow`] in a task owned by the instance's run.
+/// The publisher of one instance: follows its status until every sender is gone, writing
+/// each change, in a task owned by the instance's run; then removes `resources`' rows and
+/// files.
 pub struct Publisher {
     task: Owned<()>,
     removal: Removal,
@@ -209,11 +200,7 @@ mod tests {
     async fn status_is_written_per_resource_on_change_and_removed_with_its_instance() {
         let dir = tempfile::tempdir().unwrap();
         let (tx, rx) = watch::channel(PromoterStatus::default());
-        let task = tokio::spawn(follow(
-            rx,
-            dir.path().to_path_buf(),
-            vec!["pub-test-r0".into()],
-        ));
+        let publisher = Publisher::start(rx, dir.path().to_path_buf(), vec!["pub-test-r0".into()]);
         let mut s = PromoterStatus::default();
         let mut r = sample();
         r.starts = 3;
@@ -236,7 +223,7 @@ mod tests {
         assert_eq!(starts.len(), 1);
         assert_eq!(starts[0].value, 3.0);
         drop(tx);
-        task.await.unwrap();
+        publisher.finish().await;
         assert!(!file.exists());
         assert!(!m
             .samples()

@@ -1,8 +1,9 @@
 //! The LINBIT DRBD MIB (agentx spec §4): a state snapshot → the sorted table of OIDs and
 //! values the subagent serves, and the Get/GetNext lookups on it.
 //!
-//! Scalars are served with the `.0` instance suffix (SNMP convention; the original omitted
-//! it); a Get without the suffix is still answered, for old scripts. Must never: do I/O, or
+//! Scalars are served without the `.0` instance suffix, as the original serves them (walks
+//! and GetNext chains of existing monitoring depend on it, agentx spec §4.1 and §9); a Get
+//! with the suffix is also answered, for tools that follow the MIB. Must never: do I/O, or
 //! serve a value computed differently from the spec (the MIB is a published interface).
 
 use agentx_pdu::{Oid, SearchRange, Value};
@@ -145,8 +146,8 @@ impl MibTable {
     ) -> MibTable {
         let meta = Oid(META.to_vec());
         let mut entries = vec![
-            (meta.child(&[1, 0]), string(module_version)),
-            (meta.child(&[2, 0]), string(utils_version)),
+            (meta.child(&[1]), string(module_version)),
+            (meta.child(&[2]), string(utils_version)),
         ];
         let entry = Oid(ENTRY.to_vec());
         let mut cells = Vec::new();
@@ -176,14 +177,17 @@ impl MibTable {
     }
 
     /// The value of exactly `oid`: `noSuchObject` outside the served columns, `noSuchInstance`
-    /// for a served column with an unknown index. The scalars also answer without `.0`.
+    /// for a served column with an unknown index. The scalars also answer with `.0`.
     pub fn get(&self, oid: &Oid) -> Value {
         if let Ok(i) = self.entries.binary_search_by(|(o, _)| o.cmp(oid)) {
             return self.entries[i].1.clone();
         }
         let meta = Oid(META.to_vec());
-        if oid.starts_with(&meta) && oid.0.len() == META.len() + 1 {
-            return self.get(&oid.child(&[0]));
+        if oid.starts_with(&meta) && oid.0.len() == META.len() + 2 && oid.0.last() == Some(&0) {
+            let scalar = Oid(oid.0[..META.len() + 1].to_vec());
+            if let Ok(i) = self.entries.binary_search_by(|(o, _)| o.cmp(&scalar)) {
+                return self.entries[i].1.clone();
+            }
         }
         // The column's first cell, found in the sorted entries (a Get of many missing minors
         // must not scan the whole table for each).

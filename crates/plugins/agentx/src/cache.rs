@@ -1,12 +1,20 @@
 //! When to rebuild the served table (agentx spec §5): only if the state changed and the
-//! table is older than `cache-max`, and never in the middle of a walk (GetNext requests less
+//! table is older than `cache-max`, and not in the middle of a walk (GetNext requests less
 //! than 15 s apart form one "transaction"), so one walk sees one consistent table.
 //!
-//! Pure: the caller passes the clock. Must never: rebuild mid-walk.
+//! A walk that never reaches endOfMibView (one column, interleaved pollers) would keep its
+//! window open forever; past `cache-max` plus [`MAX_WALK`] the table is rebuilt even so.
+//! A table counts as built only once the build succeeded ([`CachePolicy::built`]).
+//!
+//! Pure: the caller passes the clock. Must never: rebuild mid-walk before [`MAX_WALK`], or
+//! serve a table older than `cache-max` + [`MAX_WALK`] of a changed state.
 
 use std::time::{Duration, Instant};
 
 pub const WALK_WINDOW: Duration = Duration::from_secs(15);
+/// How long a walk may keep an outdated table: a GetNext walk of 10k devices through snmpd
+/// takes about two minutes here.
+pub const MAX_WALK: Duration = Duration::from_secs(300);
 
 #[derive(Debug)]
 pub struct CachePolicy {
@@ -32,25 +40,27 @@ impl CachePolicy {
     }
 
     /// For a Get: rebuild if stale.
-    pub fn before_get(&mut self, state_changed: bool, now: Instant) -> bool {
-        let rebuild = self.stale(state_changed, now);
-        if rebuild {
-            self.built_at = Some(now);
-        }
-        rebuild
+    pub fn before_get(&self, state_changed: bool, now: Instant) -> bool {
+        self.stale(state_changed, now)
     }
 
-    /// For a GetNext or GetBulk: rebuild only outside a walk.
+    /// For a GetNext or GetBulk: rebuild only outside a walk, or when the table is older
+    /// than `cache-max` + [`MAX_WALK`].
     pub fn before_get_next(&mut self, state_changed: bool, now: Instant) -> bool {
         let in_walk = self
             .last_get_next
             .is_some_and(|t| now.duration_since(t) < WALK_WINDOW);
         self.last_get_next = Some(now);
-        let rebuild = !in_walk && self.stale(state_changed, now);
-        if rebuild {
-            self.built_at = Some(now);
-        }
-        rebuild
+        let overdue = self
+            .built_at
+            .is_some_and(|t| now.duration_since(t) >= self.cache_max + MAX_WALK);
+        (!in_walk || overdue) && self.stale(state_changed, now)
+    }
+
+    /// The table asked for was built (a failed build leaves the old table stale, to be
+    /// rebuilt at the next request).
+    pub fn built(&mut self, now: Instant) {
+        self.built_at = Some(now);
     }
 
     /// A GetNext answered only with endOfMibView ends the walk.
@@ -68,9 +78,38 @@ mod tests {
         let t0 = Instant::now();
         let mut c = CachePolicy::new(Duration::from_secs(60));
         assert!(c.before_get(false, t0));
+        c.built(t0);
         assert!(!c.before_get(true, t0 + Duration::from_secs(10)));
         assert!(!c.before_get(false, t0 + Duration::from_secs(100)));
         assert!(c.before_get(true, t0 + Duration::from_secs(100)));
+    }
+
+    #[test]
+    fn a_failed_build_is_retried_at_the_next_request() {
+        let t0 = Instant::now();
+        let mut c = CachePolicy::new(Duration::from_secs(60));
+        c.built(t0);
+        assert!(c.before_get(true, t0 + Duration::from_secs(60)));
+        // No built(): the build failed.
+        assert!(c.before_get(true, t0 + Duration::from_secs(61)));
+        assert!(c.before_get_next(true, t0 + Duration::from_secs(62)));
+    }
+
+    #[test]
+    fn a_walk_that_never_ends_gets_a_new_table_after_cache_max_and_max_walk() {
+        let t0 = Instant::now();
+        let mut c = CachePolicy::new(Duration::from_secs(60));
+        assert!(c.before_get_next(true, t0));
+        c.built(t0);
+        let mut rebuilt_at = None;
+        for k in 1..=120u64 {
+            let now = t0 + Duration::from_secs(10 * k);
+            if c.before_get_next(true, now) {
+                rebuilt_at = Some(10 * k);
+                break;
+            }
+        }
+        assert_eq!(rebuilt_at, Some(360));
     }
 
     #[test]
@@ -78,6 +117,7 @@ mod tests {
         let t0 = Instant::now();
         let mut c = CachePolicy::new(Duration::ZERO);
         assert!(c.before_get_next(true, t0));
+        c.built(t0);
         assert!(!c.before_get_next(true, t0 + Duration::from_secs(5)));
         assert!(!c.before_get_next(true, t0 + Duration::from_secs(19)));
         c.walk_ended();

@@ -129,6 +129,18 @@ async fn write_pdu(stream: &mut (impl AsyncWrite + Unpin), pdu: &Pdu) -> Result<
         .map_err(|e| format!("writing to the master: {e}"))
 }
 
+/// A write the master must take within `within`: one that stopped reading would otherwise
+/// hold the session (no ping check, no shutdown) for good.
+async fn send(
+    stream: &mut (impl AsyncWrite + Unpin),
+    pdu: &Pdu,
+    within: Duration,
+) -> Result<(), String> {
+    tokio::time::timeout(within, write_pdu(stream, pdu))
+        .await
+        .map_err(|_| format!("the master did not read for {within:?}"))?
+}
+
 /// Runs until `shutdown` turns true: connects, serves, reconnects.
 pub async fn run(
     config: SessionConfig,
@@ -255,6 +267,7 @@ impl Served {
             if let Ok(Some(table)) = tokio::task::spawn_blocking(move || source.build()).await {
                 self.table = table;
                 self.generation = Some(generation);
+                self.policy.built(now);
             }
         }
     }
@@ -296,7 +309,7 @@ async fn request(
     pdu: Pdu,
     config: &SessionConfig,
 ) -> Result<Ids, String> {
-    write_pdu(stream, &pdu).await?;
+    send(stream, &pdu, config.timing.answer_within).await?;
     let answer = tokio::time::timeout(config.timing.answer_within, read_pdu(stream))
         .await
         .map_err(|_| "the master did not answer".to_string())??;
@@ -344,7 +357,7 @@ async fn serve(
                     served.refresh(source, walk).await;
                 }
                 match answer(pdu, served) {
-                    Reply::Send(r) => write_pdu(&mut stream, &r).await?,
+                    Reply::Send(r) => send(&mut stream, &r, config.timing.answer_within).await?,
                     // The answer to our ping (its packet id); other Responses are not ours.
                     Reply::Pong { packet_id: p, error } if ping_sent.is_some() && p == packet_id => {
                         if error != error::NO_ERROR {
@@ -366,7 +379,7 @@ async fn serve(
                 } else {
                     packet_id = packet_id.wrapping_add(1);
                     let p = Pdu { ids: Ids { session_id, transaction_id: 0, packet_id }, payload: Payload::Ping { context: None } };
-                    write_pdu(&mut stream, &p).await?;
+                    send(&mut stream, &p, config.timing.answer_within).await?;
                     ping_sent = Some(Instant::now());
                 }
             }

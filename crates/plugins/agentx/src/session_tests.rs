@@ -148,14 +148,26 @@ mod answers {
         tokio::task::JoinHandle<Result<(), String>>,
         tokio::io::DuplexStream,
     ) {
-        let (subagent, mut master) = tokio::io::duplex(1 << 20);
+        registered_over(ping_every, Duration::from_secs(10), 1 << 20).await
+    }
+
+    /// As [`registered`], with the answer deadline and the stream's buffer in each direction.
+    async fn registered_over(
+        ping_every: Duration,
+        answer_within: Duration,
+        buffer: usize,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), String>>,
+        tokio::io::DuplexStream,
+    ) {
+        let (subagent, mut master) = tokio::io::duplex(buffer);
         let config = SessionConfig {
             address: MasterAddress::Tcp("localhost:705".into()),
             agent_timeout: 60,
             cache_max: Duration::from_secs(60),
             timing: Timing {
                 ping_every,
-                answer_within: Duration::from_secs(10),
+                answer_within,
                 ..Timing::default()
             },
         };
@@ -178,6 +190,39 @@ mod answers {
             .await
             .unwrap();
         (session, master)
+    }
+
+    /// A master that keeps the connection open but stops reading ends the session after the
+    /// answer deadline: a write without one held the session (no ping check, no shutdown).
+    #[tokio::test]
+    async fn a_master_that_stops_reading_ends_the_session_at_the_answer_deadline() {
+        let (session, master) =
+            registered_over(Duration::from_secs(30), Duration::from_millis(300), 256).await;
+        let (_from_subagent, mut to_subagent) = tokio::io::split(master);
+        tokio::spawn(async move {
+            for packet_id in 100.. {
+                let get_next = Pdu {
+                    ids: Ids {
+                        session_id: 9,
+                        transaction_id: packet_id,
+                        packet_id,
+                    },
+                    payload: Payload::GetNext {
+                        context: None,
+                        ranges: vec![range()],
+                    },
+                };
+                if write_pdu(&mut to_subagent, &get_next).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let ended = tokio::time::timeout(Duration::from_secs(10), session)
+            .await
+            .expect("the session ends instead of waiting for the master forever")
+            .unwrap();
+        let error = ended.unwrap_err();
+        assert!(error.contains("did not read"), "{error}");
     }
 
     /// A PDU that arrives in two parts with ping ticks in between is read whole: a read
@@ -332,7 +377,8 @@ mod reconnect {
         };
         let (stop, rx) = watch::channel(false);
         let task = tokio::spawn(run(config, Empty, rx));
-        // Without backoff the original reconnected hundreds of times a second. The waits
+        // An earlier version of this agent reconnected at once when a registered session
+        // broke: hundreds of times a second here (the original waits 2 s). The waits
         // between sessions are at least 100, 200, 400 ms (a slow machine only adds to them).
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while sessions.lock().unwrap().len() < 4 {

@@ -140,6 +140,15 @@ fn get_next_respects_include_and_end() {
     let end: Oid = "1.3.6.1.4.1.23302.1.2.1.2".parse().unwrap();
     assert!(t
         .get_next(&SearchRange {
+            start: start.clone(),
+            include: false,
+            end
+        })
+        .is_none());
+    // The end is exclusive (RFC 2741 §5.2): the next OID itself as end finds nothing.
+    let end: Oid = "1.3.6.1.4.1.23302.1.2.1.2.1000".parse().unwrap();
+    assert!(t
+        .get_next(&SearchRange {
             start,
             include: false,
             end

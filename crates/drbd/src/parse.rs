@@ -417,12 +417,9 @@ fn parse_clean(input: &str, line: &mut Line) -> Result<(), ParseError> {
                 (Some(first.to_string()), v)
             }
             _ => {
-                let kind = tokens.token().unwrap_or("").to_string();
+                let kind = tokens.token().unwrap_or("");
                 line.timestamp = None;
-                line.event = Event::Unknown {
-                    verb: first.to_string(),
-                    kind,
-                };
+                line.event = unknown_event(input, first, kind)?;
                 return Ok(());
             }
         }
@@ -462,7 +459,11 @@ fn parse_object(
     }
     let unknown_values = &mut line.unknown_values;
     let Event::Object { object, .. } = &mut line.event else {
-        // An unknown kind: `fresh_object` made it an `Event::Unknown`, complete as it is.
+        // An unknown kind: `fresh_object` made it an `Event::Unknown`, complete but for the
+        // control characters its kind may hold.
+        if let Event::Unknown { verb, kind } = &line.event {
+            unknown_event(tokens.line, verb, kind)?;
+        }
         return Ok(());
     };
     match object {
@@ -495,11 +496,21 @@ fn parse_other(verb: &str, kind: &str, tokens: Scanner) -> Result<Event, ParseEr
             parse_helper(phase, tokens).map(Event::Helper)
         }
         "rename" if kind == "resource" => parse_rename(tokens),
-        _ => Ok(Event::Unknown {
-            verb: verb.to_string(),
-            kind: kind.to_string(),
-        }),
+        _ => unknown_event(tokens.line, verb, kind),
     }
+}
+
+/// A line of a verb or kind this version does not know; the two are logged, so a control
+/// character in them is an error, as in any name.
+#[cold]
+fn unknown_event(line: &str, verb: &str, kind: &str) -> Result<Event, ParseError> {
+    if verb.chars().chain(kind.chars()).any(char::is_control) {
+        return Err(control_error(line));
+    }
+    Ok(Event::Unknown {
+        verb: verb.to_string(),
+        kind: kind.to_string(),
+    })
 }
 
 fn skipped(mut tokens: Scanner) -> Result<u64, ParseError> {

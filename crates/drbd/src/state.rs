@@ -110,7 +110,10 @@ impl State {
             Event::Rename {
                 resource, new_name, ..
             } => self.rename(resource, std::mem::take(new_name), out),
-            Event::Skipped(n) => self.counters.skipped_notifications += *n,
+            Event::Skipped(n) => {
+                self.counters.skipped_notifications =
+                    self.counters.skipped_notifications.saturating_add(*n)
+            }
             Event::Unknown { .. } => self.counters.unknown_lines += 1,
             Event::EndOfDump => {}
         }
@@ -388,6 +391,11 @@ fn apply_peer_device(r: &mut Resource, l: &mut PeerDeviceLine, destroy: bool) ->
         });
     }
     let has_statistics = l.has_statistics();
+    // Without --full the statistics group is not printed once `done` is gone: a replication
+    // state outside resync and verify says the progress ended.
+    let progress_ended = l
+        .replication
+        .is_some_and(|s| !(s.is_resync() || s.is_verify()));
     let c = connection_for(r, l.peer_node_id, &l.conn_name);
     let mut known = true;
     let p = c.peer_devices.get_or_insert_with(&l.volume, || {
@@ -412,6 +420,8 @@ fn apply_peer_device(r: &mut Resource, l: &mut PeerDeviceLine, destroy: bool) ->
     // The statistics group is printed as a whole: without progress keys, no resync runs.
     if has_statistics {
         p.progress = l.progress.take();
+    } else if progress_ended {
+        p.progress = None;
     }
     let new = PeerDeviceFields::from(&*p);
     (!known || old != new).then_some(Change::PeerDevice {

@@ -249,3 +249,32 @@ fn skipped_notifications_parse_to_an_event_the_state_counts() {
     assert!(out.is_empty());
     assert!(parse_line("- skipped many").is_err());
 }
+
+#[test]
+fn a_control_character_in_an_unknown_verb_or_kind_is_an_error_not_a_logged_name() {
+    for line in [
+        "exists \u{1b}foo name:r",
+        "frob\u{7} resource name:r",
+        "frobnicate res\u{9b}ource name:r",
+        "change\u{7f} device name:r",
+    ] {
+        let e = parse_line(line).unwrap_err();
+        assert!(
+            matches!(e.problem, Problem::ControlCharacter { .. }),
+            "{line:?}: {e:?}"
+        );
+        assert!(!e.to_string().chars().any(char::is_control), "{e}");
+    }
+    // Unknown but clean: still an unknown line.
+    assert!(matches!(
+        parse_line("exists gadget name:r").unwrap().event,
+        Event::Unknown { .. }
+    ));
+}
+
+#[test]
+fn skipped_notifications_saturate_instead_of_overflowing() {
+    let mut s = State::new();
+    feed(&mut s, &[&format!("- skipped {}", u64::MAX), "- skipped 1"]);
+    assert_eq!(s.counters().skipped_notifications, u64::MAX);
+}

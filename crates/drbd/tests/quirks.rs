@@ -203,6 +203,39 @@ fn q7_resync_progress_is_kept_and_cleared_when_the_resync_ends() {
 }
 
 #[test]
+fn q7_resync_progress_is_cleared_when_the_resync_ends_without_full() {
+    let mut s = State::new();
+    for l in [
+        "exists resource name:r role:Secondary suspended:no",
+        "exists connection name:r peer-node-id:1 conn-name:peer connection:Connected role:Secondary",
+        "exists peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:SyncSource peer-disk:Inconsistent peer-client:no resync-suspended:no done:37.50",
+        "exists -",
+    ] {
+        feed(&mut s, l);
+    }
+    let progress = |s: &State| {
+        s.resource("r")
+            .unwrap()
+            .peer_device(1, 0)
+            .unwrap()
+            .progress
+            .clone()
+    };
+    assert!(progress(&s).is_some());
+    // A plain (not --full) change line: only the groups that changed, no statistics group
+    // once `done` is gone.
+    feed(&mut s, "change peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:Established peer-disk:UpToDate peer-client:no");
+    assert!(progress(&s).is_none());
+    // A change that does not name the replication state keeps a running resync's progress.
+    feed(&mut s, "change peer-device name:r peer-node-id:1 conn-name:peer volume:0 replication:SyncTarget done:10.00");
+    feed(
+        &mut s,
+        "change peer-device name:r peer-node-id:1 conn-name:peer volume:0 resync-suspended:user",
+    );
+    assert_eq!(progress(&s).unwrap().done.unwrap().to_string(), "10.00");
+}
+
+#[test]
 fn q8_a_question_mark_state_is_out_of_range_not_a_dropped_line() {
     let mut s = full_state();
     feed(

@@ -144,6 +144,11 @@ pub fn model_apply(
             set(&mut p.unacked, l.unacked);
             if l.has_statistics() {
                 p.progress = l.progress.clone();
+            } else if l
+                .replication
+                .is_some_and(|s| !(s.is_resync() || s.is_verify()))
+            {
+                p.progress = None;
             }
         }
         ObjectLine::Path(l) => {

@@ -88,6 +88,27 @@ fn a_peer_device_with_states_from_a_newer_kernel_keeps_its_metrics() {
 }
 
 #[test]
+fn a_diskless_device_whose_client_flag_is_unknown_counts_as_unintentionally_diskless() {
+    let mut state = fixture_state();
+    let mut out = Vec::new();
+    let line = "change device name:r0 volume:0 minor:1000 disk:Diskless client:unknown";
+    state.apply(parse_line(line).unwrap().event, &mut out);
+    let mut body = String::new();
+    render(
+        state.resources().map(|r| &**r),
+        &RenderContext::default(),
+        &mut body,
+    );
+    assert!(
+        body.contains("drbd_device_client{name=\"r0\",volume=\"0\",minor=\"1000\"} 0\n"),
+        "{body}"
+    );
+    assert!(body.contains(
+        "drbd_device_unintentionaldiskless{name=\"r0\",volume=\"0\",minor=\"1000\"} 1\n"
+    ));
+}
+
+#[test]
 fn build_info_names_our_version_and_the_compatible_release() {
     let mut out = String::new();
     render(std::iter::empty(), &RenderContext::default(), &mut out);

@@ -77,10 +77,15 @@ pub fn ocf_rs_wrapper() -> Command {
              OCF_RESOURCE_INSTANCE (required), OCF_RESKEY_* (the agent's parameters), \
              monitor_interval (seconds, default 30; the misspelt monitor_inverval is also \
              read), start_timeout (60), monitor_timeout (30), stop_timeout (60), \
-             OCF_RS_WRAPPER_RUN_DIR. Timeouts count time the wrapper was awake (a frozen \
-             service keeps its call). A failed start or monitor is followed by the agent's \
-             stop in the main process, before it exits. Exit status: 0 on success, the \
-             agent's exit code when it failed, 1 for a usage error.",
+             OCF_RS_WRAPPER_RUN_DIR (default /run/ocf-rs-wrapper: where the main process \
+             notes a stop it ran, so that ExecStopPost= does not run it again). Timeouts \
+             count time the wrapper was awake (a frozen service keeps its call). A failed \
+             start or monitor is followed by the agent's stop in the main process, before it \
+             exits. SIGTERM or SIGINT: the running call finishes (within its timeout), then \
+             the agent's stop runs once; further signals change nothing. Exit status: 0 on \
+             success; the agent's exit code when a call failed; 1 for a usage error, or when \
+             a call timed out, was ended by a signal or could not be run; stop after the main \
+             process already ran it exits with that run's status.",
         )
 }
 
@@ -118,6 +123,13 @@ pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
         for (shell, dir) in SHELLS {
             let mut text = Vec::new();
             clap_complete::generate(shell, &mut cmd.clone(), name.clone(), &mut text);
+            if shell == Shell::Fish && name == "ocf-rs-wrapper" {
+                // clap's fish generator completes options only; this command has none, just
+                // its action (bash and zsh complete it from the possible values).
+                text.extend_from_slice(
+                    b"complete -c ocf-rs-wrapper -f -n __fish_is_first_arg -a 'start-and-monitor stop'\n",
+                );
+            }
             let file = match shell {
                 Shell::Zsh => format!("_{name}"),
                 Shell::Fish => format!("{name}.fish"),

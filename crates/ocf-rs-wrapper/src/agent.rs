@@ -19,7 +19,7 @@ use tokio::process::Command;
 use tokio::time::MissedTickBehavior;
 
 /// How long output may trail the agent's exit before the call returns without it.
-const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
 /// What is kept of a call's output: lines up to 4 KiB, at most 2000 lines per stream.
 const OUTPUT_LIMIT: LineLimit = LineLimit {

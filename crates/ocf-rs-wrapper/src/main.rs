@@ -2,8 +2,10 @@
 //! (`start-and-monitor`) and stops it from `ExecStopPost=` (`stop`).
 //!
 //! The thin shell: reads arguments and environment, installs the log sink and the signal
-//! handlers, and hands over to `service`. It must never run an agent before the signal
-//! handlers are in place (a SIGTERM must always lead to `stop`).
+//! handlers, and hands over to `service`. It must never run an agent for `start-and-monitor`
+//! before the signal handlers are in place (a SIGTERM to the service must always lead to
+//! `stop`). The `stop` action keeps the default SIGTERM: the stop itself being ended (by
+//! systemd's stop timeout, or by hand) ends it, and its agent with it.
 
 mod agent;
 mod awake;
@@ -55,8 +57,25 @@ impl log::Log for StdoutLog {
     }
 }
 
+/// True if stdout is the stream `JOURNAL_STREAM` (`<device>:<inode>`) names: set by systemd
+/// for a unit whose output goes to the journal, inherited (and then wrong) after a redirect.
+fn stdout_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    match std::fs::metadata("/proc/self/fd/1") {
+        Ok(meta) => dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino()),
+        // no /proc: trust the variable
+        Err(_) => true,
+    }
+}
+
 fn main() -> ExitCode {
-    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    let journal = stdout_is_journal();
     let _ = log::set_logger(Box::leak(Box::new(StdoutLog { journal })))
         .map(|()| log::set_max_level(log::LevelFilter::Info));
 
@@ -85,10 +104,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> u8 {
-    let mut notifier = match notify::SdNotify::new(std::env::var("NOTIFY_SOCKET").ok().as_deref()) {
+    let socket = std::env::var("NOTIFY_SOCKET").ok();
+    let mut notifier = match notify::SdNotify::new(socket.as_deref()) {
         Ok(n) => n,
         Err(e) => {
-            log::error!("NOTIFY_SOCKET is not a usable address: {e}");
+            log::error!(
+                "NOTIFY_SOCKET={} is not a usable address: {e}",
+                socket.as_deref().unwrap_or("")
+            );
             return 1;
         }
     };

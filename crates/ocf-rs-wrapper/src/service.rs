@@ -11,19 +11,23 @@
 //! systemd SIGKILL everything left in the cgroup (the agent's daemons) the moment the main
 //! process exits on its own, before `ExecStopPost=` runs; the agent's `stop` must come first.
 
-use crate::agent::Agent;
+use crate::agent::{Agent, OUTPUT_GRACE};
 use crate::notify::Notifier;
 use crate::ocf::{describe_failure, verdict, Call, GENERIC_FAILURE};
 use crate::schedule::Schedule;
 use crate::settings::Settings;
+use drbd_reactor_process::group::REAP_GRACE;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 /// Head room asked of systemd beyond an agent call's own timeout (`EXTEND_TIMEOUT_USEC`), so
-/// that the wrapper's timeout, not systemd's, ends a hanging call.
-const EXTEND_MARGIN: Duration = Duration::from_secs(5);
+/// that the wrapper's timeout, not systemd's, ends a hanging call: after its timeout a call
+/// may wait [`REAP_GRACE`] for a killed leader that does not die and [`OUTPUT_GRACE`] for
+/// output trailing the exit, and the wrapper needs a moment to report it.
+const EXTEND_MARGIN: Duration =
+    Duration::from_secs(REAP_GRACE.as_secs() + OUTPUT_GRACE.as_secs() + 3);
 
 /// `start-and-monitor`. Returns the wrapper's exit status. `terminate` turns true on SIGTERM
 /// or SIGINT; calls already running finish (each bounded by its timeout), then `stop` runs once.
@@ -61,14 +65,28 @@ pub async fn start_and_monitor(
     };
     let mut next = schedule.first(Instant::now());
     loop {
+        // A SIGTERM due at the same instant as the monitor wins: the stop it asks for must
+        // not wait for one more monitor, nor fail the unit when that monitor fails. After a
+        // freeze both are due at the thaw; the yield lets the signal's task (woken by the
+        // same driver turn) set the flag before it is read.
         tokio::select! {
-            _ = sleep_until(next) => {}
+            biased;
             _ = terminate.wait_for(|t| *t) => break,
+            _ = sleep_until(next) => {}
+        }
+        tokio::task::yield_now().await;
+        if *terminate.borrow() {
+            break;
         }
         let began = Instant::now();
         let ending = agent.call(Call::Monitor, settings.timeouts.monitor).await;
         if let Err(status) = verdict(&ending) {
             let message = format!("{label},s-a-m,monitor: {}", describe_failure(&ending));
+            if *terminate.borrow() {
+                // Asked to stop while it ran: the unit is being stopped, not failing.
+                log::warn!("{message}; asked to stop meanwhile, so stopping");
+                break;
+            }
             log::error!("{message}");
             status_notify(notifier, &format!("STATUS={message}"));
             return stop_before_failing(settings, agent, notifier, status).await;
@@ -442,8 +460,8 @@ mod tests {
             dir.path(),
             &[("start_timeout", "120"), ("stop_timeout", "60")],
         );
-        // 120 s start + 60 s stop + 5 s margin
-        assert_eq!(sigterm_extension(&s), "EXTEND_TIMEOUT_USEC=185000000");
+        // 120 s start + 60 s stop + 15 s margin (10 s reap grace, 2 s output grace, 3 s)
+        assert_eq!(sigterm_extension(&s), "EXTEND_TIMEOUT_USEC=195000000");
     }
 
     #[tokio::test(start_paused = true)]
@@ -481,6 +499,52 @@ mod tests {
         assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 0);
         assert_eq!(agent.calls, [Call::Start, Call::Monitor, Call::Stop]);
         assert!(n.0.iter().any(|m| m.starts_with("STOPPING=1\n")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sigterm_during_a_monitor_that_fails_stops_the_unit_instead_of_failing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let (tx, rx) = watch::channel(false);
+        let mut agent = FakeAgent::default();
+        agent
+            .script
+            .push_back((Call::Monitor, Ending::Exited(7), Duration::from_secs(1)));
+        agent.on_call = Some(Box::new(move |c| {
+            if c == Call::Monitor {
+                tx.send(true).unwrap();
+            }
+        }));
+        let mut n = Recorder::default();
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 0);
+        assert_eq!(agent.calls, [Call::Start, Call::Monitor, Call::Stop]);
+        assert!(
+            n.0.iter().any(|m| m.starts_with("STOPPING=1\n")),
+            "{:?}",
+            n.0
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no note");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sigterm_due_with_the_monitor_stops_without_another_monitor() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path(), &[]);
+        let (tx, rx) = watch::channel(false);
+        let mut agent = FakeAgent::default();
+        agent
+            .script
+            .push_back((Call::Monitor, Ending::Exited(7), Duration::ZERO));
+        // Due at the instant the first monitor is (monitor_interval is 10 s).
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            tx.send(true).unwrap();
+            // Held until the service is done: a dropped sender would end wait_for.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        let mut n = Recorder::default();
+        assert_eq!(start_and_monitor(&s, &mut agent, &mut n, rx).await, 0);
+        assert_eq!(agent.calls, [Call::Start, Call::Stop]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -219,6 +219,19 @@ fn an_agent_that_cannot_be_run_is_named_by_its_path() {
 }
 
 #[test]
+fn an_inherited_journal_stream_that_is_not_stdout_gets_no_priority_prefixes() {
+    let s = Setup::new();
+    let out = s
+        .command("start-and-monitor", &[("JOURNAL_STREAM", "0:0")])
+        .env("AGENT", "/nonexistent/agent")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ERROR [ocf_rs_wrapper]"), "{stdout}");
+    assert!(!stdout.contains("<3>"), "{stdout}");
+}
+
+#[test]
 fn output_past_the_cap_is_announced_when_the_cap_is_reached() {
     let s = Setup::new();
     s.flag("chatty-start");

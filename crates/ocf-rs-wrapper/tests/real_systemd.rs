@@ -12,6 +12,12 @@ const TEST_AGENT: &str = include_str!("agents/test-agent");
 const DUMMY: &str = "/usr/lib/ocf/resource.d/heartbeat/Dummy";
 const FILESYSTEM: &str = "/usr/lib/ocf/resource.d/heartbeat/Filesystem";
 const DEADLINE: Duration = Duration::from_secs(30);
+/// Dummy, with every call and the parameter `fake` as the agent received them noted in
+/// `/run/dummy-calls`.
+const COUNTING_DUMMY: &str = "/usr/lib/ocf/resource.d/test/counting-dummy";
+const COUNTING_DUMMY_SCRIPT: &str = "#!/bin/sh\n\
+    printf '%s fake=%s\\n' \"$1\" \"$OCF_RESKEY_fake\" >> /run/dummy-calls\n\
+    exec /usr/lib/ocf/resource.d/heartbeat/Dummy \"$@\"\n";
 
 /// A booted container with the wrapper and the unit at their packaged paths, the test agent as
 /// `ocf:test:agent`, and one drop-in per `(instance, body)`.
@@ -21,7 +27,8 @@ fn boot(name: &str, dropins: &[(&str, String)], extra: impl FnOnce(Spec) -> Spec
     let mut spec = Spec::new(name)
         .binary(WRAPPER, "/usr/libexec/drbd-reactor/ocf-rs-wrapper")
         .file("/usr/lib/systemd/system/ocf.rs@.service", UNIT, 0o644)
-        .file("/usr/lib/ocf/resource.d/test/agent", TEST_AGENT, 0o755);
+        .file("/usr/lib/ocf/resource.d/test/agent", TEST_AGENT, 0o755)
+        .file(COUNTING_DUMMY, COUNTING_DUMMY_SCRIPT, 0o755);
     for (instance, body) in dropins {
         spec = spec.unit(&format!("ocf.rs@{instance}.service.d/reactor.conf"), body);
     }
@@ -62,7 +69,7 @@ fn dummy_is_started_monitored_and_stopped_through_ocf_rs() {
             dropin(
                 &[
                     r"OCF_RESKEY_fake=with\x20whitespace",
-                    "AGENT=/usr/lib/ocf/resource.d/heartbeat/Dummy",
+                    &format!("AGENT={COUNTING_DUMMY}"),
                 ],
                 &["Environment=monitor_interval=1"],
             ),
@@ -79,10 +86,21 @@ fn dummy_is_started_monitored_and_stopped_through_ocf_rs() {
     );
     assert!(state.exists(), "Dummy's state file is missing after start");
     // A few monitors pass (the interval is 1 s): the service stays up.
+    let calls = c.host_path("/run/dummy-calls");
     c.wait_until("two monitor rounds", DEADLINE, || {
-        c.journal(unit).contains("monitoring every 1 seconds")
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .matches("monitor ")
+            .count()
+            >= 2
     });
     assert_eq!(c.property(unit, "SubState"), "running");
+    assert_eq!(c.property(unit, "NRestarts"), "0");
+    let seen = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        seen.starts_with("start fake=with whitespace\n"),
+        "the parameter reaches the agent as systemd unescaped it:\n{seen}"
+    );
 
     c.ok(&["systemctl", "stop", unit]);
     c.wait_for_property(unit, "ActiveState", "inactive", DEADLINE);

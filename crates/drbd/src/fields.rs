@@ -318,7 +318,8 @@ keys!(DeviceLine, |l, v, u| unknown: l.unknown, {
     "backing_dev" => {
         l.backing_dev = Some(match v {
             "none" => BackingDev::None,
-            "" => return Err("a device path or none"),
+            // Empty values are accepted (events2 spec §2.12 rule 5); the original keeps
+            // any text but `none` as the path, so does this.
             p => BackingDev::Path(no_control(p)?.to_string()),
         })
     },

@@ -167,6 +167,18 @@ impl State {
         ));
         let mut renamed = Arc::unwrap_or_clone(resource);
         renamed.name = Arc::from(new_name);
+        // The kernel refuses a rename onto a name in use; a stale resource of that name (a
+        // lost destroy) is gone now, and said so, not overwritten silently.
+        if let Some(stale) = self.resources.remove(&renamed.name) {
+            out.push(object_update(
+                EventType::Destroy,
+                Change::Resource(Diff {
+                    old: ResourceFields::from(&*stale),
+                    new: ResourceFields::default(),
+                }),
+                stale,
+            ));
+        }
         let renamed = Arc::new(renamed);
         self.resources.insert(Arc::clone(&renamed));
         crate::replay::announce(&renamed, EventType::Create, out);

@@ -417,9 +417,12 @@ mod tests {
     }
 
     #[test]
-    fn booleans_are_strict_yes_no() {
+    fn booleans_are_yes_no_or_true_false_and_nothing_else() {
         assert_eq!(parse_bool("yes"), Some(true));
         assert_eq!(parse_bool("no"), Some(false));
+        assert_eq!(parse_bool("true"), Some(true));
+        assert_eq!(parse_bool("false"), Some(false));
+        assert_eq!(parse_bool("Yes"), None);
         assert_eq!(parse_bool("user"), None);
         assert_eq!(parse_bool(""), None);
     }

@@ -278,3 +278,20 @@ fn skipped_notifications_saturate_instead_of_overflowing() {
     feed(&mut s, &[&format!("- skipped {}", u64::MAX), "- skipped 1"]);
     assert_eq!(s.counters().skipped_notifications, u64::MAX);
 }
+
+#[test]
+fn an_empty_backing_dev_keeps_the_device_line() {
+    let l = parse_line("exists device name:r volume:0 minor:1 backing_dev: disk:UpToDate").unwrap();
+    let Event::Object {
+        object: ObjectLine::Device(d),
+        ..
+    } = l.event
+    else {
+        panic!("not a device line: {:?}", l.event);
+    };
+    assert_eq!(d.disk, Some(DiskState::UpToDate));
+    assert_eq!(
+        d.backing_dev,
+        Some(drbd::event::BackingDev::Path(String::new()))
+    );
+}

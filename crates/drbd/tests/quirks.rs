@@ -172,6 +172,22 @@ fn q6_rename_moves_the_resource_destroy_for_the_old_name_then_create_for_the_new
 }
 
 #[test]
+fn q6_a_rename_onto_a_stale_resource_announces_that_resource_gone() {
+    let mut s = full_state();
+    feed(&mut s, "create resource name:s role:Secondary");
+    let out = feed(&mut s, "rename resource name:r new_name:s");
+    assert_eq!(s.len(), 1);
+    assert_eq!(s.resource("s").unwrap().devices.len(), 1, "the renamed r");
+    let updates = objects(&out);
+    let destroyed: Vec<&str> = updates
+        .iter()
+        .filter(|u| u.event_type == EventType::Destroy)
+        .map(|u| u.resource_name())
+        .collect();
+    assert_eq!(destroyed, ["r", "s"]);
+}
+
+#[test]
 fn q6_timestamps_and_skipped_lines_are_understood() {
     let l = parse_line("2019-05-07T13:50:23.973595-07:00 exists -").unwrap();
     assert_eq!(

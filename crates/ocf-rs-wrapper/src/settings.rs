@@ -171,11 +171,11 @@ pub fn parse(
     })
 }
 
-/// Whole seconds, at least 1; anything else is a warning and `default`.
 /// The longest interval or timeout taken as given: a year. Anything longer is as good as
 /// "never" and would overflow the clock arithmetic of a deadline.
 const MAX_SECONDS: u64 = 365 * 24 * 3600;
 
+/// Whole seconds, at least 1; anything else is a warning and `default`.
 fn seconds(name: &str, value: &str, default: Duration, warnings: &mut Vec<String>) -> Duration {
     match value.trim().parse::<u64>() {
         Ok(n) if n > MAX_SECONDS => {

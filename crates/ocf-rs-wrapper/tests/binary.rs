@@ -273,9 +273,17 @@ fn agent_output_reaches_stdout_line_by_line_with_its_label_and_sigterm_stops_onc
         "{seen:?}"
     );
     s.flag("stop-fails");
+    s.flag("hold-stop");
     signal(&child, "TERM");
     s.wait_for_notification("STOPPING=1");
+    // The second SIGTERM while the agent's stop runs: it must not start another.
+    wait_for(
+        "the agent's stop to be held",
+        Duration::from_secs(30),
+        || s.agent_dir().join("stop-held").exists(),
+    );
     signal(&child, "TERM");
+    std::fs::remove_file(s.agent_dir().join("hold-stop")).unwrap();
     let out = wait_with_deadline(child, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(1), "a failed stop is a failure");
     let stdout = String::from_utf8_lossy(&out.stdout);

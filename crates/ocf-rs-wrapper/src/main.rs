@@ -18,6 +18,7 @@ mod settings;
 use settings::{Action, Settings};
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
@@ -134,6 +135,22 @@ async fn run(settings: Settings) -> u8 {
                     return 1;
                 }
             };
+            // Set by the handler itself, before the runtime hands the signal to the task
+            // below (see `service::StopRequest`). The action only stores to an atomic, which
+            // is async-signal-safe.
+            static RAISED: AtomicBool = AtomicBool::new(false);
+            for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+                // SAFETY: the action is async-signal-safe (one atomic store).
+                let registered = unsafe {
+                    signal_hook_registry::register(kind.as_raw_value(), || {
+                        RAISED.store(true, Ordering::SeqCst)
+                    })
+                };
+                if let Err(e) = registered {
+                    log::error!("could not install the SIGTERM/SIGINT handlers: {e}");
+                    return 1;
+                }
+            }
             let label = settings.label();
             let extension = service::sigterm_extension(&settings);
             // systemd's stop timeout starts with the SIGTERM; the call running then may
@@ -156,7 +173,11 @@ async fn run(settings: Settings) -> u8 {
                     }
                 }
             });
-            service::start_and_monitor(&settings, &mut agent, &mut notifier, rx).await
+            let request = service::StopRequest {
+                asked: rx,
+                raised: &RAISED,
+            };
+            service::start_and_monitor(&settings, &mut agent, &mut notifier, request).await
         }
     }
 }

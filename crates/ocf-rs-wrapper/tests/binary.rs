@@ -308,6 +308,38 @@ fn agent_output_reaches_stdout_line_by_line_with_its_label_and_sigterm_stops_onc
     assert_eq!(s.calls().matches("stop").count(), 1, "{}", s.calls());
 }
 
+/// A wrapper stopped (SIGSTOP, as a cgroup freeze) past its next monitor and sent SIGTERM
+/// meanwhile finds both due when it continues: it stops without that monitor.
+#[test]
+fn sigterm_and_a_monitor_both_due_at_a_thaw_stop_without_the_monitor() {
+    let s = Setup::new();
+    let child = s
+        .command("start-and-monitor", &[("monitor_interval", "1")])
+        .spawn()
+        .unwrap();
+    s.wait_for_notification("READY=1");
+    signal(&child, "STOP");
+    let stat = format!("/proc/{}/stat", child.id());
+    wait_for("the wrapper to be stopped", Duration::from_secs(10), || {
+        std::fs::read_to_string(&stat).is_ok_and(|st| st.contains(") T "))
+    });
+    // A monitor already running finishes on its own; then the calls so far stay as they are.
+    wait_for("no agent call running", Duration::from_secs(10), || {
+        !std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+            .unwrap_or_default()
+            .split_whitespace()
+            .any(|pid| !gone(pid))
+    });
+    let before = s.calls();
+    // Past the next monitor's time (1 s interval), as a freeze would be.
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, "TERM");
+    signal(&child, "CONT");
+    let out = wait_with_deadline(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(s.calls(), format!("{before}stop\n"));
+}
+
 #[test]
 fn stop_after_a_clean_exit_does_nothing_and_otherwise_runs_the_agents_stop() {
     let s = Setup::new();

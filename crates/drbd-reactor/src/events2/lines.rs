@@ -234,7 +234,7 @@ impl<'a> Lines<'a> {
     fn reject(&mut self, why: std::fmt::Arguments<'_>, text: &str) {
         self.metrics.lines_rejected.fetch_add(1, Ordering::Relaxed);
         let line_no = self.line_no;
-        log::debug!(target: TARGET, "drbdsetup events2 line {line_no}: {why}, skipped: {text}");
+        log::debug!(target: TARGET, "drbdsetup events2 line {line_no}: {why}, skipped: {}", printable(text));
         if let Some(held_back) = self.rejected_warnings.allow(Instant::now()) {
             let more = if held_back > 0 {
                 format!(" ({held_back} more rejected since the last warning)")
@@ -294,16 +294,19 @@ impl<'a> Lines<'a> {
             Event::Skipped(n) => {
                 let n = *n;
                 self.batch.unparse();
-                self.metrics
-                    .notifications_skipped
-                    .fetch_add(n, Ordering::Relaxed);
+                // Saturating: a wrapped counter would read as a reset to Prometheus.
+                let _ = self.metrics.notifications_skipped.fetch_update(
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                    |total| Some(total.saturating_add(n)),
+                );
                 log::warn!(target: TARGET, "drbdsetup events2 line {}: the kernel lost {n} notifications (- skipped); the state may be stale until the objects change again", self.line_no);
             }
             Event::Unknown { verb, kind } => {
                 let key = (verb.clone(), kind.clone());
                 self.batch.unparse();
                 self.metrics.lines_unknown.fetch_add(1, Ordering::Relaxed);
-                log::debug!(target: TARGET, "drbdsetup events2 line {}: unknown line, ignored: {text}", self.line_no);
+                log::debug!(target: TARGET, "drbdsetup events2 line {}: unknown line, ignored: {}", self.line_no, printable(text));
                 if self.seen_unknown.len() < SEEN_MAX && !self.seen_unknown.contains(&key) {
                     log::warn!(target: TARGET, "drbdsetup events2 line {}: lines '{} {}' are not known to this version and are ignored (counted in drbdreactor_events_unknown_total)", self.line_no, key.0, key.1);
                     self.seen_unknown.insert(key);
@@ -326,6 +329,16 @@ fn trim_ascii_line(text: &str) -> &str {
         .rposition(|b| !white(b))
         .map_or(start, |i| i + 1);
     &text[start..end]
+}
+
+/// A line as it may be logged: control characters escaped (a rejected line may hold them,
+/// and a log record must not carry them raw), any other line unchanged.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(text.escape_debug().to_string())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 #[cfg(test)]

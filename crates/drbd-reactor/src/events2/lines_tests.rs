@@ -146,3 +146,23 @@ fn an_ascii_line_is_trimmed_exactly_as_str_trim_trims_it() {
         }
     }
 }
+
+#[test]
+fn skipped_notifications_saturate_instead_of_wrapping_to_a_counter_reset() {
+    let (_, metrics) = lines_of(&[&format!("- skipped {}", u64::MAX), "- skipped 7"]);
+    assert_eq!(
+        metrics.notifications_skipped.load(Ordering::Relaxed),
+        u64::MAX
+    );
+}
+
+#[test]
+fn lines_are_logged_with_control_characters_escaped_and_unchanged_otherwise() {
+    assert_eq!(
+        printable("exists \u{1b}foo name:r"),
+        "exists \\u{1b}foo name:r"
+    );
+    assert_eq!(printable("bad\0line"), "bad\\0line");
+    let clean = "change resource name:\"r\" role:Primary";
+    assert!(matches!(printable(clean), std::borrow::Cow::Borrowed(s) if s == clean));
+}

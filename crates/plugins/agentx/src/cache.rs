@@ -4,10 +4,14 @@
 //!
 //! A walk that never reaches endOfMibView (one column, interleaved pollers) would keep its
 //! window open forever; past `cache-max` plus [`MAX_WALK`] the table is rebuilt even so.
-//! A table counts as built only once the build succeeded ([`CachePolicy::built`]).
+//! A table counts as built only once the build succeeded ([`CachePolicy::built`]); after a
+//! failed build (the core did not answer in time) the next try waits [`RETRY_AFTER`], so that
+//! requests meanwhile are answered from the previous table instead of each waiting for the
+//! core.
 //!
-//! Pure: the caller passes the clock. Must never: rebuild mid-walk before [`MAX_WALK`], or
-//! serve a table older than `cache-max` + [`MAX_WALK`] of a changed state.
+//! Pure: the caller passes the clock. Must never: rebuild mid-walk before [`MAX_WALK`], or,
+//! while builds succeed, serve a table older than `cache-max` + [`MAX_WALK`] of a changed
+//! state.
 
 use std::time::{Duration, Instant};
 
@@ -15,12 +19,15 @@ pub const WALK_WINDOW: Duration = Duration::from_secs(15);
 /// How long a walk may keep an outdated table: a GetNext walk of 10k devices through snmpd
 /// takes about two minutes here.
 pub const MAX_WALK: Duration = Duration::from_secs(300);
+/// How long after a failed build the next one is tried.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub struct CachePolicy {
     cache_max: Duration,
     built_at: Option<Instant>,
     last_get_next: Option<Instant>,
+    retry_at: Option<Instant>,
 }
 
 impl CachePolicy {
@@ -29,10 +36,14 @@ impl CachePolicy {
             cache_max,
             built_at: None,
             last_get_next: None,
+            retry_at: None,
         }
     }
 
     fn stale(&self, state_changed: bool, now: Instant) -> bool {
+        if !self.may_try(now) {
+            return false;
+        }
         match self.built_at {
             None => true,
             Some(t) => state_changed && now.duration_since(t) >= self.cache_max,
@@ -57,10 +68,20 @@ impl CachePolicy {
         (!in_walk || overdue) && self.stale(state_changed, now)
     }
 
-    /// The table asked for was built (a failed build leaves the old table stale, to be
-    /// rebuilt at the next request).
+    /// The table asked for was built.
     pub fn built(&mut self, now: Instant) {
         self.built_at = Some(now);
+        self.retry_at = None;
+    }
+
+    /// The build failed: the old table stays stale, to be rebuilt [`RETRY_AFTER`] from now.
+    pub fn failed(&mut self, now: Instant) {
+        self.retry_at = Some(now + RETRY_AFTER);
+    }
+
+    /// False while a failed build's retry is not due.
+    pub fn may_try(&self, now: Instant) -> bool {
+        self.retry_at.is_none_or(|t| now >= t)
     }
 
     /// A GetNext answered only with endOfMibView ends the walk.
@@ -85,14 +106,18 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_build_is_retried_at_the_next_request() {
+    fn a_failed_build_is_retried_after_a_pause_not_at_every_request() {
         let t0 = Instant::now();
         let mut c = CachePolicy::new(Duration::from_secs(60));
         c.built(t0);
         assert!(c.before_get(true, t0 + Duration::from_secs(60)));
-        // No built(): the build failed.
-        assert!(c.before_get(true, t0 + Duration::from_secs(61)));
-        assert!(c.before_get_next(true, t0 + Duration::from_secs(62)));
+        c.failed(t0 + Duration::from_secs(62));
+        // Requests meanwhile get the previous table, without waiting for the core again.
+        assert!(!c.before_get(true, t0 + Duration::from_secs(63)));
+        assert!(!c.before_get_next(true, t0 + Duration::from_secs(66)));
+        assert!(c.before_get(true, t0 + Duration::from_secs(67)));
+        c.built(t0 + Duration::from_secs(67));
+        assert!(!c.before_get(true, t0 + Duration::from_secs(68)));
     }
 
     #[test]

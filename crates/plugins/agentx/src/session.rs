@@ -262,12 +262,14 @@ impl Served {
         } else {
             self.policy.before_get(changed, now)
         };
-        if rebuild || self.generation.is_none() {
+        if rebuild || (self.generation.is_none() && self.policy.may_try(now)) {
             let source = Arc::clone(source);
             if let Ok(Some(table)) = tokio::task::spawn_blocking(move || source.build()).await {
                 self.table = table;
                 self.generation = Some(generation);
                 self.policy.built(now);
+            } else {
+                self.policy.failed(Instant::now());
             }
         }
     }

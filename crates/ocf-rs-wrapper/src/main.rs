@@ -80,8 +80,29 @@ fn main() -> ExitCode {
     let _ = log::set_logger(Box::leak(Box::new(StdoutLog { journal })))
         .map(|()| log::set_max_level(log::LevelFilter::Info));
 
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let settings = match settings::parse(&args, |name| std::env::var(name).ok()) {
+    // Not `env::args`/`env::var`: they panic on, or call missing, what is not UTF-8.
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect();
+    let Ok(args) = args else {
+        eprintln!("Error: an argument is not valid UTF-8");
+        return ExitCode::from(1);
+    };
+    let not_unicode = std::cell::RefCell::new(Vec::new());
+    let parsed = settings::parse(&args, |name| match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            not_unicode.borrow_mut().push(name.to_string());
+            None
+        }
+    });
+    if let Some(name) = not_unicode.borrow().first() {
+        eprintln!("Error: environment variable {name} is not valid UTF-8");
+        return ExitCode::from(1);
+    }
+    let settings = match parsed {
         Ok(s) => s,
         Err(e) => {
             eprintln!("Error: {e}");

@@ -201,6 +201,35 @@ fn a_wrapper_stopped_longer_than_the_monitor_timeout_keeps_the_monitor_it_was_wa
 }
 
 #[test]
+fn a_variable_or_argument_that_is_not_utf8_is_named_not_called_missing() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Setup::new();
+    let bad = std::ffi::OsStr::from_bytes(b"/usr/lib/ocf/\xff");
+    let out = s
+        .command("start-and-monitor", &[])
+        .env("AGENT", bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("environment variable AGENT is not valid UTF-8"),
+        "{stderr}"
+    );
+    let out = s
+        .command("start-and-monitor", &[])
+        .arg(bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not a panic (101): {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("an argument is not valid UTF-8"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_agent_that_cannot_be_run_is_named_by_its_path() {
     let s = Setup::new();
     let out = s

@@ -170,7 +170,16 @@ fn run() -> anyhow::Result<i32> {
 /// Runs this invocation on every node and prints the results grouped by node; 1 if any
 /// node failed.
 fn cluster_run(cluster: &context::Cluster, json: bool) -> i32 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Not `env::args`, which panics on an argument that is not UTF-8 (clap takes paths
+    // that are not); such an argument cannot be quoted for ssh either.
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect();
+    let Ok(args) = args else {
+        errln!("Error: an argument that is not UTF-8 cannot be sent to the other nodes");
+        return 1;
+    };
     let results = fanout::run_all(cluster, &args, &system::node_name());
     let failed = results.iter().any(|(_, o)| o.failure.is_some());
     if json {

@@ -148,3 +148,25 @@ fn the_shipped_bash_completion_is_what_generate_completion_prints() {
         shipped
     );
 }
+
+#[test]
+fn a_config_path_that_is_not_utf8_is_refused_for_a_cluster_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let bench = Bench::new();
+    let contexts = bench.root().join("xdg/drbd-reactorctl");
+    std::fs::create_dir_all(&contexts).unwrap();
+    std::fs::write(contexts.join("default.toml"), "[nodes.\"alpha.example\"]\n").unwrap();
+    let out = bench
+        .cmd()
+        .arg("-c")
+        .arg(std::ffi::OsStr::from_bytes(b"/etc/drbd-reactor-\xff.toml"))
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not a panic (101): {out:?}");
+    assert!(
+        stderr(&out).contains("not UTF-8 cannot be sent to the other nodes"),
+        "{}",
+        stderr(&out)
+    );
+}

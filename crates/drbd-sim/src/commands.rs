@@ -174,7 +174,6 @@ pub fn drbdsetup(c: &mut Cluster, node: &str, args: &[String]) -> Action {
             "on-no-data-accessible",
             "on-no-data",
             "quorum",
-            "color",
         ],
     );
     if a.has("version") || a.positional.is_empty() && a.has("help") {
@@ -201,6 +200,7 @@ pub fn drbdsetup(c: &mut Cluster, node: &str, args: &[String]) -> Action {
                 "timestamps",
                 "color",
                 "diff",
+                "rcvbuf",
             ]) {
                 return usage("drbdsetup", &format!("unrecognized option '--{bad}'"));
             }
@@ -474,5 +474,30 @@ mod tests {
         assert!(decor("--color=always").color);
         assert!(!decor("--color=never").color);
         assert!(decor("--diff").diff);
+    }
+
+    #[test]
+    fn a_bare_color_takes_no_value_so_the_next_option_and_the_filter_stay() {
+        let mut c = Cluster::new(crate::config::ClusterConfig::simple(&["a"], "r0"));
+        let args: Vec<String> = ["events2", "--color", "--now", "r0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match drbdsetup(&mut c, "a", &args) {
+            Action::Events2(e) => {
+                assert!(e.decor.color);
+                assert!(e.now, "--now was taken as the colour");
+                assert_eq!(e.filter.as_deref(), Some("r0"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let rcvbuf: Vec<String> = ["events2", "--rcvbuf=1048576", "--now"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(matches!(
+            drbdsetup(&mut c, "a", &rcvbuf),
+            Action::Events2(_)
+        ));
     }
 }

@@ -14,13 +14,25 @@ fn die(msg: &str) -> ! {
 }
 
 fn main() {
-    let argv0 = std::env::args().next().unwrap_or_default();
+    // Not `env::args`, which panics on an argument that is not UTF-8: drbdsetup and drbdadm
+    // refuse such an argument as a usage error (exit 20).
+    let argv0 = std::env::args_os()
+        .next()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let base = Path::new(&argv0)
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
     if base == "drbdsetup" || base == "drbdadm" {
-        let args = std::env::args().skip(1).collect();
+        let args: Result<Vec<String>, _> = std::env::args_os()
+            .skip(1)
+            .map(|a| a.into_string())
+            .collect();
+        let Ok(args) = args else {
+            eprintln!("{base}: an argument is not valid UTF-8");
+            std::process::exit(20);
+        };
         std::process::exit(drbd_sim::shim::run(&base, &argv0, args));
     }
     match Cli::parse().command {

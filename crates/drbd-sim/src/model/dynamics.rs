@@ -47,8 +47,8 @@ impl Cluster {
                     .get_mut(&vnr)
                     .unwrap();
                 if v.attached {
-                    v.written += kib;
-                    v.al_writes += 1;
+                    v.written = v.written.saturating_add(kib);
+                    v.al_writes = v.al_writes.saturating_add(1);
                     holders.push(n.clone());
                 }
             }
@@ -69,10 +69,10 @@ impl Cluster {
                         let size = hr.vols[&vnr].size;
                         match &mut pv.sync {
                             Some(s) if s.source => {
-                                s.left = (s.left + kib).min(size);
+                                s.left = s.left.saturating_add(kib).min(size);
                                 s.total = s.total.max(s.left);
                             }
-                            _ => pv.oos = (pv.oos + kib).min(size),
+                            _ => pv.oos = pv.oos.saturating_add(kib).min(size),
                         }
                     }
                 }
@@ -80,7 +80,7 @@ impl Cluster {
             let nr = self.nodes.get_mut(node).unwrap().res.get_mut(res).unwrap();
             for p in &reached[1..] {
                 if let Some(pv) = nr.peers.get_mut(p).and_then(|x| x.vols.get_mut(&vnr)) {
-                    pv.sent += kib;
+                    pv.sent = pv.sent.saturating_add(kib);
                 }
             }
         }
@@ -104,14 +104,14 @@ impl Cluster {
             .unwrap()
             .vols;
         for v in vols.values_mut().filter(|v| v.attached) {
-            v.read += kib;
+            v.read = v.read.saturating_add(kib);
         }
         Ok(())
     }
 
     /// Advance virtual time: resyncs progress at the resource's rate.
     pub fn tick(&mut self, ms: u64) {
-        self.now_ms += ms;
+        self.now_ms = self.now_ms.saturating_add(ms);
         // Without a resync, time changes nothing but the clock: every operation already
         // ended with `settle`, so there is nothing to recompute (drivers that step time
         // often, like the HA campaign, rely on this being cheap).
@@ -127,7 +127,7 @@ impl Cluster {
             .collect();
         for (name, n) in self.nodes.iter_mut() {
             for (rname, r) in n.res.iter_mut() {
-                let step = rates.get(rname).copied().unwrap_or(1) * ms / 1000;
+                let step = rates.get(rname).copied().unwrap_or(1).saturating_mul(ms) / 1000;
                 for (peer, p) in r.peers.iter_mut() {
                     for (vnr, pv) in p.vols.iter_mut() {
                         if let Some(s) = pv.sync.as_mut().filter(|s| !s.paused) {

@@ -151,8 +151,6 @@ impl Cluster {
             .unwrap()
     }
 
-    /// Both sides of the connection between `a` and `b` go StandAlone (split brain, or an
-    /// older Primary that cannot become SyncTarget).
     /// True if a Primary is reachable from `from` (itself included) over connected peers
     /// without going through `skip`.
     fn primary_beyond(&self, from: &str, skip: &str, res: &str) -> bool {
@@ -175,6 +173,8 @@ impl Cluster {
         false
     }
 
+    /// Both sides of the connection between `a` and `b` go StandAlone (split brain, or an
+    /// older Primary that cannot become SyncTarget).
     fn stand_alone(&mut self, a: &str, b: &str, res: &str) {
         for (x, y) in [(a, b), (b, a)] {
             let p = self.peer_of(x, y, res);

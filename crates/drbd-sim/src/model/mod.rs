@@ -568,7 +568,6 @@ impl Cluster {
         self.nodes.get(node).map(|n| n.id)
     }
 
-    /// True if every connection of a running resource on `node` is Connected.
     /// True if the resource is up on a running node (drbdsetup's view).
     pub fn is_running(&self, node: &str, res: &str) -> bool {
         self.nodes
@@ -578,6 +577,7 @@ impl Cluster {
             .is_some_and(|r| r.running)
     }
 
+    /// True if every connection of a running resource on `node` is Connected.
     pub fn all_connected(&self, node: &str, res: &str) -> bool {
         self.nodes
             .get(node)

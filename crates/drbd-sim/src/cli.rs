@@ -1,6 +1,7 @@
 //! The command line of `drbd-sim` (clap): per-command `--help`, unknown flags rejected,
 //! `--version`. Only describes arguments; the shims (`drbdsetup`, `drbdadm` by argv[0]) are
-//! dispatched before this parser sees anything, because their arguments are DRBD's.
+//! dispatched before this parser sees anything, because their arguments are DRBD's. Must
+//! never parse a shim's arguments.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! `drbd-sim`: the server, the ctl client, the shims (by argv[0]: `drbdsetup`, `drbdadm`)
-//! and the demo. The command line is `drbd_sim::cli`; this is only the dispatch.
+//! and the demo. The command line is `drbd_sim::cli`; this is only the dispatch. Must never
+//! panic on its arguments: a shim's failure is an exit code, as drbdsetup's would be.
 
 use clap::Parser;
 use drbd_sim::cli::{Cli, Command};

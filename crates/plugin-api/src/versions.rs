@@ -25,6 +25,9 @@ pub struct DrbdVersions {
     pub utils: Option<String>,
     /// True if the most recent `drbdadm --version` succeeded.
     pub last_refresh_ok: bool,
+    /// True once the first `drbdadm --version` has ended, whether it worked or not: before,
+    /// `None` versions mean "not asked yet", not "failed".
+    pub probed: bool,
 }
 
 /// Hands out the shared versions; the refresh task starts with the first subscriber.
@@ -41,21 +44,39 @@ impl VersionsService {
             return rx.clone();
         }
         let (tx, rx) = watch::channel(DrbdVersions::default());
-        tokio::spawn(refresh(tx));
+        tokio::spawn(refresh_with(tx, "drbdadm".into()));
         *started = Some(rx.clone());
         rx
     }
 }
 
-async fn refresh(tx: watch::Sender<DrbdVersions>) {
+/// Waits until the first `drbdadm --version` has ended, for at most `within`: what a plugin
+/// serving the versions does before it starts, as the original probes before it binds, so
+/// that its first answer does not carry `0.0.0` for versions that are a few milliseconds
+/// away. A probe slower than that is logged, and the plugin serves without it.
+pub async fn first_probe(versions: &mut watch::Receiver<DrbdVersions>, within: Duration) {
+    if tokio::time::timeout(within, versions.wait_for(|v| v.probed))
+        .await
+        .is_err()
+    {
+        log::warn!(
+            target: TARGET,
+            "drbdadm --version has not answered within {} ms: serving 0.0.0 until it does",
+            within.as_millis()
+        );
+    }
+}
+
+async fn refresh_with(tx: watch::Sender<DrbdVersions>, program: std::ffi::OsString) {
     loop {
-        let result = probe().await;
+        let result = probe_with(&program, TIMEOUT).await;
         tx.send_modify(|v| match result {
             Ok((kmod, utils)) => {
                 *v = DrbdVersions {
                     kmod: Some(kmod),
                     utils: Some(utils),
                     last_refresh_ok: true,
+                    probed: true,
                 }
             }
             Err(e) => {
@@ -63,6 +84,7 @@ async fn refresh(tx: watch::Sender<DrbdVersions>) {
                     log::warn!(target: TARGET, "{e}; keeping the last known DRBD versions");
                 }
                 v.last_refresh_ok = false;
+                v.probed = true;
             }
         });
         tokio::time::sleep(REFRESH).await;
@@ -168,6 +190,45 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_probe_returns_when_the_probe_ends_not_before() {
+        let (tx, mut rx) = watch::channel(DrbdVersions::default());
+        let waiter = tokio::spawn(async move {
+            first_probe(&mut rx, Duration::from_secs(2)).await;
+            rx.borrow().clone()
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiter.is_finished(), "returned before the probe ended");
+        tx.send_modify(|v| {
+            v.kmod = Some("9.2.8".into());
+            v.utils = Some("9.28.0".into());
+            v.last_refresh_ok = true;
+            v.probed = true;
+        });
+        let seen = waiter.await.unwrap();
+        assert_eq!(seen.kmod.as_deref(), Some("9.2.8"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_probe_gives_up_at_its_deadline() {
+        let (_tx, mut rx) = watch::channel(DrbdVersions::default());
+        let start = tokio::time::Instant::now();
+        first_probe(&mut rx, Duration::from_secs(2)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        assert!(!rx.borrow().probed);
+    }
+
+    #[tokio::test]
+    async fn a_failed_first_probe_counts_as_probed_without_versions() {
+        let (tx, mut rx) = watch::channel(DrbdVersions::default());
+        tokio::spawn(refresh_with(tx, "/nonexistent/drbdadm".into()));
+        first_probe(&mut rx, Duration::from_secs(10)).await;
+        let seen = rx.borrow().clone();
+        assert!(seen.probed, "the failed probe did not count");
+        assert!(!seen.last_refresh_ok);
+        assert_eq!(seen.kmod, None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::config::AgentxConfig;
 use crate::mib::MibTable;
 use crate::session::{run as session, SessionConfig, TableSource, Timing};
 use drbd_reactor_config::PluginKind;
+use drbd_reactor_plugin::versions::first_probe;
 use drbd_reactor_plugin::{
     DrbdVersions, Input, Plugin, PluginContext, PluginError, Snapshots, ANSWER_WAIT,
 };
@@ -82,7 +83,9 @@ impl TableSource for Source {
 }
 
 /// Runs the subagent until `inputs.shutdown` turns true.
-pub async fn run(config: AgentxConfig, inputs: Inputs) -> Result<(), String> {
+pub async fn run(config: AgentxConfig, mut inputs: Inputs) -> Result<(), String> {
+    // The first walk carries the versions, not 0.0.0 (the original probes before it opens).
+    first_probe(&mut inputs.versions, ANSWER_WAIT).await;
     let session_config = SessionConfig {
         address: config.address,
         agent_timeout: config.agent_timeout,

@@ -11,6 +11,7 @@ use crate::render::{DrbdVersions, RenderContext};
 use crate::server::{bind, serve, Endpoint, MetricsSource, Timeouts};
 use drbd_reactor_config::PluginKind;
 use drbd_reactor_plugin::contract::Finding;
+use drbd_reactor_plugin::versions::first_probe;
 use drbd_reactor_plugin::{
     Input, Plugin, PluginContext, PluginError, SelfMetrics, Snapshots, ANSWER_WAIT,
 };
@@ -104,7 +105,9 @@ pub async fn run(config: PrometheusConfig, inputs: Inputs) -> Result<(), String>
     on_own_thread("prometheus", move || serve_config(config, inputs)).await?
 }
 
-async fn serve_config(config: PrometheusConfig, inputs: Inputs) -> Result<(), String> {
+async fn serve_config(config: PrometheusConfig, mut inputs: Inputs) -> Result<(), String> {
+    // The first scrape carries the versions, not 0.0.0 (the original probes before binding).
+    first_probe(&mut inputs.versions, ANSWER_WAIT).await;
     let listener = bind(&config.address.candidates())
         .await
         .map_err(|e| format!("[[prometheus]] address \"{}\": {e}", config.address))?;

@@ -26,6 +26,7 @@ fn frame(s: &State, enums: bool, seq: u64) -> Frame {
                 kmod: Some(format!("9.2.{seq}")),
                 utils: Some("9.28.0".into()),
                 last_refresh_ok: true,
+                probed: true,
             },
             reactor: Vec::new(),
         },

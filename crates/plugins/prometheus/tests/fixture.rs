@@ -21,6 +21,7 @@ fn body(enums: bool) -> String {
             kmod: Some("9.2.8".into()),
             utils: Some("9.28.0".into()),
             last_refresh_ok: true,
+            probed: true,
         },
         reactor: Vec::new(),
     };

@@ -117,6 +117,7 @@ fn inputs(snapshots: Snapshots, shutdown: tokio::sync::watch::Receiver<bool>) ->
             kmod: Some("9.2.8".into()),
             utils: Some("9.28.0".into()),
             last_refresh_ok: true,
+            probed: true,
         })
         .1,
         shutdown,
@@ -163,4 +164,42 @@ async fn a_scrape_is_answered_503_when_the_core_does_not_answer_in_time() {
     assert!(body.starts_with("HTTP/1.1 503"), "{body}");
     assert!(body.contains("state not available"), "{body}");
     served.stop(Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_scrape_after_start_carries_the_probed_versions_not_zeros() {
+    let (_core, snapshots) = Core::start(state(&[]));
+    let (versions_tx, versions) = tokio::sync::watch::channel(DrbdVersions::default());
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config: PrometheusConfig =
+        toml::from_str(&format!("address = \"127.0.0.1:{port}\"")).unwrap();
+    let plugin = tokio::spawn(run(
+        config,
+        Inputs {
+            versions,
+            ..inputs(snapshots, stop_rx)
+        },
+    ));
+    let served = Served { port, stop, plugin };
+    // drbdadm --version answers a moment after the plugin started.
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        versions_tx.send_modify(|v| {
+            v.kmod = Some("9.2.8".into());
+            v.utils = Some("9.28.0".into());
+            v.last_refresh_ok = true;
+            v.probed = true;
+        });
+    });
+    let body = served.first_scrape(Duration::from_secs(10)).await;
+    assert!(
+        body.contains("drbd_version{kmod=\"9.2.8\",utils=\"9.28.0\"} 1\n"),
+        "{body}"
+    );
+    served.stop(Duration::from_secs(5)).await;
 }

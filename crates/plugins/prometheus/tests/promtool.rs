@@ -27,6 +27,7 @@ fn promtool_finds_nothing_but_the_documented_compatibility_exceptions() {
             kmod: Some("9.2.8".into()),
             utils: Some("9.28.0".into()),
             last_refresh_ok: true,
+            probed: true,
         },
         reactor: {
             // The daemon's list, as its parts register it.

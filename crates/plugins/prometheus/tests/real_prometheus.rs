@@ -27,6 +27,7 @@ impl MetricsSource for Synth {
                     kmod: Some("9.2.8".into()),
                     utils: Some("9.28.0".into()),
                     last_refresh_ok: true,
+                    probed: true,
                 },
                 reactor: Vec::new(),
             },

@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::time::Duration;
 
 const DUMP: &str = "exists resource name:r0 role:Secondary suspended:no force-io-failures:no write-ordering:flush may_promote:no promotion_score:10102
 exists device name:r0 volume:0 minor:1000 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:no quorum:yes size:1024 read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no
@@ -10,7 +11,7 @@ exists resource name:r1 role:Secondary suspended:no force-io-failures:no write-o
 exists -
 ";
 
-/// What the 51st child sees: r0 promoted, r1 gone, r2 new.
+/// What the last child sees: r0 promoted, r1 gone, r2 new.
 const FINAL: &str = "exists resource name:r0 role:Primary suspended:no force-io-failures:no write-ordering:flush may_promote:no promotion_score:10102
 exists device name:r0 volume:0 minor:1000 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:yes quorum:yes size:1024 read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no
 exists resource name:r2 role:Secondary suspended:no force-io-failures:no write-ordering:flush may_promote:no promotion_score:10102
@@ -36,11 +37,30 @@ fn debugger_records(daemon: &Daemon) -> Vec<String> {
         .collect()
 }
 
+/// How the stand-ins are killed, in order: at once after their dump, or after they ran for
+/// longer than the daemon's healthy run (2 s), which resets the backoff.
+const KILLS: [Kill; 8] = [
+    Kill::AtOnce,
+    Kill::AtOnce,
+    Kill::AtOnce,
+    Kill::AtOnce,
+    Kill::AtOnce,
+    Kill::AtOnce,
+    Kill::AfterAHealthyRun,
+    Kill::AtOnce,
+];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kill {
+    AtOnce,
+    AfterAHealthyRun,
+}
+
 #[test]
-fn drbdsetup_killed_50_times_reconciles_without_restarting_plugins_or_leaving_orphans() {
+fn drbdsetup_killed_again_and_again_reconciles_backs_off_and_leaves_no_orphans() {
     let setup = Setup::new();
     setup.write("stream", DUMP);
-    setup.write("stream.51", FINAL);
+    setup.write(&format!("stream.{}", KILLS.len() + 1), FINAL);
     let config = setup.config("[[debugger]]\nformat = \"compact\"\n");
     let mut daemon = setup.start(&config);
     daemon.wait_log("initial state: 2 resources", 1);
@@ -50,31 +70,42 @@ fn drbdsetup_killed_50_times_reconciles_without_restarting_plugins_or_leaving_or
     let after_dump = debugger_records(&daemon).len();
     assert_eq!(after_dump, 3, "{:?}", debugger_records(&daemon));
 
-    for i in 1..=50 {
+    for (i, kill) in (1..).zip(KILLS) {
         wait_for("the next stand-in", || setup.pids().len() >= i);
+        let started = std::time::Instant::now();
         let pid = setup.pids()[i - 1];
         if i > 1 {
             daemon.wait_log("state reconciled", i - 1);
+        }
+        if kill == Kill::AfterAHealthyRun {
+            // Not a wait for a condition: the run's length is what is tested.
+            std::thread::sleep(Duration::from_millis(2500).saturating_sub(started.elapsed()));
         }
         // SAFETY: kill(2) on the stand-in.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         daemon.wait_log("signal: 9 (SIGKILL)", i);
     }
-    daemon.wait_log("state reconciled", 50);
+    daemon.wait_log("state reconciled", KILLS.len());
     let log = daemon.log();
     assert_eq!(
         log.matches("starting plugin").count(),
         1,
         "a plugin was restarted"
     );
-    assert_eq!(log.matches("ended after").count(), 50);
+    assert_eq!(log.matches("ended after").count(), KILLS.len());
+    let delays: Vec<&str> = log
+        .split("; starting it again in ")
+        .skip(1)
+        .map(|rest| rest.split_whitespace().next().unwrap())
+        .collect();
     assert_eq!(
-        log.matches("; starting it again in 100ms").count(),
-        50,
-        "backoff resets after a complete dump"
+        delays,
+        ["100ms", "200ms", "400ms", "800ms", "1.6s", "3.2s", "100ms", "200ms"],
+        "the backoff grows while children die right after their dump and resets after a \
+         healthy run"
     );
 
-    // 49 identical dumps produced no update; the last one only the real differences.
+    // The identical dumps produced no update; the last one only the real differences.
     wait_for("the debugger to print the differences", || {
         debugger_records(&daemon).len() >= after_dump + 4
     });

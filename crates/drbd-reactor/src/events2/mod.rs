@@ -3,7 +3,7 @@
 //! task), handed to the core in batches. `n\n` on its stdin every statistics-poll-interval
 //! (0 = never). When it ends or cannot be started the reason (exit status, last stderr
 //! lines) goes to the core and it is started again after a capped exponential backoff,
-//! reset once a child delivered a complete initial dump.
+//! reset once a child delivered a complete initial dump and ran for [`HEALTHY_RUN`].
 //!
 //! Must never: restart because of a bad line (invalid UTF-8 or unparsable lines are logged
 //! with their line number and skipped, quirk Q9), busy-loop, or leave the child behind.
@@ -61,7 +61,16 @@ pub struct ReaderConfig {
     pub poll_interval: Option<Duration>,
     pub first_retry: Duration,
     pub max_retry: Duration,
+    /// How long a child that delivered its whole initial dump must have run to reset the
+    /// backoff.
+    pub healthy_run: Duration,
 }
+
+/// A child that dumps and dies within this keeps the backoff growing: a drbdsetup that fails
+/// right after each dump is started again at most every 10 s (the cap), not every 100 ms with
+/// a full dump and a warning each time; one that lived longer than the original's fixed 2 s
+/// retry starts the next one after 100 ms again.
+pub const HEALTHY_RUN: Duration = Duration::from_secs(2);
 
 impl ReaderConfig {
     pub fn new(statistics_poll_interval: u64) -> Self {
@@ -72,6 +81,7 @@ impl ReaderConfig {
                 .then(|| Duration::from_secs(statistics_poll_interval)),
             first_retry: Duration::from_millis(100),
             max_retry: Duration::from_secs(10),
+            healthy_run: HEALTHY_RUN,
         }
     }
 }
@@ -97,7 +107,8 @@ pub async fn run(
     metrics: Arc<DaemonMetrics>,
     pool: Arc<BatchPool>,
 ) {
-    // Only a child that delivered its whole initial dump counts as healthy.
+    // Only a child that delivered its whole initial dump and then kept running counts as
+    // healthy.
     let mut backoff = Backoff::new(config.first_retry, config.max_retry, Duration::MAX);
     let mut restart = false;
     loop {
@@ -111,6 +122,7 @@ pub async fn run(
                 args_text(&config)
             ),
             Ok(child) => {
+                let started = tokio::time::Instant::now();
                 let pid = child.pid();
                 if tx
                     .send(ReaderEvent::Started { pid, restart })
@@ -123,7 +135,7 @@ pub async fn run(
                 else {
                     return;
                 };
-                if dump_complete {
+                if dump_complete && started.elapsed() >= config.healthy_run {
                     backoff.reset();
                 }
                 why
@@ -418,6 +430,50 @@ printf '\nexists resource name:r1 role:Secondary\nexists -\n'",
             }
         }
         task.abort();
+    }
+
+    /// Delays of the next `n` ends of children of `config`.
+    async fn retry_delays(config: ReaderConfig, n: usize) -> Vec<Duration> {
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(run(config, tx, Arc::default(), Arc::default()));
+        let mut delays = Vec::new();
+        while delays.len() < n {
+            if let ReaderEvent::Ended { retry_in, .. } = rx.recv().await.unwrap() {
+                delays.push(retry_in);
+            }
+        }
+        task.abort();
+        delays
+    }
+
+    #[tokio::test]
+    async fn a_child_that_dies_right_after_each_dump_keeps_the_backoff_growing() {
+        let (_dir, mut config) = script("echo 'exists -'");
+        config.first_retry = Duration::from_millis(1);
+        let ms = Duration::from_millis;
+        assert_eq!(
+            retry_delays(config, 4).await,
+            [ms(1), ms(2), ms(4), ms(8)],
+            "a complete dump alone reset the backoff"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_child_that_ran_healthy_after_its_dump_resets_the_backoff() {
+        let (_dir, mut config) = script("echo 'exists -'; sleep 0.3");
+        config.first_retry = Duration::from_millis(1);
+        config.healthy_run = Duration::from_millis(200);
+        let ms = Duration::from_millis;
+        assert_eq!(retry_delays(config, 3).await, [ms(1), ms(1), ms(1)]);
+    }
+
+    #[tokio::test]
+    async fn a_child_that_runs_long_without_completing_its_dump_is_not_healthy() {
+        let (_dir, mut config) = script("echo 'exists resource name:r0 role:Secondary'; sleep 0.3");
+        config.first_retry = Duration::from_millis(1);
+        config.healthy_run = Duration::from_millis(200);
+        let ms = Duration::from_millis;
+        assert_eq!(retry_delays(config, 3).await, [ms(1), ms(2), ms(4)]);
     }
 
     #[tokio::test]

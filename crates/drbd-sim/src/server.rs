@@ -1,8 +1,10 @@
 //! The simulator server: one [`Cluster`] behind a mutex, a unix socket speaking
 //! line-delimited JSON, events2 streams pushed after every change, and a ticker that
-//! advances resyncs in real time. [`Sim`] is also the library API for tests.
+//! advances resyncs in real time. [`Sim`] is also the library API for tests; when its last
+//! handle is dropped, the server's threads end.
 //!
-//! Must never: put policy here; every decision is in `model`, `commands` and `printer`.
+//! Must never: put policy here (every decision is in `model`, `commands` and `printer`), or
+//! let its own threads keep it alive (they hold the shared part, not a [`Sim`]).
 
 use crate::commands::{self, Action, Events2, Reply};
 use crate::config::ClusterConfig;
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -133,11 +136,36 @@ impl World {
     }
 }
 
-/// A running simulator: the server thread, the ticker and the library API.
+/// A running simulator: the server thread, the ticker and the library API. Clones share one
+/// server; dropping the last one stops it (see [`Running`]).
 #[derive(Clone)]
 pub struct Sim {
+    shared: Shared,
+    _running: Arc<Running>,
+}
+
+/// What the server's threads share with the handles.
+#[derive(Clone)]
+struct Shared {
     world: Arc<Mutex<World>>,
     socket: PathBuf,
+    stop: Arc<AtomicBool>,
+}
+
+/// Owned by the handles only: its drop, with the last handle, stops the threads (the accept
+/// thread is woken by a connection, the ticker sees the flag at its next tick, each stream is
+/// shut down so its thread's read ends).
+struct Running(Shared);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.stop.store(true, Ordering::SeqCst);
+        let _ = UnixStream::connect(&self.0.socket);
+        let mut w = self.0.lock();
+        for s in w.streams.drain(..) {
+            let _ = s.out.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 impl Sim {
@@ -151,7 +179,7 @@ impl Sim {
     ) -> std::io::Result<Sim> {
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket)?;
-        let sim = Sim {
+        let shared = Shared {
             world: Arc::new(Mutex::new(World {
                 cluster,
                 streams: Vec::new(),
@@ -159,18 +187,26 @@ impl Sim {
                 procs: Default::default(),
             })),
             socket: socket.to_path_buf(),
+            stop: Arc::new(AtomicBool::new(false)),
         };
-        let s = sim.clone();
+        let s = shared.clone();
         std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
+            for conn in listener.incoming() {
+                if s.stopped() {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
                 let s = s.clone();
                 std::thread::spawn(move || s.handle(conn));
             }
         });
         if let Some(ms) = tick_ms {
-            let s = sim.clone();
+            let s = shared.clone();
             std::thread::spawn(move || loop {
                 std::thread::sleep(Duration::from_millis(ms));
+                if s.stopped() {
+                    break;
+                }
                 let mut w = s.lock();
                 if w.cluster.resyncing() {
                     w.cluster.tick(ms * speed);
@@ -178,7 +214,10 @@ impl Sim {
                 }
             });
         }
-        Ok(sim)
+        Ok(Sim {
+            _running: Arc::new(Running(shared.clone())),
+            shared,
+        })
     }
 
     /// Starts a server for a cluster file.
@@ -191,11 +230,11 @@ impl Sim {
     }
 
     pub fn socket(&self) -> &Path {
-        &self.socket
+        &self.shared.socket
     }
 
     fn lock(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.lock()
     }
 
     /// Runs `f` on the cluster, then pushes the resulting events2 lines.
@@ -231,6 +270,16 @@ impl Sim {
             .iter()
             .filter(|s| s.node == node)
             .count()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 
     fn handle(&self, conn: UnixStream) {
@@ -276,7 +325,7 @@ impl Sim {
                         break Reply::err(10, format!("{res}: No such resource"));
                     }
                     drop(w);
-                    if client_gone(&conn) {
+                    if client_gone(&conn) || self.stopped() {
                         return;
                     }
                     std::thread::sleep(Duration::from_millis(50));
@@ -306,6 +355,10 @@ impl Sim {
         }
         let id = {
             let mut w = self.lock();
+            // Checked under the lock the stop takes to end the streams: none is added after.
+            if self.stopped() {
+                return;
+            }
             let Ok(out) = conn.try_clone() else { return };
             // A reader that stops reading must not stall the whole cluster (the push runs
             // under the lock): its stream is dropped instead.
@@ -407,5 +460,59 @@ fn client_gone(conn: &UnixStream) -> bool {
             std::io::Error::last_os_error().kind(),
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn one_node_sim(dir: &Path) -> Sim {
+        let config = ClusterConfig::simple(&["alpha", "beta"], "r0");
+        Sim::from_config(config, &dir.join("sim.sock"), Some(5)).unwrap()
+    }
+
+    #[test]
+    fn dropping_the_last_handle_ends_every_thread_and_stream_of_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = one_node_sim(dir.path());
+        let world = Arc::downgrade(&sim.shared.world);
+        // A client following events2, as a daemon's drbdsetup does.
+        let mut client = UnixStream::connect(sim.socket()).unwrap();
+        let request = Request {
+            node: "alpha".into(),
+            program: "drbdsetup".into(),
+            args: vec!["events2".into(), "--full".into()],
+        };
+        client
+            .write_all(format!("{}\n", serde_json::to_string(&request).unwrap()).as_bytes())
+            .unwrap();
+        wait_for("the stream to be attached", || sim.streams("alpha") == 1);
+        let second = sim.clone();
+        drop(sim);
+        assert_eq!(
+            second.streams("alpha"),
+            1,
+            "a clone's drop stopped the server"
+        );
+        drop(second);
+        // The stream ends (EOF) and nothing of the server holds its world any more.
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).unwrap();
+        wait_for("the accept, ticker and stream threads to end", || {
+            world.upgrade().is_none()
+        });
     }
 }

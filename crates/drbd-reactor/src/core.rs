@@ -55,6 +55,9 @@ pub struct Core {
     fresh: Option<State>,
     dump_done: bool,
     ready_sent: bool,
+    /// Why the last drbdsetup child ended, until a child's initial dump is applied again:
+    /// `STATUS=` says so, a reload included.
+    events2_down: Option<String>,
     /// When the running child was started; None while none runs.
     child_started: Option<Instant>,
     pub host: Host,
@@ -112,6 +115,7 @@ impl Core {
             fresh: None,
             dump_done: false,
             ready_sent: false,
+            events2_down: None,
             child_started: None,
             host,
             host_events,
@@ -153,6 +157,25 @@ impl Core {
             self.state.len(),
             self.host.len()
         )
+    }
+
+    /// What `STATUS=` says about the daemon as it is now: drbdsetup not running (why), the
+    /// initial dump still awaited, or running with the counts.
+    fn situation(&self) -> String {
+        if let Some(why) = &self.events2_down {
+            format!("drbdsetup events2 not running: {why}")
+        } else if !self.dump_done {
+            if self.ready_sent {
+                format!(
+                    "waiting for the initial dump of drbdsetup events2 (none after {} s)",
+                    READY_WAIT.as_secs()
+                )
+            } else {
+                "waiting for the initial dump of drbdsetup events2".to_string()
+            }
+        } else {
+            format!("Running: {}", self.status())
+        }
     }
 
     /// Runs until SIGINT/SIGTERM (Ok) or until the reader is gone (an error: the daemon
@@ -209,10 +232,7 @@ impl Core {
 
     fn ready_without_dump(&mut self) {
         self.ready_sent = true;
-        let status = format!(
-            "waiting for the initial dump of drbdsetup events2 (none after {} s)",
-            READY_WAIT.as_secs()
-        );
+        let status = self.situation();
         log::warn!(target: crate::events2::TARGET, "{status}; ready without it, the plugins see no state until it comes");
         self.notifier.ready(&status);
     }
@@ -246,14 +266,14 @@ impl Core {
                 if self.fresh.take().is_some() {
                     log::debug!(target: crate::events2::TARGET, "incomplete initial dump discarded");
                 }
+                self.events2_down = Some(why);
+                let status = self.situation();
                 if !self.ready_sent {
                     // Do not keep systemd waiting for a dump that may never come.
                     self.ready_sent = true;
-                    self.notifier
-                        .ready(&format!("drbdsetup events2 not running: {why}"));
+                    self.notifier.ready(&status);
                 } else {
-                    self.notifier
-                        .status(&format!("drbdsetup events2 not running: {why}"));
+                    self.notifier.status(&status);
                 }
             }
         }
@@ -304,7 +324,8 @@ impl Core {
                 );
             }
             if end {
-                let status = format!("Running: {}", self.status());
+                self.events2_down = None;
+                let status = self.situation();
                 if self.ready_sent {
                     self.notifier.status(&status);
                 } else {
@@ -330,8 +351,15 @@ impl Core {
         self.pacer.answered(now, now - t0);
     }
 
+    /// Before the daemon is ready (no initial dump yet, drbdsetup not known to have failed,
+    /// the 20 s not over) a reload neither says `RELOADING=1` nor `READY=1`: systemd is still
+    /// waiting for the start, and `READY=1` comes once, with the dump. Afterwards it is
+    /// `RELOADING=1` ... `READY=1`, and the `STATUS=` of either case says what the daemon is
+    /// waiting for or why drbdsetup is not running, never "Running" over a problem.
     fn reload(&mut self) {
-        self.notifier.reloading();
+        if self.ready_sent {
+            self.notifier.reloading();
+        }
         self.pass.generation += 1;
         self.pass.read_at_ns = runfiles::realtime_ns();
         self.pass.error = None;
@@ -365,7 +393,12 @@ impl Core {
         }
         self.write_generation();
         self.last_reload = SystemTime::now();
-        self.notifier.ready(&format!("Running: {}", self.status()));
+        let status = self.situation();
+        if self.ready_sent {
+            self.notifier.ready(&status);
+        } else {
+            self.notifier.status(&status);
+        }
     }
 
     fn dump(&self) {

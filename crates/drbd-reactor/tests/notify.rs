@@ -130,3 +130,64 @@ fn a_drbdsetup_that_prints_nothing_still_lets_the_daemon_get_ready_saying_why() 
     );
     assert!(daemon.stop().success());
 }
+
+/// A reload while drbdsetup is down said `STATUS=Running: 0 resources, ...`, hiding in
+/// `systemctl status` why the daemon has no state.
+#[test]
+fn a_reload_while_drbdsetup_is_down_keeps_the_status_saying_why() {
+    let setup = Setup::new();
+    setup.write("fail", "");
+    let config = setup.config("[[debugger]]\n");
+    let (socket, mut daemon) = start_notified(&setup, &config, "reload-down");
+    let ready = next_state(&socket);
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=drbdsetup events2 not running: "),
+        "{ready}"
+    );
+    daemon.signal(libc::SIGHUP);
+    assert!(next_state(&socket).starts_with("RELOADING=1\n"));
+    let after = next_state(&socket);
+    assert!(
+        after.starts_with("READY=1\nSTATUS=drbdsetup events2 not running: drbdsetup events2 (pid "),
+        "{after}"
+    );
+    assert!(after.contains("exit status: 20"), "{after}");
+    assert!(daemon.stop().success());
+}
+
+/// A reload before the initial dump sent `READY=1` at once (systemd took the start as done
+/// before the dump) and a second one with the dump.
+#[test]
+fn a_reload_before_the_initial_dump_leaves_ready_to_the_dump_and_sends_it_once() {
+    let setup = Setup::new();
+    // The dump comes only when the test says so.
+    setup.drbdsetup(
+        "#!/bin/sh\nd=\"$(dirname \"$0\")/..\"\nwhile [ ! -e \"$d/go\" ]; do sleep 0.01; done\n\
+         echo 'exists resource name:r0 role:Secondary'\necho 'exists -'\nwhile read -r l; do :; done\n",
+    );
+    let config = setup.config("[[debugger]]\n");
+    let (socket, mut daemon) = start_notified(&setup, &config, "reload-early");
+    daemon.wait_log("signal-handler: set up done", 1);
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_log("configuration reloaded", 1);
+    let status = loop {
+        let msg = next(&socket);
+        if msg != "STATUS=Starting plugins\n" {
+            break msg;
+        }
+    };
+    assert_eq!(
+        status, "STATUS=waiting for the initial dump of drbdsetup events2\n",
+        "the reload says what the start waits for, no RELOADING=1 or READY=1"
+    );
+    setup.write("go", "");
+    let ready = next_state(&socket);
+    assert!(
+        ready.starts_with("READY=1\nSTATUS=Running: 1 resources, 1 plugins"),
+        "{ready}"
+    );
+    daemon.signal(libc::SIGTERM);
+    let last = next_state(&socket);
+    assert!(last.starts_with("STOPPING=1\n"), "one READY=1 only: {last}");
+    assert!(daemon.wait_exit().success());
+}

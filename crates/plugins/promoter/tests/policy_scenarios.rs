@@ -507,6 +507,53 @@ fn a_start_that_completes_with_quorum_back_thaws_what_was_frozen_while_it_ran() 
     assert!(h.took(|a| matches!(a, Action::Freeze(_))));
 }
 
+/// The start promoted this node, quorum went (the services froze) and came back (thawed)
+/// while the start still ran: its failure must still be reported and stopped, or the node
+/// stays Primary with nothing running and no peer can promote.
+#[test]
+fn a_start_that_fails_after_a_freeze_and_thaw_while_it_ran_is_stopped() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(5));
+    assert_eq!(h.starts().len(), 1);
+    h.set(|v| {
+        v.role = Role::Primary;
+        v.may_promote = false;
+    });
+    h.set(|v| v.quorum = false);
+    assert_eq!(h.m.services(), Services::Frozen);
+    h.set(|v| v.quorum = true);
+    assert!(h.took(|a| matches!(a, Action::Thaw(_))));
+    let stops = h.stops().len();
+    h.finish_start(Err("app.service: start timed out".into()));
+    assert!(h.said("Starting 'r0' failed: app.service: start timed out"));
+    assert_eq!(
+        h.stops().len(),
+        stops + 1,
+        "the failed start was not stopped"
+    );
+}
+
+#[test]
+fn a_start_that_succeeds_after_a_freeze_and_thaw_while_it_ran_runs() {
+    let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());
+    h.set(|v| v.may_promote = true);
+    h.advance(secs(5));
+    h.set(|v| {
+        v.role = Role::Primary;
+        v.may_promote = false;
+    });
+    h.set(|v| v.quorum = false);
+    h.set(|v| v.quorum = true);
+    h.finish_start(Ok(()));
+    assert_eq!(h.m.services(), Services::Running);
+    assert!(h.said("started the services of 'r0'"));
+    assert!(h.stops().is_empty());
+    // A later quorum loss freezes them again.
+    h.set(|v| v.quorum = false);
+    assert_eq!(h.m.services(), Services::Frozen);
+}
+
 #[test]
 fn a_start_that_completes_still_without_quorum_keeps_the_services_frozen() {
     let mut h = Harness::ready(freeze_cfg(), SplitBrainPolicy::Quorum, secondary());

@@ -75,7 +75,14 @@ impl Machine {
         {
             let msg = format!("resource '{name}' gained quorum, thawing Primary");
             self.log(out, Level::Info, msg);
-            self.services = Services::Running;
+            // A start still in flight (it promoted this node, then quorum went and came back)
+            // decides by its result: counted as running now, its failure would be ignored and
+            // the node would stay Primary with nothing running.
+            self.services = if self.start_in_flight.is_some() {
+                Services::Starting
+            } else {
+                Services::Running
+            };
             out.push(Action::Thaw(self.freeze_units.clone()));
             return;
         }

@@ -11,7 +11,7 @@
 //! Must never: act on a resource another instance manages (refused at config time), or block
 //! the host (everything slow runs in the instance's own tasks).
 
-use crate::config::{self, KeyMessage, PromoterConfig};
+use crate::config::{self, KeyMessage, PromoterConfig, Runner};
 use crate::exec::command::{CommandLine, CommandRunner, ProcessRunner};
 use crate::exec::Executor;
 use crate::shell::{self, Context, PromoterError};
@@ -129,10 +129,21 @@ impl Plugin for Promoter {
         out
     }
 
-    /// Stopping may stop the services (`stop-services-on-exit`) and demote.
-    fn stop_deadline(_: &PromoterConfig) -> Duration {
+    /// Stopping may stop the services (`stop-services-on-exit`) and demote; the resources
+    /// exit side by side, so the slowest one counts. A shell runner's stop list runs entry by
+    /// entry, each with its own timeout: cut at the systemd figure, its last entries (the
+    /// demotion, typically) would never run.
+    fn stop_deadline(c: &PromoterConfig) -> Duration {
         let t = crate::exec::timeouts::Timeouts::default();
-        t.stop + 2 * t.quick
+        let systemd = t.stop + 2 * t.quick;
+        c.resources
+            .values()
+            .filter(|r| r.runner == Runner::Shell && r.stop_services_on_exit)
+            .map(|r| {
+                let entries = u32::try_from(r.effective_stop().len()).unwrap_or(u32::MAX);
+                t.shell.saturating_mul(entries).saturating_add(2 * t.quick)
+            })
+            .fold(systemd, Duration::max)
     }
 
     async fn after_reconfigure(configs: Vec<PromoterConfig>) {
@@ -239,6 +250,35 @@ mod tests {
     use super::{any_unit_up, systemd_run_resources, Promoter};
     use crate::config::{PromoterConfig, ResourceConfig, Runner};
     use drbd_reactor_plugin::Plugin;
+
+    #[test]
+    fn the_stop_deadline_lets_a_shell_stop_list_run_every_entry_to_its_timeout() {
+        use std::time::Duration;
+        let shell = |stop_services_on_exit| ResourceConfig {
+            runner: Runner::Shell,
+            stop: vec![
+                "stop-db".into(),
+                "umount /mnt".into(),
+                "drbdadm secondary r0".into(),
+            ],
+            stop_services_on_exit,
+            ..ResourceConfig::default()
+        };
+        let mut c = PromoterConfig::default();
+        c.resources.insert("r0".into(), ResourceConfig::default());
+        assert_eq!(Promoter::stop_deadline(&c), Duration::from_secs(180));
+        c.resources.insert("r1".into(), shell(false));
+        assert_eq!(
+            Promoter::stop_deadline(&c),
+            Duration::from_secs(180),
+            "nothing is stopped on exit"
+        );
+        c.resources.insert("r2".into(), shell(true));
+        assert_eq!(
+            Promoter::stop_deadline(&c),
+            Duration::from_secs(3 * 600 + 60)
+        );
+    }
 
     #[test]
     fn only_resources_of_the_systemd_runner_keep_their_drop_ins() {

@@ -50,8 +50,10 @@ pub fn main() -> ExitCode {
         eprintln!("Error: {TTY_REFUSAL}");
         return ExitCode::from(1);
     }
-    // Before any thread exists: reading and removing NOTIFY_SOCKET.
-    let notifier = Arc::new(Notifier::from_env());
+    // Before any thread exists: reading and removing NOTIFY_SOCKET. Its problem, if any, is
+    // logged once the configured logging is up.
+    let (notifier, notify_problem) = Notifier::from_env();
+    let notifier = Arc::new(notifier);
     let read_at_ns = crate::runfiles::realtime_ns();
     let (config, plugins, warnings) = match read_config(&args.config) {
         Ok(c) => c,
@@ -72,6 +74,9 @@ pub fn main() -> ExitCode {
         "drbd-reactor {VERSION_TEXT} starting, configuration {}",
         args.config.display()
     );
+    if let Some(problem) = &notify_problem {
+        log::warn!(target: crate::core::TARGET, "{problem}");
+    }
     for w in &warnings {
         log::warn!(target: crate::core::TARGET, "{w}");
     }

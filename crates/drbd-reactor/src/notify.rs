@@ -46,22 +46,29 @@ impl Notifier {
     }
 
     /// Reads `NOTIFY_SOCKET` and removes it from the environment so that children do not
-    /// inherit it. Call before any thread is started.
-    pub fn from_env() -> Self {
+    /// inherit it. Call before any thread is started, which is before logging is set up:
+    /// so a value that cannot be used is not logged here but returned as the warning to log
+    /// once logging is up (logged here, it went nowhere).
+    pub fn from_env() -> (Self, Option<String>) {
         let Some(value) = std::env::var_os("NOTIFY_SOCKET") else {
-            return Notifier::disabled();
+            return (Notifier::disabled(), None);
         };
         std::env::remove_var("NOTIFY_SOCKET");
         let value = value.to_string_lossy().into_owned();
         match (socket_addr(&value), sending_socket()) {
-            (Ok(addr), Ok(sock)) => Notifier {
-                socket: Some((sock, addr)),
-                warned: AtomicBool::new(false),
-            },
-            (Err(err), _) | (_, Err(err)) => {
-                log::warn!(target: TARGET, "sd_notify: cannot use NOTIFY_SOCKET={value}: {err}");
-                Notifier::disabled()
-            }
+            (Ok(addr), Ok(sock)) => (
+                Notifier {
+                    socket: Some((sock, addr)),
+                    warned: AtomicBool::new(false),
+                },
+                None,
+            ),
+            (Err(err), _) | (_, Err(err)) => (
+                Notifier::disabled(),
+                Some(format!(
+                    "sd_notify: cannot use NOTIFY_SOCKET={value}: {err}"
+                )),
+            ),
         }
     }
 

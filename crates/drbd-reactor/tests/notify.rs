@@ -191,3 +191,17 @@ fn a_reload_before_the_initial_dump_leaves_ready_to_the_dump_and_sends_it_once()
     assert!(last.starts_with("STOPPING=1\n"), "one READY=1 only: {last}");
     assert!(daemon.wait_exit().success());
 }
+
+/// The warning about an unusable NOTIFY_SOCKET was logged before logging was set up, and so
+/// went nowhere.
+#[test]
+fn an_unusable_notify_socket_is_warned_about_in_the_log() {
+    let setup = Setup::new();
+    let config = setup.config("");
+    let value = format!("/{}", "x".repeat(200));
+    let mut cmd = setup.command(&config);
+    cmd.env("NOTIFY_SOCKET", &value);
+    let mut daemon = setup.start_with(cmd);
+    daemon.wait_log(&format!("sd_notify: cannot use NOTIFY_SOCKET={value}: "), 1);
+    assert!(daemon.stop().success());
+}

@@ -215,7 +215,7 @@ impl Executor {
         let files = dropins::render_with_shim(res, cfg, write::installed_shim())
             .map_err(|e| format!("generate_systemd_templates: {}", e.message))?;
         for f in &files {
-            log::debug!(
+            info!(
                 "systemd_write_unit: creating {:?}",
                 self.unit_dir.root.join(&f.path)
             );
@@ -273,6 +273,7 @@ impl Executor {
                 // Persist the journal first: the stop may escalate to a reboot.
                 self.cmd("journalctl", &["--flush", "--sync"], self.timeouts.quick)
                     .await;
+                info!("stop_actions: stopping '{target}'");
                 info!("systemd_stop: systemctl stop {target}");
                 let out = self.systemctl(&["stop", &target], self.timeouts.stop).await;
                 if out.ok() {
@@ -312,10 +313,20 @@ impl Executor {
         if cfg.runner == Runner::Shell {
             return;
         }
+        // The original's text, whichever the verb (errata B); the next line names it.
         info!(
-            "freeze_actions: {verb}ing services in target '{}'",
+            "freeze_actions: freezing/thawing services in target '{}'",
             units::target(res)
         );
+        if units.is_empty() {
+            let what = if verb == "freeze" {
+                "Freezing"
+            } else {
+                "Thawing"
+            };
+            warn!("{what} '{res}' failed: services list empty");
+            return;
+        }
         info!("systemd_freeze_thaw: systemctl {verb} {}", units.join(" "));
         for u in units {
             let out = self.systemctl(&[verb, u], self.timeouts.quick).await;

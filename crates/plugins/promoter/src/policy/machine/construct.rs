@@ -36,7 +36,7 @@ impl Machine {
             for d in &real {
                 let msg =
                     format!("adjust_resources: waiting for backing device '{d}' to become ready");
-                self.log(out, Level::Debug, msg);
+                self.log(out, Level::Info, msg);
             }
             self.construct = Construct::Waiting {
                 devices: real.clone(),
@@ -60,6 +60,10 @@ impl Machine {
             return;
         };
         if ready {
+            for d in &devices {
+                let msg = format!("adjust_resources: backing device '{d}' now ready");
+                self.log(out, Level::Info, msg);
+            }
             self.construct = Construct::Adjusting;
             out.push(Action::Adjust);
         } else if now >= give_up_at {

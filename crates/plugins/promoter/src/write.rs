@@ -150,6 +150,26 @@ impl UnitDir {
     /// Makes the resource's drop-ins exactly `files`: writes those that differ, deletes those
     /// written before and no longer generated. A file another resource wrote is an error.
     pub fn sync(&self, res: &str, files: &[DropIn]) -> io::Result<SyncReport> {
+        self.sync_keeping(res, files, &BTreeSet::new())
+    }
+
+    /// The files written for `res` before that `files` no longer has.
+    pub fn stale(&self, res: &str, files: &[DropIn]) -> Vec<PathBuf> {
+        let new: BTreeSet<&Path> = files.iter().map(|f| f.path.as_path()).collect();
+        self.read_manifest(res)
+            .into_iter()
+            .filter(|p| !new.contains(p.as_path()))
+            .collect()
+    }
+
+    /// [`UnitDir::sync`], but the stale files in `keep` stay, listed in the manifest, until a
+    /// later sync no longer keeps them.
+    pub fn sync_keeping(
+        &self,
+        res: &str,
+        files: &[DropIn],
+        keep: &BTreeSet<PathBuf>,
+    ) -> io::Result<SyncReport> {
         let mine = escape_unit(res);
         for other in self.manifested().into_iter().filter(|o| *o != mine) {
             let theirs = fs::read_to_string(self.manifests.join(&other)).unwrap_or_default();
@@ -171,11 +191,15 @@ impl UnitDir {
                 report.written.push(f.path.clone());
             }
         }
-        let new: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        let mut new: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
         for gone in old.difference(&new) {
+            if keep.contains(gone) {
+                continue;
+            }
             remove_file_and_empty_dir(&self.root.join(gone))?;
             report.deleted.push(gone.clone());
         }
+        new.extend(old.intersection(keep).cloned());
         let listing: String = new.iter().map(|p| format!("{}\n", p.display())).collect();
         write_atomic(&self.manifest(res), &listing)?;
         Ok(report)

@@ -11,10 +11,12 @@ pub use command::{BoxFuture, CommandLine, CommandOutput, CommandRunner, Exit, Pr
 pub use timeouts::Timeouts;
 
 use crate::config::{ResourceConfig, Runner};
+use crate::dropins::DropIn;
 use crate::policy::{Action, Outcome};
 use crate::write::{self, UnitDir};
 use crate::{detect, dropins, units};
 use log::{info, warn};
+use std::collections::BTreeSet;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -220,13 +222,57 @@ impl Executor {
                 self.unit_dir.root.join(&f.path)
             );
         }
-        let report = self.unit_dir.sync(res, &files).map_err(|e| e.to_string())?;
+        let keep = self.running_dropped_units(res, &files).await;
+        let report = self
+            .unit_dir
+            .sync_keeping(res, &files, &keep)
+            .map_err(|e| e.to_string())?;
         if report.changed() || self.reload_owed.load(SeqCst) {
             self.daemon_reload()
                 .await
                 .map_err(|e| format!("systemctl daemon-reload: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The stale drop-ins of units dropped from the start list that still run: without
+    /// theirs (`PartOf` the target, `BindsTo` the promote unit) a stop of the target would
+    /// leave them running on a node about to demote. A later write, once they are down,
+    /// deletes them. The resource's own units (target, promote, escalation) are not kept: a
+    /// drop-in the operator configured away (`on-drbd-demote-failure = "none"`) must go.
+    async fn running_dropped_units(&self, res: &str, files: &[DropIn]) -> BTreeSet<PathBuf> {
+        let own = [
+            units::target(res),
+            units::promote(res),
+            units::escalate(res),
+        ];
+        let mut keep = BTreeSet::new();
+        for path in self.unit_dir.stale(res, files) {
+            let Some(unit) = path
+                .parent()
+                .and_then(|d| d.to_str())
+                .and_then(|d| d.strip_suffix(".d"))
+            else {
+                continue;
+            };
+            if own.iter().any(|o| o == unit) {
+                continue;
+            }
+            let out = self
+                .systemctl(
+                    &["show", "--property=ActiveState", unit],
+                    self.timeouts.quick,
+                )
+                .await;
+            match active_state(&out.stdout) {
+                Some(state) if out.ok() && state != "inactive" && state != "failed" => {
+                    info!("systemd_write_unit: keeping {:?}: '{unit}' is no longer in the start list of '{res}' but is {state}; it goes with a later write once the unit is down", self.unit_dir.root.join(&path));
+                    keep.insert(path);
+                }
+                _ => {}
+            }
+        }
+        keep
     }
 
     async fn start(&self, res: &str, cfg: &ResourceConfig) -> Result<(), String> {

@@ -9,7 +9,7 @@ use std::process::{Command as Process, Stdio};
 use anyhow::{bail, Context};
 
 use crate::cli::{PluginType, StatusArgs};
-use crate::reload::Reloader;
+use crate::reload::{Changes, Reloader};
 use crate::resolve::{self, resolve, resolve_both, Wanted, DISABLED};
 use crate::snippet;
 use crate::status;
@@ -98,9 +98,9 @@ pub fn cat(ctx: &Ctx, configs: &[String]) -> anyhow::Result<()> {
 }
 
 /// The reload step, only when something changed.
-fn reload_if(ctx: &Ctx, changed: bool) -> anyhow::Result<()> {
-    if changed {
-        ctx.reloader.reload()?;
+fn reload_if(ctx: &Ctx, changes: &Changes) -> anyhow::Result<()> {
+    if changes.any() {
+        ctx.reloader.reload(changes)?;
     }
     Ok(())
 }
@@ -136,6 +136,7 @@ fn enable_paths(ctx: &Ctx, paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         );
     }
     let mut enabled = Vec::new();
+    let mut changes = Changes::default();
     for path in paths {
         errln!("Enabling '{}'...", path.display());
         let target = resolve::counterpart(path)
@@ -147,16 +148,17 @@ fn enable_paths(ctx: &Ctx, paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             ));
             continue;
         }
-        rename(path, &target)?;
+        changes.make(|| rename(path, &target))?;
         enabled.push(target);
     }
-    reload_if(ctx, !enabled.is_empty())?;
+    reload_if(ctx, &changes)?;
     Ok(enabled)
 }
 
 pub fn disable(ctx: &Ctx, configs: &[String], now: bool) -> anyhow::Result<Vec<PathBuf>> {
-    let disabled = rename_to_disabled(ctx, configs)?;
-    reload_if(ctx, !disabled.is_empty())?;
+    let mut changes = Changes::default();
+    let disabled = rename_to_disabled(ctx, configs, &mut changes)?;
+    reload_if(ctx, &changes)?;
     if now {
         stop_targets(&disabled)?;
     }
@@ -164,15 +166,19 @@ pub fn disable(ctx: &Ctx, configs: &[String], now: bool) -> anyhow::Result<Vec<P
 }
 
 /// The renames of `disable`: the `.disabled` paths made.
-fn rename_to_disabled(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+fn rename_to_disabled(
+    ctx: &Ctx,
+    configs: &[String],
+    changes: &mut Changes,
+) -> anyhow::Result<Vec<PathBuf>> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
     resolved.print_messages();
-    disable_paths(&resolved.paths)
+    disable_paths(&resolved.paths, changes)
 }
 
 /// The renames of `rename_to_disabled` for resolved paths. A failed rename puts the ones
 /// before it back, so the files never say "disabled" for a set the daemon was not told of.
-fn disable_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+fn disable_paths(paths: &[PathBuf], changes: &mut Changes) -> anyhow::Result<Vec<PathBuf>> {
     let mut disabled = Vec::new();
     for path in paths {
         errln!("Disabling '{}'...", path.display());
@@ -181,7 +187,7 @@ fn disable_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             continue;
         }
         let target = PathBuf::from(format!("{}.disabled", path.display()));
-        if let Err(e) = rename(path, &target) {
+        if let Err(e) = changes.make(|| rename(path, &target)) {
             rename_back(&disabled);
             return Err(e);
         }
@@ -247,11 +253,12 @@ pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Res
         );
     }
     resolved.print_messages();
-    let disabled = disable_paths(&resolved.paths)?;
+    let mut changes = Changes::default();
+    let disabled = disable_paths(&resolved.paths, &mut changes)?;
     if disabled.is_empty() {
         bail!("nothing was disabled; nothing restarted");
     }
-    if let Err(e) = reload_if(ctx, true) {
+    if let Err(e) = reload_if(ctx, &changes) {
         // The daemon did not take the configuration without them (another snippet is
         // broken, or no answer in time): put them back, so the files say what it runs and
         // the next reload does not drop them.
@@ -298,18 +305,19 @@ pub fn rm(ctx: &Ctx, configs: &[String], force: bool, disabled: bool) -> anyhow:
     };
     let resolved = resolve(&ctx.snippets, configs, wanted, true);
     resolved.print_messages();
-    let mut removed = false;
+    let mut changes = Changes::default();
     let stdin = std::io::stdin();
     for path in &resolved.paths {
         errln!("Removing '{}'...", path.display());
         if !force && !confirm(path, &mut stdin.lock()) {
             continue;
         }
-        std::fs::remove_file(path)
-            .with_context(|| format!("Could not remove '{}'", path.display()))?;
-        removed = true;
+        changes.make(|| {
+            std::fs::remove_file(path)
+                .with_context(|| format!("Could not remove '{}'", path.display()))
+        })?;
     }
-    reload_if(ctx, removed)
+    reload_if(ctx, &changes)
 }
 
 pub fn edit(
@@ -326,12 +334,15 @@ pub fn edit(
     };
     let resolved = resolve(&ctx.snippets, configs, wanted, false);
     resolved.print_messages();
-    let mut saved = false;
+    let mut changes = Changes::default();
     for path in &resolved.paths {
-        saved |= crate::edit::edit_one(&ctx.snippets, path, kind, force)?;
+        let saved_at = crate::edit::edit_one(&ctx.snippets, path, kind, force)?;
+        // a disabled snippet is not read by the daemon: nothing to reload
+        if let Some(at) = saved_at.filter(|_| !disabled) {
+            changes.record(at);
+        }
     }
-    // a disabled snippet is not read by the daemon: nothing to reload
-    reload_if(ctx, saved && !disabled)
+    reload_if(ctx, &changes)
 }
 
 /// `evict` (§4.9) for the resolved enabled snippets; not cluster-aware, never reloads.

@@ -174,13 +174,14 @@ fn umask() -> u32 {
     }
 }
 
-/// Edits one snippet; returns whether a new version was saved.
+/// Edits one snippet; returns when the rename of a new version onto it began (a
+/// `reload::now_ns()` taken before it), None if nothing was saved.
 pub fn edit_one(
     dir: &Path,
     target: &Path,
     kind: Option<PluginType>,
     force: bool,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<u128>> {
     let existing = match std::fs::read_to_string(target) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -211,12 +212,12 @@ pub fn edit_one(
         let after = content.trim();
         if after.is_empty() {
             crate::color::warn("Edit aborted, empty file saved");
-            return Ok(false);
+            return Ok(None);
         }
         if after == before {
             // The spec's words (must-match), with C9's meaning: nothing changed from the original.
             crate::color::warn("Edit aborted, no new changes have been made");
-            return Ok(false);
+            return Ok(None);
         }
         let verdict = edited.and_then(|()| {
             validate(
@@ -241,14 +242,14 @@ pub fn edit_one(
                         crate::color::warn(&format!(
                             "Edit aborted, saved again without changes after an error: {message}"
                         ));
-                        return Ok(false);
+                        return Ok(None);
                     }
                     let draft = tmp.into_temp_path().keep()?;
                     crate::color::warn(&format!(
                         "Edit aborted, saved again without changes after an error: {message}; your version is kept in '{}'",
                         draft.display()
                     ));
-                    return Ok(false);
+                    return Ok(None);
                 }
                 last_failed = Some(after.to_string());
                 error = Some(message);
@@ -259,10 +260,11 @@ pub fn edit_one(
     // file and renaming it over this one (vim, emacs) left that handle on the discarded inode.
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
     std::fs::File::open(tmp.path())?.sync_all()?;
+    let saved_at = crate::reload::now_ns();
     tmp.persist(target)
         .with_context(|| format!("Could not rename the edited file to '{}'", target.display()))?;
     let _ = std::io::stdout().flush();
-    Ok(true)
+    Ok(Some(saved_at))
 }
 
 /// The type of an existing snippet's single plugin: editing it must keep that type.

@@ -2,9 +2,9 @@
 //! configuration. Under systemd: `systemctl is-active -q drbd-reactor-reload.path`, else
 //! `systemctl reload drbd-reactor.service`. Without systemd: SIGHUP to the daemon's pid.
 //! In both cases, when the daemon publishes its generation file (below), ctl waits until a
-//! configuration pass that began after the change has finished, and reports a rejected
-//! configuration. Must never leave before that pass or the timeout, and never reload more
-//! than once per step.
+//! configuration pass that began after the latest change of the step has finished, and
+//! reports a rejected configuration. Must never leave before that pass or the timeout, and
+//! never reload more than once per step.
 //!
 //! The generation file (`$DRBD_REACTOR_RUN_DIR/config-generation`, default
 //! `/run/drbd-reactor/config-generation`), written atomically by the daemon at the end of
@@ -85,6 +85,38 @@ pub fn reached(awaited: &Awaited, now: &Generation) -> bool {
     }
 }
 
+/// The snippet changes one reload step is for: when the latest of them began. The pass ctl
+/// waits for (with the path unit) is one that began reading after that time, not after the
+/// reload step began: the path unit reloads on the first change, and that pass may well have
+/// begun before the reload step (while `rm` asks about the next file, while `edit` runs the
+/// editor on the next one), and then no later pass comes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    latest: Option<u128>,
+}
+
+impl Changes {
+    /// Makes one change to a snippet file; when it succeeds it is the latest of this step.
+    pub fn make<T, E>(&mut self, change: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let at = now_ns();
+        let result = change();
+        if result.is_ok() {
+            self.record(at);
+        }
+        result
+    }
+
+    /// A change that began at `at` (a `now_ns()` taken before it) and succeeded.
+    pub fn record(&mut self, at: u128) {
+        self.latest = Some(self.latest.map_or(at, |t| t.max(at)));
+    }
+
+    /// Whether anything changed, i.e. whether the reload step runs.
+    pub fn any(&self) -> bool {
+        self.latest.is_some()
+    }
+}
+
 /// How this machine reloads the daemon.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
@@ -98,7 +130,8 @@ pub struct Reloader {
     pub timeout: Duration,
 }
 
-fn now_ns() -> u128 {
+/// Nanoseconds since the epoch (CLOCK_REALTIME, as the daemon's `read-at`).
+pub fn now_ns() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
@@ -146,9 +179,9 @@ impl Reloader {
         }
     }
 
-    /// The reload step; returns once the daemon runs a configuration read after the change.
-    pub fn reload(&self) -> anyhow::Result<()> {
-        let changed_at = now_ns();
+    /// The reload step; returns once the daemon runs a configuration read after `changes`.
+    pub fn reload(&self, changes: &Changes) -> anyhow::Result<()> {
+        let changed_at = changes.latest.unwrap_or_else(now_ns);
         let before = read_live_generation(&self.generation_file);
         let awaited = match self.init {
             Init::Systemd => {
@@ -262,5 +295,21 @@ mod tests {
         let since = Awaited::ReadSince(50);
         assert!(!reached(&since, &g(7, 9, 49)));
         assert!(reached(&since, &g(7, 9, 50)));
+    }
+
+    #[test]
+    fn a_failed_change_is_no_change_and_the_latest_successful_one_counts() {
+        let mut changes = Changes::default();
+        assert!(changes.make(|| Err::<(), ()>(())).is_err());
+        assert!(!changes.any());
+        changes.record(10);
+        let before = now_ns();
+        changes.make(|| Ok::<(), ()>(())).unwrap();
+        assert!(changes.latest.unwrap() >= before);
+        changes.record(10);
+        assert!(
+            changes.latest.unwrap() >= before,
+            "an earlier change never wins"
+        );
     }
 }

@@ -213,3 +213,63 @@ fn with_the_path_unit_ctl_waits_for_the_reload_it_triggers() {
         .expect("the pass finished before ctl returned");
     assert_eq!(seen, "a.toml.disabled\n");
 }
+
+/// `rm a b` answered y, then n: the path unit reloads on the removal of `a`, and that pass
+/// begins (and ends) while ctl still waits for the second answer; no later pass comes. It is
+/// the one ctl must wait for, not one that began after its reload step.
+#[test]
+fn with_the_path_unit_a_pass_begun_before_the_reload_step_but_after_the_change_counts() {
+    use std::io::Write;
+    let bench = Bench::new();
+    let daemon = start_daemon(&bench);
+    bench.auto_reload(true);
+    bench.snippet("a.toml", "[[debugger]]\n");
+    bench.snippet("b.toml", "[[debugger]]\n");
+    let mut ctl = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "2")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["rm", "a", "b"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut answers = ctl.stdin.take().unwrap();
+    answers.write_all(b"y\n").unwrap();
+    assert!(
+        wait_for(Duration::from_secs(20), || !bench
+            .dir()
+            .join("a.toml")
+            .exists()),
+        "a.toml was not removed"
+    );
+    // the path unit's reload, finished before ctl gets its second answer
+    Command::new("kill")
+        .args(["-HUP", &daemon.0.id().to_string()])
+        .status()
+        .unwrap();
+    let generation = bench.root().join("run/config-generation");
+    assert!(
+        wait_for(Duration::from_secs(20), || std::fs::read_to_string(
+            &generation
+        )
+        .unwrap_or_default()
+        .contains("generation=2\n")),
+        "the stand-in daemon's pass did not finish"
+    );
+    answers.write_all(b"n\n").unwrap();
+    drop(answers);
+    let out = ctl.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.dir().join("b.toml").exists());
+    assert_eq!(
+        std::fs::read_to_string(bench.root().join("run/seen.2")).unwrap(),
+        "b.toml\n"
+    );
+    assert_eq!(
+        bench.systemctl_log(),
+        ["is-active -q drbd-reactor-reload.path"]
+    );
+}

@@ -54,6 +54,31 @@ pub fn main() -> ExitCode {
     // logged once the configured logging is up.
     let (notifier, notify_problem) = Notifier::from_env();
     let notifier = Arc::new(notifier);
+    // The runtime and the signal handlers come next, before the configuration is read: until
+    // they are installed SIGHUP and SIGUSR1 kill the process (their default action), and
+    // reading many snippets, logging set-up and the rest of the start take long enough for a
+    // `systemctl reload` or a path unit to hit that window. A signal that arrives now is kept
+    // by its handler and handled once the core runs: a reload then (of the configuration just
+    // read, harmless), a dump, or a stop. The handlers need the runtime, whose threads may
+    // only start after NOTIFY_SOCKET was removed from the environment, above.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("Error: cannot start the runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let signals = match runtime.block_on(async { Signals::install() }) {
+        Ok(signals) => signals,
+        Err(err) => {
+            eprintln!("Error: cannot install the signal handlers: {err}");
+            return ExitCode::from(1);
+        }
+    };
     let read_at_ns = crate::runfiles::realtime_ns();
     let (config, plugins, warnings) = match read_config(&args.config) {
         Ok(c) => c,
@@ -84,18 +109,9 @@ pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         log::error!(target: crate::core::TARGET, "panic: {info}");
     }));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("Error: cannot start the runtime: {err}");
-            return ExitCode::from(1);
-        }
-    };
-    let result = runtime.block_on(run(args, config, plugins, notifier, logging, read_at_ns));
+    let result = runtime.block_on(run(
+        args, config, plugins, notifier, logging, read_at_ns, signals,
+    ));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => {
@@ -135,8 +151,8 @@ async fn run(
     notifier: Arc<Notifier>,
     logging: drbd_reactor_config::LoggingHandle,
     read_at_ns: u128,
+    signals: Signals,
 ) -> anyhow::Result<()> {
-    let signals = Signals::install()?;
     // A health file left by an earlier daemon (a container restarted with its /run kept,
     // a recycled pid) must not vouch for this one before its events2 child reports.
     crate::runfiles::write(

@@ -145,3 +145,49 @@ fn on_a_terminal_it_refuses_to_start_without_allow_tty() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("cannot read config file"), "{text}");
 }
+
+/// The FIFO `path` opened for writing, once its reader has opened it (polled: a non-blocking
+/// open fails while nobody reads it).
+fn fifo_writer(path: &std::path::Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut fifo = None;
+    wait_for("the daemon to open its configuration", || {
+        fifo = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .ok();
+        fifo.is_some()
+    });
+    fifo.unwrap()
+}
+
+/// Before the signal handlers were installed (after the configuration was read, the logging
+/// set up and the runtime built), a SIGHUP killed the daemon. The configuration is a FIFO, so
+/// the signal arrives, deterministically, while the daemon reads it at start.
+#[test]
+fn a_sighup_while_the_configuration_is_read_at_start_is_a_reload_once_running() {
+    use std::io::Write;
+    let setup = Setup::new();
+    let text = std::fs::read_to_string(setup.config("[[debugger]]\n")).unwrap();
+    let fifo = setup.path("fifo.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a path in our temporary directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut daemon = setup.start(&fifo);
+    // The writer opens only while the daemon has the FIFO open: it is reading it.
+    let mut writer = fifo_writer(&fifo);
+    daemon.signal(libc::SIGHUP);
+    let _ = writer.write_all(text.as_bytes());
+    drop(writer);
+    let mut exited = None;
+    wait_for("the daemon to log its start, or to exit", || {
+        exited = daemon.child.try_wait().unwrap();
+        exited.is_some() || daemon.count("starting, configuration") > 0
+    });
+    assert_eq!(exited, None, "the SIGHUP at start ended the daemon");
+    // Started: the first read has closed the FIFO; the reload opens it again.
+    fifo_writer(&fifo).write_all(text.as_bytes()).unwrap();
+    daemon.wait_log("configuration reloaded: 1 plugins kept", 1);
+    assert!(daemon.stop().success());
+}

@@ -115,6 +115,46 @@ fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
     })
 }
 
+/// `rename` that never replaces a file at `to` (`RENAME_NOREPLACE`, so nothing created
+/// between a check and the rename is lost): `Ok(false)` and nothing renamed when `to` exists.
+fn rename_new(from: &Path, to: &Path) -> anyhow::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+    let context = || {
+        format!(
+            "Could not rename '{}' to '{}'",
+            from.display(),
+            to.display()
+        )
+    };
+    let (from_c, to_c) = (c(from).with_context(context)?, c(to).with_context(context)?);
+    // SAFETY: two NUL-terminated paths relative to the working directory.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from_c.as_ptr(),
+            libc::AT_FDCWD,
+            to_c.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EEXIST) => Ok(false),
+        // a file system without RENAME_NOREPLACE: check, then rename
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            if to.symlink_metadata().is_ok() {
+                return Ok(false);
+            }
+            rename(from, to).map(|()| true)
+        }
+        _ => Err(err).with_context(context),
+    }
+}
+
 pub fn enable(ctx: &Ctx, configs: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Disabled, true);
     resolved.print_messages();
@@ -141,14 +181,13 @@ fn enable_paths(ctx: &Ctx, paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         errln!("Enabling '{}'...", path.display());
         let target = resolve::counterpart(path)
             .with_context(|| format!("'{}' is not a snippet name", path.display()))?;
-        if target.exists() {
+        if !changes.make_if(|| rename_new(path, &target))? {
             crate::color::warn(&format!(
                 "'{}' already exists, doing nothing",
                 target.display()
             ));
             continue;
         }
-        changes.make(|| rename(path, &target))?;
         enabled.push(target);
     }
     reload_if(ctx, &changes)?;
@@ -157,12 +196,38 @@ fn enable_paths(ctx: &Ctx, paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn disable(ctx: &Ctx, configs: &[String], now: bool) -> anyhow::Result<Vec<PathBuf>> {
     let mut changes = Changes::default();
-    let disabled = rename_to_disabled(ctx, configs, &mut changes)?;
+    let Disabled { paths, refused } = rename_to_disabled(ctx, configs, &mut changes)?;
     reload_if(ctx, &changes)?;
     if now {
-        stop_targets(&disabled)?;
+        stop_targets(&paths)?;
     }
-    Ok(disabled)
+    if !refused.is_empty() {
+        bail!(refused_message(&refused));
+    }
+    Ok(paths)
+}
+
+/// What `disable_paths` did.
+struct Disabled {
+    /// The `.disabled` paths made.
+    paths: Vec<PathBuf>,
+    /// `(X.toml, X.toml.disabled)` left alone because the disabled file exists: renaming
+    /// would lose it (the original overwrote it).
+    refused: Vec<(PathBuf, PathBuf)>,
+}
+
+fn refused_message(refused: &[(PathBuf, PathBuf)]) -> String {
+    refused
+        .iter()
+        .map(|(enabled, disabled)| {
+            format!(
+                "'{}' not disabled: '{}' exists and would be overwritten; remove or rename one of them",
+                enabled.display(),
+                disabled.display()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The renames of `disable`: the `.disabled` paths made.
@@ -170,7 +235,7 @@ fn rename_to_disabled(
     ctx: &Ctx,
     configs: &[String],
     changes: &mut Changes,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<Disabled> {
     let resolved = resolve(&ctx.snippets, configs, Wanted::Enabled, true);
     resolved.print_messages();
     disable_paths(&resolved.paths, changes)
@@ -178,8 +243,9 @@ fn rename_to_disabled(
 
 /// The renames of `rename_to_disabled` for resolved paths. A failed rename puts the ones
 /// before it back, so the files never say "disabled" for a set the daemon was not told of.
-fn disable_paths(paths: &[PathBuf], changes: &mut Changes) -> anyhow::Result<Vec<PathBuf>> {
+fn disable_paths(paths: &[PathBuf], changes: &mut Changes) -> anyhow::Result<Disabled> {
     let mut disabled = Vec::new();
+    let mut refused = Vec::new();
     for path in paths {
         errln!("Disabling '{}'...", path.display());
         if resolve::state_of(path) != Some(Wanted::Enabled) {
@@ -187,21 +253,33 @@ fn disable_paths(paths: &[PathBuf], changes: &mut Changes) -> anyhow::Result<Vec
             continue;
         }
         let target = PathBuf::from(format!("{}.disabled", path.display()));
-        if let Err(e) = changes.make(|| rename(path, &target)) {
-            rename_back(&disabled);
-            return Err(e);
+        match changes.make_if(|| rename_new(path, &target)) {
+            Ok(true) => disabled.push(target),
+            Ok(false) => refused.push((path.clone(), target)),
+            Err(e) => {
+                rename_back(&disabled);
+                return Err(e);
+            }
         }
-        disabled.push(target);
     }
-    Ok(disabled)
+    Ok(Disabled {
+        paths: disabled,
+        refused,
+    })
 }
 
 /// `X.toml.disabled` -> `X.toml` for each path, reporting (not stopping at) failures.
 fn rename_back(disabled: &[PathBuf]) {
     for path in disabled {
         if let Some(enabled) = resolve::counterpart(path) {
-            if let Err(e) = rename(path, &enabled) {
-                errln!("{e:#}");
+            match rename_new(path, &enabled) {
+                Ok(true) => {}
+                Ok(false) => errln!(
+                    "'{}' stays disabled: '{}' exists again",
+                    path.display(),
+                    enabled.display()
+                ),
+                Err(e) => errln!("{e:#}"),
             }
         }
     }
@@ -253,8 +331,27 @@ pub fn restart(ctx: &Ctx, configs: &[String], with_targets: bool) -> anyhow::Res
         );
     }
     resolved.print_messages();
+    // Disabling one whose disabled twin exists would lose that file; enabling it again
+    // afterwards would not bring it back.
+    let twins: Vec<(PathBuf, PathBuf)> = resolved
+        .paths
+        .iter()
+        .filter_map(|p| Some((p.clone(), resolve::counterpart(p)?)))
+        .filter(|(_, disabled)| disabled.symlink_metadata().is_ok())
+        .collect();
+    if !twins.is_empty() {
+        bail!("{}; nothing restarted", refused_message(&twins));
+    }
     let mut changes = Changes::default();
-    let disabled = disable_paths(&resolved.paths, &mut changes)?;
+    let Disabled {
+        paths: disabled,
+        refused,
+    } = disable_paths(&resolved.paths, &mut changes)?;
+    if !refused.is_empty() {
+        // created since the check above
+        rename_back(&disabled);
+        bail!("{}; nothing restarted", refused_message(&refused));
+    }
     if disabled.is_empty() {
         bail!("nothing was disabled; nothing restarted");
     }

@@ -106,6 +106,16 @@ impl Changes {
         result
     }
 
+    /// `make` for a change that may decline: `Ok(false)` changed nothing.
+    pub fn make_if<E>(&mut self, change: impl FnOnce() -> Result<bool, E>) -> Result<bool, E> {
+        let at = now_ns();
+        let result = change();
+        if let Ok(true) = result {
+            self.record(at);
+        }
+        result
+    }
+
     /// A change that began at `at` (a `now_ns()` taken before it) and succeeded.
     pub fn record(&mut self, at: u128) {
         self.latest = Some(self.latest.map_or(at, |t| t.max(at)));
@@ -310,6 +320,12 @@ mod tests {
         assert!(
             changes.latest.unwrap() >= before,
             "an earlier change never wins"
+        );
+        let mut declined = Changes::default();
+        assert!(!declined.make_if(|| Ok::<bool, ()>(false)).unwrap());
+        assert!(
+            !declined.any(),
+            "a declined change (target exists) is no change"
         );
     }
 }

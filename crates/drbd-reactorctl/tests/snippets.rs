@@ -307,3 +307,45 @@ fn disabling_an_already_disabled_snippet_changes_nothing_and_does_not_reload() {
         bench.systemctl_log()
     );
 }
+
+#[test]
+fn disable_refuses_to_overwrite_an_existing_disabled_twin_and_disables_the_others() {
+    let bench = Bench::new();
+    bench.snippet("a.toml", "[[debugger]]\n# new\n");
+    bench.snippet("a.toml.disabled", "[[debugger]]\n# old\n");
+    bench.snippet("b.toml", "[[debugger]]\n");
+    let out = bench.ctl(&["disable", "a", "b"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let dir = bench.dir().display().to_string();
+    assert!(
+        stderr(&out).contains(&format!(
+            "'{dir}/a.toml' not disabled: '{dir}/a.toml.disabled' exists"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let read = |name: &str| std::fs::read_to_string(bench.dir().join(name)).unwrap();
+    assert_eq!(read("a.toml"), "[[debugger]]\n# new\n");
+    assert_eq!(read("a.toml.disabled"), "[[debugger]]\n# old\n");
+    assert!(bench.dir().join("b.toml.disabled").is_file() && !bench.dir().join("b.toml").exists());
+    assert_eq!(bench.systemctl_log(), RELOAD, "b's rename is reloaded");
+}
+
+#[test]
+fn restart_refuses_a_snippet_whose_disabled_twin_exists_and_changes_nothing() {
+    let bench = Bench::new();
+    bench.snippet("a.toml", "[[debugger]]\n# new\n");
+    bench.snippet("a.toml.disabled", "[[debugger]]\n# old\n");
+    let out = bench.ctl(&["restart", "a"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a.toml.disabled' exists")
+            && stderr(&out).contains("nothing restarted"),
+        "{}",
+        stderr(&out)
+    );
+    let read = |name: &str| std::fs::read_to_string(bench.dir().join(name)).unwrap();
+    assert_eq!(read("a.toml"), "[[debugger]]\n# new\n");
+    assert_eq!(read("a.toml.disabled"), "[[debugger]]\n# old\n");
+    assert!(bench.systemctl_log().is_empty());
+}

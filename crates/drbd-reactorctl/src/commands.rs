@@ -434,8 +434,10 @@ pub fn edit(
     let mut changes = Changes::default();
     for path in &resolved.paths {
         let saved_at = crate::edit::edit_one(&ctx.snippets, path, kind, force)?;
-        // a disabled snippet is not read by the daemon: nothing to reload
-        if let Some(at) = saved_at.filter(|_| !disabled) {
+        // By the file saved, not by --disabled: an explicit suffix wins in resolution
+        // (`--disabled x.toml` saves the enabled x.toml). A disabled snippet is not read by
+        // the daemon: nothing to reload.
+        if let Some(at) = saved_at.filter(|_| resolve::state_of(path) == Some(Wanted::Enabled)) {
             changes.record(at);
         }
     }

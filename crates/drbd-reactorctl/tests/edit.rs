@@ -277,6 +277,43 @@ fn edit_disabled_writes_the_disabled_snippet_without_a_reload() {
     assert!(bench.systemctl_log().is_empty());
 }
 
+/// An explicit suffix wins over `--disabled` (spec §2.2): the enabled snippet is saved, and
+/// the daemon reads it, so the reload step runs; the other way round it does not.
+#[test]
+fn the_reload_follows_the_file_saved_not_the_disabled_flag() {
+    let bench = Bench::new();
+    bench.snippet("e.toml", "[[debugger]]\n");
+    let editor = scripted_editor(&bench, &["[[debugger]]\n# changed\n"]);
+    let out = edit(&bench, &editor, &["--disabled", "e.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(bench.dir().join("e.toml")).unwrap(),
+        "[[debugger]]\n# changed\n"
+    );
+    assert!(!bench.dir().join("e.toml.disabled").exists());
+    assert_eq!(
+        bench.systemctl_log(),
+        [
+            "is-active -q drbd-reactor-reload.path",
+            "reload drbd-reactor.service"
+        ]
+    );
+
+    let bench = Bench::new();
+    bench.snippet("d.toml.disabled", "[[debugger]]\n");
+    let editor = scripted_editor(&bench, &["[[debugger]]\n# changed\n"]);
+    let out = edit(&bench, &editor, &["d.toml.disabled"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(bench.dir().join("d.toml.disabled")).unwrap(),
+        "[[debugger]]\n# changed\n"
+    );
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "a disabled snippet needs no reload"
+    );
+}
+
 #[test]
 fn visual_is_preferred_to_editor() {
     let bench = Bench::new();

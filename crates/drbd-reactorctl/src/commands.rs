@@ -105,6 +105,21 @@ fn reload_if(ctx: &Ctx, changes: &Changes) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The end of a command that may have failed after it changed files: the reload step still
+/// runs for what changed (the files must not say what the daemon was never told), then the
+/// command's own error is returned.
+fn reload_then(ctx: &Ctx, changes: &Changes, done: anyhow::Result<()>) -> anyhow::Result<()> {
+    match done {
+        Ok(()) => reload_if(ctx, changes),
+        Err(e) => {
+            if let Err(reload) = reload_if(ctx, changes) {
+                errln!("Error: {reload:?}");
+            }
+            Err(e)
+        }
+    }
+}
+
 fn rename(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::rename(from, to).with_context(|| {
         format!(
@@ -432,8 +447,15 @@ pub fn edit(
     let resolved = resolve(&ctx.snippets, configs, wanted, false);
     resolved.print_messages();
     let mut changes = Changes::default();
+    let mut done = Ok(());
     for path in &resolved.paths {
-        let saved_at = crate::edit::edit_one(&ctx.snippets, path, kind, force)?;
+        let saved_at = match crate::edit::edit_one(&ctx.snippets, path, kind, force) {
+            Ok(saved_at) => saved_at,
+            Err(e) => {
+                done = Err(e);
+                break;
+            }
+        };
         // By the file saved, not by --disabled: an explicit suffix wins in resolution
         // (`--disabled x.toml` saves the enabled x.toml). A disabled snippet is not read by
         // the daemon: nothing to reload.
@@ -441,7 +463,7 @@ pub fn edit(
             changes.record(at);
         }
     }
-    reload_if(ctx, &changes)
+    reload_then(ctx, &changes, done)
 }
 
 /// `evict` (§4.9) for the resolved enabled snippets; not cluster-aware, never reloads.

@@ -206,7 +206,30 @@ pub fn edit_one(
     loop {
         std::fs::write(tmp.path(), format!("{}{content}", header(error.as_deref())))?;
         let edited = run_editor(tmp.path());
-        let text = std::fs::read_to_string(tmp.path()).unwrap_or_default();
+        let text = match std::fs::read(tmp.path()) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    // Not an empty file (that would delete the work): the operator's bytes are
+                    // kept as they are, and nothing is saved.
+                    let bytes = e.as_bytes();
+                    let valid = e.utf8_error().valid_up_to();
+                    let line = bytes[..valid].iter().filter(|b| **b == b'\n').count() + 1;
+                    let draft = tmp.into_temp_path().keep()?;
+                    anyhow::bail!(
+                        "the edit of '{}' is not valid UTF-8 (line {line}, byte {}): nothing saved, your version is kept in '{}'",
+                        target.display(),
+                        valid + 1,
+                        draft.display()
+                    );
+                }
+            },
+            // an editor that removed the file saved nothing: the empty-file abort below
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("Could not read '{}'", tmp.path().display()))
+            }
+        };
         content = strip_header(&text);
         std::fs::write(tmp.path(), &content)?;
         let after = content.trim();

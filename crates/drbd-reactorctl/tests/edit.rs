@@ -314,6 +314,61 @@ fn the_reload_follows_the_file_saved_not_the_disabled_flag() {
     );
 }
 
+/// A save that is not UTF-8 (an editor writing Latin-1) is neither an empty file nor a
+/// reason to delete the work: an error naming the file and the place, the bytes kept as a
+/// draft, exit 1; the snippet saved before it is still reloaded.
+#[test]
+fn a_save_that_is_not_utf8_is_an_error_and_keeps_the_operators_bytes() {
+    let bench = Bench::new();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    bench.snippet("b.toml", "[[debugger]]\n");
+    let dir = bench.root().join("editor");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("latin1.sh");
+    write_exec(
+        &script,
+        &format!(
+            "#!/bin/sh\nif [ -f {d}/once ]; then printf '[[debugger]]\\n# caf\\351\\n' > \"$1\"; else touch {d}/once; printf '[[debugger]]\\n# a\\n' > \"$1\"; fi\n",
+            d = dir.display()
+        ),
+    );
+    let out = edit(&bench, script.to_str().unwrap(), &["a", "b"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    let target = bench.dir().join("b.toml");
+    assert!(
+        err.contains(&format!(
+            "'{}' is not valid UTF-8 (line 2",
+            target.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "[[debugger]]\n");
+    assert_eq!(
+        std::fs::read_to_string(bench.dir().join("a.toml")).unwrap(),
+        "[[debugger]]\n# a\n"
+    );
+    let drafts: Vec<_> = std::fs::read_dir(bench.dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert_eq!(drafts.len(), 1, "{err}");
+    assert!(err.contains(&drafts[0].display().to_string()), "{err}");
+    assert_eq!(
+        std::fs::read(&drafts[0]).unwrap(),
+        b"[[debugger]]\n# caf\xe9\n"
+    );
+    assert_eq!(
+        bench.systemctl_log(),
+        [
+            "is-active -q drbd-reactor-reload.path",
+            "reload drbd-reactor.service"
+        ],
+        "a.toml was saved: reloaded"
+    );
+}
+
 #[test]
 fn visual_is_preferred_to_editor() {
     let bench = Bench::new();

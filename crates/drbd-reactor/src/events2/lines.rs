@@ -33,28 +33,64 @@ pub const WARN_PERIOD: Duration = Duration::from_secs(10);
 /// Kinds of unknown lines remembered for warn-once (then: counted only).
 const SEEN_MAX: usize = 64;
 
-/// Batches handed back by the core once applied, with what the state did not take from
+/// What the reader keeps across drbdsetup children, for the daemon's life: the batches and
+/// what has been reported.
+///
+/// Batches are handed back by the core once applied, with what the state did not take from
 /// their lines. The reader parses into those lines again (reusing their name buffers) and
 /// drops the rest itself, so lines are allocated rarely and freed on the thread that
 /// allocated them (freeing on another thread was the reader's largest cost after parsing,
 /// even with mimalloc).
+///
+/// The reports ([`Reported`]) live here, not with a child's [`Lines`]: kept per child, every
+/// restart of drbdsetup (a dump each time) repeated the warnings about the same unknown
+/// kernel values and kinds of lines, and started a new rejected-line period.
 #[derive(Debug, Default)]
-pub struct BatchPool(Mutex<Vec<Vec<Line>>>);
+pub struct BatchPool {
+    batches: Mutex<Vec<Vec<Line>>>,
+    reported: Mutex<Reported>,
+}
 
 impl BatchPool {
     const KEEP: usize = 8;
 
     /// A batch for the reader to parse into: its lines are old ones, to be overwritten.
     pub fn take(&self) -> Vec<Line> {
-        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         pool.pop().unwrap_or_else(|| Vec::with_capacity(BATCH))
     }
 
     /// Returns an applied batch.
     pub fn give(&self, batch: Vec<Line>) {
-        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pool = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < Self::KEEP {
             pool.push(batch);
+        }
+    }
+
+    /// What has been reported so far (taken only for a line that is reported on: rare).
+    fn reported(&self) -> std::sync::MutexGuard<'_, Reported> {
+        self.reported.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What the reader has warned about, across children: one warning per [`WARN_PERIOD`] for
+/// rejected lines, one per kind of unknown line and one per unknown key and value.
+#[derive(Debug)]
+pub(super) struct Reported {
+    rejected_warnings: RateLimit,
+    /// (verb, kind) of unknown lines already warned about.
+    seen_unknown: BTreeSet<(String, String)>,
+    /// (key, value) pairs of values this version does not know, already warned about.
+    seen_values: drbd::SeenUnknowns,
+}
+
+impl Default for Reported {
+    fn default() -> Self {
+        Reported {
+            rejected_warnings: RateLimit::new(WARN_PERIOD),
+            seen_unknown: BTreeSet::new(),
+            seen_values: drbd::SeenUnknowns::default(),
         }
     }
 }
@@ -205,29 +241,24 @@ impl Assembler {
 }
 
 /// Turns the lines of one child into parsed lines, counting them; what is not for the core is
-/// reported and left out of the batch.
+/// reported (once for the daemon, see [`Reported`]) and left out of the batch.
 pub(super) struct Lines<'a> {
     pub(super) batch: Filling,
     pub(super) line_no: u64,
     pub(super) dump_complete: bool,
     metrics: &'a DaemonMetrics,
-    rejected_warnings: RateLimit,
-    /// (verb, kind) of unknown lines already warned about.
-    seen_unknown: BTreeSet<(String, String)>,
-    /// (key, value) pairs of values this version does not know, already warned about.
-    seen_values: drbd::SeenUnknowns,
+    /// The daemon's pool: it holds what has been reported.
+    pool: &'a BatchPool,
 }
 
 impl<'a> Lines<'a> {
-    pub(super) fn new(pool: &BatchPool, metrics: &'a DaemonMetrics) -> Self {
+    pub(super) fn new(pool: &'a BatchPool, metrics: &'a DaemonMetrics) -> Self {
         Lines {
             batch: Filling::new(pool),
             line_no: 0,
             dump_complete: false,
             metrics,
-            rejected_warnings: RateLimit::new(WARN_PERIOD),
-            seen_unknown: BTreeSet::new(),
-            seen_values: drbd::SeenUnknowns::default(),
+            pool,
         }
     }
 
@@ -235,7 +266,8 @@ impl<'a> Lines<'a> {
         self.metrics.lines_rejected.fetch_add(1, Ordering::Relaxed);
         let line_no = self.line_no;
         log::debug!(target: TARGET, "drbdsetup events2 line {line_no}: {why}, skipped: {}", printable(text));
-        if let Some(held_back) = self.rejected_warnings.allow(Instant::now()) {
+        let mut reported = self.pool.reported();
+        if let Some(held_back) = reported.rejected_warnings.allow(Instant::now()) {
             let more = if held_back > 0 {
                 format!(" ({held_back} more rejected since the last warning)")
             } else {
@@ -284,7 +316,8 @@ impl<'a> Lines<'a> {
             // The line and its object are kept; the value is stored as unknown.
             let n = line.unknown_values.len() as u64;
             self.metrics.unknown_values.fetch_add(n, Ordering::Relaxed);
-            for (key, value) in self.seen_values.news(&line.unknown_values) {
+            let mut reported = self.pool.reported();
+            for (key, value) in reported.seen_values.news(&line.unknown_values) {
                 log::warn!(target: TARGET, "drbdsetup events2 line {}: '{key}:{value}' is not a value this version knows; kept as unknown (counted in drbdreactor_events_unknown_values_total, warned once per key and value)", self.line_no);
             }
         }
@@ -307,9 +340,10 @@ impl<'a> Lines<'a> {
                 self.batch.unparse();
                 self.metrics.lines_unknown.fetch_add(1, Ordering::Relaxed);
                 log::debug!(target: TARGET, "drbdsetup events2 line {}: unknown line, ignored: {}", self.line_no, printable(text));
-                if self.seen_unknown.len() < SEEN_MAX && !self.seen_unknown.contains(&key) {
+                let mut reported = self.pool.reported();
+                if reported.seen_unknown.len() < SEEN_MAX && !reported.seen_unknown.contains(&key) {
                     log::warn!(target: TARGET, "drbdsetup events2 line {}: lines '{} {}' are not known to this version and are ignored (counted in drbdreactor_events_unknown_total)", self.line_no, key.0, key.1);
-                    self.seen_unknown.insert(key);
+                    reported.seen_unknown.insert(key);
                 }
             }
             _ => {}

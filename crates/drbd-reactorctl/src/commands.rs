@@ -192,20 +192,26 @@ fn enable_paths(ctx: &Ctx, paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     }
     let mut enabled = Vec::new();
     let mut changes = Changes::default();
+    let mut done = Ok(());
     for path in paths {
         errln!("Enabling '{}'...", path.display());
-        let target = resolve::counterpart(path)
-            .with_context(|| format!("'{}' is not a snippet name", path.display()))?;
-        if !changes.make_if(|| rename_new(path, &target))? {
-            crate::color::warn(&format!(
+        let Some(target) = resolve::counterpart(path) else {
+            continue; // disabled, checked above
+        };
+        match changes.make_if(|| rename_new(path, &target)) {
+            Ok(true) => enabled.push(target),
+            Ok(false) => crate::color::warn(&format!(
                 "'{}' already exists, doing nothing",
                 target.display()
-            ));
-            continue;
+            )),
+            Err(e) => {
+                // the renames before it are reloaded all the same
+                done = Err(e);
+                break;
+            }
         }
-        enabled.push(target);
     }
-    reload_if(ctx, &changes)?;
+    reload_then(ctx, &changes, done)?;
     Ok(enabled)
 }
 
@@ -267,7 +273,9 @@ fn disable_paths(paths: &[PathBuf], changes: &mut Changes) -> anyhow::Result<Dis
             errln!("'{}' is already disabled, doing nothing", path.display());
             continue;
         }
-        let target = PathBuf::from(format!("{}.disabled", path.display()));
+        let Some(target) = resolve::counterpart(path) else {
+            continue; // enabled, checked above
+        };
         match changes.make_if(|| rename_new(path, &target)) {
             Ok(true) => disabled.push(target),
             Ok(false) => refused.push((path.clone(), target)),
@@ -419,17 +427,21 @@ pub fn rm(ctx: &Ctx, configs: &[String], force: bool, disabled: bool) -> anyhow:
     resolved.print_messages();
     let mut changes = Changes::default();
     let stdin = std::io::stdin();
+    let mut done = Ok(());
     for path in &resolved.paths {
         errln!("Removing '{}'...", path.display());
         if !force && !confirm(path, &mut stdin.lock()) {
             continue;
         }
-        changes.make(|| {
+        done = changes.make(|| {
             std::fs::remove_file(path)
                 .with_context(|| format!("Could not remove '{}'", path.display()))
-        })?;
+        });
+        if done.is_err() {
+            break; // the files removed before it are reloaded all the same
+        }
     }
-    reload_if(ctx, &changes)
+    reload_then(ctx, &changes, done)
 }
 
 pub fn edit(

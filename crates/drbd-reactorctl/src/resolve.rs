@@ -41,12 +41,21 @@ pub fn state_of(path: &Path) -> Option<Wanted> {
     }
 }
 
-/// `X.toml` <-> `X.toml.disabled`.
+/// `X.toml` <-> `X.toml.disabled`, byte for byte (a name need not be UTF-8); None for a
+/// path with neither suffix.
 pub fn counterpart(path: &Path) -> Option<PathBuf> {
-    let s = path.as_os_str().to_str()?;
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
     match state_of(path)? {
-        Wanted::Disabled => Some(PathBuf::from(&s[..s.len() - ".disabled".len()])),
-        Wanted::Enabled => Some(PathBuf::from(format!("{s}.disabled"))),
+        Wanted::Disabled => Some(PathBuf::from(OsStr::from_bytes(
+            &bytes[..bytes.len() - ".disabled".len()],
+        ))),
+        Wanted::Enabled => {
+            let mut name = OsString::from(path.as_os_str());
+            name.push(".disabled");
+            Some(PathBuf::from(name))
+        }
     }
 }
 
@@ -310,5 +319,10 @@ mod tests {
             Some(PathBuf::from("/d/a.toml"))
         );
         assert_eq!(counterpart(Path::new("/d/a.txt")), None);
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"/d/\xff.toml"));
+        let disabled = counterpart(odd).unwrap();
+        assert_eq!(disabled.as_os_str().as_bytes(), b"/d/\xff.toml.disabled");
+        assert_eq!(counterpart(&disabled).unwrap(), odd);
     }
 }

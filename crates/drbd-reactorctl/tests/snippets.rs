@@ -349,3 +349,59 @@ fn restart_refuses_a_snippet_whose_disabled_twin_exists_and_changes_nothing() {
     assert_eq!(read("a.toml.disabled"), "[[debugger]]\n# old\n");
     assert!(bench.systemctl_log().is_empty());
 }
+
+/// Names are bytes: two names that are not UTF-8 and differ only there stay two files through
+/// `disable` and `enable` (a lossy name made both `a\u{fffd}.toml.disabled`, the second
+/// overwriting the first; `enable` gave up on them).
+#[test]
+fn names_that_are_not_utf8_keep_their_bytes_through_disable_and_enable() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let bench = Bench::new();
+    let file = |name: &[u8]| bench.dir().join(OsStr::from_bytes(name));
+    std::fs::write(file(b"a\xfe.toml"), "[[debugger]]\n# fe\n").unwrap();
+    std::fs::write(file(b"a\xff.toml"), "[[debugger]]\n# ff\n").unwrap();
+    let out = bench.ctl(&["disable"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(file(b"a\xfe.toml.disabled")).unwrap(),
+        "[[debugger]]\n# fe\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(file(b"a\xff.toml.disabled")).unwrap(),
+        "[[debugger]]\n# ff\n"
+    );
+    assert_eq!(std::fs::read_dir(bench.dir()).unwrap().count(), 2);
+    assert_eq!(bench.systemctl_log(), RELOAD);
+    let out = bench.ctl(&["enable"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(file(b"a\xfe.toml")).unwrap(),
+        "[[debugger]]\n# fe\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(file(b"a\xff.toml")).unwrap(),
+        "[[debugger]]\n# ff\n"
+    );
+    assert_eq!(bench.systemctl_log(), [RELOAD, RELOAD].concat());
+}
+
+/// `enable` of `x` and a name that is not UTF-8: both are enabled and reloaded (it renamed
+/// `x`, then stopped at the other name with no reload for `x`).
+#[test]
+fn enable_with_a_name_that_is_not_utf8_after_another_enables_both_and_reloads() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let bench = Bench::new();
+    bench.snippet("x.toml.disabled", "[[debugger]]\n");
+    std::fs::write(
+        bench.dir().join(OsStr::from_bytes(b"\xff.toml.disabled")),
+        "[[umh]]\n",
+    )
+    .unwrap();
+    let out = bench.ctl(&["enable"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.dir().join("x.toml").is_file());
+    assert!(bench.dir().join(OsStr::from_bytes(b"\xff.toml")).is_file());
+    assert_eq!(bench.systemctl_log(), RELOAD);
+}

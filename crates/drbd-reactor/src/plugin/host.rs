@@ -8,7 +8,8 @@
 //! * A run that panics, fails or ends on its own is logged and restarted alone with backoff;
 //!   a run that reports a configuration error is not restarted until a reload changes it.
 //! * A run whose queue is full (it fell behind) gets no more updates; once it has drained
-//!   what it has, it is restarted with a fresh replay. The lag is logged and counted.
+//!   what it has, it is restarted with a fresh replay. The lag is logged and counted. An
+//!   instance that falls behind again and again waits longer and longer before its replay.
 //! * Stopping (reload, shutdown) happens in a task per instance, bounded by that instance's
 //!   own stop deadline; the core goes on applying lines meanwhile. A new instance of a serial
 //!   plugin type ([`drbd_reactor_plugin::Plugin::SERIAL`]) starts only after every stopping
@@ -39,6 +40,13 @@ const FIRST_RESTART_DELAY: Duration = Duration::from_millis(100);
 const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 /// A run that lived this long resets the backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
+/// The delay before the second resynchronisation in a row of an instance that fell behind
+/// (the first is at once); it doubles with each further one up to [`MAX_RESTART_DELAY`].
+/// Without it a plugin that stays slower than the events looped fill, cut off, drain, full
+/// replay, with two warnings per cycle. The updates meanwhile are counted as dropped.
+const FIRST_RESYNC_DELAY: Duration = Duration::from_secs(1);
+/// A run that kept up this long before it fell behind starts the resynchronisations over.
+const KEPT_UP: Duration = HEALTHY_RUN;
 
 /// What the host reports back to the core (which owns the host and the state).
 #[derive(Debug)]
@@ -81,6 +89,8 @@ enum RunState {
     Draining {
         run: Run,
         lag: u64,
+        /// How long the run kept up before it fell behind.
+        kept_up: Duration,
     },
     /// Failed; a RestartDue will come.
     Waiting,
@@ -96,6 +106,39 @@ struct Instance {
     origin: Origin,
     state: RunState,
     backoff: Backoff,
+    /// Resynchronisations in a row (runs that fell behind without having kept up for
+    /// [`KEPT_UP`] first) and the delay before the next one.
+    resyncs: u32,
+    resync_backoff: Backoff,
+}
+
+impl Instance {
+    fn new(id: u64, configured: Configured) -> Self {
+        Instance {
+            id,
+            config: configured.config,
+            origin: configured.origin,
+            state: RunState::Pending,
+            backoff: Backoff::new(FIRST_RESTART_DELAY, MAX_RESTART_DELAY, HEALTHY_RUN),
+            resyncs: 0,
+            resync_backoff: Backoff::new(FIRST_RESYNC_DELAY, MAX_RESTART_DELAY, KEPT_UP),
+        }
+    }
+
+    /// The delay before the resynchronisation of a run that kept up for `kept_up` and then
+    /// fell behind: none for the first in a row, then growing.
+    fn resync_delay(&mut self, kept_up: Duration) -> Duration {
+        if kept_up >= KEPT_UP {
+            self.resyncs = 0;
+            self.resync_backoff.reset();
+        }
+        self.resyncs = self.resyncs.saturating_add(1);
+        if self.resyncs == 1 {
+            Duration::ZERO
+        } else {
+            self.resync_backoff.next_delay()
+        }
+    }
 }
 
 /// An instance being stopped in its own task.
@@ -252,13 +295,7 @@ impl Host {
     /// and instances of it are still stopping.
     pub fn start(&mut self, configured: Configured, state: &State) {
         self.next_id += 1;
-        self.instances.push(Instance {
-            id: self.next_id,
-            config: configured.config,
-            origin: configured.origin,
-            state: RunState::Pending,
-            backoff: Backoff::new(FIRST_RESTART_DELAY, MAX_RESTART_DELAY, HEALTHY_RUN),
-        });
+        self.instances.push(Instance::new(self.next_id, configured));
         self.start_pending(state);
     }
 
@@ -328,7 +365,12 @@ impl Host {
                     self.capacity
                 );
                 run.tx = None;
-                inst.state = RunState::Draining { run, lag: n };
+                let kept_up = run.since.elapsed();
+                inst.state = RunState::Draining {
+                    run,
+                    lag: n,
+                    kept_up,
+                };
             }
         }
     }
@@ -363,10 +405,22 @@ impl Host {
         let inst = &mut self.instances[index];
         let what = describe(&*inst.config, &inst.origin);
         match &inst.state {
-            RunState::Draining { run: r, lag } if r.run == run => {
-                log::warn!(target: TARGET, "plugin {what} drained its queue after missing {lag} updates; restarting it with the current state");
-                self.restarts.fetch_add(1, Ordering::Relaxed);
-                self.start_run(index, state);
+            RunState::Draining {
+                run: r,
+                lag,
+                kept_up,
+            } if r.run == run => {
+                let lag = *lag;
+                let delay = inst.resync_delay(*kept_up);
+                if delay.is_zero() {
+                    log::warn!(target: TARGET, "plugin {what} drained its queue after missing {lag} updates; restarting it with the current state");
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                    self.start_run(index, state);
+                } else {
+                    log::warn!(target: TARGET, "plugin {what} drained its queue after missing {lag} updates; it fell behind {} times in a row, so it is restarted with the current state in {delay:?} (the updates until then are not delivered)", inst.resyncs);
+                    inst.state = RunState::Waiting;
+                    self.restart_in(delay, instance);
+                }
             }
             RunState::Running(r) if r.run == run => {
                 let why = match outcome {
@@ -382,14 +436,19 @@ impl Host {
                 let delay = inst.backoff.after_run(r.since, Instant::now());
                 log::error!(target: TARGET, "plugin {what} {why}; restarting it alone in {delay:?} (failure {} in a row)", inst.backoff.failures());
                 inst.state = RunState::Waiting;
-                let events = self.events.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = events.send(HostEvent::RestartDue { instance });
-                });
+                self.restart_in(delay, instance);
             }
             _ => {} // a run we replaced
         }
+    }
+
+    /// Reports `RestartDue` for `instance` (now in [`RunState::Waiting`]) after `delay`.
+    fn restart_in(&self, delay: Duration, instance: u64) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = events.send(HostEvent::RestartDue { instance });
+        });
     }
 
     /// Tells `inst` to stop and lets a task wait for it, up to its stop deadline.
@@ -478,13 +537,7 @@ impl Host {
                 }
                 None => {
                     self.next_id += 1;
-                    self.instances.push(Instance {
-                        id: self.next_id,
-                        config: d.config,
-                        origin: d.origin,
-                        state: RunState::Pending,
-                        backoff: Backoff::new(FIRST_RESTART_DELAY, MAX_RESTART_DELAY, HEALTHY_RUN),
-                    });
+                    self.instances.push(Instance::new(self.next_id, d));
                     started += 1;
                 }
             }

@@ -158,6 +158,88 @@ async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_block
     assert_eq!(j.last(), Some(&"stopped"), "{j:?}");
 }
 
+/// A plugin that stays slower than the events was resynchronised at once every time: fill,
+/// cut off, drain, full replay, two warnings per cycle, in a loop. Paused time: the delays
+/// measured are virtual.
+#[tokio::test(start_paused = true)]
+async fn a_plugin_that_keeps_falling_behind_waits_longer_before_each_resynchronisation() {
+    let (mut host, mut events, metrics) = host(4);
+    host.start(
+        configured(TestConfig {
+            tag: 70,
+            delay_per_update_ms: 5,
+            deadline_ms: 10_000,
+            ..Default::default()
+        }),
+        &State::new(),
+    );
+    let (state, updates) = updates(20);
+    let dropped = || counter(&metrics, "drbdreactor_plugin_updates_dropped_total");
+    // Fills the queue of the running run and waits until it has drained and ended; returns
+    // how long the instance then waits before its next run (zero: at once).
+    async fn fall_behind(
+        host: &mut Host,
+        events: &mut mpsc::UnboundedReceiver<HostEvent>,
+        state: &State,
+        updates: &[UpdateBatch],
+        dropped: &dyn Fn() -> f64,
+    ) -> Duration {
+        assert!(matches!(host.instances[0].state, RunState::Running(_)));
+        for batch in updates {
+            host.dispatch(batch);
+        }
+        assert!(matches!(host.instances[0].state, RunState::Draining { .. }));
+        let ended = events.recv().await.unwrap();
+        assert!(matches!(ended, HostEvent::Ended { .. }), "{ended:?}");
+        host.handle(ended, state);
+        let t = tokio::time::Instant::now();
+        if matches!(host.instances[0].state, RunState::Running(_)) {
+            return Duration::ZERO;
+        }
+        assert!(matches!(host.instances[0].state, RunState::Waiting));
+        let before = dropped();
+        host.dispatch(&updates[0]);
+        assert_eq!(
+            dropped(),
+            before + 1.0,
+            "an update during the delay is dropped"
+        );
+        let due = events.recv().await.unwrap();
+        assert!(matches!(due, HostEvent::RestartDue { .. }), "{due:?}");
+        let waited = t.elapsed();
+        host.handle(due, state);
+        waited
+    }
+    let mut waited = Vec::new();
+    for _ in 0..4 {
+        waited.push(fall_behind(&mut host, &mut events, &state, &updates, &dropped).await);
+    }
+    let ms: Vec<u128> = waited.iter().map(|d| d.as_millis()).collect();
+    assert_eq!(ms[0], 0, "the first resynchronisation is at once: {ms:?}");
+    for (i, least) in [(1, 1000), (2, 2000), (3, 4000)] {
+        assert!(
+            ms[i] >= least && ms[i] < least + 500,
+            "resynchronisation {i} waited {ms:?}"
+        );
+    }
+    // A run that kept up for a while before it fell behind starts over: at once again.
+    if let RunState::Running(run) = &mut host.instances[0].state {
+        run.since = run.since.checked_sub(KEPT_UP).unwrap();
+    }
+    assert_eq!(
+        fall_behind(&mut host, &mut events, &state, &updates, &dropped).await,
+        Duration::ZERO
+    );
+    host.shutdown().await;
+    assert_eq!(
+        journal(70)
+            .iter()
+            .filter(|e| **e == "resynchronised")
+            .count(),
+        5
+    );
+}
+
 #[tokio::test]
 async fn reconfigure_keeps_equal_instances_and_replaces_changed_ones() {
     let (mut host, _events, _) = host(16);

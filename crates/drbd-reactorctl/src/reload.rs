@@ -152,16 +152,22 @@ fn read_generation(path: &Path) -> Option<Generation> {
 }
 
 /// The generation file of a running daemon; a file left by a daemon that is gone (killed,
-/// crashed) is no file.
+/// crashed) is no file, also when its pid now belongs to another process.
 fn read_live_generation(path: &Path) -> Option<Generation> {
-    read_generation(path).filter(|g| pid_alive(g.pid))
+    read_generation(path).filter(|g| is_daemon(g.pid))
 }
 
-fn pid_alive(pid: i32) -> bool {
-    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+/// The daemon's process name: `/proc/PID/comm` is the file name it was started as (the
+/// daemon never renames its main thread).
+pub const DAEMON_COMM: &str = "drbd-reactor";
+
+/// Whether `pid` is a running drbd-reactor. Being alive is not enough: the file records only
+/// the pid, and after a crash that pid may be reused by an unrelated process, which must not
+/// get a SIGHUP (its default action ends it).
+fn is_daemon(pid: i32) -> bool {
     pid > 0
-        && (unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+        && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|comm| comm.trim_end_matches('\n') == DAEMON_COMM)
 }
 
 impl Reloader {
@@ -210,10 +216,17 @@ impl Reloader {
             }
             Init::None => {
                 let g = before.clone().ok_or_else(|| {
-                    anyhow!(
-                        "cannot reload drbd-reactor without systemd: '{}' is missing or incomplete (is the daemon running?)",
-                        self.generation_file.display()
-                    )
+                    match read_generation(&self.generation_file) {
+                        Some(stale) => anyhow!(
+                            "cannot reload drbd-reactor without systemd: pid {} in '{}' is not a running drbd-reactor (is the daemon running?)",
+                            stale.pid,
+                            self.generation_file.display()
+                        ),
+                        None => anyhow!(
+                            "cannot reload drbd-reactor without systemd: '{}' is missing or incomplete (is the daemon running?)",
+                            self.generation_file.display()
+                        ),
+                    }
                 })?;
                 // SAFETY: kill(2) with a pid read from the daemon's own file.
                 if unsafe { libc::kill(g.pid, libc::SIGHUP) } != 0 {

@@ -166,3 +166,34 @@ fn the_real_daemon_runs_what_enable_edit_and_disable_change() {
         "prometheus endpoint still answers"
     );
 }
+
+/// Without systemd ctl signals only a process that is drbd-reactor: the real daemon is one.
+#[test]
+fn without_systemd_ctl_recognises_and_signals_the_real_daemon() {
+    let bench = Bench::new();
+    let daemon = start_daemon(&bench);
+    bench.snippet("dbg.toml.disabled", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "dbg"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // no waiting here: ctl returned after the pass
+    let generation = std::fs::read_to_string(bench.root().join("run/config-generation")).unwrap();
+    assert!(
+        generation.contains("generation=2\n") && generation.contains("result=ok\n"),
+        "{generation}"
+    );
+    daemon.wait_log(
+        "configuration reloaded: 0 plugins kept, 0 stopped, 1 started",
+        1,
+    );
+    assert!(
+        bench.systemctl_log().is_empty(),
+        "no systemctl without systemd"
+    );
+}

@@ -35,7 +35,9 @@ impl Drop for StandIn {
 }
 
 fn start_daemon(bench: &Bench) -> StandIn {
-    let script = bench.root().join("daemon.sh");
+    // named as the daemon: ctl signals only a process whose name says it is drbd-reactor
+    std::fs::create_dir_all(bench.root().join("stand-in")).unwrap();
+    let script = bench.root().join("stand-in/drbd-reactor");
     write_exec(&script, DAEMON);
     let mut cmd = Command::new(&script);
     cmd.env("RUN", bench.root().join("run"))
@@ -132,11 +134,13 @@ fn without_systemd_and_without_a_running_daemon_the_error_says_so() {
 #[test]
 fn a_daemon_that_never_finishes_the_pass_makes_ctl_give_up_after_its_timeout() {
     let bench = Bench::new();
-    // a generation file whose pid ignores SIGHUP: our own sleeping child
-    let mut sleeper = Command::new("sh")
-        .args(["-c", "trap '' HUP; exec sleep 60"])
-        .spawn()
-        .unwrap();
+    // a generation file whose pid, named as the daemon, ignores SIGHUP
+    let script = bench.root().join("drbd-reactor");
+    write_exec(
+        &script,
+        "#!/bin/sh\ntrap '' HUP\nwhile true; do sleep 0.1; done\n",
+    );
+    let mut sleeper = Command::new(&script).spawn().unwrap();
     std::fs::write(
         bench.root().join("run/config-generation"),
         format!(
@@ -271,5 +275,45 @@ fn with_the_path_unit_a_pass_begun_before_the_reload_step_but_after_the_change_c
     assert_eq!(
         bench.systemctl_log(),
         ["is-active -q drbd-reactor-reload.path"]
+    );
+}
+
+/// After a crash the generation file stays, and its pid may belong to an unrelated process by
+/// now: it must not get a SIGHUP (which ends it), and ctl says the daemon does not run.
+#[test]
+fn without_systemd_a_pid_that_is_not_drbd_reactor_is_not_signalled() {
+    let bench = Bench::new();
+    let mut unrelated = Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(
+        bench.root().join("run/config-generation"),
+        format!(
+            "pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\n",
+            unrelated.id()
+        ),
+    )
+    .unwrap();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "1")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
+    let alive = unrelated.try_wait().unwrap().is_none();
+    let _ = unrelated.kill();
+    let _ = unrelated.wait();
+    assert!(alive, "the unrelated process got SIGHUP");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "pid {} in '{}' is not a running drbd-reactor (is the daemon running?)",
+            unrelated.id(),
+            bench.root().join("run/config-generation").display()
+        )),
+        "{}",
+        stderr(&out)
     );
 }

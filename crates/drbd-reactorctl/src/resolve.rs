@@ -102,19 +102,20 @@ impl std::fmt::Display for Rejected {
     }
 }
 
-/// Lexical check that `path` is a file directly in `dir`: no `.`/`..` components, and its
-/// parent is `dir` itself (the daemon reads no subdirectories). Fixes `rm ../x`.
+/// Lexical check that `path` is a file directly in `dir`: no `..` components, and its
+/// parent is `dir` itself (the daemon reads no subdirectories). Fixes `rm ../x`. A `.`
+/// component means nothing (`Path::components` keeps only a leading one: a `snippets`
+/// directory written `./x`, or `.`, and every path made from it).
 pub fn directly_in(dir: &Path, path: &Path) -> bool {
-    if path
-        .components()
-        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-    {
+    if path.components().any(|c| c == Component::ParentDir) {
         return false;
     }
-    let dir: PathBuf = dir
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect();
+    let normal = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect()
+    };
+    let (dir, path) = (normal(dir), normal(path));
     path.parent() == Some(dir.as_path()) && path.file_name().is_some()
 }
 
@@ -306,6 +307,10 @@ mod tests {
         ));
         assert!(!directly_in(dir, Path::new("/etc/a.toml")));
         assert!(directly_in(Path::new("./d"), Path::new("d/a.toml")));
+        assert!(directly_in(Path::new("./d"), Path::new("./d/a.toml")));
+        assert!(directly_in(Path::new("."), Path::new("./a.toml")));
+        assert!(!directly_in(Path::new("./d"), Path::new("./d/../a.toml")));
+        assert!(!directly_in(Path::new("./d"), Path::new("./a.toml")));
     }
 
     #[test]

@@ -405,3 +405,34 @@ fn enable_with_a_name_that_is_not_utf8_after_another_enables_both_and_reloads() 
     assert!(bench.dir().join(OsStr::from_bytes(b"\xff.toml")).is_file());
     assert_eq!(bench.systemctl_log(), RELOAD);
 }
+
+/// `snippets = "./snippets"` is the directory `snippets`: its files are directly in it, by
+/// name and without names (every one was refused as "not directly within snippets path").
+#[test]
+fn a_snippets_directory_written_with_a_leading_dot_finds_its_snippets() {
+    let bench = Bench::new();
+    std::fs::write(bench.main(), "snippets = \"./snippets\"\n").unwrap();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    bench.snippet("b.toml", "[[debugger]]\n");
+    let ctl = |args: &[&str]| {
+        bench
+            .cmd()
+            .current_dir(bench.root())
+            .args(["-c", "main.toml"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = ctl(&["disable", "a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("not directly within"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(bench.dir().join("a.toml.disabled").is_file());
+    let out = ctl(&["disable"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(bench.dir().join("b.toml.disabled").is_file());
+    assert_eq!(bench.systemctl_log(), [RELOAD, RELOAD].concat());
+}

@@ -242,14 +242,9 @@ pub fn edit_one(
             crate::color::warn("Edit aborted, no new changes have been made");
             return Ok(None);
         }
-        let verdict = edited.and_then(|()| {
-            validate(
-                target,
-                &content,
-                kind.or_else(|| existing_kind(&existing)),
-                force,
-            )
-        });
+        let editor_ok = edited.is_ok();
+        let kind = kind.or_else(|| existing_kind(&existing));
+        let verdict = edited.and_then(|()| validate(target, &content, kind, force));
         match verdict {
             Ok(warnings) => {
                 for w in warnings {
@@ -275,7 +270,11 @@ pub fn edit_one(
                     return Ok(None);
                 }
                 last_failed = Some(after.to_string());
-                error = Some(message);
+                error = Some(if editor_ok {
+                    in_reopened_file(target, &content, kind, force, message)
+                } else {
+                    message
+                });
             }
         }
     }
@@ -288,6 +287,32 @@ pub fn edit_one(
         .with_context(|| format!("Could not rename the edited file to '{}'", target.display()))?;
     let _ = std::io::stdout().flush();
     Ok(Some(saved_at))
+}
+
+/// A validation error of `content` as the next round shows it: its line numbers (the
+/// located `<path>:<line>:` and the excerpt's gutter) are those of the reopened file, below a
+/// header of `HEADER` plus one line per line of the error, not those of `content` alone.
+/// `content` is validated again below as many comment lines, so the daemon's own code numbers
+/// the lines; until the error's length agrees with the header it was numbered for.
+fn in_reopened_file(
+    path: &Path,
+    content: &str,
+    kind: Option<PluginType>,
+    force: bool,
+    message: String,
+) -> String {
+    let mut message = message;
+    for _ in 0..4 {
+        let numbered_for = message.lines().count();
+        let padding = "#\n".repeat(HEADER.lines().count() + numbered_for);
+        match validate(path, &format!("{padding}{content}"), kind, force) {
+            Err(again) if again.lines().count() == numbered_for => return again,
+            Err(again) => message = again,
+            // comment lines change nothing; should it pass, the error is kept as it was
+            Ok(_) => return message,
+        }
+    }
+    message
 }
 
 /// The type of an existing snippet's single plugin: editing it must keep that type.

@@ -101,13 +101,44 @@ fn a_value_the_daemon_refuses_reopens_the_editor_with_its_error() {
     let second = shown(&bench, 2);
     assert!(
         second.contains("#| Error: ")
-            && second.contains("ha.toml:4")
+            && second.contains("ha.toml:12:")
             && second.contains("on-drbd-demote-failure"),
         "{second}"
     );
     assert!(std::fs::read_to_string(bench.dir().join("ha.toml"))
         .unwrap()
         .contains("\"reboot\""));
+}
+
+/// The line an error names (`<path>:<line>:` and the excerpt's gutter) is that line of the
+/// file the error is shown in, whose header is four lines plus the error's own.
+#[test]
+fn error_line_numbers_point_at_the_line_in_the_reopened_file() {
+    let bench = Bench::new();
+    let editor = scripted_editor(
+        &bench,
+        &[
+            "[[promoter]]\n[promoter.resources.r0]\nstart = [\"a.service\"]\non-drbd-demote-failure = \"rebooot\"\n",
+            "[[prometheus]]\naddress = \n",
+            "[[prometheus]]\n",
+        ],
+    );
+    let out = edit(&bench, &editor, &["-t", "promoter", "ha"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (round, offending) in [
+        (2, "on-drbd-demote-failure = \"rebooot\""),
+        (3, "address = "),
+    ] {
+        let file = shown(&bench, round);
+        let lines: Vec<&str> = file.lines().collect();
+        let at = file.find("ha.toml:").expect(&file) + "ha.toml:".len();
+        let n: usize = file[at..].split(':').next().unwrap().parse().expect(&file);
+        assert_eq!(lines[n - 1], offending, "line {n} of:\n{file}");
+        assert!(
+            file.contains(&format!("#| {n} | {offending}")),
+            "the excerpt's gutter says {n} too:\n{file}"
+        );
+    }
 }
 
 #[test]

@@ -85,9 +85,10 @@ pub struct PluginContext {
     pub versions: VersionsService,
     /// Turns true when the host stops this run (reload, removal, daemon stop), before the
     /// update stream ends. Updates that end while it is still false mean a resynchronisation:
-    /// the run fell behind, and a new run with the current state replayed starts as soon as
-    /// this one has ended; it should end without the actions of a stop (the promoter keeps
-    /// its services running).
+    /// the run fell behind, and a new run with the current state replayed starts once this
+    /// one has ended (at once the first time; an instance that falls behind again and again
+    /// waits longer each time, unless [`Plugin::RESYNC_AT_ONCE`]); it should end without the
+    /// actions of a stop (the promoter keeps its services running).
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -115,6 +116,10 @@ pub trait Plugin: Send + Sync + 'static {
     /// registration). Others (debugger, umh) start their new instances at once, so they miss
     /// no update while an old one finishes its work.
     const SERIAL: bool = false;
+    /// A run that fell behind is always resynchronised at once, never after a growing delay:
+    /// for a plugin that must not go blind (the promoter: services kept running across a
+    /// resynchronisation are unmanaged until the new run starts).
+    const RESYNC_AT_ONCE: bool = false;
     /// The typed section after defaults. Equal configs are the same instance: a reload keeps
     /// it running untouched.
     type Config: Serialize + DeserializeOwned + Clone + PartialEq + Debug + Send + Sync + 'static;
@@ -169,6 +174,8 @@ pub trait AnyPlugin: Send + Sync + Debug + 'static {
     fn input(&self) -> Input;
     /// See [`Plugin::SERIAL`].
     fn serial(&self) -> bool;
+    /// See [`Plugin::RESYNC_AT_ONCE`].
+    fn resync_at_once(&self) -> bool;
     fn stop_deadline(&self) -> Duration;
     /// See [`Plugin::generated_units`].
     fn generated_units(&self) -> Vec<(std::path::PathBuf, String)>;
@@ -203,6 +210,9 @@ impl<P: Plugin> AnyPlugin for Typed<P> {
     }
     fn serial(&self) -> bool {
         P::SERIAL
+    }
+    fn resync_at_once(&self) -> bool {
+        P::RESYNC_AT_ONCE
     }
     fn stop_deadline(&self) -> Duration {
         P::stop_deadline(&self.0)

@@ -411,7 +411,11 @@ impl Host {
                 kept_up,
             } if r.run == run => {
                 let lag = *lag;
-                let delay = inst.resync_delay(*kept_up);
+                let delay = if inst.config.resync_at_once() {
+                    Duration::ZERO
+                } else {
+                    inst.resync_delay(*kept_up)
+                };
                 if delay.is_zero() {
                     log::warn!(target: TARGET, "plugin {what} drained its queue after missing {lag} updates; restarting it with the current state");
                     self.restarts.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! The host's supervision rules with a test plugin whose speed and stop time are chosen.
 
 use super::*;
-use drbd_reactor_plugin::{register, Plugin};
+use drbd_reactor_plugin::{register, Plugin, Registration};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
@@ -64,7 +64,25 @@ impl Plugin for TestPlugin {
     }
 }
 
+/// [`TestPlugin`] that must never wait before a resynchronisation (as the promoter).
+struct AtOnceTestPlugin;
+
+impl Plugin for AtOnceTestPlugin {
+    const KIND: PluginKind = PluginKind::Debugger;
+    const INPUT: Input = Input::Updates;
+    const SERIAL: bool = true;
+    const RESYNC_AT_ONCE: bool = true;
+    type Config = TestConfig;
+    async fn run(c: TestConfig, ctx: PluginContext) -> Result<(), PluginError> {
+        TestPlugin::run(c, ctx).await
+    }
+}
+
 fn configured(c: TestConfig) -> Configured {
+    configured_as(c, register::<TestPlugin>())
+}
+
+fn configured_as(c: TestConfig, registration: Registration) -> Configured {
     let section = drbd_reactor_config::PluginInstance {
         kind: PluginKind::Debugger,
         table: toml::Value::try_from(&c)
@@ -76,7 +94,7 @@ fn configured(c: TestConfig) -> Configured {
         key_lines: Default::default(),
         source_text: "".into(),
     };
-    let (config, _) = (register::<TestPlugin>().parse)(&section).unwrap();
+    let (config, _) = (registration.parse)(&section).unwrap();
     Configured {
         config,
         origin: Origin::new("test.toml", 1),
@@ -158,6 +176,42 @@ async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_block
     assert_eq!(j.last(), Some(&"stopped"), "{j:?}");
 }
 
+/// Fills the queue of the running run and waits until it has drained and ended; returns
+/// how long the instance then waits before its next run (zero: at once).
+async fn fall_behind(
+    host: &mut Host,
+    events: &mut mpsc::UnboundedReceiver<HostEvent>,
+    state: &State,
+    updates: &[UpdateBatch],
+    dropped: &dyn Fn() -> f64,
+) -> Duration {
+    assert!(matches!(host.instances[0].state, RunState::Running(_)));
+    for batch in updates {
+        host.dispatch(batch);
+    }
+    assert!(matches!(host.instances[0].state, RunState::Draining { .. }));
+    let ended = events.recv().await.unwrap();
+    assert!(matches!(ended, HostEvent::Ended { .. }), "{ended:?}");
+    host.handle(ended, state);
+    let t = tokio::time::Instant::now();
+    if matches!(host.instances[0].state, RunState::Running(_)) {
+        return Duration::ZERO;
+    }
+    assert!(matches!(host.instances[0].state, RunState::Waiting));
+    let before = dropped();
+    host.dispatch(&updates[0]);
+    assert_eq!(
+        dropped(),
+        before + 1.0,
+        "an update during the delay is dropped"
+    );
+    let due = events.recv().await.unwrap();
+    assert!(matches!(due, HostEvent::RestartDue { .. }), "{due:?}");
+    let waited = t.elapsed();
+    host.handle(due, state);
+    waited
+}
+
 /// A plugin that stays slower than the events was resynchronised at once every time: fill,
 /// cut off, drain, full replay, two warnings per cycle, in a loop. Paused time: the delays
 /// measured are virtual.
@@ -175,41 +229,6 @@ async fn a_plugin_that_keeps_falling_behind_waits_longer_before_each_resynchroni
     );
     let (state, updates) = updates(20);
     let dropped = || counter(&metrics, "drbdreactor_plugin_updates_dropped_total");
-    // Fills the queue of the running run and waits until it has drained and ended; returns
-    // how long the instance then waits before its next run (zero: at once).
-    async fn fall_behind(
-        host: &mut Host,
-        events: &mut mpsc::UnboundedReceiver<HostEvent>,
-        state: &State,
-        updates: &[UpdateBatch],
-        dropped: &dyn Fn() -> f64,
-    ) -> Duration {
-        assert!(matches!(host.instances[0].state, RunState::Running(_)));
-        for batch in updates {
-            host.dispatch(batch);
-        }
-        assert!(matches!(host.instances[0].state, RunState::Draining { .. }));
-        let ended = events.recv().await.unwrap();
-        assert!(matches!(ended, HostEvent::Ended { .. }), "{ended:?}");
-        host.handle(ended, state);
-        let t = tokio::time::Instant::now();
-        if matches!(host.instances[0].state, RunState::Running(_)) {
-            return Duration::ZERO;
-        }
-        assert!(matches!(host.instances[0].state, RunState::Waiting));
-        let before = dropped();
-        host.dispatch(&updates[0]);
-        assert_eq!(
-            dropped(),
-            before + 1.0,
-            "an update during the delay is dropped"
-        );
-        let due = events.recv().await.unwrap();
-        assert!(matches!(due, HostEvent::RestartDue { .. }), "{due:?}");
-        let waited = t.elapsed();
-        host.handle(due, state);
-        waited
-    }
     let mut waited = Vec::new();
     for _ in 0..4 {
         waited.push(fall_behind(&mut host, &mut events, &state, &updates, &dropped).await);
@@ -238,6 +257,32 @@ async fn a_plugin_that_keeps_falling_behind_waits_longer_before_each_resynchroni
             .count(),
         5
     );
+}
+
+#[tokio::test]
+async fn a_plugin_that_must_not_go_blind_is_resynchronised_at_once_every_time() {
+    let (mut host, mut events, metrics) = host(4);
+    host.start(
+        configured_as(
+            TestConfig {
+                tag: 71,
+                delay_per_update_ms: 5,
+                deadline_ms: 10_000,
+                ..Default::default()
+            },
+            register::<AtOnceTestPlugin>(),
+        ),
+        &State::new(),
+    );
+    let (state, updates) = updates(20);
+    let dropped = || counter(&metrics, "drbdreactor_plugin_updates_dropped_total");
+    for _ in 0..4 {
+        assert_eq!(
+            fall_behind(&mut host, &mut events, &state, &updates, &dropped).await,
+            Duration::ZERO
+        );
+    }
+    host.shutdown().await;
 }
 
 #[tokio::test]

@@ -86,6 +86,8 @@ impl Plugin for Promoter {
     const KIND: PluginKind = PluginKind::Promoter;
     const INPUT: Input = Input::Updates;
     const SERIAL: bool = true;
+    // The services it keeps across a resynchronisation are unmanaged until the new run starts.
+    const RESYNC_AT_ONCE: bool = true;
     type Config = PromoterConfig;
 
     fn check(c: &PromoterConfig) -> Result<Vec<Finding>, Finding> {

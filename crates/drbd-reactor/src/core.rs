@@ -221,7 +221,10 @@ impl Core {
                 Control::Stop(result) => {
                     self.notifier.stopping();
                     log::info!(target: TARGET, "stopping {} plugins", self.host.len() + self.host.stopping());
-                    self.host.shutdown().await;
+                    let notifier = &self.notifier;
+                    self.host
+                        .shutdown(|bound| notifier.stopping_within(bound))
+                        .await;
                     runfiles::remove_own();
                     log::info!(target: TARGET, "all plugins stopped");
                     return result;

@@ -6,6 +6,7 @@
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 const TARGET: &str = "drbd_reactor";
 
@@ -102,10 +103,23 @@ impl Notifier {
         self.send(&["STOPPING=1".into(), "STATUS=Stopping".into()]);
     }
 
+    /// The plugins stop within `bound`: systemd waits that long plus [`STOP_MARGIN`] before
+    /// it kills the daemon, even when the unit's stop timeout is shorter (systemd's default
+    /// 90 s would cut a promoter's stop of its services, 180 s or more, and kill a shell
+    /// runner's stop list in the middle). It never shortens the timeout.
+    pub fn stopping_within(&self, bound: Duration) {
+        let usec = bound.saturating_add(STOP_MARGIN).as_micros();
+        self.send(&[format!("EXTEND_TIMEOUT_USEC={usec}")]);
+    }
+
     pub fn status(&self, status: &str) {
         self.send(&[format!("STATUS={status}")]);
     }
 }
+
+/// Beyond the plugins' latest stop deadline: a cancelled run is reaped, the run files are
+/// removed, the process exits.
+pub const STOP_MARGIN: Duration = Duration::from_secs(10);
 
 /// CLOCK_MONOTONIC in microseconds, as systemd wants with RELOADING=1.
 pub fn monotonic_usec() -> u64 {

@@ -65,17 +65,26 @@ fn notifications_arrive_in_order_ready_reloading_ready_stopping() {
     daemon.signal(libc::SIGTERM);
     assert!(next_state(&socket).starts_with("STOPPING=1\n"));
     assert!(daemon.wait_exit().success());
-    // The daemon has exited: whatever it sent is queued. Nothing but status text after
-    // STOPPING=1.
+    // The daemon has exited: whatever it sent is queued. After STOPPING=1 only status text
+    // and the extension of systemd's stop timeout to the plugins' stop deadlines (the
+    // debugger's 10 s, plus 10 s), so that systemd's default 90 s never cuts a promoter's stop.
     socket.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 4096];
+    let mut extended = Vec::new();
     while let Ok(n) = socket.recv(&mut buf) {
-        let msg = String::from_utf8_lossy(&buf[..n]);
-        assert!(
-            msg.lines().all(|l| l.starts_with("STATUS=")),
-            "after STOPPING=1: {msg:?}"
-        );
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        for l in msg.lines() {
+            match l.strip_prefix("EXTEND_TIMEOUT_USEC=") {
+                Some(usec) => extended.push(usec.parse::<u64>().unwrap()),
+                None => assert!(l.starts_with("STATUS="), "after STOPPING=1: {msg:?}"),
+            }
+        }
     }
+    assert_eq!(extended.len(), 1, "{extended:?}");
+    assert!(
+        (19_000_000..=20_000_000).contains(&extended[0]),
+        "{extended:?}"
+    );
 }
 
 #[test]

@@ -146,6 +146,8 @@ struct Stopping {
     id: u64,
     kind: PluginKind,
     task: JoinHandle<()>,
+    /// When its stop deadline ends (then it is cancelled).
+    deadline: Instant,
 }
 
 pub struct Host {
@@ -496,6 +498,7 @@ impl Host {
             id,
             kind: inst.config.kind(),
             task,
+            deadline: Instant::now() + deadline,
         });
     }
 
@@ -551,11 +554,20 @@ impl Host {
     }
 
     /// Stops every instance in parallel, each within its own deadline, and waits until all
-    /// have stopped (the ones still stopping from a reload included).
-    pub async fn shutdown(&mut self) {
+    /// have stopped (the ones still stopping from a reload included). `stopping_within` is
+    /// told, before the wait, how long it may take at most (the latest deadline from now).
+    pub async fn shutdown(&mut self, stopping_within: impl FnOnce(Duration)) {
         for inst in std::mem::take(&mut self.instances) {
             self.retire(inst);
         }
+        let now = Instant::now();
+        let latest = self
+            .stopping
+            .iter()
+            .map(|s| s.deadline.saturating_duration_since(now))
+            .max()
+            .unwrap_or_default();
+        stopping_within(latest);
         for s in std::mem::take(&mut self.stopping) {
             let _ = s.task.await;
         }

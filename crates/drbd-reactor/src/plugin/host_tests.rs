@@ -166,7 +166,7 @@ async fn a_plugin_that_falls_behind_is_cut_off_then_resynchronised_without_block
     host.handle(ended, &state);
     assert!(matches!(host.instances[0].state, RunState::Running(_)));
     assert_eq!(counter(&metrics, "drbdreactor_plugin_restarts_total"), 1.0);
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
     let j = journal(1);
     assert_eq!(
         j.iter().filter(|e| **e == "resynchronised").count(),
@@ -249,7 +249,7 @@ async fn a_plugin_that_keeps_falling_behind_waits_longer_before_each_resynchroni
         fall_behind(&mut host, &mut events, &state, &updates, &dropped).await,
         Duration::ZERO
     );
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
     assert_eq!(
         journal(70)
             .iter()
@@ -282,7 +282,7 @@ async fn a_plugin_that_must_not_go_blind_is_resynchronised_at_once_every_time() 
             Duration::ZERO
         );
     }
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
 }
 
 #[tokio::test]
@@ -303,7 +303,7 @@ async fn reconfigure_keeps_equal_instances_and_replaces_changed_ones() {
     assert_eq!((kept, stopped, started), (1, 1, 1));
     assert_eq!(host.instances[0].id, first_id);
     assert_eq!(host.len(), 2);
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
     assert!(host.is_empty());
 }
 
@@ -336,7 +336,7 @@ async fn reconfigure_returns_at_once_while_a_replaced_instance_takes_long_to_sto
     host.handle(HostEvent::Stopped { instance: id }, &state);
     poll_until(|| journal(21) == ["start"]).await;
     drop(events.try_recv());
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
 }
 
 #[tokio::test]
@@ -369,7 +369,7 @@ async fn a_new_instance_starts_only_after_the_old_one_of_its_type_has_stopped() 
     let old_stopped = all.iter().position(|e| *e == ("stopped", 30)).unwrap();
     let new_started = all.iter().position(|e| *e == ("start", 31)).unwrap();
     assert!(old_stopped < new_started, "{all:?}");
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
 }
 
 // Paused time: the elapsed time below is virtual, so the check does not depend on the
@@ -391,7 +391,13 @@ async fn shutdown_stops_instances_in_parallel_each_cancelled_at_its_own_deadline
     }
     poll_until(|| [40, 41, 42].iter().all(|t| journal(*t) == ["start"])).await;
     let started = tokio::time::Instant::now();
-    host.shutdown().await;
+    let mut bound = None;
+    host.shutdown(|b| bound = Some(b)).await;
+    let bound = bound.expect("the bound was announced before the wait");
+    assert!(
+        bound <= Duration::from_millis(300) && bound > Duration::from_millis(200),
+        "the latest deadline from now: {bound:?}"
+    );
     // One after another would take 900 ms at least; in parallel 300 ms.
     assert!(
         started.elapsed() < Duration::from_millis(600),
@@ -418,7 +424,7 @@ async fn a_configuration_error_is_reported_once_and_not_restarted() {
     assert!(matches!(host.instances[0].state, RunState::Broken));
     assert!(events.try_recv().is_err());
     assert_eq!(counter(&metrics, "drbdreactor_plugin_restarts_total"), 0.0);
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
 }
 
 #[tokio::test]
@@ -444,7 +450,7 @@ async fn updates_for_an_instance_waiting_out_its_restart_delay_are_counted_as_dr
         counter(&metrics, "drbdreactor_plugin_updates_dropped_total"),
         3.0
     );
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
 }
 
 /// What a plugin refuses may lie outside its section (the promoter's version gate reads the
@@ -473,7 +479,7 @@ async fn a_reload_tries_an_instance_that_refused_its_configuration_again() {
     host.handle(ev, &state);
     assert!(matches!(host.instances[0].state, RunState::Broken));
     assert_eq!(journal(51), ["refused", "refused"]);
-    host.shutdown().await;
+    host.shutdown(|_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,7 +121,7 @@ impl UnitDir {
     }
 
     fn manifest(&self, res: &str) -> PathBuf {
-        self.manifests.join(escape_unit(res))
+        self.manifests.join(manifest_file(&escape_unit(res)))
     }
 
     fn read_manifest(&self, res: &str) -> BTreeSet<PathBuf> {
@@ -142,6 +142,7 @@ impl UnitDir {
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .filter_map(|e| e.file_name().into_string().ok())
             .filter(|n| !n.ends_with(".tmp"))
+            .map(|n| escaped_of_manifest(&n))
             .collect();
         out.sort();
         out
@@ -172,7 +173,8 @@ impl UnitDir {
     ) -> io::Result<SyncReport> {
         let mine = escape_unit(res);
         for other in self.manifested().into_iter().filter(|o| *o != mine) {
-            let theirs = fs::read_to_string(self.manifests.join(&other)).unwrap_or_default();
+            let theirs =
+                fs::read_to_string(self.manifests.join(manifest_file(&other))).unwrap_or_default();
             for f in files {
                 if theirs.lines().any(|l| Path::new(l) == f.path) {
                     return Err(io::Error::other(format!(
@@ -211,7 +213,7 @@ impl UnitDir {
     }
 
     fn remove_escaped(&self, escaped: &str) -> io::Result<SyncReport> {
-        let manifest = self.manifests.join(escaped);
+        let manifest = self.manifests.join(manifest_file(escaped));
         let listed = fs::read_to_string(&manifest).unwrap_or_default();
         let mut report = SyncReport::default();
         for line in listed.lines() {
@@ -263,6 +265,33 @@ impl UnitDir {
     }
 }
 
+/// The directories beside the manifests: no manifest may take their names.
+const RESERVED: [&str; 2] = ["status", "shell-started"];
+
+/// The manifest's file name for a resource's escaped name: the name itself, except that a
+/// name equal to one of the [`RESERVED`] directories (a resource called `status`) has its
+/// first byte written `\xNN`, which the unit escaping never does for a letter, so no other
+/// resource's manifest has that name.
+fn manifest_file(escaped: &str) -> String {
+    match escaped.as_bytes().first() {
+        Some(first) if RESERVED.contains(&escaped) => format!("\\x{first:02x}{}", &escaped[1..]),
+        _ => escaped.to_string(),
+    }
+}
+
+/// The escaped resource name of a manifest file name (the inverse of [`manifest_file`]).
+fn escaped_of_manifest(name: &str) -> String {
+    let reserved = name
+        .strip_prefix("\\x")
+        .filter(|rest| rest.len() > 2 && rest.is_char_boundary(2))
+        .and_then(|rest| {
+            let first = u8::from_str_radix(&rest[..2], 16).ok()?;
+            let plain = format!("{}{}", char::from(first), &rest[2..]);
+            RESERVED.contains(&plain.as_str()).then_some(plain)
+        });
+    reserved.unwrap_or_else(|| name.to_string())
+}
+
 fn remove_file_and_empty_dir(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -298,6 +327,52 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect()
+    }
+
+    #[test]
+    fn manifest_names_avoid_the_directories_beside_them_and_map_back() {
+        assert_eq!(manifest_file("status"), "\\x73tatus");
+        assert_eq!(manifest_file("shell-started"), "\\x73hell-started");
+        assert_eq!(manifest_file("r0"), "r0");
+        assert_eq!(manifest_file("status1"), "status1");
+        for escaped in [
+            "status",
+            "shell-started",
+            "r0",
+            "\\x2estatus",
+            "\\x73x",
+            "\\x",
+        ] {
+            assert_eq!(escaped_of_manifest(&manifest_file(escaped)), escaped);
+        }
+    }
+
+    #[test]
+    fn a_resource_named_status_writes_lists_and_removes_its_drop_ins() {
+        use crate::dropins::DropIn;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = UnitDir {
+            root: tmp.path().join("system"),
+            manifests: tmp.path().join("promoter"),
+        };
+        // The status files' directory exists before the first write (an earlier run).
+        fs::create_dir_all(dir.manifests.join("status")).unwrap();
+        let files = [DropIn {
+            path: PathBuf::from("drbd-services@status.target.d/reactor.conf"),
+            content: "[Unit]\n".into(),
+        }];
+        dir.sync("status", &files).unwrap();
+        assert!(dir.root.join(&files[0].path).exists());
+        assert_eq!(dir.manifested(), ["status"]);
+        assert_eq!(dir.unconfigured(["status"]), Vec::<String>::new());
+        assert_eq!(dir.unconfigured(std::iter::empty()), ["status"]);
+        dir.remove_unconfigured(std::iter::empty()).unwrap();
+        assert!(!dir.root.join(&files[0].path).exists());
+        assert!(
+            dir.manifests.join("status").is_dir(),
+            "the status directory stays"
+        );
+        assert_eq!(dir.manifested(), Vec::<String>::new());
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! `systemctl reload drbd-reactor.service`. Without systemd: SIGHUP to the daemon's pid.
 //! In both cases, when the daemon publishes its generation file (below), ctl waits until a
 //! configuration pass that began after the latest change of the step has finished, and
-//! reports a rejected configuration. Must never leave before that pass or the timeout, and
-//! never reload more than once per step.
+//! reports a rejected configuration. With the path unit, a pass that has not begun within a
+//! grace period is asked for with `systemctl reload` (systemd drops a trigger that comes
+//! while the reload service it started still runs). Must never leave before that pass or the
+//! timeout, and never ask for more than one reload per step.
 //!
 //! The generation file (`$DRBD_REACTOR_RUN_DIR/config-generation`, default
 //! `/run/drbd-reactor/config-generation`), written atomically by the daemon at the end of
@@ -30,6 +32,9 @@ pub const DAEMON_UNIT: &str = "drbd-reactor.service";
 pub const DEFAULT_RUN_DIR: &str = "/run/drbd-reactor";
 pub const GENERATION_FILE: &str = "config-generation";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the path unit's own reload may take to begin before ctl asks for one (at most a
+/// third of the timeout).
+pub const PATH_UNIT_GRACE: Duration = Duration::from_secs(10);
 
 /// One snapshot of the daemon's generation file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,11 +253,36 @@ impl Reloader {
             // A daemon that does not publish its generation: systemctl's return is all we have.
             return Ok(());
         }
-        self.wait(&awaited)
+        let deadline = Instant::now() + self.timeout;
+        if let Awaited::ReadSince(_) = awaited {
+            if self.init == Init::Systemd {
+                // The path unit's reload; systemd drops a trigger that comes while the reload
+                // service it started for an earlier change still runs, and then no pass
+                // begins after our change.
+                let grace = Instant::now() + (self.timeout / 3).min(PATH_UNIT_GRACE);
+                if self.wait_until(&awaited, grace)? {
+                    return Ok(());
+                }
+                eprintln!(
+                    "{RELOAD_PATH_UNIT} started no reload of the change within {} s; reloading {DAEMON_UNIT}",
+                    (self.timeout / 3).min(PATH_UNIT_GRACE).as_secs_f32()
+                );
+                systemctl(&["reload", DAEMON_UNIT])?;
+            }
+        }
+        if self.wait_until(&awaited, deadline)? {
+            return Ok(());
+        }
+        bail!(
+            "drbd-reactor did not finish reloading its configuration within {} s (watching '{}'); check its log",
+            self.timeout.as_secs(),
+            self.generation_file.display()
+        )
     }
 
-    fn wait(&self, awaited: &Awaited) -> anyhow::Result<()> {
-        let deadline = Instant::now() + self.timeout;
+    /// Waits for the pass until `deadline`: true once it finished, false at the deadline, an
+    /// error if it rejected the configuration.
+    fn wait_until(&self, awaited: &Awaited, deadline: Instant) -> anyhow::Result<bool> {
         loop {
             if let Some(now) = read_generation(&self.generation_file) {
                 if reached(awaited, &now) {
@@ -262,15 +292,11 @@ impl Reloader {
                             now.error
                         );
                     }
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             if Instant::now() >= deadline {
-                bail!(
-                    "drbd-reactor did not finish reloading its configuration within {} s (watching '{}'); check its log",
-                    self.timeout.as_secs(),
-                    self.generation_file.display()
-                );
+                return Ok(false);
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -278,6 +278,48 @@ fn with_the_path_unit_a_pass_begun_before_the_reload_step_but_after_the_change_c
     );
 }
 
+/// systemd drops a path unit trigger that comes while the reload service it started for an
+/// earlier change still runs: no pass begins after ctl's change. ctl asks for the reload
+/// itself after its grace period instead of timing out on a reload that never comes.
+#[test]
+fn with_the_path_unit_a_dropped_trigger_is_made_up_for_by_one_reload() {
+    let bench = Bench::new();
+    let daemon = start_daemon(&bench);
+    bench.auto_reload(true);
+    // `systemctl reload` reaches the daemon; the path unit does nothing this time.
+    std::fs::write(
+        bench.root().join("on-reload"),
+        format!("kill -HUP {}\n", daemon.0.id()),
+    )
+    .unwrap();
+    bench.snippet("a.toml", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "3")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["disable", "a"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("drbd-reactor-reload.path started no reload of the change"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        bench.systemctl_log(),
+        [
+            "is-active -q drbd-reactor-reload.path",
+            "reload drbd-reactor.service"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(bench.root().join("run/seen.2")).unwrap(),
+        "a.toml.disabled\n"
+    );
+}
+
 /// After a crash the generation file stays, and its pid may belong to an unrelated process by
 /// now: it must not get a SIGHUP (which ends it), and ctl says the daemon does not run.
 #[test]

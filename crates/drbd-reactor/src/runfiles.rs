@@ -42,15 +42,30 @@ pub struct ConfigPass {
     pub error: Option<String>,
 }
 
-pub fn render_generation(pid: u32, pass: &ConfigPass) -> String {
+/// `start` is the daemon's start time as /proc/PID/stat gives it (field 22): with the pid it
+/// names this process, where a pid alone may name another after a crash (drbd-reactorctl
+/// signals the pid without systemd).
+pub fn render_generation(pid: u32, start: Option<u64>, pass: &ConfigPass) -> String {
     let (result, error) = match &pass.error {
         None => ("ok", String::new()),
         Some(e) => ("failed", e.replace('\n', " ")),
     };
+    let start = start.map_or(String::new(), |s| format!("start={s}\n"));
     format!(
-        "pid={pid}\ngeneration={}\nread-at={}\nresult={result}\nerror={error}\n",
+        "pid={pid}\ngeneration={}\nread-at={}\nresult={result}\nerror={error}\n{start}",
         pass.generation, pass.read_at_ns
     )
+}
+
+/// Field 22 of /proc/self/stat (clock ticks after boot when this process started).
+pub fn own_start_time() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces and parentheses: fields 3.. follow the last ')'.
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 /// What the health check looks at.
@@ -134,9 +149,11 @@ mod tests {
             error: Some("r.toml:4: bad\nvalue".into()),
         };
         assert_eq!(
-            render_generation(7, &pass),
+            render_generation(7, None, &pass),
             "pid=7\ngeneration=3\nread-at=100\nresult=failed\nerror=r.toml:4: bad value\n"
         );
+        assert!(render_generation(7, Some(12345), &pass).ends_with("\nstart=12345\n"));
+        assert!(own_start_time().is_some());
     }
 
     #[test]

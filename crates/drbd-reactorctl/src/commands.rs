@@ -159,8 +159,10 @@ fn rename_new(from: &Path, to: &Path) -> anyhow::Result<bool> {
     let err = std::io::Error::last_os_error();
     match err.raw_os_error() {
         Some(libc::EEXIST) => Ok(false),
-        // a file system without RENAME_NOREPLACE: check, then rename
-        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+        // a file system without RENAME_NOREPLACE (EINVAL), a kernel without renameat2
+        // (ENOSYS) or a seccomp filter that does not know it (EPERM, older container
+        // runtimes): check, then rename; a real EPERM comes back from the rename itself
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EPERM) => {
             if to.symlink_metadata().is_ok() {
                 return Ok(false);
             }

@@ -3,9 +3,10 @@
 //! `systemctl reload drbd-reactor.service`. Without systemd: SIGHUP to the daemon's pid.
 //! In both cases, when the daemon publishes its generation file (below), ctl waits until a
 //! configuration pass that began after the latest change of the step has finished, and
-//! reports a rejected configuration. With the path unit, a pass that has not begun within a
-//! grace period is asked for with `systemctl reload` (systemd drops a trigger that comes
-//! while the reload service it started still runs). Must never leave before that pass or the
+//! reports a rejected configuration. With the path unit, a pass that has not finished within
+//! a grace period is asked for with `systemctl reload` (systemd drops a trigger that comes
+//! while the reload service it started still runs; a pass takes milliseconds, so one still
+//! running then costs one more, harmless, pass). Must never leave before that pass or the
 //! timeout, and never ask for more than one reload per step.
 //!
 //! The generation file (`$DRBD_REACTOR_RUN_DIR/config-generation`, default
@@ -18,6 +19,7 @@
 //! read-at=<CLOCK_REALTIME in ns when the pass began reading the config files>
 //! result=ok|failed
 //! error=<one line; empty when ok>
+//! start=<the daemon's start time, field 22 of /proc/PID/stat; absent from older daemons>
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,7 +34,7 @@ pub const DAEMON_UNIT: &str = "drbd-reactor.service";
 pub const DEFAULT_RUN_DIR: &str = "/run/drbd-reactor";
 pub const GENERATION_FILE: &str = "config-generation";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the path unit's own reload may take to begin before ctl asks for one (at most a
+/// How long the path unit's own reload may take to finish before ctl asks for one (at most a
 /// third of the timeout).
 pub const PATH_UNIT_GRACE: Duration = Duration::from_secs(10);
 
@@ -44,6 +46,8 @@ pub struct Generation {
     pub read_at_ns: u128,
     pub ok: bool,
     pub error: String,
+    /// The daemon's start time (field 22 of /proc/PID/stat), when it wrote one.
+    pub start: Option<u64>,
 }
 
 /// Parses the generation file; None if it is incomplete.
@@ -53,6 +57,7 @@ pub fn parse_generation(text: &str) -> Option<Generation> {
     let mut read_at_ns = None;
     let mut ok = None;
     let mut error = String::new();
+    let mut start = None;
     for line in text.lines() {
         let (key, value) = line.split_once('=')?;
         match key {
@@ -61,6 +66,7 @@ pub fn parse_generation(text: &str) -> Option<Generation> {
             "read-at" => read_at_ns = value.parse().ok(),
             "result" => ok = Some(value == "ok"),
             "error" => error = value.to_string(),
+            "start" => start = value.parse().ok(),
             _ => {}
         }
     }
@@ -70,6 +76,7 @@ pub fn parse_generation(text: &str) -> Option<Generation> {
         read_at_ns: read_at_ns?,
         ok: ok?,
         error,
+        start,
     })
 }
 
@@ -156,23 +163,45 @@ fn read_generation(path: &Path) -> Option<Generation> {
     parse_generation(&std::fs::read_to_string(path).ok()?)
 }
 
-/// The generation file of a running daemon; a file left by a daemon that is gone (killed,
-/// crashed) is no file, also when its pid now belongs to another process.
+/// The generation file of a daemon that still runs (under systemd, where it is only read:
+/// a pid that now names another process makes ctl wait for a pass from a new pid, which the
+/// restarted daemon's is).
 fn read_live_generation(path: &Path) -> Option<Generation> {
-    read_generation(path).filter(|g| is_daemon(g.pid))
+    read_generation(path).filter(|g| alive(g.pid))
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 /// The daemon's process name: `/proc/PID/comm` is the file name it was started as (the
 /// daemon never renames its main thread).
 pub const DAEMON_COMM: &str = "drbd-reactor";
 
-/// Whether `pid` is a running drbd-reactor. Being alive is not enough: the file records only
-/// the pid, and after a crash that pid may be reused by an unrelated process, which must not
-/// get a SIGHUP (its default action ends it).
-fn is_daemon(pid: i32) -> bool {
-    pid > 0
-        && std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|comm| comm.trim_end_matches('\n') == DAEMON_COMM)
+/// Whether the generation file's pid is the daemon that wrote it, before it gets a SIGHUP
+/// (whose default action ends an unrelated process that got the pid after a crash): its start
+/// time is the one the file records; a daemon that records none must be called drbd-reactor.
+fn is_daemon(g: &Generation) -> bool {
+    g.pid > 0
+        && match g.start {
+            Some(start) => start_time(g.pid) == Some(start),
+            None => std::fs::read_to_string(format!("/proc/{}/comm", g.pid))
+                .is_ok_and(|comm| comm.trim_end_matches('\n') == DAEMON_COMM),
+        }
+}
+
+/// Field 22 of /proc/PID/stat; None if there is no such process.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields 3.. follow the last ')'.
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 impl Reloader {
@@ -220,7 +249,7 @@ impl Reloader {
                 }
             }
             Init::None => {
-                let g = before.clone().ok_or_else(|| {
+                let g = before.clone().filter(is_daemon).ok_or_else(|| {
                     match read_generation(&self.generation_file) {
                         Some(stale) => anyhow!(
                             "cannot reload drbd-reactor without systemd: pid {} in '{}' is not a running drbd-reactor (is the daemon running?)",
@@ -319,10 +348,15 @@ mod tests {
                 generation: 3,
                 read_at_ns: 100,
                 ok: false,
-                error: "x:1: bad".into()
+                error: "x:1: bad".into(),
+                start: None,
             }
         );
         assert_eq!(parse_generation("pid=7\ngeneration=3\n"), None);
+        let with_start =
+            parse_generation("pid=7\ngeneration=3\nread-at=100\nresult=ok\nerror=\nstart=42\n")
+                .unwrap();
+        assert_eq!(with_start.start, Some(42));
     }
 
     #[test]
@@ -333,6 +367,7 @@ mod tests {
             read_at_ns,
             ok: true,
             error: String::new(),
+            start: None,
         };
         let after = Awaited::After {
             pid: 7,

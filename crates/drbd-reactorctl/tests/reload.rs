@@ -295,7 +295,8 @@ fn with_the_path_unit_a_dropped_trigger_is_made_up_for_by_one_reload() {
     bench.snippet("a.toml", "[[debugger]]\n");
     let out = bench
         .cmd()
-        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "3")
+        // the grace: 3 s, then 6 s for the pass ctl asked for
+        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "9")
         .arg("-c")
         .arg(bench.main())
         .args(["disable", "a"])
@@ -358,4 +359,48 @@ fn without_systemd_a_pid_that_is_not_drbd_reactor_is_not_signalled() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A pid reused by a process that is called drbd-reactor too (another instance, a stand-in)
+/// is still not the daemon that wrote the file: the start time recorded with the pid tells.
+#[test]
+fn without_systemd_a_pid_whose_start_time_differs_from_the_files_is_not_signalled() {
+    let bench = Bench::new();
+    std::fs::create_dir_all(bench.root().join("other")).unwrap();
+    let script = bench.root().join("other/drbd-reactor");
+    write_exec(&script, "#!/bin/sh\nsleep 60 &\nwait\n");
+    // Its own process group, so that the sleep it starts goes with it.
+    use std::os::unix::process::CommandExt;
+    let mut namesake = Command::new(&script).process_group(0).spawn().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(format!("/proc/{}/comm", namesake.id()))
+                .is_ok_and(|c| c == "drbd-reactor\n")
+        }),
+        "the namesake did not start"
+    );
+    std::fs::write(
+        bench.root().join("run/config-generation"),
+        format!(
+            "pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\nstart=1\n",
+            namesake.id()
+        ),
+    )
+    .unwrap();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    let out = bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "1")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap();
+    let alive = namesake.try_wait().unwrap().is_none();
+    let group = format!("-{}", namesake.id());
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = namesake.wait();
+    assert!(alive, "the namesake got SIGHUP");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }

@@ -3,7 +3,8 @@
 //! task), handed to the core in batches. `n\n` on its stdin every statistics-poll-interval
 //! (0 = never). When it ends or cannot be started the reason (exit status, last stderr
 //! lines) goes to the core and it is started again after a capped exponential backoff,
-//! reset once a child delivered a complete initial dump and ran for [`HEALTHY_RUN`].
+//! reset once a child delivered a complete initial dump and kept its output open for
+//! [`HEALTHY_RUN`].
 //!
 //! Must never: restart because of a bad line (invalid UTF-8 or unparsable lines are logged
 //! with their line number and skipped, quirk Q9), busy-loop, or leave the child behind.
@@ -61,8 +62,8 @@ pub struct ReaderConfig {
     pub poll_interval: Option<Duration>,
     pub first_retry: Duration,
     pub max_retry: Duration,
-    /// How long a child that delivered its whole initial dump must have run to reset the
-    /// backoff.
+    /// How long (from its start to the end of its output) a child that delivered its whole
+    /// initial dump must have run to reset the backoff.
     pub healthy_run: Duration,
 }
 
@@ -131,11 +132,17 @@ pub async fn run(
                 {
                     return;
                 }
-                let Some((why, dump_complete)) = follow(child, &config, &tx, &metrics, &pool).await
+                let Some(Followed {
+                    why,
+                    dump_complete,
+                    output_ended,
+                }) = follow(child, &config, &tx, &metrics, &pool).await
                 else {
                     return;
                 };
-                if dump_complete && started.elapsed() >= config.healthy_run {
+                // Until its output ended: not the waits for its exit and its stderr after that
+                // (a child that closes its output and hangs is not healthy for those 2.5 s).
+                if dump_complete && output_ended.duration_since(started) >= config.healthy_run {
                     backoff.reset();
                 }
                 why
@@ -159,15 +166,22 @@ fn args_text(config: &ReaderConfig) -> String {
         .join(" ")
 }
 
-/// Reads one child until it ends. Returns why it ended and whether it completed its
-/// initial dump; None if the core is gone.
+/// How a child's run ended.
+struct Followed {
+    why: String,
+    dump_complete: bool,
+    /// When its stdout ended (before waiting for its exit).
+    output_ended: tokio::time::Instant,
+}
+
+/// Reads one child until it ends. None if the core is gone.
 async fn follow(
     mut child: GroupChild,
     config: &ReaderConfig,
     tx: &mpsc::Sender<ReaderEvent>,
     metrics: &DaemonMetrics,
     pool: &BatchPool,
-) -> Option<(String, bool)> {
+) -> Option<Followed> {
     let pid = child.pid();
     let stdout = child.take_stdout().expect("stdout is piped");
     let stdin = child.take_stdin().expect("stdin is piped");
@@ -211,6 +225,7 @@ async fn follow(
         reader.consume(read);
         send(&mut lines, tx, pool).await?;
     };
+    let output_ended = tokio::time::Instant::now();
     // A last line without a newline still counts.
     if let Some(last) = assembler.finish() {
         lines.line(last, false);
@@ -234,7 +249,11 @@ async fn follow(
         why.push_str("; last stderr lines: ");
         why.push_str(&tail.iter().cloned().collect::<Vec<_>>().join(" | "));
     }
-    Some((why, dump_complete))
+    Some(Followed {
+        why,
+        dump_complete,
+        output_ended,
+    })
 }
 
 /// Asks for a pipe of `bytes` (see [`PIPE_BYTES`]). A refusal (`fs.pipe-user-pages-soft`
@@ -474,6 +493,17 @@ printf '\nexists resource name:r1 role:Secondary\nexists -\n'",
         config.healthy_run = Duration::from_millis(200);
         let ms = Duration::from_millis;
         assert_eq!(retry_delays(config, 3).await, [ms(1), ms(2), ms(4)]);
+    }
+
+    #[tokio::test]
+    async fn a_child_that_closes_its_output_after_the_dump_and_hangs_is_not_healthy() {
+        // Lives 1.3 s after closing stdout and stderr (the reader waits up to 2 s for its
+        // exit): counted from its start to its exit it would pass for healthy.
+        let (_dir, mut config) = script("echo 'exists -'; exec >&- 2>&-; sleep 1.3");
+        config.first_retry = Duration::from_millis(1);
+        config.healthy_run = Duration::from_secs(1);
+        let ms = Duration::from_millis;
+        assert_eq!(retry_delays(config, 2).await, [ms(1), ms(2)]);
     }
 
     #[tokio::test]

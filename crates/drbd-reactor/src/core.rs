@@ -47,6 +47,17 @@ impl Signals {
             usr1: signal(SignalKind::user_defined1())?,
         })
     }
+
+    /// Whether a SIGTERM or SIGINT arrived already (they are kept from their installation
+    /// on); takes it if so, never waits.
+    pub async fn stop_pending(&mut self) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.term.recv() => true,
+            _ = self.int.recv() => true,
+            _ = std::future::ready(()) => false,
+        }
+    }
 }
 
 pub struct Core {

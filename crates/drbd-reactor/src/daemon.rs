@@ -151,7 +151,7 @@ async fn run(
     notifier: Arc<Notifier>,
     logging: drbd_reactor_config::LoggingHandle,
     read_at_ns: u128,
-    signals: Signals,
+    mut signals: Signals,
 ) -> anyhow::Result<()> {
     // A health file left by an earlier daemon (a container restarted with its /run kept,
     // a recycled pid) must not vouch for this one before its events2 child reports.
@@ -189,6 +189,17 @@ async fn run(
         read_at_ns,
     );
     core.write_generation();
+    // A stop asked while the configuration was read: no plugin is started only to be stopped
+    // at once (a promoter would adjust its resources, write drop-ins and reload systemd).
+    if signals.stop_pending().await {
+        log::info!(target: crate::core::TARGET, "asked to stop during the start, before any plugin started: stopping");
+        notifier.stopping();
+        reader.abort();
+        let _ = reader.await;
+        crate::runfiles::remove_own();
+        log::logger().flush();
+        return Ok(());
+    }
     notifier.status("Starting plugins");
     plugin::after_reconfigure(&plugins);
     for p in plugins {

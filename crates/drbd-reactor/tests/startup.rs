@@ -191,3 +191,30 @@ fn a_sighup_while_the_configuration_is_read_at_start_is_a_reload_once_running() 
     daemon.wait_log("configuration reloaded: 1 plugins kept", 1);
     assert!(daemon.stop().success());
 }
+
+/// A SIGTERM while the configuration is read at start ends the daemon once it is read,
+/// cleanly and without starting any plugin only to stop it (a promoter would adjust, write
+/// drop-ins and reload systemd first).
+#[test]
+fn a_sigterm_while_the_configuration_is_read_stops_before_any_plugin_starts() {
+    use std::io::Write;
+    let setup = Setup::new();
+    let text = std::fs::read_to_string(setup.config("[[debugger]]\n")).unwrap();
+    let fifo = setup.path("fifo.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a path in our temporary directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut daemon = setup.start(&fifo);
+    let mut writer = fifo_writer(&fifo);
+    daemon.signal(libc::SIGTERM);
+    let _ = writer.write_all(text.as_bytes());
+    drop(writer);
+    assert!(daemon.wait_exit().success());
+    assert_eq!(
+        daemon.count("before any plugin started"),
+        1,
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(daemon.count("starting plugin"), 0, "{}", daemon.log());
+}

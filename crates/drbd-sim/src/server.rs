@@ -153,15 +153,21 @@ struct Shared {
 }
 
 /// Owned by the handles only: its drop, with the last handle, stops the threads (the accept
-/// thread is woken by a connection, the ticker sees the flag at its next tick, each stream is
-/// shut down so its thread's read ends).
-struct Running(Shared);
+/// thread's listener is shut down, which ends its wait even when the socket's directory is
+/// gone; the ticker sees the flag at its next tick; each stream is shut down so its thread's
+/// read ends).
+struct Running {
+    shared: Shared,
+    listener: UnixListener,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.0.stop.store(true, Ordering::SeqCst);
-        let _ = UnixStream::connect(&self.0.socket);
-        let mut w = self.0.lock();
+        use std::os::fd::AsRawFd;
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // SAFETY: shutdown(2) on the listener this value owns; accept(2) on it then fails.
+        unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
+        let mut w = self.shared.lock();
         for s in w.streams.drain(..) {
             let _ = s.out.shutdown(std::net::Shutdown::Both);
         }
@@ -189,9 +195,10 @@ impl Sim {
             socket: socket.to_path_buf(),
             stop: Arc::new(AtomicBool::new(false)),
         };
+        let accepting = listener.try_clone()?;
         let s = shared.clone();
         std::thread::spawn(move || {
-            for conn in listener.incoming() {
+            for conn in accepting.incoming() {
                 if s.stopped() {
                     break;
                 }
@@ -215,7 +222,10 @@ impl Sim {
             });
         }
         Ok(Sim {
-            _running: Arc::new(Running(shared.clone())),
+            _running: Arc::new(Running {
+                shared: shared.clone(),
+                listener,
+            }),
             shared,
         })
     }
@@ -499,6 +509,8 @@ mod tests {
         wait_for("the stream to be attached", || sim.streams("alpha") == 1);
         let second = sim.clone();
         drop(sim);
+        // The socket's directory may be gone before the simulator is dropped.
+        std::fs::remove_file(second.socket()).unwrap();
         assert_eq!(
             second.streams("alpha"),
             1,

@@ -54,6 +54,7 @@ fn fixture() -> &'static Fixture {
                     kmod: Some("9.2.8".into()),
                     utils: None,
                     last_refresh_ok: false,
+                    probed: true,
                 },
                 reactor: Vec::new(),
             },

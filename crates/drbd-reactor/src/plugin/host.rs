@@ -92,7 +92,8 @@ enum RunState {
         /// How long the run kept up before it fell behind.
         kept_up: Duration,
     },
-    /// Failed; a RestartDue will come.
+    /// Failed, or fell behind again and waits before its resynchronisation; a RestartDue
+    /// will come.
     Waiting,
     /// New; starts once the stopping instances of its type have stopped.
     Pending,

@@ -16,7 +16,7 @@ use crate::write::replace_run_file;
 use drbd_reactor_plugin::{Labels, MetricKind, SelfMetrics};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 /// Every running instance's resources, by resource name (one instance per resource).
@@ -100,9 +100,14 @@ impl Publisher {
         dir: PathBuf,
         resources: Vec<String>,
     ) -> Self {
+        let removed = Removed::default();
         Publisher {
-            task: Owned::spawn(write_changes(rx, dir.clone())),
-            removal: Removal { dir, resources },
+            task: Owned::spawn(write_changes(rx, dir.clone(), removed.clone())),
+            removal: Removal {
+                dir,
+                resources,
+                removed,
+            },
         }
     }
 
@@ -117,14 +122,30 @@ impl Publisher {
     }
 }
 
+/// Set, under its lock, when the rows and files are removed: a write that was already on
+/// the blocking pool when the publisher was aborted (or a task still in its last poll on
+/// another worker) takes the lock, sees it and writes nothing, so no status file or row
+/// outlives its instance. A write under way holds the removal back until it is done.
+#[derive(Clone, Default)]
+struct Removed(Arc<Mutex<bool>>);
+
+impl Removed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Removes the rows and status files of an instance's resources when dropped.
 struct Removal {
     dir: PathBuf,
     resources: Vec<String>,
+    removed: Removed,
 }
 
 impl Drop for Removal {
     fn drop(&mut self) {
+        let mut removed = self.removed.lock();
+        *removed = true;
         {
             let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
             for r in &self.resources {
@@ -138,7 +159,19 @@ impl Drop for Removal {
     }
 }
 
-async fn write_changes(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf) {
+/// Writes the status files, unless the instance's files were removed meanwhile.
+fn write_files(removed: &Removed, files: Vec<(PathBuf, String)>) -> std::io::Result<()> {
+    let removed = removed.lock();
+    if *removed {
+        return Ok(());
+    }
+    for (path, json) in files {
+        replace_run_file(&path, &json)?;
+    }
+    Ok(())
+}
+
+async fn write_changes(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf, removed: Removed) {
     let mut written: BTreeMap<String, ResourceStatus> = BTreeMap::new();
     loop {
         let now = rx.borrow_and_update().clone();
@@ -149,6 +182,10 @@ async fn write_changes(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf) {
             .collect();
         if !changed.is_empty() {
             {
+                let removed = removed.lock();
+                if *removed {
+                    return;
+                }
                 let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
                 for (r, s) in &changed {
                     t.insert(r.clone(), s.clone());
@@ -164,13 +201,8 @@ async fn write_changes(mut rx: watch::Receiver<PromoterStatus>, dir: PathBuf) {
                     (status_file(&dir, r), json + "\n")
                 })
                 .collect();
-            let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                for (path, json) in files {
-                    replace_run_file(&path, &json)?;
-                }
-                Ok(())
-            })
-            .await;
+            let gate = removed.clone();
+            let result = tokio::task::spawn_blocking(move || write_files(&gate, files)).await;
             if let Ok(Err(e)) = result {
                 log::warn!(
                     "cannot write the promoter status under {}: {e}",
@@ -251,6 +283,27 @@ mod tests {
         assert!(!file.exists());
         assert!(!table().lock().unwrap().contains_key("pub-test-r1"));
         drop(tx);
+    }
+
+    /// A write already on the blocking pool when the instance was cancelled ran after the
+    /// removal and left a status file of a resource nobody managed (`drbd-reactorctl status`
+    /// showed it).
+    #[test]
+    fn a_write_that_comes_after_the_removal_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let removed = Removed::default();
+        let file = status_file(dir.path(), "pub-test-r2");
+        drop(Removal {
+            dir: dir.path().to_path_buf(),
+            resources: vec!["pub-test-r2".into()],
+            removed: removed.clone(),
+        });
+        write_files(&removed, vec![(file.clone(), "{}\n".into())]).unwrap();
+        assert!(!file.exists());
+        // Before the removal it writes.
+        let open = Removed::default();
+        write_files(&open, vec![(file.clone(), "{}\n".into())]).unwrap();
+        assert!(file.exists());
     }
 
     fn sample() -> ResourceStatus {

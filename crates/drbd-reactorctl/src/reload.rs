@@ -193,6 +193,55 @@ fn is_daemon(g: &Generation) -> bool {
         }
 }
 
+/// Sends SIGHUP to the generation file's daemon; false (nothing sent) if its pid names
+/// another process now. The process is held by a pidfd before it is checked and signalled
+/// through it: a pid freed and reused between the check and the signal cannot get it (the
+/// pidfd still names the process checked, or one that is gone).
+fn hup_if_daemon(g: &Generation) -> std::io::Result<bool> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, g.pid, 0) };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::ESRCH) => Ok(false),
+            // A kernel before 5.3: check, then kill(2).
+            Some(libc::ENOSYS) if is_daemon(g) => {
+                // SAFETY: kill(2) with the pid just checked.
+                if unsafe { libc::kill(g.pid, libc::SIGHUP) } == 0 {
+                    Ok(true)
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            }
+            Some(libc::ENOSYS) => Ok(false),
+            _ => Err(err),
+        };
+    }
+    // SAFETY: a descriptor pidfd_open just returned, owned from here on.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    if !is_daemon(g) {
+        return Ok(false);
+    }
+    // SAFETY: pidfd_send_signal(2) on the descriptor above, no siginfo, no flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGHUP,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    match rc {
+        0 => Ok(true),
+        _ => match std::io::Error::last_os_error() {
+            e if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+            e => Err(e),
+        },
+    }
+}
+
 /// Field 22 of /proc/PID/stat; None if there is no such process.
 fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -249,28 +298,30 @@ impl Reloader {
                 }
             }
             Init::None => {
-                let g = before.clone().filter(is_daemon).ok_or_else(|| {
+                let not_running = |pid: i32| {
+                    anyhow!(
+                        "cannot reload drbd-reactor without systemd: pid {pid} in '{}' is not a running drbd-reactor (is the daemon running?)",
+                        self.generation_file.display()
+                    )
+                };
+                let g = before.clone().ok_or_else(|| {
                     match read_generation(&self.generation_file) {
-                        Some(stale) => anyhow!(
-                            "cannot reload drbd-reactor without systemd: pid {} in '{}' is not a running drbd-reactor (is the daemon running?)",
-                            stale.pid,
-                            self.generation_file.display()
-                        ),
+                        Some(stale) => not_running(stale.pid),
                         None => anyhow!(
                             "cannot reload drbd-reactor without systemd: '{}' is missing or incomplete (is the daemon running?)",
                             self.generation_file.display()
                         ),
                     }
                 })?;
-                // SAFETY: kill(2) with a pid read from the daemon's own file.
-                if unsafe { libc::kill(g.pid, libc::SIGHUP) } != 0 {
-                    return Err(std::io::Error::last_os_error()).with_context(|| {
-                        format!(
-                            "cannot send SIGHUP to drbd-reactor (pid {} from '{}')",
-                            g.pid,
-                            self.generation_file.display()
-                        )
-                    });
+                let signalled = hup_if_daemon(&g).with_context(|| {
+                    format!(
+                        "cannot send SIGHUP to drbd-reactor (pid {} from '{}')",
+                        g.pid,
+                        self.generation_file.display()
+                    )
+                })?;
+                if !signalled {
+                    return Err(not_running(g.pid));
                 }
                 Awaited::After {
                     pid: g.pid,

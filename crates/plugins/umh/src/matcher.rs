@@ -139,9 +139,13 @@ fn helper_invocations(config: &UmhConfig, h: &HelperUpdate) -> Vec<Invocation> {
                          v: Option<u32>| match (f, v) {
             (None, _) => true,
             (Some(p), Some(v)) => p.matches(&v),
-            (Some(_), None) => false,
+            (Some(p), None) => p.matches_absent(),
         };
         let exit_code = h.decoded_status().and_then(|s| s.exit_code());
+        // Only a response has a result: `exit-code != 0` is for a helper that failed, which
+        // includes one killed by a signal or that could not start (no exit code at all); a
+        // call line matches no exit-code filter.
+        let responded = h.status.is_some();
         let ok = holds(&r.resource_name, &h.resource_name)
             && holds(&r.phase, &h.phase)
             && holds(&r.helper, &h.helper)
@@ -150,7 +154,7 @@ fn helper_invocations(config: &UmhConfig, h: &HelperUpdate) -> Vec<Invocation> {
             && match (&r.exit_code, exit_code) {
                 (None, _) => true,
                 (Some(p), Some(c)) => p.matches(&c),
-                (Some(_), None) => false,
+                (Some(p), None) => responded && p.matches_absent(),
             };
         if ok {
             out.push(invocation(

@@ -33,6 +33,13 @@ impl<T> Pattern<T> {
             Operator::NotEquals => self.value != *actual,
         }
     }
+
+    /// For a field the update does not have (a helper line without a volume, a helper that
+    /// did not exit but was killed or could not start): no value equals it, so only
+    /// NotEquals holds.
+    pub fn matches_absent(&self) -> bool {
+        self.operator == Operator::NotEquals
+    }
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Pattern<T> {

@@ -176,6 +176,66 @@ exit-code = 4
     assert_eq!(env_of(&fired[0], "DRBD_RESOURCE"), Some("r0"));
 }
 
+/// `exit-code != 0` is how a rule asks for a failed helper: one killed by a signal or that
+/// the kernel could not start has no exit code and failed all the same. A call line has no
+/// result and matches no exit-code filter; a helper line without a volume is not about
+/// volume 0.
+#[test]
+fn not_equals_holds_for_a_field_the_helper_line_does_not_have() {
+    let c = config(
+        r#"
+[[umh]]
+[[umh.helper]]
+name = "fence failed"
+command = "true"
+helper = "fence-peer"
+exit-code = { operator = "NotEquals", value = 0 }
+[[umh.helper]]
+name = "not volume 0"
+command = "true"
+helper = "fence-peer"
+volume = { operator = "NotEquals", value = 0 }
+[[umh.helper]]
+name = "volume 0"
+command = "true"
+helper = "fence-peer"
+volume = 0
+"#,
+    )
+    .unwrap();
+    let u = updates(&[
+        "exists resource name:r0 role:Secondary suspended:no may_promote:no promotion_score:1",
+        "call helper name:r0 peer-node-id:1 conn-name:p helper:fence-peer",
+        // killed by SIGKILL
+        "response helper name:r0 peer-node-id:1 conn-name:p helper:fence-peer status:9",
+        // could not be started (-ENOENT)
+        "response helper name:r0 peer-node-id:1 conn-name:p helper:fence-peer status:4294967294",
+        // exit 0
+        "response helper name:r0 peer-node-id:1 conn-name:p helper:fence-peer status:0",
+        // exit 5
+        "response helper name:r0 peer-node-id:1 conn-name:p helper:fence-peer status:1280",
+    ]);
+    let fired: Vec<(String, usize)> = u
+        .iter()
+        .enumerate()
+        .flat_map(|(i, u)| {
+            invocations(&c, u)
+                .into_iter()
+                .map(move |inv| (inv.rule_name, i))
+        })
+        .collect();
+    let of = |rule: &str| -> Vec<usize> {
+        fired
+            .iter()
+            .filter(|(r, _)| r == rule)
+            .map(|(_, i)| *i)
+            .collect()
+    };
+    assert_eq!(of("fence failed"), [2, 3, 5], "{fired:?}");
+    assert_eq!(of("not volume 0"), [1, 2, 3, 4, 5], "{fired:?}");
+    assert!(of("volume 0").is_empty(), "{fired:?}");
+}
+
 #[test]
 fn a_state_from_a_newer_kernel_matches_no_named_state_but_not_equals_does() {
     let c = config(

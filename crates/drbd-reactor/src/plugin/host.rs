@@ -147,8 +147,10 @@ struct Stopping {
     id: u64,
     kind: PluginKind,
     task: JoinHandle<()>,
-    /// When its stop deadline ends (then it is cancelled).
-    deadline: Instant,
+    /// When it was told to stop, and its stop deadline from then (then it is cancelled); a
+    /// duration, not an instant: a deadline of "forever" must not overflow an `Instant`.
+    told: Instant,
+    deadline: Duration,
 }
 
 pub struct Host {
@@ -499,7 +501,8 @@ impl Host {
             id,
             kind: inst.config.kind(),
             task,
-            deadline: Instant::now() + deadline,
+            told: Instant::now(),
+            deadline,
         });
     }
 
@@ -561,11 +564,10 @@ impl Host {
         for inst in std::mem::take(&mut self.instances) {
             self.retire(inst);
         }
-        let now = Instant::now();
         let latest = self
             .stopping
             .iter()
-            .map(|s| s.deadline.saturating_duration_since(now))
+            .map(|s| s.deadline.saturating_sub(s.told.elapsed()))
             .max()
             .unwrap_or_default();
         stopping_within(latest);

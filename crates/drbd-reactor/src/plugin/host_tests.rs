@@ -26,6 +26,7 @@ struct TestConfig {
     deadline_ms: u64,
     config_error: bool,
     fail: bool,
+    deadline_forever: bool,
 }
 
 struct TestPlugin;
@@ -36,6 +37,9 @@ impl Plugin for TestPlugin {
     const SERIAL: bool = true;
     type Config = TestConfig;
     fn stop_deadline(c: &TestConfig) -> Duration {
+        if c.deadline_forever {
+            return Duration::MAX;
+        }
         Duration::from_millis(c.deadline_ms.max(1))
     }
     async fn run(c: TestConfig, mut ctx: PluginContext) -> Result<(), PluginError> {
@@ -405,6 +409,27 @@ async fn shutdown_stops_instances_in_parallel_each_cancelled_at_its_own_deadline
         started.elapsed()
     );
     assert!([40, 41, 42].iter().all(|t| journal(*t) == ["start"]));
+}
+
+/// A stop deadline of "forever" (a umh `timeout` of i64::MAX seconds) overflowed an
+/// `Instant` and panicked the core at the stop.
+#[tokio::test]
+async fn a_stop_deadline_of_forever_does_not_overflow_at_the_stop() {
+    let (mut host, _events, _) = host(16);
+    let state = State::new();
+    host.start(
+        configured(TestConfig {
+            tag: 43,
+            deadline_forever: true,
+            ..Default::default()
+        }),
+        &state,
+    );
+    poll_until(|| journal(43) == ["start"]).await;
+    let mut bound = None;
+    host.shutdown(|b| bound = Some(b)).await;
+    assert!(bound.unwrap() > Duration::from_secs(365 * 86400));
+    assert_eq!(journal(43), ["start", "stopped"]);
 }
 
 #[tokio::test]

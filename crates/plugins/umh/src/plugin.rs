@@ -64,7 +64,10 @@ impl Plugin for Umh {
         let longest = rule_timeouts(config)
             .max()
             .map_or(STOP_GRACE, |t| Duration::from_secs(t).max(STOP_GRACE));
-        longest + drbd_reactor_process::REAP_GRACE + Duration::from_secs(2)
+        // Saturating: a `timeout` written as "forever" (i64::MAX) must not overflow.
+        longest
+            .saturating_add(drbd_reactor_process::REAP_GRACE)
+            .saturating_add(Duration::from_secs(2))
     }
 
     fn register_metrics(metrics: &SelfMetrics) {
@@ -170,5 +173,11 @@ mod tests {
         assert_eq!(Umh::stop_deadline(&none), Duration::from_secs(22));
         let long = config("[[umh]]\n[[umh.resource]]\ncommand = \"true\"\ntimeout = 30\n");
         assert_eq!(Umh::stop_deadline(&long), Duration::from_secs(42));
+        // A timeout written as "forever" saturates instead of overflowing (a panic at stop).
+        let forever = config(&format!(
+            "[[umh]]\n[[umh.resource]]\ncommand = \"true\"\ntimeout = {}\n",
+            i64::MAX
+        ));
+        assert!(Umh::stop_deadline(&forever) >= Duration::from_secs(i64::MAX as u64));
     }
 }

@@ -138,17 +138,20 @@ impl Runner {
             // Leaves the waiting count when the slot is taken or the wait given up.
             let in_queue = limit.is_some().then(|| WaitingGuard(Arc::clone(&waiting)));
             let _permit = match &limit {
+                // Biased, the stop first: a slot freed in the same moment as the stop must not
+                // start a command after the stop began (its run would outlast the deadline).
                 Some(s) => tokio::select! {
+                    biased;
+                    _ = async { let _stopped = stopping.wait_for(Option::is_some).await.is_ok(); } => {
+                        log::warn!(target: TARGET, "rule '{}': not started, the plugin stopped while it waited for a free slot", invocation.rule_name);
+                        return Outcome::KilledAtStop;
+                    }
                     permit = async {
                         if let Some(previous) = previous_turn {
                             let _ = previous.await;
                         }
                         s.clone().acquire_owned().await
                     } => Some(permit.expect("never closed")),
-                    _ = async { let _stopped = stopping.wait_for(Option::is_some).await.is_ok(); } => {
-                        log::warn!(target: TARGET, "rule '{}': not started, the plugin stopped while it waited for a free slot", invocation.rule_name);
-                        return Outcome::KilledAtStop;
-                    }
                 },
                 None => None,
             };

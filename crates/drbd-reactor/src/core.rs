@@ -48,6 +48,14 @@ impl Signals {
         })
     }
 
+    /// Until a SIGTERM or SIGINT arrives (or one that already did is taken).
+    pub async fn stop_asked(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+
     /// Whether a SIGTERM or SIGINT arrived already (they are kept from their installation
     /// on); takes it if so, never waits.
     pub async fn stop_pending(&mut self) -> bool {

@@ -72,7 +72,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let signals = match runtime.block_on(async { Signals::install() }) {
+    let mut signals = match runtime.block_on(async { Signals::install() }) {
         Ok(signals) => signals,
         Err(err) => {
             eprintln!("Error: cannot install the signal handlers: {err}");
@@ -80,11 +80,35 @@ pub fn main() -> ExitCode {
         }
     };
     let read_at_ns = crate::runfiles::realtime_ns();
-    let (config, plugins, warnings) = match read_config(&args.config) {
-        Ok(c) => c,
-        Err(err) => {
+    // On a blocking thread, raced against SIGTERM/SIGINT: a read that blocks (a FIFO nobody
+    // writes, a hung network file system) must not make the daemon unstoppable but by
+    // SIGKILL, now that the handlers have replaced the signals' default action.
+    let path = args.config.clone();
+    let read = runtime.block_on(async {
+        let read = tokio::task::spawn_blocking(move || read_config(&path));
+        tokio::select! {
+            read = read => Some(read),
+            () = signals.stop_asked() => None,
+        }
+    });
+    let (config, plugins, warnings) = match read {
+        Some(Ok(Ok(c))) => c,
+        Some(Ok(Err(err))) => {
             eprintln!("Error: {err}");
             return ExitCode::from(1);
+        }
+        Some(Err(err)) => {
+            eprintln!("Error: reading the configuration failed: {err}");
+            return ExitCode::from(1);
+        }
+        None => {
+            eprintln!(
+                "drbd-reactor: asked to stop while reading {}; stopped",
+                args.config.display()
+            );
+            // The read may hang for good: its thread is not waited for.
+            runtime.shutdown_background();
+            return ExitCode::SUCCESS;
         }
     };
     let logging = match drbd_reactor_config::logging::init(&config.log) {

@@ -160,8 +160,11 @@ impl Core {
 
     /// Says which configuration pass is in effect (`drbd-reactorctl` waits for it).
     pub fn write_generation(&self) {
-        let text =
-            runfiles::render_generation(std::process::id(), runfiles::own_start_time(), &self.pass);
+        let text = runfiles::render_generation(
+            std::process::id(),
+            drbd_reactor_process::start_time(std::process::id()),
+            &self.pass,
+        );
         runfiles::write(runfiles::GENERATION_FILE, &text);
     }
 

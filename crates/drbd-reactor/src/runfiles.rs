@@ -57,17 +57,6 @@ pub fn render_generation(pid: u32, start: Option<u64>, pass: &ConfigPass) -> Str
     )
 }
 
-/// Field 22 of /proc/self/stat (clock ticks after boot when this process started).
-pub fn own_start_time() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may hold spaces and parentheses: fields 3.. follow the last ')'.
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
-}
-
 /// What the health check looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Health {
@@ -153,7 +142,6 @@ mod tests {
             "pid=7\ngeneration=3\nread-at=100\nresult=failed\nerror=r.toml:4: bad value\n"
         );
         assert!(render_generation(7, Some(12345), &pass).ends_with("\nstart=12345\n"));
-        assert!(own_start_time().is_some());
     }
 
     #[test]

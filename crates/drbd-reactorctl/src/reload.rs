@@ -187,7 +187,7 @@ pub const DAEMON_COMM: &str = "drbd-reactor";
 fn is_daemon(g: &Generation) -> bool {
     g.pid > 0
         && match g.start {
-            Some(start) => start_time(g.pid) == Some(start),
+            Some(start) => drbd_reactor_process::start_time(g.pid as u32) == Some(start),
             None => std::fs::read_to_string(format!("/proc/{}/comm", g.pid))
                 .is_ok_and(|comm| comm.trim_end_matches('\n') == DAEMON_COMM),
         }
@@ -240,17 +240,6 @@ fn hup_if_daemon(g: &Generation) -> std::io::Result<bool> {
             e => Err(e),
         },
     }
-}
-
-/// Field 22 of /proc/PID/stat; None if there is no such process.
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields 3.. follow the last ')'.
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
 }
 
 impl Reloader {

@@ -61,7 +61,9 @@ impl Registry {
     }
 }
 
-/// Field 22 of /proc/PID/stat (clock ticks after boot); None if there is no such process.
+/// Field 22 of /proc/PID/stat (clock ticks after boot); None if there is no such process. The
+/// reading of `drbd_reactor_process::start_time`, kept here: the simulator does not depend on
+/// that crate (nor on tokio, which it brings).
 fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields 3.. follow the last

@@ -61,9 +61,8 @@ impl Signals {
     pub async fn stop_pending(&mut self) -> bool {
         tokio::select! {
             biased;
-            _ = self.term.recv() => true,
-            _ = self.int.recv() => true,
-            _ = std::future::ready(()) => false,
+            () = self.stop_asked() => true,
+            () = std::future::ready(()) => false,
         }
     }
 }

@@ -148,6 +148,16 @@ fn on_a_terminal_it_refuses_to_start_without_allow_tty() {
 
 /// The FIFO `path` opened for writing, once its reader has opened it (polled: a non-blocking
 /// open fails while nobody reads it).
+/// A configuration file that is a FIFO: the daemon's read of it waits for a writer, so a signal
+/// sent meanwhile arrives during the read, every time.
+fn fifo_config(setup: &Setup) -> std::path::PathBuf {
+    let fifo = setup.path("fifo.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a path in our temporary directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    fifo
+}
+
 fn fifo_writer(path: &std::path::Path) -> std::fs::File {
     use std::os::unix::fs::OpenOptionsExt;
     let mut fifo = None;
@@ -170,10 +180,7 @@ fn a_sighup_while_the_configuration_is_read_at_start_is_a_reload_once_running() 
     use std::io::Write;
     let setup = Setup::new();
     let text = std::fs::read_to_string(setup.config("[[debugger]]\n")).unwrap();
-    let fifo = setup.path("fifo.toml");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) on a path in our temporary directory.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo_config(&setup);
     let mut daemon = setup.start(&fifo);
     // The writer opens only while the daemon has the FIFO open: it is reading it.
     let mut writer = fifo_writer(&fifo);
@@ -200,10 +207,7 @@ fn a_sigterm_while_the_configuration_is_read_stops_before_any_plugin_starts() {
     use std::io::Write;
     let setup = Setup::new();
     let text = std::fs::read_to_string(setup.config("[[debugger]]\n")).unwrap();
-    let fifo = setup.path("fifo.toml");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) on a path in our temporary directory.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo_config(&setup);
     let mut daemon = setup.start(&fifo);
     let mut writer = fifo_writer(&fifo);
     daemon.signal(libc::SIGTERM);
@@ -235,10 +239,7 @@ fn catches(pid: u32, sig: i32) -> bool {
 #[test]
 fn a_sigterm_ends_a_daemon_whose_configuration_read_blocks_for_good() {
     let setup = Setup::new();
-    let fifo = setup.path("fifo.toml");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) on a path in our temporary directory.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo_config(&setup);
     // Nobody opens the FIFO for writing: the daemon's open blocks.
     let mut daemon = setup.start(&fifo);
     let pid = daemon.child.id();

@@ -131,6 +131,26 @@ fn without_systemd_and_without_a_running_daemon_the_error_says_so() {
     );
 }
 
+/// A generation file naming `pid` (with `extra` lines), a disabled snippet `a`, and `enable a`
+/// without systemd, giving up after 1 s.
+fn enable_without_systemd_naming(bench: &Bench, pid: u32, extra: &str) -> std::process::Output {
+    std::fs::write(
+        bench.root().join("run/config-generation"),
+        format!("pid={pid}\ngeneration=1\nread-at=0\nresult=ok\nerror=\n{extra}"),
+    )
+    .unwrap();
+    bench.snippet("a.toml.disabled", "[[debugger]]\n");
+    bench
+        .cmd()
+        .env("DRBD_REACTORCTL_INIT", "none")
+        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "1")
+        .arg("-c")
+        .arg(bench.main())
+        .args(["enable", "a"])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_daemon_that_never_finishes_the_pass_makes_ctl_give_up_after_its_timeout() {
     let bench = Bench::new();
@@ -141,24 +161,7 @@ fn a_daemon_that_never_finishes_the_pass_makes_ctl_give_up_after_its_timeout() {
         "#!/bin/sh\ntrap '' HUP\nwhile true; do sleep 0.1; done\n",
     );
     let mut sleeper = Command::new(&script).spawn().unwrap();
-    std::fs::write(
-        bench.root().join("run/config-generation"),
-        format!(
-            "pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\n",
-            sleeper.id()
-        ),
-    )
-    .unwrap();
-    bench.snippet("a.toml.disabled", "[[debugger]]\n");
-    let out = bench
-        .cmd()
-        .env("DRBD_REACTORCTL_INIT", "none")
-        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "1")
-        .arg("-c")
-        .arg(bench.main())
-        .args(["enable", "a"])
-        .output()
-        .unwrap();
+    let out = enable_without_systemd_naming(&bench, sleeper.id(), "");
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     assert_eq!(out.status.code(), Some(1));
@@ -327,24 +330,7 @@ fn with_the_path_unit_a_dropped_trigger_is_made_up_for_by_one_reload() {
 fn without_systemd_a_pid_that_is_not_drbd_reactor_is_not_signalled() {
     let bench = Bench::new();
     let mut unrelated = Command::new("sleep").arg("60").spawn().unwrap();
-    std::fs::write(
-        bench.root().join("run/config-generation"),
-        format!(
-            "pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\n",
-            unrelated.id()
-        ),
-    )
-    .unwrap();
-    bench.snippet("a.toml.disabled", "[[debugger]]\n");
-    let out = bench
-        .cmd()
-        .env("DRBD_REACTORCTL_INIT", "none")
-        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "1")
-        .arg("-c")
-        .arg(bench.main())
-        .args(["enable", "a"])
-        .output()
-        .unwrap();
+    let out = enable_without_systemd_naming(&bench, unrelated.id(), "");
     let alive = unrelated.try_wait().unwrap().is_none();
     let _ = unrelated.kill();
     let _ = unrelated.wait();
@@ -379,24 +365,7 @@ fn without_systemd_a_pid_whose_start_time_differs_from_the_files_is_not_signalle
         }),
         "the namesake did not start"
     );
-    std::fs::write(
-        bench.root().join("run/config-generation"),
-        format!(
-            "pid={}\ngeneration=1\nread-at=0\nresult=ok\nerror=\nstart=1\n",
-            namesake.id()
-        ),
-    )
-    .unwrap();
-    bench.snippet("a.toml.disabled", "[[debugger]]\n");
-    let out = bench
-        .cmd()
-        .env("DRBD_REACTORCTL_INIT", "none")
-        .env("DRBD_REACTORCTL_RELOAD_TIMEOUT", "1")
-        .arg("-c")
-        .arg(bench.main())
-        .args(["enable", "a"])
-        .output()
-        .unwrap();
+    let out = enable_without_systemd_naming(&bench, namesake.id(), "start=1\n");
     let alive = namesake.try_wait().unwrap().is_none();
     let group = format!("-{}", namesake.id());
     let _ = Command::new("kill").args(["-KILL", "--", &group]).status();

@@ -5,11 +5,8 @@
 mod common;
 mod shell_harness;
 use drbd_reactor_promoter::config::{DemoteFailureAction, ResourceConfig};
-use drbd_reactor_promoter::exec::Executor;
 use drbd_reactor_promoter::policy::Action;
-use drbd_reactor_promoter::write::UnitDir;
-use shell_harness::Rec;
-use std::sync::Arc;
+use shell_harness::{executor_in, Rec};
 
 fn config(start: &[&str]) -> ResourceConfig {
     ResourceConfig {
@@ -18,19 +15,11 @@ fn config(start: &[&str]) -> ResourceConfig {
     }
 }
 
-fn executor(dir: &std::path::Path, rec: &Rec) -> (Executor, UnitDir) {
-    let units = UnitDir {
-        root: dir.join("system"),
-        manifests: dir.join("manifests"),
-    };
-    (Executor::new(Arc::new(rec.clone()), units.clone()), units)
-}
-
 #[tokio::test]
 async fn a_unit_dropped_from_the_start_list_keeps_its_drop_in_while_it_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = Rec::default();
-    let (executor, units) = executor(tmp.path(), &rec);
+    let (executor, units) = executor_in(tmp.path(), &rec);
     let b = units.root.join("b.service.d/reactor.conf");
     executor
         .perform(
@@ -60,7 +49,7 @@ async fn a_unit_dropped_from_the_start_list_keeps_its_drop_in_while_it_runs() {
 async fn a_dropped_unit_that_is_not_running_loses_its_drop_in_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = Rec::default();
-    let (executor, units) = executor(tmp.path(), &rec);
+    let (executor, units) = executor_in(tmp.path(), &rec);
     executor
         .perform(
             "r0",
@@ -78,7 +67,7 @@ async fn a_dropped_unit_that_is_not_running_loses_its_drop_in_at_once() {
 async fn an_escalation_configured_away_goes_even_while_the_promote_unit_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = Rec::default();
-    let (executor, units) = executor(tmp.path(), &rec);
+    let (executor, units) = executor_in(tmp.path(), &rec);
     let escalating = ResourceConfig {
         on_drbd_demote_failure: DemoteFailureAction::Reboot,
         ..config(&["a.service"])

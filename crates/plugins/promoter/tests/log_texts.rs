@@ -4,11 +4,9 @@
 mod common;
 mod shell_harness;
 use drbd_reactor_promoter::config::ResourceConfig;
-use drbd_reactor_promoter::exec::Executor;
 use drbd_reactor_promoter::policy::Action;
-use drbd_reactor_promoter::write::UnitDir;
-use shell_harness::Rec;
-use std::sync::{Arc, Mutex};
+use shell_harness::{executor_in, Rec};
+use std::sync::Mutex;
 
 static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -36,11 +34,7 @@ async fn logged(action: Action) -> Vec<String> {
     log::set_max_level(log::LevelFilter::Trace);
     RECORDS.lock().unwrap().clear();
     let dir = tempfile::tempdir().unwrap();
-    let units = UnitDir {
-        root: dir.path().join("system"),
-        manifests: dir.path().join("manifests"),
-    };
-    let executor = Executor::new(Arc::new(Rec::default()), units);
+    let (executor, _) = executor_in(dir.path(), &Rec::default());
     let cfg = ResourceConfig {
         start: vec!["app.service".into()],
         ..ResourceConfig::default()

@@ -132,17 +132,23 @@ pub fn start(config: PromoterConfig, rec: Rec) -> Running {
     start_with(config, rec, false)
 }
 
+/// An executor running its commands through `rec`, with its unit directories under `dir`.
+pub fn executor_in(dir: &std::path::Path, rec: &Rec) -> (Executor, UnitDir) {
+    let units = UnitDir {
+        root: dir.join("system"),
+        manifests: dir.join("manifests"),
+    };
+    let mut executor = Executor::new(Arc::new(rec.clone()), units.clone());
+    executor.cgroup_controllers = dir.join("none");
+    (executor, units)
+}
+
 pub fn start_with(config: PromoterConfig, rec: Rec, query_unit_states: bool) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let units = UnitDir {
-        root: dir.path().join("system"),
-        manifests: dir.path().join("manifests"),
-    };
     let (tx, rx) = mpsc::unbounded_channel();
     let (status_tx, status) = watch::channel(PromoterStatus::default());
     let (stop, stopped) = oneshot::channel::<()>();
-    let mut executor = Executor::new(Arc::new(rec.clone()), units.clone());
-    executor.cgroup_controllers = dir.path().join("none");
+    let (executor, units) = executor_in(dir.path(), &rec);
     let ctx = Context {
         executor,
         node_name: Some("alpha".into()),
